@@ -1,0 +1,2 @@
+// Public surface of cni-plugin/: what other folders may import.
+export {};

@@ -1,0 +1,2 @@
+// Public surface of init-iptables/: what other folders may import.
+export {};

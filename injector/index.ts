@@ -1,0 +1,2 @@
+// Public surface of injector/: what other folders may import.
+export {};

@@ -1,0 +1,36 @@
+// Public surface of pilot/: what other folders (and tests) may import.
+export {
+  decodeToJson,
+  encodeJson,
+  envoyRoot,
+  envoyType,
+  messageFromJson,
+  TYPE_PREFIX,
+} from "./envoy/proto.ts";
+export type {
+  ConfigMeta,
+  ConfigObject,
+  DestinationRuleSpec,
+  GatewaySpec,
+  IstioKind,
+  IstioSpecs,
+  ServiceEntrySpec,
+  SidecarSpec,
+  VirtualServiceSpec,
+  WorkloadEntrySpec,
+} from "./model/config.ts";
+export { configKey, ISTIO_KINDS, ISTIO_NETWORKING_GROUP, ISTIO_NETWORKING_VERSIONS } from "./model/config.ts";
+export type { Diagnostic, ObjectRef, Severity } from "./model/diagnostic.ts";
+export type { MeshConfig } from "./model/mesh-config.ts";
+export { defaultMeshConfig } from "./model/mesh-config.ts";
+export type { ProxyInfo, ProxyType } from "./model/proxy.ts";
+export type {
+  Endpoint,
+  Locality,
+  Protocol,
+  Resolution,
+  Service,
+  ServicePort,
+  Workload,
+} from "./model/service.ts";
+export type { ChangeSet, MeshSnapshot } from "./model/snapshot.ts";

@@ -1,0 +1,44 @@
+// MeshConfig: the subset of Istio's mesh-wide settings that pilot and the injector read.
+// Field names follow Istio's MeshConfig (camelCase, as in the `istio` ConfigMap's `mesh` key).
+
+export interface MeshConfig {
+  trustDomain: string;
+  /** Kubernetes cluster DNS suffix, e.g. `cluster.local`. */
+  domainSuffix: string;
+  clusterId: string;
+  network?: string;
+  outboundTrafficPolicy: { mode: "ALLOW_ANY" | "REGISTRY_ONLY" };
+  /** Envoy duration string, e.g. "10s". */
+  connectTimeout: string;
+  defaultServiceExportTo: string[];
+  defaultVirtualServiceExportTo: string[];
+  defaultDestinationRuleExportTo: string[];
+  /** Namespace whose Sidecar/DestinationRule objects act as mesh-wide defaults. */
+  rootNamespace: string;
+  enableAutoMtls: boolean;
+  protocolDetectionTimeout: string;
+  inboundTrafficPolicy?: { mode: "PASSTHROUGH" | "LOCALHOST" };
+  defaultConfig: {
+    discoveryAddress: string;
+    proxyStatsMatcher?: Record<string, unknown>;
+    holdApplicationUntilProxyStarts?: boolean;
+    [key: string]: unknown;
+  };
+}
+
+export function defaultMeshConfig(): MeshConfig {
+  return {
+    trustDomain: "cluster.local",
+    domainSuffix: "cluster.local",
+    clusterId: "Kubernetes",
+    outboundTrafficPolicy: { mode: "ALLOW_ANY" },
+    connectTimeout: "10s",
+    defaultServiceExportTo: ["*"],
+    defaultVirtualServiceExportTo: ["*"],
+    defaultDestinationRuleExportTo: ["*"],
+    rootNamespace: "remora-system",
+    enableAutoMtls: true,
+    protocolDetectionTimeout: "0s",
+    defaultConfig: { discoveryAddress: "remora-pilot.remora-system.svc:15010" },
+  };
+}
