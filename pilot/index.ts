@@ -20,10 +20,14 @@ export type {
   WorkloadEntrySpec,
 } from "./model/config.ts";
 export { configKey, ISTIO_KINDS, ISTIO_NETWORKING_GROUP, ISTIO_NETWORKING_VERSIONS } from "./model/config.ts";
+export type { ConvertResult } from "./model/convert.ts";
+export { isIstioNetworking, toConfigObject } from "./model/convert.ts";
 export type { Diagnostic, ObjectRef, Severity } from "./model/diagnostic.ts";
 export type { MeshConfig } from "./model/mesh-config.ts";
 export { defaultMeshConfig } from "./model/mesh-config.ts";
 export type { ProxyInfo, ProxyType } from "./model/proxy.ts";
+export type { EnvoyJson, ProxyConfig, XdsKind } from "./model/proxy-config.ts";
+export { resourceName, TYPE_URLS } from "./model/proxy-config.ts";
 export type {
   Endpoint,
   Locality,
@@ -33,4 +37,4 @@ export type {
   ServicePort,
   Workload,
 } from "./model/service.ts";
-export type { ChangeSet, MeshSnapshot } from "./model/snapshot.ts";
+export type { ChangeSet, MeshSnapshot, SnapshotInput } from "./model/snapshot.ts";

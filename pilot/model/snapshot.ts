@@ -36,3 +36,22 @@ export interface MeshSnapshot {
   readonly diagnostics: readonly Diagnostic[];
   readonly changes: ChangeSet;
 }
+
+/**
+ * Everything a snapshot is built from, as the sources deliver it: Istio configs already in the
+ * internal form, and the Kubernetes objects pilot reads, as plain API objects.
+ */
+export interface SnapshotInput {
+  meshConfig: MeshConfig;
+  configs: readonly ConfigObject[];
+  kube: {
+    services: readonly import("kubernetes-types/core/v1.d.ts").Service[];
+    endpointSlices: readonly import("kubernetes-types/discovery/v1.d.ts").EndpointSlice[];
+    pods: readonly import("kubernetes-types/core/v1.d.ts").Pod[];
+    namespaces: readonly import("kubernetes-types/core/v1.d.ts").Namespace[];
+    nodes: readonly import("kubernetes-types/core/v1.d.ts").Node[];
+    secrets: readonly import("kubernetes-types/core/v1.d.ts").Secret[];
+  };
+  /** Diagnostics the sources found while reading (bad files, unreadable objects). */
+  diagnostics: readonly Diagnostic[];
+}
