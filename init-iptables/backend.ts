@@ -1,0 +1,60 @@
+// Choosing the iptables backend per address family, as Istio does: the legacy binaries only if
+// they already hold rules in this namespace, else nft, else whatever plain `iptables` is.
+// The save output read while probing is kept: it is the current state the applier compares.
+import type { Executor } from "./exec.ts";
+import type { Family } from "./rules.ts";
+
+export interface Backend {
+  family: Family;
+  kind: "legacy" | "nft" | "plain";
+  /** e.g. iptables-nft */
+  iptables: string;
+  restore: string;
+  save: string;
+  /** Extra leading arguments (the xtables lock wait for legacy). */
+  lockArgs: string[];
+  /** `save` output at detection time. */
+  state: string;
+}
+
+function names(family: Family, kind: Backend["kind"]) {
+  const base = family === 4 ? "iptables" : "ip6tables";
+  const suffix = kind === "plain" ? "" : `-${kind}`;
+  return { iptables: `${base}${suffix}`, restore: `${base}${suffix}-restore`, save: `${base}${suffix}-save` };
+}
+
+/** True when save output holds at least one rule (a line starting with -A). */
+export function hasRules(save: string): boolean {
+  return /^-A /m.test(save);
+}
+
+function make(family: Family, kind: Backend["kind"], state: string): Backend {
+  return { family, kind, ...names(family, kind), lockArgs: kind === "legacy" ? ["--wait=30"] : [], state };
+}
+
+/** Detects the backend for one family (or uses the forced one) and reads its current state. */
+export async function detectBackend(
+  exec: Executor,
+  family: Family,
+  force: "" | "legacy" | "nft",
+): Promise<Backend> {
+  if (force) {
+    const n = names(family, force);
+    const r = await exec.run(n.save, []);
+    if (r.code !== 0) throw new Error(`${n.save} failed (forced ${force} backend): ${r.stderr.trim()}`);
+    return make(family, force, r.stdout);
+  }
+  const legacy = names(family, "legacy");
+  const nft = names(family, "nft");
+  const [l, n] = await Promise.all([exec.run(legacy.save, []), exec.run(nft.save, [])]);
+  if (l.code === 0 && hasRules(l.stdout)) return make(family, "legacy", l.stdout);
+  if (n.code === 0) return make(family, "nft", n.stdout);
+  const plain = names(family, "plain");
+  const p = await exec.run(plain.save, []);
+  if (p.code !== 0) {
+    throw new Error(
+      `no working ${plain.iptables} backend: ${nft.save}: ${n.stderr.trim()}; ${plain.save}: ${p.stderr.trim()}`,
+    );
+  }
+  return make(family, "plain", p.stdout);
+}
