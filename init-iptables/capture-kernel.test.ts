@@ -6,9 +6,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { requires } from "../test/helpers/privileged.ts";
 import { applyRuleSet } from "./apply.ts";
+import { bundleCli, type CliBundle } from "./bundle-cli.ts";
 import { INJECTOR_DEFAULT_ARGS } from "./config.ts";
 import { realExecutor } from "./exec.ts";
-import { type Answer, NODE, PodNet, PYTHON } from "./netns-fixture.ts";
+import { type Answer, NODE, PodNet, PYTHON, useCliBundle } from "./netns-fixture.ts";
 import { parseCaptureArgs } from "./parse-args.ts";
 import { planRules } from "./plan.ts";
 
@@ -32,6 +33,20 @@ const PROXY_UID = 1337;
 const POD_PORTS = [15001, 15006, 8080, 15020, 15021, 15090];
 /** The injector's arguments plus what exclude annotations add. */
 const ARGS = [...INJECTOR_DEFAULT_ARGS, "-x", "192.0.2.3/32", "-o", "9999"];
+
+// One esbuild bundle of the CLI for the whole file: starting tsx for each of the ~20 runs
+// would dominate the runtime. If bundling fails the runs go through tsx instead.
+let bundle: CliBundle | undefined;
+before(async () => {
+  if (NEEDS.skip) return;
+  try {
+    bundle = await bundleCli();
+    useCliBundle(bundle.entry);
+  } catch (e) {
+    process.stderr.write(`# remora CLI bundle failed, running through tsx: ${(e as Error).message}\n`);
+  }
+});
+after(() => bundle?.remove());
 
 function answer(a: Answer | string): Answer {
   if (typeof a === "string") assert.fail(`connection failed: ${a}`);
@@ -131,8 +146,14 @@ describe("remora iptables in real network namespaces (REDIRECT, nft)", NEEDS, ()
     assert.ok(parsed.config);
     const set = planRules(parsed.config);
     // mangle and nat are valid and would commit first; the broken raw rule must undo them.
-    const broken = { ...set, v4: [...set.v4, { table: "raw" as const, chain: "OUTPUT", args: ["-j", "NO_SUCH_TARGET"] }] };
-    await assert.rejects(applyRuleSet(realExecutor(n.podPath), broken), /iptables-nft-restore --noflush failed/);
+    const broken = {
+      ...set,
+      v4: [...set.v4, { table: "raw" as const, chain: "OUTPUT", args: ["-j", "NO_SUCH_TARGET"] }],
+    };
+    await assert.rejects(
+      applyRuleSet(realExecutor(n.podPath), broken),
+      /iptables-nft-restore --noflush failed/,
+    );
     assert.equal(await n.save(n.pod), pristine);
   });
 });
@@ -142,7 +163,22 @@ describe("remora iptables in real network namespaces (TPROXY, IPv6, legacy, vali
     await withPair("tproxy", async (n) => {
       await n.serve(n.pod, "pod", POD_PORTS);
       await n.serve(n.peer, "peer", [80]);
-      const args = ["-p", "15001", "-z", "15006", "-u", "1337", "-m", "TPROXY", "-i", "*", "-b", "*", "-d", "15090,15021,15020"];
+      const args = [
+        "-p",
+        "15001",
+        "-z",
+        "15006",
+        "-u",
+        "1337",
+        "-m",
+        "TPROXY",
+        "-i",
+        "*",
+        "-b",
+        "*",
+        "-d",
+        "15090,15021,15020",
+      ];
       const r = await n.remora(args);
       assert.equal(r.code, 0, r.stderr);
       assertArrived(await n.dial(n.peer, 0, "192.0.2.1", 8080), "pod", 15006, "192.0.2.1:8080");
@@ -172,7 +208,9 @@ describe("remora iptables in real network namespaces (TPROXY, IPv6, legacy, vali
       assertArrived(await n.dial(n.peer, 0, "2001:db8::1", 8080), "pod", 15006, "[2001:db8::1]:8080");
       assertArrived(await n.dial(n.pod, PROXY_UID, "2001:db8::2", 80), "peer", 80);
       assertArrived(await n.dial(n.pod, PROXY_UID, "2001:db8::1", 8080, "::6"), "pod", 8080);
-      const c = await n.remora([...INJECTOR_DEFAULT_ARGS, "--cleanup-only"], { env: { ISTIO_DUAL_STACK: "true" } });
+      const c = await n.remora([...INJECTOR_DEFAULT_ARGS, "--cleanup-only"], {
+        env: { ISTIO_DUAL_STACK: "true" },
+      });
       assert.equal(c.code, 0, c.stderr);
       assert.doesNotMatch(await n.save(n.pod, "ip6tables-nft-save"), /ISTIO_/);
     });
@@ -182,7 +220,16 @@ describe("remora iptables in real network namespaces (TPROXY, IPv6, legacy, vali
     await withPair("legacy", async (n) => {
       await n.serve(n.pod, "pod", POD_PORTS);
       await n.serve(n.peer, "peer", [80]);
-      const marker = await n.exec(n.pod, "iptables-legacy", ["-t", "filter", "-A", "INPUT", "-p", "253", "-j", "ACCEPT"]);
+      const marker = await n.exec(n.pod, "iptables-legacy", [
+        "-t",
+        "filter",
+        "-A",
+        "INPUT",
+        "-p",
+        "253",
+        "-j",
+        "ACCEPT",
+      ]);
       assert.equal(marker.code, 0, marker.stderr);
       const r = await n.remora([...INJECTOR_DEFAULT_ARGS]);
       assert.equal(r.code, 0, r.stderr);
@@ -203,15 +250,20 @@ describe("remora iptables in real network namespaces (TPROXY, IPv6, legacy, vali
 
   test("--run-validation passes where capture works and exits 126 where it does not", async () => {
     await withPair("valid", async (n) => {
-      const fail = await n.remora(["--run-validation", "--skip-rule-apply", "--probe-timeout=1s"], { uid: PROXY_UID });
+      const fail = await n.remora(["--run-validation", "--skip-rule-apply", "--probe-timeout=1s"], {
+        uid: PROXY_UID,
+      });
       assert.equal(fail.code, 126, fail.stderr);
       assert.match(fail.stderr, /validation failed/);
       // Applied from the root namespace through --network-namespace, as the CNI plugin does.
       const apply = await n.remora([...INJECTOR_DEFAULT_ARGS, "--network-namespace", n.podPath]);
       assert.equal(apply.code, 0, apply.stderr);
-      const ok = await n.remora(["-u", "1337", "--run-validation", "--skip-rule-apply", "--probe-timeout=5s"], {
-        uid: PROXY_UID,
-      });
+      const ok = await n.remora(
+        ["-u", "1337", "--run-validation", "--skip-rule-apply", "--probe-timeout=5s"],
+        {
+          uid: PROXY_UID,
+        },
+      );
       assert.equal(ok.code, 0, ok.stderr);
       assert.match(ok.stderr, /validation passed/);
     });

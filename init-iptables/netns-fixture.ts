@@ -15,13 +15,25 @@ const ENTRY = join(REPO, "pilot", "cli", "remora.ts");
 export const NODE = "/usr/bin/node";
 export const PYTHON = "/usr/bin/python3";
 
+/** How `remora` is started: from source through tsx unless useCliBundle() was called. */
+let cliArgs: string[] = ["--import", "tsx", ENTRY];
+
+/** Runs `remora` from an esbuild bundle (see bundle-cli.ts): much faster start-up than tsx. */
+export function useCliBundle(entry: string): void {
+  cliArgs = [entry];
+}
+
 export interface Run {
   code: number;
   stdout: string;
   stderr: string;
 }
 
-export function run(cmd: string, args: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+export function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<Run> {
   return new Promise((resolve) => {
     const child = execFile(
       cmd,
@@ -80,7 +92,20 @@ export class PodNet {
     try {
       await must("ip", ["netns", "add", n.pod]);
       await must("ip", ["netns", "add", n.peer]);
-      await must("ip", ["-n", n.pod, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", n.peer]);
+      await must("ip", [
+        "-n",
+        n.pod,
+        "link",
+        "add",
+        "eth0",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
+        n.peer,
+      ]);
       for (const [ns, addrs] of [
         [n.pod, ["192.0.2.1/24"]],
         [n.peer, ["192.0.2.2/24", "192.0.2.3/24"]],
@@ -107,15 +132,22 @@ export class PodNet {
   }
 
   /** Runs a command in a namespace, optionally as another uid/gid (no supplementary groups). */
-  exec(ns: string, cmd: string, args: readonly string[], opts: { uid?: number; env?: NodeJS.ProcessEnv } = {}) {
+  exec(
+    ns: string,
+    cmd: string,
+    args: readonly string[],
+    opts: { uid?: number; env?: NodeJS.ProcessEnv } = {},
+  ) {
     const asUser =
-      opts.uid === undefined ? [] : ["setpriv", `--reuid=${opts.uid}`, `--regid=${opts.uid}`, "--clear-groups"];
+      opts.uid === undefined
+        ? []
+        : ["setpriv", `--reuid=${opts.uid}`, `--regid=${opts.uid}`, "--clear-groups"];
     return run("ip", ["netns", "exec", ns, ...asUser, cmd, ...args], { env: opts.env });
   }
 
   /** `remora iptables <args>` inside the pod namespace, as the init container runs it. */
   remora(args: readonly string[], opts: { uid?: number; env?: Record<string, string> } = {}) {
-    return this.exec(this.pod, NODE, ["--import", "tsx", ENTRY, "iptables", ...args], {
+    return this.exec(this.pod, NODE, [...cliArgs, "iptables", ...args], {
       uid: opts.uid,
       env: { ...process.env, ...opts.env },
     });
@@ -127,9 +159,13 @@ export class PodNet {
 
   /** Starts the Python peer listening on `ports` in `ns`; resolves once it listens. */
   serve(ns: string, name: string, ports: number[]): Promise<void> {
-    const child = spawn("ip", ["netns", "exec", ns, PYTHON, PEER_PY, "serve", name, ports.join(","), "--transparent"], {
-      stdio: ["pipe", "pipe", "pipe"],
-    });
+    const child = spawn(
+      "ip",
+      ["netns", "exec", ns, PYTHON, PEER_PY, "serve", name, ports.join(","), "--transparent"],
+      {
+        stdio: ["pipe", "pipe", "pipe"],
+      },
+    );
     this.procs.push(child);
     return new Promise((resolve, reject) => {
       let out = "";
