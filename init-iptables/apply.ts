@@ -12,6 +12,8 @@ export interface ApplyOptions {
   reconcile?: boolean;
   forceApply?: boolean;
   forceBackend?: "" | "legacy" | "nft";
+  /** See detectBackend: false for a family means legacy holds nothing there. */
+  legacyHint?: (family: Family) => boolean;
   /** Progress lines (stderr in the CLI). */
   log?: (line: string) => void;
 }
@@ -118,7 +120,9 @@ export async function applyRuleSet(
   const log = opts.log ?? (() => {});
   const report: ApplyReport = { families: [] };
   const fams = familiesOf(set);
-  const backends = await Promise.all(fams.map((f) => detectBackend(exec, f.family, opts.forceBackend ?? "")));
+  const backends = await Promise.all(
+    fams.map((f) => detectBackend(exec, f.family, opts.forceBackend ?? "", opts.legacyHint)),
+  );
   for (const [i, { family, rules }] of fams.entries()) {
     const b = backends[i] as Backend;
     const text = renderRestore(rules);
@@ -178,7 +182,7 @@ export async function cleanupRuleSet(
 ): Promise<ApplyReport> {
   const report: ApplyReport = { families: [] };
   for (const { family, rules } of familiesOf(set)) {
-    const b = await detectBackend(exec, family, opts.forceBackend ?? "");
+    const b = await detectBackend(exec, family, opts.forceBackend ?? "", opts.legacyHint);
     await cleanupFamily(exec, b, rules);
     report.families.push({ family, backend: b.kind, outcome: "cleaned", drift: [] });
     opts.log?.(`IPv${family} (${b.iptables}): cleaned`);

@@ -1,6 +1,7 @@
 // Choosing the iptables backend per address family, as Istio does: the legacy binaries only if
 // they already hold rules in this namespace, else nft, else whatever plain `iptables` is.
 // The save output read while probing is kept: it is the current state the applier compares.
+import { readFileSync } from "node:fs";
 import type { Executor } from "./exec.ts";
 import type { Family } from "./rules.ts";
 
@@ -32,11 +33,29 @@ function make(family: Family, kind: Backend["kind"], state: string): Backend {
   return { family, kind, ...names(family, kind), lockArgs: kind === "legacy" ? ["--wait=30"] : [], state };
 }
 
-/** Detects the backend for one family (or uses the forced one) and reads its current state. */
+/**
+ * Whether legacy x_tables could hold rules in the current network namespace: false when
+ * /proc/net/ip{,6}_tables_names lists no table (then `*-legacy-save` need not even run).
+ * Only meaningful when the caller runs in the target namespace.
+ */
+export function legacyTablesPresent(family: Family): boolean {
+  try {
+    const file = family === 4 ? "/proc/net/ip_tables_names" : "/proc/net/ip6_tables_names";
+    return readFileSync(file, "utf8").trim() !== "";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Detects the backend for one family (or uses the forced one) and reads its current state.
+ * `legacyHint`, when given and false, skips probing the legacy binaries.
+ */
 export async function detectBackend(
   exec: Executor,
   family: Family,
   force: "" | "legacy" | "nft",
+  legacyHint?: (family: Family) => boolean,
 ): Promise<Backend> {
   if (force) {
     const n = names(family, force);
@@ -46,7 +65,11 @@ export async function detectBackend(
   }
   const legacy = names(family, "legacy");
   const nft = names(family, "nft");
-  const [l, n] = await Promise.all([exec.run(legacy.save, []), exec.run(nft.save, [])]);
+  const skipLegacy = legacyHint !== undefined && !legacyHint(family);
+  const [l, n] = await Promise.all([
+    skipLegacy ? { code: 1, stdout: "", stderr: "" } : exec.run(legacy.save, []),
+    exec.run(nft.save, []),
+  ]);
   if (l.code === 0 && hasRules(l.stdout)) return make(family, "legacy", l.stdout);
   if (n.code === 0) return make(family, "nft", n.stdout);
   const plain = names(family, "plain");

@@ -1,7 +1,7 @@
 // Test and benchmark support (not used at run time): builds the `remora` CLI into one ESM
-// bundle with esbuild (dependencies stay external, lazy imports become chunks), so kernel tests
+// bundle with esbuild (commander inlined, other dependencies external, lazy imports become chunks), so kernel tests
 // and the start-up benchmark run `remora iptables` the way a built image runs it, without tsx.
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -11,6 +11,15 @@ export interface CliBundle {
   /** Absolute path of the bundled entry (run it with node). */
   entry: string;
   remove(): void;
+}
+
+function externalDeps(): string[] {
+  const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as {
+    dependencies?: Record<string, string>;
+    devDependencies?: Record<string, string>;
+  };
+  const names = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {})];
+  return names.filter((n) => n !== "commander").flatMap((n) => [n, `${n}/*`]);
 }
 
 /** Bundles pilot/cli/remora.ts under <repo>/.tmp (inside the repo, so node_modules resolve). */
@@ -25,8 +34,14 @@ export async function bundleCli(): Promise<CliBundle> {
     format: "esm",
     platform: "node",
     target: "node20",
-    packages: "external",
+    // commander is bundled (one file to load instead of its CommonJS module tree); every other
+    // dependency stays external and resolves from node_modules.
+    external: externalDeps(),
     logLevel: "silent",
+    // commander is CommonJS: give the ESM bundle a `require` for its node: built-ins.
+    banner: {
+      js: 'import { createRequire as __remoraCreateRequire } from "node:module"; const require = __remoraCreateRequire(import.meta.url);',
+    },
   });
   return { entry: join(outdir, "remora.js"), remove: () => rmSync(outdir, { recursive: true, force: true }) };
 }

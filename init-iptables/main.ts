@@ -2,13 +2,13 @@
 // optionally validate. Returns the process exit code (126 for a failed validation, like Istio).
 import { readFileSync } from "node:fs";
 import { ApplyError, applyRuleSet, cleanupRuleSet } from "./apply.ts";
+import { legacyTablesPresent } from "./backend.ts";
 import type { CaptureConfig } from "./config.ts";
 import { type Executor, realExecutor } from "./exec.ts";
 import { parseCaptureArgs } from "./parse-args.ts";
 import { planRules } from "./plan.ts";
 import { renderPlan } from "./render.ts";
 import { resolveRuntime } from "./runtime.ts";
-import { validateCapture } from "./validate.ts";
 
 /** Exit code of a failed `--run-validation` (what istio-cni's repair controller looks for). */
 export const VALIDATION_ERROR_CODE = 126;
@@ -62,6 +62,8 @@ export async function runIptables(
     forceApply: cfg.forceApply,
     forceBackend: cfg.forceIptablesBinary,
     log,
+    // /proc/net shows this process's namespace: a valid hint only when not programming another.
+    ...(cfg.networkNamespace || io.executor ? {} : { legacyHint: legacyTablesPresent }),
   };
   try {
     if (cfg.cleanupOnly) {
@@ -83,6 +85,7 @@ export async function runIptables(
     return 1;
   }
   if (cfg.runValidation) {
+    const { validateCapture } = await import("./validate.ts");
     const r = await validateCapture({
       proxyPort: cfg.proxyPort,
       inboundCapturePort: cfg.inboundCapturePort,
