@@ -152,3 +152,22 @@ test("--dry-run prints the plan and runs nothing; bad arguments change nothing",
   assert.match(err, /--istio-inbound-ports: "x" is not a port/);
   assert.equal(exec.calls.length, 0);
 });
+
+test("fast path: no legacy tables and a one-table plan go straight to one nft restore", async () => {
+  const set = plan();
+  const exec = new RecordingExecutor();
+  await applyRuleSet(exec, set, { legacyHint: () => false });
+  assert.deepEqual(cmds(exec.calls), ["iptables-nft-restore --noflush"]);
+  // Our chains already there: the restore fails atomically, then the state is inspected.
+  const state = saveOf(renderRestore(set.v4));
+  const again = new RecordingExecutor((c) =>
+    c.cmd === "iptables-nft-restore" ? { code: 1 } : c.cmd === "iptables-nft-save" ? { stdout: state } : {},
+  );
+  const report = await applyRuleSet(again, set, { legacyHint: () => false });
+  assert.equal(report.families[0]?.outcome, "unchanged");
+  assert.deepEqual(cmds(again.calls).slice(0, 2), ["iptables-nft-restore --noflush", "iptables-nft-save"]);
+  // Multi-table plans (TPROXY: mangle and nat) never take it.
+  const multi = new RecordingExecutor();
+  await applyRuleSet(multi, plan(["-m", "TPROXY"]), { legacyHint: () => false });
+  assert.equal(multi.calls[0]?.cmd, "iptables-nft-save");
+});

@@ -2,7 +2,7 @@
 // --noflush` per family (atomic per table); safe to re-run (a matching state is left alone);
 // drift is reported, or rebuilt behind DROP guardrails with `reconcile`; cleanup removes the
 // ISTIO_* chains, the jumps into them and the planned built-in-chain rules.
-import { type Backend, detectBackend } from "./backend.ts";
+import { type Backend, backendFor, detectBackend } from "./backend.ts";
 import { type Executor, mapLimit } from "./exec.ts";
 import { builtinChainRules, renderCleanup, renderIpCommands, renderRestore, showCommand } from "./render.ts";
 import type { Family, Rule, RuleSet, Table } from "./rules.ts";
@@ -111,6 +111,21 @@ async function withGuardrails(exec: Executor, b: Backend, fn: () => Promise<void
   }
 }
 
+/**
+ * The fresh-namespace fast path: when legacy holds nothing here and the family's plan touches a
+ * single table, feed the restore straight to nft. Its `-N` of an existing chain fails the whole
+ * table atomically, so if anything of ours is already there this returns false with nothing
+ * changed, and the caller inspects the state as usual. Saves a save/compare round on the
+ * init container's hot path.
+ */
+async function tryFreshApply(exec: Executor, family: Family, rules: readonly Rule[], opts: ApplyOptions) {
+  if (!opts.legacyHint || opts.forceBackend || opts.forceApply || opts.legacyHint(family)) return false;
+  if (new Set(rules.map((r) => r.table)).size !== 1) return false;
+  const b = backendFor(family, "nft", "");
+  const r = await exec.run(b.restore, ["--noflush"], renderRestore(rules));
+  return r.code === 0;
+}
+
 /** Applies the rule set (both families), then the TPROXY routing and the ::6 address. */
 export async function applyRuleSet(
   exec: Executor,
@@ -119,12 +134,13 @@ export async function applyRuleSet(
 ): Promise<ApplyReport> {
   const log = opts.log ?? (() => {});
   const report: ApplyReport = { families: [] };
-  const fams = familiesOf(set);
-  const backends = await Promise.all(
-    fams.map((f) => detectBackend(exec, f.family, opts.forceBackend ?? "", opts.legacyHint)),
-  );
-  for (const [i, { family, rules }] of fams.entries()) {
-    const b = backends[i] as Backend;
+  for (const { family, rules } of familiesOf(set)) {
+    if (await tryFreshApply(exec, family, rules, opts)) {
+      log(`IPv${family} (${family === 4 ? "iptables" : "ip6tables"}-nft): applied`);
+      report.families.push({ family, backend: "nft", outcome: "applied", drift: [] });
+      continue;
+    }
+    const b = await detectBackend(exec, family, opts.forceBackend ?? "", opts.legacyHint);
     const text = renderRestore(rules);
     const empty = isEmptyState(parseSave(b.state));
     let outcome: FamilyOutcome;

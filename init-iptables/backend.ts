@@ -29,7 +29,8 @@ export function hasRules(save: string): boolean {
   return /^-A /m.test(save);
 }
 
-function make(family: Family, kind: Backend["kind"], state: string): Backend {
+/** The binaries of one backend for one family, with `state` as its known save output. */
+export function backendFor(family: Family, kind: Backend["kind"], state: string): Backend {
   return { family, kind, ...names(family, kind), lockArgs: kind === "legacy" ? ["--wait=30"] : [], state };
 }
 
@@ -61,7 +62,7 @@ export async function detectBackend(
     const n = names(family, force);
     const r = await exec.run(n.save, []);
     if (r.code !== 0) throw new Error(`${n.save} failed (forced ${force} backend): ${r.stderr.trim()}`);
-    return make(family, force, r.stdout);
+    return backendFor(family, force, r.stdout);
   }
   const legacy = names(family, "legacy");
   const nft = names(family, "nft");
@@ -70,8 +71,8 @@ export async function detectBackend(
     skipLegacy ? { code: 1, stdout: "", stderr: "" } : exec.run(legacy.save, []),
     exec.run(nft.save, []),
   ]);
-  if (l.code === 0 && hasRules(l.stdout)) return make(family, "legacy", l.stdout);
-  if (n.code === 0) return make(family, "nft", n.stdout);
+  if (l.code === 0 && hasRules(l.stdout)) return backendFor(family, "legacy", l.stdout);
+  if (n.code === 0) return backendFor(family, "nft", n.stdout);
   const plain = names(family, "plain");
   const p = await exec.run(plain.save, []);
   if (p.code !== 0) {
@@ -79,5 +80,5 @@ export async function detectBackend(
       `no working ${plain.iptables} backend: ${nft.save}: ${n.stderr.trim()}; ${plain.save}: ${p.stderr.trim()}`,
     );
   }
-  return make(family, "plain", p.stdout);
+  return backendFor(family, "plain", p.stdout);
 }
