@@ -7,7 +7,12 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { bundleCli } from "../../init-iptables/bundle-cli.ts";
-import { INJECTOR_DEFAULT_ARGS, parseCaptureArgs, planRules, renderRestore } from "../../init-iptables/index.ts";
+import {
+  INJECTOR_DEFAULT_ARGS,
+  parseCaptureArgs,
+  planRules,
+  renderRestore,
+} from "../../init-iptables/index.ts";
 import { missing } from "../helpers/privileged.ts";
 import { median, percentile, report, SMOKE } from "./report.ts";
 
