@@ -36,8 +36,8 @@ export interface WorkloadReport {
   document: number;
   /** 1-based line where the document starts. */
   line: number;
-  /** Index inside a List, when the workload is a List item. */
-  item?: number;
+  /** Position inside a List (nested Lists as "2.0"), when the workload is a List item. */
+  item?: string;
   kind: string;
   namespace: string;
   name: string;
@@ -121,7 +121,7 @@ function visit(
   obj: Record<string, unknown>,
   opts: KubeInjectOptions,
   mode: Mode,
-  at: { document: number; line: number; item?: number },
+  at: { document: number; line: number; item?: string },
   report: WorkloadReport[],
   depth: number,
   errors: string[],
@@ -135,7 +135,8 @@ function visit(
     let changed = false;
     const items = obj.items.map((item, index) => {
       if (!isObject(item)) return item;
-      const out = visit(item, opts, mode, { ...at, item: index }, report, depth + 1, errors);
+      const path = at.item === undefined ? String(index) : `${at.item}.${index}`;
+      const out = visit(item, opts, mode, { ...at, item: path }, report, depth + 1, errors);
       if (out !== item) changed = true;
       return out;
     });

@@ -29,7 +29,12 @@ export const KUBE_PARSE_OPTIONS = {
 } as const;
 
 // goyaml never writes aliases; shared objects in a value are written out in full.
-export const KUBE_STRINGIFY_OPTIONS = { version: "1.1", lineWidth: 0, aliasDuplicateObjects: false } as const;
+export const KUBE_STRINGIFY_OPTIONS = {
+  version: "1.1",
+  lineWidth: 0,
+  aliasDuplicateObjects: false,
+  flowCollectionPadding: false,
+} as const;
 
 export interface YamlDocument {
   /** 0-based index of the document in the stream. */

@@ -27,12 +27,21 @@ export function applyValue(doc: Document, node: unknown, prev: unknown, next: un
     // Keep the original order of surviving keys; new keys go at the end.
     const kept = new Set(out);
     const ordered = pairs.filter((p) => kept.has(p));
-    for (const p of out) if (!byKey.has(keyOf(p.key))) ordered.push(p);
+    let added = false;
+    for (const p of out) {
+      if (!byKey.has(keyOf(p.key))) {
+        ordered.push(p);
+        added = true;
+      }
+    }
     node.items = ordered;
+    // A flow map that grows (e.g. `labels: {app: web}`) is rewritten in block style to stay readable.
+    if (added) node.flow = false;
     return node;
   }
   if (Array.isArray(next) && Array.isArray(prev) && isSeq(node)) {
     const items = node.items;
+    let added = false;
     node.items = next.map((item) => {
       const same = prev.indexOf(item);
       if (same >= 0 && items[same]) return items[same];
@@ -41,8 +50,10 @@ export function applyValue(doc: Document, node: unknown, prev: unknown, next: un
         const at = prev.findIndex((p) => isObject(p) && p.name === name);
         if (at >= 0 && items[at]) return applyValue(doc, items[at], prev[at], item);
       }
+      added = true;
       return doc.createNode(item, CREATE);
     });
+    if (added) node.flow = false;
     return node;
   }
   if (isScalar(node) && prev === next) return node;
