@@ -216,6 +216,21 @@ describe("remora iptables in real network namespaces (TPROXY, IPv6, legacy, vali
     });
   });
 
+  test("DNS capture: app DNS over TCP reaches 15053, the proxy's own lookups go out", async () => {
+    await withPair("dns", async (n) => {
+      await n.serve(n.pod, "pod", [15001, 15006, 15053]);
+      await n.serve(n.peer, "peer", [53]);
+      const r = await n.remora([...INJECTOR_DEFAULT_ARGS, "--redirect-dns", "--capture-all-dns"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(
+        await n.save(n.pod),
+        /-A ISTIO_OUTPUT_DNS -p udp -m udp --sport 15053 -m owner --uid-owner 1337 -j CT --zone 2/,
+      );
+      assertArrived(await n.dial(n.pod, APP_UID, "192.0.2.2", 53), "pod", 15053, "192.0.2.2:53");
+      assertArrived(await n.dial(n.pod, PROXY_UID, "192.0.2.2", 53), "peer", 53);
+    });
+  });
+
   test("legacy backend is used when it already holds rules, and works the same", async () => {
     await withPair("legacy", async (n) => {
       await n.serve(n.pod, "pod", POD_PORTS);
