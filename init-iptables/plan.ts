@@ -33,7 +33,8 @@ function splitFamilies(list: CaptureConfig["outboundCidrs"] | string[]): Ranges 
 }
 
 /** `a.b.c.d` -> `a.b.c.d/32`; v6 without a prefix gets /128 (as Go's netip.Prefix.String()). */
-function canonicalCidr(c: string): string {
+function canonicalCidr(raw: string): string {
+  const c = raw.toLowerCase();
   if (c.includes("/")) return c;
   return c.includes(":") ? `${c}/128` : `${c}/32`;
 }
