@@ -228,6 +228,10 @@ describe("remora iptables in real network namespaces (TPROXY, IPv6, legacy, vali
       );
       assertArrived(await n.dial(n.pod, APP_UID, "192.0.2.2", 53), "pod", 15053, "192.0.2.2:53");
       assertArrived(await n.dial(n.pod, PROXY_UID, "192.0.2.2", 53), "peer", 53);
+      // Two tables (nat and raw): the re-run takes the state-and-checks path.
+      const again = await n.remora([...INJECTOR_DEFAULT_ARGS, "--redirect-dns", "--capture-all-dns"]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stderr, /unchanged/);
     });
   });
 
