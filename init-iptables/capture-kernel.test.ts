@@ -159,8 +159,9 @@ describe("remora iptables in real network namespaces (REDIRECT, nft)", NEEDS, ()
 });
 
 describe("remora iptables in real network namespaces (TPROXY, IPv6, legacy, validation)", NEEDS, () => {
-  test("TPROXY mode delivers inbound to 15006 with the original destination", async () => {
+  test("TPROXY mode delivers inbound to 15006 with the original destination (IPv4 and IPv6)", async () => {
     await withPair("tproxy", async (n) => {
+      await n.addIpv6();
       await n.serve(n.pod, "pod", POD_PORTS);
       await n.serve(n.peer, "peer", [80]);
       const args = [
@@ -179,20 +180,26 @@ describe("remora iptables in real network namespaces (TPROXY, IPv6, legacy, vali
         "-d",
         "15090,15021,15020",
       ];
-      const r = await n.remora(args);
+      const env = { ISTIO_DUAL_STACK: "true" };
+      const r = await n.remora(args, { env });
       assert.equal(r.code, 0, r.stderr);
       assertArrived(await n.dial(n.peer, 0, "192.0.2.1", 8080), "pod", 15006, "192.0.2.1:8080");
+      assertArrived(await n.dial(n.peer, 0, "2001:db8::1", 8080), "pod", 15006, "[2001:db8::1]:8080");
       assertArrived(await n.dial(n.peer, 0, "192.0.2.1", 15021), "pod", 15021);
       assertArrived(await n.dial(n.pod, APP_UID, "192.0.2.2", 80), "pod", 15001, "192.0.2.2:80");
       const rules = await n.exec(n.pod, "ip", ["-4", "rule", "list"]);
       assert.match(rules.stdout, /fwmark 0x539 lookup 133/);
-      const again = await n.remora(args);
-      assert.match(again.stderr, /unchanged/);
+      assert.match((await n.exec(n.pod, "ip", ["-6", "rule", "list"])).stdout, /fwmark 0x539 lookup 133/);
+      const again = await n.remora(args, { env });
+      assert.match(again.stderr, /IPv4 \(iptables-nft\): unchanged/);
+      assert.match(again.stderr, /IPv6 \(ip6tables-nft\): unchanged/);
       assert.equal((await n.exec(n.pod, "ip", ["-4", "rule", "list"])).stdout, rules.stdout);
-      const c = await n.remora([...args, "--cleanup-only"]);
+      const c = await n.remora([...args, "--cleanup-only"], { env });
       assert.equal(c.code, 0, c.stderr);
       assert.doesNotMatch(await n.save(n.pod), /ISTIO_|CONNMARK|MARK/);
+      assert.doesNotMatch(await n.save(n.pod, "ip6tables-nft-save"), /ISTIO_|CONNMARK|MARK/);
       assert.doesNotMatch((await n.exec(n.pod, "ip", ["-4", "rule", "list"])).stdout, /lookup 133/);
+      assert.doesNotMatch((await n.exec(n.pod, "ip", ["-6", "rule", "list"])).stdout, /lookup 133/);
     });
   });
 
@@ -213,6 +220,25 @@ describe("remora iptables in real network namespaces (TPROXY, IPv6, legacy, vali
       });
       assert.equal(c.code, 0, c.stderr);
       assert.doesNotMatch(await n.save(n.pod, "ip6tables-nft-save"), /ISTIO_/);
+    });
+  });
+
+  test("DNS capture: app DNS over TCP reaches 15053, the proxy's own lookups go out", async () => {
+    await withPair("dns", async (n) => {
+      await n.serve(n.pod, "pod", [15001, 15006, 15053]);
+      await n.serve(n.peer, "peer", [53]);
+      const r = await n.remora([...INJECTOR_DEFAULT_ARGS, "--redirect-dns", "--capture-all-dns"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(
+        await n.save(n.pod),
+        /-A ISTIO_OUTPUT_DNS -p udp -m udp --sport 15053 -m owner --uid-owner 1337 -j CT --zone 2/,
+      );
+      assertArrived(await n.dial(n.pod, APP_UID, "192.0.2.2", 53), "pod", 15053, "192.0.2.2:53");
+      assertArrived(await n.dial(n.pod, PROXY_UID, "192.0.2.2", 53), "peer", 53);
+      // Two tables (nat and raw): the re-run takes the state-and-checks path.
+      const again = await n.remora([...INJECTOR_DEFAULT_ARGS, "--redirect-dns", "--capture-all-dns"]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stderr, /unchanged/);
     });
   });
 

@@ -5,6 +5,18 @@
 import type { Command } from "commander";
 import { flagsHelp } from "./flags.ts";
 
+/**
+ * Runs `remora iptables <args>` and returns the exit code. Exported so the CLI entry can call it
+ * before building the commander program (start-up time is the init container's cost).
+ */
+export async function runIptablesCli(args: readonly string[]): Promise<number> {
+  const { runIptables } = await import("./main.ts");
+  return runIptables(args, process.env, {
+    stdout: (s) => process.stdout.write(s),
+    stderr: (s) => process.stderr.write(s),
+  });
+}
+
 export function registerInitIptablesCommands(program: Command): void {
   program
     .command("iptables")
@@ -15,13 +27,8 @@ export function registerInitIptablesCommands(program: Command): void {
     .allowUnknownOption()
     .allowExcessArguments()
     .argument("[options...]", "istio-iptables options, see below")
-    .addHelpText("after", flagsHelp())
+    .addHelpText("after", () => flagsHelp())
     .action(async (_opts: unknown, _unused: unknown, cmd: Command) => {
-      const { runIptables } = await import("./main.ts");
-      const code = await runIptables(cmd.args, process.env, {
-        stdout: (s) => process.stdout.write(s),
-        stderr: (s) => process.stderr.write(s),
-      });
-      process.exitCode = code;
+      process.exitCode = await runIptablesCli(cmd.args);
     });
 }

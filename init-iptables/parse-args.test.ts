@@ -145,3 +145,14 @@ test("Go durations", () => {
   assert.equal(parseDuration("5"), undefined);
   assert.equal(parseDuration("s"), undefined);
 });
+
+test("Istio's logging flags are accepted and ignored", () => {
+  const c = ok([
+    ...INJECTOR_DEFAULT_ARGS,
+    "--log_output_level=default:info",
+    "--log_as_json",
+    "--log_caller",
+    "all",
+  ]);
+  assert.deepEqual(c.inboundPorts, { all: true });
+});

@@ -19,6 +19,13 @@ export interface ParseOptions {
 const BY_LONG = new Map(FLAGS.map((f) => [f.name, f]));
 const BY_SHORT = new Map(FLAGS.filter((f) => f.short).map((f) => [f.short as string, f]));
 
+/** istio-iptables booleans Remora accepts and ignores (logging, trace rules). */
+const IGNORED_BOOL: ReadonlySet<string> = new Set([
+  "log_as_json",
+  "log_caller_json",
+  "iptables-trace-logging",
+]);
+
 /** Reads argv into raw string values by long name; unknown flags and stray words are errors. */
 function readArgv(argv: readonly string[], errors: string[]): Map<string, string> {
   const values = new Map<string, string>();
@@ -31,6 +38,13 @@ function readArgv(argv: readonly string[], errors: string[]): Map<string, string
       const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
       if (eq >= 0) inline = arg.slice(eq + 1);
       spec = BY_LONG.get(name);
+      if (!spec && IGNORED_BOOL.has(name)) continue;
+      if (!spec && name.startsWith("log_")) {
+        // Istio's logging flags (--log_output_level=default:info in its injection template):
+        // accepted so the same arguments work, and ignored.
+        if (eq < 0) i++;
+        continue;
+      }
       if (!spec) {
         errors.push(`unknown flag --${name}`);
         continue;

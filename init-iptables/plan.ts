@@ -2,51 +2,10 @@
 // semantics (see docs/capture.md for the rule-by-rule meaning). No I/O: the init container and
 // the CNI plugin both call it, and the golden tests read its output directly.
 import type { CaptureConfig } from "./config.ts";
-import type { Rule, RuleSet, Table } from "./rules.ts";
-
-const INBOUND = "ISTIO_INBOUND";
-const REDIRECT = "ISTIO_REDIRECT";
-const IN_REDIRECT = "ISTIO_IN_REDIRECT";
-const OUTPUT = "ISTIO_OUTPUT";
-const OUTPUT_DNS = "ISTIO_OUTPUT_DNS";
-const DIVERT = "ISTIO_DIVERT";
-const TPROXY = "ISTIO_TPROXY";
-const DROP = "ISTIO_DROP";
-/** Mark Envoy's outbound-to-own-pod packets carry in TPROXY mode. */
-const OUTBOUND_MARK = "1338";
-const DNS_PORT = "15053";
-
-/** Collects v4 and v6 rules side by side, as Istio's builder does. */
-class Builder {
-  readonly v4: Rule[] = [];
-  readonly v6: Rule[] = [];
-  constructor(private readonly ipv6: boolean) {}
-  a4(table: Table, chain: string, ...args: string[]): void {
-    this.v4.push({ table, chain, args });
-  }
-  a6(table: Table, chain: string, ...args: string[]): void {
-    if (this.ipv6) this.v6.push({ table, chain, args });
-  }
-  a(table: Table, chain: string, ...args: string[]): void {
-    this.a4(table, chain, ...args);
-    this.a6(table, chain, ...args);
-  }
-  /** Appends with a family-specific address substituted for `@`. */
-  av(v4: string, v6: string, table: Table, chain: string, ...args: string[]): void {
-    this.a4(table, chain, ...args.map((x) => (x === "@" ? v4 : x)));
-    this.a6(table, chain, ...args.map((x) => (x === "@" ? v6 : x)));
-  }
-  i4(table: Table, chain: string, pos: number, ...args: string[]): void {
-    this.v4.push({ table, chain, insertAt: pos, args });
-  }
-  i6(table: Table, chain: string, pos: number, ...args: string[]): void {
-    if (this.ipv6) this.v6.push({ table, chain, insertAt: pos, args });
-  }
-  i(table: Table, chain: string, pos: number, ...args: string[]): void {
-    this.i4(table, chain, pos, ...args);
-    this.i6(table, chain, pos, ...args);
-  }
-}
+import { Builder, DIVERT, DROP, IN_REDIRECT, INBOUND, OUTPUT, REDIRECT, TPROXY } from "./plan-builder.ts";
+import { planDns } from "./plan-dns.ts";
+import { planTproxyMarks } from "./plan-tproxy.ts";
+import type { RuleSet, Table } from "./rules.ts";
 
 interface Ranges {
   all: boolean;
@@ -74,7 +33,8 @@ function splitFamilies(list: CaptureConfig["outboundCidrs"] | string[]): Ranges 
 }
 
 /** `a.b.c.d` -> `a.b.c.d/32`; v6 without a prefix gets /128 (as Go's netip.Prefix.String()). */
-function canonicalCidr(c: string): string {
+function canonicalCidr(raw: string): string {
+  const c = raw.toLowerCase();
   if (c.includes("/")) return c;
   return c.includes(":") ? `${c}/128` : `${c}/32`;
 }
@@ -333,137 +293,4 @@ function planOutboundInclude(b: Builder, cfg: CaptureConfig, include: Ranges, fa
     for (const nic of cfg.kubeVirtInterfaces) insert("-i", nic, "-d", cidr, "-j", REDIRECT);
     append("-d", cidr, "-j", REDIRECT);
   }
-}
-
-/** DNS to the agent on 15053, with conntrack zones so the two UDP legs never collide. */
-function planDns(b: Builder, cfg: CaptureConfig): void {
-  const all = cfg.captureAllDns;
-  const v4 = cfg.dnsServersV4;
-  const v6 = cfg.dnsServersV6;
-  b.a("raw", "OUTPUT", "-j", OUTPUT_DNS);
-  if (all || v4.length > 0) b.a4("nat", OUTPUT, "-j", OUTPUT_DNS);
-  if (all || v6.length > 0) b.a6("nat", OUTPUT, "-j", OUTPUT_DNS);
-  for (const proto of ["tcp", "udp"]) {
-    // Istio spells the UDP one --to-port; both are accepted and saved identically.
-    const to = proto === "tcp" ? "--to-ports" : "--to-port";
-    if (all) {
-      b.a("nat", OUTPUT_DNS, "-p", proto, "--dport", "53", "-j", "REDIRECT", to, DNS_PORT);
-      continue;
-    }
-    for (const s of v4)
-      b.a4("nat", OUTPUT_DNS, "-p", proto, "--dport", "53", "-d", `${s}/32`, "-j", "REDIRECT", to, DNS_PORT);
-    for (const s of v6)
-      b.a6("nat", OUTPUT_DNS, "-p", proto, "--dport", "53", "-d", `${s}/128`, "-j", "REDIRECT", to, DNS_PORT);
-  }
-  // Zone 1: proxy <-> upstream resolvers. Zone 2: app <-> proxy.
-  for (const [kind, ids] of [
-    ["uid", cfg.proxyUids],
-    ["gid", cfg.proxyGids],
-  ] as const) {
-    for (const id of ids) {
-      b.a(
-        "raw",
-        OUTPUT_DNS,
-        "-p",
-        "udp",
-        "--dport",
-        "53",
-        "-m",
-        "owner",
-        `--${kind}-owner`,
-        id,
-        "-j",
-        "CT",
-        "--zone",
-        "1",
-      );
-      b.a(
-        "raw",
-        OUTPUT_DNS,
-        "-p",
-        "udp",
-        "--sport",
-        DNS_PORT,
-        "-m",
-        "owner",
-        `--${kind}-owner`,
-        id,
-        "-j",
-        "CT",
-        "--zone",
-        "2",
-      );
-    }
-  }
-  if (all) {
-    b.a("raw", "PREROUTING", "-j", INBOUND);
-    b.a("raw", OUTPUT_DNS, "-p", "udp", "--dport", "53", "-j", "CT", "--zone", "2");
-    b.a("raw", INBOUND, "-p", "udp", "--sport", "53", "-j", "CT", "--zone", "1");
-    return;
-  }
-  if (v4.length > 0) b.a4("raw", "PREROUTING", "-j", INBOUND);
-  for (const s of v4) {
-    b.a4("raw", OUTPUT_DNS, "-p", "udp", "--dport", "53", "-d", `${s}/32`, "-j", "CT", "--zone", "2");
-    b.a4("raw", INBOUND, "-p", "udp", "--sport", "53", "-s", `${s}/32`, "-j", "CT", "--zone", "1");
-  }
-  if (v6.length > 0) b.a6("raw", "PREROUTING", "-j", INBOUND);
-  for (const s of v6) {
-    b.a6("raw", OUTPUT_DNS, "-p", "udp", "--dport", "53", "-d", `${s}/128`, "-j", "CT", "--zone", "2");
-    b.a6("raw", INBOUND, "-p", "udp", "--sport", "53", "-s", `${s}/128`, "-j", "CT", "--zone", "1");
-  }
-}
-
-function planTproxyMarks(b: Builder, cfg: CaptureConfig, loop4: string, loop6: string): void {
-  const mark = cfg.tproxyMark;
-  // Keep the mark Envoy's original_src listener sets, for the reply path.
-  b.a("mangle", "PREROUTING", "-p", "tcp", "-m", "mark", "--mark", mark, "-j", "CONNMARK", "--save-mark");
-  b.a("mangle", "OUTPUT", "-p", "tcp", "-o", "lo", "-m", "mark", "--mark", mark, "-j", "RETURN");
-  for (const [kind, ids] of [
-    ["uid", cfg.proxyUids],
-    ["gid", cfg.proxyGids],
-  ] as const) {
-    for (const id of ids) {
-      b.av(
-        loop4,
-        loop6,
-        "mangle",
-        "OUTPUT",
-        "!",
-        "-d",
-        "@",
-        "-p",
-        "tcp",
-        "-o",
-        "lo",
-        "-m",
-        "owner",
-        `--${kind}-owner`,
-        id,
-        "-j",
-        "MARK",
-        "--set-mark",
-        OUTBOUND_MARK,
-      );
-    }
-  }
-  b.a("mangle", "OUTPUT", "-p", "tcp", "-m", "connmark", "--mark", mark, "-j", "CONNMARK", "--restore-mark");
-  b.i("mangle", INBOUND, 1, "-p", "tcp", "-m", "mark", "--mark", mark, "-j", "RETURN");
-  b.i4("mangle", INBOUND, 2, "-p", "tcp", "-s", "127.0.0.6/32", "-i", "lo", "-j", "RETURN");
-  b.i6("mangle", INBOUND, 2, "-p", "tcp", "-s", "::6/128", "-i", "lo", "-j", "RETURN");
-  b.i(
-    "mangle",
-    INBOUND,
-    3,
-    "-p",
-    "tcp",
-    "-i",
-    "lo",
-    "-m",
-    "mark",
-    "!",
-    "--mark",
-    OUTBOUND_MARK,
-    "-j",
-    "RETURN",
-  );
 }

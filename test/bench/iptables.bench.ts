@@ -5,7 +5,9 @@
 // built image runs it (no tsx). Needs root for namespaces; without it, says so and exits 0.
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import { bundleCli } from "../../init-iptables/bundle-cli.ts";
 import {
   INJECTOR_DEFAULT_ARGS,
@@ -47,7 +49,22 @@ function timed(ns: string, cmd: string, args: string[], input?: string): number 
   return ms;
 }
 
-const bundle = await bundleCli();
+// The bundle is how a built image starts; if bundling fails (some other area's code), fall back
+// to tsx and say so, rather than report nothing.
+let bundle: Awaited<ReturnType<typeof bundleCli>> | undefined;
+let runner = "esbuild bundle of pilot/cli/remora.ts";
+let cli: string[];
+try {
+  bundle = await bundleCli();
+  cli = [bundle.entry];
+} catch (e) {
+  runner = `tsx (bundling failed: ${(e as Error).message.split("\n")[0]})`;
+  cli = [
+    "--import",
+    "tsx",
+    join(dirname(fileURLToPath(import.meta.url)), "..", "..", "pilot", "cli", "remora.ts"),
+  ];
+}
 const ours: number[] = [];
 const nodeOnly: number[] = [];
 const restoreOnly: number[] = [];
@@ -57,7 +74,7 @@ try {
     const a = freshNs();
     const b = freshNs();
     try {
-      const o = timed(a, process.execPath, [bundle.entry, "iptables", ...INJECTOR_DEFAULT_ARGS]);
+      const o = timed(a, process.execPath, [...cli, "iptables", ...INJECTOR_DEFAULT_ARGS]);
       const n = timed(b, process.execPath, ["-e", "0"]);
       const r = timed(b, "iptables-nft-restore", ["--noflush"], rules);
       if (i === 0) continue; // warm-up: page cache, module loading
@@ -71,7 +88,7 @@ try {
     }
   }
 } finally {
-  bundle.remove();
+  bundle?.remove();
 }
 
 report({
@@ -85,5 +102,6 @@ report({
     ours_p90: Math.round(percentile(ours, 90) * 10) / 10,
     node_e0_median: Math.round(median(nodeOnly) * 10) / 10,
     restore_median: Math.round(median(restoreOnly) * 10) / 10,
+    runner,
   },
 });
