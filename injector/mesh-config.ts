@@ -7,7 +7,7 @@ import type { InjectMeshConfig } from "./settings.ts";
 /** Reads Istio's MeshConfig (bare, or the `istio` ConfigMap holding it under data.mesh). */
 export function loadMeshConfig(text: string): InjectMeshConfig | string {
   const docs = parseKubeYaml(text, { maxBytes: 1024 * 1024 });
-  const doc = docs.find((d) => d.value !== undefined && d.value !== null);
+  const doc = docs.find((d) => d.errors.length > 0 || (d.value !== undefined && d.value !== null));
   if (!doc) return "empty mesh config";
   if (doc.errors.length) return doc.errors.join("; ");
   const v = doc.value;
