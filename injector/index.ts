@@ -8,6 +8,8 @@ export type { Decision, ReasonCode } from "./decision.ts";
 export { decideInjection, REASONS, SYSTEM_NAMESPACES } from "./decision.ts";
 export type { InjectContext, InjectOutcome } from "./inject.ts";
 export { inferWorkloadName, injectPod } from "./inject.ts";
+export type { KubeInjectOptions, KubeInjectResult, WorkloadOutcome, WorkloadReport } from "./kube-inject.ts";
+export { formatReport, kubeInject, kubeUninject } from "./kube-inject.ts";
 export type { KubeYamlLimits, YamlDocument } from "./kube-yaml.ts";
 export {
   DEFAULT_MAX_ALIASES,
@@ -18,6 +20,7 @@ export {
   parseKubeYaml,
   stringifyKubeYaml,
 } from "./kube-yaml.ts";
+export { loadMeshConfig } from "./mesh-config.ts";
 export type { AppProbe } from "./probes.ts";
 export type { InjectionError, InjectMeshConfig } from "./settings.ts";
 export type { RestoreRecord, SidecarStatus } from "./uninject.ts";
