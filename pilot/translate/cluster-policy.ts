@@ -46,7 +46,7 @@ function applyLoadBalancer(ctx: Ctx, c: EnvoyJson, p: TrafficPolicy | undefined,
         ctx,
         dr,
         "TR0201",
-        `loadBalancer.simple ${simple} is not supported by proxyless gRPC clients (grpc-js-xds NACKs it); cluster ${name} uses ROUND_ROBIN`,
+        `loadBalancer.simple ${simple} is not supported by proxyless gRPC clients (grpc-js-xds NACKs it); they get ROUND_ROBIN`,
         "spec.trafficPolicy.loadBalancer.simple",
       );
     }

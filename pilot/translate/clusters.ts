@@ -37,7 +37,7 @@ function outbound(
   const name = outboundCluster(port.port, subset?.name, service.hostname);
   const dr = destinationRuleFor(ctx, service.hostname, service);
   const policy = effectivePolicy(dr, port.port, subset?.name);
-  const c: EnvoyJson = { name, connect_timeout: connectTimeout(ctx) };
+  const c: EnvoyJson = { name };
   const eps = clusterEndpoints(ctx, service.hostname, port.name, subset?.labels);
   let resolution = service.resolution;
   if (ctx.proxyless && resolution !== "STATIC") {
@@ -75,6 +75,7 @@ function outbound(
       c.type = "ORIGINAL_DST";
       break;
   }
+  c.connect_timeout = connectTimeout(ctx);
   applyTrafficPolicy(ctx, c, policy, port.protocol, service.hostname, dr);
   if (c.type === "ORIGINAL_DST") {
     c.lb_policy = "CLUSTER_PROVIDED";

@@ -6,7 +6,7 @@ import type { EnvoyJson } from "../model/proxy-config.ts";
 import { type Ctx, configRef, diag } from "./context.ts";
 import type { HttpMatch, HttpRoute, VirtualService } from "./istio-api.ts";
 import { outboundCluster } from "./names.ts";
-import { applyHeaders, forwardAction, type RouteEnv } from "./route-action.ts";
+import { applyHeaders, forwardAction, hashPolicy, type RouteEnv } from "./route-action.ts";
 import { matchApplies, mergeMatch, routeMatch } from "./route-match.ts";
 import type { ScopedVirtualService } from "./scope.ts";
 
@@ -144,7 +144,8 @@ export function virtualServiceRoutes(ctx: Ctx, vs: ScopedVirtualService, port: n
 /** The route a service gets when no VirtualService applies: everything to its default cluster. */
 export function defaultRoute(ctx: Ctx, host: string, port: number): EnvoyJson {
   const route: EnvoyJson = { name: "default", match: { prefix: "/" } };
-  const action: EnvoyJson = { cluster: outboundCluster(port, undefined, host) };
+  const cluster = outboundCluster(port, undefined, host);
+  const action: EnvoyJson = { cluster };
   if (!ctx.proxyless) {
     action.timeout = "0s";
     action.retry_policy = {
@@ -162,6 +163,8 @@ export function defaultRoute(ctx: Ctx, host: string, port: number): EnvoyJson {
       host_selection_retry_max_attempts: "5",
     };
   }
+  const hp = hashPolicy(ctx, cluster);
+  if (hp) action.hash_policy = hp;
   route.route = action;
   return route;
 }

@@ -184,8 +184,8 @@ function corsConfig(r: HttpRoute): EnvoyJson | undefined {
   return typed(T.corsPolicy, out);
 }
 
-function hashPolicy(env: RouteEnv, cluster: string): EnvoyJson[] | undefined {
-  const { ctx } = env;
+/** Route hash policy from the consistentHash of the destination's DestinationRule. */
+export function hashPolicy(ctx: Ctx, cluster: string): EnvoyJson[] | undefined {
   const parts = cluster.split("|");
   const host = parts[3] ?? "";
   const dr = destinationRuleFor(ctx, host, ctx.scope.byHost.get(host));
@@ -277,7 +277,7 @@ export function forwardAction(env: RouteEnv, r: HttpRoute, route: EnvoyJson): vo
     ((action.weighted_clusters as { clusters: EnvoyJson[] } | undefined)?.clusters[0]?.name as
       | string
       | undefined);
-  const hp = hashCluster ? hashPolicy(env, hashCluster) : undefined;
+  const hp = hashCluster ? hashPolicy(ctx, hashCluster) : undefined;
   if (hp) action.hash_policy = hp;
   route.route = action;
   const perFilter: EnvoyJson = {};
