@@ -4,7 +4,7 @@
 // serving gate (strict encode, validate.rules, references resolve). UPDATE_GOLDEN=1 rewrites.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { test } from "node:test";
 import { parseKubeYaml, stringifyKubeYaml } from "../../injector/index.ts";
 import { assertGolden, goldenCases } from "../../test/helpers/golden.ts";
@@ -24,7 +24,9 @@ const yaml = (v: unknown): string => stringifyKubeYaml(JSON.parse(JSON.stringify
 for (const name of goldenCases(DIR)) {
   test(`translate golden: ${name}`, () => {
     const dir = join(DIR, name);
-    const snapshot = buildSnapshot(loadConfigFiles([join(dir, "config.yaml")], defaultMeshConfig()));
+    const snapshot = buildSnapshot(
+      loadConfigFiles([relative(process.cwd(), join(dir, "config.yaml"))], defaultMeshConfig()),
+    );
     const node = parseKubeYaml(readFileSync(join(dir, "proxy.yaml"), "utf8"))[0]?.value as NodeLike;
     const parsed = parseProxy(node, snapshot);
     assert.ok(parsed.ok, parsed.ok ? "" : parsed.error);
