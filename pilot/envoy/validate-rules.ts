@@ -34,11 +34,12 @@ function checkScalar(kind: string, opts: Opts, v: unknown, path: string, problem
     if (typeof max === "number" && v.length > max)
       problems.push(`${path}: must be at most ${max} characters`);
     const wk = opts[`${p}well_known_regex`];
-    if (opts[`${p}strict`] !== false && v !== "") {
-      if (wk === "HTTP_HEADER_NAME" && !HEADER_NAME.test(v))
-        problems.push(`${path}: "${v}" is not a valid HTTP header name`);
-      if (wk === "HTTP_HEADER_VALUE" && !HEADER_VALUE.test(v))
-        problems.push(`${path}: not a valid HTTP header value`);
+    if (wk === "HTTP_HEADER_NAME" || wk === "HTTP_HEADER_VALUE") {
+      // strict: false relaxes both to "no NUL, CR or LF", as Envoy does.
+      const strict = opts[`${p}strict`] !== false;
+      const re = strict && wk === "HTTP_HEADER_NAME" ? HEADER_NAME : HEADER_VALUE;
+      const what = wk === "HTTP_HEADER_NAME" ? "header name" : "header value";
+      if (v !== "" && !re.test(v)) problems.push(`${path}: ${JSON.stringify(v)} is not a valid HTTP ${what}`);
     }
     const allowed = opts[`${p}in`];
     if (Array.isArray(allowed) && !allowed.includes(v))
