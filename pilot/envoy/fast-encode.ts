@@ -38,8 +38,16 @@ function lookup(url: string, path: string): protobuf.Type {
   return t;
 }
 
-function name(t: protobuf.ReflectionObject): string {
-  return t.fullName.startsWith(".") ? t.fullName.slice(1) : t.fullName;
+// protobufjs computes fullName by walking the parents on every access; cache it.
+const names = new WeakMap<protobuf.ReflectionObject, string>();
+
+export function name(t: protobuf.ReflectionObject): string {
+  let n = names.get(t);
+  if (n === undefined) {
+    n = t.fullName.startsWith(".") ? t.fullName.slice(1) : t.fullName;
+    names.set(t, n);
+  }
+  return n;
 }
 
 function duration(v: unknown, path: string): { seconds: number; nanos: number } {
