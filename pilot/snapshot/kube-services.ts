@@ -158,19 +158,23 @@ function endpointFromPod(
   index: KubeIndex,
   zone?: string,
 ): Endpoint {
-  const e: Endpoint = { ...base, labels: {}, locality: {} };
-  if (pod) {
-    e.labels = pod.metadata?.labels ?? {};
-    e.locality = podLocality(pod, index.nodes);
-    e.namespace = pod.metadata?.namespace ?? "default";
-    if (pod.metadata?.name) e.workloadName = pod.metadata.name;
-    const sa = pod.spec?.serviceAccountName ?? pod.spec?.serviceAccount;
-    if (sa) e.serviceAccount = sa;
-    const network = pod.metadata?.labels?.[LABEL_NETWORK];
-    if (network) e.network = network;
-    e.tlsMode = podTlsMode(pod);
-  }
-  if (!e.locality.zone && zone) e.locality = { ...e.locality, zone };
+  // One object literal with every field, so all endpoints share a compact shape; unset fields are
+  // undefined (JSON leaves them out).
+  let locality = pod ? podLocality(pod, index.nodes) : {};
+  if (!locality.zone && zone) locality = { ...locality, zone };
+  const e: Endpoint = {
+    address: base.address,
+    port: base.port,
+    servicePortName: base.servicePortName,
+    healthy: base.healthy,
+    labels: pod?.metadata?.labels ?? {},
+    locality,
+    namespace: pod ? (pod.metadata?.namespace ?? "default") : undefined,
+    workloadName: pod?.metadata?.name || undefined,
+    serviceAccount: pod ? pod.spec?.serviceAccountName || pod.spec?.serviceAccount || undefined : undefined,
+    network: pod?.metadata?.labels?.[LABEL_NETWORK] || undefined,
+    tlsMode: pod ? podTlsMode(pod) : undefined,
+  } as Endpoint;
   return e;
 }
 
