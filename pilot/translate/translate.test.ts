@@ -47,9 +47,11 @@ for (const name of goldenCases(DIR)) {
 
 test("scoping is real: Sidecar egress and exportTo decide what a proxy receives", () => {
   const names = (c: string) =>
-    (parseKubeYaml(readFileSync(join(DIR, c, "clusters.yaml"), "utf8"))[0]?.value as { name: string }[]).map(
-      (x) => x.name,
-    );
+    (
+      (parseKubeYaml(readFileSync(join(DIR, c, "clusters.yaml"), "utf8"))[0]?.value ?? []) as {
+        name: string;
+      }[]
+    ).map((x) => x.name);
   const shop = names("scoping-sidecar");
   assert.ok(shop.includes("outbound|80||cart.shop.svc.cluster.local"));
   assert.ok(shop.includes("outbound|9090||metrics.monitoring.svc.cluster.local"));
