@@ -70,7 +70,10 @@ test("scoping is real: Sidecar egress and exportTo decide what a proxy receives"
 
 test("translationKey: replicas share a key; labels, namespace and client class split it", () => {
   const snapshot = buildSnapshot(
-    loadConfigFiles([relative(process.cwd(), join(DIR, "basic-sidecar", "config.yaml"))], defaultMeshConfig()),
+    loadConfigFiles(
+      [relative(process.cwd(), join(DIR, "basic-sidecar", "config.yaml"))],
+      defaultMeshConfig(),
+    ),
   );
   const key = (ip: string, pod: string, meta: Record<string, unknown>) => {
     const id = `sidecar~${ip}~${pod}.default~default.svc.cluster.local`;
