@@ -3,7 +3,12 @@
 // pair and the configuration can be swapped at any time: new handshakes get the new certificate,
 // connections and requests already in flight finish on the old one.
 import type { Server as HttpsServer } from "node:https";
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyServerOptions,
+  LogController,
+} from "fastify";
 import { type ReviewContext, reviewAdmission } from "./admission.ts";
 import type { InjectionEngine } from "./engine.ts";
 import { createWebhookMetrics, type WebhookMetrics } from "./metrics.ts";
@@ -76,7 +81,7 @@ export function createInjectorServer<C, M>(options: InjectorServerOptions<C, M>)
 
   const app = Fastify({
     logger: options.logger ?? false,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     // Admission requests come from the API server over a few long-lived connections.
     keepAliveTimeout: 75_000,
@@ -144,7 +149,7 @@ export function createInjectorServer<C, M>(options: InjectorServerOptions<C, M>)
   }
   options.routes?.(app);
 
-  const monitoring = Fastify({ logger: false, disableRequestLogging: true }) as unknown as FastifyInstance;
+  const monitoring = Fastify({ logger: false }) as unknown as FastifyInstance;
   monitoring.get("/metrics", async (_req, reply) => {
     const text = await metrics.registry.metrics();
     return reply.header("content-type", metrics.registry.contentType).send(text);
