@@ -93,7 +93,15 @@ describe("rotation under load", () => {
     });
     let reloads = 0;
     const watcher = new CertWatcher(
-      { ...files, debounceMs: 20, pollMs: 200, onReload: (m) => (reloads++, server.setTls(m)) },
+      {
+        ...files,
+        debounceMs: 20,
+        pollMs: 200,
+        onReload: (m) => {
+          reloads++;
+          server.setTls(m);
+        },
+      },
       initial,
     ).start();
     const { port } = await server.listen({ port: 0, monitoringPort: 0, host: "127.0.0.1" });
