@@ -1,0 +1,1 @@
+export async function runInjectorCommand(_o: unknown): Promise<void> {}
