@@ -1,4 +1,13 @@
 // Public surface of injector/: what other folders may import.
+export * as annotations from "./annotations.ts";
+export type { BootstrapOptions, EnvoyBootstrapJson } from "./bootstrap.ts";
+export { buildEnvoyBootstrap } from "./bootstrap.ts";
+export type { InjectionConfig, InjectionPolicy, InterceptionMode, ProxyResources } from "./config.ts";
+export { defaultInjectionConfig, loadInjectionConfig } from "./config.ts";
+export type { Decision, ReasonCode } from "./decision.ts";
+export { decideInjection, REASONS, SYSTEM_NAMESPACES } from "./decision.ts";
+export type { InjectContext, InjectOutcome } from "./inject.ts";
+export { inferWorkloadName, injectPod } from "./inject.ts";
 export type { KubeYamlLimits, YamlDocument } from "./kube-yaml.ts";
 export {
   DEFAULT_MAX_ALIASES,
@@ -9,3 +18,7 @@ export {
   parseKubeYaml,
   stringifyKubeYaml,
 } from "./kube-yaml.ts";
+export type { AppProbe } from "./probes.ts";
+export type { InjectionError, InjectMeshConfig } from "./settings.ts";
+export type { RestoreRecord, SidecarStatus } from "./uninject.ts";
+export { isInjected, uninjectPod } from "./uninject.ts";

@@ -28,12 +28,18 @@ export const KUBE_PARSE_OPTIONS = {
   keepSourceTokens: false,
 } as const;
 
-export const KUBE_STRINGIFY_OPTIONS = { version: "1.1", lineWidth: 0 } as const;
+// goyaml never writes aliases; shared objects in a value are written out in full.
+export const KUBE_STRINGIFY_OPTIONS = {
+  version: "1.1",
+  lineWidth: 0,
+  aliasDuplicateObjects: false,
+  flowCollectionPadding: false,
+} as const;
 
 export interface YamlDocument {
   /** 0-based index of the document in the stream. */
   index: number;
-  /** 1-based line where the document starts. */
+  /** 1-based line where the document's content starts. */
   line: number;
   doc: Document.Parsed;
   /** The document as plain JS (integers beyond 2^53 as BigInt), or undefined for an empty document. */
@@ -68,7 +74,9 @@ export function parseKubeYaml(text: string, limits: KubeYamlLimits = {}): YamlDo
   const docs = parseAllDocuments(text, { ...KUBE_PARSE_OPTIONS, lineCounter });
   const list = Array.isArray(docs) ? docs : [];
   return list.map((doc, index) => {
-    const start = doc.range?.[0] ?? 0;
+    // The first line of content (after any `---` marker and leading comments), which is where
+    // a reader looks for the object.
+    const start = doc.contents?.range?.[0] ?? doc.range?.[0] ?? 0;
     const line = lineCounter.linePos(start).line;
     const errors = doc.errors.map((e) => {
       const pos = e.linePos?.[0];

@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { decodeToJson, encodeJson } from "../pilot/index.ts";
+import { buildEnvoyBootstrap } from "./bootstrap.ts";
+
+const BOOTSTRAP = "envoy.config.bootstrap.v3.Bootstrap";
+
+test("the bootstrap encodes strictly under Envoy's Bootstrap schema", () => {
+  const json = buildEnvoyBootstrap({
+    nodeId: "sidecar~10.1.2.3~web-0.shop~shop.svc.cluster.local",
+    serviceCluster: "web.shop",
+    namespace: "shop",
+    metadata: { NAMESPACE: "shop", LABELS: { app: "web" }, CLUSTER_ID: "Kubernetes" },
+    discoveryAddress: "remora-pilot.remora-system.svc:15010",
+    statusPort: 15020,
+    probes: [
+      {
+        path: "/app-health/web/readyz",
+        port: 8080,
+        scheme: "HTTP",
+        appPath: "/ready",
+        headers: [
+          { name: "Host", value: "x" },
+          { name: "X-A", value: "b" },
+        ],
+        timeoutSeconds: 2,
+      },
+      {
+        path: "/app-health/web/livez",
+        port: 8443,
+        scheme: "HTTPS",
+        appPath: "/",
+        headers: [],
+        timeoutSeconds: 1,
+      },
+    ],
+  });
+  // biome-ignore lint/suspicious/noExplicitAny: walking decoded proto3 JSON in a test
+  type Json = any;
+  const decoded = decodeToJson(BOOTSTRAP, encodeJson(BOOTSTRAP, json)) as Json;
+  assert.equal(decoded.node.id, "sidecar~10.1.2.3~web-0.shop~shop.svc.cluster.local");
+  const ports = decoded.staticResources.listeners.map((l: Json) => l.address.socketAddress.portValue);
+  assert.deepEqual(ports, [15090, 15021, 15020]);
+  const xds = decoded.staticResources.clusters.find((c: Json) => c.name === "xds-grpc");
+  assert.equal(xds.type, "STRICT_DNS");
+  assert.equal(
+    xds.loadAssignment.endpoints[0].lbEndpoints[0].endpoint.address.socketAddress.address,
+    "remora-pilot.remora-system.svc",
+  );
+  assert.equal(decoded.dynamicResources.adsConfig.grpcServices[0].envoyGrpc.clusterName, "xds-grpc");
+});
+
+test("unknown fields would be rejected by the same check", () => {
+  const json = buildEnvoyBootstrap({
+    namespace: "a",
+    metadata: {},
+    discoveryAddress: "p:15010",
+    statusPort: 0,
+    probes: [],
+  });
+  assert.throws(() => encodeJson(BOOTSTRAP, { ...json, not_a_field: 1 }));
+  // Status port 0: no app-health listener.
+  assert.equal((json.static_resources as { listeners: unknown[] }).listeners.length, 2);
+});

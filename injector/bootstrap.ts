@@ -1,0 +1,196 @@
+// The Envoy bootstrap for a sidecar, as proto3 JSON (snake_case) under
+// envoy.config.bootstrap.v3.Bootstrap. Stock Envoy reads it with `--config-yaml`; there is no
+// agent, so everything an agent would serve is an Envoy listener here:
+// - 15090 `/stats/prometheus` → the admin interface (Envoy's own stats),
+// - 15021 `/healthz/ready` → admin `/ready` (LIVE once the first xDS config is applied),
+// - 15020 (status port) `/app-health/<container>/<probe>` → the app's port and path on
+//   127.0.0.1 (rewritten probes), plus `/stats/prometheus` and `/healthz/ready` as Istio serves,
+// - ADS to pilot over the `xds-grpc` cluster (HTTP/2, DNS-resolved).
+import { PORTS } from "./annotations.ts";
+import type { AppProbe } from "./probes.ts";
+
+export type EnvoyBootstrapJson = Record<string, unknown>;
+
+export interface BootstrapOptions {
+  /** Full node id; usually left out and passed as `--service-node` so Kubernetes can fill in the pod IP. */
+  nodeId?: string;
+  serviceCluster?: string;
+  namespace: string;
+  /** Node metadata (Istio's keys: NAMESPACE, LABELS, CLUSTER_ID, …); a protobuf Struct. */
+  metadata: Record<string, unknown>;
+  /** `host:port` of pilot's plaintext xDS server. */
+  discoveryAddress: string;
+  /** 0 disables the status listener. */
+  statusPort: number;
+  probes: readonly AppProbe[];
+  adminPort?: number;
+}
+
+const HCM =
+  "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+const ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
+const HTTP_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+const UPSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
+
+/** Cluster pointing at Envoy's own admin interface (Istio names it `prometheus_stats`). */
+export const ADMIN_CLUSTER = "prometheus_stats";
+export const XDS_CLUSTER = "xds-grpc";
+
+export function buildEnvoyBootstrap(o: BootstrapOptions): EnvoyBootstrapJson {
+  const adminPort = o.adminPort ?? PORTS.admin;
+  const [xdsHost, xdsPort] = splitHostPort(o.discoveryAddress);
+  const node: Record<string, unknown> = {};
+  if (o.nodeId) node.id = o.nodeId;
+  if (o.serviceCluster) node.cluster = o.serviceCluster;
+  node.metadata = o.metadata;
+
+  const probeClusters = new Map<string, AppProbe>();
+  for (const p of o.probes) probeClusters.set(probeClusterName(p), p);
+
+  const clusters: unknown[] = [
+    {
+      name: XDS_CLUSTER,
+      type: "STRICT_DNS",
+      connect_timeout: "1s",
+      lb_policy: "ROUND_ROBIN",
+      dns_lookup_family: "V4_PREFERRED",
+      typed_extension_protocol_options: {
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+          "@type": HTTP_OPTIONS,
+          explicit_http_config: {
+            http2_protocol_options: {
+              connection_keepalive: { interval: "30s", timeout: "10s" },
+            },
+          },
+        },
+      },
+      upstream_connection_options: { tcp_keepalive: { keepalive_time: 300 } },
+      load_assignment: loadAssignment(XDS_CLUSTER, xdsHost, xdsPort),
+    },
+    {
+      name: ADMIN_CLUSTER,
+      type: "STATIC",
+      connect_timeout: "0.250s",
+      load_assignment: loadAssignment(ADMIN_CLUSTER, "127.0.0.1", adminPort),
+    },
+    ...[...probeClusters].map(([name, p]) => {
+      const cluster: Record<string, unknown> = {
+        name,
+        type: "STATIC",
+        connect_timeout: "1s",
+        load_assignment: loadAssignment(name, p.host ?? "127.0.0.1", p.port),
+      };
+      if (p.scheme === "HTTPS") {
+        // Kubelet does not verify the app's certificate either.
+        cluster.transport_socket = {
+          name: "envoy.transport_sockets.tls",
+          typed_config: { "@type": UPSTREAM_TLS },
+        };
+      }
+      return cluster;
+    }),
+  ];
+
+  const readyRoute = {
+    match: { path: "/healthz/ready" },
+    route: { cluster: ADMIN_CLUSTER, prefix_rewrite: "/ready", timeout: "3s" },
+  };
+  const statsRoute = {
+    match: { path: "/stats/prometheus" },
+    route: { cluster: ADMIN_CLUSTER, timeout: "5s" },
+  };
+  const listeners: unknown[] = [
+    httpListener("prometheus_stats", PORTS.prometheus, [
+      { match: { prefix: "/stats/prometheus" }, route: { cluster: ADMIN_CLUSTER, timeout: "5s" } },
+    ]),
+    httpListener("readiness", PORTS.readiness, [readyRoute]),
+  ];
+  if (o.statusPort !== 0) {
+    const probeRoutes = o.probes.map((p) => {
+      const route: Record<string, unknown> = {
+        match: { path: p.path },
+        route: {
+          cluster: probeClusterName(p),
+          prefix_rewrite: p.appPath,
+          timeout: `${p.timeoutSeconds}s`,
+        },
+      };
+      const host = p.headers.find((h) => h.name.toLowerCase() === "host");
+      if (host) (route.route as Record<string, unknown>).host_rewrite_literal = host.value;
+      const others = p.headers.filter((h) => h.name.toLowerCase() !== "host");
+      if (others.length) {
+        route.request_headers_to_add = others.map((h) => ({
+          header: { key: h.name, value: h.value },
+          append_action: "OVERWRITE_IF_EXISTS_OR_ADD",
+        }));
+      }
+      return route;
+    });
+    listeners.push(httpListener("status", o.statusPort, [...probeRoutes, readyRoute, statsRoute]));
+  }
+
+  return {
+    node,
+    admin: {
+      address: { socket_address: { address: "127.0.0.1", port_value: adminPort } },
+    },
+    static_resources: { listeners, clusters },
+    dynamic_resources: {
+      ads_config: {
+        api_type: "GRPC",
+        transport_api_version: "V3",
+        set_node_on_first_message_only: true,
+        grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER } }],
+      },
+      cds_config: { ads: {}, resource_api_version: "V3" },
+      lds_config: { ads: {}, resource_api_version: "V3" },
+    },
+    stats_config: { use_all_default_tags: false },
+  };
+}
+
+function probeClusterName(p: AppProbe): string {
+  return `app-health|${p.host ?? "127.0.0.1"}|${p.port}|${p.scheme.toLowerCase()}`;
+}
+
+function loadAssignment(name: string, host: string, port: number) {
+  return {
+    cluster_name: name,
+    endpoints: [
+      { lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: port } } } }] },
+    ],
+  };
+}
+
+function httpListener(name: string, port: number, routes: unknown[]) {
+  return {
+    name,
+    address: { socket_address: { address: "0.0.0.0", port_value: port } },
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: "envoy.filters.network.http_connection_manager",
+            typed_config: {
+              "@type": HCM,
+              stat_prefix: name,
+              codec_type: "AUTO",
+              route_config: {
+                name,
+                virtual_hosts: [{ name, domains: ["*"], routes }],
+              },
+              http_filters: [{ name: "envoy.filters.http.router", typed_config: { "@type": ROUTER } }],
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+/** Splits `host:port` (IPv6 in brackets allowed). */
+export function splitHostPort(address: string): [string, number] {
+  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(address);
+  if (!m) return [address, 15010];
+  return [m[1] as string, Number(m[2])];
+}

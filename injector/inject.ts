@@ -1,0 +1,236 @@
+// injectPod: the one pure function behind the webhook, `remora kube-inject` and reports.
+// Strip a previous injection (so re-running upgrades and is idempotent), decide, resolve the
+// per-pod settings, build the sidecar, and record what changed so uninject is exact.
+// Copy-on-write: the input is never mutated and unchanged sub-objects are shared with it.
+import type { Container, Pod, PodSpec } from "kubernetes-types/core/v1.d.ts";
+import * as A from "./annotations.ts";
+import type { InjectionConfig } from "./config.ts";
+import { type Decision, decideInjection } from "./decision.ts";
+import { mergeContainer } from "./overrides.ts";
+import { type AppProbe, type OriginalProbes, rewriteProbes } from "./probes.ts";
+import { type InjectionError, type InjectMeshConfig, type PodSettings, resolveSettings } from "./settings.ts";
+import { buildInitContainer, buildProxyContainer, buildVolumes, type SidecarContext } from "./sidecar.ts";
+import {
+  type CreatedField,
+  isInjected,
+  type RestoreRecord,
+  type SidecarStatus,
+  uninjectPod,
+} from "./uninject.ts";
+
+export type InjectOutcome =
+  | { kind: "injected"; pod: Pod; decision: Decision; reinjected: boolean }
+  | { kind: "skipped"; pod: Pod; decision: Decision }
+  | { kind: "error"; errors: InjectionError[] };
+
+export interface InjectContext {
+  namespace: string;
+  config: InjectionConfig;
+  meshConfig?: InjectMeshConfig;
+  /** When known, the API server's webhook selectors are applied too (see decideInjection). */
+  namespaceLabels?: Record<string, string>;
+  /** Overrides config.revision. */
+  revision?: string;
+  /** The workload that owns the pod (kube-inject knows it; the webhook infers it from ownerReferences). */
+  owner?: { apiVersion: string; kind: string; name: string };
+}
+
+const OVERRIDABLE = new Set([A.PROXY_CONTAINER, A.INIT_CONTAINER, A.VALIDATION_CONTAINER]);
+
+export function injectPod(pod: Pod, ctx: InjectContext): InjectOutcome {
+  const reinjected = isInjected(pod);
+  const base = reinjected ? uninjectPod(pod) : pod;
+  const config =
+    ctx.revision !== undefined && ctx.revision !== ctx.config.revision
+      ? { ...ctx.config, revision: ctx.revision }
+      : ctx.config;
+  const decision = decideInjection(base, ctx.namespace, config, ctx.namespaceLabels);
+  if (!decision.inject) return { kind: "skipped", pod, decision };
+
+  const errors: InjectionError[] = [];
+  const metadata = { ...base.metadata };
+  const annotations: Record<string, string> = { ...metadata.annotations };
+  const settings = resolveSettings(annotations, config, ctx.meshConfig, errors);
+  const spec: PodSpec = { ...(base.spec as PodSpec) };
+  if (!Array.isArray(spec.containers) || spec.containers.length === 0) {
+    errors.push({ message: "the pod has no containers" });
+  }
+  if (errors.length) return { kind: "error", errors };
+
+  const record: RestoreRecord = {};
+  const created: CreatedField[] = [];
+
+  // The user's own istio-* containers become overrides of the injected ones.
+  const overrides: NonNullable<RestoreRecord["overrides"]> = [];
+  const take = (list: "containers" | "initContainers") =>
+    (spec[list] ?? []).filter((c, index) => {
+      if (!OVERRIDABLE.has(c.name)) return true;
+      overrides.push({ list, index, container: c });
+      return false;
+    });
+  const userInits = take("initContainers");
+  let apps = take("containers");
+  if (overrides.length) record.overrides = overrides;
+  const userProxy = overrides.find((o) => o.container.name === A.PROXY_CONTAINER)?.container;
+  const proxyUid = userProxy?.securityContext?.runAsUser ?? config.proxyUid;
+
+  let probes: AppProbe[] = [];
+  if (settings.rewriteProbes) {
+    const copies = apps.map((c) => ({ ...c }));
+    const r = rewriteProbes(copies, settings.statusPort);
+    if (r.probes.length) {
+      probes = r.probes;
+      record.probes = r.originals;
+      apps = copies.map((c, i) => (hasOriginals(r.originals, c) ? c : (apps[i] as Container)));
+    }
+  }
+
+  // Labels.
+  const workloadName = ctx.owner?.name ?? inferWorkloadName(base);
+  const labels: Record<string, string> = { ...metadata.labels };
+  if (!metadata.labels) created.push("metadata.labels");
+  const labelRecord: Record<string, string | null> = {};
+  const setLabel = (k: string, v: string) => {
+    if (labels[k] !== undefined) return;
+    labelRecord[k] = null;
+    labels[k] = v;
+  };
+  setLabel(A.TLS_MODE, "istio");
+  const canonicalName = truncateLabel(
+    labels[A.CANONICAL_NAME] ?? labels["app.kubernetes.io/name"] ?? labels.app ?? workloadName,
+  );
+  setLabel(A.CANONICAL_NAME, canonicalName);
+  setLabel(A.CANONICAL_REVISION, labels["app.kubernetes.io/version"] ?? labels.version ?? "latest");
+  if (Object.keys(labelRecord).length) record.labels = labelRecord;
+  metadata.labels = labels;
+
+  // Containers and volumes.
+  const sidecarCtx: SidecarContext = {
+    namespace: ctx.namespace,
+    config,
+    settings,
+    labels,
+    serviceAccount: spec.serviceAccountName ?? "default",
+    canonicalName,
+    workloadName,
+    appContainers: apps,
+    probes,
+    proxyUid,
+  };
+  if (ctx.owner) {
+    const group = ctx.owner.apiVersion.includes("/")
+      ? `apis/${ctx.owner.apiVersion}`
+      : `api/${ctx.owner.apiVersion}`;
+    sidecarCtx.owner = `kubernetes://${group}/namespaces/${ctx.namespace}/${ctx.owner.kind.toLowerCase()}s/${ctx.owner.name}`;
+  }
+  let proxy = buildProxyContainer(sidecarCtx);
+  let init = buildInitContainer(sidecarCtx);
+  for (const o of overrides) {
+    if (o.container.name === A.PROXY_CONTAINER) proxy = mergeContainer(proxy, o.container);
+    else if (init && o.container.name === init.name) init = mergeContainer(init, o.container);
+  }
+  const before = init ? [init] : [];
+  let initContainers: Container[];
+  if (settings.native) {
+    initContainers = [...before, proxy, ...userInits];
+    spec.containers = apps;
+  } else {
+    initContainers = config.cni ? [...before, ...userInits] : [...userInits, ...before];
+    spec.containers = settings.holdApplication ? [proxy, ...apps] : [...apps, proxy];
+  }
+  if (!spec.initContainers) {
+    if (initContainers.length) created.push("spec.initContainers");
+  }
+  if (initContainers.length || spec.initContainers) spec.initContainers = initContainers;
+  const volumes = buildVolumes(sidecarCtx);
+  if (!spec.volumes) created.push("spec.volumes");
+  spec.volumes = [...(spec.volumes ?? []), ...volumes];
+
+  // Annotations.
+  if (!metadata.annotations) created.push("metadata.annotations");
+  const annRecord: Record<string, string | null> = {};
+  const setAnn = (k: string, v: string, replace = false) => {
+    const prev = annotations[k];
+    if (prev === v || (prev !== undefined && !replace)) return;
+    annRecord[k] = prev ?? null;
+    annotations[k] = v;
+  };
+  setAnn(A.REV, config.revision, true);
+  const firstApp = apps[0]?.name;
+  if (firstApp) {
+    setAnn(A.DEFAULT_CONTAINER, firstApp);
+    setAnn(A.DEFAULT_LOGS_CONTAINER, firstApp);
+  }
+  const promSet = [A.PROMETHEUS_SCRAPE, A.PROMETHEUS_PORT, A.PROMETHEUS_PATH].some(
+    (k) => annotations[k] !== undefined,
+  );
+  if (!promSet && settings.statusPort !== 0) {
+    setAnn(A.PROMETHEUS_SCRAPE, "true");
+    setAnn(A.PROMETHEUS_PORT, String(settings.statusPort));
+    setAnn(A.PROMETHEUS_PATH, "/stats/prometheus");
+  }
+  if (config.cni) cniAnnotations(settings, init, setAnn);
+  if (Object.keys(annRecord).length) record.annotations = annRecord;
+  if (created.length) record.created = created;
+
+  const status: SidecarStatus = {
+    initContainers: initContainers.filter((c) => OVERRIDABLE.has(c.name)).map((c) => c.name),
+    containers: spec.containers.some((c) => c.name === A.PROXY_CONTAINER) ? [A.PROXY_CONTAINER] : null,
+    volumes: volumes.map((v) => v.name),
+    imagePullSecrets: null,
+    revision: config.revision,
+  };
+  if (status.initContainers?.length === 0) status.initContainers = null;
+  annotations[A.STATUS] = JSON.stringify(status);
+  if (Object.keys(record).length) annotations[A.RESTORE] = JSON.stringify(record);
+  metadata.annotations = annotations;
+  return { kind: "injected", pod: { ...base, metadata, spec }, decision, reinjected };
+}
+
+function hasOriginals(originals: OriginalProbes, c: Container): boolean {
+  return originals[c.name] !== undefined;
+}
+
+// Under CNI the plugin reads the effective capture settings from the pod's annotations.
+function cniAnnotations(
+  s: PodSettings,
+  init: Container | undefined,
+  setAnn: (k: string, v: string, replace?: boolean) => void,
+): void {
+  if (!init) return;
+  const args = init.args ?? [];
+  const flag = (f: string) => {
+    const i = args.indexOf(f);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  setAnn(A.INTERCEPTION_MODE, s.capture.interceptionMode, true);
+  const pairs: [string, string | undefined][] = [
+    [A.INCLUDE_OUTBOUND_IP_RANGES, flag("-i")],
+    [A.EXCLUDE_OUTBOUND_IP_RANGES, flag("-x")],
+    [A.INCLUDE_INBOUND_PORTS, flag("-b")],
+    [A.EXCLUDE_INBOUND_PORTS, flag("-d")],
+    [A.INCLUDE_OUTBOUND_PORTS, flag("-q")],
+    [A.EXCLUDE_OUTBOUND_PORTS, flag("-o")],
+  ];
+  for (const [k, v] of pairs) if (v !== undefined) setAnn(k, v, true);
+}
+
+/** The owning workload's name: Deployment from a ReplicaSet with a pod-template-hash, etc. */
+export function inferWorkloadName(pod: Pod): string {
+  const meta = pod.metadata ?? {};
+  const owner = meta.ownerReferences?.find((o) => o.controller) ?? meta.ownerReferences?.[0];
+  if (owner) {
+    const hash = meta.labels?.["pod-template-hash"];
+    if (owner.kind === "ReplicaSet" && hash && owner.name.endsWith(`-${hash}`)) {
+      return owner.name.slice(0, -(hash.length + 1));
+    }
+    if (owner.kind === "Job" && /-\d{8,}$/.test(owner.name)) return owner.name.replace(/-\d{8,}$/, "");
+    return owner.name;
+  }
+  if (meta.name) return meta.name;
+  return (meta.generateName ?? "unknown").replace(/-$/, "") || "unknown";
+}
+
+function truncateLabel(v: string): string {
+  return v.length <= 63 ? v : v.slice(0, 63).replace(/[^A-Za-z0-9]+$/, "");
+}
