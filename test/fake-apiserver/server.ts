@@ -153,6 +153,11 @@ export class FakeApiServer {
     });
   }
 
+  /** Cancels every pending failNext rule. */
+  clearFaults(): void {
+    this.failRules = [];
+  }
+
   /** Cuts every open watch stream abruptly; returns how many were cut. */
   dropWatches(): number {
     return this.hub.dropAll();

@@ -125,9 +125,13 @@ export class Store {
     this.compactedRv = this.rv;
   }
 
-  /** Drops every object and all history (a restart that lost its storage); revisions keep rising. */
+  /**
+   * Drops every object and all history (a restart that lost its storage). Revisions keep rising
+   * and every revision a client saw before is now expired, so watchers must re-list.
+   */
   reset(): void {
     this.objects.clear();
+    this.rv++;
     this.compact();
   }
 
