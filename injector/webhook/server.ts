@@ -125,7 +125,8 @@ export function createInjectorServer<C, M>(options: InjectorServerOptions<C, M>)
       engine: options.engine,
       config: state.config,
       ...(state.meshConfig !== undefined ? { meshConfig: state.meshConfig } : {}),
-      revision,
+      // Only an explicit revision overrides the one in the injection config.
+      ...(options.revision !== undefined ? { revision: options.revision } : {}),
     };
     const answer = reviewAdmission(request.body, ctx);
     metrics.observe(answer.outcome, Number(process.hrtime.bigint() - start) / 1e9);
