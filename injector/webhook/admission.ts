@@ -5,6 +5,7 @@
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
 import type { EngineError, InjectionEngine } from "./engine.ts";
 import { diffJson, type JsonPatch } from "./json-patch.ts";
+import { podShapeProblem } from "./pod-shape.ts";
 
 export const ADMISSION_VERSIONS = ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"] as const;
 export type AdmissionVersion = (typeof ADMISSION_VERSIONS)[number];
@@ -89,25 +90,10 @@ export function describeEngineErrors(errors: EngineError[]): string {
 
 /** Checks the shape of a pod just enough for the engine to work on it safely. */
 function podProblem(obj: unknown): string | undefined {
-  if (!isRecord(obj)) return "request.object is not a Pod object";
-  if (obj.metadata !== undefined && !isRecord(obj.metadata))
-    return "request.object.metadata must be an object";
-  if (!isRecord(obj.spec)) return "request.object.spec must be an object";
-  const containers = obj.spec.containers;
-  if (!Array.isArray(containers) || containers.length === 0) {
-    return "request.object.spec.containers must be a non-empty list";
-  }
-  if (!containers.every(isRecord)) return "request.object.spec.containers must hold objects";
-  const meta = obj.metadata;
-  if (isRecord(meta)) {
-    for (const key of ["labels", "annotations"] as const) {
-      const m = meta[key];
-      if (m === undefined || m === null) continue;
-      if (!isRecord(m) || !Object.values(m).every((v) => typeof v === "string")) {
-        return `request.object.metadata.${key} must map strings to strings`;
-      }
-    }
-  }
+  const shape = podShapeProblem(obj);
+  if (shape) return shape;
+  const spec = (obj as { spec: { containers: unknown[] } }).spec;
+  if (spec.containers.length === 0) return "request.object.spec.containers must not be empty";
   return undefined;
 }
 
