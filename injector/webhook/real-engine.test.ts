@@ -66,6 +66,20 @@ describe("webhook with the injection engine", () => {
     });
   }
 
+  test("the engine never mutates the pod it is given (the webhook diffs against it)", () => {
+    const freeze = (v: unknown): unknown => {
+      if (v && typeof v === "object") {
+        for (const x of Object.values(v)) freeze(x);
+        Object.freeze(v);
+      }
+      return v;
+    };
+    const pod = freeze(typicalPod()) as Pod;
+    const r = defaultEngine.injectPod(pod, { namespace: "bookinfo", config: defaultInjectionConfig() });
+    assert.equal(r.kind, "injected");
+    assert.deepEqual(pod, typicalPod());
+  });
+
   test("reinvocation on the patched pod is a no-op", async () => {
     const pod = typicalPod();
     const once = patched(pod, (await review(pod)).patch);

@@ -39,7 +39,7 @@ export function typicalPod(name = "reviews-v1-7d9c8b5f4d-x2x7k"): Pod {
     image: `docker.io/istio/examples-bookinfo-${n}:1.20.2`,
     imagePullPolicy: "IfNotPresent",
     ports: [{ name: "http", containerPort: port, protocol: "TCP" }],
-    env: Array.from({ length: 12 }, (_, i) => ({
+    env: Array.from({ length: 28 }, (_, i) => ({
       name: `${n.toUpperCase().replace(/-/g, "_")}_SETTING_${i}`,
       value: `value-${i}-${"x".repeat(20)}`,
     })),
