@@ -46,8 +46,16 @@ export class LeaseElector {
     return `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.o.namespace)}/leases/${encodeURIComponent(this.o.name)}`;
   }
 
+  /** Runs rounds every retry period until stop(). */
   start(): this {
-    void this.tick();
+    const loop = async () => {
+      await this.tick();
+      if (this.stopped) return;
+      const duration = this.o.leaseDurationSeconds ?? 15;
+      this.timer = setTimeout(() => void loop(), this.o.retryMs ?? (duration * 1000) / 3);
+      this.timer.unref();
+    };
+    void loop();
     return this;
   }
 
@@ -59,14 +67,8 @@ export class LeaseElector {
       leading = await this.tryAcquireOrRenew();
     } catch (err) {
       this.o.onError?.(err as Error);
-      leading = false;
     }
-    this.setLeader(leading);
-    if (!this.stopped) {
-      const duration = this.o.leaseDurationSeconds ?? 15;
-      this.timer = setTimeout(() => void this.tick(), this.o.retryMs ?? (duration * 1000) / 3);
-      this.timer.unref();
-    }
+    if (!this.stopped) this.setLeader(leading);
     return leading;
   }
 

@@ -57,7 +57,8 @@ const config = defaultInjectionConfig();
 
 function baseline(): number {
   let size = 0;
-  for (const doc of parseAllDocuments(text, KUBE_PARSE_OPTIONS) as ReturnType<typeof parseAllDocuments> & unknown[]) {
+  for (const doc of parseAllDocuments(text, KUBE_PARSE_OPTIONS) as ReturnType<typeof parseAllDocuments> &
+    unknown[]) {
     size += (doc as { toString(o: unknown): string }).toString(KUBE_STRINGIFY_OPTIONS).length;
   }
   return size;
