@@ -84,8 +84,8 @@ describe("Lease leader election", () => {
     const lease = api
       .objects("coordination.k8s.io", "leases", "remora-system")
       .find((l) => l.metadata.name === "expiry-leader");
-    assert.equal((lease?.spec as { holderIdentity: string; leaseTransitions: number }).holderIdentity, "b");
-    assert.equal((lease?.spec as { leaseTransitions: number }).leaseTransitions, 1);
+    assert.equal((lease!.spec as { holderIdentity: string; leaseTransitions: number }).holderIdentity, "b");
+    assert.equal((lease!.spec as { leaseTransitions: number }).leaseTransitions, 1);
     await a.stop();
     await b.stop();
   });
@@ -123,7 +123,7 @@ describe("shared certificate and caBundle", () => {
     assert.equal(await patchWebhookCaBundle(client, "remora-sidecar-injector", caPem), true);
     assert.equal(await patchWebhookCaBundle(client, "remora-sidecar-injector", caPem), false);
     const stored = api.objects("admissionregistration.k8s.io", "mutatingwebhookconfigurations")[0];
-    const bundles = (stored?.webhooks as { clientConfig: { caBundle: string } }[]).map(
+    const bundles = (stored!.webhooks as { clientConfig: { caBundle: string } }[]).map(
       (w) => w.clientConfig.caBundle,
     );
     assert.equal(bundles.length, 4);
