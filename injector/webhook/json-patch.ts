@@ -43,12 +43,10 @@ function diffAny(a: unknown, b: unknown, ptr: Pointer, out: Operation[]): void {
   if (a === b) return;
   const ka = kind(a);
   const kb = kind(b);
-  if (ka === "array" && kb === "array") return diffArrays(a as unknown[], b as unknown[], ptr, out);
-  if (ka === "object" && kb === "object") {
-    return diffObjects(a as Record<string, unknown>, b as Record<string, unknown>, ptr, out);
-  }
-  if (ka === "scalar" && kb === "scalar" && a === b) return;
-  out.push({ op: "replace", path: ptr.toString(), value: b });
+  if (ka === "array" && kb === "array") diffArrays(a as unknown[], b as unknown[], ptr, out);
+  else if (ka === "object" && kb === "object") {
+    diffObjects(a as Record<string, unknown>, b as Record<string, unknown>, ptr, out);
+  } else out.push({ op: "replace", path: ptr.toString(), value: b });
 }
 
 function diffObjects(
