@@ -75,10 +75,12 @@ test("remora injector serves, reloads its config and stops cleanly", async () =>
   });
   try {
     const deadline = Date.now() + 60_000;
-    let m: RegExpExecArray | null = null;
-    while (!(m = /listening on https:\/\/127\.0\.0\.1:(\d+)\/inject, metrics on :(\d+)/.exec(out))) {
+    const listening = /listening on https:\/\/127\.0\.0\.1:(\d+)\/inject, metrics on :(\d+)/;
+    let m = listening.exec(out);
+    while (!m) {
       if (Date.now() > deadline || child.exitCode !== null) assert.fail(`injector did not start:\n${out}`);
       await new Promise((r) => setTimeout(r, 100));
+      m = listening.exec(out);
     }
     const port = Number(m[1]);
     const monitoringPort = Number(m[2]);
