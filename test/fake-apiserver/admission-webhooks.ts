@@ -325,12 +325,11 @@ export function installMutatingWebhooks(server: FakeApiServer, options: Mutating
         if (attrs.resource.namespaced || attrs.resource.plural === "namespaces") {
           if (!matchesSelector(wh.namespaceSelector, nsLabels)) continue;
         }
-        if (
-          !matchesSelector(wh.objectSelector, labelsOf(object)) &&
-          !matchesSelector(wh.objectSelector, labelsOf(attrs.oldObject))
-        ) {
-          continue;
-        }
+        // The object selector is matched against the new object and, on updates, the old one.
+        const objectMatches =
+          (object !== undefined && matchesSelector(wh.objectSelector, labelsOf(object))) ||
+          (attrs.oldObject !== undefined && matchesSelector(wh.objectSelector, labelsOf(attrs.oldObject)));
+        if (!objectMatches) continue;
         const r = await runOne(cfg.metadata.name, wh, attrs, object, false);
         if ("denied" in r) return r;
         if (r.changed) {
