@@ -145,7 +145,6 @@ export function buildEnvoyBootstrap(o: BootstrapOptions): EnvoyBootstrapJson {
       cds_config: { ads: {}, resource_api_version: "V3" },
       lds_config: { ads: {}, resource_api_version: "V3" },
     },
-    stats_config: { use_all_default_tags: false },
   };
 }
 

@@ -8,6 +8,8 @@ export type { Decision, ReasonCode } from "./decision.ts";
 export { decideInjection, REASONS, SYSTEM_NAMESPACES } from "./decision.ts";
 export type { InjectContext, InjectOutcome } from "./inject.ts";
 export { inferWorkloadName, injectPod } from "./inject.ts";
+export type { KubeInjectOptions, KubeInjectResult, WorkloadOutcome, WorkloadReport } from "./kube-inject.ts";
+export { formatReport, kubeInject, kubeUninject } from "./kube-inject.ts";
 export type { KubeYamlLimits, YamlDocument } from "./kube-yaml.ts";
 export {
   DEFAULT_MAX_ALIASES,
@@ -22,7 +24,12 @@ export {
 export type { ManifestOptions } from "./manifest/generate.ts";
 export { defaultManifestOptions, generateManifests } from "./manifest/generate.ts";
 export { generateManifestYaml } from "./manifest/render.ts";
+export { loadMeshConfig } from "./mesh-config.ts";
+export type { AppProbe } from "./probes.ts";
 export { loadInjectorServer, startInjector } from "./server/entry.ts";
 export type { RunningInjector, StartInjectorOptions } from "./server/run-injector.ts";
+export type { InjectionError, InjectMeshConfig } from "./settings.ts";
+export type { RestoreRecord, SidecarStatus } from "./uninject.ts";
+export { isInjected, uninjectPod } from "./uninject.ts";
 export type { InjectorServer, InjectorServerOptions } from "./webhook/server.ts";
 export type { ValidateFn, ValidationVerdict } from "./webhook/validate-route.ts";

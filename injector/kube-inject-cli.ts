@@ -1,9 +1,10 @@
 // The file and stream side of `remora kube-inject` / `kube-uninject`: read the input (bounded),
 // load the configs, run the pure transformation, write the output atomically, report on stderr.
 import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
-import { type InjectionConfig, isObject, loadInjectionConfig } from "./config.ts";
+import { type InjectionConfig, loadInjectionConfig } from "./config.ts";
 import { formatReport, kubeInject, kubeUninject } from "./kube-inject.ts";
-import { DEFAULT_MAX_DOCUMENT_BYTES, parseKubeYaml } from "./kube-yaml.ts";
+import { DEFAULT_MAX_DOCUMENT_BYTES } from "./kube-yaml.ts";
+import { loadMeshConfig } from "./mesh-config.ts";
 import type { InjectMeshConfig } from "./settings.ts";
 
 export interface KubeInjectCliOptions {
@@ -82,29 +83,4 @@ async function readInput(filename: string, maxBytes: number): Promise<string> {
     chunks.push(b);
   }
   return Buffer.concat(chunks).toString("utf8");
-}
-
-/** Reads Istio's MeshConfig (bare, or the `istio` ConfigMap holding it under data.mesh). */
-export function loadMeshConfig(text: string): InjectMeshConfig | string {
-  const docs = parseKubeYaml(text, { maxBytes: 1024 * 1024 });
-  const doc = docs.find((d) => d.value !== undefined && d.value !== null);
-  if (!doc) return "empty mesh config";
-  if (doc.errors.length) return doc.errors.join("; ");
-  const v = doc.value;
-  if (isObject(v) && v.kind === "ConfigMap") {
-    const data = isObject(v.data) ? v.data : {};
-    if (typeof data.mesh !== "string") return "ConfigMap has no data.mesh";
-    return loadMeshConfig(data.mesh);
-  }
-  if (!isObject(v)) return "the mesh config must be a mapping";
-  const out: InjectMeshConfig = {};
-  if (v.trustDomain !== undefined) {
-    if (typeof v.trustDomain !== "string") return "trustDomain: expected a string";
-    out.trustDomain = v.trustDomain;
-  }
-  if (v.defaultConfig !== undefined) {
-    if (!isObject(v.defaultConfig)) return "defaultConfig: expected a mapping";
-    out.defaultConfig = v.defaultConfig;
-  }
-  return out;
 }

@@ -91,6 +91,9 @@ for (const name of goldenCases(DIR)) {
       return;
     }
     assertGolden(join(dir, "injected.yaml"), result.output);
+    // The text-splicing writer and the YAML node writer agree.
+    const viaNodes = kubeInject(input, { ...opts, writer: "nodes" });
+    assert.deepEqual(values(viaNodes.output), values(result.output), "the two writers disagree");
 
     // Idempotent: injecting the output again changes nothing, byte for byte.
     const again = kubeInject(result.output, opts);

@@ -19,6 +19,7 @@ import type { InjectMeshConfig } from "./settings.ts";
 import { isInjected, uninjectPod } from "./uninject.ts";
 import { isListKind, TEMPLATE_PATHS } from "./workloads.ts";
 import { applyValue } from "./yaml-apply.ts";
+import { spliceDocument } from "./yaml-splice.ts";
 
 export interface KubeInjectOptions {
   config: InjectionConfig;
@@ -27,6 +28,12 @@ export interface KubeInjectOptions {
   /** Namespace for objects that do not name one (default "default"). */
   namespace?: string;
   limits?: KubeYamlLimits;
+  /**
+   * How changed documents are written: "auto" edits the source text where it can (fast, keeps
+   * everything else byte for byte) and falls back to the YAML node tree; "nodes" always uses
+   * the node tree (tests compare the two).
+   */
+  writer?: "auto" | "nodes";
 }
 
 export type WorkloadOutcome = "injected" | "reinjected" | "skipped" | "uninjected" | "not-injected" | "error";
@@ -104,6 +111,13 @@ function transform(text: string, opts: KubeInjectOptions, mode: Mode): KubeInjec
       continue;
     }
     const root = d.doc.contents as Node | null;
+    if (root && isMap(root) && !root.flow && opts.writer !== "nodes") {
+      const spliced = spliceDocument(d.doc, text, [start, end], d.value, next);
+      if (spliced !== undefined) {
+        pieces.push(spliced);
+        continue;
+      }
+    }
     if (root && isMap(root) && !root.flow) {
       d.doc.contents = applyValue(d.doc, root, d.value, next) as typeof d.doc.contents;
       pieces.push(d.doc.toString(KUBE_STRINGIFY_OPTIONS));

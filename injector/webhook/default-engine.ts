@@ -1,7 +1,7 @@
 // The real injection engine (the one kube-inject uses) behind the webhook's engine contract.
 import { defaultInjectionConfig, type InjectionConfig, loadInjectionConfig } from "../config.ts";
 import { injectPod } from "../inject.ts";
-import { loadMeshConfig } from "../kube-inject-cli.ts";
+import { loadMeshConfig } from "../mesh-config.ts";
 import type { InjectMeshConfig } from "../settings.ts";
 import type { InjectionEngine } from "./engine.ts";
 
