@@ -3,7 +3,7 @@
 // OpenAPI schemas) with the TypeScript compiler API. The JSON schemas in that package do not reject
 // unknown fields, which is the most common YAML mistake (`htpp:`), so the tree fills that gap.
 // Run: `tsx pilot/validation/generate-fields.ts && npx biome format --write pilot/validation/istio-fields.ts`
-// (a test checks the checked-in trees are current).
+// (about a minute: the declarations are large; re-run it when @kubernetes-models/istio is upgraded).
 import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
