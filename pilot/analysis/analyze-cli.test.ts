@@ -4,14 +4,17 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { REPO_ROOT, runRemora } from "../../test/helpers/cli.ts";
 import { FakeApiServer, kubeconfigYaml } from "../../test/fake-apiserver/index.ts";
+import { REPO_ROOT, runRemora } from "../../test/helpers/cli.ts";
 
 test("remora analyze --config-dir: istioctl-style lines, exit 1 on errors", async () => {
   const dir = join(REPO_ROOT, "pilot", "testdata", "analysis", "ist0109-conflicting-mesh-hosts");
   const r = await runRemora(["analyze", "--config-dir", dir]);
   assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stdout, /^Error \[IST0109\] \(VirtualService reviews-new\.default .*input\.yaml:\d+\) spec\.hosts\[0\]: .*reviews-old wins because it is older/m);
+  assert.match(
+    r.stdout,
+    /^Error \[IST0109\] \(VirtualService reviews-new\.default .*input\.yaml:\d+\) spec\.hosts\[0\]: .*reviews-old wins because it is older/m,
+  );
 });
 
 test("remora analyze --kubeconfig: reads the cluster; warnings only exit 0", async () => {

@@ -36,7 +36,8 @@ export async function runAnalyze(opts: AnalyzeCliOptions, stdout: Out, stderr: O
   }
   const sources: ConfigSource[] = [];
   // Files come first: like `istioctl analyze FILES`, local files override what the cluster holds.
-  if (opts.configDir) // No per-file gate here: analysis validates every object itself and reports all of it.
+  if (opts.configDir)
+    // No per-file gate here: analysis validates every object itself and reports all of it.
     sources.push(createFileSource({ dir: opts.configDir, watch: false, pollMs: 0, check: () => [] }));
   if (opts.kubeconfig) {
     const kc = new KubeConfig();
