@@ -143,3 +143,17 @@ test("Istio objects defined in two sources: the first source wins, with a diagno
     await new Promise((r) => setTimeout(r, 10));
   }
 });
+
+test("the mesh ConfigMap in the cluster overrides the base mesh config", async () => {
+  const kc = kubeConfigFor(server);
+  const { CoreV1Api } = await import("@kubernetes/client-node");
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: "remora-system" } } });
+  await core.createNamespacedConfigMap({
+    namespace: "remora-system",
+    body: { metadata: { name: "istio" }, data: { mesh: "trustDomain: example.org\n" } },
+  });
+  // Other changes (the namespace) publish snapshots too; wait for the one that carries the ConfigMap.
+  while (agg.current()?.meshConfig.trustDomain !== "example.org") await nextSnapshot();
+  assert.equal(agg.current()?.meshConfig.trustDomain, "example.org");
+});

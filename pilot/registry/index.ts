@@ -16,7 +16,7 @@ export {
 } from "./file/file-source.ts";
 export type { ObjectCheck } from "./file/read-file.ts";
 export { Backoff, type BackoffOptions } from "./kube/backoff.ts";
-export { istioKinds, KUBE_KINDS, type WatchedKind } from "./kube/kinds.ts";
+export { istioKinds, KUBE_KINDS, meshConfigMapKind, type WatchedKind } from "./kube/kinds.ts";
 export { createKubeSource, type KubeSource, type KubeSourceOptions } from "./kube/kube-source.ts";
 export { ListWatch, type ListWatchOptions, type RawObject } from "./kube/list-watch.ts";
 export { ChangeEmitter, type ConfigSource, type SourceContents } from "./source.ts";

@@ -5,7 +5,14 @@ import type { Diagnostic } from "../../model/diagnostic.ts";
 import { validateObject } from "../../validation/index.ts";
 import { ChangeEmitter, type ConfigSource, type SourceContents } from "../source.ts";
 import type { BackoffOptions } from "./backoff.ts";
-import { apiVersionFor, collectionPath, istioKinds, KUBE_KINDS, type WatchedKind } from "./kinds.ts";
+import {
+  apiVersionFor,
+  collectionPath,
+  istioKinds,
+  KUBE_KINDS,
+  meshConfigMapKind,
+  type WatchedKind,
+} from "./kinds.ts";
 import { ListWatch, type RawObject } from "./list-watch.ts";
 
 export interface KubeSourceOptions {
@@ -14,8 +21,13 @@ export interface KubeSourceOptions {
   clusterId?: string;
   /** Watch only this namespace for namespaced kinds (default: all). */
   namespace?: string;
-  /** Kinds to watch (default: the Kubernetes kinds pilot reads plus the Istio networking kinds). */
+  /**
+   * Kinds to watch (default: the Kubernetes kinds pilot reads, the Istio networking kinds, and the
+   * mesh ConfigMap `istio` in `meshConfigNamespace`).
+   */
   kinds?: readonly WatchedKind[];
+  /** Namespace of the `istio` mesh ConfigMap (default remora-system). */
+  meshConfigNamespace?: string;
   backoff?: BackoffOptions;
   watchTimeoutSeconds?: number;
   resyncMs?: number;
@@ -42,7 +54,11 @@ export function createKubeSource(opts: KubeSourceOptions): KubeSource {
   const clusterId = opts.clusterId ?? "Kubernetes";
   const origin = `cluster:${clusterId}`;
   const emitter = new ChangeEmitter();
-  const kinds = opts.kinds ?? [...KUBE_KINDS, ...istioKinds()];
+  const kinds = opts.kinds ?? [
+    ...KUBE_KINDS,
+    ...istioKinds(),
+    meshConfigMapKind(opts.meshConfigNamespace ?? "remora-system"),
+  ];
   const watches = new Map<string, ListWatch>();
   // Changes are reported per microtask batch so one burst of events becomes one signal.
   let pending = new Set<string>();
@@ -63,7 +79,8 @@ export function createKubeSource(opts: KubeSourceOptions): KubeSource {
       k.kind,
       new ListWatch({
         kubeConfig: opts.kubeConfig,
-        path: collectionPath(k, opts.namespace),
+        path: collectionPath(k, k.namespace ?? opts.namespace),
+        ...(k.fieldSelector ? { fieldSelector: k.fieldSelector } : {}),
         apiVersion: apiVersionFor(k),
         kind: k.kind,
         ...(opts.backoff ? { backoff: opts.backoff } : {}),

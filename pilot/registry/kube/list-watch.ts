@@ -27,6 +27,7 @@ export interface ListWatchOptions {
   apiVersion: string;
   kind: string;
   labelSelector?: string;
+  fieldSelector?: string;
   backoff?: BackoffOptions;
   /** Server-side watch timeout; the watch is renewed after it (default 300 s). */
   watchTimeoutSeconds?: number;
@@ -130,6 +131,7 @@ export class ListWatch {
       const q = new URLSearchParams({ limit: String(this.opts.pageSize ?? 500) });
       if (cont) q.set("continue", cont);
       if (this.opts.labelSelector) q.set("labelSelector", this.opts.labelSelector);
+      if (this.opts.fieldSelector) q.set("fieldSelector", this.opts.fieldSelector);
       const page = (await getJson(this.opts.kubeConfig, `${this.opts.path}?${q}`, {
         signal: this.abort.signal,
       })) as {
@@ -190,6 +192,7 @@ export class ListWatch {
         timeoutSeconds,
       };
       if (this.opts.labelSelector) query.labelSelector = this.opts.labelSelector;
+      if (this.opts.fieldSelector) query.fieldSelector = this.opts.fieldSelector;
       new Watch(this.opts.kubeConfig)
         .watch(
           this.opts.path,
