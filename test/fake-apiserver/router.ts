@@ -32,14 +32,14 @@ function readBody(req: IncomingMessage): Promise<string> {
     let size = 0;
     req.on("data", (c: Buffer) => {
       size += c.length;
+      // Over the limit: keep draining (and dropping) so the client gets the 413 Status rather than a reset.
+      if (size <= MAX_BODY_BYTES) chunks.push(c);
+    });
+    req.on("end", () => {
       if (size > MAX_BODY_BYTES) {
         reject(new ApiError("RequestEntityTooLarge", `request body is larger than ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
+      } else resolve(Buffer.concat(chunks).toString("utf8"));
     });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
     req.on("error", reject);
   });
 }

@@ -8,6 +8,9 @@ export interface WatchedKind {
   version: string;
   plural: string;
   namespaced: boolean;
+  /** Watch only this namespace (overrides the source's namespace option). */
+  namespace?: string;
+  fieldSelector?: string;
 }
 
 export const KUBE_KINDS: readonly WatchedKind[] = [
@@ -35,6 +38,19 @@ export function istioKinds(version = "v1"): WatchedKind[] {
     { kind: "Sidecar", group: g, version, plural: "sidecars", namespaced: true },
     { kind: "WorkloadEntry", group: g, version, plural: "workloadentries", namespaced: true },
   ];
+}
+
+/** The mesh config ConfigMap (`istio`, key `mesh`), as istiod reads it from its own namespace. */
+export function meshConfigMapKind(namespace: string, name = "istio"): WatchedKind {
+  return {
+    kind: "ConfigMap",
+    group: "",
+    version: "v1",
+    plural: "configmaps",
+    namespaced: true,
+    namespace,
+    fieldSelector: `metadata.name=${name}`,
+  };
 }
 
 export function apiVersionFor(k: WatchedKind): string {
