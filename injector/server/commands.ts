@@ -17,6 +17,7 @@ export interface InjectorCommandOptions {
   namespace?: string;
   tlsSecret?: string;
   webhookConfig?: string;
+  configMap?: string;
   bodyLimit: string;
   logLevel: string;
 }
@@ -34,6 +35,10 @@ export function registerWebhookCommands(program: Command): void {
     .option("--cert-dir <dir>", "where a self-generated CA and certificate are written (without --tls-cert)")
     .option("--mesh-config <file>", "mesh config YAML; watched, changes apply without restart")
     .option("--inject-config <file>", "injection config YAML; watched, changes apply without restart")
+    .option(
+      "--config-map <name>",
+      "read mesh and injection config from this ConfigMap (keys mesh, injection)",
+    )
     .option("--kubeconfig <file>", "cluster access for the caBundle patch and the shared certificate Secret")
     .option("--revision <rev>", "control-plane revision this injector serves", undefined)
     .option("--namespace <ns>", "namespace the injector runs in (default $POD_NAMESPACE or remora-system)")

@@ -22,6 +22,7 @@ import type { InjectionEngine } from "../webhook/engine.ts";
 import { createInjectorServer, DEFAULT_BODY_LIMIT, type InjectorServer } from "../webhook/server.ts";
 import type { ValidateFn } from "../webhook/validate-route.ts";
 import type { InjectorCommandOptions } from "./commands.ts";
+import { ConfigMapSource } from "./config-map-source.ts";
 import { ConfigFiles } from "./config-watcher.ts";
 import { KubeClient } from "./kube-client.ts";
 
@@ -42,6 +43,10 @@ export interface StartInjectorOptions<C = unknown, M = unknown> {
   tlsSecret?: string;
   /** MutatingWebhookConfiguration whose caBundle the leader keeps current (default: the revision's). */
   webhookConfig?: string;
+  /** Read mesh and injection config from this ConfigMap (keys `mesh`, `injection`) through the API. */
+  configMap?: string;
+  /** How often the ConfigMap is re-read (default 2 s). */
+  configPollMs?: number;
   /** Service name the self-generated certificate is for (default remora-injector[-rev]). */
   serviceName?: string;
   /** Extra names/IPs for a self-generated certificate (e.g. localhost, 127.0.0.1). */
@@ -92,9 +97,35 @@ export async function startInjector<C = unknown, M = unknown>(
     },
     onError: (msg) => (server ? server.app.log.warn(msg) : pendingErrors.push(msg)),
   });
-  const initialConfig = configFiles.load();
-
+  if (o.configMap && (o.meshConfigFile || o.injectConfigFile)) {
+    throw new Error("--config-map and --mesh-config/--inject-config are alternatives; use one");
+  }
   const kube = await KubeClient.load(o.kubeconfig);
+  if (o.configMap && !kube)
+    throw new Error("--config-map needs cluster access (--kubeconfig, or running in a pod)");
+  // From a ConfigMap the config arrives after start-up; until then the server reports not ready.
+  let initialConfig: { config: C; meshConfig: M | undefined } | undefined;
+  let configMapSource: ConfigMapSource<C, M> | undefined;
+  if (o.configMap && kube) {
+    configMapSource = new ConfigMapSource<C, M>({
+      client: kube,
+      engine,
+      namespace,
+      name: o.configMap,
+      onChange: (config, meshConfig) => {
+        if (!server) initialConfig = { config, meshConfig };
+        else {
+          server.setConfig(config, meshConfig);
+          server.app.log.info(`configuration loaded from ConfigMap ${namespace}/${o.configMap}`);
+        }
+      },
+      onError: (msg) => (server ? server.app.log.warn(msg) : pendingErrors.push(msg)),
+      ...(o.configPollMs !== undefined ? { pollMs: o.configPollMs } : {}),
+    });
+    await configMapSource.check();
+  } else {
+    initialConfig = configFiles.load();
+  }
 
   // Certificates: mounted files, a Secret shared by replicas, or self-generated.
   let files: TlsFiles;
@@ -138,8 +169,8 @@ export async function startInjector<C = unknown, M = unknown>(
   server = createInjectorServer<C, M>({
     engine,
     tls: { key: material.key, cert: material.cert },
-    config: initialConfig.config,
-    ...(initialConfig.meshConfig !== undefined ? { meshConfig: initialConfig.meshConfig } : {}),
+    ...(initialConfig ? { config: initialConfig.config } : {}),
+    ...(initialConfig?.meshConfig !== undefined ? { meshConfig: initialConfig.meshConfig } : {}),
     ...(o.revision !== undefined ? { revision: o.revision } : {}),
     bodyLimit: o.bodyLimit ?? DEFAULT_BODY_LIMIT,
     logger: { level: o.logLevel ?? "info" },
@@ -148,8 +179,13 @@ export async function startInjector<C = unknown, M = unknown>(
   const log = server.app.log;
   for (const msg of pendingErrors) log.warn(msg);
   log.info(certNote);
-  configFiles.start();
-  closers.push(() => configFiles.close());
+  if (configMapSource) {
+    const source = configMapSource.start();
+    closers.push(() => source.stop());
+  } else {
+    configFiles.start();
+    closers.push(() => configFiles.close());
+  }
 
   let elector: LeaseElector | undefined;
   const reconcileCa = async () => {
@@ -250,6 +286,7 @@ export async function runInjectorCommand(cli: InjectorCommandOptions): Promise<v
     ...(cli.revision ? { revision: cli.revision } : {}),
     ...(cli.tlsSecret ? { tlsSecret: cli.tlsSecret } : {}),
     ...(cli.webhookConfig ? { webhookConfig: cli.webhookConfig } : {}),
+    ...(cli.configMap ? { configMap: cli.configMap } : {}),
   });
   if (running.caFile) running.log.info(`webhook CA: ${running.caFile}`);
   await new Promise<void>((resolve) => {
