@@ -6,12 +6,13 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { request } from "node:https";
+import { createServer as createHttpsServer, request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
+import { generateCa, generateServingCert } from "../../injector/certs/generate.ts";
 import { defaultManifestOptions, generateManifests } from "../../injector/manifest/generate.ts";
 import { type RunningInjector, startInjector } from "../../injector/server/run-injector.ts";
 import { installMutatingWebhooks, type WebhookCall } from "../fake-apiserver/admission-webhooks.ts";
@@ -304,6 +305,93 @@ describe("namespace-label auto-injection through the fake API server", () => {
       }
     },
   );
+
+  test("reinvocationPolicy IfNeeded: a later webhook's label reaches the sidecar on reinvocation, still one sidecar", async () => {
+    // A second webhook, ordered after Remora's by configuration name, that adds a label.
+    const stubCa = generateCa();
+    const cert = generateServingCert({ ca: stubCa, dnsNames: ["labeler.remora-system.svc"] });
+    const stub = createHttpsServer({ key: cert.keyPem, cert: cert.certPem }, (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const review = JSON.parse(Buffer.concat(chunks).toString());
+        const patch = [{ op: "add", path: "/metadata/labels/touched", value: "yes" }];
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(
+          JSON.stringify({
+            apiVersion: review.apiVersion,
+            kind: "AdmissionReview",
+            response: {
+              uid: review.request.uid,
+              allowed: true,
+              patchType: "JSONPatch",
+              patch: Buffer.from(JSON.stringify(patch)).toString("base64"),
+            },
+          }),
+        );
+      });
+    });
+    await new Promise<void>((r) => stub.listen(0, "127.0.0.1", r));
+    servicePorts.set("labeler", (stub.address() as { port: number }).port);
+    const key = "admissionregistration.k8s.io/mutatingwebhookconfigurations";
+    const ours = api.store.get(key, undefined, "remora-sidecar-injector")!;
+    const setPolicy = (policy: string) =>
+      api.store.update(key, {
+        ...api.store.get(key, undefined, "remora-sidecar-injector")!,
+        webhooks: (ours.webhooks as Record<string, unknown>[]).map((w) => ({
+          ...w,
+          reinvocationPolicy: policy,
+        })),
+      });
+    setPolicy("IfNeeded");
+    api.store.create(key, {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "MutatingWebhookConfiguration",
+      metadata: { name: "zz-labeler" },
+      webhooks: [
+        {
+          name: "labeler.example.com",
+          clientConfig: {
+            service: { name: "labeler", namespace: "remora-system", path: "/" },
+            caBundle: Buffer.from(stubCa.certPem).toString("base64"),
+          },
+          rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"] }],
+          admissionReviewVersions: ["v1"],
+          sideEffects: "None",
+          failurePolicy: "Fail",
+          timeoutSeconds: 5,
+        },
+      ],
+    });
+    try {
+      const before = plugin.calls.length;
+      const r = await createPod("enabled", pod("reinvoked"));
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const calls = plugin.calls.slice(before);
+      assert.deepEqual(
+        calls.map((c) => [c.webhook, c.reinvocation]),
+        [
+          ["namespace.sidecar-injector.istio.io", false],
+          ["labeler.example.com", false],
+          ["namespace.sidecar-injector.istio.io", true],
+        ],
+      );
+      // Re-injection only refreshes the sidecar (its bootstrap carries the pod's labels).
+      for (const op of calls[2]?.patch ?? []) assert.match(op.path, /^\/spec\/containers\/2\//);
+      const stored = r.body as unknown as Pod;
+      assert.equal(stored.metadata?.labels?.touched, "yes");
+      const proxies = [...(stored.spec?.containers ?? []), ...(stored.spec?.initContainers ?? [])].filter(
+        (c) => c.name === "istio-proxy",
+      );
+      assert.equal(proxies.length, 1);
+      assert.match(JSON.stringify(proxies[0]), /touched/);
+    } finally {
+      api.store.delete(key, undefined, "zz-labeler");
+      setPolicy("Never");
+      stub.closeAllConnections();
+      await new Promise((r) => stub.close(r));
+    }
+  });
 
   test("with the canary injector gone, failurePolicy Fail rejects pod creation in its namespace", async () => {
     await injectors.canary?.close();
