@@ -100,7 +100,13 @@ export async function startInjector<C = unknown, M = unknown>(
   if (o.configMap && (o.meshConfigFile || o.injectConfigFile)) {
     throw new Error("--config-map and --mesh-config/--inject-config are alternatives; use one");
   }
-  const kube = await KubeClient.load(o.kubeconfig);
+  // In a pod without a usable service-account token the injector still serves; only an explicit
+  // --kubeconfig that does not work is fatal.
+  const kube = await KubeClient.load(o.kubeconfig).catch((err: Error) => {
+    if (o.kubeconfig) throw err;
+    pendingErrors.push(`no cluster access (${err.message}); the caBundle will not be maintained`);
+    return undefined;
+  });
   if (o.configMap && !kube)
     throw new Error("--config-map needs cluster access (--kubeconfig, or running in a pod)");
   // From a ConfigMap the config arrives after start-up; until then the server reports not ready.
