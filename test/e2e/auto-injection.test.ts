@@ -5,7 +5,7 @@
 // the webhook returned must also apply with `kubectl patch --local --type=json` to the same pod.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpsServer, request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,9 +14,10 @@ import { promisify } from "node:util";
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
 import { generateCa, generateServingCert } from "../../injector/certs/generate.ts";
 import { defaultManifestOptions, generateManifests } from "../../injector/manifest/generate.ts";
+import { generateManifestYaml } from "../../injector/manifest/render.ts";
 import { type RunningInjector, startInjector } from "../../injector/server/run-injector.ts";
 import { installMutatingWebhooks, type WebhookCall } from "../fake-apiserver/admission-webhooks.ts";
-import { apiVersionOf, FakeApiServer, kubeconfigYaml } from "../fake-apiserver/index.ts";
+import { FakeApiServer, kubeconfigYaml } from "../fake-apiserver/index.ts";
 import type { ResourceType } from "../fake-apiserver/resources.ts";
 import { findCommand, requires } from "../helpers/privileged.ts";
 
@@ -174,14 +175,19 @@ describe("namespace-label auto-injection through the fake API server", () => {
 
     const revisions = { default: "default", canary: "canary" } as const;
     for (const rev of Object.values(revisions)) {
-      const objects = generateManifests({
-        ...defaultManifestOptions(),
-        revision: rev,
-        skipCrds: rev !== "default",
-      });
-      await applyAll(objects);
-      const { mkdirSync } = await import("node:fs");
+      const options = { ...defaultManifestOptions(), revision: rev, skipCrds: rev !== "default" };
+      const objects = generateManifests(options);
       mkdirSync(join(tmp, rev));
+      const kubectl = findCommand("kubectl");
+      if (kubectl) {
+        // The way users install: `remora manifest generate | kubectl apply -f -` (no /openapi here,
+        // so kubectl's client-side schema validation is off; the apply itself is real).
+        const file = join(tmp, rev, "manifests.yaml");
+        writeFileSync(file, generateManifestYaml(options));
+        await run(kubectl, ["--kubeconfig", kubeconfig, "apply", "--validate=false", "-f", file]);
+      } else {
+        await applyAll(objects);
+      }
       injectors[rev] = await startInjector({
         port: 0,
         monitoringPort: 0,
@@ -406,11 +412,18 @@ describe("namespace-label auto-injection through the fake API server", () => {
     assert.equal((await createPod("enabled", pod("still-fine"))).status, 201);
   });
 
-  test("the webhook configurations and apiVersion of stored objects are what the manifest says", () => {
-    const names = api
-      .objects("admissionregistration.k8s.io", "mutatingwebhookconfigurations")
-      .map((c) => c.metadata.name);
-    assert.deepEqual(names.sort(), ["remora-sidecar-injector", "remora-sidecar-injector-canary"]);
-    assert.equal(apiVersionOf("admissionregistration.k8s.io", "v1"), "admissionregistration.k8s.io/v1");
+  test("the stored install matches the manifests (applied with kubectl when present)", () => {
+    const configs = api.objects("admissionregistration.k8s.io", "mutatingwebhookconfigurations");
+    assert.deepEqual(configs.map((c) => c.metadata.name).sort(), [
+      "remora-sidecar-injector",
+      "remora-sidecar-injector-canary",
+    ]);
+    const deployments = api.objects("apps", "deployments", "remora-system").map((d) => d.metadata.name);
+    assert.deepEqual(deployments.sort(), ["remora", "remora-canary"]);
+    if (findCommand("kubectl")) {
+      const annotations =
+        (configs[0]!.metadata as { annotations?: Record<string, string> }).annotations ?? {};
+      assert.ok("kubectl.kubernetes.io/last-applied-configuration" in annotations);
+    }
   });
 });
