@@ -1,6 +1,7 @@
 // Registers the injection subcommands (kube-inject, kube-uninject, injector, manifest).
 // Implementations load lazily when a subcommand runs.
 import type { Command } from "commander";
+import { registerWebhookCommands } from "./server/commands.ts";
 
 export function registerInjectorCommands(program: Command): void {
   program
@@ -33,4 +34,6 @@ export function registerInjectorCommands(program: Command): void {
       const { runKubeInject } = await import("./kube-inject-cli.ts");
       process.exitCode = await runKubeInject("uninject", opts);
     });
+
+  registerWebhookCommands(program);
 }

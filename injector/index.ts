@@ -20,8 +20,16 @@ export {
   parseKubeYaml,
   stringifyKubeYaml,
 } from "./kube-yaml.ts";
+// Injection webhook server, certificates and install manifests (the server code loads lazily).
+export type { ManifestOptions } from "./manifest/generate.ts";
+export { defaultManifestOptions, generateManifests } from "./manifest/generate.ts";
+export { generateManifestYaml } from "./manifest/render.ts";
 export { loadMeshConfig } from "./mesh-config.ts";
 export type { AppProbe } from "./probes.ts";
+export { loadInjectorServer, startInjector } from "./server/entry.ts";
+export type { RunningInjector, StartInjectorOptions } from "./server/run-injector.ts";
 export type { InjectionError, InjectMeshConfig } from "./settings.ts";
 export type { RestoreRecord, SidecarStatus } from "./uninject.ts";
 export { isInjected, uninjectPod } from "./uninject.ts";
+export type { InjectorServer, InjectorServerOptions } from "./webhook/server.ts";
+export type { ValidateFn, ValidationVerdict } from "./webhook/validate-route.ts";

@@ -1,7 +1,9 @@
 // Registers the control-plane subcommands (serve, pilot, translate, validate, analyze,
 // proxy-status, proxy-config). Implementations load lazily when a subcommand runs.
 import type { Command } from "commander";
+import { registerAnalyzeCommand } from "./analyze-command.ts";
 import { registerTranslateCommand } from "./translate-command.ts";
+import { registerValidateCommand } from "./validate-command.ts";
 
 export function registerPilotCommands(program: Command): void {
   program
@@ -12,4 +14,6 @@ export function registerPilotCommands(program: Command): void {
       process.stdout.write("remora serve: the control plane is not available in this build yet\n");
     });
   registerTranslateCommand(program);
+  registerValidateCommand(program);
+  registerAnalyzeCommand(program);
 }

@@ -1,0 +1,77 @@
+// Renders manifest objects as one YAML stream: documents in generation order, keys in the order
+// they were built, Kubernetes-safe quoting (YAML 1.1), so the same options give the same bytes.
+import { stringifyKubeYaml } from "../kube-yaml.ts";
+import {
+  defaultManifestOptions,
+  generateManifests,
+  type ManifestOptions,
+  manifestOptionProblems,
+} from "./generate.ts";
+
+export function renderManifests(objects: Record<string, unknown>[]): string {
+  // A JSON round trip first: objects shared between documents must not become YAML anchors.
+  return objects.map((o) => `---\n${stringifyKubeYaml(JSON.parse(JSON.stringify(o)))}`).join("");
+}
+
+export interface ManifestCommandOptions {
+  namespace?: string;
+  revision?: string;
+  image?: string;
+  initImage?: string;
+  proxyImage?: string;
+  cni?: boolean;
+  replicas?: string | number;
+  failurePolicy?: string;
+  reinvocationPolicy?: string;
+  timeout?: string | number;
+  caBundleFile?: string;
+  skipCrds?: boolean;
+}
+
+/** Turns command-line options into ManifestOptions, or readable problems. */
+export function manifestOptionsFrom(
+  cli: ManifestCommandOptions,
+  readFile: (path: string) => string,
+): { options?: ManifestOptions; problems: string[] } {
+  const o = defaultManifestOptions();
+  const problems: string[] = [];
+  if (cli.namespace !== undefined) o.namespace = cli.namespace;
+  if (cli.revision !== undefined) o.revision = cli.revision === "" ? "default" : cli.revision;
+  if (cli.image !== undefined) o.image = cli.image;
+  if (cli.initImage !== undefined) o.initImage = cli.initImage;
+  if (cli.proxyImage !== undefined) o.proxyImage = cli.proxyImage;
+  if (cli.cni !== undefined) o.cni = cli.cni;
+  if (cli.skipCrds !== undefined) o.skipCrds = cli.skipCrds;
+  if (cli.replicas !== undefined) o.replicas = Number(cli.replicas);
+  if (cli.timeout !== undefined) o.timeoutSeconds = Number(cli.timeout);
+  if (cli.failurePolicy !== undefined) {
+    if (cli.failurePolicy === "Fail" || cli.failurePolicy === "Ignore") o.failurePolicy = cli.failurePolicy;
+    else problems.push(`--failure-policy must be Fail or Ignore, not ${JSON.stringify(cli.failurePolicy)}`);
+  }
+  if (cli.reinvocationPolicy !== undefined) {
+    if (cli.reinvocationPolicy === "Never" || cli.reinvocationPolicy === "IfNeeded") {
+      o.reinvocationPolicy = cli.reinvocationPolicy;
+    } else {
+      problems.push(
+        `--reinvocation-policy must be Never or IfNeeded, not ${JSON.stringify(cli.reinvocationPolicy)}`,
+      );
+    }
+  }
+  if (cli.caBundleFile !== undefined) {
+    try {
+      const pem = readFile(cli.caBundleFile);
+      if (!pem.includes("-----BEGIN CERTIFICATE-----"))
+        problems.push(`${cli.caBundleFile} holds no PEM certificate`);
+      o.caBundle = Buffer.from(pem).toString("base64");
+    } catch (err) {
+      problems.push(`cannot read --ca-bundle-file: ${(err as Error).message}`);
+    }
+  }
+  problems.push(...manifestOptionProblems(o));
+  return problems.length ? { problems } : { options: o, problems };
+}
+
+/** The whole `remora manifest generate` output for these options. */
+export function generateManifestYaml(options: ManifestOptions): string {
+  return renderManifests(generateManifests(options));
+}

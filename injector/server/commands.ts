@@ -1,0 +1,86 @@
+// Registers `remora injector` (the webhook server) and `remora manifest generate` (install YAML).
+// Only option parsing lives here; the implementations load when a command runs.
+import type { Command } from "commander";
+
+export interface InjectorCommandOptions {
+  port: string;
+  monitoringPort: string;
+  host: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  caCert?: string;
+  certDir?: string;
+  meshConfig?: string;
+  injectConfig?: string;
+  kubeconfig?: string;
+  revision?: string;
+  namespace?: string;
+  tlsSecret?: string;
+  webhookConfig?: string;
+  configMap?: string;
+  bodyLimit: string;
+  logLevel: string;
+}
+
+export function registerWebhookCommands(program: Command): void {
+  program
+    .command("injector")
+    .description("run the sidecar injection webhook (HTTPS POST /inject, metrics on the monitoring port)")
+    .option("--port <port>", "webhook HTTPS port", "15017")
+    .option("--monitoring-port <port>", "plain-HTTP port for /metrics, /healthz and /ready", "15014")
+    .option("--host <address>", "address to listen on", "0.0.0.0")
+    .option("--tls-cert <file>", "serving certificate (PEM); watched and reloaded when it changes")
+    .option("--tls-key <file>", "private key of --tls-cert (PEM)")
+    .option("--ca-cert <file>", "CA bundle of --tls-cert, for patching the webhook's caBundle")
+    .option("--cert-dir <dir>", "where a self-generated CA and certificate are written (without --tls-cert)")
+    .option("--mesh-config <file>", "mesh config YAML; watched, changes apply without restart")
+    .option("--inject-config <file>", "injection config YAML; watched, changes apply without restart")
+    .option(
+      "--config-map <name>",
+      "read mesh and injection config from this ConfigMap (keys mesh, injection)",
+    )
+    .option("--kubeconfig <file>", "cluster access for the caBundle patch and the shared certificate Secret")
+    .option("--revision <rev>", "control-plane revision this injector serves", undefined)
+    .option("--namespace <ns>", "namespace the injector runs in (default $POD_NAMESPACE or remora-system)")
+    .option(
+      "--tls-secret <name>",
+      "Secret shared by replicas for the self-generated certificate (in a cluster)",
+    )
+    .option(
+      "--webhook-config <name>",
+      "MutatingWebhookConfiguration whose caBundle is kept current (in a cluster)",
+    )
+    .option("--body-limit <bytes>", "largest accepted request body", String(8 * 1024 * 1024))
+    .option("--log-level <level>", "fatal, error, warn, info, debug or trace", "info")
+    .action(async (opts: InjectorCommandOptions) => {
+      const { runInjectorCommand } = await import("./run-injector.ts");
+      await runInjectorCommand(opts);
+    });
+
+  const manifest = program
+    .command("manifest")
+    .description("install manifests for running Remora in a cluster");
+  manifest
+    .command("generate")
+    .description("print the YAML that installs Remora (namespace, RBAC, control plane, webhook, CRDs)")
+    .option("--namespace <ns>", "control-plane namespace", "remora-system")
+    .option("--revision <rev>", "control-plane revision (a canary next to `default`)", "default")
+    .option("--image <image>", "control-plane image (manifests/Dockerfile)")
+    .option("--init-image <image>", "init container image (manifests/Dockerfile.init)")
+    .option("--proxy-image <image>", "sidecar proxy image (Envoy)")
+    .option("--cni", "capture traffic with the CNI plugin instead of an init container")
+    .option("--replicas <n>", "control-plane replicas", "2")
+    .option("--failure-policy <policy>", "webhook failurePolicy: Fail or Ignore", "Fail")
+    .option("--reinvocation-policy <policy>", "webhook reinvocationPolicy: Never or IfNeeded", "Never")
+    .option("--timeout <seconds>", "webhook timeoutSeconds (1-30)", "10")
+    .option(
+      "--ca-bundle-file <file>",
+      "PEM CA to put in the webhook's caBundle (default: patched at run time)",
+    )
+    .option("--skip-crds", "leave out the networking.istio.io CRDs")
+    .option("-o, --output <file>", "write to a file instead of stdout")
+    .action(async (opts: Record<string, unknown>) => {
+      const { runManifestGenerate } = await import("./run-manifest.ts");
+      process.exitCode = runManifestGenerate(opts);
+    });
+}

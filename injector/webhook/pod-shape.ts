@@ -1,0 +1,151 @@
+// The JSON types of the Pod fields the injection engine reads. The API server decodes a pod into
+// its typed struct before calling webhooks, so it never sends `containers: "x"` or `env: {}`; a
+// body that does was not produced by an API server and is refused as a bad request, naming the
+// field, before the engine sees it.
+
+type Shape =
+  | "string"
+  | "number"
+  | "boolean"
+  | "object"
+  | "int-or-string"
+  | { array: Shape }
+  | { map: "string" }
+  | { fields: Record<string, Shape>; required?: string[] };
+
+const stringList: Shape = { array: "string" };
+const probe: Shape = {
+  fields: {
+    httpGet: {
+      fields: {
+        path: "string",
+        port: "int-or-string",
+        host: "string",
+        scheme: "string",
+        httpHeaders: { array: "object" },
+      },
+    },
+    tcpSocket: { fields: { port: "int-or-string", host: "string" } },
+    grpc: { fields: { port: "number", service: "string" } },
+    exec: { fields: { command: stringList } },
+    initialDelaySeconds: "number",
+    periodSeconds: "number",
+    timeoutSeconds: "number",
+    failureThreshold: "number",
+    successThreshold: "number",
+  },
+};
+const handler: Shape = {
+  fields: {
+    httpGet: { fields: { path: "string", port: "int-or-string", host: "string", scheme: "string" } },
+    tcpSocket: { fields: { port: "int-or-string", host: "string" } },
+    exec: { fields: { command: stringList } },
+  },
+};
+const container: Shape = {
+  fields: {
+    name: "string",
+    image: "string",
+    command: stringList,
+    args: stringList,
+    ports: {
+      array: { fields: { name: "string", containerPort: "number", protocol: "string", hostPort: "number" } },
+    },
+    env: { array: { fields: { name: "string", value: "string", valueFrom: "object" }, required: ["name"] } },
+    envFrom: { array: "object" },
+    volumeMounts: { array: { fields: { name: "string", mountPath: "string", readOnly: "boolean" } } },
+    readinessProbe: probe,
+    livenessProbe: probe,
+    startupProbe: probe,
+    lifecycle: { fields: { postStart: handler, preStop: handler } },
+    securityContext: {
+      fields: {
+        runAsUser: "number",
+        runAsGroup: "number",
+        runAsNonRoot: "boolean",
+        capabilities: { fields: { add: stringList, drop: stringList } },
+      },
+    },
+    resources: { fields: { requests: "object", limits: "object" } },
+    restartPolicy: "string",
+  },
+  required: ["name"],
+};
+
+const POD: Shape = {
+  fields: {
+    metadata: {
+      fields: {
+        name: "string",
+        generateName: "string",
+        namespace: "string",
+        labels: { map: "string" },
+        annotations: { map: "string" },
+        ownerReferences: {
+          array: { fields: { apiVersion: "string", kind: "string", name: "string", controller: "boolean" } },
+        },
+      },
+    },
+    spec: {
+      fields: {
+        containers: { array: container },
+        initContainers: { array: container },
+        ephemeralContainers: { array: "object" },
+        volumes: { array: { fields: { name: "string" } } },
+        imagePullSecrets: { array: { fields: { name: "string" } } },
+        hostNetwork: "boolean",
+        serviceAccountName: "string",
+        securityContext: { fields: { runAsUser: "number", runAsGroup: "number", fsGroup: "number" } },
+      },
+      required: ["containers"],
+    },
+  },
+  required: ["spec"],
+};
+
+function typeName(v: unknown): string {
+  return v === null ? "null" : Array.isArray(v) ? "list" : typeof v === "object" ? "object" : typeof v;
+}
+
+function check(shape: Shape, v: unknown, path: string): string | undefined {
+  if (typeof shape === "string") {
+    const ok =
+      shape === "object"
+        ? typeName(v) === "object"
+        : shape === "int-or-string"
+          ? typeof v === "string" || Number.isInteger(v)
+          : typeof v === shape;
+    return ok
+      ? undefined
+      : `${path} must be ${shape === "object" ? "an object" : `a ${shape}`}, not ${typeName(v)}`;
+  }
+  if ("array" in shape) {
+    if (!Array.isArray(v)) return `${path} must be a list, not ${typeName(v)}`;
+    for (let i = 0; i < v.length; i++) {
+      const p = check(shape.array, v[i], `${path}[${i}]`);
+      if (p) return p;
+    }
+    return undefined;
+  }
+  if (typeName(v) !== "object") return `${path} must be an object, not ${typeName(v)}`;
+  const o = v as Record<string, unknown>;
+  if ("map" in shape) {
+    for (const [k, x] of Object.entries(o))
+      if (typeof x !== "string") return `${path}.${k} must be a string, not ${typeName(x)}`;
+    return undefined;
+  }
+  for (const r of shape.required ?? [])
+    if (o[r] === undefined || o[r] === null) return `${path}.${r} is required`;
+  for (const [k, sub] of Object.entries(shape.fields)) {
+    // JSON null means "unset" for optional fields, as in the API server's decoder.
+    if (o[k] === undefined || o[k] === null) continue;
+    const p = check(sub, o[k], `${path}.${k}`);
+    if (p) return p;
+  }
+  return undefined;
+}
+
+/** The first field of `obj` whose JSON type is not what a Pod has there, or undefined. */
+export function podShapeProblem(obj: unknown): string | undefined {
+  return check(POD, obj, "request.object");
+}
