@@ -14,26 +14,39 @@ import { fastEncode, StrictEncodeError } from "./fast-encode.ts";
 import { encodeJson, envoyType } from "./proto.ts";
 import { validateMessage } from "./validate-rules.ts";
 
+// Translation output is immutable and shares objects across proxies (e.g. one
+// ClusterLoadAssignment for every proxy that sees the same endpoints), so encodings and validation
+// results are cached by object identity; the cache goes away with the objects.
+const encoded = new WeakMap<object, { kind: XdsKind; bytes: Uint8Array }>();
+const validated = new WeakMap<object, string[]>();
+
 /**
  * Strictly encodes one resource of the given kind to wire bytes (throws on schema errors:
  * unknown fields or Any types, wrong value types, conflicting oneofs). Uses the fast strict
  * encoder, and protojson for the rare well-known types the fast one does not handle.
  */
 export function encodeResource(kind: XdsKind, json: EnvoyJson): Uint8Array {
+  const cached = encoded.get(json);
+  if (cached && cached.kind === kind) return cached.bytes;
+  let bytes: Uint8Array;
   try {
-    return fastEncode(envoyType(TYPE_URLS[kind]), json);
+    bytes = fastEncode(envoyType(TYPE_URLS[kind]), json);
   } catch (err) {
-    if (err instanceof StrictEncodeError && /not supported by the fast encoder/.test(err.message)) {
-      return encodeJson(TYPE_URLS[kind], json);
-    }
-    throw err;
+    if (!(err instanceof StrictEncodeError && /not supported by the fast encoder/.test(err.message)))
+      throw err;
+    bytes = encodeJson(TYPE_URLS[kind], json);
   }
+  encoded.set(json, { kind, bytes });
+  return bytes;
 }
 
 /** validate.rules problems of one resource (empty when it is fine). */
 export function validateResource(kind: XdsKind, json: EnvoyJson): string[] {
+  const cached = validated.get(json);
+  if (cached) return cached;
   const problems: string[] = [];
   validateMessage(envoyType(TYPE_URLS[kind]), json, "", problems);
+  validated.set(json, problems);
   return problems;
 }
 

@@ -13,6 +13,19 @@ import type { ScopedDestinationRule } from "./scope.ts";
 /** Envoy's "no limit" for circuit-breaker thresholds, which Istio sets explicitly. */
 export const MAX_U32 = 4294967295;
 
+/** The thresholds every cluster without a connection pool gets (shared, read-only). */
+const DEFAULT_CIRCUIT_BREAKERS: EnvoyJson = Object.freeze({
+  thresholds: Object.freeze([
+    Object.freeze({
+      max_connections: MAX_U32,
+      max_pending_requests: MAX_U32,
+      max_requests: MAX_U32,
+      max_retries: MAX_U32,
+      track_remaining: true,
+    }),
+  ]),
+}) as EnvoyJson;
+
 function drDiag(
   ctx: Ctx,
   dr: ScopedDestinationRule | undefined,
@@ -95,14 +108,17 @@ function keepalive(
 
 function applyConnectionPool(ctx: Ctx, c: EnvoyJson, p: TrafficPolicy | undefined, protocol: Protocol) {
   const cp = p?.connectionPool;
-  const thresholds: EnvoyJson = {
-    max_connections: cp?.tcp?.maxConnections ?? MAX_U32,
-    max_pending_requests: cp?.http?.http1MaxPendingRequests ?? MAX_U32,
-    max_requests: cp?.http?.http2MaxRequests ?? MAX_U32,
-    max_retries: cp?.http?.maxRetries ?? MAX_U32,
-    track_remaining: true,
-  };
-  c.circuit_breakers = { thresholds: [thresholds] };
+  if (!cp?.tcp?.maxConnections && !cp?.http) c.circuit_breakers = DEFAULT_CIRCUIT_BREAKERS;
+  else {
+    const thresholds: EnvoyJson = {
+      max_connections: cp?.tcp?.maxConnections ?? MAX_U32,
+      max_pending_requests: cp?.http?.http1MaxPendingRequests ?? MAX_U32,
+      max_requests: cp?.http?.http2MaxRequests ?? MAX_U32,
+      max_retries: cp?.http?.maxRetries ?? MAX_U32,
+      track_remaining: true,
+    };
+    c.circuit_breakers = { thresholds: [thresholds] };
+  }
   const ct = duration(cp?.tcp?.connectTimeout);
   if (ct) c.connect_timeout = ct;
   const ka = cp?.tcp ? keepalive(cp.tcp) : undefined;

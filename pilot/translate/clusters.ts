@@ -8,7 +8,7 @@ import type { Service, ServicePort } from "../model/service.ts";
 import { applyTrafficPolicy } from "./cluster-policy.ts";
 import { type Ctx, configRef, diag } from "./context.ts";
 import { destinationRuleFor, effectivePolicy } from "./destination-policy.ts";
-import { clusterEndpoints, loadAssignment } from "./endpoints.ts";
+import { clusterEndpoints, loadAssignment, sharedLoadAssignment } from "./endpoints.ts";
 import {
   BLACKHOLE_CLUSTER,
   INBOUND_PASSTHROUGH_CLUSTER,
@@ -38,7 +38,8 @@ function outbound(
   const dr = destinationRuleFor(ctx, service.hostname, service);
   const policy = effectivePolicy(dr, port.port, subset?.name);
   const c: EnvoyJson = { name };
-  const eps = clusterEndpoints(ctx, service.hostname, port.name, subset?.labels);
+  const dns = service.resolution === "DNS" || service.resolution === "DNS_ROUND_ROBIN";
+  const eps = dns ? clusterEndpoints(ctx, service.hostname, port.name, subset?.labels) : [];
   let resolution = service.resolution;
   if (ctx.proxyless && resolution !== "STATIC") {
     diag(ctx, {
@@ -85,7 +86,8 @@ function outbound(
     delete c.least_request_lb_config;
   }
   out.clusters.push(c);
-  if (c.type === "EDS") out.endpoints.push(loadAssignment(ctx, name, eps, policy));
+  if (c.type === "EDS")
+    out.endpoints.push(sharedLoadAssignment(ctx, name, service.hostname, port.name, subset?.labels, policy));
 }
 
 /** Every outbound cluster the proxy can reach. UDP ports have no cluster (Envoy does not proxy them here). */

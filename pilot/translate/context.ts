@@ -20,6 +20,11 @@ export interface SnapshotIndex {
   virtualServicesByKey: ReadonlyMap<string, ConfigObject<"VirtualService">>;
   /** Endpoints by hostname and service port name. */
   endpointsByPort: ReadonlyMap<string, ReadonlyMap<string, readonly Endpoint[]>>;
+  /**
+   * ClusterLoadAssignments already built for this snapshot, by everything they depend on, so
+   * proxies that see the same endpoints share one object (and one cached encoding).
+   */
+  claCache: Map<string, import("../model/proxy-config.ts").EnvoyJson>;
 }
 
 const indexes = new WeakMap<MeshSnapshot, SnapshotIndex>();
@@ -50,7 +55,7 @@ export function snapshotIndex(snapshot: MeshSnapshot): SnapshotIndex {
   for (const vs of snapshot.configs.VirtualService) {
     virtualServicesByKey.set(`${vs.meta.namespace}/${vs.meta.name}`, vs);
   }
-  const index: SnapshotIndex = { targetsByIp, virtualServicesByKey, endpointsByPort };
+  const index: SnapshotIndex = { targetsByIp, virtualServicesByKey, endpointsByPort, claCache: new Map() };
   indexes.set(snapshot, index);
   return index;
 }

@@ -158,3 +158,41 @@ export function loadAssignment(
 ): EnvoyJson {
   return { cluster_name: clusterName, endpoints: localityLbEndpoints(ctx, endpoints, policy) };
 }
+
+/** Does this policy make the assignment depend on where the proxy is? */
+function localitySensitive(policy: TrafficPolicy | undefined): boolean {
+  const s = policy?.loadBalancer?.localityLbSetting;
+  if (!s || s.enabled === false) return false;
+  return !!s.distribute?.length || !!policy?.outlierDetection;
+}
+
+/**
+ * The EDS assignment for an outbound cluster, shared across the proxies of one snapshot that see
+ * the same thing: the key is the cluster, the subset's labels, the client class and — only when
+ * the policy is locality-aware — the proxy's locality.
+ */
+export function sharedLoadAssignment(
+  ctx: Ctx,
+  clusterName: string,
+  host: string,
+  portName: string,
+  subsetLabels: Readonly<Record<string, string>> | undefined,
+  policy: TrafficPolicy | undefined,
+): EnvoyJson {
+  const sensitive = localitySensitive(policy);
+  const key = [
+    clusterName,
+    portName,
+    ctx.proxyless ? "grpc" : "envoy",
+    subsetLabels ? JSON.stringify(subsetLabels) : "",
+    sensitive
+      ? `${localityString(ctx.proxy.locality)}|${JSON.stringify(policy?.loadBalancer?.localityLbSetting)}`
+      : "",
+    sensitive && policy?.outlierDetection ? "od" : "",
+  ].join("\n");
+  const cached = ctx.index.claCache.get(key);
+  if (cached) return cached;
+  const cla = loadAssignment(ctx, clusterName, clusterEndpoints(ctx, host, portName, subsetLabels), policy);
+  ctx.index.claCache.set(key, cla);
+  return cla;
+}

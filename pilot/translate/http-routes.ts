@@ -141,6 +141,22 @@ export function virtualServiceRoutes(ctx: Ctx, vs: ScopedVirtualService, port: n
   return out;
 }
 
+// Istio's default retry policy. Shared by every default route: translation output is read-only,
+// and one object encodes once.
+const DEFAULT_RETRY_POLICY: EnvoyJson = Object.freeze({
+  retry_on: "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
+  num_retries: 2,
+  retry_host_predicate: Object.freeze([
+    Object.freeze({
+      name: "envoy.retry_host_predicates.previous_hosts",
+      typed_config: Object.freeze({
+        "@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate",
+      }),
+    }),
+  ]),
+  host_selection_retry_max_attempts: "5",
+}) as EnvoyJson;
+
 /** The route a service gets when no VirtualService applies: everything to its default cluster. */
 export function defaultRoute(ctx: Ctx, host: string, port: number): EnvoyJson {
   const route: EnvoyJson = { name: "default", match: { prefix: "/" } };
@@ -148,20 +164,7 @@ export function defaultRoute(ctx: Ctx, host: string, port: number): EnvoyJson {
   const action: EnvoyJson = { cluster };
   if (!ctx.proxyless) {
     action.timeout = "0s";
-    action.retry_policy = {
-      retry_on: "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
-      num_retries: 2,
-      retry_host_predicate: [
-        {
-          name: "envoy.retry_host_predicates.previous_hosts",
-          typed_config: {
-            "@type":
-              "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate",
-          },
-        },
-      ],
-      host_selection_retry_max_attempts: "5",
-    };
+    action.retry_policy = DEFAULT_RETRY_POLICY;
   }
   const hp = hashPolicy(ctx, cluster);
   if (hp) action.hash_policy = hp;

@@ -67,3 +67,25 @@ test("scoping is real: Sidecar egress and exportTo decide what a proxy receives"
   );
   assert.ok(finance.includes("outbound|80||ledger.finance.svc.cluster.local"));
 });
+
+test("translationKey: replicas share a key; labels, namespace and client class split it", () => {
+  const snapshot = buildSnapshot(
+    loadConfigFiles(
+      [relative(process.cwd(), join(DIR, "basic-sidecar", "config.yaml"))],
+      defaultMeshConfig(),
+    ),
+  );
+  const key = (ip: string, pod: string, meta: Record<string, unknown>) => {
+    const id = `sidecar~${ip}~${pod}.default~default.svc.cluster.local`;
+    const r = parseProxy({ id, metadata: meta, locality: { region: "eu", zone: "eu-a" } }, snapshot);
+    assert.ok(r.ok);
+    return translationKey(snapshot, r.proxy);
+  };
+  const labels = { app: "reviews" };
+  const a = key("10.0.0.11", "reviews-v1-abc", { LABELS: labels });
+  const b = key("10.0.0.12", "reviews-v2-def", { LABELS: labels });
+  assert.equal(a, b, "two replicas serving the same ports with the same labels share one translation");
+  assert.notEqual(a, key("10.0.0.11", "reviews-v1-abc", { LABELS: { app: "reviews", version: "v1" } }));
+  assert.notEqual(a, key("10.0.0.11", "reviews-v1-abc", { LABELS: labels, GENERATOR: "grpc" }));
+  assert.notEqual(a, key("10.0.0.5", "productpage-v1-xyz", { LABELS: labels }), "different inbound services");
+});

@@ -6,7 +6,7 @@ import type { ProxyInfo } from "../model/proxy.ts";
 import type { EnvoyJson, ProxyConfig } from "../model/proxy-config.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
 import { fixedClusters, outboundClusters } from "./clusters.ts";
-import { type Ctx, snapshotIndex } from "./context.ts";
+import { type Ctx, configRef, snapshotIndex } from "./context.ts";
 import { inboundClusters, inboundPorts, virtualInbound } from "./listeners-inbound.ts";
 import { outboundListeners } from "./listeners-outbound.ts";
 import { proxylessInboundListeners, proxylessListenersAndRoutes } from "./proxyless.ts";
@@ -63,6 +63,18 @@ export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo): TranslateRe
     config.routes = out.routes;
     config.clusters = [...cl.clusters, ...inboundClusters(ctx, ports), ...fixedClusters(ctx)];
     config.endpoints = cl.endpoints;
+  }
+  for (const vs of ctx.scope.virtualServices) {
+    for (const host of vs.hosts) {
+      if (host.includes("*") || ctx.scope.byHost.has(host)) continue;
+      ctx.diagnostics.set(`TR0110|${vs.config.meta.namespace}/${vs.config.meta.name}|${host}`, {
+        code: "TR0110",
+        severity: "info",
+        message: `host ${host} is not a service this proxy can reach, so its routes are not sent; add a Service or ServiceEntry for it (or check exportTo and the Sidecar egress hosts)`,
+        ref: configRef(vs.config),
+        path: "spec.hosts",
+      });
+    }
   }
   config.listeners.sort(byKey("name"));
   config.routes.sort(byKey("name"));
