@@ -5,70 +5,24 @@ import { asArr, asNum, asObj, asStr, type Findings, isSet, type Json } from "./f
 import {
   checkDuration,
   checkExportTo,
-  checkHeaderName,
   checkHost,
-  checkLabels,
   checkPercent,
   checkPort,
   checkRegex,
   hostProblem,
 } from "./primitives.ts";
+import { VS } from "./virtual-service-codes.ts";
+import {
+  checkFault,
+  checkHeaderOps,
+  checkMatch,
+  checkRetries,
+  checkStringMatch,
+} from "./virtual-service-http.ts";
 
-export const VS = {
-  NO_HOSTS: "VS0001",
-  NO_ROUTES: "VS0002",
-  DUPLICATE_HOST: "VS0003",
-  BAD_HOST: "VS0004",
-  ROUTE_AND_REDIRECT: "VS0005",
-  DIRECT_RESPONSE_CONFLICT: "VS0006",
-  REDIRECT_CONFLICT: "VS0007",
-  MIRROR_AND_MIRRORS: "VS0008",
-  WEIGHT: "VS0009",
-  PERCENT: "VS0010",
-  REGEX: "VS0011",
-  DURATION: "VS0012",
-  PORT: "VS0013",
-  DELEGATE: "VS0014",
-  EXPORT_TO: "VS0015",
-  TLS_SNI: "VS0016",
-  HEADER: "VS0017",
-  RETRY: "VS0018",
-  MATCH: "VS0019",
-  DESTINATION: "VS0020",
-  NO_ACTION: "VS0021",
-  GATEWAY_REF: "VS0022",
-  STATUS_CODE: "VS0023",
-  REWRITE: "VS0024",
-} as const;
+export { VS };
 
 const MESH = "mesh";
-
-function checkStringMatch(f: Findings, path: string, m: unknown, what: string): void {
-  const o = asObj(m);
-  const keys = ["exact", "prefix", "regex"].filter((k) => o[k] !== undefined);
-  if (keys.length === 0) f.error(VS.MATCH, path, `${what} match must set one of exact, prefix or regex`);
-  if (keys.length > 1) f.error(VS.MATCH, path, `${what} match sets ${keys.join(" and ")}; use exactly one`);
-  if (o.regex !== undefined) checkRegex(f, VS.REGEX, `${path}.regex`, o.regex);
-  if (asStr(o.prefix) === "" && what !== "header")
-    f.error(VS.MATCH, `${path}.prefix`, `${what} prefix must not be empty`);
-}
-
-function checkMatch(f: Findings, path: string, m: Json): void {
-  for (const k of ["uri", "scheme", "method", "authority"]) {
-    if (m[k] !== undefined) checkStringMatch(f, `${path}.${k}`, m[k], k);
-  }
-  for (const k of ["headers", "withoutHeaders"]) {
-    for (const [name, sm] of Object.entries(asObj(m[k]))) {
-      checkHeaderName(f, VS.HEADER, `${path}.${k}.${name}`, name, true);
-      if (isSet(sm)) checkStringMatch(f, `${path}.${k}.${name}`, sm, "header");
-    }
-  }
-  for (const [name, sm] of Object.entries(asObj(m.queryParams))) {
-    if (isSet(sm)) checkStringMatch(f, `${path}.queryParams.${name}`, sm, "query parameter");
-  }
-  checkPort(f, VS.PORT, `${path}.port`, m.port);
-  checkLabels(f, VS.MATCH, `${path}.sourceLabels`, m.sourceLabels);
-}
 
 function checkDestination(f: Findings, path: string, d: unknown): void {
   const o = asObj(d);
@@ -109,118 +63,6 @@ function checkWeights(f: Findings, path: string, routes: unknown[]): void {
       path,
       `weights add up to ${total}, not 100; each destination gets weight/${total} of the traffic`,
     );
-  }
-}
-
-function checkFault(f: Findings, path: string, fault: Json): void {
-  const delay = asObj(fault.delay);
-  const abort = asObj(fault.abort);
-  if (fault.delay !== undefined) {
-    checkDuration(f, VS.DURATION, `${path}.delay.fixedDelay`, delay.fixedDelay);
-    checkPercent(f, VS.PERCENT, `${path}.delay.percentage.value`, asObj(delay.percentage).value);
-    checkPercent(f, VS.PERCENT, `${path}.delay.percent`, delay.percent);
-    if (delay.fixedDelay === undefined && delay.exponentialDelay === undefined) {
-      f.error(VS.DURATION, `${path}.delay`, "fault delay needs fixedDelay");
-    }
-  }
-  if (fault.abort !== undefined) {
-    checkPercent(f, VS.PERCENT, `${path}.abort.percentage.value`, asObj(abort.percentage).value);
-    const status = abort.httpStatus;
-    if (status !== undefined) {
-      const n = asNum(status) ?? 0;
-      if (n < 200 || n > 599)
-        f.error(
-          VS.STATUS_CODE,
-          `${path}.abort.httpStatus`,
-          `abort httpStatus ${JSON.stringify(status)} must be between 200 and 599`,
-        );
-    }
-    const grpc = asStr(abort.grpcStatus);
-    if (grpc !== undefined && !GRPC_CODES.includes(grpc)) {
-      f.error(
-        VS.STATUS_CODE,
-        `${path}.abort.grpcStatus`,
-        `unknown gRPC status ${JSON.stringify(grpc)}; use one of ${GRPC_CODES.join(", ")}`,
-      );
-    }
-  }
-}
-
-const GRPC_CODES = [
-  "OK",
-  "CANCELLED",
-  "UNKNOWN",
-  "INVALID_ARGUMENT",
-  "DEADLINE_EXCEEDED",
-  "NOT_FOUND",
-  "ALREADY_EXISTS",
-  "PERMISSION_DENIED",
-  "RESOURCE_EXHAUSTED",
-  "FAILED_PRECONDITION",
-  "ABORTED",
-  "OUT_OF_RANGE",
-  "UNIMPLEMENTED",
-  "INTERNAL",
-  "UNAVAILABLE",
-  "DATA_LOSS",
-  "UNAUTHENTICATED",
-];
-
-const RETRY_ON = new Set([
-  "5xx",
-  "gateway-error",
-  "reset",
-  "reset-before-request",
-  "connect-failure",
-  "envoy-ratelimited",
-  "retriable-4xx",
-  "refused-stream",
-  "retriable-status-codes",
-  "retriable-headers",
-  "http3-post-connect-failure",
-  "cancelled",
-  "deadline-exceeded",
-  "internal",
-  "resource-exhausted",
-  "unavailable",
-]);
-
-function checkRetries(f: Findings, path: string, r: Json): void {
-  const attempts = r.attempts;
-  if (attempts !== undefined && ((asNum(attempts) ?? -1) < 0 || !Number.isInteger(asNum(attempts)))) {
-    f.error(VS.RETRY, `${path}.attempts`, "retry attempts must be a non-negative integer");
-  }
-  checkDuration(f, VS.DURATION, `${path}.perTryTimeout`, r.perTryTimeout);
-  for (const [i, cond] of (asStr(r.retryOn) ?? "").split(",").entries()) {
-    const c = cond.trim();
-    if (c === "" && asStr(r.retryOn) === undefined) continue;
-    if (!RETRY_ON.has(c) && !/^\d{3}$/.test(c)) {
-      f.error(
-        VS.RETRY,
-        `${path}.retryOn`,
-        `retryOn condition ${i + 1} ${JSON.stringify(c)} is not one Envoy knows (e.g. 5xx, connect-failure, reset, 503)`,
-      );
-    }
-  }
-}
-
-function checkHeaderOps(f: Findings, path: string, h: Json): void {
-  for (const dir of ["request", "response"]) {
-    const ops = asObj(h[dir]);
-    for (const op of ["set", "add"]) {
-      for (const name of Object.keys(asObj(ops[op]))) {
-        if (name.startsWith(":") || name.toLowerCase() === "host") {
-          f.error(
-            VS.HEADER,
-            `${path}.${dir}.${op}.${name}`,
-            `${name} cannot be changed through headers; use rewrite.uri or rewrite.authority instead`,
-          );
-        } else checkHeaderName(f, VS.HEADER, `${path}.${dir}.${op}.${name}`, name);
-      }
-    }
-    asArr(ops.remove).forEach((n, i) => {
-      checkHeaderName(f, VS.HEADER, `${path}.${dir}.remove[${i}]`, asStr(n) ?? "");
-    });
   }
 }
 

@@ -151,3 +151,25 @@ test("Status bodies for bad requests", async () => {
   assert.equal(mismatch.status, 400);
   assert.equal((await call("GET", "/version")).body.major, "1");
 });
+
+test("bookmarks go to watchers that allowed them", async () => {
+  const ctrl = new AbortController();
+  const res = await fetch(
+    `${server.url}/api/v1/namespaces/default/pods?watch=1&allowWatchBookmarks=true&resourceVersion=${server.store.resourceVersion}`,
+    {
+      signal: ctrl.signal,
+    },
+  );
+  while (server.watchCount === 0) await new Promise((r) => setTimeout(r, 5));
+  server.bookmark();
+  const reader = res.body?.getReader();
+  const { value } = (await reader?.read()) ?? {};
+  ctrl.abort();
+  const ev = JSON.parse(
+    Buffer.from(value ?? new Uint8Array())
+      .toString()
+      .split("\n")[0] ?? "{}",
+  );
+  assert.equal(ev.type, "BOOKMARK");
+  assert.equal(ev.object.metadata.resourceVersion, String(server.store.resourceVersion));
+});
