@@ -32,6 +32,7 @@ export interface ConnectionHooks {
   /** The proxy asked for something the current config can answer. */
   respond(conn: XdsConnection, kinds: XdsKind[]): void;
   onNack(conn: XdsConnection, kind: XdsKind, record: NackRecord): void;
+  onAck(conn: XdsConnection, kind: XdsKind): void;
   log(level: "debug" | "info" | "warn", msg: string, fields?: Record<string, unknown>): void;
 }
 
@@ -93,12 +94,14 @@ export class XdsConnection<P = unknown> {
       this.metrics.expiredNonce.inc({ type });
       return false;
     }
+    if (a.kind === "repeat") return true;
     if (a.kind === "nack" && a.record) {
       this.metrics.rejects.inc();
       this.metrics.typeRejects.inc({ type });
       this.hooks.onNack(this, kind, a.record);
-    } else if (a.startedAt > 0) {
-      this.metrics.convergence.observe((Date.now() - a.startedAt) / 1000);
+    } else {
+      if (a.startedAt > 0) this.metrics.convergence.observe((Date.now() - a.startedAt) / 1000);
+      this.hooks.onAck(this, kind);
     }
     return true;
   }
@@ -196,6 +199,11 @@ export class XdsConnection<P = unknown> {
       if (!this.sink.write(buf)) this.congested = true;
     }
     return bytes;
+  }
+
+  /** Writes bytes produced elsewhere (benchmark baselines); no state changes. */
+  writeRaw(buf: Buffer): boolean {
+    return this.sink.write(buf);
   }
 
   async drain(timeoutMs: number): Promise<void> {

@@ -222,15 +222,17 @@ export class TypeWatch {
   }
 
   /**
-   * Handles the nonce of an incoming request. Returns "stale" for unknown nonces, "ack" or
-   * "nack" (with the convergence start time) otherwise.
+   * Handles the nonce of an incoming request. Returns "stale" for unknown nonces, "repeat" for
+   * the already-answered latest SotW nonce, "ack" or "nack" (with the convergence start time).
    */
   answer(
     nonce: string,
     error: { code: number; message: string } | undefined,
-  ): { kind: "stale" } | { kind: "ack" | "nack"; startedAt: number; record?: NackRecord } {
+  ): { kind: "stale" } | { kind: "repeat" } | { kind: "ack" | "nack"; startedAt: number; record?: NackRecord } {
+    if (this.mode === "sotw" && nonce !== this.nonceSent) return { kind: "stale" };
     const o = this.outstanding.get(nonce);
-    if (!o || (this.mode === "sotw" && nonce !== this.nonceSent)) return { kind: "stale" };
+    // SotW: the latest nonce again (already answered) carries a subscription change.
+    if (!o) return this.mode === "sotw" ? { kind: "repeat" } : { kind: "stale" };
     this.outstanding.delete(nonce);
     if (error) {
       this.lastError = {

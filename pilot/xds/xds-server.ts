@@ -54,6 +54,8 @@ export class XdsServer<S extends XdsSnapshot, P> {
   private readonly history: PushRecord[] = [];
   private readonly hooks: ConnectionHooks;
   translationsForSnapshot = 0;
+  /** Observer for ACKs (tests and benchmarks). */
+  onAck: ((conn: XdsConnection<P>, kind: XdsKind) => void) | undefined;
 
   constructor(
     private readonly backend: XdsBackend<S, P>,
@@ -70,6 +72,7 @@ export class XdsServer<S extends XdsSnapshot, P> {
     this.hooks = {
       respond: (conn, kinds) => this.respond(conn as XdsConnection<P>, kinds),
       onNack: (conn, kind, record) => this.onNack(conn as XdsConnection<P>, kind, record),
+      onAck: (conn, kind) => this.onAck?.(conn as XdsConnection<P>, kind),
       log: (level, msg, fields) => this.log[level](fields ?? {}, msg),
     };
   }

@@ -2,6 +2,7 @@
 // state-of-the-world or delta mode: wildcard CDS/LDS, EDS names followed from CDS, RDS names from
 // LDS, ACK or NACK of every response, and reconnect with initial_resource_versions (delta).
 // Used by tests and benchmarks; `decode: false` keeps it cheap enough for thousands of clients.
+import { performance } from "node:perf_hooks";
 import * as grpc from "@grpc/grpc-js";
 import { decodeToJson } from "../../pilot/envoy/proto.ts";
 import { TYPE_URLS } from "../../pilot/model/proxy-config.ts";
@@ -32,6 +33,7 @@ export interface ReceivedResponse {
   version: string;
   names: string[];
   removed: string[];
+  /** Epoch milliseconds with sub-millisecond precision (comparable across processes). */
   at: number;
 }
 
@@ -330,7 +332,6 @@ export class AdsClient {
       at: Date.now(),
     };
     this.responses.push(r);
-    if (this.responses.length > 1000) this.responses.shift();
     this.opts.onResponse?.(r);
     this.notify();
   }
