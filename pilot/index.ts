@@ -1,4 +1,6 @@
 // Public surface of pilot/: what other folders (and tests) may import.
+
+export { checkProxyConfig, encodeResource, validateResource } from "./envoy/check.ts";
 export {
   decodeToJson,
   encodeJson,
@@ -25,6 +27,8 @@ export { isIstioNetworking, toConfigObject } from "./model/convert.ts";
 export type { Diagnostic, ObjectRef, Severity } from "./model/diagnostic.ts";
 export type { MeshConfig } from "./model/mesh-config.ts";
 export { defaultMeshConfig } from "./model/mesh-config.ts";
+export type { NodeLike, ParseProxyResult } from "./model/parse-proxy.ts";
+export { parseProxy } from "./model/parse-proxy.ts";
 export type { ProxyInfo, ProxyType } from "./model/proxy.ts";
 export type { EnvoyJson, ProxyConfig, XdsKind } from "./model/proxy-config.ts";
 export { resourceName, TYPE_URLS } from "./model/proxy-config.ts";
@@ -38,3 +42,14 @@ export type {
   Workload,
 } from "./model/service.ts";
 export type { ChangeSet, MeshSnapshot, SnapshotInput } from "./model/snapshot.ts";
+export {
+  buildSnapshot,
+  computeChanges,
+  listConfigFiles,
+  loadConfigDir,
+  loadConfigFiles,
+  mergeMeshConfigText,
+  objectsToSnapshotInput,
+  type SourceLabel,
+} from "./snapshot/index.ts";
+export { type TranslateResult, translate, translationKey } from "./translate/index.ts";

@@ -1,14 +1,16 @@
-// Registers the control-plane subcommands (serve, pilot, proxy-status, proxy-config…).
+// Registers the control-plane subcommands (serve, pilot, translate, proxy-status, proxy-config).
 // Implementations load lazily when a subcommand runs.
 import type { Command } from "commander";
 import { registerPilotCommand } from "./pilot-command.ts";
 import { registerProxyConfigCommand } from "./proxy-config-command.ts";
 import { registerProxyStatusCommand } from "./proxy-status-command.ts";
 import { registerServeCommand } from "./serve-command.ts";
+import { registerTranslateCommand } from "./translate-command.ts";
 
 export function registerPilotCommands(program: Command): void {
   registerServeCommand(program);
   registerPilotCommand(program);
+  registerTranslateCommand(program);
   registerProxyStatusCommand(program);
   registerProxyConfigCommand(program);
 }

@@ -16,6 +16,12 @@ export interface ChangeSet {
   endpointsOnly: boolean;
   /** Everything must be recomputed (first snapshot, mesh config change, resync). */
   full: boolean;
+  /**
+   * IPs whose workload (Pod or WorkloadEntry: labels, identity) appeared, changed or went away.
+   * Only the proxies at these IPs need their own config recomputed for it; an endpoint-only push
+   * stays endpoint-only for everyone else.
+   */
+  workloadIps?: ReadonlySet<string>;
 }
 
 export interface MeshSnapshot {

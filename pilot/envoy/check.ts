@@ -1,0 +1,123 @@
+// The gate before serving: every resource must encode strictly under Envoy's protos (unknown
+// fields and types rejected), satisfy the validate.rules that matter, and every RDS/EDS name a
+// listener or cluster references must exist. Bad resources are dropped (with what references
+// them) and reported, so a proxy never receives config it would NACK.
+import type { Diagnostic } from "../model/diagnostic.ts";
+import {
+  type EnvoyJson,
+  type ProxyConfig,
+  resourceName,
+  TYPE_URLS,
+  type XdsKind,
+} from "../model/proxy-config.ts";
+import { encodeJson, envoyType } from "./proto.ts";
+import { validateMessage } from "./validate-rules.ts";
+
+/** Strictly encodes one resource of the given kind to wire bytes (throws on schema errors). */
+export function encodeResource(kind: XdsKind, json: EnvoyJson): Uint8Array {
+  return encodeJson(TYPE_URLS[kind], json);
+}
+
+/** validate.rules problems of one resource (empty when it is fine). */
+export function validateResource(kind: XdsKind, json: EnvoyJson): string[] {
+  const problems: string[] = [];
+  validateMessage(envoyType(TYPE_URLS[kind]), json, "", problems);
+  return problems;
+}
+
+/** RDS names an HCM in this listener loads over RDS. */
+export function referencedRoutes(listener: EnvoyJson): string[] {
+  const out: string[] = [];
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) {
+      for (const x of v) visit(x);
+      return;
+    }
+    if (!v || typeof v !== "object") return;
+    const o = v as Record<string, unknown>;
+    const rds = o.rds as { route_config_name?: unknown } | undefined;
+    if (rds && typeof rds.route_config_name === "string") out.push(rds.route_config_name);
+    for (const x of Object.values(o)) visit(x);
+  };
+  visit(listener);
+  return out;
+}
+
+/** The EDS name a cluster loads, if it is an EDS cluster. */
+export function referencedEndpoints(cluster: EnvoyJson): string | undefined {
+  if (cluster.type !== "EDS") return undefined;
+  const eds = cluster.eds_cluster_config as { service_name?: string } | undefined;
+  return eds?.service_name || (cluster.name as string);
+}
+
+function problem(kind: string, name: string, message: string): Diagnostic {
+  return {
+    code: "XDS0001",
+    severity: "error",
+    message: `${kind} ${name} was not served: ${message}`,
+    ref: { kind: `envoy:${kind}`, name },
+  };
+}
+
+const KINDS: readonly [keyof ProxyConfig, XdsKind][] = [
+  ["listeners", "listener"],
+  ["routes", "route"],
+  ["clusters", "cluster"],
+  ["endpoints", "endpoint"],
+  ["secrets", "secret"],
+];
+
+/**
+ * Checks a whole ProxyConfig. Returns the config with failing resources removed (and listeners
+ * or clusters whose RDS/EDS reference no longer resolves), plus one diagnostic per removal.
+ */
+export function checkProxyConfig(config: ProxyConfig): { ok: ProxyConfig; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  const ok: ProxyConfig = { listeners: [], routes: [], clusters: [], endpoints: [], secrets: [] };
+  for (const [field, kind] of KINDS) {
+    const seen = new Set<string>();
+    for (const r of config[field]) {
+      const name = resourceName(r);
+      if (seen.has(name)) {
+        diagnostics.push(problem(kind, name, "another resource of the same kind has the same name"));
+        continue;
+      }
+      seen.add(name);
+      try {
+        encodeResource(kind, r);
+      } catch (err) {
+        diagnostics.push(
+          problem(kind, name, `it does not encode under Envoy's schema: ${(err as Error).message}`),
+        );
+        continue;
+      }
+      const problems = validateResource(kind, r);
+      if (problems.length > 0) {
+        diagnostics.push(problem(kind, name, `it breaks Envoy's constraints: ${problems.join("; ")}`));
+        continue;
+      }
+      ok[field].push(r);
+    }
+  }
+  const routeNames = new Set(ok.routes.map(resourceName));
+  ok.listeners = ok.listeners.filter((l) => {
+    const missing = referencedRoutes(l).filter((n) => !routeNames.has(n));
+    if (missing.length === 0) return true;
+    diagnostics.push(
+      problem(
+        "listener",
+        resourceName(l),
+        `it references route configuration(s) ${missing.join(", ")} that are not served`,
+      ),
+    );
+    return false;
+  });
+  const claNames = new Set(ok.endpoints.map(resourceName));
+  ok.clusters = ok.clusters.filter((c) => {
+    const eds = referencedEndpoints(c);
+    if (eds === undefined || claNames.has(eds)) return true;
+    diagnostics.push(problem("cluster", resourceName(c), `its endpoints (EDS ${eds}) are not served`));
+    return false;
+  });
+  return { ok, diagnostics };
+}

@@ -1,0 +1,201 @@
+// Checks the protoc-gen-validate rules Envoy enforces on load (the `(validate.rules)` options in
+// the descriptor) on a proto3-JSON resource: required messages and oneofs, string lengths and
+// header-name syntax, repeated/map sizes, numeric and duration ranges. Envoy NACKs a resource that
+// breaks one of these even though it encodes fine, so the check runs before anything is served.
+import protobuf from "protobufjs";
+import { envoyRoot, TYPE_PREFIX } from "./proto.ts";
+
+type Opts = Readonly<Record<string, unknown>>;
+
+const HEADER_NAME = /^:?[0-9a-zA-Z!#$%&'*+\-.^_|~`]+$/;
+const HEADER_VALUE = /^[^\0\n\r]*$/;
+
+function seconds(v: unknown): number | undefined {
+  if (typeof v !== "string") return undefined;
+  const m = /^(-?\d+(?:\.\d+)?)s$/.exec(v);
+  return m ? Number(m[1]) : undefined;
+}
+
+function durationBound(opts: Opts, op: string): number | undefined {
+  const s = opts[`(validate.rules).duration.${op}.seconds`];
+  const n = opts[`(validate.rules).duration.${op}.nanos`];
+  if (s === undefined && n === undefined) return undefined;
+  return Number(s ?? 0) + Number(n ?? 0) / 1e9;
+}
+
+function checkScalar(kind: string, opts: Opts, v: unknown, path: string, problems: string[]): void {
+  const p = `(validate.rules).${kind}.`;
+  if (kind === "string" && typeof v === "string") {
+    if (v === "" && opts[`${p}ignore_empty`] === true) return;
+    const min = opts[`${p}min_len`];
+    if (typeof min === "number" && v.length < min)
+      problems.push(`${path}: must be at least ${min} characters`);
+    const max = opts[`${p}max_len`] ?? opts[`${p}max_bytes`];
+    if (typeof max === "number" && v.length > max)
+      problems.push(`${path}: must be at most ${max} characters`);
+    const wk = opts[`${p}well_known_regex`];
+    if (opts[`${p}strict`] !== false && v !== "") {
+      if (wk === "HTTP_HEADER_NAME" && !HEADER_NAME.test(v))
+        problems.push(`${path}: "${v}" is not a valid HTTP header name`);
+      if (wk === "HTTP_HEADER_VALUE" && !HEADER_VALUE.test(v))
+        problems.push(`${path}: not a valid HTTP header value`);
+    }
+    const allowed = opts[`${p}in`];
+    if (Array.isArray(allowed) && !allowed.includes(v))
+      problems.push(`${path}: must be one of ${allowed.join(", ")}`);
+    return;
+  }
+  if (kind === "duration") {
+    const s = seconds(v);
+    if (s === undefined) return;
+    const checks: [string, (a: number, b: number) => boolean, string][] = [
+      ["gte", (a, b) => a >= b, ">="],
+      ["gt", (a, b) => a > b, ">"],
+      ["lte", (a, b) => a <= b, "<="],
+      ["lt", (a, b) => a < b, "<"],
+    ];
+    for (const [op, ok, sym] of checks) {
+      const bound = durationBound(opts, op);
+      if (bound !== undefined && !ok(s, bound)) problems.push(`${path}: must be ${sym} ${bound}s`);
+    }
+    return;
+  }
+  const num =
+    typeof v === "number" ? v : typeof v === "string" && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : undefined;
+  if (num === undefined) return;
+  const gte = opts[`${p}gte`];
+  if (typeof gte === "number" && num < gte) problems.push(`${path}: must be >= ${gte}`);
+  const gt = opts[`${p}gt`];
+  if (typeof gt === "number" && num <= gt) problems.push(`${path}: must be > ${gt}`);
+  const lte = opts[`${p}lte`];
+  if (typeof lte === "number" && num > lte) problems.push(`${path}: must be <= ${lte}`);
+  const lt = opts[`${p}lt`];
+  if (typeof lt === "number" && num >= lt) problems.push(`${path}: must be < ${lt}`);
+}
+
+const WRAPPER_KIND: Readonly<Record<string, string>> = {
+  "google.protobuf.UInt32Value": "uint32",
+  "google.protobuf.UInt64Value": "uint64",
+  "google.protobuf.Int32Value": "int32",
+  "google.protobuf.Int64Value": "int64",
+  "google.protobuf.DoubleValue": "double",
+  "google.protobuf.FloatValue": "float",
+  "google.protobuf.StringValue": "string",
+  "google.protobuf.BoolValue": "bool",
+};
+
+function fullName(t: protobuf.ReflectionObject): string {
+  return t.fullName.replace(/^\./, "");
+}
+
+function scalarKind(field: protobuf.Field): string | undefined {
+  const rt = field.resolvedType;
+  if (rt instanceof protobuf.Type) {
+    const n = fullName(rt);
+    if (n === "google.protobuf.Duration") return "duration";
+    return WRAPPER_KIND[n];
+  }
+  if (rt instanceof protobuf.Enum) return undefined;
+  return field.type === "bytes" ? undefined : field.type;
+}
+
+function present(v: unknown): boolean {
+  return v !== undefined && v !== null;
+}
+
+/** Validates `json` as message `type`; problems are appended as `path: what`. */
+export function validateMessage(type: protobuf.Type, json: unknown, path: string, problems: string[]): void {
+  if (!json || typeof json !== "object" || Array.isArray(json)) return;
+  const obj = json as Record<string, unknown>;
+  const name = fullName(type);
+  if (name === "google.protobuf.Any") {
+    const url = obj["@type"];
+    if (typeof url !== "string" || !url.startsWith(TYPE_PREFIX)) return;
+    let inner: protobuf.Type;
+    try {
+      inner = envoyRoot().lookupType(url.slice(TYPE_PREFIX.length));
+    } catch {
+      return; // the strict encoder reports unknown types
+    }
+    validateMessage(inner, obj, path, problems);
+    return;
+  }
+  if (name.startsWith("google.protobuf.")) return;
+  for (const oneof of type.oneofsArray) {
+    if (oneof.options?.["(validate.required)"] !== true) continue;
+    if (!oneof.fieldsArray.some((f) => present(obj[f.name]))) {
+      problems.push(`${path}: one of ${oneof.fieldsArray.map((f) => f.name).join(", ")} is required`);
+    }
+  }
+  for (const field of type.fieldsArray) {
+    const v = obj[field.name];
+    const opts = (field.options ?? {}) as Opts;
+    const fpath = path ? `${path}.${field.name}` : field.name;
+    if (!present(v)) {
+      if (field.partOf) continue; // a oneof member: required only within its oneof
+      if (
+        opts["(validate.rules).message.required"] === true ||
+        opts["(validate.rules).duration.required"] === true ||
+        opts["(validate.rules).any.required"] === true
+      ) {
+        problems.push(`${fpath}: is required`);
+      }
+      const minItems = opts["(validate.rules).repeated.min_items"];
+      if (field.repeated && typeof minItems === "number" && minItems > 0) {
+        problems.push(`${fpath}: needs at least ${minItems} item(s)`);
+      }
+      const minLen = opts["(validate.rules).string.min_len"];
+      const ignoreEmpty = opts["(validate.rules).string.ignore_empty"] === true;
+      if (
+        field.type === "string" &&
+        !field.repeated &&
+        typeof minLen === "number" &&
+        minLen > 0 &&
+        !field.partOf &&
+        !ignoreEmpty
+      ) {
+        problems.push(`${fpath}: must be at least ${minLen} characters`);
+      }
+      continue;
+    }
+    const kind = scalarKind(field);
+    if (field.map) {
+      const pairs = Object.keys(v as object).length;
+      const minPairs = opts["(validate.rules).map.min_pairs"];
+      if (typeof minPairs === "number" && pairs < minPairs)
+        problems.push(`${fpath}: needs at least ${minPairs} entries`);
+      if (field.resolvedType instanceof protobuf.Type) {
+        for (const [k, item] of Object.entries(v as object)) {
+          validateMessage(field.resolvedType, item, `${fpath}[${k}]`, problems);
+        }
+      }
+      continue;
+    }
+    if (field.repeated) {
+      const items = Array.isArray(v) ? v : [];
+      const minItems = opts["(validate.rules).repeated.min_items"];
+      if (typeof minItems === "number" && items.length < minItems) {
+        problems.push(`${fpath}: needs at least ${minItems} item(s)`);
+      }
+      const maxItems = opts["(validate.rules).repeated.max_items"];
+      if (typeof maxItems === "number" && items.length > maxItems) {
+        problems.push(`${fpath}: allows at most ${maxItems} item(s)`);
+      }
+      const itemOpts: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(opts)) {
+        if (k.startsWith("(validate.rules).repeated.items.")) {
+          itemOpts[`(validate.rules).${k.slice("(validate.rules).repeated.items.".length)}`] = x;
+        }
+      }
+      items.forEach((item, i) => {
+        if (kind) checkScalar(kind, itemOpts, item, `${fpath}[${i}]`, problems);
+        if (field.resolvedType instanceof protobuf.Type) {
+          validateMessage(field.resolvedType, item, `${fpath}[${i}]`, problems);
+        }
+      });
+      continue;
+    }
+    if (kind) checkScalar(kind, opts, v, fpath, problems);
+    if (field.resolvedType instanceof protobuf.Type) validateMessage(field.resolvedType, v, fpath, problems);
+  }
+}

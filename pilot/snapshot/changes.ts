@@ -1,0 +1,50 @@
+// What changed between two snapshots, so the xDS server can push only what it must: endpoint-only
+// changes (EDS push for the named hosts) are told apart from config and service changes.
+import { ISTIO_KINDS } from "../model/config.ts";
+import type { ChangeSet, MeshSnapshot } from "../model/snapshot.ts";
+
+type SnapshotBody = Omit<MeshSnapshot, "changes">;
+
+/** Kinds whose change alone still allows an EDS-only push. */
+const ENDPOINT_KINDS = new Set(["Endpoints", "Workload"]);
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return a === b || JSON.stringify(a) === JSON.stringify(b);
+}
+
+function changedKeys<V>(a: ReadonlyMap<string, V>, b: ReadonlyMap<string, V>): Set<string> {
+  const out = new Set<string>();
+  for (const [k, v] of a) if (!b.has(k) || !sameJson(v, b.get(k))) out.add(k);
+  for (const k of b.keys()) if (!a.has(k)) out.add(k);
+  return out;
+}
+
+/**
+ * Compares a new snapshot body with the previous snapshot. Kinds: Istio kinds, plus "Service",
+ * "Endpoints", "Workload" (pod/WorkloadEntry identity by IP), "Namespace" and "MeshConfig".
+ */
+export function computeChanges(next: SnapshotBody, previous: MeshSnapshot | undefined): ChangeSet {
+  if (!previous) {
+    return {
+      kinds: new Set([...ISTIO_KINDS, "Service", "Endpoints", "Workload", "Namespace", "MeshConfig"]),
+      endpointHosts: new Set(next.endpoints.keys()),
+      endpointsOnly: false,
+      full: true,
+      workloadIps: new Set(next.workloadsByIp.keys()),
+    };
+  }
+  const kinds = new Set<string>();
+  for (const kind of ISTIO_KINDS) {
+    if (!sameJson(next.configs[kind], previous.configs[kind])) kinds.add(kind);
+  }
+  if (changedKeys(next.services, previous.services).size > 0) kinds.add("Service");
+  const endpointHosts = changedKeys(next.endpoints, previous.endpoints);
+  if (endpointHosts.size > 0) kinds.add("Endpoints");
+  const workloadIps = changedKeys(next.workloadsByIp, previous.workloadsByIp);
+  if (workloadIps.size > 0) kinds.add("Workload");
+  if (changedKeys(next.namespaces, previous.namespaces).size > 0) kinds.add("Namespace");
+  const meshChanged = !sameJson(next.meshConfig, previous.meshConfig);
+  if (meshChanged) kinds.add("MeshConfig");
+  const endpointsOnly = endpointHosts.size > 0 && [...kinds].every((k) => ENDPOINT_KINDS.has(k));
+  return { kinds, endpointHosts, endpointsOnly, full: meshChanged, workloadIps };
+}

@@ -1,0 +1,215 @@
+// Kubernetes Services become registry-neutral Services, and their EndpointSlices (or, when a
+// Service has a selector but no slices, the ready Pods it selects) become Endpoints. Named
+// targetPorts are resolved per endpoint from the slice ports or the pod's container ports.
+import type { Service as KubeService, Node, Pod } from "kubernetes-types/core/v1.d.ts";
+import type { EndpointSlice } from "kubernetes-types/discovery/v1.d.ts";
+import type { Diagnostic } from "../model/diagnostic.ts";
+import type { MeshConfig } from "../model/mesh-config.ts";
+import type { Endpoint, Service, ServicePort } from "../model/service.ts";
+import { kubePortProtocol } from "./protocol.ts";
+import { LABEL_NETWORK, labelsMatch, podAddresses, podLocality, podReady, podTlsMode } from "./workloads.ts";
+
+const EXPORT_TO_ANNOTATION = "networking.istio.io/exportTo";
+const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+
+export interface KubeIndex {
+  pods: readonly Pod[];
+  podsByKey: ReadonlyMap<string, Pod>;
+  podsByIp: ReadonlyMap<string, Pod>;
+  nodes: ReadonlyMap<string, Node>;
+  slicesByService: ReadonlyMap<string, EndpointSlice[]>;
+}
+
+export function indexKube(
+  pods: readonly Pod[],
+  nodes: readonly Node[],
+  slices: readonly EndpointSlice[],
+): KubeIndex {
+  const podsByKey = new Map<string, Pod>();
+  const podsByIp = new Map<string, Pod>();
+  for (const p of pods) {
+    podsByKey.set(`${p.metadata?.namespace ?? "default"}/${p.metadata?.name ?? ""}`, p);
+    if (p.spec?.hostNetwork) continue;
+    for (const ip of podAddresses(p)) podsByIp.set(ip, p);
+  }
+  const nodeMap = new Map<string, Node>();
+  for (const n of nodes) if (n.metadata?.name) nodeMap.set(n.metadata.name, n);
+  const slicesByService = new Map<string, EndpointSlice[]>();
+  for (const s of slices) {
+    const svc = s.metadata?.labels?.[SERVICE_NAME_LABEL];
+    if (!svc) continue;
+    const key = `${s.metadata?.namespace ?? "default"}/${svc}`;
+    const list = slicesByService.get(key) ?? [];
+    list.push(s);
+    slicesByService.set(key, list);
+  }
+  return { pods, podsByKey, podsByIp, nodes: nodeMap, slicesByService };
+}
+
+function exportTo(svc: KubeService, mesh: MeshConfig, namespace: string): string[] {
+  const ann = svc.metadata?.annotations?.[EXPORT_TO_ANNOTATION];
+  const list = ann
+    ? ann
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : mesh.defaultServiceExportTo;
+  return [...new Set(list.map((e) => (e === "." ? namespace : e)))].sort();
+}
+
+/** Builds the Service and its Endpoints for one Kubernetes Service. */
+export function kubeService(
+  svc: KubeService,
+  mesh: MeshConfig,
+  index: KubeIndex,
+  diagnostics: Diagnostic[],
+): { service: Service; endpoints: Endpoint[] } | undefined {
+  const name = svc.metadata?.name;
+  if (!name) return undefined;
+  const namespace = svc.metadata?.namespace ?? "default";
+  const spec = svc.spec ?? {};
+  const hostname = `${name}.${namespace}.svc.${mesh.domainSuffix}`;
+  const ports: ServicePort[] = (spec.ports ?? []).map((p) => {
+    const sp: ServicePort = { name: p.name ?? "", port: p.port, protocol: kubePortProtocol(p) };
+    if (typeof p.targetPort === "number") sp.targetPort = p.targetPort;
+    else if (p.targetPort === undefined) sp.targetPort = p.port;
+    return sp;
+  });
+  const headless = spec.clusterIP === "None";
+  const external = spec.type === "ExternalName";
+  const addresses = headless || external ? [] : (spec.clusterIPs ?? (spec.clusterIP ? [spec.clusterIP] : []));
+  const service: Service = {
+    hostname,
+    namespace,
+    name,
+    registry: "Kubernetes",
+    addresses: [...addresses].sort(),
+    ports,
+    resolution: external ? "DNS" : headless ? "NONE" : "STATIC",
+    location: "MESH_INTERNAL",
+    exportTo: exportTo(svc, mesh, namespace),
+    labels: svc.metadata?.labels ?? {},
+    serviceAccounts: [],
+    source: `${namespace}/${name}`,
+  };
+  if (svc.metadata?.creationTimestamp) service.creationTimestamp = svc.metadata.creationTimestamp;
+  let endpoints: Endpoint[];
+  if (external) {
+    endpoints = spec.externalName
+      ? ports.map((p) => ({
+          address: spec.externalName as string,
+          port: p.targetPort ?? p.port,
+          servicePortName: p.name,
+          labels: {},
+          locality: {},
+          healthy: true,
+        }))
+      : [];
+  } else {
+    const slices = index.slicesByService.get(`${namespace}/${name}`);
+    endpoints = slices
+      ? fromSlices(service, slices, index)
+      : spec.selector
+        ? fromSelector(service, spec.selector, svc, index)
+        : [];
+  }
+  const accounts = new Set<string>();
+  for (const e of endpoints) if (e.serviceAccount) accounts.add(e.serviceAccount);
+  service.serviceAccounts = [...accounts].sort();
+  if (ports.length === 0) {
+    diagnostics.push({
+      code: "SVC0001",
+      severity: "warning",
+      message: `Service ${namespace}/${name} declares no ports, so the mesh cannot route to it; add spec.ports`,
+      ref: { kind: "Service", namespace, name },
+      path: "spec.ports",
+    });
+  }
+  return { service, endpoints };
+}
+
+function endpointFromPod(
+  base: { address: string; port: number; servicePortName: string; healthy: boolean },
+  pod: Pod | undefined,
+  index: KubeIndex,
+  zone?: string,
+): Endpoint {
+  const e: Endpoint = { ...base, labels: {}, locality: {} };
+  if (pod) {
+    e.labels = pod.metadata?.labels ?? {};
+    e.locality = podLocality(pod, index.nodes);
+    e.namespace = pod.metadata?.namespace ?? "default";
+    if (pod.metadata?.name) e.workloadName = pod.metadata.name;
+    const sa = pod.spec?.serviceAccountName ?? pod.spec?.serviceAccount;
+    if (sa) e.serviceAccount = sa;
+    const network = pod.metadata?.labels?.[LABEL_NETWORK];
+    if (network) e.network = network;
+    e.tlsMode = podTlsMode(pod);
+  }
+  if (!e.locality.zone && zone) e.locality = { ...e.locality, zone };
+  return e;
+}
+
+function fromSlices(service: Service, slices: readonly EndpointSlice[], index: KubeIndex): Endpoint[] {
+  const out: Endpoint[] = [];
+  for (const slice of slices) {
+    if (slice.addressType === "FQDN") continue;
+    for (const sp of service.ports) {
+      // Slice ports carry the resolved target port, keyed by the Service port name.
+      const slicePort = (slice.ports ?? []).find((p) => (p.name ?? "") === sp.name);
+      if (!slicePort?.port) continue;
+      for (const ep of slice.endpoints ?? []) {
+        const ref = ep.targetRef;
+        const pod =
+          ref?.kind === "Pod" && ref.name
+            ? index.podsByKey.get(`${ref.namespace ?? slice.metadata?.namespace ?? "default"}/${ref.name}`)
+            : undefined;
+        for (const address of ep.addresses ?? []) {
+          const healthy = ep.conditions?.ready !== false;
+          out.push(
+            endpointFromPod(
+              { address, port: slicePort.port, servicePortName: sp.name, healthy },
+              pod ?? index.podsByIp.get(address),
+              index,
+              ep.zone,
+            ),
+          );
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function namedContainerPort(pod: Pod, name: string): number | undefined {
+  for (const c of pod.spec?.containers ?? []) {
+    for (const p of c.ports ?? []) if (p.name === name) return p.containerPort;
+  }
+  return undefined;
+}
+
+function fromSelector(
+  service: Service,
+  selector: Record<string, string>,
+  svc: KubeService,
+  index: KubeIndex,
+): Endpoint[] {
+  const out: Endpoint[] = [];
+  for (const pod of index.pods) {
+    if ((pod.metadata?.namespace ?? "default") !== service.namespace) continue;
+    if (!labelsMatch(selector, pod.metadata?.labels ?? {})) continue;
+    const addresses = podAddresses(pod);
+    if (addresses.length === 0) continue;
+    for (const [i, sp] of service.ports.entries()) {
+      const target = svc.spec?.ports?.[i]?.targetPort;
+      const port = typeof target === "string" ? namedContainerPort(pod, target) : (sp.targetPort ?? sp.port);
+      if (port === undefined) continue;
+      for (const address of addresses) {
+        out.push(
+          endpointFromPod({ address, port, servicePortName: sp.name, healthy: podReady(pod) }, pod, index),
+        );
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,202 @@
+// ServiceEntries become one Service per host, with endpoints from spec.endpoints, from the Pods
+// and WorkloadEntries a workloadSelector picks (in the ServiceEntry's namespace), or — for DNS
+// resolution without endpoints — the host name itself, as Istio does.
+import type { Pod } from "kubernetes-types/core/v1.d.ts";
+import type { ConfigObject } from "../model/config.ts";
+import type { Diagnostic } from "../model/diagnostic.ts";
+import type { MeshConfig } from "../model/mesh-config.ts";
+import type { Endpoint, Resolution, Service, ServicePort } from "../model/service.ts";
+import type { KubeIndex } from "./kube-services.ts";
+import { parseProtocol } from "./protocol.ts";
+import {
+  LABEL_NETWORK,
+  LABEL_TLS_MODE,
+  labelsMatch,
+  parseLocality,
+  podAddresses,
+  podLocality,
+  podReady,
+  podTlsMode,
+  type WorkloadEntryLike,
+} from "./workloads.ts";
+
+interface SeSpec {
+  hosts?: string[];
+  addresses?: string[];
+  ports?: { number: number; protocol?: string; name?: string; targetPort?: number }[];
+  location?: "MESH_INTERNAL" | "MESH_EXTERNAL";
+  resolution?: string;
+  endpoints?: WorkloadEntryLike[];
+  workloadSelector?: { labels?: Record<string, string> };
+  exportTo?: string[];
+}
+
+const RESOLUTIONS: readonly Resolution[] = ["STATIC", "DNS", "DNS_ROUND_ROBIN", "NONE"];
+
+export function serviceEntryServices(
+  se: ConfigObject<"ServiceEntry">,
+  mesh: MeshConfig,
+  index: KubeIndex,
+  workloadEntries: readonly ConfigObject<"WorkloadEntry">[],
+  diagnostics: Diagnostic[],
+): { service: Service; endpoints: Endpoint[] }[] {
+  const spec = se.spec as SeSpec;
+  const { namespace, name } = se.meta;
+  const ref = {
+    kind: "ServiceEntry",
+    namespace,
+    name,
+    ...(se.meta.source ? { source: se.meta.source } : {}),
+  };
+  let resolution: Resolution = "NONE";
+  if (spec.resolution) {
+    if ((RESOLUTIONS as readonly string[]).includes(spec.resolution))
+      resolution = spec.resolution as Resolution;
+    else {
+      diagnostics.push({
+        code: "SE0001",
+        severity: "warning",
+        message: `ServiceEntry ${namespace}/${name}: resolution ${spec.resolution} is not supported; using NONE (pass-through). Use STATIC, DNS, DNS_ROUND_ROBIN or NONE`,
+        ref,
+        path: "spec.resolution",
+      });
+    }
+  }
+  const ports: ServicePort[] = (spec.ports ?? []).map((p) => {
+    const sp: ServicePort = {
+      name: p.name ?? `${(p.protocol ?? "tcp").toLowerCase()}-${p.number}`,
+      port: p.number,
+      protocol: parseProtocol(p.protocol) ?? "UNKNOWN",
+    };
+    if (p.targetPort) sp.targetPort = p.targetPort;
+    return sp;
+  });
+  const exportTo = [
+    ...new Set((spec.exportTo ?? mesh.defaultServiceExportTo).map((e) => (e === "." ? namespace : e))),
+  ].sort();
+  const shared = selectedEndpoints(spec, ports, namespace, index, workloadEntries);
+  const out: { service: Service; endpoints: Endpoint[] }[] = [];
+  for (const host of spec.hosts ?? []) {
+    const service: Service = {
+      hostname: host,
+      namespace,
+      name: "",
+      registry: "ServiceEntry",
+      addresses: [...(spec.addresses ?? [])].sort(),
+      ports,
+      resolution,
+      location: spec.location === "MESH_INTERNAL" ? "MESH_INTERNAL" : "MESH_EXTERNAL",
+      exportTo,
+      labels: se.meta.labels,
+      serviceAccounts: [],
+      source: `${namespace}/${name}`,
+    };
+    if (se.meta.creationTimestamp) service.creationTimestamp = se.meta.creationTimestamp;
+    let endpoints = shared;
+    if (endpoints.length === 0 && (resolution === "DNS" || resolution === "DNS_ROUND_ROBIN")) {
+      if (host.startsWith("*")) {
+        diagnostics.push({
+          code: "SE0002",
+          severity: "error",
+          message: `ServiceEntry ${namespace}/${name}: wildcard host ${host} with ${resolution} resolution needs endpoints; add spec.endpoints or use resolution NONE`,
+          ref,
+          path: "spec.hosts",
+        });
+      } else {
+        endpoints = ports.map((p) => ({
+          address: host,
+          port: p.targetPort ?? p.port,
+          servicePortName: p.name,
+          labels: {},
+          locality: {},
+          healthy: true,
+        }));
+      }
+    }
+    const accounts = new Set<string>();
+    for (const e of endpoints) if (e.serviceAccount) accounts.add(e.serviceAccount);
+    service.serviceAccounts = [...accounts].sort();
+    out.push({ service, endpoints });
+  }
+  return out;
+}
+
+function entryEndpoints(
+  entry: WorkloadEntryLike,
+  ports: readonly ServicePort[],
+  extra: Partial<Endpoint>,
+): Endpoint[] {
+  if (!entry.address) return [];
+  return ports.map((p) => {
+    const e: Endpoint = {
+      address: entry.address as string,
+      port: entry.ports?.[p.name] ?? p.targetPort ?? p.port,
+      servicePortName: p.name,
+      labels: entry.labels ?? {},
+      locality: parseLocality(entry.locality),
+      healthy: true,
+      tlsMode: entry.labels?.[LABEL_TLS_MODE] === "istio" ? "istio" : "disabled",
+      ...extra,
+    };
+    if (entry.network) e.network = entry.network;
+    if (entry.weight) e.weight = entry.weight;
+    if (entry.serviceAccount) e.serviceAccount = entry.serviceAccount;
+    return e;
+  });
+}
+
+function podEndpoints(pod: Pod, ports: readonly ServicePort[], index: KubeIndex): Endpoint[] {
+  const out: Endpoint[] = [];
+  for (const address of podAddresses(pod)) {
+    for (const p of ports) {
+      const e: Endpoint = {
+        address,
+        port: p.targetPort ?? p.port,
+        servicePortName: p.name,
+        labels: pod.metadata?.labels ?? {},
+        locality: podLocality(pod, index.nodes),
+        healthy: podReady(pod),
+        namespace: pod.metadata?.namespace ?? "default",
+        tlsMode: podTlsMode(pod),
+      };
+      if (pod.metadata?.name) e.workloadName = pod.metadata.name;
+      const sa = pod.spec?.serviceAccountName ?? pod.spec?.serviceAccount;
+      if (sa) e.serviceAccount = sa;
+      const network = pod.metadata?.labels?.[LABEL_NETWORK];
+      if (network) e.network = network;
+      out.push(e);
+    }
+  }
+  return out;
+}
+
+function selectedEndpoints(
+  spec: SeSpec,
+  ports: readonly ServicePort[],
+  namespace: string,
+  index: KubeIndex,
+  workloadEntries: readonly ConfigObject<"WorkloadEntry">[],
+): Endpoint[] {
+  const out: Endpoint[] = [];
+  for (const entry of spec.endpoints ?? []) out.push(...entryEndpoints(entry, ports, {}));
+  const selector = spec.workloadSelector?.labels;
+  if (!selector) return out;
+  for (const pod of index.pods) {
+    if ((pod.metadata?.namespace ?? "default") !== namespace) continue;
+    if (!labelsMatch(selector, pod.metadata?.labels ?? {})) continue;
+    out.push(...podEndpoints(pod, ports, index));
+  }
+  for (const we of workloadEntries) {
+    if (we.meta.namespace !== namespace) continue;
+    const weSpec = we.spec as WorkloadEntryLike;
+    const labels = { ...we.meta.labels, ...(weSpec.labels ?? {}) };
+    if (!labelsMatch(selector, labels)) continue;
+    out.push(
+      ...entryEndpoints({ ...weSpec, labels }, ports, {
+        workloadName: we.meta.name,
+        namespace,
+      }),
+    );
+  }
+  return out;
+}

@@ -1,0 +1,239 @@
+// Applies a DestinationRule traffic policy to an Envoy Cluster: load balancer (simple,
+// consistent hash, warmup), connection pool (circuit breakers, timeouts, keepalive, HTTP
+// protocol options), outlier detection and client TLS. Proxyless gRPC clients get only what
+// grpc-js-xds accepts; anything else becomes a diagnostic, not a NACK.
+import { duration, durationSeconds, T, typed } from "../envoy/builders.ts";
+import type { EnvoyJson } from "../model/proxy-config.ts";
+import type { Protocol } from "../model/service.ts";
+import { isHttp2Protocol } from "../snapshot/protocol.ts";
+import { type Ctx, configRef, diag } from "./context.ts";
+import type { ClientTls, TrafficPolicy } from "./istio-api.ts";
+import type { ScopedDestinationRule } from "./scope.ts";
+
+/** Envoy's "no limit" for circuit-breaker thresholds, which Istio sets explicitly. */
+export const MAX_U32 = 4294967295;
+
+function drDiag(
+  ctx: Ctx,
+  dr: ScopedDestinationRule | undefined,
+  code: string,
+  message: string,
+  path: string,
+) {
+  diag(ctx, { code, severity: "warning", message, path, ...(dr ? { ref: configRef(dr.config) } : {}) });
+}
+
+function applyLoadBalancer(ctx: Ctx, c: EnvoyJson, p: TrafficPolicy | undefined, dr?: ScopedDestinationRule) {
+  const lb = p?.loadBalancer;
+  const name = c.name as string;
+  if (lb?.consistentHash) {
+    const ch = lb.consistentHash;
+    if (ch.maglev && !ctx.proxyless) {
+      c.lb_policy = "MAGLEV";
+      if (ch.maglev.tableSize) c.maglev_lb_config = { table_size: ch.maglev.tableSize };
+    } else {
+      c.lb_policy = "RING_HASH";
+      const size = ch.ringHash?.minimumRingSize ?? ch.minimumRingSize;
+      if (size) c.ring_hash_lb_config = { minimum_ring_size: size };
+    }
+    return;
+  }
+  const simple = lb?.simple ?? "UNSPECIFIED";
+  if (ctx.proxyless) {
+    c.lb_policy = "ROUND_ROBIN";
+    if (simple !== "UNSPECIFIED" && simple !== "ROUND_ROBIN") {
+      drDiag(
+        ctx,
+        dr,
+        "TR0201",
+        `loadBalancer.simple ${simple} is not supported by proxyless gRPC clients (grpc-js-xds NACKs it); they get ROUND_ROBIN`,
+        "spec.trafficPolicy.loadBalancer.simple",
+      );
+    }
+    return;
+  }
+  switch (simple) {
+    case "ROUND_ROBIN":
+      c.lb_policy = "ROUND_ROBIN";
+      break;
+    case "RANDOM":
+      c.lb_policy = "RANDOM";
+      break;
+    case "PASSTHROUGH":
+      c.type = "ORIGINAL_DST";
+      c.lb_policy = "CLUSTER_PROVIDED";
+      delete c.eds_cluster_config;
+      delete c.load_assignment;
+      break;
+    default:
+      c.lb_policy = "LEAST_REQUEST";
+  }
+  const warm = lb?.warmup?.duration ?? lb?.warmupDurationSecs;
+  const window = duration(warm);
+  if (window && (c.lb_policy === "ROUND_ROBIN" || c.lb_policy === "LEAST_REQUEST")) {
+    const slow: EnvoyJson = { slow_start_window: window };
+    if (lb?.warmup?.aggression) slow.aggression = { default_value: lb.warmup.aggression, runtime_key: "" };
+    if (lb?.warmup?.minimumPercent !== undefined)
+      slow.min_weight_percent = { value: lb.warmup.minimumPercent };
+    const key = c.lb_policy === "ROUND_ROBIN" ? "round_robin_lb_config" : "least_request_lb_config";
+    c[key] = { slow_start_config: slow };
+  }
+}
+
+function keepalive(
+  tcp: NonNullable<NonNullable<TrafficPolicy["connectionPool"]>["tcp"]>,
+): EnvoyJson | undefined {
+  const k = tcp.tcpKeepalive;
+  if (!k) return undefined;
+  const out: EnvoyJson = {};
+  if (k.probes) out.keepalive_probes = k.probes;
+  const time = durationSeconds(k.time);
+  if (time !== undefined) out.keepalive_time = Math.max(1, Math.round(time));
+  const interval = durationSeconds(k.interval);
+  if (interval !== undefined) out.keepalive_interval = Math.max(1, Math.round(interval));
+  return out;
+}
+
+function applyConnectionPool(ctx: Ctx, c: EnvoyJson, p: TrafficPolicy | undefined, protocol: Protocol) {
+  const cp = p?.connectionPool;
+  const thresholds: EnvoyJson = {
+    max_connections: cp?.tcp?.maxConnections ?? MAX_U32,
+    max_pending_requests: cp?.http?.http1MaxPendingRequests ?? MAX_U32,
+    max_requests: cp?.http?.http2MaxRequests ?? MAX_U32,
+    max_retries: cp?.http?.maxRetries ?? MAX_U32,
+    track_remaining: true,
+  };
+  c.circuit_breakers = { thresholds: [thresholds] };
+  const ct = duration(cp?.tcp?.connectTimeout);
+  if (ct) c.connect_timeout = ct;
+  const ka = cp?.tcp ? keepalive(cp.tcp) : undefined;
+  if (ka && !ctx.proxyless) c.upstream_connection_options = { tcp_keepalive: ka };
+  if (ctx.proxyless) return;
+  const common: EnvoyJson = {};
+  const idle = duration(cp?.http?.idleTimeout);
+  if (idle) common.idle_timeout = idle;
+  const mcd = duration(cp?.tcp?.maxConnectionDuration);
+  if (mcd) common.max_connection_duration = mcd;
+  if (cp?.http?.maxRequestsPerConnection)
+    common.max_requests_per_connection = cp.http.maxRequestsPerConnection;
+  const h2 = isHttp2Protocol(protocol) || cp?.http?.h2UpgradePolicy === "UPGRADE";
+  const h2opts: EnvoyJson = {};
+  if (cp?.http?.maxConcurrentStreams) h2opts.max_concurrent_streams = cp.http.maxConcurrentStreams;
+  const options: EnvoyJson = {};
+  if (Object.keys(common).length > 0) options.common_http_protocol_options = common;
+  if (cp?.http?.useClientProtocol || protocol === "UNKNOWN") {
+    options.use_downstream_protocol_config = { http_protocol_options: {}, http2_protocol_options: h2opts };
+  } else if (h2) {
+    options.explicit_http_config = { http2_protocol_options: h2opts };
+  } else if (Object.keys(options).length > 0) {
+    options.explicit_http_config = { http_protocol_options: {} };
+  }
+  if (Object.keys(options).length > 0) {
+    c.typed_extension_protocol_options = { [T.httpProtocolOptions]: typed(T.httpProtocolOptions, options) };
+  }
+}
+
+function applyOutlierDetection(ctx: Ctx, c: EnvoyJson, p: TrafficPolicy | undefined) {
+  const od = p?.outlierDetection;
+  if (!od) return;
+  const out: EnvoyJson = {};
+  const c5xx = od.consecutive5xxErrors ?? od.consecutiveErrors;
+  if (c5xx !== undefined) {
+    out.consecutive_5xx = c5xx;
+    out.enforcing_consecutive_5xx = c5xx > 0 ? 100 : 0;
+  } else out.enforcing_consecutive_5xx = 0;
+  if (od.consecutiveGatewayErrors !== undefined) {
+    out.consecutive_gateway_failure = od.consecutiveGatewayErrors;
+    out.enforcing_consecutive_gateway_failure = od.consecutiveGatewayErrors > 0 ? 100 : 0;
+  }
+  if (od.splitExternalLocalOriginErrors) {
+    out.split_external_local_origin_errors = true;
+    if (od.consecutiveLocalOriginFailures !== undefined) {
+      out.consecutive_local_origin_failure = od.consecutiveLocalOriginFailures;
+    }
+  }
+  const interval = duration(od.interval);
+  if (interval) out.interval = interval;
+  const base = duration(od.baseEjectionTime);
+  if (base) out.base_ejection_time = base;
+  if (od.maxEjectionPercent !== undefined) out.max_ejection_percent = od.maxEjectionPercent;
+  // Istio turns success-rate ejection off; gRPC clients only apply success rate / failure
+  // percentage, so they get failure-percentage ejection with the same enforcement instead.
+  out.enforcing_success_rate = 0;
+  if (ctx.proxyless) {
+    out.failure_percentage_threshold = 50;
+    out.enforcing_failure_percentage = 100;
+  }
+  c.outlier_detection = out;
+  if (od.minHealthPercent !== undefined) {
+    c.common_lb_config = {
+      ...((c.common_lb_config as EnvoyJson) ?? {}),
+      healthy_panic_threshold: { value: od.minHealthPercent },
+    };
+  }
+}
+
+function applyTls(
+  ctx: Ctx,
+  c: EnvoyJson,
+  tls: ClientTls | undefined,
+  sniDefault: string,
+  dr?: ScopedDestinationRule,
+) {
+  if (!tls?.mode || tls.mode === "DISABLE") return;
+  if (ctx.proxyless || tls.mode === "ISTIO_MUTUAL" || tls.credentialName) {
+    const why = ctx.proxyless
+      ? "proxyless gRPC clients need certificate-provider TLS, which Remora does not emit yet"
+      : tls.mode === "ISTIO_MUTUAL"
+        ? "Istio mTLS certificates (SDS) are not served by Remora yet"
+        : "credentialName needs SDS, which Remora does not serve yet";
+    drDiag(
+      ctx,
+      dr,
+      "TR0202",
+      `tls mode ${tls.mode} for cluster ${c.name as string} was not applied: ${why}; traffic is sent in plain text`,
+      "spec.trafficPolicy.tls",
+    );
+    return;
+  }
+  const common: EnvoyJson = {};
+  if (tls.mode === "MUTUAL" && tls.clientCertificate && tls.privateKey) {
+    common.tls_certificates = [
+      { certificate_chain: { filename: tls.clientCertificate }, private_key: { filename: tls.privateKey } },
+    ];
+  }
+  if (!tls.insecureSkipVerify && (tls.caCertificates || tls.subjectAltNames?.length)) {
+    const vc: EnvoyJson = {};
+    if (tls.caCertificates) vc.trusted_ca = { filename: tls.caCertificates };
+    if (tls.subjectAltNames?.length) {
+      vc.match_typed_subject_alt_names = tls.subjectAltNames.map((san) => ({
+        san_type: "DNS",
+        matcher: { exact: san },
+      }));
+    }
+    common.validation_context = vc;
+  }
+  const ctxJson: EnvoyJson = { common_tls_context: common, sni: tls.sni ?? sniDefault };
+  c.transport_socket = { name: "envoy.transport_sockets.tls", typed_config: typed(T.upstreamTls, ctxJson) };
+}
+
+/** Applies the effective policy for one cluster. */
+export function applyTrafficPolicy(
+  ctx: Ctx,
+  cluster: EnvoyJson,
+  policy: TrafficPolicy | undefined,
+  protocol: Protocol,
+  sni: string,
+  dr?: ScopedDestinationRule,
+): void {
+  applyLoadBalancer(ctx, cluster, policy, dr);
+  applyConnectionPool(ctx, cluster, policy, protocol);
+  applyOutlierDetection(ctx, cluster, policy);
+  applyTls(ctx, cluster, policy?.tls, sni, dr);
+  if (policy?.loadBalancer?.localityLbSetting?.distribute?.length) {
+    cluster.common_lb_config = {
+      ...((cluster.common_lb_config as EnvoyJson) ?? {}),
+      locality_weighted_lb_config: {},
+    };
+  }
+}

@@ -1,0 +1,147 @@
+// Outbound clusters (one per visible service port, plus one per DestinationRule subset), with
+// their EDS assignments, and the fixed clusters every sidecar has. The cluster type follows the
+// service's resolution: EDS for registry endpoints, STRICT_DNS / LOGICAL_DNS for DNS hosts,
+// ORIGINAL_DST for pass-through hosts.
+import { adsConfigSource, duration } from "../envoy/builders.ts";
+import type { EnvoyJson } from "../model/proxy-config.ts";
+import type { Service, ServicePort } from "../model/service.ts";
+import { applyTrafficPolicy } from "./cluster-policy.ts";
+import { type Ctx, configRef, diag } from "./context.ts";
+import { destinationRuleFor, effectivePolicy } from "./destination-policy.ts";
+import { clusterEndpoints, loadAssignment } from "./endpoints.ts";
+import {
+  BLACKHOLE_CLUSTER,
+  INBOUND_PASSTHROUGH_CLUSTER,
+  INBOUND_SOURCE_IP,
+  outboundCluster,
+  PASSTHROUGH_CLUSTER,
+} from "./names.ts";
+
+export interface ClusterOutput {
+  clusters: EnvoyJson[];
+  endpoints: EnvoyJson[];
+}
+
+function connectTimeout(ctx: Ctx): string {
+  return duration(ctx.snapshot.meshConfig.connectTimeout) ?? "10s";
+}
+
+/** Builds one outbound cluster (and its CLA when it is an EDS cluster). */
+function outbound(
+  ctx: Ctx,
+  service: Service,
+  port: ServicePort,
+  subset: { name: string; labels?: Record<string, string> } | undefined,
+  out: ClusterOutput,
+): void {
+  const name = outboundCluster(port.port, subset?.name, service.hostname);
+  const dr = destinationRuleFor(ctx, service.hostname, service);
+  const policy = effectivePolicy(dr, port.port, subset?.name);
+  const c: EnvoyJson = { name };
+  const eps = clusterEndpoints(ctx, service.hostname, port.name, subset?.labels);
+  let resolution = service.resolution;
+  if (ctx.proxyless && resolution !== "STATIC") {
+    diag(ctx, {
+      code: "TR0301",
+      severity: "info",
+      message: `${service.hostname} uses ${resolution} resolution, which proxyless gRPC clients cannot use; it is sent as EDS with the resolved IP endpoints only`,
+    });
+    resolution = "STATIC";
+  }
+  switch (resolution) {
+    case "STATIC":
+      c.type = "EDS";
+      c.eds_cluster_config = { eds_config: adsConfigSource(), service_name: name };
+      break;
+    case "DNS":
+    case "DNS_ROUND_ROBIN":
+      c.type = resolution === "DNS" ? "STRICT_DNS" : "LOGICAL_DNS";
+      c.dns_lookup_family = "V4_ONLY";
+      if (resolution === "DNS_ROUND_ROBIN" && eps.length > 1) {
+        diag(ctx, {
+          code: "TR0302",
+          severity: "warning",
+          message: `${service.hostname} has ${eps.length} endpoints but DNS_ROUND_ROBIN (LOGICAL_DNS) uses only the first; use DNS resolution to balance across them`,
+        });
+      }
+      c.load_assignment = loadAssignment(
+        ctx,
+        name,
+        resolution === "DNS_ROUND_ROBIN" ? eps.slice(0, 1) : eps,
+        policy,
+      );
+      break;
+    case "NONE":
+      c.type = "ORIGINAL_DST";
+      break;
+  }
+  c.connect_timeout = connectTimeout(ctx);
+  applyTrafficPolicy(ctx, c, policy, port.protocol, service.hostname, dr);
+  if (c.type === "ORIGINAL_DST") {
+    c.lb_policy = "CLUSTER_PROVIDED";
+    delete c.ring_hash_lb_config;
+    delete c.maglev_lb_config;
+    delete c.round_robin_lb_config;
+    delete c.least_request_lb_config;
+  }
+  out.clusters.push(c);
+  if (c.type === "EDS") out.endpoints.push(loadAssignment(ctx, name, eps, policy));
+}
+
+/** Every outbound cluster the proxy can reach. UDP ports have no cluster (Envoy does not proxy them here). */
+export function outboundClusters(ctx: Ctx): ClusterOutput {
+  const out: ClusterOutput = { clusters: [], endpoints: [] };
+  for (const service of ctx.scope.services) {
+    const dr = destinationRuleFor(ctx, service.hostname, service);
+    for (const port of service.ports) {
+      if (port.protocol === "UDP") continue;
+      outbound(ctx, service, port, undefined, out);
+      for (const [i, subset] of (dr?.spec.subsets ?? []).entries()) {
+        if (!subset.name) {
+          diag(ctx, {
+            code: "TR0303",
+            severity: "error",
+            message: `subset ${i} has no name, so no cluster can be built for it; give every subset a name`,
+            ref: configRef(dr!.config),
+            path: `spec.subsets[${i}].name`,
+          });
+          continue;
+        }
+        outbound(
+          ctx,
+          service,
+          port,
+          { name: subset.name, ...(subset.labels ? { labels: subset.labels } : {}) },
+          out,
+        );
+      }
+    }
+  }
+  return out;
+}
+
+/** BlackHoleCluster, PassthroughCluster and InboundPassthroughCluster, as every sidecar has them. */
+export function fixedClusters(ctx: Ctx): EnvoyJson[] {
+  const timeout = connectTimeout(ctx);
+  return [
+    {
+      name: BLACKHOLE_CLUSTER,
+      type: "STATIC",
+      connect_timeout: timeout,
+      load_assignment: { cluster_name: BLACKHOLE_CLUSTER },
+    },
+    {
+      name: PASSTHROUGH_CLUSTER,
+      type: "ORIGINAL_DST",
+      connect_timeout: timeout,
+      lb_policy: "CLUSTER_PROVIDED",
+    },
+    {
+      name: INBOUND_PASSTHROUGH_CLUSTER,
+      type: "ORIGINAL_DST",
+      connect_timeout: timeout,
+      lb_policy: "CLUSTER_PROVIDED",
+      upstream_bind_config: { source_address: { address: INBOUND_SOURCE_IP, port_value: 0 } },
+    },
+  ];
+}

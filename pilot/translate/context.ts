@@ -1,0 +1,77 @@
+// The per-translation context (snapshot, proxy, scope, diagnostics) and the per-snapshot indexes
+// that every proxy's translation shares. Indexes are memoised on the immutable snapshot object,
+// so 1,000 proxies translated against one snapshot build them once.
+import type { ConfigObject } from "../model/config.ts";
+import type { Diagnostic, ObjectRef } from "../model/diagnostic.ts";
+import type { ProxyInfo } from "../model/proxy.ts";
+import type { Endpoint, Service } from "../model/service.ts";
+import type { MeshSnapshot } from "../model/snapshot.ts";
+import type { Scope } from "./scope.ts";
+
+export interface ServiceTarget {
+  service: Service;
+  endpoint: Endpoint;
+}
+
+export interface SnapshotIndex {
+  /** Endpoints by IP address, with the service they belong to (for a proxy's inbound side). */
+  targetsByIp: ReadonlyMap<string, ServiceTarget[]>;
+  /** Every VirtualService by `namespace/name` (delegates are looked up here). */
+  virtualServicesByKey: ReadonlyMap<string, ConfigObject<"VirtualService">>;
+  /** Endpoints by hostname and service port name. */
+  endpointsByPort: ReadonlyMap<string, ReadonlyMap<string, readonly Endpoint[]>>;
+}
+
+const indexes = new WeakMap<MeshSnapshot, SnapshotIndex>();
+
+export function snapshotIndex(snapshot: MeshSnapshot): SnapshotIndex {
+  const cached = indexes.get(snapshot);
+  if (cached) return cached;
+  const targetsByIp = new Map<string, ServiceTarget[]>();
+  const endpointsByPort = new Map<string, Map<string, Endpoint[]>>();
+  for (const [host, eps] of snapshot.endpoints) {
+    const services = snapshot.services.get(host) ?? [];
+    const byPort = new Map<string, Endpoint[]>();
+    endpointsByPort.set(host, byPort);
+    for (const e of eps) {
+      const list = byPort.get(e.servicePortName);
+      if (list) list.push(e);
+      else byPort.set(e.servicePortName, [e]);
+      const service =
+        services.find((s) => s.namespace === e.namespace) ??
+        services.find((s) => s.ports.some((p) => p.name === e.servicePortName));
+      if (!service) continue;
+      const list2 = targetsByIp.get(e.address);
+      if (list2) list2.push({ service, endpoint: e });
+      else targetsByIp.set(e.address, [{ service, endpoint: e }]);
+    }
+  }
+  const virtualServicesByKey = new Map<string, ConfigObject<"VirtualService">>();
+  for (const vs of snapshot.configs.VirtualService) {
+    virtualServicesByKey.set(`${vs.meta.namespace}/${vs.meta.name}`, vs);
+  }
+  const index: SnapshotIndex = { targetsByIp, virtualServicesByKey, endpointsByPort };
+  indexes.set(snapshot, index);
+  return index;
+}
+
+export interface Ctx {
+  snapshot: MeshSnapshot;
+  proxy: ProxyInfo;
+  index: SnapshotIndex;
+  scope: Scope;
+  proxyless: boolean;
+  diagnostics: Map<string, Diagnostic>;
+}
+
+export function configRef(c: ConfigObject): ObjectRef {
+  const ref: ObjectRef = { kind: c.meta.kind, namespace: c.meta.namespace, name: c.meta.name };
+  if (c.meta.source) ref.source = c.meta.source;
+  return ref;
+}
+
+/** Records a diagnostic once (translation of many ports can hit the same problem repeatedly). */
+export function diag(ctx: Ctx, d: Diagnostic): void {
+  const key = `${d.code}|${d.ref?.namespace ?? ""}/${d.ref?.name ?? ""}|${d.path ?? ""}|${d.message}`;
+  if (!ctx.diagnostics.has(key)) ctx.diagnostics.set(key, d);
+}

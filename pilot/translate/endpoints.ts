@@ -1,0 +1,136 @@
+// ClusterLoadAssignments: a service port's healthy endpoints (narrowed to a subset's labels),
+// grouped by locality with weights always set (gRPC clients drop localities without one), and
+// with locality-aware priorities (failover) or weights (distribute) from the DestinationRule.
+import { socketAddress } from "../envoy/builders.ts";
+import type { EnvoyJson } from "../model/proxy-config.ts";
+import type { Endpoint, Locality } from "../model/service.ts";
+import { labelsMatch, localityString } from "../snapshot/workloads.ts";
+import type { Ctx } from "./context.ts";
+import type { LoadBalancer, TrafficPolicy } from "./istio-api.ts";
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+function isIp(a: string): boolean {
+  return IPV4.test(a) || a.includes(":");
+}
+
+function localityJson(l: Locality): EnvoyJson {
+  const out: EnvoyJson = {};
+  if (l.region) out.region = l.region;
+  if (l.zone) out.zone = l.zone;
+  if (l.subzone) out.sub_zone = l.subzone;
+  return out;
+}
+
+/** Matches `region/zone/subzone` patterns where a part may be `*` (and trailing parts omitted). */
+function localityMatches(pattern: string, l: Locality): boolean {
+  const parts = pattern.split("/");
+  const actual = [l.region ?? "", l.zone ?? "", l.subzone ?? ""];
+  for (let i = 0; i < parts.length; i++) {
+    if (parts[i] === "*") return true;
+    if (parts[i] !== actual[i]) return false;
+  }
+  return true;
+}
+
+/** Priority of an endpoint locality relative to the proxy, with Istio's failover rules. */
+function failoverPriority(proxy: Locality, l: Locality, lb: LoadBalancer | undefined): number {
+  if (l.region === proxy.region) {
+    if (l.zone === proxy.zone) return l.subzone === proxy.subzone ? 0 : 1;
+    return 2;
+  }
+  const rule = lb?.localityLbSetting?.failover?.find((f) => f.from === proxy.region);
+  if (rule) return rule.to === l.region ? 3 : 4;
+  return 3;
+}
+
+/** The endpoints a cluster serves: healthy ones of the port, within the subset's labels. */
+export function clusterEndpoints(
+  ctx: Ctx,
+  hostname: string,
+  portName: string,
+  subsetLabels?: Readonly<Record<string, string>>,
+): Endpoint[] {
+  const eps = ctx.index.endpointsByPort.get(hostname)?.get(portName) ?? [];
+  return eps.filter(
+    (e) =>
+      e.healthy &&
+      (!subsetLabels || labelsMatch(subsetLabels, e.labels)) &&
+      (!ctx.proxyless || isIp(e.address)),
+  );
+}
+
+/** Groups endpoints into LocalityLbEndpoints, applying the locality load-balancer setting. */
+export function localityLbEndpoints(
+  ctx: Ctx,
+  endpoints: readonly Endpoint[],
+  policy?: TrafficPolicy,
+): EnvoyJson[] {
+  const groups = new Map<string, { locality: Locality; eps: Endpoint[] }>();
+  for (const e of endpoints) {
+    const key = localityString(e.locality);
+    const g = groups.get(key);
+    if (g) g.eps.push(e);
+    else groups.set(key, { locality: e.locality, eps: [e] });
+  }
+  const lb = policy?.loadBalancer;
+  const setting = lb?.localityLbSetting;
+  const proxyLoc = ctx.proxy.locality;
+  const hasProxyLocality = !!(proxyLoc.region || proxyLoc.zone);
+  const distribute =
+    setting?.enabled !== false && hasProxyLocality
+      ? setting?.distribute?.find((d) => d.from && localityMatches(d.from, proxyLoc))
+      : undefined;
+  // Failover priorities only make sense when unhealthy hosts get ejected, so (as in Istio) they
+  // need outlier detection.
+  const failover =
+    !distribute && setting?.enabled !== false && hasProxyLocality && !!policy?.outlierDetection;
+  const keys = [...groups.keys()].sort();
+  const out: EnvoyJson[] = [];
+  const priorities = new Map<string, number>();
+  for (const key of keys) {
+    const g = groups.get(key)!;
+    const lbEndpoints = g.eps.map((e) => ({
+      endpoint: { address: socketAddress(e.address, e.port) },
+      health_status: "HEALTHY",
+      load_balancing_weight: e.weight ?? 1,
+    }));
+    let weight = g.eps.reduce((n, e) => n + (e.weight ?? 1), 0);
+    if (distribute?.to) {
+      let share = 0;
+      for (const [pattern, w] of Object.entries(distribute.to)) {
+        if (!localityMatches(pattern, g.locality)) continue;
+        const matching = keys.filter((k) => localityMatches(pattern, groups.get(k)!.locality)).length;
+        share += w / matching;
+      }
+      if (share <= 0) continue; // localities the rule sends nothing to are left out
+      weight = Math.max(1, Math.round(share));
+    }
+    const item: EnvoyJson = {
+      locality: localityJson(g.locality),
+      lb_endpoints: lbEndpoints,
+      load_balancing_weight: weight,
+    };
+    if (failover) priorities.set(key, failoverPriority(proxyLoc, g.locality, lb));
+    out.push(item);
+  }
+  if (failover) {
+    // Envoy wants priorities without gaps, starting at 0.
+    const used = [...new Set(priorities.values())].sort((a, b) => a - b);
+    out.forEach((item, i) => {
+      const p = used.indexOf(priorities.get(keys[i] as string) ?? 0);
+      if (p > 0) item.priority = p;
+    });
+  }
+  return out;
+}
+
+/** A ClusterLoadAssignment for an EDS cluster (or inline in a DNS cluster). */
+export function loadAssignment(
+  ctx: Ctx,
+  clusterName: string,
+  endpoints: readonly Endpoint[],
+  policy?: TrafficPolicy,
+): EnvoyJson {
+  return { cluster_name: clusterName, endpoints: localityLbEndpoints(ctx, endpoints, policy) };
+}

@@ -1,0 +1,72 @@
+// translate(snapshot, proxy): the pure function from a mesh snapshot and one proxy's identity to
+// that proxy's Envoy resources and the diagnostics found on the way. Deterministic: every list is
+// sorted and nothing depends on time or randomness, so equal inputs give byte-equal output.
+import type { Diagnostic } from "../model/diagnostic.ts";
+import type { ProxyInfo } from "../model/proxy.ts";
+import type { EnvoyJson, ProxyConfig } from "../model/proxy-config.ts";
+import type { MeshSnapshot } from "../model/snapshot.ts";
+import { fixedClusters, outboundClusters } from "./clusters.ts";
+import { type Ctx, snapshotIndex } from "./context.ts";
+import { inboundClusters, inboundPorts, virtualInbound } from "./listeners-inbound.ts";
+import { outboundListeners } from "./listeners-outbound.ts";
+import { proxylessListenersAndRoutes } from "./proxyless.ts";
+import { buildScope } from "./scope.ts";
+
+export interface TranslateResult {
+  config: ProxyConfig;
+  diagnostics: Diagnostic[];
+}
+
+function byKey(key: string) {
+  return (a: EnvoyJson, b: EnvoyJson): number => {
+    const x = a[key] as string;
+    const y = b[key] as string;
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
+}
+
+function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
+  const ka = `${a.code}|${a.ref?.namespace ?? ""}|${a.ref?.name ?? ""}|${a.path ?? ""}|${a.message}`;
+  const kb = `${b.code}|${b.ref?.namespace ?? ""}|${b.ref?.name ?? ""}|${b.path ?? ""}|${b.message}`;
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+/** Translates the snapshot for one proxy. Never throws on user config: problems are diagnostics. */
+export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo): TranslateResult {
+  const ctx: Ctx = {
+    snapshot,
+    proxy,
+    index: snapshotIndex(snapshot),
+    scope: buildScope(snapshot, proxy),
+    proxyless: proxy.generator === "grpc",
+    diagnostics: new Map(),
+  };
+  const config: ProxyConfig = { listeners: [], routes: [], clusters: [], endpoints: [], secrets: [] };
+  if (proxy.type === "router") {
+    ctx.diagnostics.set("router", {
+      code: "TR0001",
+      severity: "error",
+      message: `proxy ${proxy.nodeId} is a router (gateway); Remora does not translate Gateways yet, so it gets no listeners`,
+    });
+  } else if (ctx.proxyless) {
+    const lr = proxylessListenersAndRoutes(ctx);
+    const cl = outboundClusters(ctx);
+    config.listeners = lr.listeners;
+    config.routes = lr.routes;
+    config.clusters = cl.clusters;
+    config.endpoints = cl.endpoints;
+  } else {
+    const out = outboundListeners(ctx);
+    const ports = inboundPorts(ctx);
+    const cl = outboundClusters(ctx);
+    config.listeners = [...out.listeners, virtualInbound(ctx, ports)];
+    config.routes = out.routes;
+    config.clusters = [...cl.clusters, ...inboundClusters(ctx, ports), ...fixedClusters(ctx)];
+    config.endpoints = cl.endpoints;
+  }
+  config.listeners.sort(byKey("name"));
+  config.routes.sort(byKey("name"));
+  config.clusters.sort(byKey("name"));
+  config.endpoints.sort(byKey("cluster_name"));
+  return { config, diagnostics: [...ctx.diagnostics.values()].sort(compareDiagnostics) };
+}

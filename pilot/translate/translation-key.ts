@@ -1,0 +1,35 @@
+// translationKey: everything translate() reads about a proxy, so proxies with equal keys (the
+// replicas of one deployment) share one translation per snapshot. The proxy's IPs are not part
+// of it: only the inbound ports they resolve to are.
+import type { ProxyInfo } from "../model/proxy.ts";
+import type { MeshSnapshot } from "../model/snapshot.ts";
+import { snapshotIndex } from "./context.ts";
+
+function sortedEntries(r: Readonly<Record<string, string>>): string {
+  return Object.keys(r)
+    .sort()
+    .map((k) => `${k}=${r[k]}`)
+    .join(",");
+}
+
+export function translationKey(snapshot: MeshSnapshot, proxy: ProxyInfo): string {
+  const index = snapshotIndex(snapshot);
+  const inbound = new Set<string>();
+  for (const ip of proxy.ipAddresses) {
+    for (const t of index.targetsByIp.get(ip) ?? []) {
+      inbound.add(`${t.service.hostname}/${t.endpoint.servicePortName}/${t.endpoint.port}`);
+    }
+  }
+  const l = proxy.locality;
+  return [
+    snapshot.version,
+    proxy.type,
+    proxy.generator ?? "",
+    proxy.namespace,
+    sortedEntries(proxy.labels),
+    `${l.region ?? ""}/${l.zone ?? ""}/${l.subzone ?? ""}`,
+    proxy.network ?? "",
+    proxy.clusterId ?? "",
+    [...inbound].sort().join(","),
+  ].join("|");
+}
