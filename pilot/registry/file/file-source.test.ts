@@ -1,0 +1,120 @@
+// The file source on a temporary directory: recursive multi-document reads, change detection,
+// a bad edit keeping the last good content, deletion removing objects.
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { createFileSource, type FileSource } from "./file-source.ts";
+
+let dir: string;
+let source: FileSource;
+const names = () =>
+  source
+    .contents()
+    .objects.map(
+      (o) => `${(o as { kind: string }).kind}/${(o as { metadata: { name: string } }).metadata.name}`,
+    )
+    .sort();
+
+function nextChange(): Promise<ReadonlySet<string>> {
+  return new Promise((resolve) => {
+    const off = source.onChange((k) => {
+      off();
+      resolve(k);
+    });
+  });
+}
+
+const SVC = `apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: default}
+spec: {ports: [{name: http, port: 9080}]}
+`;
+const VS = `apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  http: [{route: [{destination: {host: reviews}}]}]
+`;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "remora-files-"));
+  mkdirSync(join(dir, "nested", "deeper"), { recursive: true });
+  writeFileSync(join(dir, "svc.yaml"), `${SVC}---\n# empty document\n---\n${VS}`);
+  writeFileSync(
+    join(dir, "nested", "deeper", "dr.yml"),
+    "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews}\nspec: {host: reviews}\n",
+  );
+  writeFileSync(join(dir, "notes.txt"), "ignored");
+  source = createFileSource({ dir, pollMs: 50 });
+  await source.start();
+});
+after(async () => {
+  await source.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("reads every YAML file recursively, multi-document", () => {
+  assert.equal(source.synced, true);
+  assert.deepEqual(names(), ["DestinationRule/reviews", "Service/reviews", "VirtualService/reviews"]);
+  const origins = source.contents().origins;
+  assert.ok(origins.some((o) => /svc\.yaml:\d+$/.test(o)));
+});
+
+test("an edit is picked up and names the changed kinds", async () => {
+  const change = nextChange();
+  writeFileSync(
+    join(dir, "nested", "deeper", "dr.yml"),
+    "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ratings}\nspec: {host: ratings}\n",
+  );
+  const kinds = await change;
+  assert.ok(kinds.has("DestinationRule"));
+  assert.deepEqual(names(), ["DestinationRule/ratings", "Service/reviews", "VirtualService/reviews"]);
+});
+
+test("a bad edit reports diagnostics and keeps the last good content", async () => {
+  const change = nextChange();
+  writeFileSync(join(dir, "svc.yaml"), "apiVersion: v1\nkind: Service\nmetadata: {name: [unclosed\n");
+  await change;
+  assert.deepEqual(names(), ["DestinationRule/ratings", "Service/reviews", "VirtualService/reviews"]);
+  const codes = source.contents().diagnostics.map((d) => d.code);
+  assert.ok(codes.includes("CFG0012"), `YAML error reported: ${codes}`);
+  assert.ok(codes.includes("CFG0014"), "says the last good content stays");
+  const fixed = nextChange();
+  writeFileSync(join(dir, "svc.yaml"), SVC);
+  await fixed;
+  assert.deepEqual(names(), ["DestinationRule/ratings", "Service/reviews"]);
+  assert.deepEqual(source.contents().diagnostics, []);
+});
+
+test("a file that fails the object check is bad as a whole", async () => {
+  await source.stop();
+  const checked = createFileSource({
+    dir,
+    watch: false,
+    pollMs: 0,
+    check: (obj) =>
+      (obj as { kind?: string }).kind === "Service"
+        ? [{ code: "TEST1", severity: "error", message: "services are not allowed here" }]
+        : [],
+  });
+  await checked.start();
+  const kinds = checked.contents().objects.map((o) => (o as { kind: string }).kind);
+  assert.deepEqual(kinds, ["DestinationRule"]);
+  assert.deepEqual(
+    checked.contents().diagnostics.map((d) => d.code),
+    ["TEST1"],
+  );
+  await checked.stop();
+  await source.start();
+});
+
+test("deleting a file removes its objects", async () => {
+  const change = nextChange();
+  rmSync(join(dir, "nested"), { recursive: true });
+  const kinds = await change;
+  assert.ok(kinds.has("DestinationRule"));
+  assert.deepEqual(names(), ["Service/reviews"]);
+});

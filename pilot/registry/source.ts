@@ -1,0 +1,44 @@
+// The contract between config sources (a directory of YAML, a Kubernetes cluster, later remote
+// clusters) and the aggregate: a source holds raw API objects, says when its first full read is
+// done, and signals which kinds changed. Conversion into SnapshotInput happens once, in the
+// aggregate, so every source gets identical treatment.
+import type { Diagnostic } from "../model/diagnostic.ts";
+
+export interface SourceContents {
+  /** Raw Kubernetes/Istio objects (apiVersion, kind, metadata, spec…). */
+  objects: readonly unknown[];
+  /** Where each object came from (`file:<path>:<line>`, `cluster:<id>`), same order as objects. */
+  origins: readonly string[];
+  /** Problems the source met while reading (bad files, unreadable objects). */
+  diagnostics: readonly Diagnostic[];
+}
+
+export interface ConfigSource {
+  /** Stable identity, e.g. `file:samples` or `cluster:Kubernetes`. */
+  readonly id: string;
+  /** Begins reading and watching; returns at once (use whenSynced to wait). */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** True once every kind has been read completely at least once. */
+  readonly synced: boolean;
+  whenSynced(): Promise<void>;
+  /** What the source holds now. */
+  contents(): SourceContents;
+  /** Called with the kinds that changed (e.g. `Service`, `EndpointSlice`, `VirtualService`). */
+  onChange(listener: (kinds: ReadonlySet<string>) => void): () => void;
+}
+
+/** A small listener list shared by the sources. */
+export class ChangeEmitter {
+  private readonly listeners = new Set<(kinds: ReadonlySet<string>) => void>();
+
+  on(fn: (kinds: ReadonlySet<string>) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  emit(kinds: ReadonlySet<string>): void {
+    if (kinds.size === 0) return;
+    for (const fn of this.listeners) fn(kinds);
+  }
+}

@@ -1,0 +1,173 @@
+// The resource table of the fake API server: which group/version/plural it serves, the kind and
+// list kind, whether it is namespaced, and which storage it lives in. Several versions of one
+// group share one storage key (as the real apiserver does for CRDs with conversion `None`), so an
+// object written as networking.istio.io/v1alpha3 reads back as v1 with only apiVersion changed.
+
+export interface ResourceType {
+  group: string;
+  /** Every version served for this resource; the first is the storage version. */
+  versions: string[];
+  plural: string;
+  singular: string;
+  kind: string;
+  listKind: string;
+  namespaced: boolean;
+  shortNames?: string[];
+  /** Built-in (compiled-in) types omit kind/apiVersion on list items, as kube-apiserver does. */
+  builtin: boolean;
+}
+
+/** Storage key shared by all versions of a resource: `group/plural`. */
+export function storageKey(r: { group: string; plural: string }): string {
+  return `${r.group}/${r.plural}`;
+}
+
+/** `v1` for the core group, `group/version` otherwise. */
+export function apiVersionOf(group: string, version: string): string {
+  return group === "" ? version : `${group}/${version}`;
+}
+
+function builtin(
+  group: string,
+  version: string,
+  kind: string,
+  plural: string,
+  namespaced: boolean,
+  shortNames?: string[],
+): ResourceType {
+  return {
+    group,
+    versions: [version],
+    plural,
+    singular: kind.toLowerCase(),
+    kind,
+    listKind: `${kind}List`,
+    namespaced,
+    builtin: true,
+    ...(shortNames ? { shortNames } : {}),
+  };
+}
+
+const ISTIO_VERSIONS = ["v1", "v1beta1", "v1alpha3"];
+function istio(kind: string, plural: string, shortNames: string[]): ResourceType {
+  return {
+    group: "networking.istio.io",
+    versions: [...ISTIO_VERSIONS],
+    plural,
+    singular: kind.toLowerCase(),
+    kind,
+    listKind: `${kind}List`,
+    namespaced: true,
+    shortNames,
+    builtin: false,
+  };
+}
+
+/** What every fresh server serves before any CRD is created. */
+export function defaultResources(): ResourceType[] {
+  return [
+    builtin("", "v1", "Namespace", "namespaces", false, ["ns"]),
+    builtin("", "v1", "Pod", "pods", true, ["po"]),
+    builtin("", "v1", "Service", "services", true, ["svc"]),
+    builtin("", "v1", "Node", "nodes", false, ["no"]),
+    builtin("", "v1", "Secret", "secrets", true),
+    builtin("", "v1", "ConfigMap", "configmaps", true, ["cm"]),
+    builtin("", "v1", "Endpoints", "endpoints", true, ["ep"]),
+    builtin("", "v1", "ServiceAccount", "serviceaccounts", true, ["sa"]),
+    builtin("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true),
+    builtin("coordination.k8s.io", "v1", "Lease", "leases", true),
+    builtin(
+      "admissionregistration.k8s.io",
+      "v1",
+      "MutatingWebhookConfiguration",
+      "mutatingwebhookconfigurations",
+      false,
+    ),
+    builtin(
+      "admissionregistration.k8s.io",
+      "v1",
+      "ValidatingWebhookConfiguration",
+      "validatingwebhookconfigurations",
+      false,
+    ),
+    builtin("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false, [
+      "crd",
+    ]),
+    istio("VirtualService", "virtualservices", ["vs"]),
+    istio("DestinationRule", "destinationrules", ["dr"]),
+    istio("ServiceEntry", "serviceentries", ["se"]),
+    istio("Gateway", "gateways", ["gw"]),
+    istio("Sidecar", "sidecars", []),
+    istio("WorkloadEntry", "workloadentries", ["we"]),
+    istio("WorkloadGroup", "workloadgroups", ["wg"]),
+  ];
+}
+
+/** Lookup table over served resources, updated when CRDs are created or deleted. */
+export class ResourceRegistry {
+  private readonly byKey = new Map<string, ResourceType>();
+
+  constructor(resources: ResourceType[] = defaultResources()) {
+    for (const r of resources) this.add(r);
+  }
+
+  add(r: ResourceType): void {
+    const existing = this.byKey.get(storageKey(r));
+    if (existing) {
+      for (const v of r.versions) if (!existing.versions.includes(v)) existing.versions.push(v);
+      return;
+    }
+    this.byKey.set(storageKey(r), { ...r, versions: [...r.versions] });
+  }
+
+  remove(group: string, plural: string): void {
+    this.byKey.delete(storageKey({ group, plural }));
+  }
+
+  /** The resource served at group/version/plural, or undefined (→ 404). */
+  find(group: string, version: string, plural: string): ResourceType | undefined {
+    const r = this.byKey.get(storageKey({ group, plural }));
+    return r?.versions.includes(version) ? r : undefined;
+  }
+
+  all(): ResourceType[] {
+    return [...this.byKey.values()];
+  }
+
+  /** Group → served versions, in registration order (the first is preferred). */
+  groups(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const r of this.byKey.values()) {
+      const vs = out.get(r.group) ?? [];
+      for (const v of r.versions) if (!vs.includes(v)) vs.push(v);
+      out.set(r.group, vs);
+    }
+    return out;
+  }
+}
+
+/** Turns a stored CustomResourceDefinition into the resource it serves (or undefined if malformed). */
+export function resourceFromCrd(crd: Record<string, unknown>): ResourceType | undefined {
+  const spec = crd.spec as Record<string, unknown> | undefined;
+  const names = spec?.names as Record<string, unknown> | undefined;
+  if (!spec || !names || typeof spec.group !== "string" || typeof names.plural !== "string") return undefined;
+  if (typeof names.kind !== "string") return undefined;
+  const versions = Array.isArray(spec.versions)
+    ? (spec.versions as Array<Record<string, unknown>>)
+        .filter((v) => v.served !== false && typeof v.name === "string")
+        .sort((a, b) => Number(b.storage === true) - Number(a.storage === true))
+        .map((v) => v.name as string)
+    : [];
+  if (versions.length === 0) return undefined;
+  return {
+    group: spec.group,
+    versions,
+    plural: names.plural,
+    singular: typeof names.singular === "string" ? names.singular : names.kind.toLowerCase(),
+    kind: names.kind,
+    listKind: typeof names.listKind === "string" ? names.listKind : `${names.kind}List`,
+    namespaced: spec.scope !== "Cluster",
+    builtin: false,
+    ...(Array.isArray(names.shortNames) ? { shortNames: names.shortNames as string[] } : {}),
+  };
+}
