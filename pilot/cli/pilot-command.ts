@@ -33,13 +33,31 @@ export interface PilotCliOptions {
 /** Options shared by `pilot` and `serve`. */
 export function addPilotOptions(cmd: Command): Command {
   return cmd
-    .option("--config-dir <dir>", "read Kubernetes and Istio YAML from a directory (watched) instead of a cluster")
+    .option(
+      "--config-dir <dir>",
+      "read Kubernetes and Istio YAML from a directory (watched) instead of a cluster",
+    )
     .option("--kubeconfig <file>", "kubeconfig of the cluster to watch (default: in-cluster or $KUBECONFIG)")
     .option("--host <address>", "address to listen on", "0.0.0.0")
     .option("--grpc-port <port>", "xDS (ADS) gRPC port; 0 picks a free port", parsePort, 15010)
-    .option("--http-port <port>", "health, metrics and debug HTTP port; 0 picks a free port", parsePort, 15014)
-    .option("--debounce-after <duration>", "quiet time before a config change is pushed", parseDurationMs, 100)
-    .option("--debounce-max <duration>", "longest a change may wait for quiet before it is pushed", parseDurationMs, 10_000)
+    .option(
+      "--http-port <port>",
+      "health, metrics and debug HTTP port; 0 picks a free port",
+      parsePort,
+      15014,
+    )
+    .option(
+      "--debounce-after <duration>",
+      "quiet time before a config change is pushed",
+      parseDurationMs,
+      100,
+    )
+    .option(
+      "--debounce-max <duration>",
+      "longest a change may wait for quiet before it is pushed",
+      parseDurationMs,
+      10_000,
+    )
     .option("--log-level <level>", "debug, info, warn or error", "info");
 }
 
@@ -47,7 +65,9 @@ export function registerPilotCommand(program: Command): void {
   addPilotOptions(
     program
       .command("pilot")
-      .description("run the xDS control plane (ADS SotW and delta on --grpc-port, debug and metrics on --http-port)"),
+      .description(
+        "run the xDS control plane (ADS SotW and delta on --grpc-port, debug and metrics on --http-port)",
+      ),
   ).action(async (opts: PilotCliOptions) => {
     if (opts.configDir && opts.kubeconfig) {
       throw new InvalidArgumentError("use either --config-dir or --kubeconfig, not both");

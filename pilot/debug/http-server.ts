@@ -5,8 +5,8 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { XdsConnection } from "../xds/connection.ts";
-import type { XdsServer } from "../xds/xds-server.ts";
 import type { XdsSnapshot } from "../xds/types.ts";
+import type { XdsServer } from "../xds/xds-server.ts";
 
 export interface DebugSources {
   /** True once every source has synced and a snapshot exists. */
@@ -39,7 +39,10 @@ function proxyRow(c: XdsConnection<unknown>): Record<string, unknown> {
 }
 
 /** Finds a connection by full node id, `pod.namespace`, or pod name (first match). */
-export function findConnection<C extends XdsConnection<unknown>>(conns: readonly C[], query: string): C | undefined {
+export function findConnection<C extends XdsConnection<unknown>>(
+  conns: readonly C[],
+  query: string,
+): C | undefined {
   return (
     conns.find((c) => c.node.id === query) ??
     conns.find((c) => c.node.id.split("~")[2] === query) ??
@@ -80,18 +83,28 @@ export async function startDebugServer<S extends XdsSnapshot, P>(
   }));
   app.get("/debug/syncz", async () => conns().map(proxyRow));
   app.get("/debug/connections", async () =>
-    conns().map((c) => ({ proxy: c.node.id, id: c.id, mode: c.mode, peer: c.peer, connectedAt: c.connectedAt })),
+    conns().map((c) => ({
+      proxy: c.node.id,
+      id: c.id,
+      mode: c.mode,
+      peer: c.peer,
+      connectedAt: c.connectedAt,
+    })),
   );
   app.get("/debug/config_dump", async (req, reply) => {
     const q = req.query as { proxyID?: string; types?: string };
     if (!q.proxyID) {
       reply.code(400);
-      return { error: "missing proxyID: use ?proxyID=<node id> or ?proxyID=<pod>.<namespace>; see /debug/syncz" };
+      return {
+        error: "missing proxyID: use ?proxyID=<node id> or ?proxyID=<pod>.<namespace>; see /debug/syncz",
+      };
     }
     const conn = findConnection(conns(), q.proxyID);
     if (!conn) {
       reply.code(404);
-      return { error: `no connected proxy matches ${JSON.stringify(q.proxyID)}; see /debug/syncz for connected proxies` };
+      return {
+        error: `no connected proxy matches ${JSON.stringify(q.proxyID)}; see /debug/syncz for connected proxies`,
+      };
     }
     const config = conn.config ?? xds.configFor(conn as unknown as XdsConnection<P>);
     return {
@@ -121,7 +134,7 @@ export async function startDebugServer<S extends XdsSnapshot, P>(
       pushQueue: xds.queueSize,
       pushes: xds.pushHistory(),
       nacks,
-      diagnostics: sources.diagnostics(),
+      diagnostics: [...sources.diagnostics(), ...xds.translationDiagnostics()],
     };
   });
 

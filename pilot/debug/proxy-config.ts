@@ -17,7 +17,13 @@ function clusterRows(clusters: Json[]): string[][] {
     const name = String(c.name ?? "");
     const parts = name.split("|");
     const [direction, port, subset, fqdn] = parts.length === 4 ? parts : ["-", "-", "-", name];
-    return [fqdn ?? "", port ?? "", subset || "-", direction ?? "", String(c.type ?? (c.cluster_type ? "EXTENSION" : "-"))];
+    return [
+      fqdn ?? "",
+      port ?? "",
+      subset || "-",
+      direction ?? "",
+      String(c.type ?? (c.cluster_type ? "EXTENSION" : "-")),
+    ];
   });
 }
 
@@ -62,7 +68,11 @@ function endpointRows(endpoints: Json[]): string[][] {
     for (const loc of (cla.endpoints ?? []) as Json[]) {
       for (const lb of (loc.lb_endpoints ?? []) as Json[]) {
         const a = socket((lb.endpoint as Json | undefined)?.address);
-        rows.push([`${a.address}:${a.port}`, String(lb.health_status ?? "HEALTHY"), String(cla.cluster_name ?? "")]);
+        rows.push([
+          `${a.address}:${a.port}`,
+          String(lb.health_status ?? "HEALTHY"),
+          String(cla.cluster_name ?? ""),
+        ]);
       }
     }
   }
@@ -75,7 +85,10 @@ export async function proxyConfig(
   proxy: string,
   output: string,
 ): Promise<string> {
-  const dump = (await fetchPilotJson(pilot, `debug/config_dump?proxyID=${encodeURIComponent(proxy)}`)) as Dump;
+  const dump = (await fetchPilotJson(
+    pilot,
+    `debug/config_dump?proxyID=${encodeURIComponent(proxy)}`,
+  )) as Dump;
   const pick = kind === "all" ? dump : { [kind]: dump[kind] };
   if (output === "json") return `${JSON.stringify(pick, null, 2)}\n`;
   if (output === "yaml") return stringify(pick);

@@ -37,14 +37,19 @@ function shortName(nodeId: string): string {
 export async function proxyStatus(pilot: string, proxy: string | undefined, output: string): Promise<string> {
   const rows = (await fetchPilotJson(pilot, "debug/syncz")) as SyncRow[];
   const selected = proxy
-    ? rows.filter((r) => r.proxy === proxy || shortName(r.proxy) === proxy || shortName(r.proxy).split(".")[0] === proxy)
+    ? rows.filter(
+        (r) =>
+          r.proxy === proxy || shortName(r.proxy) === proxy || shortName(r.proxy).split(".")[0] === proxy,
+      )
     : rows;
   if (proxy && selected.length === 0) throw new Error(`no connected proxy matches "${proxy}"`);
   if (output === "json") return `${JSON.stringify(selected, null, 2)}\n`;
   if (proxy) {
     const out: string[] = [];
     for (const r of selected) {
-      out.push(`Proxy:    ${r.proxy}\nStream:   ${r.mode}, connected ${r.connectedAt}\nSnapshot: ${r.snapshotVersion}\n`);
+      out.push(
+        `Proxy:    ${r.proxy}\nStream:   ${r.mode}, connected ${r.connectedAt}\nSnapshot: ${r.snapshotVersion}\n`,
+      );
       out.push(
         table(
           ["TYPE", "STATUS", "RESOURCES", "SENT VERSION", "ACKED VERSION"],
@@ -68,6 +73,11 @@ export async function proxyStatus(pilot: string, proxy: string | undefined, outp
   if (rows.length === 0) return "no proxies connected\n";
   return table(
     ["NAME", "TYPE", ...COLUMNS.map(([l]) => l), "VERSION"],
-    rows.map((r) => [shortName(r.proxy), r.mode, ...COLUMNS.map(([, k]) => cell(r.types[k])), r.snapshotVersion]),
+    rows.map((r) => [
+      shortName(r.proxy),
+      r.mode,
+      ...COLUMNS.map(([, k]) => cell(r.types[k])),
+      r.snapshotVersion,
+    ]),
   );
 }

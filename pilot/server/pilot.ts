@@ -39,7 +39,9 @@ export interface RunningPilot<S extends XdsSnapshot, P> {
   close(graceMs?: number): Promise<void>;
 }
 
-export async function startPilot<S extends XdsSnapshot, P>(opts: PilotOptions<S, P>): Promise<RunningPilot<S, P>> {
+export async function startPilot<S extends XdsSnapshot, P>(
+  opts: PilotOptions<S, P>,
+): Promise<RunningPilot<S, P>> {
   const xds = new XdsServer<S, P>(opts.backend, opts.encoder, opts.xds ?? {}, opts.log);
   const feed = opts.feed;
   const sources: DebugSources = {

@@ -4,6 +4,7 @@
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { ProxyConfig } from "../model/proxy-config.ts";
 import type { ChangeSet } from "../model/snapshot.ts";
+import type { PreparedConfig } from "./resources.ts";
 import type { XdsNode } from "./wire.ts";
 
 /** The part of a snapshot the server reads itself. */
@@ -24,8 +25,11 @@ export interface XdsBackend<S extends XdsSnapshot, P> {
    * translation. It need not include the snapshot version (the server adds it).
    */
   cacheKey(snapshot: S, proxy: P): string;
-  /** False when nothing in the snapshot's change set can alter this proxy's config. */
-  affects?(snapshot: S, proxy: P): boolean;
+  /**
+   * False when nothing in the snapshot's change set can alter this proxy's config. `previous` is
+   * the config the proxy was last pushed (from an older snapshot).
+   */
+  affects?(snapshot: S, proxy: P, previous: PreparedConfig): boolean;
   /** Labels for debug output (namespace, type…). */
   describe?(proxy: P): Record<string, unknown>;
 }

@@ -228,7 +228,10 @@ export class TypeWatch {
   answer(
     nonce: string,
     error: { code: number; message: string } | undefined,
-  ): { kind: "stale" } | { kind: "repeat" } | { kind: "ack" | "nack"; startedAt: number; record?: NackRecord } {
+  ):
+    | { kind: "stale" }
+    | { kind: "repeat" }
+    | { kind: "ack" | "nack"; startedAt: number; record?: NackRecord } {
     if (this.mode === "sotw" && nonce !== this.nonceSent) return { kind: "stale" };
     const o = this.outstanding.get(nonce);
     // SotW: the latest nonce again (already answered) carries a subscription change.

@@ -66,18 +66,24 @@ function wireTypes(): WireTypes {
   return types;
 }
 
-/** google.protobuf.Struct/Value (as protobufjs objects) to plain JSON. */
+/**
+ * google.protobuf.Struct/Value (as decoded protobufjs messages) to plain JSON. Decoded messages
+ * carry every field on their prototype, so presence is checked by value, not with `in`.
+ */
 function valueToJson(v: unknown): unknown {
   if (!v || typeof v !== "object") return null;
   const o = v as Record<string, unknown>;
-  if ("structValue" in o || "struct_value" in o) return structToJson(o.structValue ?? o.struct_value);
-  if ("listValue" in o || "list_value" in o) {
-    const l = (o.listValue ?? o.list_value) as { values?: unknown[] } | undefined;
-    return (l?.values ?? []).map(valueToJson);
-  }
-  if ("stringValue" in o || "string_value" in o) return o.stringValue ?? o.string_value;
-  if ("numberValue" in o || "number_value" in o) return o.numberValue ?? o.number_value;
-  if ("boolValue" in o || "bool_value" in o) return o.boolValue ?? o.bool_value;
+  const pick = (camel: string, snake: string) => (o[camel] ?? o[snake]) as unknown;
+  const struct = pick("structValue", "struct_value");
+  if (struct != null) return structToJson(struct);
+  const list = pick("listValue", "list_value") as { values?: unknown[] } | null | undefined;
+  if (list != null) return (list.values ?? []).map(valueToJson);
+  const s = pick("stringValue", "string_value");
+  if (s != null) return s;
+  const n = pick("numberValue", "number_value");
+  if (n != null) return n;
+  const b = pick("boolValue", "bool_value");
+  if (b != null) return b;
   return null;
 }
 

@@ -2,6 +2,7 @@
 // translation per (snapshot, proxy class), and pushes each new snapshot through the push queue.
 // It only diffs, versions and sends; translation is the backend's job.
 import * as grpc from "@grpc/grpc-js";
+import type { Diagnostic } from "../model/diagnostic.ts";
 import type { XdsKind } from "../model/proxy-config.ts";
 import { type ConnectionHooks, type ConnectionSink, XdsConnection } from "./connection.ts";
 import { createXdsMetrics, type XdsMetrics } from "./metrics.ts";
@@ -143,7 +144,7 @@ export class XdsServer<S extends XdsSnapshot, P> {
         conn.config &&
         !snapshot.changes.full &&
         this.backend.affects &&
-        !this.backend.affects(snapshot, conn.proxy)
+        !this.backend.affects(snapshot, conn.proxy, conn.config)
       ) {
         skipped++;
         continue;
@@ -162,6 +163,15 @@ export class XdsServer<S extends XdsSnapshot, P> {
     });
     if (this.history.length > 50) this.history.shift();
     this.log.info({ version: snapshot.version, queued, skipped, endpointsOnly }, "snapshot published");
+  }
+
+  /** Diagnostics of the current snapshot's translations, deduplicated (debug output). */
+  translationDiagnostics(): Diagnostic[] {
+    const seen = new Map<string, Diagnostic>();
+    for (const c of this.translations.values()) {
+      for (const d of c.diagnostics) seen.set(`${d.code}|${d.message}`, d);
+    }
+    return [...seen.values()];
   }
 
   /** The config for a connection under the current snapshot (shared across identical proxies). */

@@ -7,8 +7,8 @@
 //   4. memory per connected proxy (slope 25%→100% of CLIENTS) vs bare grpc-js streams.
 // The same file runs the client process when XDS_BENCH_ROLE=clients.
 import { type ChildProcess, fork } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { encodeJson } from "../../pilot/envoy/proto.ts";
 import { TYPE_URLS, type XdsKind } from "../../pilot/model/proxy-config.ts";
@@ -21,7 +21,13 @@ import {
   fakeGenerate,
   fakeSnapshot,
 } from "../../pilot/xds/fake-backend.ts";
-import { deltaEntry, encodeAny, encodeDeltaResponse, encodeSotwResponse, sotwEntry } from "../../pilot/xds/wire.ts";
+import {
+  deltaEntry,
+  encodeAny,
+  encodeDeltaResponse,
+  encodeSotwResponse,
+  sotwEntry,
+} from "../../pilot/xds/wire.ts";
 import { XdsServer } from "../../pilot/xds/xds-server.ts";
 import { AdsClient, CDS, EDS, LDS, RDS } from "../helpers/ads-client.ts";
 import { median, percentile, report, SMOKE } from "./report.ts";
@@ -48,7 +54,10 @@ function clientMain(): void {
   let nextId = 0;
   const send = (m: unknown) => process.send?.(m);
   const fullyConfigured = (c: AdsClient) =>
-    c.resources(CDS).size >= SERVICES && c.resources(EDS).size >= SERVICES && c.resources(LDS).size >= 1 && c.resources(RDS).size >= 1;
+    c.resources(CDS).size >= SERVICES &&
+    c.resources(EDS).size >= SERVICES &&
+    c.resources(LDS).size >= 1 &&
+    c.resources(RDS).size >= 1;
   const makeClient = (address: string, i: number) => {
     const c = new AdsClient(address, {
       mode: i % 2 === 0 ? "delta" : "sotw",
@@ -82,7 +91,8 @@ function clientMain(): void {
               .waitFor(
                 () => {
                   for (const r of c.responses.slice(checked)) {
-                    if ((!m.name || r.names.includes(m.name)) && !seen.has(r.typeUrl)) seen.set(r.typeUrl, r.at);
+                    if ((!m.name || r.names.includes(m.name)) && !seen.has(r.typeUrl))
+                      seen.set(r.typeUrl, r.at);
                   }
                   checked = c.responses.length;
                   return m.types.every((t) => seen.has(t));
@@ -103,7 +113,17 @@ function clientMain(): void {
         send({ ok: true, times });
       } else if (m.cmd === "bare") {
         const Ctor = grpc.makeGenericClientConstructor(
-          { Stream: { path: "/bare.Bare/Stream", requestStream: true, responseStream: true, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b } },
+          {
+            Stream: {
+              path: "/bare.Bare/Stream",
+              requestStream: true,
+              responseStream: true,
+              requestSerialize: (b: Buffer) => b,
+              requestDeserialize: (b: Buffer) => b,
+              responseSerialize: (b: Buffer) => b,
+              responseDeserialize: (b: Buffer) => b,
+            },
+          },
           "bare",
         );
         bareClient ??= new Ctor(m.address, grpc.credentials.createInsecure());
@@ -193,8 +213,21 @@ async function main(): Promise<void> {
   // Memory baseline: bare grpc-js streams holding nothing.
   const bareServer = new grpc.Server();
   bareServer.addService(
-    { Stream: { path: "/bare.Bare/Stream", requestStream: true, responseStream: true, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b } } as grpc.ServiceDefinition,
-    { Stream: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => call.once("data", () => call.write(Buffer.from("ok"))) },
+    {
+      Stream: {
+        path: "/bare.Bare/Stream",
+        requestStream: true,
+        responseStream: true,
+        requestSerialize: (b: Buffer) => b,
+        requestDeserialize: (b: Buffer) => b,
+        responseSerialize: (b: Buffer) => b,
+        responseDeserialize: (b: Buffer) => b,
+      },
+    } as grpc.ServiceDefinition,
+    {
+      Stream: (call: grpc.ServerDuplexStream<Buffer, Buffer>) =>
+        call.once("data", () => call.write(Buffer.from("ok"))),
+    },
   );
   const barePort = await new Promise<number>((r, j) =>
     bareServer.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? j(e) : r(p))),
@@ -250,14 +283,19 @@ async function main(): Promise<void> {
   for (let run = 0; run < RUNS; run++) {
     const idx = run % SERVICES;
     services = services.map((s, i) =>
-      i === idx ? { ...s, endpoints: [...s.endpoints.slice(1), { address: `10.200.${run}.1`, port: 8080 }] } : s,
+      i === idx
+        ? { ...s, endpoints: [...s.endpoints.slice(1), { address: `10.200.${run}.1`, port: 8080 }] }
+        : s,
     );
     const target = clusterName(services[idx] as FakeService);
     const waiting = clients.call({ cmd: "expect", types: [EDS], name: target });
     await new Promise((r) => setTimeout(r, 50));
     const t0 = now();
     server.setSnapshot(
-      fakeSnapshot(services, { endpointsOnly: true, endpointHosts: new Set([(services[idx] as FakeService).host]) }),
+      fakeSnapshot(services, {
+        endpointsOnly: true,
+        endpointHosts: new Set([(services[idx] as FakeService).host]),
+      }),
     );
     const times = (await waiting).map((t) => t - t0);
     oursP99.push(percentile(times, 99));
@@ -302,7 +340,11 @@ async function main(): Promise<void> {
   for (let run = 0; run < Math.min(RUNS, 3); run++) {
     services = [
       ...services,
-      { host: `new-${run}.default.svc.cluster.local`, port: 80, endpoints: [{ address: `10.250.0.${run + 1}`, port: 80 }] },
+      {
+        host: `new-${run}.default.svc.cluster.local`,
+        port: 80,
+        endpoints: [{ address: `10.250.0.${run + 1}`, port: 80 }],
+      },
     ];
     const waiting = clients.call({ cmd: "expect", types: [CDS, EDS, RDS] });
     await new Promise((r) => setTimeout(r, 50));

@@ -2,7 +2,6 @@
 // state-of-the-world or delta mode: wildcard CDS/LDS, EDS names followed from CDS, RDS names from
 // LDS, ACK or NACK of every response, and reconnect with initial_resource_versions (delta).
 // Used by tests and benchmarks; `decode: false` keeps it cheap enough for thousands of clients.
-import { performance } from "node:perf_hooks";
 import * as grpc from "@grpc/grpc-js";
 import { decodeToJson } from "../../pilot/envoy/proto.ts";
 import { TYPE_URLS } from "../../pilot/model/proxy-config.ts";
