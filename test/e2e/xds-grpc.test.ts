@@ -10,7 +10,9 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import * as xds from "@grpc/grpc-js-xds";
-import { spawnRemora } from "../helpers/cli.ts";
+import { proxyConfig } from "../../pilot/debug/proxy-config.ts";
+import { proxyStatus } from "../../pilot/debug/proxy-status.ts";
+import { runRemora, spawnRemora } from "../helpers/cli.ts";
 
 xds.register();
 
@@ -509,5 +511,29 @@ describe("grpc-js-xds clients through remora pilot", () => {
     );
     const nacks = await metricValue(pilot, "pilot_total_xds_rejects");
     assert.equal(nacks, 0, "nothing was sent that the client rejected");
+  });
+
+  test("remora proxy-status and proxy-config read pilot's debug endpoints", async () => {
+    const url = `http://127.0.0.1:${pilot.httpPort}`;
+    const status = await runRemora(["proxy-status", "--pilot", url]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /NAME\s+TYPE\s+CDS\s+LDS\s+EDS\s+RDS/);
+    assert.match(status.stdout, /client-\d+\.default\s+sotw\s+SYNCED\s+SYNCED\s+SYNCED\s+SYNCED/);
+    const proxyId = /(client-\d+\.default)/.exec(status.stdout)?.[1] ?? "";
+    // The rest through the same functions the subcommands call (a subprocess each costs seconds).
+    assert.match(await proxyStatus(url, proxyId, "table"), /TYPE\s+STATUS\s+RESOURCES/);
+    const clusters = await runRemora(["proxy-config", "clusters", proxyId, "--pilot", url]);
+    assert.equal(clusters.code, 0, clusters.stderr);
+    assert.match(
+      clusters.stdout,
+      new RegExp(`${HOST.replaceAll(".", "\\.")}\\s+${PORT}\\s+v1\\s+outbound\\s+EDS`),
+    );
+    const endpoints = await proxyConfig(url, "endpoints", proxyId, "table");
+    assert.match(endpoints, new RegExp(`127\\.0\\.0\\.1:${v1.port}\\s+HEALTHY`));
+    const listeners = await proxyConfig(url, "listeners", proxyId, "json");
+    const json = JSON.parse(listeners) as { listeners: { name: string }[] };
+    assert.ok(json.listeners.some((l) => l.name === `${HOST}:${PORT}`));
+    assert.match(await proxyConfig(url, "routes", proxyId, "table"), /VHOST NAME/);
+    await assert.rejects(proxyConfig(url, "routes", "nobody.default", "table"), /no connected proxy matches/);
   });
 });
