@@ -54,36 +54,82 @@ export interface AdsClientOptions {
   channelOptions?: grpc.ChannelOptions;
 }
 
-/** Reads field 1 (a string) of a protobuf message: the name of Cluster, Listener, RouteConfiguration, CLA. */
-function readName(buf: Uint8Array): string {
+/** Iterates the length-delimited fields of a protobuf message (others are skipped). */
+function* fields(buf: Uint8Array): Generator<[number, Uint8Array]> {
   let pos = 0;
-  while (pos < buf.length) {
-    let tag = 0;
+  const varint = (): number => {
+    let n = 0;
     let shift = 0;
     let b: number;
     do {
       b = buf[pos++] ?? 0;
-      tag += (b & 0x7f) * 2 ** shift;
+      n += (b & 0x7f) * 2 ** shift;
       shift += 7;
     } while (b & 0x80);
-    const wire = tag & 7;
-    let len = 0;
+    return n;
+  };
+  while (pos < buf.length) {
+    const tag = varint();
+    const wire = tag % 8;
     if (wire === 2) {
-      shift = 0;
-      do {
-        b = buf[pos++] ?? 0;
-        len += (b & 0x7f) * 2 ** shift;
-        shift += 7;
-      } while (b & 0x80);
-      if (tag >>> 3 === 1) return Buffer.from(buf.subarray(pos, pos + len)).toString("utf8");
+      const len = varint();
+      yield [Math.floor(tag / 8), buf.subarray(pos, pos + len)];
       pos += len;
-    } else if (wire === 0) {
-      while ((buf[pos++] ?? 0) & 0x80);
-    } else if (wire === 1) pos += 8;
+    } else if (wire === 0) varint();
+    else if (wire === 1) pos += 8;
     else if (wire === 5) pos += 4;
     else break;
   }
+}
+
+const utf8 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString("utf8");
+
+/** Reads field 1 (a string) of a message: the name of Cluster, Listener, RouteConfiguration, CLA. */
+function readName(buf: Uint8Array): string {
+  for (const [f, v] of fields(buf)) if (f === 1) return utf8(v);
   return "";
+}
+
+/** Minimal response parsing without protobufjs, for many cheap clients. */
+function parseSotw(buf: Uint8Array) {
+  const out = { version_info: "", type_url: "", nonce: "", resources: [] as { value: Uint8Array }[] };
+  for (const [f, v] of fields(buf)) {
+    if (f === 1) out.version_info = utf8(v);
+    else if (f === 4) out.type_url = utf8(v);
+    else if (f === 5) out.nonce = utf8(v);
+    else if (f === 2) {
+      let value: Uint8Array = new Uint8Array();
+      for (const [af, av] of fields(v)) if (af === 2) value = av;
+      out.resources.push({ value });
+    }
+  }
+  return out;
+}
+
+function parseDelta(buf: Uint8Array) {
+  const out = {
+    system_version_info: "",
+    type_url: "",
+    nonce: "",
+    resources: [] as { name: string; version: string; resource?: { value: Uint8Array } }[],
+    removed_resources: [] as string[],
+  };
+  for (const [f, v] of fields(buf)) {
+    if (f === 1) out.system_version_info = utf8(v);
+    else if (f === 4) out.type_url = utf8(v);
+    else if (f === 5) out.nonce = utf8(v);
+    else if (f === 6) out.removed_resources.push(utf8(v));
+    else if (f === 2) {
+      const r = { name: "", version: "", resource: { value: new Uint8Array() as Uint8Array } };
+      for (const [rf, rv] of fields(v)) {
+        if (rf === 1) r.version = utf8(rv);
+        else if (rf === 3) r.name = utf8(rv);
+        else if (rf === 2) for (const [af, av] of fields(rv)) if (af === 2) r.resource.value = av;
+      }
+      out.resources.push(r);
+    }
+  }
+  return out;
 }
 
 function rdsNames(listener: Record<string, unknown>): string[] {
@@ -263,7 +309,7 @@ export class AdsClient {
     const got: HeldResource[] = [];
     let removed: string[] = [];
     if (this.opts.mode === "sotw") {
-      const r = decodeSotwResponse(buf);
+      const r = this.opts.decode === false ? parseSotw(buf) : decodeSotwResponse(buf);
       ({ type_url: typeUrl, nonce, version_info: version } = r);
       for (const a of r.resources) {
         const name = readName(a.value);
@@ -273,7 +319,7 @@ export class AdsClient {
         got.push(res);
       }
     } else {
-      const r = decodeDeltaResponse(buf);
+      const r = this.opts.decode === false ? parseDelta(buf) : decodeDeltaResponse(buf);
       ({ type_url: typeUrl, nonce, system_version_info: version } = r);
       for (const x of r.resources) {
         const bytes = x.resource?.value ?? new Uint8Array();
