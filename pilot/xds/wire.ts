@@ -68,12 +68,13 @@ function wireTypes(): WireTypes {
 
 /**
  * google.protobuf.Struct/Value (as decoded protobufjs messages) to plain JSON. Decoded messages
- * carry every field on their prototype, so presence is checked by value, not with `in`.
+ * carry every field's default on their prototype, so presence is checked on own properties.
  */
 function valueToJson(v: unknown): unknown {
   if (!v || typeof v !== "object") return null;
   const o = v as Record<string, unknown>;
-  const pick = (camel: string, snake: string) => (o[camel] ?? o[snake]) as unknown;
+  const pick = (camel: string, snake: string): unknown =>
+    Object.hasOwn(o, camel) ? o[camel] : Object.hasOwn(o, snake) ? o[snake] : undefined;
   const struct = pick("structValue", "struct_value");
   if (struct != null) return structToJson(struct);
   const list = pick("listValue", "list_value") as { values?: unknown[] } | null | undefined;
