@@ -116,10 +116,15 @@ export class XdsConnection<P = unknown> {
       w.requested = true;
       if (isWildcardKind(kind) && (req.resource_names.length === 0 || req.resource_names.includes("*"))) {
         w.wildcard = true;
-        w.replace(req.resource_names.filter((n) => n !== "*"));
+        w.replace(
+          this.canonical(
+            kind,
+            req.resource_names.filter((n) => n !== "*"),
+          ),
+        );
       } else {
         w.wildcard = false;
-        w.replace(req.resource_names);
+        w.replace(this.canonical(kind, req.resource_names));
       }
       w.responded = false;
       this.hooks.respond(this, [kind]);
@@ -128,7 +133,7 @@ export class XdsConnection<P = unknown> {
     if (!this.handleAnswer(kind, w, req.response_nonce, req.error_detail)) return;
     if (req.error_detail) return; // NACK: recorded, never resent as is.
     if (w.wildcard) return;
-    const { changed, added } = w.replace(req.resource_names);
+    const { changed, added } = w.replace(this.canonical(kind, req.resource_names));
     if (changed && added) this.hooks.respond(this, [kind]);
   }
 
@@ -148,8 +153,21 @@ export class XdsConnection<P = unknown> {
       const answered = this.handleAnswer(kind, w, req.response_nonce, req.error_detail);
       if (answered && req.error_detail) return;
     }
-    const added = w.subscribe(req.resource_names_subscribe, req.resource_names_unsubscribe);
+    const added = w.subscribe(
+      this.canonical(kind, req.resource_names_subscribe),
+      req.resource_names_unsubscribe,
+    );
     if (added || respond) this.hooks.respond(this, [kind]);
+  }
+
+  /**
+   * Subscribed names as the config's own string instances, so a thousand proxies subscribed to
+   * the same thousand clusters hold one copy of each name rather than one per decoded request.
+   */
+  private canonical(kind: XdsKind, names: readonly string[]): readonly string[] {
+    const byName = this.config?.types[kind].byName;
+    if (!byName) return names;
+    return names.map((n) => byName.get(n)?.name ?? n);
   }
 
   /** Kinds the proxy asked for, in push order. */

@@ -1,7 +1,7 @@
 // Prepared resources: a translated ProxyConfig turned into what streams send. Each resource is
 // hashed (its content hash is its version) and encoded once per content; identical resources in
 // different proxies' configs share one PreparedResource, so bytes are never produced per client.
-import { createHash } from "node:crypto";
+import { hash as oneShotHash } from "node:crypto";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { EnvoyJson, ProxyConfig, XdsKind } from "../model/proxy-config.ts";
 import { resourceName, TYPE_URLS } from "../model/proxy-config.ts";
@@ -78,8 +78,9 @@ const KIND_LIST: Record<XdsKind, keyof ProxyConfig> = {
   secret: "secrets",
 };
 
+/** Content hash of a resource: SHA-1 is plenty for change detection and twice as fast here. */
 function hash(s: string): string {
-  return createHash("sha256").update(s).digest("base64url").slice(0, 16);
+  return oneShotHash("sha1", s, "base64url").slice(0, 16);
 }
 
 /** Finds `metadata.filter_metadata.istio.config` (Istio's pointer to the source object). */
@@ -149,17 +150,14 @@ export function buildTypeSet(kind: XdsKind, resources: Iterable<PreparedResource
     versions.set(r.name, r.version);
     bytes += r.sotw.length;
   }
-  const h = createHash("sha256");
-  for (const name of [...versions.keys()].sort())
-    h.update(name)
-      .update("\u0000")
-      .update(versions.get(name) ?? "");
+  const parts: string[] = [];
+  for (const name of [...versions.keys()].sort()) parts.push(name, versions.get(name) ?? "");
   return {
     kind,
     typeUrl: TYPE_URLS[kind],
     byName,
     versions,
-    version: h.digest("base64url").slice(0, 16),
+    version: hash(parts.join("\u0000")),
     bytes,
   };
 }

@@ -52,6 +52,9 @@ export class TypeWatch {
   ackedAt = 0;
   pushes = 0;
   lastError: NackRecord | undefined;
+  /** Bumped on every subscription change (invalidates coverCache). */
+  private namesGen = 0;
+  private coverCache: { set: TypeSet; gen: number; result: boolean } | undefined;
   /** Outstanding nonces (SotW keeps one; delta may have a few in flight). */
   private outstanding = new Map<string, Outstanding>();
 
@@ -84,6 +87,7 @@ export class TypeWatch {
 
   /** Updates the subscription; returns true when names were added. */
   subscribe(names: readonly string[], unsubscribe: readonly string[] = []): boolean {
+    this.namesGen++;
     let added = false;
     for (const n of names) {
       if (n === "*") {
@@ -100,6 +104,7 @@ export class TypeWatch {
 
   /** SotW: replaces the subscription; returns whether it changed and whether names were added. */
   replace(names: readonly string[]): { changed: boolean; added: boolean } {
+    this.namesGen++;
     const next = new Set(names);
     let added = false;
     let changed = next.size !== this.names.size;
@@ -115,6 +120,7 @@ export class TypeWatch {
   }
 
   private drop(n: string): void {
+    this.namesGen++;
     if (n === "*") {
       this.wildcard = false;
       return;
@@ -131,8 +137,17 @@ export class TypeWatch {
   private covers(set: TypeSet): boolean {
     if (this.wildcard) return true;
     if (this.names.size < set.versions.size) return false;
-    for (const n of set.versions.keys()) if (!this.names.has(n)) return false;
-    return true;
+    const c = this.coverCache;
+    if (c && c.set === set && c.gen === this.namesGen) return c.result;
+    let result = true;
+    for (const n of set.versions.keys()) {
+      if (!this.names.has(n)) {
+        result = false;
+        break;
+      }
+    }
+    this.coverCache = { set, gen: this.namesGen, result };
+    return result;
   }
 
   /**
