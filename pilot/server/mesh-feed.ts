@@ -2,11 +2,13 @@
 // and debounced by the aggregate into MeshSnapshots, plus the debug views of the current snapshot.
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Diagnostic } from "../model/diagnostic.ts";
+import { defaultMeshConfig } from "../model/mesh-config.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
-import { createAggregate } from "../registry/aggregate.ts";
+import { createDebouncer } from "../registry/debounce.ts";
 import { createFileSource } from "../registry/file/file-source.ts";
 import { createKubeSource } from "../registry/kube/kube-source.ts";
 import type { ConfigSource } from "../registry/source.ts";
+import { buildSnapshot, objectsToSnapshotInput } from "../snapshot/index.ts";
 import type { SnapshotFeed } from "./pilot.ts";
 
 export interface MeshFeedOptions {
@@ -49,25 +51,49 @@ function configView(s: MeshSnapshot | undefined): unknown {
   };
 }
 
+/**
+ * One source, debounced like istiod (quiet `debounceAfterMs`, at most `debounceMaxMs`); the first
+ * snapshot is built as soon as the source has synced, so proxies never see a half-read mesh.
+ */
 export function createMeshFeed(opts: MeshFeedOptions): SnapshotFeed<MeshSnapshot> {
   const source = sourceFor(opts);
+  const meshConfig = defaultMeshConfig();
   let onSnapshot: ((s: MeshSnapshot) => void) | undefined;
-  const aggregate = createAggregate({
-    sources: [source],
-    debounceAfterMs: opts.debounceAfterMs,
-    debounceMaxMs: opts.debounceMaxMs,
-    onSnapshot: (ev) => onSnapshot?.(ev.snapshot),
+  let current: MeshSnapshot | undefined;
+  let unsubscribe: (() => void) | undefined;
+  const publish = () => {
+    const c = source.contents();
+    const input = objectsToSnapshotInput(c.objects, meshConfig, (i) => c.origins[i] ?? source.id);
+    current = buildSnapshot({ ...input, diagnostics: [...c.diagnostics, ...input.diagnostics] }, current);
+    onSnapshot?.(current);
+  };
+  const debouncer = createDebouncer<true>({
+    afterMs: opts.debounceAfterMs,
+    maxMs: opts.debounceMaxMs,
+    merge: () => true,
+    flush: () => {
+      if (source.synced) publish();
+    },
     ...(opts.onError ? { onError: opts.onError } : {}),
   });
   return {
     get synced() {
-      return source.synced && aggregate.current() !== undefined;
+      return source.synced && current !== undefined;
     },
     async start(cb) {
       onSnapshot = cb;
-      await aggregate.start();
+      unsubscribe = source.onChange(() => debouncer.push(true));
+      await source.start();
+      void source.whenSynced().then(() => {
+        debouncer.push(true);
+        return debouncer.flushNow();
+      });
     },
-    stop: () => aggregate.stop(),
+    async stop() {
+      debouncer.cancel();
+      unsubscribe?.();
+      await source.stop();
+    },
     registry: registryView,
     configs: configView,
     diagnostics: (s): readonly Diagnostic[] => s?.diagnostics ?? [],
