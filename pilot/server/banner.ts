@@ -1,7 +1,7 @@
 // What `remora serve` prints on start: where pilot listens and how to point a proxy or a
 // proxyless gRPC client at it.
 
-export function connectHelp(host: string, grpcPort: number, httpPort: number): string {
+export function connectHelp(host: string, grpcPort: number, httpPort: number, injectorPort?: number): string {
   const addr = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
   const bootstrap = {
     xds_servers: [
@@ -22,6 +22,9 @@ export function connectHelp(host: string, grpcPort: number, httpPort: number): s
     "Remora control plane is running.",
     `  xDS (ADS, SotW + delta):  ${addr}:${grpcPort}`,
     `  health / metrics / debug: http://${addr}:${httpPort}/healthz  /metrics  /debug/syncz`,
+    injectorPort
+      ? `  injection webhook:        https://${addr}:${injectorPort}/inject`
+      : "  injection webhook:        not started (see `remora injector`)",
     "",
     "Envoy sidecar: use an ADS bootstrap pointing at the xDS address with a node id like",
     "  sidecar~10.0.0.1~reviews-v1-abc.default~default.svc.cluster.local",

@@ -41,21 +41,20 @@ export async function runPilot(opts: PilotCliOptions | ServeCliOptions, run: Run
     },
     "pilot listening",
   );
-  let stopInjector: (() => Promise<void>) | undefined;
+  let injector: { port: number; close(): Promise<void> } | undefined;
   if (run.injector) {
-    // The injection webhook is a separate area (injector/); `serve` starts it when it is built in.
     const { startInjectorForServe } = await import("./injector-seam.ts");
-    stopInjector = await startInjectorForServe(run.injectorPort ?? 15017, opts.host, log);
+    injector = await startInjectorForServe(run.injectorPort ?? 15017, opts.host, log);
   }
   if (run.banner) {
-    process.stdout.write(connectHelp(opts.host, pilot.grpcPort, pilot.httpPort));
+    process.stdout.write(connectHelp(opts.host, pilot.grpcPort, pilot.httpPort, injector?.port));
   }
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "shutting down: closing xDS streams so proxies reconnect elsewhere");
-    await stopInjector?.();
+    await injector?.close();
     await pilot.close(5_000);
     log.info("stopped");
     process.exit(0);
