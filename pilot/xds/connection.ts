@@ -212,6 +212,7 @@ export class XdsConnection<P = unknown> {
       w.commit(set, resp, nonce, startedAt);
       const type = SHORT_TYPE[kind];
       this.metrics.pushes.inc({ type });
+      this.metrics.pushTime.observe({ type }, Math.max(0, Date.now() - startedAt) / 1000);
       this.metrics.configSize.observe({ type }, buf.length);
       bytes += buf.length;
       if (!this.sink.write(buf)) this.congested = true;

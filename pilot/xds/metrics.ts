@@ -42,7 +42,7 @@ export function createXdsMetrics(registry = new Registry()): XdsMetrics {
     }),
     pushTime: new Histogram({
       name: "pilot_xds_push_time",
-      help: "Total time in seconds Pilot takes to push lds, rds, cds and eds.",
+      help: "Time in seconds from the change that caused a push to the response being written, by type.",
       labelNames: ["type"],
       buckets: SECONDS,
       registers: [registry],
@@ -85,7 +85,7 @@ export function createXdsMetrics(registry = new Registry()): XdsMetrics {
     }),
     sendTime: new Histogram({
       name: "pilot_xds_send_time",
-      help: "Total time in seconds Pilot takes to send generated configuration.",
+      help: "Time in seconds to diff and write one proxy's push.",
       buckets: SECONDS,
       registers: [registry],
     }),

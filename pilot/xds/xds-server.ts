@@ -243,7 +243,7 @@ export class XdsServer<S extends XdsSnapshot, P> {
     if (!config) return;
     const t0 = performance.now();
     const bytes = conn.push(config, undefined, req.startedAt);
-    if (bytes > 0) this.metrics.pushTime.observe({ type: "all" }, (performance.now() - t0) / 1000);
+    if (bytes > 0) this.metrics.sendTime.observe((performance.now() - t0) / 1000);
   }
 
   private onNack(conn: XdsConnection<P>, kind: XdsKind, record: NackRecord): void {
