@@ -130,6 +130,7 @@ export async function startDebugServer<S extends XdsSnapshot, P>(
     );
     return {
       snapshotVersion: xds.currentSnapshot?.version,
+      snapshotAt: xds.snapshotAt ? new Date(xds.snapshotAt).toISOString() : undefined,
       connected: list.length,
       pushQueue: xds.queueSize,
       pushes: xds.pushHistory(),

@@ -54,6 +54,8 @@ export interface TypeSet {
   readonly byName: ReadonlyMap<string, PreparedResource>;
   /** name → version, shared by connections that hold exactly this set. */
   readonly versions: ReadonlyMap<string, string>;
+  /** Identity of the name set: equal for sets with exactly the same names (shared object). */
+  readonly names: object;
   /** Hash over (name, version) pairs: the SotW version_info for a full set. */
   readonly version: string;
   readonly bytes: number;
@@ -141,7 +143,17 @@ function sameSet(prev: TypeSet, resources: readonly PreparedResource[]): boolean
   return true;
 }
 
-export function buildTypeSet(kind: XdsKind, resources: Iterable<PreparedResource>): TypeSet {
+function sameNames(prev: TypeSet, versions: ReadonlyMap<string, string>): boolean {
+  if (prev.versions.size !== versions.size) return false;
+  for (const n of versions.keys()) if (!prev.versions.has(n)) return false;
+  return true;
+}
+
+export function buildTypeSet(
+  kind: XdsKind,
+  resources: Iterable<PreparedResource>,
+  previous?: TypeSet,
+): TypeSet {
   const byName = new Map<string, PreparedResource>();
   const versions = new Map<string, string>();
   let bytes = 0;
@@ -157,6 +169,7 @@ export function buildTypeSet(kind: XdsKind, resources: Iterable<PreparedResource
     typeUrl: TYPE_URLS[kind],
     byName,
     versions,
+    names: previous && sameNames(previous, versions) ? previous.names : {},
     version: hash(parts.join("\u0000")),
     bytes,
   };
@@ -217,7 +230,7 @@ export function prepareConfig(
       }
     }
     const prev = previous?.types[kind];
-    types[kind] = prev && sameSet(prev, prepared) ? prev : buildTypeSet(kind, prepared);
+    types[kind] = prev && sameSet(prev, prepared) ? prev : buildTypeSet(kind, prepared, prev);
   }
   return { key, snapshotVersion, types, diagnostics: diags, config };
 }

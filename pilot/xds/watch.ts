@@ -104,6 +104,10 @@ export class TypeWatch {
 
   /** SotW: replaces the subscription; returns whether it changed and whether names were added. */
   replace(names: readonly string[]): { changed: boolean; added: boolean } {
+    // The common case (an ACK repeating the subscription) allocates nothing.
+    if (names.length === this.names.size && names.every((n) => this.names.has(n))) {
+      return { changed: false, added: false };
+    }
     this.namesGen++;
     const next = new Set(names);
     let added = false;
@@ -138,7 +142,8 @@ export class TypeWatch {
     if (this.wildcard) return true;
     if (this.names.size < set.versions.size) return false;
     const c = this.coverCache;
-    if (c && c.set === set && c.gen === this.namesGen) return c.result;
+    // Sets with the same names (an endpoint-only change) share `names`, so the answer carries over.
+    if (c && c.gen === this.namesGen && (c.set === set || c.set.names === set.names)) return c.result;
     let result = true;
     for (const n of set.versions.keys()) {
       if (!this.names.has(n)) {
