@@ -1,5 +1,12 @@
 // Public surface of pilot/: what other folders (and tests) may import.
 
+export {
+  ANALYSIS_CODES,
+  type AnalysisMessage,
+  type AnalyzeOptions,
+  analyzeInput,
+  formatText as formatAnalysisText,
+} from "./analysis/index.ts";
 export { checkProxyConfig, encodeResource, validateResource } from "./envoy/check.ts";
 export {
   decodeToJson,
@@ -43,6 +50,22 @@ export type {
 } from "./model/service.ts";
 export type { ChangeSet, MeshSnapshot, SnapshotInput } from "./model/snapshot.ts";
 export {
+  type Aggregate,
+  type AggregateOptions,
+  type ConfigSource,
+  createAggregate,
+  createDebouncer,
+  createFileSource,
+  createKubeSource,
+  type FileSource,
+  type FileSourceOptions,
+  type KubeSource,
+  type KubeSourceOptions,
+  mergeSources,
+  type SnapshotEvent,
+  type SourceContents,
+} from "./registry/index.ts";
+export {
   buildSnapshot,
   computeChanges,
   listConfigFiles,
@@ -53,3 +76,10 @@ export {
   type SourceLabel,
 } from "./snapshot/index.ts";
 export { type TranslateResult, translate, translationKey } from "./translate/index.ts";
+export {
+  sortDiagnostics,
+  type ValidateOptions,
+  validateAdmissionObject,
+  validateDocuments,
+  validateObject,
+} from "./validation/index.ts";

@@ -1,16 +1,20 @@
-// Registers the control-plane subcommands (serve, pilot, translate, proxy-status, proxy-config).
-// Implementations load lazily when a subcommand runs.
+// Registers the control-plane subcommands (serve, pilot, translate, validate, analyze,
+// proxy-status, proxy-config). Implementations load lazily when a subcommand runs.
 import type { Command } from "commander";
+import { registerAnalyzeCommand } from "./analyze-command.ts";
 import { registerPilotCommand } from "./pilot-command.ts";
 import { registerProxyConfigCommand } from "./proxy-config-command.ts";
 import { registerProxyStatusCommand } from "./proxy-status-command.ts";
 import { registerServeCommand } from "./serve-command.ts";
 import { registerTranslateCommand } from "./translate-command.ts";
+import { registerValidateCommand } from "./validate-command.ts";
 
 export function registerPilotCommands(program: Command): void {
   registerServeCommand(program);
   registerPilotCommand(program);
   registerTranslateCommand(program);
+  registerValidateCommand(program);
+  registerAnalyzeCommand(program);
   registerProxyStatusCommand(program);
   registerProxyConfigCommand(program);
 }

@@ -10,12 +10,24 @@ import {
   TYPE_URLS,
   type XdsKind,
 } from "../model/proxy-config.ts";
+import { fastEncode, StrictEncodeError } from "./fast-encode.ts";
 import { encodeJson, envoyType } from "./proto.ts";
 import { validateMessage } from "./validate-rules.ts";
 
-/** Strictly encodes one resource of the given kind to wire bytes (throws on schema errors). */
+/**
+ * Strictly encodes one resource of the given kind to wire bytes (throws on schema errors:
+ * unknown fields or Any types, wrong value types, conflicting oneofs). Uses the fast strict
+ * encoder, and protojson for the rare well-known types the fast one does not handle.
+ */
 export function encodeResource(kind: XdsKind, json: EnvoyJson): Uint8Array {
-  return encodeJson(TYPE_URLS[kind], json);
+  try {
+    return fastEncode(envoyType(TYPE_URLS[kind]), json);
+  } catch (err) {
+    if (err instanceof StrictEncodeError && /not supported by the fast encoder/.test(err.message)) {
+      return encodeJson(TYPE_URLS[kind], json);
+    }
+    throw err;
+  }
 }
 
 /** validate.rules problems of one resource (empty when it is fine). */

@@ -3,6 +3,7 @@
 // header-name syntax, repeated/map sizes, numeric and duration ranges. Envoy NACKs a resource that
 // breaks one of these even though it encodes fine, so the check runs before anything is served.
 import protobuf from "protobufjs";
+import { name } from "./fast-encode.ts";
 import { envoyRoot, TYPE_PREFIX } from "./proto.ts";
 
 type Opts = Readonly<Record<string, unknown>>;
@@ -34,11 +35,12 @@ function checkScalar(kind: string, opts: Opts, v: unknown, path: string, problem
     if (typeof max === "number" && v.length > max)
       problems.push(`${path}: must be at most ${max} characters`);
     const wk = opts[`${p}well_known_regex`];
-    if (opts[`${p}strict`] !== false && v !== "") {
-      if (wk === "HTTP_HEADER_NAME" && !HEADER_NAME.test(v))
-        problems.push(`${path}: "${v}" is not a valid HTTP header name`);
-      if (wk === "HTTP_HEADER_VALUE" && !HEADER_VALUE.test(v))
-        problems.push(`${path}: not a valid HTTP header value`);
+    if (wk === "HTTP_HEADER_NAME" || wk === "HTTP_HEADER_VALUE") {
+      // strict: false relaxes both to "no NUL, CR or LF", as Envoy does.
+      const strict = opts[`${p}strict`] !== false;
+      const re = strict && wk === "HTTP_HEADER_NAME" ? HEADER_NAME : HEADER_VALUE;
+      const what = wk === "HTTP_HEADER_NAME" ? "header name" : "header value";
+      if (v !== "" && !re.test(v)) problems.push(`${path}: ${JSON.stringify(v)} is not a valid HTTP ${what}`);
     }
     const allowed = opts[`${p}in`];
     if (Array.isArray(allowed) && !allowed.includes(v))
@@ -84,14 +86,10 @@ const WRAPPER_KIND: Readonly<Record<string, string>> = {
   "google.protobuf.BoolValue": "bool",
 };
 
-function fullName(t: protobuf.ReflectionObject): string {
-  return t.fullName.replace(/^\./, "");
-}
-
 function scalarKind(field: protobuf.Field): string | undefined {
   const rt = field.resolvedType;
   if (rt instanceof protobuf.Type) {
-    const n = fullName(rt);
+    const n = name(rt);
     if (n === "google.protobuf.Duration") return "duration";
     return WRAPPER_KIND[n];
   }
@@ -103,12 +101,70 @@ function present(v: unknown): boolean {
   return v !== undefined && v !== null;
 }
 
+interface CompiledType {
+  /** Messages for fields that must be present (required, min_items, min_len outside oneofs). */
+  absent: { field: string; message: string }[];
+  /** Required oneofs: their member names. */
+  oneofs: string[][];
+}
+
+const compiledTypes = new WeakMap<protobuf.Type, CompiledType>();
+const fieldHasRules = new WeakMap<protobuf.Field, boolean>();
+
+function compile(type: protobuf.Type): CompiledType {
+  let c = compiledTypes.get(type);
+  if (c) return c;
+  c = { absent: [], oneofs: [] };
+  for (const oneof of type.oneofsArray) {
+    if (oneof.options?.["(validate.required)"] === true) c.oneofs.push(oneof.fieldsArray.map((f) => f.name));
+  }
+  for (const field of type.fieldsArray) {
+    const opts = (field.options ?? {}) as Opts;
+    if (field.partOf) continue; // a oneof member: required only within its oneof
+    if (
+      opts["(validate.rules).message.required"] === true ||
+      opts["(validate.rules).duration.required"] === true ||
+      opts["(validate.rules).any.required"] === true
+    ) {
+      c.absent.push({ field: field.name, message: "is required" });
+      continue;
+    }
+    const minItems = opts["(validate.rules).repeated.min_items"];
+    if (field.repeated && typeof minItems === "number" && minItems > 0) {
+      c.absent.push({ field: field.name, message: `needs at least ${minItems} item(s)` });
+      continue;
+    }
+    const minLen = opts["(validate.rules).string.min_len"];
+    const ignoreEmpty = opts["(validate.rules).string.ignore_empty"] === true;
+    if (
+      field.type === "string" &&
+      !field.repeated &&
+      typeof minLen === "number" &&
+      minLen > 0 &&
+      !ignoreEmpty
+    ) {
+      c.absent.push({ field: field.name, message: `must be at least ${minLen} characters` });
+    }
+  }
+  compiledTypes.set(type, c);
+  return c;
+}
+
+function hasRules(field: protobuf.Field): boolean {
+  let h = fieldHasRules.get(field);
+  if (h === undefined) {
+    h = Object.keys(field.options ?? {}).some((k) => k.startsWith("(validate.rules)"));
+    fieldHasRules.set(field, h);
+  }
+  return h;
+}
+
 /** Validates `json` as message `type`; problems are appended as `path: what`. */
 export function validateMessage(type: protobuf.Type, json: unknown, path: string, problems: string[]): void {
   if (!json || typeof json !== "object" || Array.isArray(json)) return;
   const obj = json as Record<string, unknown>;
-  const name = fullName(type);
-  if (name === "google.protobuf.Any") {
+  const typeName = name(type);
+  if (typeName === "google.protobuf.Any") {
     const url = obj["@type"];
     if (typeof url !== "string" || !url.startsWith(TYPE_PREFIX)) return;
     let inner: protobuf.Type;
@@ -120,44 +176,23 @@ export function validateMessage(type: protobuf.Type, json: unknown, path: string
     validateMessage(inner, obj, path, problems);
     return;
   }
-  if (name.startsWith("google.protobuf.")) return;
-  for (const oneof of type.oneofsArray) {
-    if (oneof.options?.["(validate.required)"] !== true) continue;
-    if (!oneof.fieldsArray.some((f) => present(obj[f.name]))) {
-      problems.push(`${path}: one of ${oneof.fieldsArray.map((f) => f.name).join(", ")} is required`);
-    }
+  if (typeName.startsWith("google.protobuf.")) return;
+  const compiled = compile(type);
+  for (const members of compiled.oneofs) {
+    if (!members.some((m) => present(obj[m])))
+      problems.push(`${path}: one of ${members.join(", ")} is required`);
   }
-  for (const field of type.fieldsArray) {
-    const v = obj[field.name];
+  for (const a of compiled.absent) {
+    if (!present(obj[a.field])) problems.push(`${path ? `${path}.` : ""}${a.field}: ${a.message}`);
+  }
+  for (const key in obj) {
+    const field = type.fields[key];
+    const v = obj[key];
+    if (!field || !present(v)) continue;
+    const isMessage = field.resolvedType instanceof protobuf.Type;
+    if (!isMessage && !hasRules(field)) continue;
     const opts = (field.options ?? {}) as Opts;
-    const fpath = path ? `${path}.${field.name}` : field.name;
-    if (!present(v)) {
-      if (field.partOf) continue; // a oneof member: required only within its oneof
-      if (
-        opts["(validate.rules).message.required"] === true ||
-        opts["(validate.rules).duration.required"] === true ||
-        opts["(validate.rules).any.required"] === true
-      ) {
-        problems.push(`${fpath}: is required`);
-      }
-      const minItems = opts["(validate.rules).repeated.min_items"];
-      if (field.repeated && typeof minItems === "number" && minItems > 0) {
-        problems.push(`${fpath}: needs at least ${minItems} item(s)`);
-      }
-      const minLen = opts["(validate.rules).string.min_len"];
-      const ignoreEmpty = opts["(validate.rules).string.ignore_empty"] === true;
-      if (
-        field.type === "string" &&
-        !field.repeated &&
-        typeof minLen === "number" &&
-        minLen > 0 &&
-        !field.partOf &&
-        !ignoreEmpty
-      ) {
-        problems.push(`${fpath}: must be at least ${minLen} characters`);
-      }
-      continue;
-    }
+    const fpath = path ? `${path}.${key}` : key;
     const kind = scalarKind(field);
     if (field.map) {
       const pairs = Object.keys(v as object).length;

@@ -18,6 +18,28 @@ export interface KubeIndex {
   podsByIp: ReadonlyMap<string, Pod>;
   nodes: ReadonlyMap<string, Node>;
   slicesByService: ReadonlyMap<string, EndpointSlice[]>;
+  /** Pods by `namespace`, and by `namespace\0key=value` for each label, for selector lookups. */
+  podsByNsLabel: ReadonlyMap<string, Pod[]>;
+}
+
+function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
+}
+
+/** Pods in `namespace` matching every label of `selector`, without scanning the whole mesh. */
+export function selectPods(
+  index: KubeIndex,
+  namespace: string,
+  selector: Readonly<Record<string, string>>,
+): Pod[] {
+  let best = index.podsByNsLabel.get(namespace) ?? [];
+  for (const [k, v] of Object.entries(selector)) {
+    const list = index.podsByNsLabel.get(`${namespace}\0${k}=${v}`) ?? [];
+    if (list.length < best.length) best = list;
+  }
+  return best.filter((p) => labelsMatch(selector, p.metadata?.labels ?? {}));
 }
 
 export function indexKube(
@@ -27,7 +49,11 @@ export function indexKube(
 ): KubeIndex {
   const podsByKey = new Map<string, Pod>();
   const podsByIp = new Map<string, Pod>();
+  const podsByNsLabel = new Map<string, Pod[]>();
   for (const p of pods) {
+    const ns = p.metadata?.namespace ?? "default";
+    push(podsByNsLabel, ns, p);
+    for (const [k, v] of Object.entries(p.metadata?.labels ?? {})) push(podsByNsLabel, `${ns}\0${k}=${v}`, p);
     podsByKey.set(`${p.metadata?.namespace ?? "default"}/${p.metadata?.name ?? ""}`, p);
     if (p.spec?.hostNetwork) continue;
     for (const ip of podAddresses(p)) podsByIp.set(ip, p);
@@ -39,11 +65,9 @@ export function indexKube(
     const svc = s.metadata?.labels?.[SERVICE_NAME_LABEL];
     if (!svc) continue;
     const key = `${s.metadata?.namespace ?? "default"}/${svc}`;
-    const list = slicesByService.get(key) ?? [];
-    list.push(s);
-    slicesByService.set(key, list);
+    push(slicesByService, key, s);
   }
-  return { pods, podsByKey, podsByIp, nodes: nodeMap, slicesByService };
+  return { pods, podsByKey, podsByIp, nodes: nodeMap, slicesByService, podsByNsLabel };
 }
 
 function exportTo(svc: KubeService, mesh: MeshConfig, namespace: string): string[] {
@@ -134,19 +158,23 @@ function endpointFromPod(
   index: KubeIndex,
   zone?: string,
 ): Endpoint {
-  const e: Endpoint = { ...base, labels: {}, locality: {} };
-  if (pod) {
-    e.labels = pod.metadata?.labels ?? {};
-    e.locality = podLocality(pod, index.nodes);
-    e.namespace = pod.metadata?.namespace ?? "default";
-    if (pod.metadata?.name) e.workloadName = pod.metadata.name;
-    const sa = pod.spec?.serviceAccountName ?? pod.spec?.serviceAccount;
-    if (sa) e.serviceAccount = sa;
-    const network = pod.metadata?.labels?.[LABEL_NETWORK];
-    if (network) e.network = network;
-    e.tlsMode = podTlsMode(pod);
-  }
-  if (!e.locality.zone && zone) e.locality = { ...e.locality, zone };
+  // One object literal with every field, so all endpoints share a compact shape; unset fields are
+  // undefined (JSON leaves them out).
+  let locality = pod ? podLocality(pod, index.nodes) : {};
+  if (!locality.zone && zone) locality = { ...locality, zone };
+  const e: Endpoint = {
+    address: base.address,
+    port: base.port,
+    servicePortName: base.servicePortName,
+    healthy: base.healthy,
+    labels: pod?.metadata?.labels ?? {},
+    locality,
+    namespace: pod ? (pod.metadata?.namespace ?? "default") : undefined,
+    workloadName: pod?.metadata?.name || undefined,
+    serviceAccount: pod ? pod.spec?.serviceAccountName || pod.spec?.serviceAccount || undefined : undefined,
+    network: pod?.metadata?.labels?.[LABEL_NETWORK] || undefined,
+    tlsMode: pod ? podTlsMode(pod) : undefined,
+  } as Endpoint;
   return e;
 }
 
@@ -195,9 +223,7 @@ function fromSelector(
   index: KubeIndex,
 ): Endpoint[] {
   const out: Endpoint[] = [];
-  for (const pod of index.pods) {
-    if ((pod.metadata?.namespace ?? "default") !== service.namespace) continue;
-    if (!labelsMatch(selector, pod.metadata?.labels ?? {})) continue;
+  for (const pod of selectPods(index, service.namespace, selector)) {
     const addresses = podAddresses(pod);
     if (addresses.length === 0) continue;
     for (const [i, sp] of service.ports.entries()) {

@@ -6,7 +6,7 @@ import type { ConfigObject } from "../model/config.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { MeshConfig } from "../model/mesh-config.ts";
 import type { Endpoint, Resolution, Service, ServicePort } from "../model/service.ts";
-import type { KubeIndex } from "./kube-services.ts";
+import { type KubeIndex, selectPods } from "./kube-services.ts";
 import { parseProtocol } from "./protocol.ts";
 import {
   LABEL_NETWORK,
@@ -181,9 +181,7 @@ function selectedEndpoints(
   for (const entry of spec.endpoints ?? []) out.push(...entryEndpoints(entry, ports, {}));
   const selector = spec.workloadSelector?.labels;
   if (!selector) return out;
-  for (const pod of index.pods) {
-    if ((pod.metadata?.namespace ?? "default") !== namespace) continue;
-    if (!labelsMatch(selector, pod.metadata?.labels ?? {})) continue;
+  for (const pod of selectPods(index, namespace, selector)) {
     out.push(...podEndpoints(pod, ports, index));
   }
   for (const we of workloadEntries) {

@@ -37,10 +37,24 @@ export function nodeLocality(node: Node | undefined): Locality {
   return out;
 }
 
+// Locality objects are shared by every endpoint and workload of a pod (and of a node), which
+// keeps a 10,000-endpoint snapshot small; the memo is keyed by the objects it was computed from.
+const podLocalities = new WeakMap<Pod, { node: Node | undefined; locality: Locality }>();
+const nodeLocalities = new WeakMap<Node, Locality>();
+
 export function podLocality(pod: Pod, nodes: ReadonlyMap<string, Node>): Locality {
+  const node = pod.spec?.nodeName ? nodes.get(pod.spec.nodeName) : undefined;
+  const memo = podLocalities.get(pod);
+  if (memo && memo.node === node) return memo.locality;
   const label = pod.metadata?.labels?.[LABEL_LOCALITY];
-  if (label) return parseLocality(label, ".");
-  return nodeLocality(pod.spec?.nodeName ? nodes.get(pod.spec.nodeName) : undefined);
+  let locality: Locality;
+  if (label) locality = parseLocality(label, ".");
+  else if (node) {
+    locality = nodeLocalities.get(node) ?? nodeLocality(node);
+    nodeLocalities.set(node, locality);
+  } else locality = {};
+  podLocalities.set(pod, { node, locality });
+  return locality;
 }
 
 export function podAddresses(pod: Pod): string[] {
@@ -64,18 +78,16 @@ export function podReady(pod: Pod): boolean {
 }
 
 export function podWorkload(pod: Pod, nodes: ReadonlyMap<string, Node>): Workload {
-  const w: Workload = {
+  return {
     kind: "Pod",
     name: pod.metadata?.name ?? "",
     namespace: pod.metadata?.namespace ?? "default",
     addresses: podAddresses(pod),
     labels: pod.metadata?.labels ?? {},
     locality: podLocality(pod, nodes),
-  };
-  const sa = pod.spec?.serviceAccountName ?? pod.spec?.serviceAccount;
-  if (sa) w.serviceAccount = sa;
-  if (pod.spec?.nodeName) w.nodeName = pod.spec.nodeName;
-  return w;
+    serviceAccount: pod.spec?.serviceAccountName || pod.spec?.serviceAccount || undefined,
+    nodeName: pod.spec?.nodeName || undefined,
+  } as Workload;
 }
 
 export interface WorkloadEntryLike {

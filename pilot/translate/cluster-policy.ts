@@ -25,7 +25,6 @@ function drDiag(
 
 function applyLoadBalancer(ctx: Ctx, c: EnvoyJson, p: TrafficPolicy | undefined, dr?: ScopedDestinationRule) {
   const lb = p?.loadBalancer;
-  const name = c.name as string;
   if (lb?.consistentHash) {
     const ch = lb.consistentHash;
     if (ch.maglev && !ctx.proxyless) {

@@ -60,6 +60,33 @@ export function clusterEndpoints(
   );
 }
 
+// Endpoints are immutable snapshot values: their locality key and Envoy form are computed once
+// and shared by every proxy's translation.
+const localityKeys = new WeakMap<Endpoint, string>();
+const lbEndpointJson = new WeakMap<Endpoint, EnvoyJson>();
+
+function localityKey(e: Endpoint): string {
+  let k = localityKeys.get(e);
+  if (k === undefined) {
+    k = localityString(e.locality);
+    localityKeys.set(e, k);
+  }
+  return k;
+}
+
+function lbEndpoint(e: Endpoint): EnvoyJson {
+  let j = lbEndpointJson.get(e);
+  if (!j) {
+    j = {
+      endpoint: { address: socketAddress(e.address, e.port) },
+      health_status: "HEALTHY",
+      load_balancing_weight: e.weight ?? 1,
+    };
+    lbEndpointJson.set(e, j);
+  }
+  return j;
+}
+
 /** Groups endpoints into LocalityLbEndpoints, applying the locality load-balancer setting. */
 export function localityLbEndpoints(
   ctx: Ctx,
@@ -68,7 +95,7 @@ export function localityLbEndpoints(
 ): EnvoyJson[] {
   const groups = new Map<string, { locality: Locality; eps: Endpoint[] }>();
   for (const e of endpoints) {
-    const key = localityString(e.locality);
+    const key = localityKey(e);
     const g = groups.get(key);
     if (g) g.eps.push(e);
     else groups.set(key, { locality: e.locality, eps: [e] });
@@ -85,17 +112,14 @@ export function localityLbEndpoints(
   // need outlier detection.
   const failover =
     !distribute && setting?.enabled !== false && hasProxyLocality && !!policy?.outlierDetection;
-  const keys = [...groups.keys()].sort();
+  const keys = groups.size === 1 ? [...groups.keys()] : [...groups.keys()].sort();
   const out: EnvoyJson[] = [];
   const priorities = new Map<string, number>();
   for (const key of keys) {
     const g = groups.get(key)!;
-    const lbEndpoints = g.eps.map((e) => ({
-      endpoint: { address: socketAddress(e.address, e.port) },
-      health_status: "HEALTHY",
-      load_balancing_weight: e.weight ?? 1,
-    }));
-    let weight = g.eps.reduce((n, e) => n + (e.weight ?? 1), 0);
+    const lbEndpoints = g.eps.map(lbEndpoint);
+    let weight = 0;
+    for (const e of g.eps) weight += e.weight ?? 1;
     if (distribute?.to) {
       let share = 0;
       for (const [pattern, w] of Object.entries(distribute.to)) {

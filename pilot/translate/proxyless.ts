@@ -3,12 +3,23 @@
 // `outbound|port||host` over ADS; EDS clusters with ROUND_ROBIN or RING_HASH only. Short names
 // (`reviews:9080`, `reviews.default:9080`, `reviews.default.svc:9080`) get listeners too, since
 // the listener name is whatever target the client was given; the xDS server sends only the
-// names a client asks for.
-import { FILTER, httpConnectionManager, routerFilter, T, typed } from "../envoy/builders.ts";
+// names a client asks for. gRPC servers (XdsServer) get `xds.istio.io/grpc/lds/inbound/<addr>:<port>`
+// listeners for the ports their workload serves, bound to 0.0.0.0 or [::], as Istio's bootstrap
+// template names them.
+import {
+  FILTER,
+  hcmFilter,
+  httpConnectionManager,
+  routerFilter,
+  socketAddress,
+  T,
+  typed,
+} from "../envoy/builders.ts";
 import type { EnvoyJson } from "../model/proxy-config.ts";
 import type { Service } from "../model/service.ts";
 import type { Ctx } from "./context.ts";
-import { outboundCluster } from "./names.ts";
+import { inboundPorts } from "./listeners-inbound.ts";
+import { inboundCluster, outboundCluster } from "./names.ts";
 import { serviceDomains, serviceRoutes } from "./virtual-hosts.ts";
 
 export function proxylessTargets(ctx: Ctx, service: Service, port: number): string[] {
@@ -45,4 +56,42 @@ export function proxylessListenersAndRoutes(ctx: Ctx): { listeners: EnvoyJson[];
     }
   }
   return { listeners, routes };
+}
+
+/** Istio's server listener name template for proxyless gRPC servers. */
+export const GRPC_INBOUND_PREFIX = "xds.istio.io/grpc/lds/inbound/";
+
+/**
+ * Server-side listeners for a proxyless gRPC server: one per served port and wildcard bind
+ * address (grpc-js checks the listener's socket_address equals the address it binds). The routes
+ * are inline and non-forwarding: the server handles the request itself.
+ */
+export function proxylessInboundListeners(ctx: Ctx): EnvoyJson[] {
+  const out: EnvoyJson[] = [];
+  for (const p of inboundPorts(ctx)) {
+    const cluster = inboundCluster(p.port);
+    const hcm = hcmFilter({
+      statPrefix: cluster,
+      routeConfig: {
+        name: cluster,
+        virtual_hosts: [
+          {
+            name: `inbound|http|${p.port}`,
+            domains: ["*"],
+            routes: [{ match: { prefix: "/" }, non_forwarding_action: {} }],
+          },
+        ],
+      },
+      httpFilters: [routerFilter()],
+    });
+    for (const host of ["0.0.0.0", "::"]) {
+      out.push({
+        name: `${GRPC_INBOUND_PREFIX}${host.includes(":") ? `[${host}]` : host}:${p.port}`,
+        address: socketAddress(host, p.port),
+        traffic_direction: "INBOUND",
+        filter_chains: [{ filters: [hcm] }],
+      });
+    }
+  }
+  return out;
 }

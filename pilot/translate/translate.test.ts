@@ -44,3 +44,26 @@ for (const name of goldenCases(DIR)) {
     assert.equal(translationKey(snapshot, parsed.proxy), translationKey(snapshot, parsed.proxy));
   });
 }
+
+test("scoping is real: Sidecar egress and exportTo decide what a proxy receives", () => {
+  const names = (c: string) =>
+    (
+      (parseKubeYaml(readFileSync(join(DIR, c, "clusters.yaml"), "utf8"))[0]?.value ?? []) as {
+        name: string;
+      }[]
+    ).map((x) => x.name);
+  const shop = names("scoping-sidecar");
+  assert.ok(shop.includes("outbound|80||cart.shop.svc.cluster.local"));
+  assert.ok(shop.includes("outbound|9090||metrics.monitoring.svc.cluster.local"));
+  assert.ok(!shop.some((n) => n.includes(".finance.")), "Sidecar ./* hides other namespaces");
+  const finance = names("scoping-exportto");
+  assert.ok(
+    !finance.some((n) => n.includes("private.shop")),
+    "exportTo . hides a service from other namespaces",
+  );
+  assert.ok(
+    !finance.some((n) => n.includes("audit.finance")),
+    "exportTo: [shop] hides it from its own namespace",
+  );
+  assert.ok(finance.includes("outbound|80||ledger.finance.svc.cluster.local"));
+});

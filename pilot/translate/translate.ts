@@ -9,7 +9,7 @@ import { fixedClusters, outboundClusters } from "./clusters.ts";
 import { type Ctx, snapshotIndex } from "./context.ts";
 import { inboundClusters, inboundPorts, virtualInbound } from "./listeners-inbound.ts";
 import { outboundListeners } from "./listeners-outbound.ts";
-import { proxylessListenersAndRoutes } from "./proxyless.ts";
+import { proxylessInboundListeners, proxylessListenersAndRoutes } from "./proxyless.ts";
 import { buildScope } from "./scope.ts";
 
 export interface TranslateResult {
@@ -51,7 +51,7 @@ export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo): TranslateRe
   } else if (ctx.proxyless) {
     const lr = proxylessListenersAndRoutes(ctx);
     const cl = outboundClusters(ctx);
-    config.listeners = lr.listeners;
+    config.listeners = [...lr.listeners, ...proxylessInboundListeners(ctx)];
     config.routes = lr.routes;
     config.clusters = cl.clusters;
     config.endpoints = cl.endpoints;

@@ -111,6 +111,21 @@ test("a file that fails the object check is bad as a whole", async () => {
   await source.start();
 });
 
+test("by default an Istio object failing validation makes its file bad", async () => {
+  const change = nextChange();
+  writeFileSync(
+    join(dir, "svc.yaml"),
+    `${SVC}---\n${VS.replace("http: [{route: [{destination: {host: reviews}}]}]", "http: [{route: [{destination: {host: reviews}}], redirect: {uri: /x}}]")}`,
+  );
+  await change;
+  assert.deepEqual(names(), ["DestinationRule/ratings", "Service/reviews"], "last good content stays");
+  const codes = source.contents().diagnostics.map((d) => d.code);
+  assert.deepEqual(codes, ["VS0005", "CFG0014"]);
+  const fixed = nextChange();
+  writeFileSync(join(dir, "svc.yaml"), SVC);
+  await fixed;
+});
+
 test("deleting a file removes its objects", async () => {
   const change = nextChange();
   rmSync(join(dir, "nested"), { recursive: true });

@@ -7,12 +7,16 @@
 import { type FSWatcher, readdirSync, statSync, watch } from "node:fs";
 import { join } from "node:path";
 import type { Diagnostic } from "../../model/diagnostic.ts";
+import { validateObject } from "../../validation/index.ts";
 import { ChangeEmitter, type ConfigSource, type SourceContents } from "../source.ts";
 import { type FileContents, type ObjectCheck, readConfigFile } from "./read-file.ts";
 
 export interface FileSourceOptions {
   dir: string;
-  /** Extra per-object check; an error finding makes the whole file bad (last good content stays). */
+  /**
+   * Per-object check; an error finding makes the whole file bad (its last good content stays).
+   * Default: Istio validation (the webhook's rules). Pass `() => []` to accept everything.
+   */
   check?: ObjectCheck;
   /** Poll interval in ms for the safety-net scan (default 2000; 0 disables polling). */
   pollMs?: number;
@@ -58,7 +62,11 @@ export interface FileSource extends ConfigSource {
   rescan(): void;
 }
 
+/** The default file check: the validating webhook's rules, with the object's origin recorded. */
+export const validateFileObject: ObjectCheck = (obj, origin) => validateObject(obj, { source: origin });
+
 export function createFileSource(opts: FileSourceOptions): FileSource {
+  const check = opts.check ?? validateFileObject;
   const emitter = new ChangeEmitter();
   const files = new Map<string, FileState>();
   let scanned = false;
@@ -104,7 +112,7 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
       }
       const prev = files.get(path);
       if (prev?.stamp === stamp) continue;
-      const r = readConfigFile(path, opts.check, opts.maxFileBytes);
+      const r = readConfigFile(path, check, opts.maxFileBytes);
       if (r.ok) {
         for (const k of [...kindsOf(prev?.good), ...kindsOf(r.contents)]) changed.add(k);
         files.set(path, { stamp, good: r.contents, diagnostics: r.diagnostics });

@@ -119,6 +119,37 @@ describe("kube source under faults", () => {
     assert.equal((vs as { apiVersion?: string }).apiVersion, "networking.istio.io/v1");
   });
 
+  test("an invalid update keeps the last valid version in force", async () => {
+    await custom.patchNamespacedCustomObject({
+      group: "networking.istio.io",
+      version: "v1",
+      namespace: "default",
+      plural: "virtualservices",
+      name: "reviews",
+      body: [{ op: "add", path: "/spec/http/0/redirect", value: { uri: "/x" } }],
+    });
+    await converged(server, source, "invalid update");
+    const c = source.contents();
+    const vs = c.objects.find((o) => (o as { kind?: string }).kind === "VirtualService") as {
+      spec: { http: object[] };
+    };
+    assert.deepEqual(Object.keys(vs.spec.http[0] ?? {}), ["route"], "the last valid version is used");
+    assert.deepEqual(
+      c.diagnostics.map((d) => d.code),
+      ["VS0005", "CFG0015"],
+    );
+    await custom.patchNamespacedCustomObject({
+      group: "networking.istio.io",
+      version: "v1",
+      namespace: "default",
+      plural: "virtualservices",
+      name: "reviews",
+      body: [{ op: "remove", path: "/spec/http/0/redirect" }],
+    });
+    await converged(server, source, "fixed update");
+    assert.deepEqual(source.contents().diagnostics, []);
+  });
+
   test("dropped watches: changes made while disconnected arrive", async () => {
     server.failNext(3, { match: (req) => (req.url ?? "").includes("watch=") });
     server.dropWatches();

@@ -1,10 +1,12 @@
 // The Kubernetes config source: one ListWatch per kind, ready when every kind has synced, and a
 // change signal naming the kinds that moved. Each object is tagged `cluster:<id>` as its origin.
 import type { KubeConfig } from "@kubernetes/client-node";
+import type { Diagnostic } from "../../model/diagnostic.ts";
+import { validateObject } from "../../validation/index.ts";
 import { ChangeEmitter, type ConfigSource, type SourceContents } from "../source.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { apiVersionFor, collectionPath, istioKinds, KUBE_KINDS, type WatchedKind } from "./kinds.ts";
-import { ListWatch } from "./list-watch.ts";
+import { ListWatch, type RawObject } from "./list-watch.ts";
 
 export interface KubeSourceOptions {
   kubeConfig: KubeConfig;
@@ -18,6 +20,17 @@ export interface KubeSourceOptions {
   watchTimeoutSeconds?: number;
   resyncMs?: number;
   onError?: (kind: string, err: unknown) => void;
+  /**
+   * Per-object check for Istio objects (default: the validating webhook's rules). An object with
+   * error findings is replaced by its last good version (if the source saw one) and reported.
+   */
+  check?: (obj: RawObject, origin: string) => readonly Diagnostic[];
+}
+
+interface Checked {
+  resourceVersion: string | undefined;
+  diagnostics: readonly Diagnostic[];
+  ok: boolean;
 }
 
 export interface KubeSource extends ConfigSource {
@@ -62,6 +75,65 @@ export function createKubeSource(opts: KubeSourceOptions): KubeSource {
     );
   }
   const all = [...watches.values()];
+  const check = opts.check ?? ((obj: RawObject, o: string) => validateObject(obj, { source: o }));
+  // Validation results by object, and the last version of each object that passed.
+  const checked = new Map<string, Checked>();
+  const lastGood = new Map<string, RawObject>();
+  const objectKey = (o: RawObject) => `${o.kind}/${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
+  const istio = (o: RawObject) =>
+    typeof o.apiVersion === "string" && o.apiVersion.startsWith("networking.istio.io/");
+
+  const contents = (): SourceContents => {
+    const objects: RawObject[] = [];
+    const diagnostics: Diagnostic[] = [];
+    const present = new Set<string>();
+    for (const w of all) {
+      for (const o of w.list()) {
+        if (!istio(o)) {
+          objects.push(o);
+          continue;
+        }
+        const k = objectKey(o);
+        present.add(k);
+        let c = checked.get(k);
+        if (!c || c.resourceVersion !== o.metadata?.resourceVersion) {
+          const diags = check(o, origin);
+          c = {
+            resourceVersion: o.metadata?.resourceVersion,
+            diagnostics: diags,
+            ok: !diags.some((d) => d.severity === "error"),
+          };
+          checked.set(k, c);
+          if (c.ok) lastGood.set(k, o);
+        }
+        diagnostics.push(...c.diagnostics);
+        if (c.ok) objects.push(o);
+        else {
+          const good = lastGood.get(k);
+          if (good) objects.push(good);
+          diagnostics.push({
+            code: "CFG0015",
+            severity: "warning",
+            message: `${k} (resourceVersion ${o.metadata?.resourceVersion ?? "?"}) is invalid; ${good ? `its last valid version (${good.metadata?.resourceVersion ?? "?"}) stays in force` : "it is ignored until fixed"}`,
+            ref: {
+              kind: String(o.kind),
+              namespace: o.metadata?.namespace ?? "",
+              name: o.metadata?.name ?? "",
+              source: origin,
+            },
+          });
+        }
+      }
+    }
+    // Forget deleted objects, so a re-created one starts fresh.
+    for (const k of [...checked.keys()]) {
+      if (!present.has(k)) {
+        checked.delete(k);
+        lastGood.delete(k);
+      }
+    }
+    return { objects, origins: objects.map(() => origin), diagnostics };
+  };
   return {
     id: origin,
     watches,
@@ -77,10 +149,7 @@ export function createKubeSource(opts: KubeSourceOptions): KubeSource {
     async whenSynced() {
       await Promise.all(all.map((w) => w.whenSynced()));
     },
-    contents(): SourceContents {
-      const objects = all.flatMap((w) => w.list());
-      return { objects, origins: objects.map(() => origin), diagnostics: [] };
-    },
+    contents,
     onChange: (fn) => emitter.on(fn),
   };
 }

@@ -6,8 +6,9 @@
 // Why not client-node's informer: on any non-410 error (a 500, a refused connection during an
 // apiserver restart) it emits `error` and stops for good, and it has no backoff of its own. Here the
 // list goes through a raw GET (plain JSON, paginated) and the watch through client-node's `Watch`,
-// which speaks the streaming protocol; the retry loop is ours.
-import { type KubeConfig, Watch } from "@kubernetes/client-node";
+// which speaks the streaming protocol; the retry loop is ours. client-node is loaded on first use
+// (it is large), so importing pilot does not pay for it unless a cluster is watched.
+import type { KubeConfig } from "@kubernetes/client-node";
 import { Backoff, type BackoffOptions } from "./backoff.ts";
 import { getJson, KubeHttpError } from "./http-get.ts";
 
@@ -41,6 +42,9 @@ export interface ListWatchOptions {
 const keyOf = (o: RawObject) => `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
 
 class Expired extends Error {}
+
+type WatchClass = typeof import("@kubernetes/client-node").Watch;
+let watchClass: WatchClass | undefined;
 
 export class ListWatch {
   private readonly objects = new Map<string, RawObject>();
@@ -97,7 +101,8 @@ export class ListWatch {
       try {
         const resync = this.opts.resyncMs && Date.now() - this.lastList >= this.opts.resyncMs;
         if (!this.rv || resync) await this.relist();
-        const delivered = await this.watchOnce();
+        watchClass ??= (await import("@kubernetes/client-node")).Watch;
+        const delivered = await this.watchOnce(watchClass);
         // A watch that ended cleanly after delivering events is routine (timeout): go again at once.
         if (delivered) this.backoff.reset();
         else await this.sleep(this.backoff.next());
@@ -157,7 +162,7 @@ export class ListWatch {
   }
 
   /** One watch connection; resolves true if it delivered events, rejects on errors and 410. */
-  private watchOnce(): Promise<boolean> {
+  private watchOnce(Watch: WatchClass): Promise<boolean> {
     this.stats.watches++;
     const timeoutSeconds = this.opts.watchTimeoutSeconds ?? 300;
     return new Promise<boolean>((resolve, reject) => {

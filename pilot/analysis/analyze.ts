@@ -1,0 +1,69 @@
+// `istioctl analyze` for Remora: validation of every Istio object plus the cross-object analyzers,
+// over a SnapshotInput (a directory, a cluster, or both merged). Pure: the caller does the I/O.
+import type { Diagnostic } from "../model/diagnostic.ts";
+import type { SnapshotInput } from "../model/snapshot.ts";
+import { sortDiagnostics, validateObject } from "../validation/index.ts";
+import { AnalysisContext } from "./context.ts";
+import { analyzeDestinationRules } from "./destination-rules.ts";
+import { analyzeGateways } from "./gateways.ts";
+import { analyzeServices } from "./services.ts";
+import { analyzeSidecars } from "./sidecars.ts";
+import { analyzeVirtualServices } from "./virtual-services.ts";
+
+export interface AnalyzeOptions {
+  /** Only report findings about objects in this namespace (all when absent). */
+  namespace?: string;
+}
+
+/** Every finding for the input: source problems, validation, then cross-object analysis. */
+export function analyzeInput(input: SnapshotInput, opts: AnalyzeOptions = {}): Diagnostic[] {
+  const out: Diagnostic[] = [...input.diagnostics];
+  for (const c of input.configs) {
+    const raw = {
+      apiVersion: c.meta.apiVersion,
+      kind: c.meta.kind,
+      metadata: {
+        name: c.meta.name,
+        namespace: c.meta.namespace,
+        labels: c.meta.labels,
+        annotations: c.meta.annotations,
+      },
+      spec: c.spec,
+    };
+    out.push(...validateObject(raw, c.meta.source ? { source: c.meta.source } : {}));
+  }
+  const ctx = new AnalysisContext(input);
+  analyzeVirtualServices(ctx);
+  analyzeDestinationRules(ctx);
+  analyzeGateways(ctx);
+  analyzeSidecars(ctx);
+  analyzeServices(ctx);
+  out.push(...ctx.findings);
+  const filtered = opts.namespace
+    ? out.filter((d) => !d.ref?.namespace || d.ref.namespace === opts.namespace)
+    : out;
+  return sortDiagnostics(dedupe(filtered));
+}
+
+function dedupe(list: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return list.filter((d) => {
+    const k = JSON.stringify([d.code, d.ref, d.path, d.message]);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** One line per finding, as `istioctl analyze` prints them. */
+export function formatText(list: readonly Diagnostic[]): string {
+  const level = { error: "Error", warning: "Warning", info: "Info" } as const;
+  return list
+    .map((d) => {
+      const ref = d.ref
+        ? ` (${d.ref.kind} ${d.ref.name}${d.ref.namespace ? `.${d.ref.namespace}` : ""}${d.ref.source ? ` ${d.ref.source}` : ""})`
+        : "";
+      return `${level[d.severity]} [${d.code}]${ref}${d.path ? ` ${d.path}:` : ""} ${d.message}\n`;
+    })
+    .join("");
+}

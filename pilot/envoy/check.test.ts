@@ -1,0 +1,169 @@
+// The serving gate: strict encoding (fast path equal to protojson), validate.rules, references.
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { parseKubeYaml } from "../../injector/index.ts";
+import { type EnvoyJson, type ProxyConfig, TYPE_URLS } from "../model/proxy-config.ts";
+import { checkProxyConfig, encodeResource, validateResource } from "./check.ts";
+import { encodeJson } from "./proto.ts";
+
+const GOLDEN = join(import.meta.dirname, "..", "testdata", "translate");
+
+test("the fast strict encoder gives the same bytes as protojson for every golden resource", () => {
+  let n = 0;
+  for (const c of readdirSync(GOLDEN)) {
+    for (const [file, kind] of [
+      ["listeners", "listener"],
+      ["routes", "route"],
+      ["clusters", "cluster"],
+      ["endpoints", "endpoint"],
+    ] as const) {
+      const list = parseKubeYaml(readFileSync(join(GOLDEN, c, `${file}.yaml`), "utf8"))[0]
+        ?.value as EnvoyJson[];
+      for (const r of list) {
+        assert.deepEqual(
+          encodeResource(kind, r),
+          encodeJson(TYPE_URLS[kind], r),
+          `${c}/${file} ${String(r.name)}`,
+        );
+        n++;
+      }
+    }
+  }
+  assert.ok(n > 100);
+});
+
+test("strict encoding rejects unknown fields, unknown Any types, bad enums and oneof conflicts", () => {
+  assert.throws(() => encodeResource("cluster", { name: "c", typo_field: 1 }), /typo_field: unknown field/);
+  assert.throws(() => encodeResource("cluster", { name: "c", type: "NOPE" }), /"NOPE" is not a/);
+  assert.throws(
+    () => encodeResource("cluster", { name: "c", connect_timeout: "10 seconds" }),
+    /not a Duration/,
+  );
+  assert.throws(
+    () =>
+      encodeResource("listener", {
+        name: "l",
+        filter_chains: [
+          { filters: [{ name: "x", typed_config: { "@type": "type.googleapis.com/nope.Nope" } }] },
+        ],
+      }),
+    /unknown Any type/,
+  );
+  assert.throws(
+    () =>
+      encodeResource("route", {
+        name: "r",
+        virtual_hosts: [{ name: "v", domains: ["*"], routes: [{ match: { prefix: "/", path: "/x" } }] }],
+      }),
+    /conflicts with prefix/,
+  );
+});
+
+test("validate.rules: required fields, min_len, numeric ranges", () => {
+  assert.deepEqual(validateResource("cluster", { name: "ok", connect_timeout: "1s" }), []);
+  assert.match(validateResource("cluster", { connect_timeout: "1s" }).join(), /name: must be at least 1/);
+  const route = {
+    name: "r",
+    virtual_hosts: [
+      { name: "v", domains: [], routes: [{ match: { prefix: "/" }, route: { cluster: "c" } }] },
+    ],
+  };
+  assert.match(validateResource("route", route).join(), /domains: needs at least 1/);
+  const noAction = {
+    name: "r",
+    virtual_hosts: [{ name: "v", domains: ["*"], routes: [{ match: { prefix: "/" } }] }],
+  };
+  assert.match(validateResource("route", noAction).join(), /one of route, redirect/);
+  const cla = {
+    cluster_name: "c",
+    endpoints: [
+      {
+        lb_endpoints: [
+          {
+            endpoint: { address: { socket_address: { address: "1.2.3.4", port_value: 80 } } },
+            load_balancing_weight: 0,
+          },
+        ],
+      },
+    ],
+  };
+  assert.match(validateResource("endpoint", cla).join(), /load_balancing_weight: must be >= 1/);
+  const badHeader = {
+    name: "r",
+    virtual_hosts: [
+      {
+        name: "v",
+        domains: ["*"],
+        routes: [
+          {
+            match: { prefix: "/", headers: [{ name: "bad\nheader", present_match: true }] },
+            route: { cluster: "c" },
+          },
+        ],
+      },
+    ],
+  };
+  assert.match(validateResource("route", badHeader).join(), /not a valid HTTP header name/);
+});
+
+test("checkProxyConfig drops bad resources and what references them", () => {
+  const config: ProxyConfig = {
+    listeners: [
+      {
+        name: "0.0.0.0_80",
+        address: { socket_address: { address: "0.0.0.0", port_value: 80 } },
+        filter_chains: [
+          {
+            filters: [
+              {
+                name: "envoy.filters.network.http_connection_manager",
+                typed_config: {
+                  "@type":
+                    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                  stat_prefix: "x",
+                  rds: { config_source: { ads: {} }, route_config_name: "80" },
+                  http_filters: [
+                    {
+                      name: "envoy.filters.http.router",
+                      typed_config: {
+                        "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
+                      },
+                    },
+                  ],
+                },
+              },
+            ],
+          },
+        ],
+      },
+    ],
+    routes: [
+      {
+        name: "80",
+        virtual_hosts: [{ name: "v", domains: ["*"], routes: [{ match: { prefix: "/" }, bogus: true }] }],
+      },
+    ],
+    clusters: [
+      { name: "a", type: "EDS", eds_cluster_config: { eds_config: { ads: {} } } },
+      { name: "b", type: "EDS", eds_cluster_config: { eds_config: { ads: {} } } },
+    ],
+    endpoints: [{ cluster_name: "a" }],
+    secrets: [],
+  };
+  const { ok, diagnostics } = checkProxyConfig(config);
+  assert.deepEqual(ok.routes, []);
+  assert.deepEqual(ok.listeners, []);
+  assert.deepEqual(
+    ok.clusters.map((c) => c.name),
+    ["a"],
+  );
+  assert.equal(diagnostics.length, 3);
+  assert.match(diagnostics.map((d) => d.message).join("\n"), /route 80 was not served.*bogus/);
+  assert.match(
+    diagnostics.map((d) => d.message).join("\n"),
+    /listener 0.0.0.0_80 .*route configuration\(s\) 80/,
+  );
+  assert.match(diagnostics.map((d) => d.message).join("\n"), /cluster b .*EDS b/);
+});

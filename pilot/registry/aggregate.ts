@@ -1,0 +1,145 @@
+// The aggregate: merges what every source holds (files, clusters) into one immutable MeshSnapshot.
+// Changes are debounced (hold-off 100 ms, at most 10 s, as istiod); nothing is published until
+// every source has synced once, so proxies never see a half-read mesh. Each snapshot carries a
+// version and a ChangeSet (computed by buildSnapshot against the previous snapshot); the kinds the
+// sources reported are passed along too.
+import type { Diagnostic } from "../model/diagnostic.ts";
+import { defaultMeshConfig, type MeshConfig } from "../model/mesh-config.ts";
+import type { MeshSnapshot, SnapshotInput } from "../model/snapshot.ts";
+import { buildSnapshot, objectsToSnapshotInput } from "../snapshot/index.ts";
+import { createDebouncer } from "./debounce.ts";
+import type { ConfigSource } from "./source.ts";
+
+export interface SnapshotEvent {
+  snapshot: MeshSnapshot;
+  /** Kinds the sources reported as changed since the previous snapshot. */
+  kinds: ReadonlySet<string>;
+}
+
+export interface AggregateOptions {
+  sources: readonly ConfigSource[];
+  /** Base mesh config; an `istio` ConfigMap (`mesh` key) in a source overrides it. */
+  meshConfig?: MeshConfig;
+  debounceAfterMs?: number;
+  debounceMaxMs?: number;
+  onSnapshot?: (ev: SnapshotEvent) => void | Promise<void>;
+  onError?: (err: unknown) => void;
+  /** Snapshot builder (default: buildSnapshot). */
+  build?: (input: SnapshotInput, previous: MeshSnapshot | undefined) => MeshSnapshot;
+}
+
+export interface Aggregate {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** The last published snapshot. */
+  current(): MeshSnapshot | undefined;
+  /** Resolves with the first snapshot (after every source synced). */
+  ready(): Promise<MeshSnapshot>;
+  /** Merged input as it stands now (debug output, `remora analyze`). */
+  input(): SnapshotInput;
+  /** Publishes pending changes now, skipping the hold-off. */
+  flush(): Promise<void>;
+}
+
+const ISTIO_GROUP = "networking.istio.io/";
+
+/** Merges source contents; for Istio objects present in several sources, the first source wins. */
+export function mergeSources(sources: readonly ConfigSource[], meshConfig: MeshConfig): SnapshotInput {
+  const objects: unknown[] = [];
+  const origins: string[] = [];
+  const diagnostics: Diagnostic[] = [];
+  const seen = new Map<string, string>();
+  for (const s of sources) {
+    const c = s.contents();
+    diagnostics.push(...c.diagnostics);
+    c.objects.forEach((o, i) => {
+      const obj = o as {
+        apiVersion?: unknown;
+        kind?: unknown;
+        metadata?: { name?: unknown; namespace?: unknown };
+      };
+      const origin = c.origins[i] ?? s.id;
+      if (typeof obj?.apiVersion === "string" && obj.apiVersion.startsWith(ISTIO_GROUP)) {
+        const key = `${String(obj.kind)}/${String(obj.metadata?.namespace ?? "default")}/${String(obj.metadata?.name)}`;
+        const first = seen.get(key);
+        if (first !== undefined) {
+          diagnostics.push({
+            code: "CFG0020",
+            severity: "warning",
+            message: `${key} is defined twice (${first} and ${origin}); the first one is used`,
+            ref: {
+              kind: String(obj.kind),
+              name: String(obj.metadata?.name),
+              namespace: String(obj.metadata?.namespace ?? "default"),
+              source: origin,
+            },
+          });
+          return;
+        }
+        seen.set(key, origin);
+      }
+      objects.push(o);
+      origins.push(origin);
+    });
+  }
+  const input = objectsToSnapshotInput(objects, meshConfig, (i) => origins[i] ?? "unknown");
+  return { ...input, diagnostics: [...diagnostics, ...input.diagnostics] };
+}
+
+export function createAggregate(opts: AggregateOptions): Aggregate {
+  const meshConfig = opts.meshConfig ?? defaultMeshConfig();
+  const build = opts.build ?? ((input, previous) => buildSnapshot(input, previous));
+  let snapshot: MeshSnapshot | undefined;
+  let deferred = new Set<string>();
+  const unsubscribe: Array<() => void> = [];
+  const readyWaiters: Array<(s: MeshSnapshot) => void> = [];
+  const allSynced = () => opts.sources.every((s) => s.synced);
+
+  const debouncer = createDebouncer<Set<string>>({
+    afterMs: opts.debounceAfterMs ?? 100,
+    maxMs: opts.debounceMaxMs ?? 10_000,
+    merge: (a, b) => {
+      const out = a ?? new Set<string>();
+      for (const k of b) out.add(k);
+      return out;
+    },
+    flush: async (kinds) => {
+      if (!allSynced()) {
+        for (const k of kinds) deferred.add(k);
+        return;
+      }
+      for (const k of deferred) kinds.add(k);
+      deferred = new Set();
+      snapshot = build(mergeSources(opts.sources, meshConfig), snapshot);
+      for (const w of readyWaiters.splice(0)) w(snapshot);
+      await opts.onSnapshot?.({ snapshot, kinds });
+    },
+    ...(opts.onError ? { onError: opts.onError } : {}),
+  });
+
+  return {
+    async start() {
+      for (const s of opts.sources) {
+        unsubscribe.push(s.onChange((kinds) => debouncer.push(new Set(kinds))));
+      }
+      await Promise.all(opts.sources.map((s) => s.start()));
+      // The first snapshot goes out as soon as every source has synced, without the hold-off.
+      void Promise.all(opts.sources.map((s) => s.whenSynced())).then(() => {
+        debouncer.push(new Set(["Initial"]));
+        return debouncer.flushNow();
+      });
+    },
+    async stop() {
+      debouncer.cancel();
+      for (const u of unsubscribe.splice(0)) u();
+      await Promise.all(opts.sources.map((s) => s.stop()));
+    },
+    current: () => snapshot,
+    ready() {
+      if (snapshot) return Promise.resolve(snapshot);
+      return new Promise((resolve) => readyWaiters.push(resolve));
+    },
+    input: () => mergeSources(opts.sources, meshConfig),
+    flush: () => debouncer.flushNow(),
+  };
+}

@@ -1,0 +1,22 @@
+// Public surface of the config sources: files, Kubernetes, and the aggregate that turns them into
+// debounced, versioned MeshSnapshots.
+export {
+  type Aggregate,
+  type AggregateOptions,
+  createAggregate,
+  mergeSources,
+  type SnapshotEvent,
+} from "./aggregate.ts";
+export { createDebouncer, type DebounceOptions, type Debouncer } from "./debounce.ts";
+export {
+  createFileSource,
+  type FileSource,
+  type FileSourceOptions,
+  validateFileObject,
+} from "./file/file-source.ts";
+export type { ObjectCheck } from "./file/read-file.ts";
+export { Backoff, type BackoffOptions } from "./kube/backoff.ts";
+export { istioKinds, KUBE_KINDS, type WatchedKind } from "./kube/kinds.ts";
+export { createKubeSource, type KubeSource, type KubeSourceOptions } from "./kube/kube-source.ts";
+export { ListWatch, type ListWatchOptions, type RawObject } from "./kube/list-watch.ts";
+export { ChangeEmitter, type ConfigSource, type SourceContents } from "./source.ts";

@@ -1,0 +1,16 @@
+// Public surface of validation: single objects, YAML streams and the admission entry point.
+export { DR } from "./destination-rule.ts";
+export { GW } from "./gateway.ts";
+export { parseDuration, re2Problem } from "./primitives.ts";
+export { SCHEMA_TYPE, SCHEMA_UNKNOWN_FIELD } from "./schema.ts";
+export { SE } from "./service-entry.ts";
+export { SC } from "./sidecar.ts";
+export {
+  sortDiagnostics,
+  type ValidateOptions,
+  validateAdmissionObject,
+  validateDocuments,
+  validateObject,
+} from "./validate.ts";
+export { VS } from "./virtual-service.ts";
+export { WE } from "./workload-entry.ts";

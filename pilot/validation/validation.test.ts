@@ -1,0 +1,38 @@
+// Golden cases for validation: pilot/testdata/validation/<case>/input.yaml → diagnostics.yaml.
+// Every rule code of every kind must be exercised by at least one case.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { stringifyKubeYaml } from "../../injector/index.ts";
+import { REPO_ROOT } from "../../test/helpers/cli.ts";
+import { assertGolden, goldenCases } from "../../test/helpers/golden.ts";
+import { DR, GW, re2Problem, SC, SE, sortDiagnostics, VS, validateDocuments, WE } from "./index.ts";
+
+const DIR = join(REPO_ROOT, "pilot", "testdata", "validation");
+const cases = goldenCases(DIR);
+const seenCodes = new Set<string>();
+
+for (const name of cases) {
+  test(`validation golden: ${name}`, () => {
+    const input = readFileSync(join(DIR, name, "input.yaml"), "utf8");
+    const diags = sortDiagnostics(validateDocuments(input, "input.yaml"));
+    for (const d of diags) seenCodes.add(d.code);
+    assertGolden(join(DIR, name, "diagnostics.yaml"), stringifyKubeYaml(diags));
+  });
+}
+
+test("every validation rule has a golden case", () => {
+  const all = [VS, DR, SE, GW, SC, WE].flatMap((m) => Object.values(m));
+  const missing = all.filter((c) => !seenCodes.has(c));
+  assert.deepEqual(missing, [], `rule codes without a golden case: ${missing.join(", ")}`);
+});
+
+test("RE2 subset: what Envoy rejects, and RE2-only syntax it accepts", () => {
+  assert.match(re2Problem("(?<=a)b") ?? "", /lookaround/);
+  assert.match(re2Problem("(a)\\1") ?? "", /backreferences/);
+  assert.match(re2Problem("a++") ?? "", /possessive/);
+  assert.equal(re2Problem("(?P<v>v[0-9]+)"), undefined);
+  assert.equal(re2Problem("(?i)^/api/.*$"), undefined);
+  assert.ok(re2Problem("[a-"));
+});

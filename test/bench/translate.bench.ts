@@ -1,0 +1,196 @@
+// Translation cost for a mesh of 1,000 services / 10,000 endpoints (BENCH_SMOKE: 50 / 500):
+// full translation + strict encoding for one sidecar and one proxyless client, against the
+// baseline of encoding the same pre-built resources; and the snapshot's heap, against the heap
+// of the source objects it was built from. Baselines run in the same process.
+import { checkProxyConfig, encodeResource } from "../../pilot/envoy/check.ts";
+import { defaultMeshConfig } from "../../pilot/model/mesh-config.ts";
+import { parseProxy } from "../../pilot/model/parse-proxy.ts";
+import type { ProxyConfig, XdsKind } from "../../pilot/model/proxy-config.ts";
+import type { MeshSnapshot, SnapshotInput } from "../../pilot/model/snapshot.ts";
+import { buildSnapshot } from "../../pilot/snapshot/build-snapshot.ts";
+import { objectsToSnapshotInput } from "../../pilot/snapshot/objects-input.ts";
+import { translate } from "../../pilot/translate/translate.ts";
+import { median, report, SMOKE, timeRuns } from "./report.ts";
+
+const SERVICES = SMOKE ? 50 : 1000;
+const PER_SERVICE = 10;
+const NAMESPACES = 10;
+const RUNS = SMOKE ? 3 : 7;
+
+function meshObjects(): unknown[] {
+  const out: unknown[] = [];
+  for (let s = 0; s < SERVICES; s++) {
+    const ns = `ns-${s % NAMESPACES}`;
+    const name = `svc-${s}`;
+    out.push({
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name, namespace: ns },
+      spec: {
+        clusterIP: `10.96.${Math.floor(s / 250)}.${s % 250}`,
+        selector: { app: name },
+        ports: [
+          { name: "http", port: 8080 },
+          { name: "grpc", port: 9090 },
+        ],
+      },
+    });
+    for (let e = 0; e < PER_SERVICE; e++) {
+      const i = s * PER_SERVICE + e;
+      out.push({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: `${name}-${e}`, namespace: ns, labels: { app: name, version: `v${e % 2}` } },
+        spec: { nodeName: `node-${i % 3}`, containers: [{ name: "app", image: "x" }] },
+        status: {
+          phase: "Running",
+          podIP: `10.${1 + Math.floor(i / 65000)}.${Math.floor(i / 250) % 256}.${i % 250}`,
+          conditions: [{ type: "Ready", status: "True" }],
+        },
+      });
+    }
+    if (s % 10 === 0) {
+      out.push({
+        apiVersion: "networking.istio.io/v1",
+        kind: "DestinationRule",
+        metadata: { name, namespace: ns },
+        spec: {
+          host: name,
+          subsets: [
+            { name: "v0", labels: { version: "v0" } },
+            { name: "v1", labels: { version: "v1" } },
+          ],
+        },
+      });
+      out.push({
+        apiVersion: "networking.istio.io/v1",
+        kind: "VirtualService",
+        metadata: { name, namespace: ns },
+        spec: {
+          hosts: [name],
+          http: [
+            {
+              match: [{ headers: { "x-canary": { exact: "1" } } }],
+              route: [{ destination: { host: name, subset: "v1" } }],
+            },
+            {
+              route: [
+                { destination: { host: name, subset: "v0" }, weight: 90 },
+                { destination: { host: name, subset: "v1" }, weight: 10 },
+              ],
+            },
+          ],
+        },
+      });
+    }
+  }
+  for (let n = 0; n < 3; n++) {
+    out.push({
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: {
+        name: `node-${n}`,
+        labels: { "topology.kubernetes.io/region": "eu", "topology.kubernetes.io/zone": `eu-${n}` },
+      },
+    });
+  }
+  return out;
+}
+
+const KINDS: [keyof ProxyConfig, XdsKind][] = [
+  ["listeners", "listener"],
+  ["routes", "route"],
+  ["clusters", "cluster"],
+  ["endpoints", "endpoint"],
+];
+
+function encodeAll(config: ProxyConfig): number {
+  let bytes = 0;
+  for (const [field, kind] of KINDS) for (const r of config[field]) bytes += encodeResource(kind, r).length;
+  return bytes;
+}
+
+function heapAfterGc(): number {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (g) {
+    g();
+    g();
+  }
+  return process.memoryUsage().heapUsed;
+}
+
+async function proxyCase(
+  label: string,
+  snapshot: MeshSnapshot,
+  node: { id: string; metadata: Record<string, unknown> },
+) {
+  const parsed = parseProxy(node, snapshot);
+  if (!parsed.ok) throw new Error(parsed.error);
+  const proxy = parsed.proxy;
+  let bytes = 0;
+  let resources = 0;
+  const full = await timeRuns(() => {
+    const { config } = translate(snapshot, proxy);
+    bytes = encodeAll(config);
+    resources =
+      config.listeners.length + config.routes.length + config.clusters.length + config.endpoints.length;
+  }, RUNS);
+  const prebuilt = translate(snapshot, proxy).config;
+  const encodeOnly = await timeRuns(() => encodeAll(prebuilt), RUNS);
+  const translateOnly = await timeRuns(() => translate(snapshot, proxy), RUNS);
+  const gate = await timeRuns(() => checkProxyConfig(prebuilt), SMOKE ? 1 : 3);
+  report({
+    name: `translate.${label}.full_ms`,
+    ours: median(full),
+    baseline: median(encodeOnly),
+    unit: "ms",
+    runs: RUNS,
+    goal: "translate+encode <= 300 ms at 1k services; ratio to encoding alone <= 2",
+    extra: {
+      services: SERVICES,
+      endpoints: SERVICES * PER_SERVICE,
+      resources,
+      bytes_encoded: bytes,
+      translate_only_ms: Math.round(median(translateOnly) * 100) / 100,
+      serving_gate_ms: Math.round(median(gate) * 100) / 100,
+    },
+  });
+}
+
+async function main(): Promise<void> {
+  const mesh = defaultMeshConfig();
+  const before = heapAfterGc();
+  let objects: unknown[] | undefined = meshObjects();
+  let input: SnapshotInput | undefined = objectsToSnapshotInput(objects, mesh, "bench");
+  const afterInput = heapAfterGc();
+  const buildTimes = await timeRuns(() => buildSnapshot(input!), SMOKE ? 1 : 3);
+  const snapshot = buildSnapshot(input);
+  const withSnapshot = heapAfterGc();
+  objects = undefined;
+  input = undefined;
+  const snapshotOnly = heapAfterGc();
+  report({
+    name: "translate.snapshot_heap_bytes",
+    ours: Math.max(0, snapshotOnly - before),
+    baseline: Math.max(1, afterInput - before),
+    unit: "bytes",
+    runs: 1,
+    goal: "snapshot heap <= 2x the source objects it is built from",
+    extra: {
+      build_ms: Math.round(median(buildTimes) * 100) / 100,
+      heap_with_both: withSnapshot - before,
+      services: SERVICES,
+      endpoints: SERVICES * PER_SERVICE,
+    },
+  });
+  await proxyCase("sidecar", snapshot, {
+    id: "sidecar~10.1.0.1~svc-0-1.ns-0~ns-0.svc.cluster.local",
+    metadata: { NAMESPACE: "ns-0" },
+  });
+  await proxyCase("proxyless", snapshot, {
+    id: "sidecar~10.1.0.2~svc-0-2.ns-0~ns-0.svc.cluster.local",
+    metadata: { NAMESPACE: "ns-0", GENERATOR: "grpc" },
+  });
+}
+
+await main();
