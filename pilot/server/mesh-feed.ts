@@ -2,13 +2,8 @@
 // and debounced by the aggregate into MeshSnapshots, plus the debug views of the current snapshot.
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Diagnostic } from "../model/diagnostic.ts";
-import { defaultMeshConfig } from "../model/mesh-config.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
-import { createDebouncer } from "../registry/debounce.ts";
-import { createFileSource } from "../registry/file/file-source.ts";
-import { createKubeSource } from "../registry/kube/kube-source.ts";
-import type { ConfigSource } from "../registry/source.ts";
-import { buildSnapshot, objectsToSnapshotInput } from "../snapshot/index.ts";
+import { type ConfigSource, createAggregate, createFileSource, createKubeSource } from "../registry/index.ts";
 import type { SnapshotFeed } from "./pilot.ts";
 
 export interface MeshFeedOptions {
@@ -52,48 +47,29 @@ function configView(s: MeshSnapshot | undefined): unknown {
 }
 
 /**
- * One source, debounced like istiod (quiet `debounceAfterMs`, at most `debounceMaxMs`); the first
- * snapshot is built as soon as the source has synced, so proxies never see a half-read mesh.
+ * The sources merged and debounced by the aggregate (quiet `debounceAfterMs`, at most
+ * `debounceMaxMs`); the first snapshot is built once every source has synced, so proxies never
+ * see a half-read mesh. Sources validate Istio objects; an invalid one keeps its last good version.
  */
 export function createMeshFeed(opts: MeshFeedOptions): SnapshotFeed<MeshSnapshot> {
   const source = sourceFor(opts);
-  const meshConfig = defaultMeshConfig();
   let onSnapshot: ((s: MeshSnapshot) => void) | undefined;
-  let current: MeshSnapshot | undefined;
-  let unsubscribe: (() => void) | undefined;
-  const publish = () => {
-    const c = source.contents();
-    const input = objectsToSnapshotInput(c.objects, meshConfig, (i) => c.origins[i] ?? source.id);
-    current = buildSnapshot({ ...input, diagnostics: [...c.diagnostics, ...input.diagnostics] }, current);
-    onSnapshot?.(current);
-  };
-  const debouncer = createDebouncer<true>({
-    afterMs: opts.debounceAfterMs,
-    maxMs: opts.debounceMaxMs,
-    merge: () => true,
-    flush: () => {
-      if (source.synced) publish();
-    },
+  const aggregate = createAggregate({
+    sources: [source],
+    debounceAfterMs: opts.debounceAfterMs,
+    debounceMaxMs: opts.debounceMaxMs,
+    onSnapshot: (ev) => onSnapshot?.(ev.snapshot),
     ...(opts.onError ? { onError: opts.onError } : {}),
   });
   return {
     get synced() {
-      return source.synced && current !== undefined;
+      return source.synced && aggregate.current() !== undefined;
     },
     async start(cb) {
       onSnapshot = cb;
-      unsubscribe = source.onChange(() => debouncer.push(true));
-      await source.start();
-      void source.whenSynced().then(() => {
-        debouncer.push(true);
-        return debouncer.flushNow();
-      });
+      await aggregate.start();
     },
-    async stop() {
-      debouncer.cancel();
-      unsubscribe?.();
-      await source.stop();
-    },
+    stop: () => aggregate.stop(),
     registry: registryView,
     configs: configView,
     diagnostics: (s): readonly Diagnostic[] => s?.diagnostics ?? [],
