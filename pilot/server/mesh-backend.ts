@@ -72,6 +72,36 @@ function badRegexes(json: EnvoyJson): string[] {
   return bad;
 }
 
+/** The hostname an Envoy resource name is about (`outbound|9080|v1|host`, `host:port`), if any. */
+export function hostOfResource(name: string): string | undefined {
+  const parts = name.split("|");
+  if (parts.length === 4) return parts[3] || undefined;
+  const m = /^([a-z0-9*][a-z0-9.*-]*\.[a-z0-9.-]+):\d+$/i.exec(name);
+  return m?.[1];
+}
+
+function hostMatches(pattern: string, host: string): boolean {
+  if (pattern === host || host.startsWith(`${pattern}.`)) return true;
+  return pattern.startsWith("*.") && host.endsWith(pattern.slice(1));
+}
+
+/** Istio objects that shape the resources of one host: its ServiceEntries, VirtualServices, DestinationRules. */
+export function sourcesOfResource(snapshot: MeshSnapshot, name: string): string[] {
+  const host = hostOfResource(name);
+  if (!host) return [];
+  const out: string[] = [];
+  const add = (c: { meta: { kind: string; namespace: string; name: string; source?: string } }) =>
+    out.push(`${c.meta.kind} ${c.meta.namespace}/${c.meta.name}${c.meta.source ? ` (${c.meta.source})` : ""}`);
+  for (const vs of snapshot.configs.VirtualService) {
+    if ((vs.spec.hosts ?? []).some((h) => hostMatches(h, host))) add(vs);
+  }
+  for (const dr of snapshot.configs.DestinationRule) if (dr.spec.host && hostMatches(dr.spec.host, host)) add(dr);
+  for (const se of snapshot.configs.ServiceEntry) {
+    if ((se.spec.hosts ?? []).some((h) => hostMatches(h, host))) add(se);
+  }
+  return out;
+}
+
 export const meshEncoder: ResourceEncoder = (kind, json) => encodeResource(kind, json);
 
 export function meshBackend(): XdsBackend<MeshSnapshot, ProxyInfo> & {
@@ -119,6 +149,7 @@ export function meshBackend(): XdsBackend<MeshSnapshot, ProxyInfo> & {
       for (const h of c.endpointHosts) if (hosts.has(h)) return true;
       return false;
     },
+    sourcesOf: (snapshot, _kind, name) => sourcesOfResource(snapshot, name),
     describe: (proxy) => ({
       namespace: proxy.namespace,
       type: proxy.type,

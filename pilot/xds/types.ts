@@ -2,7 +2,7 @@
 // nodes and translates. Nothing here knows Kubernetes or Istio kinds, so the server can be run
 // with hand-made snapshots and resources.
 import type { Diagnostic } from "../model/diagnostic.ts";
-import type { ProxyConfig } from "../model/proxy-config.ts";
+import type { ProxyConfig, XdsKind } from "../model/proxy-config.ts";
 import type { ChangeSet } from "../model/snapshot.ts";
 import type { PreparedConfig } from "./resources.ts";
 import type { XdsNode } from "./wire.ts";
@@ -30,6 +30,11 @@ export interface XdsBackend<S extends XdsSnapshot, P> {
    * the config the proxy was last pushed (from an older snapshot).
    */
   affects?(snapshot: S, proxy: P, previous: PreparedConfig): boolean;
+  /**
+   * The source objects (e.g. `VirtualService default/reviews (file:vs.yaml:1)`) a resource was
+   * built from, so a NACK can name what to fix. Called only when a proxy rejects something.
+   */
+  sourcesOf?(snapshot: S, kind: XdsKind, name: string): string[];
   /** Labels for debug output (namespace, type…). */
   describe?(proxy: P): Record<string, unknown>;
 }

@@ -247,6 +247,14 @@ export class XdsServer<S extends XdsSnapshot, P> {
   }
 
   private onNack(conn: XdsConnection<P>, kind: XdsKind, record: NackRecord): void {
+    const snapshot = this.snapshot;
+    if (record.sources.length === 0 && snapshot && this.backend.sourcesOf) {
+      const found = new Set<string>();
+      for (const name of record.resources.slice(0, 50)) {
+        for (const s of this.backend.sourcesOf(snapshot, kind, name)) found.add(s);
+      }
+      record.sources = [...found].slice(0, 20);
+    }
     this.log.warn(
       {
         proxy: conn.node.id,

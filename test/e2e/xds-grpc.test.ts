@@ -12,6 +12,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as xds from "@grpc/grpc-js-xds";
 import { proxyConfig } from "../../pilot/debug/proxy-config.ts";
 import { proxyStatus } from "../../pilot/debug/proxy-status.ts";
+import { AdsClient, RDS } from "../helpers/ads-client.ts";
 import { runRemora, spawnRemora } from "../helpers/cli.ts";
 
 xds.register();
@@ -535,5 +536,48 @@ describe("grpc-js-xds clients through remora pilot", () => {
     assert.ok(json.listeners.some((l) => l.name === `${HOST}:${PORT}`));
     assert.match(await proxyConfig(url, "routes", proxyId, "table"), /VHOST NAME/);
     await assert.rejects(proxyConfig(url, "routes", "nobody.default", "table"), /no connected proxy matches/);
+  });
+
+  test("a NACK from a proxy is visible with the rejected resources and their source objects", async () => {
+    const ads = new AdsClient(`127.0.0.1:${pilot.grpcPort}`, {
+      mode: "sotw",
+      nodeId: "sidecar~127.0.0.1~nacker.default~default.svc.cluster.local",
+      metadata: { GENERATOR: "grpc", NAMESPACE: "default" },
+      reject: (typeUrl) => (typeUrl === RDS ? "route rejected by the test proxy" : undefined),
+    }).start();
+    try {
+      await ads.waitFor(() => ads.nacks.length > 0, 10_000, "a NACK");
+      type Row = {
+        proxy: string;
+        types: Record<
+          string,
+          { status: string; lastError?: { message: string; resources: string[]; sources: string[] } }
+        >;
+      };
+      let route: Row["types"][string] | undefined;
+      await until(async () => {
+        const rows = (await getJson(pilot, "/debug/syncz")) as Row[];
+        route = rows.find((r) => r.proxy.includes("nacker"))?.types.route;
+        return route?.status === "ERROR";
+      }, "syncz shows the NACK");
+      assert.match(route?.lastError?.message ?? "", /route rejected by the test proxy/);
+      assert.ok(route?.lastError?.resources.includes(`outbound|${PORT}||${HOST}`));
+      assert.ok(
+        route?.lastError?.sources.some((s) => s.startsWith("VirtualService default/echo")),
+        JSON.stringify(route?.lastError?.sources),
+      );
+      assert.ok((await metricValue(pilot, "pilot_total_xds_rejects")) >= 1);
+      const ps = (await getJson(pilot, "/debug/push_status")) as { nacks: { proxy: string; type: string }[] };
+      assert.ok(ps.nacks.some((n) => n.proxy.includes("nacker") && n.type === "route"));
+      assert.match(
+        await proxyStatus(`http://127.0.0.1:${pilot.httpPort}`, "nacker.default", "table"),
+        /RDS rejected at/,
+      );
+      const nacksBefore = ads.nacks.length;
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(ads.nacks.length, nacksBefore, "the rejected config is not resent in a loop");
+    } finally {
+      ads.close();
+    }
   });
 });
