@@ -91,11 +91,14 @@ export function sourcesOfResource(snapshot: MeshSnapshot, name: string): string[
   if (!host) return [];
   const out: string[] = [];
   const add = (c: { meta: { kind: string; namespace: string; name: string; source?: string } }) =>
-    out.push(`${c.meta.kind} ${c.meta.namespace}/${c.meta.name}${c.meta.source ? ` (${c.meta.source})` : ""}`);
+    out.push(
+      `${c.meta.kind} ${c.meta.namespace}/${c.meta.name}${c.meta.source ? ` (${c.meta.source})` : ""}`,
+    );
   for (const vs of snapshot.configs.VirtualService) {
     if ((vs.spec.hosts ?? []).some((h) => hostMatches(h, host))) add(vs);
   }
-  for (const dr of snapshot.configs.DestinationRule) if (dr.spec.host && hostMatches(dr.spec.host, host)) add(dr);
+  for (const dr of snapshot.configs.DestinationRule)
+    if (dr.spec.host && hostMatches(dr.spec.host, host)) add(dr);
   for (const se of snapshot.configs.ServiceEntry) {
     if ((se.spec.hosts ?? []).some((h) => hostMatches(h, host))) add(se);
   }
