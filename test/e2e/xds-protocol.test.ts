@@ -313,6 +313,43 @@ describe("ADS stream rules", () => {
     }
   });
 
+  test("replicas share nothing but agree on versions: a delta proxy moving over gets nothing resent", async () => {
+    const svcs = services(4);
+    const a = await startServer();
+    const b = await startServer();
+    a.server.setSnapshot(fakeSnapshot(svcs, { full: true }));
+    b.server.setSnapshot(
+      fakeSnapshot(
+        svcs.map((s) => ({ ...s })),
+        { full: true },
+      ),
+    );
+    const c = client(a.address, "delta", "mover.default").start();
+    try {
+      await c.waitFor(configured(c, 4));
+      await a.server.close(500);
+      await c.waitFor(() => c.error !== undefined || c.ended, 5000, "stream ended by shutdown");
+      const before = c.responses.length;
+      c.moveTo(b.address);
+      await c.waitFor(
+        () => c.responses.length >= before + 4,
+        5000,
+        "initial responses from the other replica",
+      );
+      await b.server.idle();
+      await delay(100);
+      assert.equal(
+        c.responses.slice(before).reduce((n, r) => n + r.names.length, 0),
+        0,
+        "same content, same versions: nothing resent",
+      );
+      assert.ok(configured(c, 4)());
+    } finally {
+      c.close();
+      await b.server.close(500);
+    }
+  });
+
   test("graceful shutdown ends streams with UNAVAILABLE", async () => {
     const { server: s2, address: a2 } = await startServer();
     s2.setSnapshot(fakeSnapshot(services(1), { full: true }));

@@ -167,11 +167,15 @@ export class AdsClient {
     readonly address: string,
     readonly opts: AdsClientOptions,
   ) {
+    this.client = this.makeClient(address);
+  }
+
+  private makeClient(address: string): grpc.Client {
     const Ctor = grpc.makeGenericClientConstructor(adsClientDefinition() as grpc.ServiceDefinition, "ads");
-    this.client = new Ctor(address, grpc.credentials.createInsecure(), {
+    return new Ctor(address, grpc.credentials.createInsecure(), {
       "grpc.max_receive_message_length": 256 * 1024 * 1024,
       "grpc.max_send_message_length": 256 * 1024 * 1024,
-      ...opts.channelOptions,
+      ...this.opts.channelOptions,
     });
   }
 
@@ -225,6 +229,17 @@ export class AdsClient {
   /** Drops the stream (keeping what it holds) and opens a new one, as a proxy does on reconnect. */
   reconnect(): this {
     this.call?.cancel();
+    this.error = undefined;
+    this.ended = false;
+    this.lastNonce.clear();
+    return this.start();
+  }
+
+  /** Reconnects to another server (a pilot replica), keeping what it holds, as Envoy fails over. */
+  moveTo(address: string): this {
+    this.call?.cancel();
+    this.client.close();
+    this.client = this.makeClient(address);
     this.error = undefined;
     this.ended = false;
     this.lastNonce.clear();
