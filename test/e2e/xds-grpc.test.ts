@@ -225,7 +225,7 @@ async function startPilot(dir: string): Promise<Pilot> {
   ]);
   const logs: string[] = [];
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`pilot did not start:\n${logs.join("")}`)), 20_000);
+    const t = setTimeout(() => reject(new Error(`pilot did not start:\n${logs.join("")}`)), 60_000);
     let buf = "";
     proc.stderr?.on("data", (d: Buffer) => logs.push(d.toString()));
     proc.stdout?.on("data", (d: Buffer) => {
@@ -264,7 +264,7 @@ async function metricValue(p: Pilot, name: string, labels = ""): Promise<number>
 }
 
 /** Waits until the pilot published a new snapshot and every connected proxy acked it. */
-async function converged(p: Pilot, previousVersion: string | undefined, timeoutMs = 10_000): Promise<string> {
+async function converged(p: Pilot, previousVersion: string | undefined, timeoutMs = 30_000): Promise<string> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const ps = (await getJson(p, "/debug/push_status")) as { snapshotVersion?: string };
@@ -285,7 +285,7 @@ async function converged(p: Pilot, previousVersion: string | undefined, timeoutM
   }
 }
 
-async function until(pred: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+async function until(pred: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await pred())) {
     if (Date.now() > end) throw new Error(`timed out: ${what}`);

@@ -68,7 +68,7 @@ function who(client: grpc.Client): Promise<string> {
   );
 }
 
-async function until(pred: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+async function until(pred: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await pred())) {
     if (Date.now() > end) throw new Error(`timed out: ${what}`);
@@ -117,7 +117,7 @@ describe("grpc-js-xds clients through remora pilot on a (fake) Kubernetes API", 
     ]);
     const logs: string[] = [];
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`pilot did not start: ${logs.join("")}`)), 20_000);
+      const t = setTimeout(() => reject(new Error(`pilot did not start: ${logs.join("")}`)), 60_000);
       proc.stderr?.on("data", (d: Buffer) => logs.push(d.toString()));
       proc.stdout?.on("data", (d: Buffer) => {
         for (const line of d.toString().split("\n")) {

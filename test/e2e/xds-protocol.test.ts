@@ -72,7 +72,7 @@ for (const mode of ["sotw", "delta"] as const) {
     test("sidecar gets CDS, EDS, LDS, RDS in order and acks", async () => {
       const c = client(address, mode).start();
       try {
-        await c.waitFor(configured(c, 3), 5000, "full config");
+        await c.waitFor(configured(c, 3), 15_000, "full config");
         const order = c.responses.map((r) => r.typeUrl);
         assert.equal(order[0], CDS, "CDS first");
         assert.ok(order.indexOf(EDS) > order.indexOf(CDS), "EDS after CDS");
@@ -134,7 +134,7 @@ for (const mode of ["sotw", "delta"] as const) {
         assert.equal(c.responses.length, before, "no response for identical config");
         const fewer = svcs.slice(0, 2);
         server.setSnapshot(fakeSnapshot(fewer, { kinds: new Set(["ServiceEntry"]) }));
-        await c.waitFor(() => c.resources(CDS).size === 2 && c.resources(EDS).size === 2, 5000, "removal");
+        await c.waitFor(() => c.resources(CDS).size === 2 && c.resources(EDS).size === 2, 15_000, "removal");
         if (mode === "delta") {
           const removals = c.responses.slice(before).flatMap((r) => r.removed);
           assert.ok(
@@ -143,7 +143,7 @@ for (const mode of ["sotw", "delta"] as const) {
           );
         }
         server.setSnapshot(fakeSnapshot(svcs, { kinds: new Set(["ServiceEntry"]) }));
-        await c.waitFor(configured(c, 3), 5000, "re-added");
+        await c.waitFor(configured(c, 3), 15_000, "re-added");
       } finally {
         c.close();
       }
@@ -160,7 +160,7 @@ for (const mode of ["sotw", "delta"] as const) {
         await c.waitFor(configured(c, 3));
         const badSvc: FakeService = { host: bad, port: 80, endpoints: [{ address: "10.8.8.8", port: 80 }] };
         server.setSnapshot(fakeSnapshot([...svcs, badSvc], { kinds: new Set(["ServiceEntry"]) }));
-        await c.waitFor(() => c.nacks.length === 1, 5000, "nack");
+        await c.waitFor(() => c.nacks.length === 1, 15_000, "nack");
         await server.idle();
         await delay(100);
         assert.equal(c.nacks.length, 1, "rejected config is not resent");
@@ -187,7 +187,7 @@ for (const mode of ["sotw", "delta"] as const) {
         );
         await waitUntil(() => w?.status() === "SYNCED", "synced after good config");
         server.setSnapshot(fakeSnapshot(svcs, { kinds: new Set(["ServiceEntry"]) }));
-        await c.waitFor(configured(c, 3), 5000, "back to 3");
+        await c.waitFor(configured(c, 3), 15_000, "back to 3");
       } finally {
         c.close();
       }
@@ -199,7 +199,7 @@ for (const mode of ["sotw", "delta"] as const) {
         await c.waitFor(configured(c, 3));
         const before = c.responses.length;
         c.reconnect();
-        await c.waitFor(() => c.responses.length > before, 5000, "response after reconnect");
+        await c.waitFor(() => c.responses.length > before, 15_000, "response after reconnect");
         await server.idle();
         await delay(100);
         const after = c.responses.slice(before);
@@ -248,7 +248,7 @@ describe("ADS stream rules", () => {
   test("first request without node is refused with INVALID_ARGUMENT", async () => {
     const c = new AdsClient(address, { mode: "sotw", nodeId: "" }).start();
     try {
-      await c.waitFor(() => c.error !== undefined, 5000, "error");
+      await c.waitFor(() => c.error !== undefined, 15_000, "error");
       assert.equal(c.error?.code, grpc.status.INVALID_ARGUMENT);
       assert.match(c.error?.details ?? "", /node\.id/);
     } finally {
@@ -259,7 +259,7 @@ describe("ADS stream rules", () => {
   test("malformed node id is refused with a clear error", async () => {
     const c = new AdsClient(address, { mode: "delta", nodeId: "just-a-name" }).start();
     try {
-      await c.waitFor(() => c.error !== undefined, 5000, "error");
+      await c.waitFor(() => c.error !== undefined, 15_000, "error");
       assert.equal(c.error?.code, grpc.status.INVALID_ARGUMENT);
       assert.match(c.error?.details ?? "", /type~ip/);
     } finally {
@@ -328,7 +328,7 @@ describe("ADS stream rules", () => {
     try {
       await c.waitFor(configured(c, 4));
       await a.server.close(500);
-      await c.waitFor(() => c.error !== undefined || c.ended, 5000, "stream ended by shutdown");
+      await c.waitFor(() => c.error !== undefined || c.ended, 15_000, "stream ended by shutdown");
       const before = c.responses.length;
       c.moveTo(b.address);
       await c.waitFor(
@@ -357,7 +357,7 @@ describe("ADS stream rules", () => {
     try {
       await c.waitFor(() => c.resources(CDS).size === 1);
       await s2.close(1000);
-      await c.waitFor(() => c.error !== undefined, 5000, "stream end");
+      await c.waitFor(() => c.error !== undefined, 15_000, "stream end");
       assert.equal(c.error?.code, grpc.status.UNAVAILABLE);
     } finally {
       c.close();
@@ -369,7 +369,7 @@ function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-async function waitUntil(pred: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+async function waitUntil(pred: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!pred()) {
     if (Date.now() > end) throw new Error(`timed out: ${what}`);

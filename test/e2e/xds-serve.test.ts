@@ -40,7 +40,7 @@ spec:
     out += d.toString();
   });
   try {
-    const end = Date.now() + 20_000;
+    const end = Date.now() + 60_000;
     while (!out.includes("Stop with Ctrl-C")) {
       if (Date.now() > end) throw new Error(`serve did not print its banner:\n${out}`);
       await new Promise((r) => setTimeout(r, 50));
@@ -51,7 +51,7 @@ spec:
     const http = /http:\/\/127\.0\.0\.1:(\d+)\/healthz/.exec(out)?.[1];
     assert.ok(http);
     assert.equal((await fetch(`http://127.0.0.1:${http}/healthz`)).status, 200);
-    const readyBy = Date.now() + 10_000;
+    const readyBy = Date.now() + 30_000;
     while ((await fetch(`http://127.0.0.1:${http}/ready`)).status !== 200) {
       if (Date.now() > readyBy) throw new Error("not ready");
       await new Promise((r) => setTimeout(r, 50));
