@@ -108,7 +108,7 @@ for (const mode of ["sotw", "delta"] as const) {
           () =>
             (c.json(EDS, target) as { endpoints: { lbEndpoints: unknown[] }[] }).endpoints[0]?.lbEndpoints
               .length === 3,
-          5000,
+          15_000,
           "new endpoint",
         );
         await server.idle();
@@ -182,7 +182,7 @@ for (const mode of ["sotw", "delta"] as const) {
         server.setSnapshot(fakeSnapshot([...svcs, fixed], { kinds: new Set(["ServiceEntry"]) }));
         await c.waitFor(
           () => [...c.resources(CDS).keys()].some((n) => n.includes("good.")),
-          5000,
+          15_000,
           "good config",
         );
         await waitUntil(() => w?.status() === "SYNCED", "synced after good config");
@@ -288,7 +288,7 @@ describe("ADS stream rules", () => {
       );
       await b.waitFor(
         () => b.responses.some((r) => r.typeUrl === EDS && r.names[0]?.includes("private")),
-        5000,
+        15_000,
       );
       await server.idle();
       assert.equal(a.responses.length, na, "proxy in another namespace got nothing");
@@ -333,7 +333,7 @@ describe("ADS stream rules", () => {
       c.moveTo(b.address);
       await c.waitFor(
         () => c.responses.length >= before + 4,
-        5000,
+        15_000,
         "initial responses from the other replica",
       );
       await b.server.idle();
