@@ -350,6 +350,44 @@ describe("ADS stream rules", () => {
     }
   });
 
+  test("a stuck proxy never blocks others; its stream is closed after the send timeout", async () => {
+    const s = new XdsServer(fakeBackend, encoder, { sendTimeoutMs: 300 });
+    const addr = `127.0.0.1:${await s.listen("127.0.0.1", 0)}`;
+    // Large endpoint sets so a few pushes fill the stuck stream's buffers.
+    let gen = 0;
+    const big = () => services(20, 400, 20 + gen++);
+    s.setSnapshot(fakeSnapshot(big(), { full: true }));
+    const stuck = client(addr, "sotw", "stuck.default").start();
+    const healthy = client(addr, "delta", "healthy.default").start();
+    try {
+      await stuck.waitFor(configured(stuck, 20), 15_000);
+      await healthy.waitFor(configured(healthy, 20), 15_000);
+      stuck.pause();
+      for (let i = 0; i < 40 && stuck.error === undefined; i++) {
+        const n = healthy.responses.length;
+        s.setSnapshot(fakeSnapshot(big(), { kinds: new Set(["ServiceEntry"]) }));
+        await healthy.waitFor(() => healthy.responses.length > n, 15_000, `healthy push ${i}`);
+        const timeouts = await s.metrics.registry.getSingleMetricAsString("pilot_xds_write_timeout");
+        if (/pilot_xds_write_timeout [1-9]/.test(timeouts)) break;
+      }
+      await waitUntil(
+        () => !s.connections().some((c) => c.node.id.includes("stuck")),
+        "stuck stream closed",
+        15_000,
+      );
+      assert.ok(
+        s.connections().some((c) => c.node.id.includes("healthy")),
+        "the healthy proxy stays",
+      );
+      const m = await s.metrics.registry.getSingleMetricAsString("pilot_xds_write_timeout");
+      assert.match(m, /pilot_xds_write_timeout [1-9]/);
+    } finally {
+      stuck.close();
+      healthy.close();
+      await s.close(500);
+    }
+  });
+
   test("graceful shutdown ends streams with UNAVAILABLE", async () => {
     const { server: s2, address: a2 } = await startServer();
     s2.setSnapshot(fakeSnapshot(services(1), { full: true }));

@@ -235,6 +235,11 @@ export class AdsClient {
     return this.start();
   }
 
+  /** Stops reading the stream (a stuck proxy); the server's writes back up. */
+  pause(): void {
+    this.call?.pause();
+  }
+
   /** Reconnects to another server (a pilot replica), keeping what it holds, as Envoy fails over. */
   moveTo(address: string): this {
     this.call?.cancel();
