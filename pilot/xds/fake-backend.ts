@@ -123,6 +123,20 @@ function routes(port: number, services: FakeService[]): EnvoyJson {
   };
 }
 
+// Unchanged services keep their objects between snapshots, so their resources are reused, as a
+// translator that caches per input object would.
+const clusterMemo = new WeakMap<FakeService, EnvoyJson>();
+const claMemo = new WeakMap<FakeService, EnvoyJson>();
+
+function memo(map: WeakMap<FakeService, EnvoyJson>, s: FakeService, make: () => EnvoyJson): EnvoyJson {
+  let v = map.get(s);
+  if (!v) {
+    v = make();
+    map.set(s, v);
+  }
+  return v;
+}
+
 export function fakeGenerate(snapshot: FakeSnapshot, proxy: FakeProxy): ProxyConfig {
   const visible = snapshot.services.filter(
     (s) => !s.visibleTo || s.visibleTo === "*" || s.visibleTo === proxy.namespace,
@@ -130,8 +144,10 @@ export function fakeGenerate(snapshot: FakeSnapshot, proxy: FakeProxy): ProxyCon
   const broken = new Set(snapshot.broken ?? []);
   const ports = [...new Set(visible.map((s) => s.port))].sort((a, b) => a - b);
   return {
-    clusters: visible.map((s) => cluster(s, broken.has(clusterName(s)))),
-    endpoints: visible.map(cla),
+    clusters: visible.map((s) =>
+      broken.has(clusterName(s)) ? cluster(s, true) : memo(clusterMemo, s, () => cluster(s, false)),
+    ),
+    endpoints: visible.map((s) => memo(claMemo, s, () => cla(s))),
     listeners: ports.map(listener),
     routes: ports.map((p) =>
       routes(

@@ -98,6 +98,7 @@ function sourcesOf(json: EnvoyJson): string[] {
  */
 export class ResourceCache {
   private entries = new Map<string, { r: PreparedResource; gen: number }>();
+  private byObject = new WeakMap<object, { kind: XdsKind; r: PreparedResource }>();
   private generation = 0;
   encodes = 0;
 
@@ -114,6 +115,25 @@ export class ResourceCache {
   }
 
   prepare(kind: XdsKind, json: EnvoyJson): PreparedResource | { error: string; name: string } {
+    // Translation output is immutable: the same object (a translator reusing what did not
+    // change) needs no stringify or hash.
+    const seen = this.byObject.get(json);
+    if (seen && seen.kind === kind) {
+      const e = this.entries.get(`${kind}\u0000${seen.r.version}`);
+      if (e) {
+        e.gen = this.generation;
+        return e.r;
+      }
+    }
+    const r = this.prepareByContent(kind, json);
+    if (!("error" in r)) this.byObject.set(json, { kind, r });
+    return r;
+  }
+
+  private prepareByContent(
+    kind: XdsKind,
+    json: EnvoyJson,
+  ): PreparedResource | { error: string; name: string } {
     const name = resourceName(json);
     const text = JSON.stringify(json);
     const version = hash(text);
