@@ -418,9 +418,11 @@ describe("grpc-js-xds clients through remora pilot", () => {
   test("a route timeout fails slow calls and passes fast ones", async () => {
     await setVs(`  - route:
     - destination: {host: ${HOST}, subset: v1}
-    timeout: 0.3s
+    timeout: 1s
 `);
-    const slow = await Promise.all(Array.from({ length: 5 }, () => call(client, { slowMs: 1500 })));
+    // Wide margins both ways (1 s route timeout, 4 s backend delay) so a loaded machine cannot
+    // turn a fast call into a timeout.
+    const slow = await Promise.all(Array.from({ length: 5 }, () => call(client, { slowMs: 4000 }, {}, 8000)));
     const fast = await calls(client, 20);
     assert.ok(
       slow.every((r) => r.code === grpc.status.DEADLINE_EXCEEDED),
