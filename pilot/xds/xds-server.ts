@@ -19,6 +19,9 @@ export interface XdsLogger {
   error(obj: object, msg: string): void;
 }
 
+/** Longest stretch of synchronous pushing before the event loop gets a turn. */
+const SLICE_MS = 10;
+
 const silent: XdsLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 export interface PushRecord {
@@ -55,6 +58,7 @@ export class XdsServer<S extends XdsSnapshot, P> {
   private readonly history: PushRecord[] = [];
   private readonly hooks: ConnectionHooks;
   translationsForSnapshot = 0;
+  private sliceStart = 0;
   /** Observer for ACKs (tests and benchmarks). */
   onAck: ((conn: XdsConnection<P>, kind: XdsKind) => void) | undefined;
 
@@ -236,9 +240,13 @@ export class XdsServer<S extends XdsSnapshot, P> {
         return;
       }
     }
-    // Let requests (ACKs, NACKs) that arrived meanwhile be read first.
-    await new Promise<void>((r) => setImmediate(r));
-    if (conn.closed) return;
+    // Time-sliced: push synchronously for up to a few milliseconds, then let requests (ACKs,
+    // NACKs, new streams) that arrived meanwhile be read, so neither side starves.
+    if (performance.now() - this.sliceStart > SLICE_MS) {
+      await new Promise<void>((r) => setImmediate(r));
+      this.sliceStart = performance.now();
+      if (conn.closed) return;
+    }
     const config = this.configFor(conn);
     if (!config) return;
     const t0 = performance.now();
