@@ -1,6 +1,6 @@
 // `remora pilot`: the xDS server with its HTTP debug/metrics side, fed by a config directory or
 // a Kubernetes cluster. The implementation loads only when the command runs.
-import { type Command, InvalidArgumentError } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 
 /** Parses `100ms`, `10s`, `1m`, `1.5s` or a bare number of milliseconds. */
 export function parseDurationMs(text: string): number {
@@ -46,17 +46,15 @@ export function addPilotOptions(cmd: Command): Command {
       parsePort,
       15014,
     )
-    .option(
-      "--debounce-after <duration>",
-      "quiet time before a config change is pushed",
-      parseDurationMs,
-      100,
+    .addOption(
+      new Option("--debounce-after <duration>", "quiet time before a config change is pushed")
+        .argParser(parseDurationMs)
+        .default(100, "100ms"),
     )
-    .option(
-      "--debounce-max <duration>",
-      "longest a change may wait for quiet before it is pushed",
-      parseDurationMs,
-      10_000,
+    .addOption(
+      new Option("--debounce-max <duration>", "longest a change may wait for quiet before it is pushed")
+        .argParser(parseDurationMs)
+        .default(10_000, "10s"),
     )
     .option("--log-level <level>", "debug, info, warn or error", "info");
 }
