@@ -2,18 +2,19 @@
 // proxy-status, proxy-config). Implementations load lazily when a subcommand runs.
 import type { Command } from "commander";
 import { registerAnalyzeCommand } from "./analyze-command.ts";
+import { registerPilotCommand } from "./pilot-command.ts";
+import { registerProxyConfigCommand } from "./proxy-config-command.ts";
+import { registerProxyStatusCommand } from "./proxy-status-command.ts";
+import { registerServeCommand } from "./serve-command.ts";
 import { registerTranslateCommand } from "./translate-command.ts";
 import { registerValidateCommand } from "./validate-command.ts";
 
 export function registerPilotCommands(program: Command): void {
-  program
-    .command("serve")
-    .description("run the all-in-one control plane (pilot xDS server and injection webhook)")
-    .option("--config-dir <dir>", "read Kubernetes and Istio YAML from a directory instead of a cluster")
-    .action(async () => {
-      process.stdout.write("remora serve: the control plane is not available in this build yet\n");
-    });
+  registerServeCommand(program);
+  registerPilotCommand(program);
   registerTranslateCommand(program);
   registerValidateCommand(program);
   registerAnalyzeCommand(program);
+  registerProxyStatusCommand(program);
+  registerProxyConfigCommand(program);
 }

@@ -1,0 +1,76 @@
+// `remora pilot`: the xDS server with its HTTP debug/metrics side, fed by a config directory or
+// a Kubernetes cluster. The implementation loads only when the command runs.
+import { type Command, InvalidArgumentError, Option } from "commander";
+
+/** Parses `100ms`, `10s`, `1m`, `1.5s` or a bare number of milliseconds. */
+export function parseDurationMs(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!m) throw new InvalidArgumentError(`"${text}" is not a duration; use e.g. 100ms, 10s or 1m`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? "ms";
+  return Math.round(unit === "ms" ? n : unit === "s" ? n * 1000 : n * 60_000);
+}
+
+export function parsePort(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new InvalidArgumentError(`"${text}" is not a port (0-65535; 0 picks a free one)`);
+  }
+  return n;
+}
+
+export interface PilotCliOptions {
+  configDir?: string;
+  kubeconfig?: string;
+  host: string;
+  grpcPort: number;
+  httpPort: number;
+  debounceAfter: number;
+  debounceMax: number;
+  logLevel: string;
+}
+
+/** Options shared by `pilot` and `serve`. */
+export function addPilotOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--config-dir <dir>",
+      "read Kubernetes and Istio YAML from a directory (watched) instead of a cluster",
+    )
+    .option("--kubeconfig <file>", "kubeconfig of the cluster to watch (default: in-cluster or $KUBECONFIG)")
+    .option("--host <address>", "address to listen on", "0.0.0.0")
+    .option("--grpc-port <port>", "xDS (ADS) gRPC port; 0 picks a free port", parsePort, 15010)
+    .option(
+      "--http-port <port>",
+      "health, metrics and debug HTTP port; 0 picks a free port",
+      parsePort,
+      15014,
+    )
+    .addOption(
+      new Option("--debounce-after <duration>", "quiet time before a config change is pushed")
+        .argParser(parseDurationMs)
+        .default(100, "100ms"),
+    )
+    .addOption(
+      new Option("--debounce-max <duration>", "longest a change may wait for quiet before it is pushed")
+        .argParser(parseDurationMs)
+        .default(10_000, "10s"),
+    )
+    .option("--log-level <level>", "debug, info, warn or error", "info");
+}
+
+export function registerPilotCommand(program: Command): void {
+  addPilotOptions(
+    program
+      .command("pilot")
+      .description(
+        "run the xDS control plane (ADS SotW and delta on --grpc-port, debug and metrics on --http-port)",
+      ),
+  ).action(async (opts: PilotCliOptions) => {
+    if (opts.configDir && opts.kubeconfig) {
+      throw new InvalidArgumentError("use either --config-dir or --kubeconfig, not both");
+    }
+    const { runPilot } = await import("../server/run.ts");
+    await runPilot(opts, { injector: false });
+  });
+}

@@ -1,0 +1,146 @@
+// Pilot's HTTP side on :15014: health, readiness, Prometheus metrics and Istio-style debug
+// endpoints (/debug/syncz, config_dump, registryz, configz, push_status, connections). Output is
+// JSON built from the server's own state and the current snapshot; resources are the proto3-JSON
+// form translation emitted (snake_case, like Envoy's config_dump).
+import Fastify, { type FastifyInstance } from "fastify";
+import type { Diagnostic } from "../model/diagnostic.ts";
+import type { XdsConnection } from "../xds/connection.ts";
+import type { XdsSnapshot } from "../xds/types.ts";
+import type { XdsServer } from "../xds/xds-server.ts";
+
+export interface DebugSources {
+  /** True once every source has synced and a snapshot exists. */
+  ready(): boolean;
+  /** Services and endpoints, for /debug/registryz. */
+  registry(): unknown;
+  /** Istio configs, for /debug/configz. */
+  configs(): unknown;
+  /** Diagnostics on the current configuration. */
+  diagnostics(): readonly Diagnostic[];
+}
+
+export interface DebugServerOptions {
+  host: string;
+  port: number;
+}
+
+function proxyRow(c: XdsConnection<unknown>): Record<string, unknown> {
+  return {
+    proxy: c.node.id,
+    connectionId: c.id,
+    mode: c.mode,
+    peer: c.peer,
+    connectedAt: c.connectedAt.toISOString(),
+    userAgent: [c.node.user_agent_name, c.node.user_agent_version].filter(Boolean).join("/"),
+    generator: c.node.metadata.GENERATOR ?? undefined,
+    snapshotVersion: c.pushedVersion,
+    types: c.syncState(),
+  };
+}
+
+/** Finds a connection by full node id, `pod.namespace`, or pod name (first match). */
+export function findConnection<C extends XdsConnection<unknown>>(
+  conns: readonly C[],
+  query: string,
+): C | undefined {
+  return (
+    conns.find((c) => c.node.id === query) ??
+    conns.find((c) => c.node.id.split("~")[2] === query) ??
+    conns.find((c) => (c.node.id.split("~")[2] ?? "").split(".")[0] === query)
+  );
+}
+
+export async function startDebugServer<S extends XdsSnapshot, P>(
+  xds: XdsServer<S, P>,
+  sources: DebugSources,
+  opts: DebugServerOptions,
+): Promise<{ app: FastifyInstance; port: number }> {
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  const conns = () => xds.connections() as unknown as XdsConnection<unknown>[];
+
+  app.get("/healthz", async () => "ok\n");
+  app.get("/ready", async (_req, reply) => {
+    if (sources.ready()) return "ready\n";
+    reply.code(503);
+    return "not ready: waiting for config sources to sync\n";
+  });
+  app.get("/metrics", async (_req, reply) => {
+    reply.header("content-type", xds.metrics.registry.contentType);
+    return xds.metrics.registry.metrics();
+  });
+  app.get("/debug/list", async () => ({
+    endpoints: [
+      "/healthz",
+      "/ready",
+      "/metrics",
+      "/debug/syncz",
+      "/debug/config_dump?proxyID=<node id or pod.namespace>",
+      "/debug/registryz",
+      "/debug/configz",
+      "/debug/push_status",
+      "/debug/connections",
+    ],
+  }));
+  app.get("/debug/syncz", async () => conns().map(proxyRow));
+  app.get("/debug/connections", async () =>
+    conns().map((c) => ({
+      proxy: c.node.id,
+      id: c.id,
+      mode: c.mode,
+      peer: c.peer,
+      connectedAt: c.connectedAt,
+    })),
+  );
+  app.get("/debug/config_dump", async (req, reply) => {
+    const q = req.query as { proxyID?: string; types?: string };
+    if (!q.proxyID) {
+      reply.code(400);
+      return {
+        error: "missing proxyID: use ?proxyID=<node id> or ?proxyID=<pod>.<namespace>; see /debug/syncz",
+      };
+    }
+    const conn = findConnection(conns(), q.proxyID);
+    if (!conn) {
+      reply.code(404);
+      return {
+        error: `no connected proxy matches ${JSON.stringify(q.proxyID)}; see /debug/syncz for connected proxies`,
+      };
+    }
+    const config = conn.config ?? xds.configFor(conn as unknown as XdsConnection<P>);
+    return {
+      proxy: conn.node.id,
+      snapshotVersion: config?.snapshotVersion,
+      sync: conn.syncState(),
+      clusters: config?.config.clusters ?? [],
+      endpoints: config?.config.endpoints ?? [],
+      listeners: config?.config.listeners ?? [],
+      routes: config?.config.routes ?? [],
+      secrets: (config?.config.secrets ?? []).map((s) => ({ name: s.name })),
+      diagnostics: config?.diagnostics ?? [],
+    };
+  });
+  app.get("/debug/registryz", async () => sources.registry());
+  app.get("/debug/configz", async () => sources.configs());
+  app.get("/debug/push_status", async () => {
+    const list = conns();
+    const nacks = list.flatMap((c) =>
+      [...c.watches.values()]
+        .filter((w) => w.lastError)
+        .map((w) => ({ proxy: c.node.id, type: w.kind, current: w.status() === "ERROR", ...w.lastError })),
+    );
+    return {
+      snapshotVersion: xds.currentSnapshot?.version,
+      snapshotAt: xds.snapshotAt ? new Date(xds.snapshotAt).toISOString() : undefined,
+      connected: list.length,
+      pushQueue: xds.queueSize,
+      pushes: xds.pushHistory(),
+      nacks,
+      diagnostics: [...sources.diagnostics(), ...xds.translationDiagnostics()],
+    };
+  });
+
+  await app.listen({ host: opts.host, port: opts.port });
+  const addr = app.server.address();
+  const port = typeof addr === "object" && addr ? addr.port : opts.port;
+  return { app, port };
+}

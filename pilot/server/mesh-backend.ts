@@ -1,0 +1,162 @@
+// Binds the xDS server to the mesh model: node → ProxyInfo (parseProxy), translate + checks,
+// the translation cache key, and push skipping for endpoint-only changes a proxy cannot see.
+import { checkProxyConfig, encodeResource } from "../envoy/check.ts";
+import type { Diagnostic } from "../model/diagnostic.ts";
+import { parseProxy } from "../model/parse-proxy.ts";
+import type { ProxyInfo } from "../model/proxy.ts";
+import { type EnvoyJson, resourceName, type XdsKind } from "../model/proxy-config.ts";
+import type { MeshSnapshot } from "../model/snapshot.ts";
+import { translate, translationKey } from "../translate/index.ts";
+import type { PreparedConfig, ResourceEncoder } from "../xds/resources.ts";
+import type { XdsBackend } from "../xds/types.ts";
+
+const hostsCache = new WeakMap<PreparedConfig, Set<string>>();
+
+/** Hostnames whose endpoints a config carries (from `outbound|port|subset|host` CLA names). */
+function endpointHosts(config: PreparedConfig): Set<string> {
+  let hosts = hostsCache.get(config);
+  if (!hosts) {
+    hosts = new Set();
+    for (const name of config.types.endpoint.byName.keys()) {
+      const parts = name.split("|");
+      hosts.add(parts.length === 4 ? (parts[3] ?? name) : name);
+    }
+    hostsCache.set(config, hosts);
+  }
+  return hosts;
+}
+
+const KINDS: readonly [keyof ReturnType<typeof checkProxyConfig>["ok"], XdsKind][] = [
+  ["listeners", "listener"],
+  ["routes", "route"],
+  ["clusters", "cluster"],
+  ["endpoints", "endpoint"],
+  ["secrets", "secret"],
+];
+
+/** Every `safe_regex.regex` in a resource, with its JSON path. */
+function regexes(v: unknown, path: string, out: { path: string; regex: string }[]): void {
+  if (!v || typeof v !== "object") return;
+  if (Array.isArray(v)) {
+    for (const [i, x] of v.entries()) regexes(x, `${path}[${i}]`, out);
+    return;
+  }
+  for (const [k, x] of Object.entries(v)) {
+    if (
+      k === "safe_regex" &&
+      x &&
+      typeof x === "object" &&
+      typeof (x as { regex?: unknown }).regex === "string"
+    ) {
+      out.push({ path: `${path}.${k}`, regex: (x as { regex: string }).regex });
+    } else regexes(x, path ? `${path}.${k}` : k, out);
+  }
+}
+
+/**
+ * Regexes a client cannot compile make it reject the whole resource (gRPC even fails calls), so
+ * such resources are refused here. RE2 accepts a subset of JavaScript's syntax, so a pattern
+ * JavaScript cannot compile is certainly invalid for Envoy and gRPC too.
+ */
+function badRegexes(json: EnvoyJson): string[] {
+  const found: { path: string; regex: string }[] = [];
+  regexes(json, "", found);
+  const bad: string[] = [];
+  for (const f of found) {
+    try {
+      new RegExp(f.regex, "u");
+    } catch (err) {
+      bad.push(`${f.path}: regex ${JSON.stringify(f.regex)} does not compile (${(err as Error).message})`);
+    }
+  }
+  return bad;
+}
+
+/** The hostname an Envoy resource name is about (`outbound|9080|v1|host`, `host:port`), if any. */
+export function hostOfResource(name: string): string | undefined {
+  const parts = name.split("|");
+  if (parts.length === 4) return parts[3] || undefined;
+  const m = /^([a-z0-9*][a-z0-9.*-]*\.[a-z0-9.-]+):\d+$/i.exec(name);
+  return m?.[1];
+}
+
+function hostMatches(pattern: string, host: string): boolean {
+  if (pattern === host || host.startsWith(`${pattern}.`)) return true;
+  return pattern.startsWith("*.") && host.endsWith(pattern.slice(1));
+}
+
+/** Istio objects that shape the resources of one host: its ServiceEntries, VirtualServices, DestinationRules. */
+export function sourcesOfResource(snapshot: MeshSnapshot, name: string): string[] {
+  const host = hostOfResource(name);
+  if (!host) return [];
+  const out: string[] = [];
+  const add = (c: { meta: { kind: string; namespace: string; name: string; source?: string } }) =>
+    out.push(
+      `${c.meta.kind} ${c.meta.namespace}/${c.meta.name}${c.meta.source ? ` (${c.meta.source})` : ""}`,
+    );
+  for (const vs of snapshot.configs.VirtualService) {
+    if ((vs.spec.hosts ?? []).some((h) => hostMatches(h, host))) add(vs);
+  }
+  for (const dr of snapshot.configs.DestinationRule)
+    if (dr.spec.host && hostMatches(dr.spec.host, host)) add(dr);
+  for (const se of snapshot.configs.ServiceEntry) {
+    if ((se.spec.hosts ?? []).some((h) => hostMatches(h, host))) add(se);
+  }
+  return out;
+}
+
+export const meshEncoder: ResourceEncoder = (kind, json) => encodeResource(kind, json);
+
+export function meshBackend(): XdsBackend<MeshSnapshot, ProxyInfo> & {
+  affects(snapshot: MeshSnapshot, proxy: ProxyInfo, previous?: PreparedConfig): boolean;
+} {
+  return {
+    parseProxy: (node, snapshot) => parseProxy(node, snapshot),
+    generate(snapshot, proxy) {
+      const t = translate(snapshot, proxy);
+      // Resources that fail Envoy's schema or constraints are not served; the server keeps the
+      // proxy's last good version of each (refused), and the diagnostics say why.
+      const checked = checkProxyConfig(t.config);
+      const diagnostics: Diagnostic[] = [...t.diagnostics, ...checked.diagnostics];
+      for (const [field, kind] of KINDS) {
+        checked.ok[field] = checked.ok[field].filter((r) => {
+          const bad = badRegexes(r);
+          if (bad.length === 0) return true;
+          diagnostics.push({
+            code: "XDS0003",
+            severity: "error",
+            message: `${kind} ${resourceName(r)} is not served (the last good version stays): ${bad.join("; ")}`,
+          });
+          return false;
+        });
+      }
+      const refused: { kind: XdsKind; name: string }[] = [];
+      for (const [field, kind] of KINDS) {
+        const kept = new Set(checked.ok[field].map(resourceName));
+        for (const r of t.config[field])
+          if (!kept.has(resourceName(r))) refused.push({ kind, name: resourceName(r) });
+      }
+      return { config: checked.ok, diagnostics, refused };
+    },
+    // Without the snapshot version: the server scopes its cache per snapshot, and a stable key
+    // lets it find the proxy class's previous config (last good resources, unchanged type sets).
+    cacheKey: (snapshot, proxy) => {
+      const key = translationKey(snapshot, proxy);
+      const prefix = `${snapshot.version}|`;
+      return key.startsWith(prefix) ? key.slice(prefix.length) : key;
+    },
+    affects(snapshot, _proxy, previous) {
+      const c = snapshot.changes;
+      if (c.full || !c.endpointsOnly || !previous) return true;
+      const hosts = endpointHosts(previous);
+      for (const h of c.endpointHosts) if (hosts.has(h)) return true;
+      return false;
+    },
+    sourcesOf: (snapshot, _kind, name) => sourcesOfResource(snapshot, name),
+    describe: (proxy) => ({
+      namespace: proxy.namespace,
+      type: proxy.type,
+      generator: proxy.generator ?? "envoy",
+    }),
+  };
+}

@@ -1,0 +1,255 @@
+// One ADS stream (SotW or delta): applies the protocol rules to incoming requests (ACK, NACK,
+// stale nonce, subscribe/unsubscribe) and writes responses for a prepared config. Everything here
+// is synchronous; the only wait is for a congested stream to drain, which the push queue awaits.
+import { randomBytes } from "node:crypto";
+import type { XdsKind } from "../model/proxy-config.ts";
+import type { XdsMetrics } from "./metrics.ts";
+import {
+  deltaBytes,
+  isWildcardKind,
+  KIND_BY_TYPE_URL,
+  type PreparedConfig,
+  PUSH_ORDER,
+  SHORT_TYPE,
+} from "./resources.ts";
+import { type NackRecord, TypeWatch } from "./watch.ts";
+import {
+  type DeltaRequest,
+  encodeDeltaResponse,
+  encodeSotwResponse,
+  type SotwRequest,
+  type XdsNode,
+} from "./wire.ts";
+
+export interface ConnectionSink {
+  /** Writes one encoded response; false means the stream is congested. */
+  write(buf: Buffer): boolean;
+  /** Resolves when the stream can take more, or rejects after the timeout. */
+  drain(timeoutMs: number): Promise<void>;
+}
+
+export interface ConnectionHooks {
+  /** The proxy asked for something the current config can answer. */
+  respond(conn: XdsConnection, kinds: XdsKind[]): void;
+  onNack(conn: XdsConnection, kind: XdsKind, record: NackRecord): void;
+  onAck(conn: XdsConnection, kind: XdsKind): void;
+  log(level: "debug" | "info" | "warn", msg: string, fields?: Record<string, unknown>): void;
+}
+
+let counter = 0;
+
+export class XdsConnection<P = unknown> {
+  readonly id: string;
+  readonly connectedAt = new Date();
+  readonly watches = new Map<XdsKind, TypeWatch>();
+  config: PreparedConfig | undefined;
+  congested = false;
+  closed = false;
+  /** The last full-config watermark: snapshot version the proxy was pushed. */
+  pushedVersion = "";
+  private nonceCounter = 0;
+  private readonly noncePrefix = randomBytes(4).toString("hex");
+
+  constructor(
+    readonly mode: "sotw" | "delta",
+    readonly node: XdsNode,
+    public proxy: P,
+    readonly peer: string,
+    private readonly sink: ConnectionSink,
+    private readonly metrics: XdsMetrics,
+    private readonly hooks: ConnectionHooks,
+  ) {
+    this.id = `${node.id}-${++counter}`;
+  }
+
+  private nonce(): string {
+    return `${this.noncePrefix}-${++this.nonceCounter}`;
+  }
+
+  private watch(kind: XdsKind): TypeWatch {
+    let w = this.watches.get(kind);
+    if (!w) {
+      w = new TypeWatch(kind, this.mode);
+      this.watches.set(kind, w);
+    }
+    return w;
+  }
+
+  private kindOf(typeUrl: string): XdsKind | undefined {
+    const kind = KIND_BY_TYPE_URL.get(typeUrl);
+    if (!kind)
+      this.hooks.log("debug", "ignoring request for an unsupported type", { typeUrl, proxy: this.node.id });
+    return kind;
+  }
+
+  private handleAnswer(
+    kind: XdsKind,
+    w: TypeWatch,
+    nonce: string,
+    error: DeltaRequest["error_detail"],
+  ): boolean {
+    const a = w.answer(nonce, error);
+    const type = SHORT_TYPE[kind];
+    if (a.kind === "stale") {
+      this.metrics.expiredNonce.inc({ type });
+      return false;
+    }
+    if (a.kind === "repeat") return true;
+    if (a.kind === "nack" && a.record) {
+      this.metrics.rejects.inc();
+      this.metrics.typeRejects.inc({ type });
+      this.hooks.onNack(this, kind, a.record);
+    } else {
+      if (a.startedAt > 0) this.metrics.convergence.observe((Date.now() - a.startedAt) / 1000);
+      this.hooks.onAck(this, kind);
+    }
+    return true;
+  }
+
+  /** State of the world: see Istio's ShouldRespond for the same rules. */
+  onSotwRequest(req: SotwRequest): void {
+    const kind = this.kindOf(req.type_url);
+    if (!kind) return;
+    const w = this.watch(kind);
+    if (!w.requested || !req.response_nonce) {
+      // First request for the type (or the proxy restarted it): always answer.
+      w.requested = true;
+      if (isWildcardKind(kind) && (req.resource_names.length === 0 || req.resource_names.includes("*"))) {
+        w.wildcard = true;
+        w.replace(
+          this.canonical(
+            kind,
+            req.resource_names.filter((n) => n !== "*"),
+          ),
+        );
+      } else {
+        w.wildcard = false;
+        w.replace(this.canonical(kind, req.resource_names));
+      }
+      w.responded = false;
+      this.hooks.respond(this, [kind]);
+      return;
+    }
+    if (!this.handleAnswer(kind, w, req.response_nonce, req.error_detail)) return;
+    if (req.error_detail) return; // NACK: recorded, never resent as is.
+    if (w.wildcard) return;
+    const { changed, added } = w.replace(this.canonical(kind, req.resource_names));
+    if (changed && added) this.hooks.respond(this, [kind]);
+  }
+
+  onDeltaRequest(req: DeltaRequest): void {
+    const kind = this.kindOf(req.type_url);
+    if (!kind) return;
+    const w = this.watch(kind);
+    let respond = false;
+    if (!w.requested) {
+      w.requested = true;
+      respond = true;
+      // Legacy wildcard: the first request for LDS/CDS with no names subscribes to everything.
+      if (isWildcardKind(kind) && req.resource_names_subscribe.length === 0) w.wildcard = true;
+      w.seed(req.initial_resource_versions);
+    }
+    if (req.response_nonce) {
+      const answered = this.handleAnswer(kind, w, req.response_nonce, req.error_detail);
+      if (answered && req.error_detail) return;
+    }
+    const added = w.subscribe(
+      this.canonical(kind, req.resource_names_subscribe),
+      req.resource_names_unsubscribe,
+    );
+    if (added || respond) this.hooks.respond(this, [kind]);
+  }
+
+  /**
+   * Subscribed names as the config's own string instances, so a thousand proxies subscribed to
+   * the same thousand clusters hold one copy of each name rather than one per decoded request.
+   */
+  private canonical(kind: XdsKind, names: readonly string[]): readonly string[] {
+    const byName = this.config?.types[kind].byName;
+    if (!byName) return names;
+    return names.map((n) => byName.get(n)?.name ?? n);
+  }
+
+  /** Kinds the proxy asked for, in push order. */
+  watchedKinds(): XdsKind[] {
+    return PUSH_ORDER.filter((k) => this.watches.get(k)?.requested);
+  }
+
+  /**
+   * Sends what changed for `kinds` (all watched kinds when undefined) from `config`.
+   * Returns the bytes written.
+   */
+  push(config: PreparedConfig, kinds: readonly XdsKind[] | undefined, startedAt: number): number {
+    if (this.closed) return 0;
+    this.config = config;
+    this.pushedVersion = config.snapshotVersion;
+    let bytes = 0;
+    for (const kind of PUSH_ORDER) {
+      if (kinds && !kinds.includes(kind)) continue;
+      const w = this.watches.get(kind);
+      if (!w?.requested) continue;
+      const set = config.types[kind];
+      const resp = w.plan(set, !w.responded);
+      if (!resp) continue;
+      const nonce = this.nonce();
+      let buf: Buffer;
+      if (this.mode === "sotw") {
+        buf = encodeSotwResponse(
+          resp.version,
+          set.typeUrl,
+          nonce,
+          resp.resources.map((r) => r.sotw),
+        );
+      } else {
+        buf = encodeDeltaResponse(
+          resp.version,
+          set.typeUrl,
+          nonce,
+          resp.resources.map((r) => deltaBytes(r)),
+          resp.removed,
+        );
+      }
+      w.commit(set, resp, nonce, startedAt);
+      const type = SHORT_TYPE[kind];
+      this.metrics.pushes.inc({ type });
+      this.metrics.pushTime.observe({ type }, Math.max(0, Date.now() - startedAt) / 1000);
+      this.metrics.configSize.observe({ type }, buf.length);
+      bytes += buf.length;
+      if (!this.sink.write(buf)) this.congested = true;
+    }
+    return bytes;
+  }
+
+  /** Writes bytes produced elsewhere (benchmark baselines); no state changes. */
+  writeRaw(buf: Buffer): boolean {
+    return this.sink.write(buf);
+  }
+
+  async drain(timeoutMs: number): Promise<void> {
+    if (!this.congested) return;
+    await this.sink.drain(timeoutMs);
+    this.congested = false;
+  }
+
+  /** Per-type sync state for debug output. */
+  syncState(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [kind, w] of this.watches) {
+      out[kind] = {
+        status: w.status(),
+        subscribed: w.wildcard ? "*" : [...w.names].slice(0, 50),
+        subscribedCount: w.wildcard ? "*" : w.names.size,
+        resources: w.heldCount,
+        sentNonce: w.nonceSent,
+        sentVersion: w.versionSent,
+        sentAt: w.sentAt ? new Date(w.sentAt).toISOString() : undefined,
+        ackedNonce: w.nonceAcked,
+        ackedVersion: w.versionAcked,
+        ackedAt: w.ackedAt ? new Date(w.ackedAt).toISOString() : undefined,
+        pushes: w.pushes,
+        lastError: w.lastError,
+      };
+    }
+    return out;
+  }
+}

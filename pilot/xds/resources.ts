@@ -1,0 +1,280 @@
+// Prepared resources: a translated ProxyConfig turned into what streams send. Each resource is
+// hashed (its content hash is its version) and encoded once per content; identical resources in
+// different proxies' configs share one PreparedResource, so bytes are never produced per client.
+import { hash as oneShotHash } from "node:crypto";
+import type { Diagnostic } from "../model/diagnostic.ts";
+import type { EnvoyJson, ProxyConfig, XdsKind } from "../model/proxy-config.ts";
+import { resourceName, TYPE_URLS } from "../model/proxy-config.ts";
+import { deltaEntry, encodeAny, sotwEntry } from "./wire.ts";
+
+/** Push order: clusters before endpoints before listeners before routes (Envoy warming order). */
+export const PUSH_ORDER: readonly XdsKind[] = ["cluster", "endpoint", "listener", "route", "secret"];
+
+export const KIND_BY_TYPE_URL: ReadonlyMap<string, XdsKind> = new Map(
+  (Object.entries(TYPE_URLS) as [XdsKind, string][]).map(([k, u]) => [u, k]),
+);
+
+/** Short metric/debug names, as Istio uses them. */
+export const SHORT_TYPE: Record<XdsKind, string> = {
+  cluster: "cds",
+  endpoint: "eds",
+  listener: "lds",
+  route: "rds",
+  secret: "sds",
+};
+
+/** LDS and CDS are wildcard types: SotW responses always carry the full set. */
+export function isWildcardKind(kind: XdsKind): boolean {
+  return kind === "listener" || kind === "cluster";
+}
+
+export interface PreparedResource {
+  readonly name: string;
+  /** Content hash; the per-resource version. */
+  readonly version: string;
+  readonly json: EnvoyJson;
+  /** DiscoveryResponse.resources entry bytes. */
+  readonly sotw: Buffer;
+  /** Encoded Any, used to build delta entries lazily. */
+  readonly any: Buffer;
+  /** Source objects (e.g. `VirtualService default/reviews`) when the resource names them. */
+  readonly sources: readonly string[];
+  delta?: Buffer;
+}
+
+export function deltaBytes(r: PreparedResource): Buffer {
+  r.delta ??= deltaEntry(r.name, r.version, r.any);
+  return r.delta;
+}
+
+/** All resources of one kind for one proxy class. Immutable once built. */
+export interface TypeSet {
+  readonly kind: XdsKind;
+  readonly typeUrl: string;
+  readonly byName: ReadonlyMap<string, PreparedResource>;
+  /** name → version, shared by connections that hold exactly this set. */
+  readonly versions: ReadonlyMap<string, string>;
+  /** Identity of the name set: equal for sets with exactly the same names (shared object). */
+  readonly names: object;
+  /** Hash over (name, version) pairs: the SotW version_info for a full set. */
+  readonly version: string;
+  readonly bytes: number;
+}
+
+export interface PreparedConfig {
+  readonly key: string;
+  readonly snapshotVersion: string;
+  readonly types: Readonly<Record<XdsKind, TypeSet>>;
+  readonly diagnostics: readonly Diagnostic[];
+  /** The translated JSON, for config_dump. */
+  readonly config: ProxyConfig;
+}
+
+export type ResourceEncoder = (kind: XdsKind, json: EnvoyJson) => Uint8Array;
+
+const KIND_LIST: Record<XdsKind, keyof ProxyConfig> = {
+  listener: "listeners",
+  route: "routes",
+  cluster: "clusters",
+  endpoint: "endpoints",
+  secret: "secrets",
+};
+
+/** Content hash of a resource: SHA-1 is plenty for change detection and twice as fast here. */
+function hash(s: string): string {
+  return oneShotHash("sha1", s, "base64url").slice(0, 16);
+}
+
+/** Finds `metadata.filter_metadata.istio.config` (Istio's pointer to the source object). */
+function sourcesOf(json: EnvoyJson): string[] {
+  const md = json.metadata as { filter_metadata?: Record<string, Record<string, unknown>> } | undefined;
+  const cfg = md?.filter_metadata?.istio?.config;
+  return typeof cfg === "string" ? [cfg] : [];
+}
+
+/**
+ * Encodes resources by content. Entries not used for two generations are dropped, so memory
+ * follows the live configuration.
+ */
+export class ResourceCache {
+  private entries = new Map<string, { r: PreparedResource; gen: number }>();
+  private byObject = new WeakMap<object, { kind: XdsKind; r: PreparedResource }>();
+  private generation = 0;
+  encodes = 0;
+
+  constructor(private readonly encoder: ResourceEncoder) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Starts a new generation and evicts entries unused for the last two. */
+  advance(): void {
+    this.generation++;
+    for (const [k, v] of this.entries) if (v.gen < this.generation - 1) this.entries.delete(k);
+  }
+
+  prepare(kind: XdsKind, json: EnvoyJson): PreparedResource | { error: string; name: string } {
+    // Translation output is immutable: the same object (a translator reusing what did not
+    // change) needs no stringify or hash.
+    const seen = this.byObject.get(json);
+    if (seen && seen.kind === kind) {
+      const e = this.entries.get(`${kind}\u0000${seen.r.version}`);
+      if (e) {
+        e.gen = this.generation;
+        return e.r;
+      }
+    }
+    const r = this.prepareByContent(kind, json);
+    if (!("error" in r)) this.byObject.set(json, { kind, r });
+    return r;
+  }
+
+  private prepareByContent(
+    kind: XdsKind,
+    json: EnvoyJson,
+  ): PreparedResource | { error: string; name: string } {
+    const name = resourceName(json);
+    const text = JSON.stringify(json);
+    const version = hash(text);
+    const key = `${kind}\u0000${version}`;
+    const hit = this.entries.get(key);
+    if (hit) {
+      hit.gen = this.generation;
+      return hit.r;
+    }
+    let value: Uint8Array;
+    try {
+      value = this.encoder(kind, json);
+    } catch (err) {
+      return { error: err instanceof Error ? err.message : String(err), name };
+    }
+    this.encodes++;
+    const any = encodeAny(TYPE_URLS[kind], value);
+    const r: PreparedResource = { name, version, json, any, sotw: sotwEntry(any), sources: sourcesOf(json) };
+    this.entries.set(key, { r, gen: this.generation });
+    return r;
+  }
+}
+
+function sameSet(prev: TypeSet, resources: readonly PreparedResource[]): boolean {
+  if (prev.byName.size !== resources.length) return false;
+  for (const r of resources) if (prev.byName.get(r.name) !== r) return false;
+  return true;
+}
+
+function sameNames(prev: TypeSet, versions: ReadonlyMap<string, string>): boolean {
+  if (prev.versions.size !== versions.size) return false;
+  for (const n of versions.keys()) if (!prev.versions.has(n)) return false;
+  return true;
+}
+
+export function buildTypeSet(
+  kind: XdsKind,
+  resources: Iterable<PreparedResource>,
+  previous?: TypeSet,
+): TypeSet {
+  const byName = new Map<string, PreparedResource>();
+  const versions = new Map<string, string>();
+  let bytes = 0;
+  for (const r of resources) {
+    byName.set(r.name, r);
+    versions.set(r.name, r.version);
+    bytes += r.sotw.length;
+  }
+  const parts: string[] = [];
+  for (const name of [...versions.keys()].sort()) parts.push(name, versions.get(name) ?? "");
+  return {
+    kind,
+    typeUrl: TYPE_URLS[kind],
+    byName,
+    versions,
+    names: previous && sameNames(previous, versions) ? previous.names : {},
+    version: hash(parts.join("\u0000")),
+    bytes,
+  };
+}
+
+/**
+ * Turns a translated config into prepared type sets. A resource that fails to encode is left out
+ * with a diagnostic (the proxy keeps what it had, see the connection's last-good handling).
+ */
+export function prepareConfig(
+  key: string,
+  snapshotVersion: string,
+  config: ProxyConfig,
+  diagnostics: readonly Diagnostic[],
+  cache: ResourceCache,
+  previous?: PreparedConfig,
+  /** Resources the backend's checks refused: the previous good version is kept when there is one. */
+  refused: readonly { kind: XdsKind; name: string }[] = [],
+): PreparedConfig {
+  const diags = [...diagnostics];
+  const types = {} as Record<XdsKind, TypeSet>;
+  for (const kind of PUSH_ORDER) {
+    const list = (config[KIND_LIST[kind]] ?? []) as EnvoyJson[];
+    const prepared: PreparedResource[] = [];
+    const seen = new Set<string>();
+    for (const json of list) {
+      const r = cache.prepare(kind, json);
+      if ("error" in r) {
+        const last = previous?.types[kind].byName.get(r.name);
+        diags.push({
+          code: "XDS0001",
+          severity: "error",
+          message: `${kind} ${r.name || "(unnamed)"} does not encode as an Envoy v3 resource and is not served${last ? " (the last good version stays)" : ""}: ${r.error}`,
+        });
+        if (last && !seen.has(last.name)) {
+          seen.add(last.name);
+          prepared.push(last);
+        }
+        continue;
+      }
+      if (seen.has(r.name)) {
+        diags.push({
+          code: "XDS0002",
+          severity: "error",
+          message: `duplicate ${kind} name ${r.name}; only the first is served`,
+        });
+        continue;
+      }
+      seen.add(r.name);
+      prepared.push(r);
+    }
+    for (const ref of refused) {
+      if (ref.kind !== kind || seen.has(ref.name)) continue;
+      const last = previous?.types[kind].byName.get(ref.name);
+      if (last) {
+        seen.add(ref.name);
+        prepared.push(last);
+      }
+    }
+    const prev = previous?.types[kind];
+    types[kind] = prev && sameSet(prev, prepared) ? prev : buildTypeSet(kind, prepared, prev);
+  }
+  return { key, snapshotVersion, types, diagnostics: diags, config };
+}
+
+export interface TypeDiff {
+  /** Names whose version differs or that are new in `to`. */
+  readonly updated: readonly string[];
+  /** Names in `from` that are gone from `to`. */
+  readonly removed: readonly string[];
+}
+
+const NO_DIFF: TypeDiff = { updated: [], removed: [] };
+const diffCache = new WeakMap<TypeSet, { to: TypeSet; diff: TypeDiff }>();
+
+/** Diff between two type sets; cached per pair so identical proxies share the work. */
+export function diffTypeSets(from: TypeSet, to: TypeSet): TypeDiff {
+  if (from === to) return NO_DIFF;
+  const hit = diffCache.get(from);
+  if (hit && hit.to === to) return hit.diff;
+  const updated: string[] = [];
+  const removed: string[] = [];
+  for (const [name, v] of to.versions) if (from.versions.get(name) !== v) updated.push(name);
+  for (const name of from.versions.keys()) if (!to.versions.has(name)) removed.push(name);
+  const diff = { updated, removed };
+  diffCache.set(from, { to, diff });
+  return diff;
+}

@@ -1,0 +1,333 @@
+// The ADS wire format: the gRPC service definition (built from the Envoy descriptor, no .proto
+// loading at run time), request decoding into plain objects, and hand-written response encoding.
+// Responses are assembled from pre-encoded resource entries, so a resource is serialised once per
+// content and every stream only concatenates bytes.
+import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
+import type protobuf from "protobufjs";
+import { envoyRoot } from "../envoy/proto.ts";
+
+export const ADS_SERVICE = "envoy.service.discovery.v3.AggregatedDiscoveryService";
+export const SOTW_PATH = `/${ADS_SERVICE}/StreamAggregatedResources`;
+export const DELTA_PATH = `/${ADS_SERVICE}/DeltaAggregatedResources`;
+
+/** The node as the server uses it: proto3 JSON with metadata as a plain JSON object. */
+export interface XdsNode {
+  id: string;
+  cluster: string;
+  metadata: Record<string, unknown>;
+  locality: { region?: string; zone?: string; sub_zone?: string };
+  user_agent_name: string;
+  user_agent_version: string;
+  client_features: string[];
+}
+
+export interface ErrorDetail {
+  code: number;
+  message: string;
+}
+
+export interface SotwRequest {
+  version_info: string;
+  node?: XdsNode;
+  resource_names: string[];
+  type_url: string;
+  response_nonce: string;
+  error_detail?: ErrorDetail;
+}
+
+export interface DeltaRequest {
+  node?: XdsNode;
+  type_url: string;
+  resource_names_subscribe: string[];
+  resource_names_unsubscribe: string[];
+  initial_resource_versions: Record<string, string>;
+  response_nonce: string;
+  error_detail?: ErrorDetail;
+}
+
+interface WireTypes {
+  sotwReq: protobuf.Type;
+  deltaReq: protobuf.Type;
+  sotwResp: protobuf.Type;
+  deltaResp: protobuf.Type;
+}
+let types: WireTypes | undefined;
+function wireTypes(): WireTypes {
+  if (!types) {
+    const root = envoyRoot();
+    const ns = "envoy.service.discovery.v3.";
+    types = {
+      sotwReq: root.lookupType(`${ns}DiscoveryRequest`),
+      deltaReq: root.lookupType(`${ns}DeltaDiscoveryRequest`),
+      sotwResp: root.lookupType(`${ns}DiscoveryResponse`),
+      deltaResp: root.lookupType(`${ns}DeltaDiscoveryResponse`),
+    };
+  }
+  return types;
+}
+
+/**
+ * google.protobuf.Struct/Value (as decoded protobufjs messages) to plain JSON. Decoded messages
+ * carry every field's default on their prototype, so presence is checked on own properties.
+ */
+function valueToJson(v: unknown): unknown {
+  if (!v || typeof v !== "object") return null;
+  const o = v as Record<string, unknown>;
+  const pick = (camel: string, snake: string): unknown =>
+    Object.hasOwn(o, camel) ? o[camel] : Object.hasOwn(o, snake) ? o[snake] : undefined;
+  const struct = pick("structValue", "struct_value");
+  if (struct != null) return structToJson(struct);
+  const list = pick("listValue", "list_value") as { values?: unknown[] } | null | undefined;
+  if (list != null) return (list.values ?? []).map(valueToJson);
+  const s = pick("stringValue", "string_value");
+  if (s != null) return s;
+  const n = pick("numberValue", "number_value");
+  if (n != null) return n;
+  const b = pick("boolValue", "bool_value");
+  if (b != null) return b;
+  return null;
+}
+
+function structToJson(s: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const fields = (s as { fields?: Record<string, unknown> } | undefined)?.fields ?? {};
+  for (const [k, v] of Object.entries(fields)) out[k] = valueToJson(v);
+  return out;
+}
+
+function nodeFrom(n: unknown): XdsNode | undefined {
+  if (!n || typeof n !== "object") return undefined;
+  const o = n as Record<string, unknown>;
+  const loc = (o.locality ?? {}) as Record<string, unknown>;
+  const locality: XdsNode["locality"] = {};
+  if (typeof loc.region === "string" && loc.region) locality.region = loc.region;
+  if (typeof loc.zone === "string" && loc.zone) locality.zone = loc.zone;
+  if (typeof loc.sub_zone === "string" && loc.sub_zone) locality.sub_zone = loc.sub_zone;
+  return {
+    id: typeof o.id === "string" ? o.id : "",
+    cluster: typeof o.cluster === "string" ? o.cluster : "",
+    metadata: structToJson(o.metadata),
+    locality,
+    user_agent_name: typeof o.user_agent_name === "string" ? o.user_agent_name : "",
+    user_agent_version: typeof o.user_agent_version === "string" ? o.user_agent_version : "",
+    client_features: Array.isArray(o.client_features) ? (o.client_features as string[]) : [],
+  };
+}
+
+function errorFrom(e: unknown): ErrorDetail | undefined {
+  if (!e || typeof e !== "object") return undefined;
+  const o = e as { code?: number; message?: string };
+  return { code: o.code ?? 0, message: o.message ?? "" };
+}
+
+function str(v: unknown): string {
+  return typeof v === "string" ? v : "";
+}
+
+export function decodeSotwRequest(buf: Buffer): SotwRequest {
+  const m = wireTypes().sotwReq.decode(buf) as unknown as Record<string, unknown>;
+  const req: SotwRequest = {
+    version_info: str(m.version_info),
+    resource_names: (m.resource_names as string[] | undefined) ?? [],
+    type_url: str(m.type_url),
+    response_nonce: str(m.response_nonce),
+  };
+  const node = nodeFrom(m.node);
+  if (node) req.node = node;
+  const err = errorFrom(m.error_detail);
+  if (err) req.error_detail = err;
+  return req;
+}
+
+export function decodeDeltaRequest(buf: Buffer): DeltaRequest {
+  const m = wireTypes().deltaReq.decode(buf) as unknown as Record<string, unknown>;
+  const req: DeltaRequest = {
+    type_url: str(m.type_url),
+    resource_names_subscribe: (m.resource_names_subscribe as string[] | undefined) ?? [],
+    resource_names_unsubscribe: (m.resource_names_unsubscribe as string[] | undefined) ?? [],
+    initial_resource_versions: (m.initial_resource_versions as Record<string, string> | undefined) ?? {},
+    response_nonce: str(m.response_nonce),
+  };
+  const node = nodeFrom(m.node);
+  if (node) req.node = node;
+  const err = errorFrom(m.error_detail);
+  if (err) req.error_detail = err;
+  return req;
+}
+
+// ---- hand encoding -------------------------------------------------------------------------
+
+function varintLength(n: number): number {
+  let len = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    len++;
+  }
+  return len;
+}
+
+function writeVarint(buf: Buffer, pos: number, n: number): number {
+  while (n >= 0x80) {
+    buf[pos++] = (n % 128) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  buf[pos++] = n;
+  return pos;
+}
+
+/** One length-delimited field (tag + length + payload) as bytes. */
+export function lengthDelimited(field: number, payload: Uint8Array): Buffer {
+  const tag = (field << 3) | 2;
+  const out = Buffer.allocUnsafe(varintLength(tag) + varintLength(payload.length) + payload.length);
+  let pos = writeVarint(out, 0, tag);
+  pos = writeVarint(out, pos, payload.length);
+  out.set(payload, pos);
+  return out;
+}
+
+function stringField(field: number, s: string): Buffer {
+  return s ? lengthDelimited(field, Buffer.from(s, "utf8")) : Buffer.alloc(0);
+}
+
+/** google.protobuf.Any bytes for an encoded resource. */
+export function encodeAny(typeUrl: string, value: Uint8Array): Buffer {
+  return Buffer.concat([stringField(1, typeUrl), lengthDelimited(2, value)]);
+}
+
+/** A DiscoveryResponse.resources entry (field 2) holding `anyBytes`. */
+export function sotwEntry(anyBytes: Uint8Array): Buffer {
+  return lengthDelimited(2, anyBytes);
+}
+
+/** A DeltaDiscoveryResponse.resources entry (field 2): Resource{version, resource, name}. */
+export function deltaEntry(name: string, version: string, anyBytes: Uint8Array): Buffer {
+  const resource = Buffer.concat([
+    stringField(1, version),
+    lengthDelimited(2, anyBytes),
+    stringField(3, name),
+  ]);
+  return lengthDelimited(2, resource);
+}
+
+export function encodeSotwResponse(
+  versionInfo: string,
+  typeUrl: string,
+  nonce: string,
+  entries: Buffer[],
+): Buffer {
+  return Buffer.concat([
+    stringField(1, versionInfo),
+    ...entries,
+    stringField(4, typeUrl),
+    stringField(5, nonce),
+  ]);
+}
+
+export function encodeDeltaResponse(
+  systemVersion: string,
+  typeUrl: string,
+  nonce: string,
+  entries: Buffer[],
+  removed: readonly string[],
+): Buffer {
+  return Buffer.concat([
+    stringField(1, systemVersion),
+    ...entries,
+    stringField(4, typeUrl),
+    stringField(5, nonce),
+    ...removed.map((r) => stringField(6, r)),
+  ]);
+}
+
+/** Decodes a response (for tests and the TypeScript ADS client). */
+export function decodeSotwResponse(buf: Uint8Array): {
+  version_info: string;
+  type_url: string;
+  nonce: string;
+  resources: { type_url: string; value: Uint8Array }[];
+} {
+  const m = wireTypes().sotwResp.decode(buf) as unknown as Record<string, unknown>;
+  return {
+    version_info: str(m.version_info),
+    type_url: str(m.type_url),
+    nonce: str(m.nonce),
+    resources: (m.resources as { type_url: string; value: Uint8Array }[] | undefined) ?? [],
+  };
+}
+
+export function decodeDeltaResponse(buf: Uint8Array): {
+  system_version_info: string;
+  type_url: string;
+  nonce: string;
+  resources: { name: string; version: string; resource?: { type_url: string; value: Uint8Array } }[];
+  removed_resources: string[];
+} {
+  const m = wireTypes().deltaResp.decode(buf) as unknown as Record<string, unknown>;
+  return {
+    system_version_info: str(m.system_version_info),
+    type_url: str(m.type_url),
+    nonce: str(m.nonce),
+    resources: (m.resources as { name: string; version: string }[] | undefined) ?? [],
+    removed_resources: (m.removed_resources as string[] | undefined) ?? [],
+  };
+}
+
+/** Encodes requests with protobufjs (for the TypeScript ADS client used in tests and benchmarks). */
+export function encodeSotwRequest(req: Record<string, unknown>): Buffer {
+  const t = wireTypes().sotwReq;
+  return Buffer.from(t.encode(t.fromObject(req)).finish());
+}
+export function encodeDeltaRequest(req: Record<string, unknown>): Buffer {
+  const t = wireTypes().deltaReq;
+  return Buffer.from(t.encode(t.fromObject(req)).finish());
+}
+
+const identity = (b: Buffer): Buffer => b;
+
+function method(path: string, decode: (b: Buffer) => unknown): MethodDefinition<unknown, Buffer> {
+  return {
+    path,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: () => {
+      throw new Error("server-side definition");
+    },
+    requestDeserialize: decode,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  };
+}
+
+/**
+ * The server-side ADS definition. Responses are pre-encoded Buffers (serialize is the identity);
+ * requests decode to plain objects. Method names match the descriptor, checked at load.
+ */
+export function adsServiceDefinition(): ServiceDefinition {
+  const svc = envoyRoot().lookupService(ADS_SERVICE);
+  for (const m of ["StreamAggregatedResources", "DeltaAggregatedResources"]) {
+    const def = svc.methods[m];
+    if (!def?.requestStream || !def.responseStream)
+      throw new Error(`${ADS_SERVICE}.${m} missing from descriptor`);
+  }
+  return {
+    StreamAggregatedResources: method(SOTW_PATH, decodeSotwRequest),
+    DeltaAggregatedResources: method(DELTA_PATH, decodeDeltaRequest),
+  } as unknown as ServiceDefinition;
+}
+
+/** The client-side definition: requests and responses are raw Buffers (used by test clients). */
+export function adsClientDefinition(): ServiceDefinition {
+  const m = (path: string) => ({
+    path,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  });
+  return {
+    StreamAggregatedResources: m(SOTW_PATH),
+    DeltaAggregatedResources: m(DELTA_PATH),
+  } as unknown as ServiceDefinition;
+}

@@ -1,0 +1,427 @@
+// The ADS server: accepts SotW and delta streams, admits them at a bounded rate, keeps one
+// translation per (snapshot, proxy class), and pushes each new snapshot through the push queue.
+// It only diffs, versions and sends; translation is the backend's job.
+import * as grpc from "@grpc/grpc-js";
+import type { Diagnostic } from "../model/diagnostic.ts";
+import type { XdsKind } from "../model/proxy-config.ts";
+import { type ConnectionHooks, type ConnectionSink, XdsConnection } from "./connection.ts";
+import { createXdsMetrics, type XdsMetrics } from "./metrics.ts";
+import { Admission, PushQueue, type PushRequest } from "./push-queue.ts";
+import { type PreparedConfig, prepareConfig, ResourceCache, type ResourceEncoder } from "./resources.ts";
+import { DEFAULT_XDS_OPTIONS, type XdsBackend, type XdsServerOptions, type XdsSnapshot } from "./types.ts";
+import type { NackRecord } from "./watch.ts";
+import { adsServiceDefinition, type DeltaRequest, type SotwRequest } from "./wire.ts";
+
+export interface XdsLogger {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** Longest stretch of synchronous pushing before the event loop gets a turn. */
+const SLICE_MS = 10;
+
+const silent: XdsLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export interface PushRecord {
+  version: string;
+  reason: string;
+  at: string;
+  endpointsOnly: boolean;
+  proxies: number;
+  skipped: number;
+  translations: number;
+}
+
+type AnyRequest = SotwRequest | DeltaRequest;
+type Call = grpc.ServerDuplexStream<AnyRequest, Buffer>;
+
+function grpcError(code: grpc.status, details: string): grpc.ServiceError {
+  return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
+}
+
+export class XdsServer<S extends XdsSnapshot, P> {
+  readonly metrics: XdsMetrics;
+  readonly options: XdsServerOptions;
+  private grpcServer: grpc.Server | undefined;
+  private snapshot: S | undefined;
+  /** When the current snapshot was published (debug output). */
+  snapshotAt = 0;
+  private readonly conns = new Set<XdsConnection<P>>();
+  private readonly calls = new Map<XdsConnection<P>, Call>();
+  private translations = new Map<string, PreparedConfig>();
+  private readonly resources: ResourceCache;
+  private readonly queue: PushQueue<XdsConnection<P>>;
+  private readonly admission: Admission;
+  private closing = false;
+  private readonly history: PushRecord[] = [];
+  private readonly hooks: ConnectionHooks;
+  translationsForSnapshot = 0;
+  private sliceStart = 0;
+  /** Observer for ACKs (tests and benchmarks). */
+  onAck: ((conn: XdsConnection<P>, kind: XdsKind) => void) | undefined;
+
+  constructor(
+    private readonly backend: XdsBackend<S, P>,
+    encoder: ResourceEncoder,
+    options: Partial<XdsServerOptions> = {},
+    private readonly log: XdsLogger = silent,
+    metrics?: XdsMetrics,
+  ) {
+    this.options = { ...DEFAULT_XDS_OPTIONS, ...options };
+    this.metrics = metrics ?? createXdsMetrics();
+    this.resources = new ResourceCache(encoder);
+    this.queue = new PushQueue(this.options.pushConcurrency, (c, r) => this.pushOne(c, r));
+    this.admission = new Admission(this.options.maxNewStreamsPerSecond, this.options.newStreamBurst);
+    this.hooks = {
+      respond: (conn, kinds) => this.respond(conn as XdsConnection<P>, kinds),
+      onNack: (conn, kind, record) => this.onNack(conn as XdsConnection<P>, kind, record),
+      onAck: (conn, kind) => this.onAck?.(conn as XdsConnection<P>, kind),
+      log: (level, msg, fields) => this.log[level](fields ?? {}, msg),
+    };
+  }
+
+  /** Starts gRPC on host:port (0 picks a free port); resolves to the bound port. */
+  listen(host: string, port: number): Promise<number> {
+    const o = this.options;
+    const server = new grpc.Server({
+      "grpc.max_send_message_length": o.maxMessageBytes,
+      "grpc.max_receive_message_length": o.maxMessageBytes,
+      "grpc.keepalive_time_ms": o.keepaliveTimeMs,
+      "grpc.keepalive_timeout_ms": o.keepaliveTimeoutMs,
+      "grpc.keepalive_permit_without_calls": 1,
+      "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+    });
+    server.addService(adsServiceDefinition(), {
+      StreamAggregatedResources: (call: Call) => this.handleStream("sotw", call),
+      DeltaAggregatedResources: (call: Call) => this.handleStream("delta", call),
+    });
+    this.grpcServer = server;
+    return new Promise((resolve, reject) => {
+      server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+        if (err) reject(err);
+        else resolve(bound);
+      });
+    });
+  }
+
+  get currentSnapshot(): S | undefined {
+    return this.snapshot;
+  }
+
+  connections(): XdsConnection<P>[] {
+    return [...this.conns];
+  }
+
+  pushHistory(): readonly PushRecord[] {
+    return this.history;
+  }
+
+  get queueSize(): number {
+    return this.queue.size + this.queue.active;
+  }
+
+  /** Resolves when all queued pushes have been written. */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  /** Publishes a new snapshot: every proxy that can see the change gets a push. */
+  setSnapshot(snapshot: S, reason = "config"): void {
+    this.snapshot = snapshot;
+    this.snapshotAt = Date.now();
+    this.translations = new Map();
+    this.translationsForSnapshot = 0;
+    this.resources.advance();
+    const endpointsOnly = snapshot.changes.endpointsOnly && !snapshot.changes.full;
+    this.metrics.pushTriggers.inc({
+      type: endpointsOnly ? "endpoint" : snapshot.changes.full ? "full" : reason,
+    });
+    let queued = 0;
+    let skipped = 0;
+    const now = Date.now();
+    for (const conn of this.conns) {
+      const parsed = this.backend.parseProxy(conn.node, snapshot);
+      if (parsed.ok) conn.proxy = parsed.proxy;
+      if (
+        conn.config &&
+        !snapshot.changes.full &&
+        this.backend.affects &&
+        !this.backend.affects(snapshot, conn.proxy, conn.config)
+      ) {
+        skipped++;
+        continue;
+      }
+      this.queue.enqueue(conn, { startedAt: now, enqueuedAt: now, reason: endpointsOnly ? "eds" : reason });
+      queued++;
+    }
+    this.history.push({
+      version: snapshot.version,
+      reason: endpointsOnly ? "endpoints" : snapshot.changes.full ? "full" : reason,
+      at: new Date(now).toISOString(),
+      endpointsOnly,
+      proxies: queued,
+      skipped,
+      translations: 0,
+    });
+    if (this.history.length > 50) this.history.shift();
+    this.log.info({ version: snapshot.version, queued, skipped, endpointsOnly }, "snapshot published");
+  }
+
+  /** Diagnostics of the current snapshot's translations, deduplicated (debug output). */
+  translationDiagnostics(): Diagnostic[] {
+    const seen = new Map<string, Diagnostic>();
+    for (const c of this.translations.values()) {
+      for (const d of c.diagnostics) seen.set(`${d.code}|${d.message}`, d);
+    }
+    return [...seen.values()];
+  }
+
+  /** The config for a connection under the current snapshot (shared across identical proxies). */
+  configFor(conn: XdsConnection<P>): PreparedConfig | undefined {
+    const snapshot = this.snapshot;
+    if (!snapshot) return undefined;
+    const key = this.backend.cacheKey(snapshot, conn.proxy);
+    const hit = this.translations.get(key);
+    if (hit) {
+      this.metrics.translationCacheHits.inc();
+      return hit;
+    }
+    const t0 = performance.now();
+    const out = this.backend.generate(snapshot, conn.proxy) as ReturnType<XdsBackend<S, P>["generate"]> & {
+      refused?: { kind: XdsKind; name: string }[];
+    };
+    const previous = conn.config && conn.config.key === key ? conn.config : undefined;
+    const prepared = prepareConfig(
+      key,
+      snapshot.version,
+      out.config,
+      out.diagnostics,
+      this.resources,
+      previous,
+      out.refused ?? [],
+    );
+    this.translations.set(key, prepared);
+    this.translationsForSnapshot++;
+    const last = this.history.at(-1);
+    if (last && last.version === snapshot.version) last.translations = this.translationsForSnapshot;
+    this.metrics.translations.inc();
+    this.metrics.translationTime.observe((performance.now() - t0) / 1000);
+    const errors = prepared.diagnostics.filter((d) => d.severity === "error");
+    if (errors.length > 0) {
+      this.log.warn(
+        { proxy: conn.node.id, version: snapshot.version, errors: errors.slice(0, 5).map((d) => d.message) },
+        "configuration diagnostics; affected resources are not served",
+      );
+    }
+    return prepared;
+  }
+
+  private respond(conn: XdsConnection<P>, kinds: XdsKind[]): void {
+    const config = this.configFor(conn);
+    if (!config) return; // No snapshot yet: the first snapshot answers every open watch.
+    conn.push(config, kinds, Date.now());
+  }
+
+  private async pushOne(conn: XdsConnection<P>, req: PushRequest): Promise<void> {
+    if (conn.closed) return;
+    this.metrics.queueTime.observe((Date.now() - req.enqueuedAt) / 1000);
+    if (conn.congested) {
+      try {
+        await conn.drain(this.options.sendTimeoutMs);
+      } catch {
+        this.metrics.writeTimeouts.inc();
+        this.log.warn(
+          { proxy: conn.node.id },
+          "xDS stream did not drain in time; closing it so the proxy reconnects",
+        );
+        this.closeConnection(conn, grpc.status.UNAVAILABLE, "send timeout: the stream is not reading");
+        return;
+      }
+    }
+    // Time-sliced: push synchronously for up to a few milliseconds, then let requests (ACKs,
+    // NACKs, new streams) that arrived meanwhile be read, so neither side starves.
+    if (performance.now() - this.sliceStart > SLICE_MS) {
+      await new Promise<void>((r) => setImmediate(r));
+      this.sliceStart = performance.now();
+      if (conn.closed) return;
+    }
+    const config = this.configFor(conn);
+    if (!config) return;
+    const t0 = performance.now();
+    const bytes = conn.push(config, undefined, req.startedAt);
+    if (bytes > 0) this.metrics.sendTime.observe((performance.now() - t0) / 1000);
+  }
+
+  private onNack(conn: XdsConnection<P>, kind: XdsKind, record: NackRecord): void {
+    const snapshot = this.snapshot;
+    if (record.sources.length === 0 && snapshot && this.backend.sourcesOf) {
+      const found = new Set<string>();
+      for (const name of record.resources.slice(0, 50)) {
+        for (const s of this.backend.sourcesOf(snapshot, kind, name)) found.add(s);
+      }
+      record.sources = [...found].slice(0, 20);
+    }
+    this.log.warn(
+      {
+        proxy: conn.node.id,
+        type: kind,
+        nonce: record.nonce,
+        version: record.version,
+        resources: record.resources.slice(0, 10),
+        sources: record.sources,
+        error: record.message,
+      },
+      "proxy rejected configuration (NACK)",
+    );
+  }
+
+  private closeConnection(conn: XdsConnection<P>, code: grpc.status, details: string): void {
+    const call = this.calls.get(conn);
+    this.dropConnection(conn);
+    if (call && !call.cancelled) call.emit("error", grpcError(code, details));
+  }
+
+  private dropConnection(conn: XdsConnection<P>): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    this.conns.delete(conn);
+    this.calls.delete(conn);
+    this.queue.remove(conn);
+    this.metrics.connected.dec({ type: conn.mode });
+    this.log.info({ proxy: conn.node.id, id: conn.id }, "xDS stream closed");
+  }
+
+  private handleStream(mode: "sotw" | "delta", call: Call): void {
+    if (this.closing) {
+      this.metrics.rejectedStreams.inc({ reason: "shutdown" });
+      call.emit("error", grpcError(grpc.status.UNAVAILABLE, "server shutting down"));
+      return;
+    }
+    let conn: XdsConnection<P> | undefined;
+    let state: "new" | "admitting" | "open" | "closed" = "new";
+    const backlog: AnyRequest[] = [];
+    const fail = (code: grpc.status, details: string, reason: string) => {
+      state = "closed";
+      this.metrics.rejectedStreams.inc({ reason });
+      call.emit("error", grpcError(code, details));
+    };
+    const dispatch = (c: XdsConnection<P>, req: AnyRequest) => {
+      try {
+        if (mode === "sotw") c.onSotwRequest(req as SotwRequest);
+        else c.onDeltaRequest(req as DeltaRequest);
+      } catch (err) {
+        this.log.error({ err, proxy: c.node.id }, "failed to handle xDS request");
+      }
+    };
+    const open = (first: AnyRequest) => {
+      const node = first.node;
+      const parsed = this.backend.parseProxy(node as NonNullable<typeof node>, this.snapshot);
+      if (!parsed.ok) {
+        fail(
+          grpc.status.INVALID_ARGUMENT,
+          `invalid node ${JSON.stringify(node?.id)}: ${parsed.error}`,
+          "bad_node",
+        );
+        return;
+      }
+      const sink: ConnectionSink = {
+        write: (buf) => call.write(buf),
+        drain: (timeoutMs) =>
+          new Promise((resolve, reject) => {
+            const t = setTimeout(() => {
+              call.off("drain", done);
+              reject(new Error("drain timeout"));
+            }, timeoutMs);
+            const done = () => {
+              clearTimeout(t);
+              resolve();
+            };
+            call.once("drain", done);
+          }),
+      };
+      const c = new XdsConnection<P>(
+        mode,
+        node as NonNullable<typeof node>,
+        parsed.proxy,
+        call.getPeer(),
+        sink,
+        this.metrics,
+        this.hooks,
+      );
+      conn = c;
+      state = "open";
+      this.conns.add(c);
+      this.calls.set(c, call);
+      this.metrics.connected.inc({ type: mode });
+      this.log.info({ proxy: c.node.id, id: c.id, mode, peer: c.peer }, "xDS stream opened");
+      for (const req of backlog.splice(0)) dispatch(c, req);
+    };
+    call.on("data", (req: AnyRequest) => {
+      if (state === "open" && conn) return dispatch(conn, req);
+      if (state === "closed") return;
+      if (state === "new") {
+        if (!req.node?.id) {
+          fail(
+            grpc.status.INVALID_ARGUMENT,
+            "the first request on an xDS stream must carry node.id (e.g. sidecar~10.0.0.1~pod.ns~ns.svc.cluster.local)",
+            "no_node",
+          );
+          return;
+        }
+        backlog.push(req);
+        state = "admitting";
+        const delay = this.admission.reserve(this.options.admissionTimeoutMs);
+        if (delay < 0) {
+          fail(grpc.status.RESOURCE_EXHAUSTED, "too many new xDS streams; retry with backoff", "admission");
+          return;
+        }
+        if (delay === 0) open(req);
+        else
+          setTimeout(() => {
+            if (state === "admitting" && !call.cancelled) open(req);
+          }, delay);
+        return;
+      }
+      if (backlog.length >= 64) {
+        fail(grpc.status.RESOURCE_EXHAUSTED, "too many requests before the stream was admitted", "backlog");
+        return;
+      }
+      backlog.push(req);
+    });
+    const finish = () => {
+      state = "closed";
+      if (conn) this.dropConnection(conn);
+    };
+    call.on("end", () => {
+      finish();
+      call.end();
+    });
+    call.on("cancelled", finish);
+    call.on("error", finish);
+    call.on("close", finish);
+  }
+
+  /**
+   * Graceful shutdown: refuse new streams, end open ones with UNAVAILABLE (so proxies reconnect
+   * to another replica), then stop the gRPC server, forcing it after `graceMs`.
+   */
+  async close(graceMs = 5_000): Promise<void> {
+    this.closing = true;
+    for (const conn of [...this.conns])
+      this.closeConnection(conn, grpc.status.UNAVAILABLE, "server shutting down");
+    const server = this.grpcServer;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, graceMs);
+      server.tryShutdown(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+}

@@ -1,0 +1,413 @@
+// xDS push benchmarks: a mesh of SERVICES × 10 endpoints, CLIENTS simulated ADS clients (half
+// delta, half SotW) in a separate process on loopback, the server in this process.
+//   1. one endpoint change → every client has the new EDS (p99 over clients) vs writing the same
+//      pre-encoded bytes to the same streams;
+//   2. full push (a new service) → every client has all types, with server CPU;
+//   3. reconnect storm → all fresh clients fully configured, event-loop lag p99;
+//   4. memory per connected proxy (slope 25%→100% of CLIENTS) vs bare grpc-js streams.
+// The same file runs the client process when XDS_BENCH_ROLE=clients.
+import { type ChildProcess, fork } from "node:child_process";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import { encodeJson } from "../../pilot/envoy/proto.ts";
+import { TYPE_URLS, type XdsKind } from "../../pilot/model/proxy-config.ts";
+import {
+  clusterName,
+  type FakeProxy,
+  type FakeService,
+  type FakeSnapshot,
+  fakeBackend,
+  fakeGenerate,
+  fakeSnapshot,
+} from "../../pilot/xds/fake-backend.ts";
+import {
+  deltaEntry,
+  encodeAny,
+  encodeDeltaResponse,
+  encodeSotwResponse,
+  sotwEntry,
+} from "../../pilot/xds/wire.ts";
+import { XdsServer } from "../../pilot/xds/xds-server.ts";
+import { AdsClient, CDS, EDS, LDS, RDS } from "../helpers/ads-client.ts";
+import { median, percentile, report, SMOKE } from "./report.ts";
+
+const SERVICES = SMOKE ? 50 : Number(process.env.XDS_BENCH_SERVICES ?? 1000);
+const CLIENTS = SMOKE ? 20 : Number(process.env.XDS_BENCH_CLIENTS ?? 1000);
+const ENDPOINTS = 10;
+const RUNS = SMOKE ? 2 : 5;
+const now = () => performance.timeOrigin + performance.now();
+
+// ---------------------------------------------------------------- client process ----------------
+
+type Cmd =
+  | { cmd: "connect"; address: string; count: number }
+  | { cmd: "expect"; types: string[]; name?: string }
+  | { cmd: "storm"; address: string }
+  | { cmd: "bare"; address: string; count: number }
+  | { cmd: "closeAll" };
+
+function clientMain(): void {
+  let clients: AdsClient[] = [];
+  let bare: grpc.ClientDuplexStream<Buffer, Buffer>[] = [];
+  let bareClient: grpc.Client | undefined;
+  let nextId = 0;
+  const send = (m: unknown) => process.send?.(m);
+  const fullyConfigured = (c: AdsClient) =>
+    c.resources(CDS).size >= SERVICES &&
+    c.resources(EDS).size >= SERVICES &&
+    c.resources(LDS).size >= 1 &&
+    c.resources(RDS).size >= 1;
+  const makeClient = (address: string, i: number) => {
+    const c = new AdsClient(address, {
+      mode: i % 2 === 0 ? "delta" : "sotw",
+      nodeId: `sidecar~10.1.${Math.floor(i / 250)}.${i % 250}~app-${i}.default~default.svc.cluster.local`,
+      decode: false,
+    });
+    c.start();
+    c.setNames(RDS, ["80"]);
+    return c;
+  };
+  const connect = async (address: string, count: number): Promise<number[]> => {
+    const t0 = now();
+    const fresh = Array.from({ length: count }, () => makeClient(address, nextId++));
+    clients.push(...fresh);
+    const times = await Promise.all(
+      fresh.map((c) => c.waitFor(() => fullyConfigured(c), 120_000, "full config").then(() => now() - t0)),
+    );
+    return times;
+  };
+  process.on("message", async (m: Cmd) => {
+    try {
+      if (m.cmd === "connect") {
+        const times = await connect(m.address, m.count);
+        send({ ok: true, times });
+      } else if (m.cmd === "expect") {
+        const times = await Promise.all(
+          clients.map((c) => {
+            const seen = new Map<string, number>();
+            let checked = c.responses.length;
+            return c
+              .waitFor(
+                () => {
+                  for (const r of c.responses.slice(checked)) {
+                    if ((!m.name || r.names.includes(m.name)) && !seen.has(r.typeUrl))
+                      seen.set(r.typeUrl, r.at);
+                  }
+                  checked = c.responses.length;
+                  return m.types.every((t) => seen.has(t));
+                },
+                120_000,
+                `responses ${m.types.join(",")}`,
+              )
+              .then(() => Math.max(...seen.values()));
+          }),
+        );
+        send({ ok: true, times: times.map((t) => t) });
+      } else if (m.cmd === "storm") {
+        const n = clients.length;
+        for (const c of clients) c.close();
+        clients = [];
+        nextId = 100_000;
+        const times = await connect(m.address, n);
+        send({ ok: true, times });
+      } else if (m.cmd === "bare") {
+        const Ctor = grpc.makeGenericClientConstructor(
+          {
+            Stream: {
+              path: "/bare.Bare/Stream",
+              requestStream: true,
+              responseStream: true,
+              requestSerialize: (b: Buffer) => b,
+              requestDeserialize: (b: Buffer) => b,
+              responseSerialize: (b: Buffer) => b,
+              responseDeserialize: (b: Buffer) => b,
+            },
+          },
+          "bare",
+        );
+        bareClient ??= new Ctor(m.address, grpc.credentials.createInsecure());
+        const bc = bareClient as unknown as { Stream(): grpc.ClientDuplexStream<Buffer, Buffer> };
+        await Promise.all(
+          Array.from({ length: m.count }, () => {
+            const s = bc.Stream();
+            bare.push(s);
+            return new Promise<void>((r) => {
+              s.once("data", () => r());
+              s.on("error", () => {});
+              s.write(Buffer.from("hello"));
+            });
+          }),
+        );
+        send({ ok: true, times: [] });
+      } else if (m.cmd === "closeAll") {
+        for (const c of clients) c.close();
+        for (const s of bare) s.cancel();
+        clients = [];
+        bare = [];
+        send({ ok: true, times: [] });
+      }
+    } catch (err) {
+      send({ ok: false, error: String(err) });
+    }
+  });
+  send({ ready: true });
+}
+
+// ---------------------------------------------------------------- server side -------------------
+
+function mesh(n: number, gen = 0): FakeService[] {
+  return Array.from({ length: n }, (_, i) => ({
+    host: `svc-${i}.default.svc.cluster.local`,
+    port: 80,
+    endpoints: Array.from({ length: ENDPOINTS }, (_, j) => ({
+      address: `10.${(i >> 8) & 255}.${i & 255}.${j + 1 + gen}`,
+      port: 8080,
+    })),
+  }));
+}
+
+class ClientProcess {
+  private waiting: ((m: { ok: boolean; times: number[]; error?: string }) => void) | undefined;
+  constructor(private readonly child: ChildProcess) {
+    child.on("message", (m: { ready?: boolean; ok: boolean; times: number[]; error?: string }) => {
+      if (m.ready) return;
+      const w = this.waiting;
+      this.waiting = undefined;
+      w?.(m);
+    });
+  }
+  static async start(): Promise<ClientProcess> {
+    const child = fork(fileURLToPath(import.meta.url), [], {
+      env: { ...process.env, XDS_BENCH_ROLE: "clients" },
+      execArgv: ["--import", "tsx", "--max-old-space-size=16384"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    await new Promise<void>((r) => child.once("message", () => r()));
+    return new ClientProcess(child);
+  }
+  call(cmd: Cmd): Promise<number[]> {
+    return new Promise((resolve, reject) => {
+      this.waiting = (m) => (m.ok ? resolve(m.times) : reject(new Error(m.error)));
+      this.child.send(cmd);
+    });
+  }
+  kill(): void {
+    this.child.kill();
+  }
+}
+
+function memory(): { heap: number; rss: number } {
+  globalThis.gc?.();
+  globalThis.gc?.();
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed + m.external, rss: m.rss };
+}
+
+const encoder = (kind: XdsKind, json: Record<string, unknown>) => encodeJson(TYPE_URLS[kind], json);
+
+async function main(): Promise<void> {
+  const clients = await ClientProcess.start();
+  const quarter = Math.max(1, Math.floor(CLIENTS / 4));
+
+  // Memory baseline: bare grpc-js streams holding nothing.
+  const bareServer = new grpc.Server();
+  bareServer.addService(
+    {
+      Stream: {
+        path: "/bare.Bare/Stream",
+        requestStream: true,
+        responseStream: true,
+        requestSerialize: (b: Buffer) => b,
+        requestDeserialize: (b: Buffer) => b,
+        responseSerialize: (b: Buffer) => b,
+        responseDeserialize: (b: Buffer) => b,
+      },
+    } as grpc.ServiceDefinition,
+    {
+      Stream: (call: grpc.ServerDuplexStream<Buffer, Buffer>) =>
+        call.once("data", () => call.write(Buffer.from("ok"))),
+    },
+  );
+  const barePort = await new Promise<number>((r, j) =>
+    bareServer.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? j(e) : r(p))),
+  );
+  const bm0 = memory();
+  await clients.call({ cmd: "bare", address: `127.0.0.1:${barePort}`, count: quarter });
+  const bm1 = memory();
+  await clients.call({ cmd: "bare", address: `127.0.0.1:${barePort}`, count: CLIENTS - quarter });
+  const bm2 = memory();
+  await clients.call({ cmd: "closeAll" });
+  bareServer.forceShutdown();
+  const bareSlope = (bm2.heap - bm1.heap) / (CLIENTS - quarter);
+  void bm0;
+
+  // The xDS server with the mesh.
+  const server = new XdsServer<FakeSnapshot, FakeProxy>(fakeBackend, encoder, {
+    maxNewStreamsPerSecond: 500,
+    newStreamBurst: 500,
+  });
+  const port = await server.listen("127.0.0.1", 0);
+  const address = `127.0.0.1:${port}`;
+  let services = mesh(SERVICES);
+  server.setSnapshot(fakeSnapshot(services, { full: true }));
+
+  const m0 = memory();
+  await clients.call({ cmd: "connect", address, count: quarter });
+  const m1 = memory();
+  await clients.call({ cmd: "connect", address, count: CLIENTS - quarter });
+  await server.idle();
+  const m2 = memory();
+  void m0;
+  const slope = (m2.heap - m1.heap) / (CLIENTS - quarter);
+  report({
+    name: "xds_memory_per_proxy",
+    ours: Math.round(slope / 1024),
+    baseline: Math.round(bareSlope / 1024),
+    unit: "KB per connected proxy (heap+external slope)",
+    runs: 1,
+    goal: "ours - baseline <= 200 KB",
+    extra: {
+      services: SERVICES,
+      clients: CLIENTS,
+      rssSlopeKB: Math.round((m2.rss - m1.rss) / (CLIENTS - quarter) / 1024),
+      bareRssSlopeKB: Math.round((bm2.rss - bm1.rss) / (CLIENTS - quarter) / 1024),
+      marginalKB: Math.round((slope - bareSlope) / 1024),
+    },
+  });
+
+  // 1. One endpoint change.
+  const oursP99: number[] = [];
+  const baseP99: number[] = [];
+  const oursAll: number[] = [];
+  const serverMs: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    const idx = run % SERVICES;
+    services = services.map((s, i) =>
+      i === idx
+        ? { ...s, endpoints: [...s.endpoints.slice(1), { address: `10.200.${run}.1`, port: 8080 }] }
+        : s,
+    );
+    const target = clusterName(services[idx] as FakeService);
+    const waiting = clients.call({ cmd: "expect", types: [EDS], name: target });
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = now();
+    server.setSnapshot(
+      fakeSnapshot(services, {
+        endpointsOnly: true,
+        endpointHosts: new Set([(services[idx] as FakeService).host]),
+      }),
+    );
+    await server.idle();
+    serverMs.push(now() - t0);
+    const times = (await waiting).map((t) => t - t0);
+    oursP99.push(percentile(times, 99));
+    oursAll.push(Math.max(...times));
+
+    // Baseline: the same process writes the same pre-encoded EDS bytes to the same streams.
+    const json = fakeGenerate(fakeSnapshot(services), { id: "", namespace: "default" }).endpoints.find(
+      (e) => e.cluster_name === target,
+    );
+    const any = encodeAny(TYPE_URLS.endpoint, encoder("endpoint", json ?? {}));
+    // Each stream gets its own last nonce back, so the clients' protocol state stays valid.
+    const entries = { sotw: [sotwEntry(any)], delta: [deltaEntry(target, "base", any)] };
+    const bytes = server.connections().map((c) => {
+      const nonce = c.watches.get("endpoint")?.nonceSent ?? "";
+      const buf =
+        c.mode === "sotw"
+          ? encodeSotwResponse("base", TYPE_URLS.endpoint, nonce, entries.sotw)
+          : encodeDeltaResponse("base", TYPE_URLS.endpoint, nonce, entries.delta, []);
+      return { c, buf };
+    });
+    const bwait = clients.call({ cmd: "expect", types: [EDS], name: target });
+    await new Promise((r) => setTimeout(r, 50));
+    const b0 = now();
+    for (const { c, buf } of bytes) c.writeRaw(buf);
+    const btimes = (await bwait).map((t) => t - b0);
+    baseP99.push(percentile(btimes, 99));
+    await server.idle();
+  }
+  report({
+    name: "xds_eds_change_all_acked_p99",
+    ours: round(median(oursP99)),
+    baseline: round(median(baseP99)),
+    unit: "ms after the debounce closes (p99 over clients, median of runs)",
+    runs: RUNS,
+    goal: "ours <= 300 ms, ratio <= 1.5",
+    extra: {
+      lastClientMs: round(median(oursAll)),
+      serverTranslateAndWriteMs: round(median(serverMs)),
+      clients: CLIENTS,
+      services: SERVICES,
+    },
+  });
+
+  // 2. Full push: a new service changes CDS, EDS, LDS (unchanged here, one port) and RDS.
+  const fullTimes: number[] = [];
+  const fullCpu: number[] = [];
+  for (let run = 0; run < Math.min(RUNS, 3); run++) {
+    services = [
+      ...services,
+      {
+        host: `new-${run}.default.svc.cluster.local`,
+        port: 80,
+        endpoints: [{ address: `10.250.0.${run + 1}`, port: 80 }],
+      },
+    ];
+    const waiting = clients.call({ cmd: "expect", types: [CDS, EDS, RDS] });
+    await new Promise((r) => setTimeout(r, 50));
+    const cpu0 = process.cpuUsage();
+    const t0 = now();
+    server.setSnapshot(fakeSnapshot(services, { kinds: new Set(["ServiceEntry"]) }));
+    const times = (await waiting).map((t) => t - t0);
+    await server.idle();
+    const cpu = process.cpuUsage(cpu0);
+    fullTimes.push(Math.max(...times));
+    fullCpu.push((cpu.user + cpu.system) / 1e6);
+  }
+  report({
+    name: "xds_full_push_all_acked",
+    ours: round(median(fullTimes)),
+    baseline: 10_000,
+    unit: "ms until every client has CDS, EDS and RDS (baseline = the 10 s goal)",
+    runs: fullTimes.length,
+    goal: "ours <= 10000 ms",
+    extra: { serverCpuSeconds: round(median(fullCpu)), clients: CLIENTS, services: services.length },
+  });
+
+  // 3. Reconnect storm: every client replaced by a fresh one at once.
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  const cpu0 = process.cpuUsage();
+  const storm = await clients.call({ cmd: "storm", address });
+  lag.disable();
+  const cpu = process.cpuUsage(cpu0);
+  report({
+    name: "xds_reconnect_storm_all_configured",
+    ours: round(Math.max(...storm)),
+    baseline: 15_000,
+    unit: "ms until every fresh client holds its full config (baseline = the 15 s goal)",
+    runs: 1,
+    goal: "ours <= 15000 ms, event-loop lag p99 <= 100 ms",
+    extra: {
+      eventLoopLagP99Ms: round(lag.percentile(99) / 1e6),
+      serverCpuSeconds: round((cpu.user + cpu.system) / 1e6),
+      clients: CLIENTS,
+    },
+  });
+
+  await clients.call({ cmd: "closeAll" });
+  clients.kill();
+  await server.close(1000);
+}
+
+function round(n: number): number {
+  return Math.round(n * 10) / 10;
+}
+
+if (process.env.XDS_BENCH_ROLE === "clients") clientMain();
+else
+  main().catch((err) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  });

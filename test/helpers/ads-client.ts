@@ -1,0 +1,458 @@
+// A TypeScript ADS client that behaves like an Envoy sidecar over one real gRPC stream, in either
+// state-of-the-world or delta mode: wildcard CDS/LDS, EDS names followed from CDS, RDS names from
+// LDS, ACK or NACK of every response, and reconnect with initial_resource_versions (delta).
+// Used by tests and benchmarks; `decode: false` keeps it cheap enough for thousands of clients.
+import * as grpc from "@grpc/grpc-js";
+import { decodeToJson } from "../../pilot/envoy/proto.ts";
+import { TYPE_URLS } from "../../pilot/model/proxy-config.ts";
+import {
+  adsClientDefinition,
+  decodeDeltaResponse,
+  decodeSotwResponse,
+  encodeDeltaRequest,
+  encodeSotwRequest,
+} from "../../pilot/xds/wire.ts";
+
+export const CDS = TYPE_URLS.cluster;
+export const EDS = TYPE_URLS.endpoint;
+export const LDS = TYPE_URLS.listener;
+export const RDS = TYPE_URLS.route;
+
+export interface HeldResource {
+  name: string;
+  version: string;
+  bytes: Uint8Array;
+  /** proto3 JSON (camelCase) when decoding is on. */
+  json?: Record<string, unknown>;
+}
+
+export interface ReceivedResponse {
+  typeUrl: string;
+  nonce: string;
+  version: string;
+  names: string[];
+  removed: string[];
+  /** Epoch milliseconds with sub-millisecond precision (comparable across processes). */
+  at: number;
+}
+
+export interface AdsClientOptions {
+  mode: "sotw" | "delta";
+  nodeId: string;
+  metadata?: Record<string, unknown>;
+  /** Types to subscribe to at start (default CDS and LDS, wildcard; EDS and RDS follow). */
+  types?: string[];
+  /** Decode resources to JSON (needed to follow RDS names from listeners). Default true. */
+  decode?: boolean;
+  /**
+   * Return an error message to reject one resource. As in Envoy and gRPC (A46), the other
+   * resources of the response are applied and the response is NACKed with the messages.
+   */
+  reject?: (typeUrl: string, resource: HeldResource) => string | undefined;
+  /** Called after each response is applied (and acked). */
+  onResponse?: (r: ReceivedResponse) => void;
+  channelOptions?: grpc.ChannelOptions;
+}
+
+/** Iterates the length-delimited fields of a protobuf message (others are skipped). */
+function* fields(buf: Uint8Array): Generator<[number, Uint8Array]> {
+  let pos = 0;
+  const varint = (): number => {
+    let n = 0;
+    let shift = 0;
+    let b: number;
+    do {
+      b = buf[pos++] ?? 0;
+      n += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b & 0x80);
+    return n;
+  };
+  while (pos < buf.length) {
+    const tag = varint();
+    const wire = tag % 8;
+    if (wire === 2) {
+      const len = varint();
+      yield [Math.floor(tag / 8), buf.subarray(pos, pos + len)];
+      pos += len;
+    } else if (wire === 0) varint();
+    else if (wire === 1) pos += 8;
+    else if (wire === 5) pos += 4;
+    else break;
+  }
+}
+
+const utf8 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString("utf8");
+
+/** Reads field 1 (a string) of a message: the name of Cluster, Listener, RouteConfiguration, CLA. */
+function readName(buf: Uint8Array): string {
+  for (const [f, v] of fields(buf)) if (f === 1) return utf8(v);
+  return "";
+}
+
+/** Minimal response parsing without protobufjs, for many cheap clients. */
+function parseSotw(buf: Uint8Array) {
+  const out = { version_info: "", type_url: "", nonce: "", resources: [] as { value: Uint8Array }[] };
+  for (const [f, v] of fields(buf)) {
+    if (f === 1) out.version_info = utf8(v);
+    else if (f === 4) out.type_url = utf8(v);
+    else if (f === 5) out.nonce = utf8(v);
+    else if (f === 2) {
+      let value: Uint8Array = new Uint8Array();
+      for (const [af, av] of fields(v)) if (af === 2) value = av;
+      out.resources.push({ value });
+    }
+  }
+  return out;
+}
+
+function parseDelta(buf: Uint8Array) {
+  const out = {
+    system_version_info: "",
+    type_url: "",
+    nonce: "",
+    resources: [] as { name: string; version: string; resource?: { value: Uint8Array } }[],
+    removed_resources: [] as string[],
+  };
+  for (const [f, v] of fields(buf)) {
+    if (f === 1) out.system_version_info = utf8(v);
+    else if (f === 4) out.type_url = utf8(v);
+    else if (f === 5) out.nonce = utf8(v);
+    else if (f === 6) out.removed_resources.push(utf8(v));
+    else if (f === 2) {
+      const r = { name: "", version: "", resource: { value: new Uint8Array() as Uint8Array } };
+      for (const [rf, rv] of fields(v)) {
+        if (rf === 1) r.version = utf8(rv);
+        else if (rf === 3) r.name = utf8(rv);
+        else if (rf === 2) for (const [af, av] of fields(rv)) if (af === 2) r.resource.value = av;
+      }
+      out.resources.push(r);
+    }
+  }
+  return out;
+}
+
+function rdsNames(listener: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  const visit = (v: unknown): void => {
+    if (!v || typeof v !== "object") return;
+    if (Array.isArray(v)) {
+      for (const x of v) visit(x);
+      return;
+    }
+    const o = v as Record<string, unknown>;
+    const rds = o.rds as { routeConfigName?: string } | undefined;
+    if (rds?.routeConfigName) out.push(rds.routeConfigName);
+    for (const x of Object.values(o)) visit(x);
+  };
+  visit(listener);
+  return out;
+}
+
+export class AdsClient {
+  readonly held = new Map<string, Map<string, HeldResource>>();
+  readonly responses: ReceivedResponse[] = [];
+  readonly nacks: { typeUrl: string; nonce: string; message: string }[] = [];
+  error: grpc.ServiceError | undefined;
+  ended = false;
+  private readonly subs = new Map<string, Set<string> | "*">();
+  private readonly lastVersion = new Map<string, string>();
+  private readonly lastNonce = new Map<string, string>();
+  private client: grpc.Client;
+  private call: grpc.ClientDuplexStream<Buffer, Buffer> | undefined;
+  private waiters: { pred: () => boolean; resolve: () => void }[] = [];
+  private firstSent = false;
+
+  constructor(
+    readonly address: string,
+    readonly opts: AdsClientOptions,
+  ) {
+    this.client = this.makeClient(address);
+  }
+
+  private makeClient(address: string): grpc.Client {
+    const Ctor = grpc.makeGenericClientConstructor(adsClientDefinition() as grpc.ServiceDefinition, "ads");
+    return new Ctor(address, grpc.credentials.createInsecure(), {
+      "grpc.max_receive_message_length": 256 * 1024 * 1024,
+      "grpc.max_send_message_length": 256 * 1024 * 1024,
+      ...this.opts.channelOptions,
+    });
+  }
+
+  private node(): Record<string, unknown> {
+    const md = this.opts.metadata ?? {};
+    const fields: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(md)) {
+      fields[k] =
+        typeof v === "string"
+          ? { stringValue: v }
+          : typeof v === "number"
+            ? { numberValue: v }
+            : typeof v === "boolean"
+              ? { boolValue: v }
+              : { stringValue: JSON.stringify(v) };
+    }
+    return {
+      id: this.opts.nodeId,
+      cluster: "test",
+      metadata: { fields },
+      locality: {},
+      user_agent_name: "remora-test",
+    };
+  }
+
+  /** Opens the stream and subscribes to the initial types. */
+  start(): this {
+    const method = this.opts.mode === "sotw" ? "StreamAggregatedResources" : "DeltaAggregatedResources";
+    const call = (this.client as unknown as Record<string, () => grpc.ClientDuplexStream<Buffer, Buffer>>)[
+      method
+    ]?.call(this.client);
+    if (!call) throw new Error(`no method ${method}`);
+    this.call = call;
+    this.firstSent = false;
+    call.on("data", (b: Buffer) => this.onData(b));
+    call.on("error", (e: grpc.ServiceError) => {
+      this.error = e;
+      this.notify();
+    });
+    call.on("end", () => {
+      this.ended = true;
+      this.notify();
+    });
+    const types = this.opts.types ?? [CDS, LDS];
+    if (this.subs.size === 0)
+      for (const t of types) this.subs.set(t, t === CDS || t === LDS ? "*" : new Set());
+    for (const [t] of this.subs) this.request(t, true);
+    return this;
+  }
+
+  /** Drops the stream (keeping what it holds) and opens a new one, as a proxy does on reconnect. */
+  reconnect(): this {
+    this.call?.cancel();
+    this.error = undefined;
+    this.ended = false;
+    this.lastNonce.clear();
+    return this.start();
+  }
+
+  /** Stops reading the stream (a stuck proxy); the server's writes back up. */
+  pause(): void {
+    this.call?.pause();
+  }
+
+  /** Reconnects to another server (a pilot replica), keeping what it holds, as Envoy fails over. */
+  moveTo(address: string): this {
+    this.call?.cancel();
+    this.client.close();
+    this.client = this.makeClient(address);
+    this.error = undefined;
+    this.ended = false;
+    this.lastNonce.clear();
+    return this.start();
+  }
+
+  close(): void {
+    this.call?.cancel();
+    this.client.close();
+  }
+
+  private write(buf: Buffer): void {
+    this.call?.write(buf);
+  }
+
+  private request(typeUrl: string, initial: boolean, nonce = "", error?: string): void {
+    const sub = this.subs.get(typeUrl) ?? new Set<string>();
+    const node = this.firstSent ? undefined : this.node();
+    this.firstSent = true;
+    if (this.opts.mode === "sotw") {
+      const req: Record<string, unknown> = {
+        type_url: typeUrl,
+        resource_names: sub === "*" ? [] : [...sub],
+        version_info: this.lastVersion.get(typeUrl) ?? "",
+        response_nonce: nonce,
+      };
+      if (node) req.node = node;
+      if (error) req.error_detail = { code: 14, message: error };
+      this.write(encodeSotwRequest(req));
+      return;
+    }
+    const req: Record<string, unknown> = { type_url: typeUrl, response_nonce: nonce };
+    if (node) req.node = node;
+    if (initial) {
+      req.resource_names_subscribe = sub === "*" ? [] : [...sub];
+      const held = this.held.get(typeUrl);
+      if (held && held.size > 0) {
+        req.initial_resource_versions = Object.fromEntries(
+          [...held.values()].map((r) => [r.name, r.version]),
+        );
+      }
+    }
+    if (error) req.error_detail = { code: 14, message: error };
+    this.write(encodeDeltaRequest(req));
+  }
+
+  /** Changes an explicit subscription (EDS/RDS names). */
+  setNames(typeUrl: string, names: string[]): void {
+    const prev = this.subs.get(typeUrl);
+    const next = new Set(names);
+    this.subs.set(typeUrl, next);
+    const held = this.held.get(typeUrl);
+    if (held) for (const n of [...held.keys()]) if (!next.has(n)) held.delete(n);
+    if (this.opts.mode === "sotw") {
+      this.request(typeUrl, !prev, this.lastNonce.get(typeUrl) ?? "");
+      return;
+    }
+    const before = prev === "*" || !prev ? new Set<string>() : prev;
+    const subscribe = names.filter((n) => !before.has(n));
+    const unsubscribe = [...before].filter((n) => !next.has(n));
+    const req: Record<string, unknown> = {
+      type_url: typeUrl,
+      resource_names_subscribe: subscribe,
+      resource_names_unsubscribe: unsubscribe,
+    };
+    if (!this.firstSent) {
+      req.node = this.node();
+      this.firstSent = true;
+    }
+    this.write(encodeDeltaRequest(req));
+  }
+
+  private decode(typeUrl: string, bytes: Uint8Array): Record<string, unknown> | undefined {
+    if (this.opts.decode === false) return undefined;
+    return decodeToJson(typeUrl, bytes) as Record<string, unknown>;
+  }
+
+  private onData(buf: Buffer): void {
+    let typeUrl: string;
+    let nonce: string;
+    let version: string;
+    const got: HeldResource[] = [];
+    let removed: string[] = [];
+    if (this.opts.mode === "sotw") {
+      const r = this.opts.decode === false ? parseSotw(buf) : decodeSotwResponse(buf);
+      ({ type_url: typeUrl, nonce, version_info: version } = r);
+      for (const a of r.resources) {
+        const name = readName(a.value);
+        const res: HeldResource = { name, version: r.version_info, bytes: a.value };
+        const json = this.decode(typeUrl, a.value);
+        if (json) res.json = json;
+        got.push(res);
+      }
+    } else {
+      const r = this.opts.decode === false ? parseDelta(buf) : decodeDeltaResponse(buf);
+      ({ type_url: typeUrl, nonce, system_version_info: version } = r);
+      for (const x of r.resources) {
+        const bytes = x.resource?.value ?? new Uint8Array();
+        const res: HeldResource = { name: x.name, version: x.version, bytes };
+        const json = this.decode(typeUrl, bytes);
+        if (json) res.json = json;
+        got.push(res);
+      }
+      removed = r.removed_resources;
+    }
+    const errors: string[] = [];
+    const accepted: HeldResource[] = [];
+    for (const g of got) {
+      const e = this.opts.reject?.(typeUrl, g);
+      if (e) errors.push(`${g.name}: ${e}`);
+      else accepted.push(g);
+    }
+    let map = this.held.get(typeUrl);
+    if (!map) {
+      map = new Map();
+      this.held.set(typeUrl, map);
+    }
+    if (this.opts.mode === "sotw" && (typeUrl === CDS || typeUrl === LDS)) {
+      const names = new Set(got.map((g) => g.name));
+      for (const n of [...map.keys()]) if (!names.has(n)) map.delete(n);
+    }
+    for (const g of accepted) map.set(g.name, g);
+    for (const n of removed) map.delete(n);
+    this.lastNonce.set(typeUrl, nonce);
+    if (errors.length > 0) {
+      const message = errors.join("; ");
+      this.nacks.push({ typeUrl, nonce, message });
+      this.request(typeUrl, false, nonce, message);
+    } else {
+      this.lastVersion.set(typeUrl, version);
+      this.request(typeUrl, false, nonce);
+    }
+    this.follow(typeUrl);
+    this.record(typeUrl, nonce, version, got, removed);
+  }
+
+  private record(
+    typeUrl: string,
+    nonce: string,
+    version: string,
+    got: HeldResource[],
+    removed: string[],
+  ): void {
+    const r: ReceivedResponse = {
+      typeUrl,
+      nonce,
+      version,
+      names: got.map((g) => g.name),
+      removed,
+      at: Date.now(),
+    };
+    this.responses.push(r);
+    this.opts.onResponse?.(r);
+    this.notify();
+  }
+
+  /** Envoy behaviour: EDS names follow CDS, RDS names follow LDS. */
+  private follow(typeUrl: string): void {
+    if (typeUrl === CDS) {
+      const names = [...(this.held.get(CDS)?.values() ?? [])]
+        .filter((c) => !c.json || c.json.type === "EDS" || c.json.edsClusterConfig !== undefined)
+        .map((c) => c.name);
+      this.maybeSet(EDS, names);
+    } else if (typeUrl === LDS && this.opts.decode !== false) {
+      const names = [...(this.held.get(LDS)?.values() ?? [])].flatMap((l) =>
+        l.json ? rdsNames(l.json) : [],
+      );
+      this.maybeSet(RDS, [...new Set(names)]);
+    }
+  }
+
+  private maybeSet(typeUrl: string, names: string[]): void {
+    const cur = this.subs.get(typeUrl);
+    if (cur !== "*" && cur && cur.size === names.length && names.every((n) => cur.has(n))) return;
+    if (!cur && names.length === 0) return;
+    this.setNames(typeUrl, names);
+  }
+
+  resources(typeUrl: string): Map<string, HeldResource> {
+    return this.held.get(typeUrl) ?? new Map();
+  }
+
+  json(typeUrl: string, name: string): Record<string, unknown> | undefined {
+    return this.resources(typeUrl).get(name)?.json;
+  }
+
+  private notify(): void {
+    const ws = this.waiters;
+    this.waiters = [];
+    for (const w of ws) {
+      if (w.pred()) w.resolve();
+      else this.waiters.push(w);
+    }
+  }
+
+  /** Resolves when `pred` holds (checked after every response), rejects after `timeoutMs`. */
+  waitFor(pred: () => boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
+    if (pred()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w.resolve !== done);
+        reject(new Error(`timed out waiting for ${what} (${this.opts.nodeId})`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(t);
+        resolve();
+      };
+      this.waiters.push({ pred, resolve: done });
+    });
+  }
+}
