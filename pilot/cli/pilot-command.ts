@@ -28,6 +28,8 @@ export interface PilotCliOptions {
   debounceAfter: number;
   debounceMax: number;
   logLevel: string;
+  revision: string;
+  meshConfig?: string;
 }
 
 /** Options shared by `pilot` and `serve`. */
@@ -56,7 +58,16 @@ export function addPilotOptions(cmd: Command): Command {
         .argParser(parseDurationMs)
         .default(10_000, "10s"),
     )
-    .option("--log-level <level>", "debug, info, warn or error", "info");
+    .option("--log-level <level>", "debug, info, warn or error", "info")
+    .option(
+      "--revision <rev>",
+      "control-plane revision (istio.io/rev); names the mesh ConfigMap remora-<rev>",
+      "default",
+    )
+    .option(
+      "--mesh-config <file>",
+      "mesh config YAML (MeshConfig fields); a cluster's mesh ConfigMap (key `mesh`) overrides it",
+    );
 }
 
 export function registerPilotCommand(program: Command): void {

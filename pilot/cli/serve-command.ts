@@ -6,6 +6,11 @@ import { addPilotOptions, type PilotCliOptions, parsePort } from "./pilot-comman
 export interface ServeCliOptions extends PilotCliOptions {
   injector: boolean;
   injectorPort: number;
+  injectConfig?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsSecret?: string;
+  webhookConfig?: string;
 }
 
 export function registerServeCommand(program: Command): void {
@@ -16,11 +21,16 @@ export function registerServeCommand(program: Command): void {
   )
     .option("--no-injector", "do not start the sidecar injection webhook")
     .option("--injector-port <port>", "injection webhook HTTPS port; 0 picks a free port", parsePort, 15017)
+    .option("--inject-config <file>", "injection values (images, resources, policy, selectors), watched")
+    .option("--tls-cert <file>", "webhook serving certificate (PEM), watched and reloaded")
+    .option("--tls-key <file>", "webhook serving key (PEM)")
+    .option("--tls-secret <name>", "Secret shared by replicas holding the self-generated webhook certificate")
+    .option("--webhook-config <name>", "MutatingWebhookConfiguration whose caBundle the leader keeps current")
     .action(async (opts: ServeCliOptions) => {
       if (opts.configDir && opts.kubeconfig) {
         throw new InvalidArgumentError("use either --config-dir or --kubeconfig, not both");
       }
       const { runPilot } = await import("../server/run.ts");
-      await runPilot(opts, { injector: opts.injector, injectorPort: opts.injectorPort, banner: true });
+      await runPilot(opts, { injector: opts.injector, banner: true });
     });
 }

@@ -1,38 +1,36 @@
-// The seam between `remora serve` and the injection webhook (injector/). When the injector's
-// public surface exports `startInjector`, serve starts it next to pilot (its monitoring port on a
-// free port, since pilot owns :15014); otherwise serve says how to run `remora injector` instead.
+// Starts the injection webhook inside `remora serve`, next to pilot, with the flags the generated
+// control-plane Deployment passes (revision, config files, shared TLS Secret, webhook name). Its
+// monitoring port is a free one, since pilot owns :15014; its metrics are on pilot's /metrics side
+// only when run as `remora injector`.
+import { startInjector } from "../../injector/index.ts";
+import type { ServeCliOptions } from "../cli/serve-command.ts";
 import type { XdsLogger } from "../xds/xds-server.ts";
 
-interface InjectorModule {
-  startInjector?: (o: {
-    port: number;
-    monitoringPort: number;
-    host: string;
-    dnsNames?: string[];
-    ipAddresses?: string[];
-  }) => Promise<{ port: number; close(): Promise<void> }>;
-}
-
 export async function startInjectorForServe(
-  port: number,
-  host: string,
+  opts: ServeCliOptions,
   log: XdsLogger,
-): Promise<{ port: number; close(): Promise<void> } | undefined> {
-  const mod = (await import("../../injector/index.ts")) as InjectorModule;
-  if (typeof mod.startInjector !== "function") {
-    log.info(
-      { port },
-      "injection webhook is not part of this build's serve; run `remora injector` separately",
-    );
-    return undefined;
-  }
-  const running = await mod.startInjector({
-    port,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const running = await startInjector({
+    port: opts.injectorPort,
     monitoringPort: 0,
-    host,
+    host: opts.host,
+    revision: opts.revision,
+    // Local runs (no cluster, no certificate files) get a self-signed certificate that also
+    // names localhost, so `curl --cacert` works against it.
     dnsNames: ["localhost"],
     ipAddresses: ["127.0.0.1"],
+    ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
+    ...(opts.meshConfig ? { meshConfigFile: opts.meshConfig } : {}),
+    ...(opts.injectConfig ? { injectConfigFile: opts.injectConfig } : {}),
+    ...(opts.tlsCert ? { tlsCert: opts.tlsCert } : {}),
+    ...(opts.tlsKey ? { tlsKey: opts.tlsKey } : {}),
+    ...(opts.tlsSecret ? { tlsSecret: opts.tlsSecret } : {}),
+    ...(opts.webhookConfig ? { webhookConfig: opts.webhookConfig } : {}),
+    logLevel: opts.logLevel,
   });
-  log.info({ port: running.port }, "injection webhook listening (HTTPS POST /inject)");
+  log.info(
+    { port: running.port, caFile: running.caFile },
+    "injection webhook listening (HTTPS POST /inject)",
+  );
   return running;
 }

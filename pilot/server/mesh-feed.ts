@@ -2,6 +2,7 @@
 // and debounced by the aggregate into MeshSnapshots, plus the debug views of the current snapshot.
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Diagnostic } from "../model/diagnostic.ts";
+import type { MeshConfig } from "../model/mesh-config.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
 import { type ConfigSource, createAggregate, createFileSource, createKubeSource } from "../registry/index.ts";
 import type { SnapshotFeed } from "./pilot.ts";
@@ -9,6 +10,10 @@ import type { SnapshotFeed } from "./pilot.ts";
 export interface MeshFeedOptions {
   configDir?: string;
   kubeconfig?: string;
+  /** Base mesh config (e.g. from --mesh-config); a mesh ConfigMap in the sources overrides it. */
+  meshConfig?: MeshConfig;
+  /** The mesh ConfigMap a cluster source watches (namespace and name, key `mesh`). */
+  meshConfigMap?: { namespace: string; name: string };
   debounceAfterMs: number;
   debounceMaxMs: number;
   onError?: (err: unknown) => void;
@@ -21,6 +26,9 @@ function sourceFor(opts: MeshFeedOptions): ConfigSource {
   else kc.loadFromDefault();
   return createKubeSource({
     kubeConfig: kc,
+    ...(opts.meshConfigMap
+      ? { meshConfigNamespace: opts.meshConfigMap.namespace, meshConfigMapName: opts.meshConfigMap.name }
+      : {}),
     ...(opts.onError ? { onError: (_kind: string, err: unknown) => opts.onError?.(err) } : {}),
   });
 }
@@ -58,6 +66,7 @@ export function createMeshFeed(opts: MeshFeedOptions): SnapshotFeed<MeshSnapshot
     sources: [source],
     debounceAfterMs: opts.debounceAfterMs,
     debounceMaxMs: opts.debounceMaxMs,
+    ...(opts.meshConfig ? { meshConfig: opts.meshConfig } : {}),
     onSnapshot: (ev) => onSnapshot?.(ev.snapshot),
     ...(opts.onError ? { onError: opts.onError } : {}),
   });

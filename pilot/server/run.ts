@@ -5,19 +5,25 @@ import type { PilotCliOptions } from "../cli/pilot-command.ts";
 import type { ServeCliOptions } from "../cli/serve-command.ts";
 import { connectHelp } from "./banner.ts";
 import { meshBackend, meshEncoder } from "./mesh-backend.ts";
+import { readMeshConfigFile } from "./mesh-config-file.ts";
 import { createMeshFeed } from "./mesh-feed.ts";
 import { startPilot } from "./pilot.ts";
 
 export interface RunOptions {
   injector: boolean;
-  injectorPort?: number;
   banner?: boolean;
 }
 
 export async function runPilot(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): Promise<void> {
   const log = pino({ level: opts.logLevel, base: { component: "pilot" } });
+  const revision = opts.revision ?? "default";
   const feed = createMeshFeed({
     ...(opts.configDir ? { configDir: opts.configDir } : {}),
+    ...(opts.meshConfig ? { meshConfig: readMeshConfigFile(opts.meshConfig) } : {}),
+    meshConfigMap: {
+      namespace: process.env.POD_NAMESPACE ?? "remora-system",
+      name: revision === "default" ? "remora" : `remora-${revision}`,
+    },
     ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
     debounceAfterMs: opts.debounceAfter,
     debounceMaxMs: opts.debounceMax,
@@ -44,7 +50,7 @@ export async function runPilot(opts: PilotCliOptions | ServeCliOptions, run: Run
   let injector: { port: number; close(): Promise<void> } | undefined;
   if (run.injector) {
     const { startInjectorForServe } = await import("./injector-seam.ts");
-    injector = await startInjectorForServe(run.injectorPort ?? 15017, opts.host, log);
+    injector = await startInjectorForServe(opts as ServeCliOptions, log);
   }
   if (run.banner) {
     process.stdout.write(connectHelp(opts.host, pilot.grpcPort, pilot.httpPort, injector?.port));

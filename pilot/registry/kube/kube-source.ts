@@ -26,8 +26,10 @@ export interface KubeSourceOptions {
    * mesh ConfigMap `istio` in `meshConfigNamespace`).
    */
   kinds?: readonly WatchedKind[];
-  /** Namespace of the `istio` mesh ConfigMap (default remora-system). */
+  /** Namespace of the mesh ConfigMap (default remora-system). */
   meshConfigNamespace?: string;
+  /** Name of the mesh ConfigMap, read at key `mesh` (default `istio`; Remora's install names it `remora[-<rev>]`). */
+  meshConfigMapName?: string;
   backoff?: BackoffOptions;
   watchTimeoutSeconds?: number;
   resyncMs?: number;
@@ -57,7 +59,7 @@ export function createKubeSource(opts: KubeSourceOptions): KubeSource {
   const kinds = opts.kinds ?? [
     ...KUBE_KINDS,
     ...istioKinds(),
-    meshConfigMapKind(opts.meshConfigNamespace ?? "remora-system"),
+    meshConfigMapKind(opts.meshConfigNamespace ?? "remora-system", opts.meshConfigMapName),
   ];
   const watches = new Map<string, ListWatch>();
   // Changes are reported per microtask batch so one burst of events becomes one signal.
