@@ -26,6 +26,11 @@ export async function main(argv: string[]): Promise<void> {
 
 const entry = process.argv[1] ?? "";
 if (/remora(\.ts|\.js)?$/.test(entry)) {
+  // `remora … | head` closes the pipe early; that is not an error worth a stack trace.
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(0);
+    throw err;
+  });
   main(process.argv).catch((err: unknown) => {
     process.stderr.write(`remora: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
