@@ -38,9 +38,11 @@ function newRsaKey(): {
 }
 
 function serialNumber(): string {
-  // Positive 16-byte serial (high bit cleared so DER does not read it as negative).
+  // Positive 16-byte serial in minimal DER form: the high bit is cleared so it does not read as
+  // negative, and bit 6 is set so the first byte is never zero (a leading zero byte followed by
+  // a byte below 0x80 is non-minimal, which OpenSSL rejects as "illegal padding").
   const bytes = randomBytes(16);
-  bytes[0] = (bytes[0] as number) & 0x7f;
+  bytes[0] = ((bytes[0] as number) & 0x7f) | 0x40;
   return bytes.toString("hex");
 }
 

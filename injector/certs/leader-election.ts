@@ -38,6 +38,8 @@ function microTime(d: Date): string {
 export class LeaseElector {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** The acquire/renew round in progress, so stop() releases only after it has landed. */
+  private inflight: Promise<unknown> | undefined;
   leader = false;
 
   constructor(private readonly o: LeaseElectorOptions) {}
@@ -64,7 +66,9 @@ export class LeaseElector {
     if (this.stopped) return false;
     let leading = false;
     try {
-      leading = await this.tryAcquireOrRenew();
+      const round = this.tryAcquireOrRenew();
+      this.inflight = round.catch(() => false);
+      leading = await round;
     } catch (err) {
       this.o.onError?.(err as Error);
     }
@@ -131,7 +135,11 @@ export class LeaseElector {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    if (!this.leader) return;
+    // A renewal already on the wire would otherwise land after the release and hold the Lease
+    // for a whole duration more.
+    await this.inflight;
+    // Check the Lease itself rather than `leader`: a round that finished after stop() began may
+    // have acquired it without being recorded.
     try {
       const got = await this.o.client.request("GET", this.path);
       const lease = got.body as Lease;
