@@ -11,8 +11,13 @@ const validate: ValidateFn = (obj) => {
   if (spec.bad) return { allowed: false, message: "VS0001 spec.bad: must not be set" };
   return spec.odd ? { allowed: true, warnings: ["spec.odd is odd"] } : { allowed: true };
 };
-const server = createInjectorServer({ engine: fakeEngine, config: {}, bodyLimit: 4096, validate });
-const bare = createInjectorServer({ engine: fakeEngine, config: {} });
+const server = createInjectorServer({
+  engine: fakeEngine,
+  config: fakeEngine.defaultConfig(),
+  bodyLimit: 4096,
+  validate,
+});
+const bare = createInjectorServer({ engine: fakeEngine, config: fakeEngine.defaultConfig() });
 after(() => Promise.all([server.close(), bare.close()]));
 
 function review(spec: Record<string, unknown>, extra: Record<string, unknown> = {}, version = "v1") {
@@ -84,7 +89,7 @@ describe("POST /validate", () => {
   test("a throwing validator becomes a denial, not a 500", async () => {
     const throwing = createInjectorServer({
       engine: fakeEngine,
-      config: {},
+      config: fakeEngine.defaultConfig(),
       validate: () => {
         throw new Error("boom");
       },
