@@ -1,5 +1,5 @@
-// Certificates in a cluster: the CA goes into the caBundle of Remora's MutatingWebhookConfiguration
-// (only by the elected leader), and the self-generated certificate is shared between replicas
+// Certificates in a cluster: the CA goes into the caBundle of Remora's Mutating- and
+// ValidatingWebhookConfiguration (only by the elected leader), and the self-generated certificate is shared between replicas
 // through one Secret (the first replica to start creates it; the others read it), so every
 // replica serves a certificate the one caBundle trusts.
 import type { KubeClient } from "../server/kube-client.ts";
@@ -10,16 +10,20 @@ interface WebhookConfiguration {
   webhooks?: { name: string; clientConfig?: { caBundle?: string } }[];
 }
 
+export type WebhookConfigurationKind = "mutating" | "validating";
+
 /**
- * Sets every webhook's caBundle in `configName` to `caPem` (base64). Returns true when it had to
- * change something; a conflicting concurrent write is retried a few times.
+ * Sets every webhook's caBundle in `configName` (a Mutating- or ValidatingWebhookConfiguration)
+ * to `caPem` (base64). Returns true when it had to change something; a conflicting concurrent
+ * write is retried a few times.
  */
 export async function patchWebhookCaBundle(
   client: KubeClient,
   configName: string,
   caPem: string,
+  kind: WebhookConfigurationKind = "mutating",
 ): Promise<boolean> {
-  const path = `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${encodeURIComponent(configName)}`;
+  const path = `/apis/admissionregistration.k8s.io/v1/${kind}webhookconfigurations/${encodeURIComponent(configName)}`;
   const want = Buffer.from(caPem).toString("base64");
   for (let attempt = 0; attempt < 5; attempt++) {
     const current = (await client.expect("GET", path)) as WebhookConfiguration;

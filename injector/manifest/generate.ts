@@ -3,6 +3,7 @@
 // own control plane next to the default one: suffixed names, `istio.io/rev` labels and only the
 // revision webhooks; cluster-wide pieces (namespace, CRDs) are the same for every revision.
 import { networkingCrds } from "./crds.ts";
+import { validatingConfigurationName, validatingWebhookConfiguration } from "./validating-webhook-config.ts";
 import { mutatingWebhookConfiguration, webhookConfigurationName } from "./webhook-config.ts";
 
 export const DEFAULT_IMAGE = "ghcr.io/remora-mesh/remora:0.1.0";
@@ -94,6 +95,7 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
   const pilotService = revisioned("remora-pilot", rev);
   const tlsSecret = revisioned("remora-injector-tls", rev);
   const webhookName = webhookConfigurationName(rev);
+  const validatorName = validatingConfigurationName(rev, ns);
   const common = { "app.kubernetes.io/part-of": "remora", "app.kubernetes.io/managed-by": "remora-manifest" };
   const labels = { ...common, app: "remora", "istio.io/rev": rev };
   const selector = { app: "remora", "istio.io/rev": rev };
@@ -131,6 +133,17 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
         apiGroups: ["admissionregistration.k8s.io"],
         resources: ["mutatingwebhookconfigurations"],
         resourceNames: [webhookName],
+        verbs: ["patch", "update"],
+      },
+      {
+        apiGroups: ["admissionregistration.k8s.io"],
+        resources: ["validatingwebhookconfigurations"],
+        verbs: ["get", "list", "watch"],
+      },
+      {
+        apiGroups: ["admissionregistration.k8s.io"],
+        resources: ["validatingwebhookconfigurations"],
+        resourceNames: [validatorName],
         verbs: ["patch", "update"],
       },
     ],
@@ -319,6 +332,16 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
       caBundle: o.caBundle,
       failurePolicy: o.failurePolicy,
       reinvocationPolicy: o.reinvocationPolicy,
+      timeoutSeconds: o.timeoutSeconds,
+      labels,
+    }),
+  );
+  objects.push(
+    validatingWebhookConfiguration({
+      namespace: ns,
+      revision: rev,
+      serviceName: injectorService,
+      caBundle: o.caBundle,
       timeoutSeconds: o.timeoutSeconds,
       labels,
     }),

@@ -17,6 +17,7 @@ export interface InjectorCommandOptions {
   namespace?: string;
   tlsSecret?: string;
   webhookConfig?: string;
+  validatingWebhookConfig?: string;
   configMap?: string;
   bodyLimit: string;
   logLevel: string;
@@ -49,6 +50,10 @@ export function registerWebhookCommands(program: Command): void {
     .option(
       "--webhook-config <name>",
       "MutatingWebhookConfiguration whose caBundle is kept current (in a cluster)",
+    )
+    .option(
+      "--validating-webhook-config <name>",
+      "ValidatingWebhookConfiguration whose caBundle is kept current (default remora-validator[-<rev>]-<ns>)",
     )
     .option("--body-limit <bytes>", "largest accepted request body", String(8 * 1024 * 1024))
     .option("--log-level <level>", "fatal, error, warn, info, debug or trace", "info")

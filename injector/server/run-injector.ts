@@ -12,10 +12,15 @@ import {
   loadTlsFiles,
   type TlsFiles,
 } from "../certs/cert-watcher.ts";
-import { ensureSharedTlsSecret, patchWebhookCaBundle } from "../certs/cluster-certs.ts";
+import {
+  ensureSharedTlsSecret,
+  patchWebhookCaBundle,
+  type WebhookConfigurationKind,
+} from "../certs/cluster-certs.ts";
 import { LeaseElector } from "../certs/leader-election.ts";
 import { ensureSelfSignedTls, writeFileAtomic } from "../certs/self-signed.ts";
 import { revisioned } from "../manifest/generate.ts";
+import { validatingConfigurationName } from "../manifest/validating-webhook-config.ts";
 import { webhookConfigurationName } from "../manifest/webhook-config.ts";
 import { defaultEngine } from "../webhook/default-engine.ts";
 import type { InjectionEngine } from "../webhook/engine.ts";
@@ -24,7 +29,7 @@ import type { ValidateFn } from "../webhook/validate-route.ts";
 import type { InjectorCommandOptions } from "./commands.ts";
 import { ConfigMapSource } from "./config-map-source.ts";
 import { ConfigFiles } from "./config-watcher.ts";
-import { KubeClient } from "./kube-client.ts";
+import { KubeApiError, KubeClient } from "./kube-client.ts";
 
 export interface StartInjectorOptions<C = unknown, M = unknown> {
   port?: number;
@@ -43,6 +48,11 @@ export interface StartInjectorOptions<C = unknown, M = unknown> {
   tlsSecret?: string;
   /** MutatingWebhookConfiguration whose caBundle the leader keeps current (default: the revision's). */
   webhookConfig?: string;
+  /**
+   * ValidatingWebhookConfiguration whose caBundle the leader keeps current (default
+   * remora-validator[-<rev>]-<namespace>); one that does not exist is skipped quietly.
+   */
+  validatingWebhookConfig?: string;
   /** Read mesh and injection config from this ConfigMap (keys `mesh`, `injection`) through the API. */
   configMap?: string;
   /** How often the ConfigMap is re-read (default 2 s). */
@@ -196,12 +206,27 @@ export async function startInjector<C = unknown, M = unknown>(
   let elector: LeaseElector | undefined;
   const reconcileCa = async () => {
     if (!kube || !elector?.leader || !caPem) return;
-    const name = o.webhookConfig ?? webhookConfigurationName(revisionLabel);
-    try {
-      if (await patchWebhookCaBundle(kube, name, caPem))
-        log.info(`caBundle of MutatingWebhookConfiguration ${name} updated`);
-    } catch (err) {
-      log.warn(`cannot update the caBundle: ${(err as Error).message}`);
+    const targets: [WebhookConfigurationKind, string, string][] = [
+      [
+        "mutating",
+        "MutatingWebhookConfiguration",
+        o.webhookConfig ?? webhookConfigurationName(revisionLabel),
+      ],
+      [
+        "validating",
+        "ValidatingWebhookConfiguration",
+        o.validatingWebhookConfig ?? validatingConfigurationName(revisionLabel, namespace),
+      ],
+    ];
+    for (const [kind, kindName, name] of targets) {
+      try {
+        if (await patchWebhookCaBundle(kube, name, caPem, kind))
+          log.info(`caBundle of ${kindName} ${name} updated`);
+      } catch (err) {
+        // An install without the validator (injector only) is normal; not worth a warning every 5 s.
+        if (kind === "validating" && err instanceof KubeApiError && err.status === 404) continue;
+        log.warn(`cannot update the caBundle of ${kindName} ${name}: ${(err as Error).message}`);
+      }
     }
   };
 
@@ -292,6 +317,7 @@ export async function runInjectorCommand(cli: InjectorCommandOptions): Promise<v
     ...(cli.revision ? { revision: cli.revision } : {}),
     ...(cli.tlsSecret ? { tlsSecret: cli.tlsSecret } : {}),
     ...(cli.webhookConfig ? { webhookConfig: cli.webhookConfig } : {}),
+    ...(cli.validatingWebhookConfig ? { validatingWebhookConfig: cli.validatingWebhookConfig } : {}),
     ...(cli.configMap ? { configMap: cli.configMap } : {}),
   });
   if (running.caFile) running.log.info(`webhook CA: ${running.caFile}`);

@@ -70,7 +70,7 @@ function badRequest(message: string): ReviewAnswer {
   };
 }
 
-function shorten(s: string): string {
+export function shorten(s: string): string {
   return s.length <= MAX_WARNING_LENGTH ? s : `${s.slice(0, MAX_WARNING_LENGTH - 1)}…`;
 }
 
@@ -104,29 +104,41 @@ function withoutManagedFields(pod: Record<string, unknown>): Record<string, unkn
   return { ...pod, metadata };
 }
 
+/** The checked outer shape of an AdmissionReview, shared by `/inject` and `/validate`. */
+export type ReviewEnvelope =
+  | { version: AdmissionVersion; request: Record<string, unknown>; uid: string }
+  | { problem: string };
+
+/** Checks apiVersion, kind, request and uid; anything else is the caller's business. */
+export function parseReviewEnvelope(body: unknown): ReviewEnvelope {
+  if (!isRecord(body)) return { problem: "the body must be a JSON object holding an AdmissionReview" };
+  const apiVersion = body.apiVersion;
+  if (!ADMISSION_VERSIONS.includes(apiVersion as AdmissionVersion)) {
+    return {
+      problem: `unsupported apiVersion ${JSON.stringify(apiVersion)}; expected admission.k8s.io/v1 or admission.k8s.io/v1beta1`,
+    };
+  }
+  if (body.kind !== "AdmissionReview") {
+    return { problem: `unsupported kind ${JSON.stringify(body.kind)}; expected AdmissionReview` };
+  }
+  const request = body.request;
+  if (!isRecord(request)) return { problem: "the AdmissionReview has no request" };
+  const uid = request.uid;
+  if (typeof uid !== "string" || uid.length === 0 || uid.length > 256) {
+    return { problem: "request.uid must be a non-empty string of at most 256 characters" };
+  }
+  return { version: apiVersion as AdmissionVersion, request, uid };
+}
+
 /**
  * Answers one decoded AdmissionReview body. A body that is not an AdmissionReview at all gets
  * HTTP 400; a review whose pod cannot be injected gets `allowed: false` with the reason, as the
  * API server only shows a rejection to the user when it comes inside a review.
  */
 export function reviewAdmission<C, M>(body: unknown, ctx: ReviewContext<C, M>): ReviewAnswer {
-  if (!isRecord(body)) return badRequest("the body must be a JSON object holding an AdmissionReview");
-  const apiVersion = body.apiVersion;
-  if (!ADMISSION_VERSIONS.includes(apiVersion as AdmissionVersion)) {
-    return badRequest(
-      `unsupported apiVersion ${JSON.stringify(apiVersion)}; expected admission.k8s.io/v1 or admission.k8s.io/v1beta1`,
-    );
-  }
-  if (body.kind !== "AdmissionReview") {
-    return badRequest(`unsupported kind ${JSON.stringify(body.kind)}; expected AdmissionReview`);
-  }
-  const request = body.request;
-  if (!isRecord(request)) return badRequest("the AdmissionReview has no request");
-  const uid = request.uid;
-  if (typeof uid !== "string" || uid.length === 0 || uid.length > 256) {
-    return badRequest("request.uid must be a non-empty string of at most 256 characters");
-  }
-  const version = apiVersion as AdmissionVersion;
+  const envelope = parseReviewEnvelope(body);
+  if ("problem" in envelope) return badRequest(envelope.problem);
+  const { version, request, uid } = envelope;
   const answer = (
     response: Omit<AdmissionResponse, "uid">,
     outcome: Outcome,

@@ -1,6 +1,6 @@
-// The injection webhook's HTTP side: fastify over HTTPS with `POST /inject` (AdmissionReview v1 and
-// v1beta1), `/healthz` and `/ready`, plus a plain-HTTP monitoring server with `/metrics`. The TLS
-// pair and the configuration can be swapped at any time: new handshakes get the new certificate,
+// The injection webhook's HTTP side: fastify over HTTPS with `POST /inject` and `POST /validate`
+// (AdmissionReview v1 and v1beta1), `/healthz` and `/ready`, plus a plain-HTTP monitoring server
+// with `/metrics`. The TLS pair and the configuration can be swapped at any time: new handshakes get the new certificate,
 // connections and requests already in flight finish on the old one.
 import type { Server as HttpsServer } from "node:https";
 import Fastify, {
@@ -33,7 +33,8 @@ export interface InjectorServerOptions<C, M> {
   /** Largest accepted request body in bytes (default 8 MiB). */
   bodyLimit?: number;
   logger?: FastifyServerOptions["logger"];
-  /** Optional `/validate` handler (the control plane plugs in its config validation). */
+  /** `/validate` handler (the control plane plugs in its config validation); without it `/validate`
+   * allows everything with a warning. */
   validate?: ValidateFn;
   /** Extra routes on the webhook server (registered before it starts listening). */
   routes?: (app: FastifyInstance) => void;
@@ -141,13 +142,13 @@ export function createInjectorServer<C, M>(options: InjectorServerOptions<C, M>)
   app.post("/inject", inject);
   // Istio's multi-cluster form; cluster and network are informational here.
   app.post("/inject/cluster/:cluster/net/:network", inject);
-  if (options.validate) {
-    const validate = options.validate;
-    app.post("/validate", async (request, reply) => {
-      const answer = answerValidation(request.body, validate);
-      return reply.code(answer.httpStatus).send(answer.body);
-    });
-  }
+  // Always routed: without a validation function every review is allowed with a warning, so a
+  // ValidatingWebhookConfiguration pointing here never blocks config writes by a 404.
+  app.post("/validate", async (request, reply) => {
+    const answer = answerValidation(request.body, options.validate);
+    if (answer.httpStatus !== 200) request.log.warn(answer.body.message);
+    return reply.code(answer.httpStatus).send(answer.body);
+  });
   options.routes?.(app);
 
   const monitoring = Fastify({ logger: false }) as unknown as FastifyInstance;

@@ -1,16 +1,19 @@
-// The fake API server's MutatingWebhookConfiguration plug-in against a stub webhook: selectors,
-// TLS verification against caBundle, timeouts, failurePolicy Fail and Ignore, denials, patches.
+// The fake API server's Mutating- and ValidatingWebhookConfiguration plug-ins against a stub
+// webhook: selectors, TLS verification against caBundle, timeouts, failurePolicy Fail and Ignore,
+// denials, patches, and validation seeing the mutated object.
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:https";
 import { after, before, describe, test } from "node:test";
 import { generateCa, generateServingCert } from "../../injector/certs/generate.ts";
-import { installMutatingWebhooks, matchesSelector } from "./admission-webhooks.ts";
+import { installMutatingWebhooks, installValidatingWebhooks, matchesSelector } from "./admission-webhooks.ts";
 import { FakeApiServer } from "./index.ts";
 
 let api: FakeApiServer;
 let stub: Server;
 let stubPort = 0;
 let mode: "patch" | "slow" | "deny" = "patch";
+/** Labels of the objects the stub's `/validate` saw. */
+const validated: Record<string, string>[] = [];
 const ca = generateCa();
 const otherCa = generateCa();
 
@@ -31,7 +34,17 @@ before(async () => {
           }),
         );
       };
-      if (mode === "slow") setTimeout(() => answer({ allowed: true }), 2500);
+      if (req.url === "/validate") {
+        const labels = review.request.object?.metadata?.labels ?? {};
+        validated.push(labels);
+        if (labels.deny) answer({ allowed: false, status: { code: 400, message: "validator says no" } });
+        else {
+          // A validating webhook's patch must be ignored by the API server.
+          const patch = [{ op: "add", path: "/metadata/labels/validated", value: "yes" }];
+          const b64 = Buffer.from(JSON.stringify(patch)).toString("base64");
+          answer({ allowed: true, patchType: "JSONPatch", patch: b64, warnings: ["looked at it"] });
+        }
+      } else if (mode === "slow") setTimeout(() => answer({ allowed: true }), 2500);
       else if (mode === "deny") answer({ allowed: false, status: { code: 400, message: "no pods today" } });
       else {
         const patch = [{ op: "add", path: "/metadata/labels/stubbed", value: "yes" }];
@@ -166,6 +179,62 @@ describe("mutating admission plug-in", () => {
       r.body.message ?? "",
       /failed calling webhook "stub.example.com": .*(certificate|signature)/i,
     );
+  });
+});
+
+describe("validating admission plug-in", () => {
+  const removers: (() => void)[] = [];
+  before(() => {
+    const resolveService = (ref: { name: string; namespace: string }) =>
+      ref.name === "stub" && ref.namespace === "hooks" ? { host: "127.0.0.1", port: stubPort } : undefined;
+    removers.push(installMutatingWebhooks(api, { resolveService }).remove);
+    const validating = installValidatingWebhooks(api, { resolveService });
+    removers.push(validating.remove);
+    api.store.create("admissionregistration.k8s.io/validatingwebhookconfigurations", {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingWebhookConfiguration",
+      metadata: { name: "stub-validator" },
+      webhooks: [
+        {
+          name: "validate.example.com",
+          clientConfig: {
+            service: { name: "stub", namespace: "hooks", path: "/validate" },
+            caBundle: Buffer.from(ca.certPem).toString("base64"),
+          },
+          rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"] }],
+          namespaceSelector: { matchLabels: { hook: "on" } },
+          admissionReviewVersions: ["v1"],
+          sideEffects: "None",
+          failurePolicy: "Fail",
+          timeoutSeconds: 5,
+        },
+      ],
+    });
+  });
+  after(() => {
+    for (const r of removers) r();
+  });
+
+  test("runs after mutation on the mutated object; its patch is ignored", async () => {
+    mode = "patch";
+    configure("Fail", 5);
+    validated.length = 0;
+    const r = await createPod("ns-on");
+    assert.equal(r.status, 201);
+    assert.equal(validated.at(-1)?.stubbed, "yes");
+    assert.equal(r.body.metadata?.labels?.stubbed, "yes");
+    assert.equal(r.body.metadata?.labels?.validated, undefined);
+  });
+
+  test("a denial is returned with the message and nothing is stored", async () => {
+    const before = api.objects("", "pods", "ns-on").length;
+    const r = await createPod("ns-on", { deny: "1" });
+    assert.notEqual(r.status, 201);
+    assert.match(
+      r.body.message ?? "",
+      /admission webhook "validate.example.com" denied the request: validator says no/,
+    );
+    assert.equal(api.objects("", "pods", "ns-on").length, before);
   });
 });
 

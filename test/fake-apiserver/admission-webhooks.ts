@@ -1,9 +1,11 @@
-// MutatingWebhookConfiguration support for the fake API server, doing what kube-apiserver does:
-// for each stored configuration (by name) and each webhook in it, match rules, namespaceSelector
-// (the namespace's labels) and objectSelector (the object's labels); call the webhook over real
-// TLS verified against its caBundle with the service's DNS name; honour timeoutSeconds and
-// failurePolicy; apply the returned JSON patch; reinvoke `IfNeeded` webhooks once when a later
-// webhook changed the object. Service references resolve through a mapping the test provides.
+// Mutating- and ValidatingWebhookConfiguration support for the fake API server, doing what
+// kube-apiserver does: for each stored configuration (by name) and each webhook in it, match rules,
+// namespaceSelector (the namespace's labels) and objectSelector (the object's labels); call the
+// webhook over real TLS verified against its caBundle with the service's DNS name; honour
+// timeoutSeconds and failurePolicy. Mutating webhooks apply the returned JSON patch and reinvoke
+// `IfNeeded` webhooks once when a later webhook changed the object; validating webhooks run after
+// all mutation, see the final object, and can only allow or deny. Service references resolve
+// through a mapping the test provides.
 import { randomUUID } from "node:crypto";
 import { Agent, request } from "node:https";
 import { applyPatch, type Operation } from "rfc6902";
@@ -123,8 +125,24 @@ function labelsOf(o: unknown): Record<string, string> {
 
 class WebhookError extends Error {}
 
-/** Installs the plug-in on `server`; returns the call log and a remover. */
+/** Installs MutatingWebhookConfiguration support on `server`; returns the call log and a remover. */
 export function installMutatingWebhooks(server: FakeApiServer, options: MutatingWebhooksOptions) {
+  return installAdmissionWebhooks(server, "mutating", options);
+}
+
+/**
+ * Installs ValidatingWebhookConfiguration support on `server` (its hooks run after every mutating
+ * one, as in kube-apiserver); returns the call log and a remover.
+ */
+export function installValidatingWebhooks(server: FakeApiServer, options: MutatingWebhooksOptions) {
+  return installAdmissionWebhooks(server, "validating", options);
+}
+
+function installAdmissionWebhooks(
+  server: FakeApiServer,
+  phase: "mutating" | "validating",
+  options: MutatingWebhooksOptions,
+) {
   const calls: WebhookCall[] = [];
   const agents = new Map<string, Agent>();
 
@@ -263,7 +281,7 @@ export function installMutatingWebhooks(server: FakeApiServer, options: Mutating
         dryRun: attrs.dryRun,
         options: {
           apiVersion: "meta.k8s.io/v1",
-          kind: attrs.operation === "CREATE" ? "CreateOptions" : "UpdateOptions",
+          kind: `${attrs.operation === "CREATE" ? "Create" : attrs.operation === "UPDATE" ? "Update" : "Delete"}Options`,
         },
       },
     };
@@ -288,7 +306,8 @@ export function installMutatingWebhooks(server: FakeApiServer, options: Mutating
         ...(status.code ? { code: status.code } : {}),
       };
     }
-    if (response.patch === undefined) return { object, changed: false };
+    // A validating webhook cannot change the object; kube-apiserver ignores any patch it sends.
+    if (phase === "validating" || response.patch === undefined) return { object, changed: false };
     if (response.patchType !== "JSONPatch")
       return fail(`unsupported patchType ${String(response.patchType)}`);
     let patch: Operation[];
@@ -307,7 +326,7 @@ export function installMutatingWebhooks(server: FakeApiServer, options: Mutating
 
   const hook = async (attrs: AdmissionAttributes): Promise<AdmissionResult> => {
     const configs = server
-      .objects("admissionregistration.k8s.io", "mutatingwebhookconfigurations")
+      .objects("admissionregistration.k8s.io", `${phase}webhookconfigurations`)
       .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
     let nsLabels: Record<string, string> = {};
     if (attrs.resource.group === "" && attrs.resource.plural === "namespaces")
@@ -349,7 +368,7 @@ export function installMutatingWebhooks(server: FakeApiServer, options: Mutating
     return object === attrs.object ? undefined : object;
   };
 
-  const remove = server.onAdmission("mutating", hook);
+  const remove = server.onAdmission(phase, hook);
   return {
     calls,
     remove() {

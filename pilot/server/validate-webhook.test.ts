@@ -1,0 +1,47 @@
+// The `/validate` adapter: diagnostics to verdicts, on real validation of Istio objects.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { istioValidateFn, verdictFromDiagnostics } from "./validate-webhook.ts";
+
+const vs = (route: unknown[]) => ({
+  apiVersion: "networking.istio.io/v1",
+  kind: "VirtualService",
+  metadata: { name: "reviews", namespace: "default" },
+  spec: { hosts: ["reviews"], http: [{ route }] },
+});
+
+test("a valid VirtualService is allowed without a message", () => {
+  assert.deepEqual(istioValidateFn()(vs([{ destination: { host: "reviews" } }])), { allowed: true });
+});
+
+test("an invalid one is denied with the object, code, field path and message", () => {
+  const v = istioValidateFn()(vs([{ destination: { host: "reviews" }, weight: -5 }]));
+  assert.equal(v.allowed, false);
+  assert.match(
+    v.message ?? "",
+    /^VirtualService default\/reviews is invalid: VS\d{4} spec\.http\[0\]\.route\[0\]\.weight: /,
+  );
+});
+
+test("warnings pass through, info is dropped, long lists are cut", () => {
+  const v = verdictFromDiagnostics([
+    { code: "X1", severity: "warning", message: "w", path: "spec.a" },
+    { code: "X2", severity: "info", message: "i" },
+  ]);
+  assert.deepEqual(v, { allowed: true, warnings: ["X1 spec.a: w"] });
+  const many = Array.from({ length: 25 }, (_, i) => ({
+    code: `E${i}`,
+    severity: "error" as const,
+    message: "m",
+  }));
+  const d = verdictFromDiagnostics(many);
+  assert.equal(d.allowed, false);
+  assert.match(d.message ?? "", /^configuration is invalid: E0: m; .*E19: m; … and 5 more$/);
+});
+
+test("non-objects and non-Istio kinds never throw", () => {
+  const validate = istioValidateFn();
+  for (const o of [null, 42, "x", [], { kind: "ConfigMap", apiVersion: "v1" }]) {
+    assert.equal(typeof validate(o).allowed, "boolean");
+  }
+});
