@@ -1,10 +1,11 @@
-// Starts the injection webhook inside `remora serve`, next to pilot, with the flags the generated
-// control-plane Deployment passes (revision, config files, shared TLS Secret, webhook name). Its
-// monitoring port is a free one, since pilot owns :15014; its metrics are on pilot's /metrics side
-// only when run as `remora injector`.
+// Starts the webhooks inside `remora serve`, next to pilot: sidecar injection (POST /inject) and
+// Istio config validation (POST /validate), with the flags the generated control-plane Deployment
+// passes (revision, config files, shared TLS Secret, webhook name). The injector's own metrics
+// listener gets a free port, since pilot owns :15014.
 import { startInjector } from "../../injector/index.ts";
 import type { ServeCliOptions } from "../cli/serve-command.ts";
 import type { XdsLogger } from "../xds/xds-server.ts";
+import { istioValidateFn } from "./validate-webhook.ts";
 
 export async function startInjectorForServe(
   opts: ServeCliOptions,
@@ -27,6 +28,8 @@ export async function startInjectorForServe(
     ...(opts.tlsSecret ? { tlsSecret: opts.tlsSecret } : {}),
     ...(opts.webhookConfig ? { webhookConfig: opts.webhookConfig } : {}),
     logLevel: opts.logLevel,
+    // Istio config writes are checked with the same rules the sources apply (POST /validate).
+    validate: istioValidateFn(),
   });
   log.info(
     { port: running.port, caFile: running.caFile },
