@@ -11,8 +11,9 @@ import {
   type PreparedConfig,
   PUSH_ORDER,
   SHORT_TYPE,
+  type TypeSet,
 } from "./resources.ts";
-import { type NackRecord, TypeWatch } from "./watch.ts";
+import { type NackRecord, type TypeResponse, TypeWatch } from "./watch.ts";
 import {
   type DeltaRequest,
   encodeDeltaResponse,
@@ -37,6 +38,33 @@ export interface ConnectionHooks {
 }
 
 let counter = 0;
+
+/**
+ * Encoded responses shared between streams. Streams in the same state (same target set, same
+ * held set) get byte-identical responses, so the bytes, nonce included, are built once: a nonce
+ * only has to be unique within a stream, and a shared one is never sent twice on the same stream.
+ * Keyed weakly by the target set, and by the held set it diffs from, so entries die with them.
+ */
+interface SharedResponse {
+  buf: Buffer;
+  nonce: string;
+}
+interface SharedByMode {
+  all?: SharedResponse;
+  from: WeakMap<TypeSet, SharedResponse>;
+}
+const shared = new WeakMap<TypeSet, { sotw: SharedByMode; delta: SharedByMode }>();
+const sharedPrefix = `s${randomBytes(4).toString("hex")}`;
+let sharedCounter = 0;
+
+function sharedSlot(set: TypeSet, mode: "sotw" | "delta"): SharedByMode {
+  let e = shared.get(set);
+  if (!e) {
+    e = { sotw: { from: new WeakMap() }, delta: { from: new WeakMap() } };
+    shared.set(set, e);
+  }
+  return e[mode];
+}
 
 export class XdsConnection<P = unknown> {
   readonly id: string;
@@ -133,6 +161,8 @@ export class XdsConnection<P = unknown> {
     if (!this.handleAnswer(kind, w, req.response_nonce, req.error_detail)) return;
     if (req.error_detail) return; // NACK: recorded, never resent as is.
     if (w.wildcard) return;
+    // An ACK repeats the subscription: check before canonicalising a thousand names.
+    if (w.sameNames(req.resource_names)) return;
     const { changed, added } = w.replace(this.canonical(kind, req.resource_names));
     if (changed && added) this.hooks.respond(this, [kind]);
   }
@@ -191,24 +221,7 @@ export class XdsConnection<P = unknown> {
       const set = config.types[kind];
       const resp = w.plan(set, !w.responded);
       if (!resp) continue;
-      const nonce = this.nonce();
-      let buf: Buffer;
-      if (this.mode === "sotw") {
-        buf = encodeSotwResponse(
-          resp.version,
-          set.typeUrl,
-          nonce,
-          resp.resources.map((r) => r.sotw),
-        );
-      } else {
-        buf = encodeDeltaResponse(
-          resp.version,
-          set.typeUrl,
-          nonce,
-          resp.resources.map((r) => deltaBytes(r)),
-          resp.removed,
-        );
-      }
+      const { buf, nonce } = this.encode(w, set, resp);
       w.commit(set, resp, nonce, startedAt);
       const type = SHORT_TYPE[kind];
       this.metrics.pushes.inc({ type });
@@ -218,6 +231,43 @@ export class XdsConnection<P = unknown> {
       if (!this.sink.write(buf)) this.congested = true;
     }
     return bytes;
+  }
+
+  /** The response bytes and nonce: shared with other streams in the same state when possible. */
+  private encode(w: TypeWatch, set: TypeSet, resp: TypeResponse): SharedResponse {
+    const share = resp.share;
+    if (share) {
+      const slot = sharedSlot(set, this.mode);
+      const hit = share === "all" ? slot.all : slot.from.get(share);
+      if (hit && !w.usedNonce(hit.nonce)) return hit;
+      if (!hit) {
+        const nonce = `${sharedPrefix}-${++sharedCounter}`;
+        const made = { nonce, buf: this.build(set, resp, nonce) };
+        if (share === "all") slot.all = made;
+        else slot.from.set(share, made);
+        return made;
+      }
+    }
+    const nonce = this.nonce();
+    return { nonce, buf: this.build(set, resp, nonce) };
+  }
+
+  private build(set: TypeSet, resp: TypeResponse, nonce: string): Buffer {
+    if (this.mode === "sotw") {
+      return encodeSotwResponse(
+        resp.version,
+        set.typeUrl,
+        nonce,
+        resp.resources.map((r) => r.sotw),
+      );
+    }
+    return encodeDeltaResponse(
+      resp.version,
+      set.typeUrl,
+      nonce,
+      resp.resources.map((r) => deltaBytes(r)),
+      resp.removed,
+    );
   }
 
   /** Writes bytes produced elsewhere (benchmark baselines); no state changes. */

@@ -32,6 +32,12 @@ export interface TypeResponse {
   version: string;
   resources: PreparedResource[];
   removed: string[];
+  /**
+   * Set when the response depends only on the target set and what the proxy held before
+   * (`all`: every resource of the set, nothing removed; otherwise the held TypeSet it diffs from),
+   * so streams in the same state can share its encoded bytes.
+   */
+  share?: "all" | TypeSet;
 }
 
 export class TypeWatch {
@@ -102,10 +108,17 @@ export class TypeWatch {
     return added;
   }
 
+  /** True when `names` is exactly the current subscription (an ACK repeating it). */
+  sameNames(names: readonly string[]): boolean {
+    if (names.length !== this.names.size) return false;
+    for (const n of names) if (!this.names.has(n)) return false;
+    return true;
+  }
+
   /** SotW: replaces the subscription; returns whether it changed and whether names were added. */
   replace(names: readonly string[]): { changed: boolean; added: boolean } {
     // The common case (an ACK repeating the subscription) allocates nothing.
-    if (names.length === this.names.size && names.every((n) => this.names.has(n))) {
+    if (this.sameNames(names)) {
       return { changed: false, added: false };
     }
     this.namesGen++;
@@ -163,10 +176,12 @@ export class TypeWatch {
     const covers = this.covers(set);
     let updated: readonly string[];
     let removed: readonly string[];
+    let share: "all" | TypeSet | undefined;
     if (this.heldSet && covers) {
       const d = diffTypeSets(this.heldSet, set);
       updated = d.updated;
       removed = d.removed;
+      share = this.heldSet;
     } else {
       const u: string[] = [];
       const r: string[] = [];
@@ -174,6 +189,7 @@ export class TypeWatch {
       for (const name of this.held.keys()) if (!set.versions.has(name)) r.push(name);
       updated = u;
       removed = r;
+      if (covers && r.length === 0 && u.length === set.versions.size) share = "all";
     }
     const full = this.mode === "sotw" && isWildcardKind(this.kind);
     if (!force && updated.length === 0 && (removed.length === 0 || (this.mode === "sotw" && !full))) {
@@ -191,11 +207,15 @@ export class TypeWatch {
     } else {
       resources = updated.map((n) => set.byName.get(n) as PreparedResource);
     }
-    return {
+    const resp: TypeResponse = {
       version: set.version,
       resources,
       removed: this.mode === "delta" ? removed.filter((n) => this.wants(n) || this.held.has(n)) : [],
     };
+    // A SotW LDS/CDS response carries the whole wanted set whatever was held before.
+    if (full && covers) resp.share = "all";
+    else if (share) resp.share = share;
+    return resp;
   }
 
   private adopt(set: TypeSet): void {
@@ -273,6 +293,11 @@ export class TypeWatch {
     this.versionAcked = o.version;
     this.ackedAt = Date.now();
     return { kind: "ack", startedAt: o.startedAt };
+  }
+
+  /** True when `nonce` went out on this stream and is still tracked (shared nonces must not repeat). */
+  usedNonce(nonce: string): boolean {
+    return this.nonceSent === nonce || this.outstanding.has(nonce);
   }
 
   /** synced when the last response was acked, error when it was rejected. */
