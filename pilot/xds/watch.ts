@@ -18,10 +18,11 @@ export interface NackRecord {
   at: string;
 }
 
+/** A response awaiting its ACK; names and sources are only worked out if it is rejected. */
 interface Outstanding {
   version: string;
-  names: string[];
-  sources: string[];
+  resources: readonly PreparedResource[];
+  removed: readonly string[];
   startedAt: number;
 }
 
@@ -251,12 +252,10 @@ export class TypeWatch {
       const first = this.outstanding.keys().next().value;
       if (first !== undefined) this.outstanding.delete(first);
     }
-    const sources = new Set<string>();
-    for (const r of resp.resources) for (const s of r.sources) sources.add(s);
     this.outstanding.set(nonce, {
       version: resp.version,
-      names: [...resp.resources.map((r) => r.name), ...resp.removed],
-      sources: [...sources],
+      resources: resp.resources,
+      removed: resp.removed,
       startedAt,
     });
   }
@@ -278,13 +277,15 @@ export class TypeWatch {
     if (!o) return this.mode === "sotw" ? { kind: "repeat" } : { kind: "stale" };
     this.outstanding.delete(nonce);
     if (error) {
+      const sources = new Set<string>();
+      for (const r of o.resources) for (const s of r.sources) sources.add(s);
       this.lastError = {
         message: error.message,
         code: error.code,
         nonce,
         version: o.version,
-        resources: o.names,
-        sources: o.sources,
+        resources: [...o.resources.map((r) => r.name), ...o.removed],
+        sources: [...sources],
         at: new Date().toISOString(),
       };
       return { kind: "nack", startedAt: o.startedAt, record: this.lastError };
