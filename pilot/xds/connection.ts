@@ -42,12 +42,15 @@ let counter = 0;
 /**
  * Encoded responses shared between streams. Streams in the same state (same target set, same
  * held set) get byte-identical responses, so the bytes, nonce included, are built once: a nonce
- * only has to be unique within a stream, and a shared one is never sent twice on the same stream.
+ * only has to be unique within a stream and type, and a watch takes only shared responses newer
+ * than the last one it took, so it never sees the same nonce twice (late ACKs stay stale).
  * Keyed weakly by the target set, and by the held set it diffs from, so entries die with them.
  */
 interface SharedResponse {
   buf: Buffer;
   nonce: string;
+  /** Creation order; a stream takes a shared response only if newer than every one it took. */
+  seq: number;
 }
 interface SharedByMode {
   all?: SharedResponse;
@@ -239,17 +242,22 @@ export class XdsConnection<P = unknown> {
     if (share) {
       const slot = sharedSlot(set, this.mode);
       const hit = share === "all" ? slot.all : slot.from.get(share);
-      if (hit && !w.usedNonce(hit.nonce)) return hit;
+      if (hit && hit.seq > w.sharedSeq) {
+        w.sharedSeq = hit.seq;
+        return hit;
+      }
       if (!hit) {
-        const nonce = `${sharedPrefix}-${++sharedCounter}`;
-        const made = { nonce, buf: this.build(set, resp, nonce) };
+        const seq = ++sharedCounter;
+        const nonce = `${sharedPrefix}-${seq}`;
+        const made = { nonce, seq, buf: this.build(set, resp, nonce) };
         if (share === "all") slot.all = made;
         else slot.from.set(share, made);
+        w.sharedSeq = seq;
         return made;
       }
     }
     const nonce = this.nonce();
-    return { nonce, buf: this.build(set, resp, nonce) };
+    return { nonce, seq: 0, buf: this.build(set, resp, nonce) };
   }
 
   private build(set: TypeSet, resp: TypeResponse, nonce: string): Buffer {

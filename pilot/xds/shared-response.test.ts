@@ -64,6 +64,10 @@ test("identical streams share one response Buffer; a forced resend on a stream g
   assert.notEqual(second.nonce, first.nonce);
   assert.equal(second.version_info, first.version_info);
   assert.equal(sb.watches.get("cluster")?.nonceSent, second.nonce);
+  // And again: the first (shared) nonce is not reused either, so a late ACK of it stays stale.
+  sb.onSotwRequest(cdsRequest());
+  const third = decodeSotwResponse(b[2] as Buffer);
+  assert.ok(third.nonce !== first.nonce && third.nonce !== second.nonce);
 });
 
 test("streams moving between the same two sets share the diff", () => {

@@ -58,6 +58,8 @@ export class TypeWatch {
   versionAcked = "";
   ackedAt = 0;
   pushes = 0;
+  /** Sequence number of the newest shared response this watch was sent (see connection.ts). */
+  sharedSeq = 0;
   lastError: NackRecord | undefined;
   /** Bumped on every subscription change (invalidates coverCache). */
   private namesGen = 0;
@@ -294,11 +296,6 @@ export class TypeWatch {
     this.versionAcked = o.version;
     this.ackedAt = Date.now();
     return { kind: "ack", startedAt: o.startedAt };
-  }
-
-  /** True when `nonce` went out on this stream and is still tracked (shared nonces must not repeat). */
-  usedNonce(nonce: string): boolean {
-    return this.nonceSent === nonce || this.outstanding.has(nonce);
   }
 
   /** synced when the last response was acked, error when it was rejected. */
