@@ -101,22 +101,85 @@ function present(v: unknown): boolean {
   return v !== undefined && v !== null;
 }
 
+interface CompiledField {
+  readonly field: protobuf.Field;
+  readonly opts: Opts;
+  /** Scalar rule kind ("string", "uint32", "duration", …), when the value itself is checked. */
+  readonly kind: string | undefined;
+  /** The rules repeated items are checked against (`repeated.items.*` lifted to the top). */
+  readonly itemOpts: Opts;
+  /** The message type to descend into, unless nothing below it can ever break a rule. */
+  readonly descend: protobuf.Type | undefined;
+}
+
 interface CompiledType {
   /** Messages for fields that must be present (required, min_items, min_len outside oneofs). */
   absent: { field: string; message: string }[];
   /** Required oneofs: their member names. */
   oneofs: string[][];
+  /** Fields worth visiting by JSON key; a key not here has nothing to check. */
+  fields: Map<string, CompiledField>;
 }
 
 const compiledTypes = new WeakMap<protobuf.Type, CompiledType>();
 const fieldHasRules = new WeakMap<protobuf.Field, boolean>();
+// Whether a value of a type can break any rule at all (most of Envoy's tree cannot), so the walk
+// skips whole subtrees. Any and self-referencing types count as "can", to stay on the safe side.
+const typeHasRules = new WeakMap<protobuf.Type, boolean>();
+
+function hasRulesBelow(type: protobuf.Type, visiting: Set<protobuf.Type>): boolean {
+  const known = typeHasRules.get(type);
+  if (known !== undefined) return known;
+  const n = name(type);
+  if (n === "google.protobuf.Any") return true;
+  if (n.startsWith("google.protobuf.")) return false;
+  if (visiting.has(type)) return true;
+  visiting.add(type);
+  let result = false;
+  for (const oneof of type.oneofsArray) {
+    if (oneof.options?.["(validate.required)"] === true) result = true;
+  }
+  for (const field of type.fieldsArray) {
+    if (result) break;
+    if (hasRules(field)) result = true;
+    else if (field.resolvedType instanceof protobuf.Type && hasRulesBelow(field.resolvedType, visiting))
+      result = true;
+  }
+  visiting.delete(type);
+  // A result reached through a cycle guess is only cached when it is "true" (always safe).
+  if (result || visiting.size === 0) typeHasRules.set(type, result);
+  return result;
+}
+
+function compileField(field: protobuf.Field): CompiledField | undefined {
+  const isMessage = field.resolvedType instanceof protobuf.Type;
+  if (!isMessage && !hasRules(field)) return undefined;
+  const opts = (field.options ?? {}) as Opts;
+  const itemOpts: Record<string, unknown> = {};
+  if (field.repeated) {
+    for (const [k, x] of Object.entries(opts)) {
+      if (k.startsWith("(validate.rules).repeated.items.")) {
+        itemOpts[`(validate.rules).${k.slice("(validate.rules).repeated.items.".length)}`] = x;
+      }
+    }
+  }
+  const rt = field.resolvedType;
+  const descend = rt instanceof protobuf.Type && hasRulesBelow(rt, new Set()) ? rt : undefined;
+  const kind = scalarKind(field);
+  if (!descend && !kind && !hasRules(field)) return undefined;
+  return { field, opts, kind, itemOpts, descend };
+}
 
 function compile(type: protobuf.Type): CompiledType {
   let c = compiledTypes.get(type);
   if (c) return c;
-  c = { absent: [], oneofs: [] };
+  c = { absent: [], oneofs: [], fields: new Map() };
   for (const oneof of type.oneofsArray) {
     if (oneof.options?.["(validate.required)"] === true) c.oneofs.push(oneof.fieldsArray.map((f) => f.name));
+  }
+  for (const field of type.fieldsArray) {
+    const cf = compileField(field);
+    if (cf) c.fields.set(field.name, cf);
   }
   for (const field of type.fieldsArray) {
     const opts = (field.options ?? {}) as Opts;
@@ -185,23 +248,22 @@ export function validateMessage(type: protobuf.Type, json: unknown, path: string
   for (const a of compiled.absent) {
     if (!present(obj[a.field])) problems.push(`${path ? `${path}.` : ""}${a.field}: ${a.message}`);
   }
+  const fields = compiled.fields;
   for (const key in obj) {
-    const field = type.fields[key];
+    const cf = fields.get(key);
+    if (cf === undefined) continue;
     const v = obj[key];
-    if (!field || !present(v)) continue;
-    const isMessage = field.resolvedType instanceof protobuf.Type;
-    if (!isMessage && !hasRules(field)) continue;
-    const opts = (field.options ?? {}) as Opts;
+    if (!present(v)) continue;
+    const { field, opts, kind, descend } = cf;
     const fpath = path ? `${path}.${key}` : key;
-    const kind = scalarKind(field);
     if (field.map) {
       const pairs = Object.keys(v as object).length;
       const minPairs = opts["(validate.rules).map.min_pairs"];
       if (typeof minPairs === "number" && pairs < minPairs)
         problems.push(`${fpath}: needs at least ${minPairs} entries`);
-      if (field.resolvedType instanceof protobuf.Type) {
+      if (descend) {
         for (const [k, item] of Object.entries(v as object)) {
-          validateMessage(field.resolvedType, item, `${fpath}[${k}]`, problems);
+          validateMessage(descend, item, `${fpath}[${k}]`, problems);
         }
       }
       continue;
@@ -216,21 +278,17 @@ export function validateMessage(type: protobuf.Type, json: unknown, path: string
       if (typeof maxItems === "number" && items.length > maxItems) {
         problems.push(`${fpath}: allows at most ${maxItems} item(s)`);
       }
-      const itemOpts: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(opts)) {
-        if (k.startsWith("(validate.rules).repeated.items.")) {
-          itemOpts[`(validate.rules).${k.slice("(validate.rules).repeated.items.".length)}`] = x;
+      if (kind || descend) {
+        const itemOpts = cf.itemOpts;
+        for (let i = 0; i < items.length; i++) {
+          const item = items[i];
+          if (kind) checkScalar(kind, itemOpts, item, `${fpath}[${i}]`, problems);
+          if (descend) validateMessage(descend, item, `${fpath}[${i}]`, problems);
         }
       }
-      items.forEach((item, i) => {
-        if (kind) checkScalar(kind, itemOpts, item, `${fpath}[${i}]`, problems);
-        if (field.resolvedType instanceof protobuf.Type) {
-          validateMessage(field.resolvedType, item, `${fpath}[${i}]`, problems);
-        }
-      });
       continue;
     }
     if (kind) checkScalar(kind, opts, v, fpath, problems);
-    if (field.resolvedType instanceof protobuf.Type) validateMessage(field.resolvedType, v, fpath, problems);
+    if (descend) validateMessage(descend, v, fpath, problems);
   }
 }
