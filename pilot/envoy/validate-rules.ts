@@ -24,54 +24,108 @@ function durationBound(opts: Opts, op: string): number | undefined {
   return Number(s ?? 0) + Number(n ?? 0) / 1e9;
 }
 
-function checkScalar(kind: string, opts: Opts, v: unknown, path: string, problems: string[]): void {
+type Compare = (a: number, b: number) => boolean;
+
+/** The scalar rules of one (kind, options) pair, read out of the option keys once. */
+interface ScalarRules {
+  readonly ignoreEmpty: boolean;
+  readonly minLen: unknown;
+  readonly maxLen: unknown;
+  /** Header-syntax check: the pattern and what it is called in the message. */
+  readonly header: { re: RegExp; what: string } | undefined;
+  readonly allowed: unknown;
+  /** Duration bounds in seconds, in the order gte, gt, lte, lt (only the ones set). */
+  readonly durations: readonly { bound: number; ok: Compare; sym: string }[];
+  readonly gte: unknown;
+  readonly gt: unknown;
+  readonly lte: unknown;
+  readonly lt: unknown;
+}
+
+const DURATION_OPS: readonly [string, Compare, string][] = [
+  ["gte", (a, b) => a >= b, ">="],
+  ["gt", (a, b) => a > b, ">"],
+  ["lte", (a, b) => a <= b, "<="],
+  ["lt", (a, b) => a < b, "<"],
+];
+
+const scalarRules = new WeakMap<Opts, Map<string, ScalarRules>>();
+
+function rulesFor(kind: string, opts: Opts): ScalarRules {
+  let byKind = scalarRules.get(opts);
+  if (!byKind) {
+    byKind = new Map();
+    scalarRules.set(opts, byKind);
+  }
+  let r = byKind.get(kind);
+  if (r) return r;
   const p = `(validate.rules).${kind}.`;
+  const wk = opts[`${p}well_known_regex`];
+  let header: ScalarRules["header"];
+  if (wk === "HTTP_HEADER_NAME" || wk === "HTTP_HEADER_VALUE") {
+    // strict: false relaxes both to "no NUL, CR or LF", as Envoy does.
+    const strict = opts[`${p}strict`] !== false;
+    header = {
+      re: strict && wk === "HTTP_HEADER_NAME" ? HEADER_NAME : HEADER_VALUE,
+      what: wk === "HTTP_HEADER_NAME" ? "header name" : "header value",
+    };
+  }
+  const durations: { bound: number; ok: Compare; sym: string }[] = [];
+  for (const [op, ok, sym] of DURATION_OPS) {
+    const bound = durationBound(opts, op);
+    if (bound !== undefined) durations.push({ bound, ok, sym });
+  }
+  r = {
+    ignoreEmpty: opts[`${p}ignore_empty`] === true,
+    minLen: opts[`${p}min_len`],
+    maxLen: opts[`${p}max_len`] ?? opts[`${p}max_bytes`],
+    header,
+    allowed: opts[`${p}in`],
+    durations,
+    gte: opts[`${p}gte`],
+    gt: opts[`${p}gt`],
+    lte: opts[`${p}lte`],
+    lt: opts[`${p}lt`],
+  };
+  byKind.set(kind, r);
+  return r;
+}
+
+const NUMBER = /^-?\d+(\.\d+)?$/;
+
+function checkScalar(kind: string, opts: Opts, v: unknown, path: string, problems: string[]): void {
+  const r = rulesFor(kind, opts);
   if (kind === "string" && typeof v === "string") {
-    if (v === "" && opts[`${p}ignore_empty`] === true) return;
-    const min = opts[`${p}min_len`];
+    if (v === "" && r.ignoreEmpty) return;
+    const min = r.minLen;
     if (typeof min === "number" && v.length < min)
       problems.push(`${path}: must be at least ${min} characters`);
-    const max = opts[`${p}max_len`] ?? opts[`${p}max_bytes`];
+    const max = r.maxLen;
     if (typeof max === "number" && v.length > max)
       problems.push(`${path}: must be at most ${max} characters`);
-    const wk = opts[`${p}well_known_regex`];
-    if (wk === "HTTP_HEADER_NAME" || wk === "HTTP_HEADER_VALUE") {
-      // strict: false relaxes both to "no NUL, CR or LF", as Envoy does.
-      const strict = opts[`${p}strict`] !== false;
-      const re = strict && wk === "HTTP_HEADER_NAME" ? HEADER_NAME : HEADER_VALUE;
-      const what = wk === "HTTP_HEADER_NAME" ? "header name" : "header value";
-      if (v !== "" && !re.test(v)) problems.push(`${path}: ${JSON.stringify(v)} is not a valid HTTP ${what}`);
-    }
-    const allowed = opts[`${p}in`];
+    const h = r.header;
+    if (h && v !== "" && !h.re.test(v))
+      problems.push(`${path}: ${JSON.stringify(v)} is not a valid HTTP ${h.what}`);
+    const allowed = r.allowed;
     if (Array.isArray(allowed) && !allowed.includes(v))
       problems.push(`${path}: must be one of ${allowed.join(", ")}`);
     return;
   }
   if (kind === "duration") {
+    if (r.durations.length === 0) return;
     const s = seconds(v);
     if (s === undefined) return;
-    const checks: [string, (a: number, b: number) => boolean, string][] = [
-      ["gte", (a, b) => a >= b, ">="],
-      ["gt", (a, b) => a > b, ">"],
-      ["lte", (a, b) => a <= b, "<="],
-      ["lt", (a, b) => a < b, "<"],
-    ];
-    for (const [op, ok, sym] of checks) {
-      const bound = durationBound(opts, op);
-      if (bound !== undefined && !ok(s, bound)) problems.push(`${path}: must be ${sym} ${bound}s`);
-    }
+    for (const d of r.durations)
+      if (!d.ok(s, d.bound)) problems.push(`${path}: must be ${d.sym} ${d.bound}s`);
     return;
   }
-  const num =
-    typeof v === "number" ? v : typeof v === "string" && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : undefined;
+  const { gte, gt, lte, lt } = r;
+  if (gte === undefined && gt === undefined && lte === undefined && lt === undefined) return;
+  const num = typeof v === "number" ? v : typeof v === "string" && NUMBER.test(v) ? Number(v) : undefined;
   if (num === undefined) return;
-  const gte = opts[`${p}gte`];
   if (typeof gte === "number" && num < gte) problems.push(`${path}: must be >= ${gte}`);
-  const gt = opts[`${p}gt`];
   if (typeof gt === "number" && num <= gt) problems.push(`${path}: must be > ${gt}`);
-  const lte = opts[`${p}lte`];
   if (typeof lte === "number" && num > lte) problems.push(`${path}: must be <= ${lte}`);
-  const lt = opts[`${p}lt`];
   if (typeof lt === "number" && num >= lt) problems.push(`${path}: must be < ${lt}`);
 }
 
@@ -222,6 +276,9 @@ function hasRules(field: protobuf.Field): boolean {
   return h;
 }
 
+// Any @type URL → message type (null: unknown), since protobufjs lookups walk namespaces.
+const anyTypes = new Map<string, protobuf.Type | null>();
+
 /** Validates `json` as message `type`; problems are appended as `path: what`. */
 export function validateMessage(type: protobuf.Type, json: unknown, path: string, problems: string[]): void {
   if (!json || typeof json !== "object" || Array.isArray(json)) return;
@@ -230,13 +287,16 @@ export function validateMessage(type: protobuf.Type, json: unknown, path: string
   if (typeName === "google.protobuf.Any") {
     const url = obj["@type"];
     if (typeof url !== "string" || !url.startsWith(TYPE_PREFIX)) return;
-    let inner: protobuf.Type;
-    try {
-      inner = envoyRoot().lookupType(url.slice(TYPE_PREFIX.length));
-    } catch {
-      return; // the strict encoder reports unknown types
+    let inner = anyTypes.get(url);
+    if (inner === undefined) {
+      try {
+        inner = envoyRoot().lookupType(url.slice(TYPE_PREFIX.length));
+      } catch {
+        inner = null; // the strict encoder reports unknown types
+      }
+      anyTypes.set(url, inner);
     }
-    validateMessage(inner, obj, path, problems);
+    if (inner) validateMessage(inner, obj, path, problems);
     return;
   }
   if (typeName.startsWith("google.protobuf.")) return;
