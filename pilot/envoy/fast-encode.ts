@@ -115,32 +115,59 @@ function value(field: protobuf.Field, v: unknown, path: string): unknown {
   return scalar(field.type, v, path);
 }
 
-/** Converts proto3 JSON for `type` into protobufjs object form, strictly. */
-export function message(type: protobuf.Type, json: unknown, path: string): unknown {
+// What message() does with a type, decided once per type rather than by name on every value.
+const PLAIN = 0;
+const DURATION = 1;
+const WRAPPER = 2;
+const ANY = 3;
+const UNSUPPORTED = 4;
+const handling = new WeakMap<protobuf.Type, number>();
+
+function handlingOf(type: protobuf.Type): number {
+  let h = handling.get(type);
+  if (h === undefined) {
+    const tn = name(type);
+    if (tn === "google.protobuf.Duration") h = DURATION;
+    else if (WRAPPERS.has(tn)) h = WRAPPER;
+    else if (tn === "google.protobuf.Any") h = ANY;
+    else if (tn.startsWith("google.protobuf.") && tn !== "google.protobuf.Empty") h = UNSUPPORTED;
+    else h = PLAIN;
+    handling.set(type, h);
+  }
+  return h;
+}
+
+/**
+ * Converts proto3 JSON for `type` into protobufjs object form, strictly. `inAny`: the object is
+ * an Any's body, whose `@type` key belongs to the Any.
+ */
+export function message(type: protobuf.Type, json: unknown, path: string, inAny = false): unknown {
+  const h = handlingOf(type);
+  if (h === DURATION) return duration(json, path);
+  if (h === WRAPPER) return { value: scalar(type.fields.value!.type, json, path) };
   const tn = name(type);
-  if (tn === "google.protobuf.Duration") return duration(json, path);
-  if (WRAPPERS.has(tn)) return { value: scalar(type.fields.value!.type, json, path) };
   if (!json || typeof json !== "object" || Array.isArray(json)) {
     throw new StrictEncodeError(`${path}: expected an object for ${tn}`);
   }
   const obj = json as Record<string, unknown>;
-  if (tn === "google.protobuf.Any") {
-    const url = obj["@type"];
+  if (h === ANY) {
+    // An Any packed directly in an Any has no @type of its own (the one there is the outer's).
+    const url = inAny ? undefined : obj["@type"];
     if (typeof url !== "string") throw new StrictEncodeError(`${path}: an Any needs @type`);
     const inner = lookup(url, path);
-    const { "@type": _drop, ...rest } = obj;
-    const converted = message(inner, rest, path);
+    const converted = message(inner, obj, path, true);
     return {
       type_url: url,
       value: inner.encode(converted as Record<string, unknown>).finish(),
     };
   }
-  if (tn.startsWith("google.protobuf.") && tn !== "google.protobuf.Empty") {
+  if (h === UNSUPPORTED) {
     throw new StrictEncodeError(`${path}: ${tn} is not supported by the fast encoder`);
   }
   const out: Record<string, unknown> = {};
   let oneofSeen: Map<string, string> | undefined;
   for (const key in obj) {
+    if (inAny && key === "@type") continue;
     const v = obj[key];
     const field = type.fields[key];
     const fpath = path ? `${path}.${key}` : key;
