@@ -52,7 +52,13 @@ function clientMain(): void {
   let bare: grpc.ClientDuplexStream<Buffer, Buffer>[] = [];
   let bareClient: grpc.Client | undefined;
   let nextId = 0;
-  const send = (m: unknown) => process.send?.(m);
+  // Every reply carries the client process's CPU time for the command, so a result can be
+  // read as server-bound or client-bound.
+  let cmdCpu = process.cpuUsage();
+  const send = (m: object) => {
+    const c = process.cpuUsage(cmdCpu);
+    process.send?.({ ...m, cpuSeconds: (c.user + c.system) / 1e6 });
+  };
   const fullyConfigured = (c: AdsClient) =>
     c.resources(CDS).size >= SERVICES &&
     c.resources(EDS).size >= SERVICES &&
@@ -78,6 +84,7 @@ function clientMain(): void {
     return times;
   };
   process.on("message", async (m: Cmd) => {
+    cmdCpu = process.cpuUsage();
     try {
       if (m.cmd === "connect") {
         const times = await connect(m.address, m.count);
@@ -169,13 +176,19 @@ function mesh(n: number, gen = 0): FakeService[] {
 
 class ClientProcess {
   private waiting: ((m: { ok: boolean; times: number[]; error?: string }) => void) | undefined;
+  /** CPU seconds the client process spent on the last command. */
+  lastCpuSeconds = 0;
   constructor(private readonly child: ChildProcess) {
-    child.on("message", (m: { ready?: boolean; ok: boolean; times: number[]; error?: string }) => {
-      if (m.ready) return;
-      const w = this.waiting;
-      this.waiting = undefined;
-      w?.(m);
-    });
+    child.on(
+      "message",
+      (m: { ready?: boolean; ok: boolean; times: number[]; error?: string; cpuSeconds?: number }) => {
+        if (m.ready) return;
+        this.lastCpuSeconds = m.cpuSeconds ?? 0;
+        const w = this.waiting;
+        this.waiting = undefined;
+        w?.(m);
+      },
+    );
   }
   static async start(): Promise<ClientProcess> {
     const child = fork(fileURLToPath(import.meta.url), [], {
@@ -345,6 +358,7 @@ async function main(): Promise<void> {
   // 2. Full push: a new service changes CDS, EDS, LDS (unchanged here, one port) and RDS.
   const fullTimes: number[] = [];
   const fullCpu: number[] = [];
+  const fullClientCpu: number[] = [];
   for (let run = 0; run < Math.min(RUNS, 3); run++) {
     services = [
       ...services,
@@ -364,6 +378,7 @@ async function main(): Promise<void> {
     const cpu = process.cpuUsage(cpu0);
     fullTimes.push(Math.max(...times));
     fullCpu.push((cpu.user + cpu.system) / 1e6);
+    fullClientCpu.push(clients.lastCpuSeconds);
   }
   report({
     name: "xds_full_push_all_acked",
@@ -372,7 +387,12 @@ async function main(): Promise<void> {
     unit: "ms until every client has CDS, EDS and RDS (baseline = the 10 s goal)",
     runs: fullTimes.length,
     goal: "ours <= 10000 ms",
-    extra: { serverCpuSeconds: round(median(fullCpu)), clients: CLIENTS, services: services.length },
+    extra: {
+      serverCpuSeconds: round(median(fullCpu)),
+      clientCpuSeconds: round(median(fullClientCpu)),
+      clients: CLIENTS,
+      services: services.length,
+    },
   });
 
   // 3. Reconnect storm: every client replaced by a fresh one at once.
@@ -392,6 +412,7 @@ async function main(): Promise<void> {
     extra: {
       eventLoopLagP99Ms: round(lag.percentile(99) / 1e6),
       serverCpuSeconds: round((cpu.user + cpu.system) / 1e6),
+      clientCpuSeconds: round(clients.lastCpuSeconds),
       clients: CLIENTS,
     },
   });
