@@ -1,11 +1,11 @@
 // xDS push benchmarks: a mesh of SERVICES × 10 endpoints, CLIENTS simulated ADS clients (half
-// delta, half SotW) in a separate process on loopback, the server in this process.
+// delta, half SotW) in XDS_BENCH_CLIENT_PROCS child processes (default 2) on loopback, the server in this process.
 //   1. one endpoint change → every client has the new EDS (p99 over clients) vs writing the same
 //      pre-encoded bytes to the same streams;
 //   2. full push (a new service) → every client has all types, with server CPU;
 //   3. reconnect storm → all fresh clients fully configured, event-loop lag p99;
 //   4. memory per connected proxy (slope 25%→100% of CLIENTS) vs bare grpc-js streams.
-// The same file runs the client process when XDS_BENCH_ROLE=clients.
+// The same file runs the client processes when XDS_BENCH_ROLE=clients; each reports its CPU time.
 import { type ChildProcess, fork } from "node:child_process";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -36,6 +36,14 @@ const SERVICES = SMOKE ? 50 : Number(process.env.XDS_BENCH_SERVICES ?? 1000);
 const CLIENTS = SMOKE ? 20 : Number(process.env.XDS_BENCH_CLIENTS ?? 1000);
 const ENDPOINTS = 10;
 const RUNS = SMOKE ? 2 : 5;
+/**
+ * Client processes. One process decoding every response for 1,000 clients needs more CPU than
+ * the server spends sending them, so the clients are spread over processes; each reply carries
+ * its CPU time so results show which side was the limit.
+ */
+const CLIENT_PROCS = SMOKE ? 1 : Math.max(1, Number(process.env.XDS_BENCH_CLIENT_PROCS ?? 2));
+/** Distinct node ids per client process (even, so half the clients stay delta). */
+const ID_BASE = Number(process.env.XDS_BENCH_ID_BASE ?? 0);
 const now = () => performance.timeOrigin + performance.now();
 
 // ---------------------------------------------------------------- client process ----------------
@@ -51,7 +59,7 @@ function clientMain(): void {
   let clients: AdsClient[] = [];
   let bare: grpc.ClientDuplexStream<Buffer, Buffer>[] = [];
   let bareClient: grpc.Client | undefined;
-  let nextId = 0;
+  let nextId = ID_BASE;
   // Every reply carries the client process's CPU time for the command, so a result can be
   // read as server-bound or client-bound.
   let cmdCpu = process.cpuUsage();
@@ -115,7 +123,7 @@ function clientMain(): void {
         const n = clients.length;
         for (const c of clients) c.close();
         clients = [];
-        nextId = 100_000;
+        nextId = ID_BASE + 100_000;
         const times = await connect(m.address, n);
         send({ ok: true, times });
       } else if (m.cmd === "bare") {
@@ -190,9 +198,9 @@ class ClientProcess {
       },
     );
   }
-  static async start(): Promise<ClientProcess> {
+  static async start(index: number): Promise<ClientProcess> {
     const child = fork(fileURLToPath(import.meta.url), [], {
-      env: { ...process.env, XDS_BENCH_ROLE: "clients" },
+      env: { ...process.env, XDS_BENCH_ROLE: "clients", XDS_BENCH_ID_BASE: String(index * 1_000_000) },
       execArgv: ["--import", "tsx", "--max-old-space-size=16384"],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
@@ -210,6 +218,32 @@ class ClientProcess {
   }
 }
 
+/** Several client processes driven as one: connects are split, other commands go to all. */
+class ClientPool {
+  private constructor(private readonly procs: ClientProcess[]) {}
+  static async start(n: number): Promise<ClientPool> {
+    return new ClientPool(await Promise.all(Array.from({ length: n }, (_, i) => ClientProcess.start(i))));
+  }
+  /** CPU seconds all client processes spent on the last command. */
+  get lastCpuSeconds(): number {
+    return this.procs.reduce((a, p) => a + p.lastCpuSeconds, 0);
+  }
+  async call(cmd: Cmd): Promise<number[]> {
+    const n = this.procs.length;
+    const parts = await Promise.all(
+      this.procs.map((p, i) => {
+        if (cmd.cmd !== "connect" && cmd.cmd !== "bare") return p.call(cmd);
+        const count = Math.floor(cmd.count / n) + (i < cmd.count % n ? 1 : 0);
+        return count > 0 ? p.call({ ...cmd, count }) : Promise.resolve([]);
+      }),
+    );
+    return parts.flat();
+  }
+  kill(): void {
+    for (const p of this.procs) p.kill();
+  }
+}
+
 function memory(): { heap: number; rss: number } {
   globalThis.gc?.();
   globalThis.gc?.();
@@ -220,7 +254,7 @@ function memory(): { heap: number; rss: number } {
 const encoder = (kind: XdsKind, json: Record<string, unknown>) => encodeJson(TYPE_URLS[kind], json);
 
 async function main(): Promise<void> {
-  const clients = await ClientProcess.start();
+  const clients = await ClientPool.start(CLIENT_PROCS);
   const quarter = Math.max(1, Math.floor(CLIENTS / 4));
 
   // Memory baseline: bare grpc-js streams holding nothing.
@@ -390,6 +424,7 @@ async function main(): Promise<void> {
     extra: {
       serverCpuSeconds: round(median(fullCpu)),
       clientCpuSeconds: round(median(fullClientCpu)),
+      clientProcesses: CLIENT_PROCS,
       clients: CLIENTS,
       services: services.length,
     },
@@ -413,6 +448,7 @@ async function main(): Promise<void> {
       eventLoopLagP99Ms: round(lag.percentile(99) / 1e6),
       serverCpuSeconds: round((cpu.user + cpu.system) / 1e6),
       clientCpuSeconds: round(clients.lastCpuSeconds),
+      clientProcesses: CLIENT_PROCS,
       clients: CLIENTS,
     },
   });
