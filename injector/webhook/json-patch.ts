@@ -4,7 +4,7 @@
 // and what differs in between is diffed element by element. A generic LCS diff (rfc6902's
 // createPatch) compares every element pair with a full nested diff, which made a pod with 2,000
 // env vars take seconds, the same trap Istio fell into (istio#34805).
-import { type Operation, Pointer } from "rfc6902";
+import type { Operation } from "rfc6902";
 
 export type JsonPatch = Operation[];
 
@@ -32,45 +32,52 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
 }
 
 function escapeToken(token: string): string {
+  // Most keys need no escaping; skip the two regex passes for them (this runs per visited field).
+  if (!token.includes("~") && !token.includes("/")) return token;
   return token.replace(/~/g, "~0").replace(/\//g, "~1");
+}
+
+/** `ptr` (an escaped JSON pointer string) extended by one token. */
+function add(ptr: string, token: string): string {
+  return `${ptr}/${escapeToken(token)}`;
 }
 
 function kind(v: unknown): "array" | "object" | "scalar" {
   return Array.isArray(v) ? "array" : typeof v === "object" && v !== null ? "object" : "scalar";
 }
 
-function diffAny(a: unknown, b: unknown, ptr: Pointer, out: Operation[]): void {
+function diffAny(a: unknown, b: unknown, ptr: string, out: Operation[]): void {
   if (a === b) return;
   const ka = kind(a);
   const kb = kind(b);
   if (ka === "array" && kb === "array") diffArrays(a as unknown[], b as unknown[], ptr, out);
   else if (ka === "object" && kb === "object") {
     diffObjects(a as Record<string, unknown>, b as Record<string, unknown>, ptr, out);
-  } else out.push({ op: "replace", path: ptr.toString(), value: b });
+  } else out.push({ op: "replace", path: ptr, value: b });
 }
 
 function diffObjects(
   a: Record<string, unknown>,
   b: Record<string, unknown>,
-  ptr: Pointer,
+  ptr: string,
   out: Operation[],
 ): void {
   for (const k of Object.keys(a)) {
     if (a[k] !== undefined && (!Object.hasOwn(b, k) || b[k] === undefined))
-      out.push({ op: "remove", path: ptr.add(k).toString() });
+      out.push({ op: "remove", path: add(ptr, k) });
   }
   for (const k of Object.keys(b)) {
     if (b[k] !== undefined && (!Object.hasOwn(a, k) || a[k] === undefined)) {
-      out.push({ op: "add", path: ptr.add(k).toString(), value: b[k] });
+      out.push({ op: "add", path: add(ptr, k), value: b[k] });
     }
   }
   for (const k of Object.keys(a)) {
     if (a[k] === undefined || b[k] === undefined || !Object.hasOwn(b, k)) continue;
-    if (!jsonEqual(a[k], b[k])) diffAny(a[k], b[k], ptr.add(k), out);
+    if (!jsonEqual(a[k], b[k])) diffAny(a[k], b[k], add(ptr, k), out);
   }
 }
 
-function diffArrays(a: unknown[], b: unknown[], ptr: Pointer, out: Operation[]): void {
+function diffArrays(a: unknown[], b: unknown[], ptr: string, out: Operation[]): void {
   const n = a.length;
   const m = b.length;
   let prefix = 0;
@@ -81,21 +88,20 @@ function diffArrays(a: unknown[], b: unknown[], ptr: Pointer, out: Operation[]):
   const aMid = n - prefix - suffix;
   const bMid = m - prefix - suffix;
   const pairs = Math.min(aMid, bMid);
-  for (let i = 0; i < pairs; i++) diffAny(a[prefix + i], b[prefix + i], ptr.add(String(prefix + i)), out);
+  for (let i = 0; i < pairs; i++) diffAny(a[prefix + i], b[prefix + i], add(ptr, String(prefix + i)), out);
   // Extra new elements go in after the paired ones; an insert at the very end is an append.
   for (let j = pairs; j < bMid; j++) {
     const index = prefix + j;
     const appending = suffix === 0 && index === n - (aMid - pairs) + (j - pairs);
-    out.push({ op: "add", path: ptr.add(appending ? "-" : String(index)).toString(), value: b[index] });
+    out.push({ op: "add", path: add(ptr, appending ? "-" : String(index)), value: b[index] });
   }
-  for (let j = pairs; j < aMid; j++)
-    out.push({ op: "remove", path: ptr.add(String(prefix + pairs)).toString() });
+  for (let j = pairs; j < aMid; j++) out.push({ op: "remove", path: add(ptr, String(prefix + pairs)) });
 }
 
 /** The JSON patch turning `before` into `after` (neither is modified). */
 export function diffJson(before: unknown, after: unknown): JsonPatch {
   const out: Operation[] = [];
-  if (!jsonEqual(before, after)) diffAny(before, after, new Pointer(), out);
+  if (!jsonEqual(before, after)) diffAny(before, after, "", out);
   return out;
 }
 

@@ -107,7 +107,18 @@ function typeName(v: unknown): string {
   return v === null ? "null" : Array.isArray(v) ? "list" : typeof v === "object" ? "object" : typeof v;
 }
 
-function check(shape: Shape, v: unknown, path: string): string | undefined {
+/** A shape mismatch: the path segments from the mismatch up to the root (built only on failure,
+ * so the common valid pod allocates no path strings), and the message once the path is known. */
+interface Mismatch {
+  segments: string[];
+  message: (path: string) => string;
+}
+
+function mismatch(message: (path: string) => string, segment?: string): Mismatch {
+  return { segments: segment === undefined ? [] : [segment], message };
+}
+
+function check(shape: Shape, v: unknown): Mismatch | undefined {
   if (typeof shape === "string") {
     const ok =
       shape === "object"
@@ -117,35 +128,48 @@ function check(shape: Shape, v: unknown, path: string): string | undefined {
           : typeof v === shape;
     return ok
       ? undefined
-      : `${path} must be ${shape === "object" ? "an object" : `a ${shape}`}, not ${typeName(v)}`;
+      : mismatch(
+          (path) => `${path} must be ${shape === "object" ? "an object" : `a ${shape}`}, not ${typeName(v)}`,
+        );
   }
   if ("array" in shape) {
-    if (!Array.isArray(v)) return `${path} must be a list, not ${typeName(v)}`;
+    if (!Array.isArray(v)) return mismatch((path) => `${path} must be a list, not ${typeName(v)}`);
     for (let i = 0; i < v.length; i++) {
-      const p = check(shape.array, v[i], `${path}[${i}]`);
-      if (p) return p;
+      const p = check(shape.array, v[i]);
+      if (p) {
+        p.segments.push(`[${i}]`);
+        return p;
+      }
     }
     return undefined;
   }
-  if (typeName(v) !== "object") return `${path} must be an object, not ${typeName(v)}`;
+  if (typeName(v) !== "object") return mismatch((path) => `${path} must be an object, not ${typeName(v)}`);
   const o = v as Record<string, unknown>;
   if ("map" in shape) {
-    for (const [k, x] of Object.entries(o))
-      if (typeof x !== "string") return `${path}.${k} must be a string, not ${typeName(x)}`;
+    for (const k in o) {
+      const x = o[k];
+      if (typeof x !== "string")
+        return mismatch((path) => `${path} must be a string, not ${typeName(x)}`, `.${k}`);
+    }
     return undefined;
   }
   for (const r of shape.required ?? [])
-    if (o[r] === undefined || o[r] === null) return `${path}.${r} is required`;
-  for (const [k, sub] of Object.entries(shape.fields)) {
+    if (o[r] === undefined || o[r] === null) return mismatch((path) => `${path}.${r} is required`);
+  for (const k in shape.fields) {
     // JSON null means "unset" for optional fields, as in the API server's decoder.
-    if (o[k] === undefined || o[k] === null) continue;
-    const p = check(sub, o[k], `${path}.${k}`);
-    if (p) return p;
+    const x = o[k];
+    if (x === undefined || x === null) continue;
+    const p = check(shape.fields[k] as Shape, x);
+    if (p) {
+      p.segments.push(`.${k}`);
+      return p;
+    }
   }
   return undefined;
 }
 
 /** The first field of `obj` whose JSON type is not what a Pod has there, or undefined. */
 export function podShapeProblem(obj: unknown): string | undefined {
-  return check(POD, obj, "request.object");
+  const p = check(POD, obj);
+  return p?.message(`request.object${p.segments.reverse().join("")}`);
 }

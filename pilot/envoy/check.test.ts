@@ -167,3 +167,60 @@ test("checkProxyConfig drops bad resources and what references them", () => {
   );
   assert.match(diagnostics.map((d) => d.message).join("\n"), /cluster b .*EDS b/);
 });
+
+test("the fast strict encoder matches protojson on integer, enum and duration edge forms", () => {
+  const clusters: EnvoyJson[] = [
+    { name: "c", connect_timeout: "0s" },
+    { name: "c", connect_timeout: "-1.5s" },
+    { name: "c", connect_timeout: "315576000000.000000001s" },
+    { name: "c", per_connection_buffer_limit_bytes: "0" },
+    { name: "c", per_connection_buffer_limit_bytes: "4294967295" },
+    { name: "c", type: 0, lb_policy: 3 },
+    { name: "c", type: "STATIC", dns_lookup_family: "V4_ONLY" },
+    { name: "c", max_requests_per_connection: "7" },
+    {
+      name: "c",
+      typed_extension_protocol_options: {
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+          "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+          explicit_http_config: {
+            http2_protocol_options: { max_concurrent_streams: "100", initial_stream_window_size: 65536 },
+          },
+        },
+      },
+    },
+    {
+      name: "c",
+      load_assignment: {
+        cluster_name: "c",
+        endpoints: [
+          {
+            priority: 0,
+            lb_endpoints: [
+              { endpoint: { address: { socket_address: { address: "1.2.3.4", port_value: 0 } } } },
+            ],
+          },
+        ],
+      },
+    },
+  ];
+  for (const r of clusters) {
+    assert.deepEqual(encodeResource("cluster", r), encodeJson(TYPE_URLS.cluster, r), JSON.stringify(r));
+  }
+  // An Any directly inside an Any still needs its own @type.
+  assert.throws(
+    () =>
+      encodeResource("listener", {
+        name: "l",
+        listener_filters: [
+          {
+            name: "f",
+            typed_config: {
+              "@type": "type.googleapis.com/google.protobuf.Any",
+            },
+          },
+        ],
+      }),
+    /an Any needs @type/,
+  );
+});

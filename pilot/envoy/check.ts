@@ -2,6 +2,7 @@
 // fields and types rejected), satisfy the validate.rules that matter, and every RDS/EDS name a
 // listener or cluster references must exist. Bad resources are dropped (with what references
 // them) and reported, so a proxy never receives config it would NACK.
+import type protobuf from "protobufjs";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import {
   type EnvoyJson,
@@ -20,6 +21,18 @@ import { validateMessage } from "./validate-rules.ts";
 const encoded = new WeakMap<object, { kind: XdsKind; bytes: Uint8Array }>();
 const validated = new WeakMap<object, string[]>();
 
+// protobufjs resolves a type name by walking namespaces on every lookup; five kinds, look up once.
+const kindTypes = new Map<XdsKind, protobuf.Type>();
+
+function kindType(kind: XdsKind): protobuf.Type {
+  let t = kindTypes.get(kind);
+  if (!t) {
+    t = envoyType(TYPE_URLS[kind]);
+    kindTypes.set(kind, t);
+  }
+  return t;
+}
+
 /**
  * Strictly encodes one resource of the given kind to wire bytes (throws on schema errors:
  * unknown fields or Any types, wrong value types, conflicting oneofs). Uses the fast strict
@@ -30,7 +43,7 @@ export function encodeResource(kind: XdsKind, json: EnvoyJson): Uint8Array {
   if (cached && cached.kind === kind) return cached.bytes;
   let bytes: Uint8Array;
   try {
-    bytes = fastEncode(envoyType(TYPE_URLS[kind]), json);
+    bytes = fastEncode(kindType(kind), json);
   } catch (err) {
     if (!(err instanceof StrictEncodeError && /not supported by the fast encoder/.test(err.message)))
       throw err;
@@ -45,7 +58,7 @@ export function validateResource(kind: XdsKind, json: EnvoyJson): string[] {
   const cached = validated.get(json);
   if (cached) return cached;
   const problems: string[] = [];
-  validateMessage(envoyType(TYPE_URLS[kind]), json, "", problems);
+  validateMessage(kindType(kind), json, "", problems);
   validated.set(json, problems);
   return problems;
 }

@@ -2,7 +2,9 @@
 // walks the JSON against the descriptor once, rejecting unknown fields, wrong value types,
 // unknown enum names, unknown Any types and conflicting oneof members, and hands protobufjs'
 // generated fromObject a shape it converts without reflection (Any packed to bytes, durations
-// split into seconds/nanos, wrappers boxed). Tests check it produces the same bytes as protojson.
+// split into seconds/nanos, wrappers boxed, enums as numbers, integers coerced the way fromObject
+// does), so the generated encoder runs on it directly without a fromObject copy of the tree.
+// Tests check it produces the same bytes as protojson.
 import protobuf from "protobufjs";
 import { envoyRoot, TYPE_PREFIX } from "./proto.ts";
 
@@ -50,13 +52,21 @@ export function name(t: protobuf.ReflectionObject): string {
   return n;
 }
 
-function duration(v: unknown, path: string): { seconds: number; nanos: number } {
+/** A 64-bit integer as protobufjs' fromObject leaves it: 0 stays a number (the encoder skips it). */
+function int64(v: number | string): unknown {
+  if (Number(v) === 0) return 0;
+  const Long = protobuf.util.Long as unknown as { fromValue(v: number | string): unknown } | undefined;
+  if (Long) return Long.fromValue(v);
+  return typeof v === "string" ? Number.parseInt(v, 10) : v;
+}
+
+function duration(v: unknown, path: string): { seconds: unknown; nanos: number } {
   if (typeof v !== "string") throw new StrictEncodeError(`${path}: a Duration must be a string like "1.5s"`);
   const m = /^(-)?(\d+)(?:\.(\d{1,9}))?s$/.exec(v);
   if (!m) throw new StrictEncodeError(`${path}: "${v}" is not a Duration (e.g. "1.5s")`);
   const sign = m[1] ? -1 : 1;
   const nanos = m[3] ? Number(m[3].padEnd(9, "0")) : 0;
-  return { seconds: sign * Number(m[2]), nanos: sign * nanos };
+  return { seconds: int64(sign * Number(m[2])), nanos: (sign * nanos) | 0 };
 }
 
 function scalar(type: string, v: unknown, path: string): unknown {
@@ -82,10 +92,10 @@ function scalar(type: string, v: unknown, path: string): unknown {
       if (n === undefined || (typeof n === "number" && !Number.isInteger(n))) {
         throw new StrictEncodeError(`${path}: expected an integer`);
       }
-      if (type.startsWith("u") || type.startsWith("fixed")) {
-        if (Number(n) < 0) throw new StrictEncodeError(`${path}: expected a non-negative integer`);
-      }
-      return n;
+      const unsigned = type.startsWith("u") || type.startsWith("fixed");
+      if (unsigned && Number(n) < 0) throw new StrictEncodeError(`${path}: expected a non-negative integer`);
+      if (type.endsWith("64")) return int64(n);
+      return unsigned ? Number(n) >>> 0 : Number(n) | 0;
     }
   }
 }
@@ -95,7 +105,8 @@ function value(field: protobuf.Field, v: unknown, path: string): unknown {
   if (rt instanceof protobuf.Enum) {
     if (typeof v === "string") {
       if (!(v in rt.values)) throw new StrictEncodeError(`${path}: "${v}" is not a ${name(rt)} value`);
-      return v;
+      // fromObject drops names that are not the enum's own (inherited keys such as "toString").
+      return Object.hasOwn(rt.values, v) ? rt.values[v] : undefined;
     }
     if (typeof v === "number" && Number.isInteger(v)) return v;
     throw new StrictEncodeError(`${path}: expected an enum name`);
@@ -104,32 +115,59 @@ function value(field: protobuf.Field, v: unknown, path: string): unknown {
   return scalar(field.type, v, path);
 }
 
-/** Converts proto3 JSON for `type` into protobufjs object form, strictly. */
-export function message(type: protobuf.Type, json: unknown, path: string): unknown {
+// What message() does with a type, decided once per type rather than by name on every value.
+const PLAIN = 0;
+const DURATION = 1;
+const WRAPPER = 2;
+const ANY = 3;
+const UNSUPPORTED = 4;
+const handling = new WeakMap<protobuf.Type, number>();
+
+function handlingOf(type: protobuf.Type): number {
+  let h = handling.get(type);
+  if (h === undefined) {
+    const tn = name(type);
+    if (tn === "google.protobuf.Duration") h = DURATION;
+    else if (WRAPPERS.has(tn)) h = WRAPPER;
+    else if (tn === "google.protobuf.Any") h = ANY;
+    else if (tn.startsWith("google.protobuf.") && tn !== "google.protobuf.Empty") h = UNSUPPORTED;
+    else h = PLAIN;
+    handling.set(type, h);
+  }
+  return h;
+}
+
+/**
+ * Converts proto3 JSON for `type` into protobufjs object form, strictly. `inAny`: the object is
+ * an Any's body, whose `@type` key belongs to the Any.
+ */
+export function message(type: protobuf.Type, json: unknown, path: string, inAny = false): unknown {
+  const h = handlingOf(type);
+  if (h === DURATION) return duration(json, path);
+  if (h === WRAPPER) return { value: scalar(type.fields.value!.type, json, path) };
   const tn = name(type);
-  if (tn === "google.protobuf.Duration") return duration(json, path);
-  if (WRAPPERS.has(tn)) return { value: scalar(type.fields.value!.type, json, path) };
   if (!json || typeof json !== "object" || Array.isArray(json)) {
     throw new StrictEncodeError(`${path}: expected an object for ${tn}`);
   }
   const obj = json as Record<string, unknown>;
-  if (tn === "google.protobuf.Any") {
-    const url = obj["@type"];
+  if (h === ANY) {
+    // An Any packed directly in an Any has no @type of its own (the one there is the outer's).
+    const url = inAny ? undefined : obj["@type"];
     if (typeof url !== "string") throw new StrictEncodeError(`${path}: an Any needs @type`);
     const inner = lookup(url, path);
-    const { "@type": _drop, ...rest } = obj;
-    const converted = message(inner, rest, path);
+    const converted = message(inner, obj, path, true);
     return {
       type_url: url,
-      value: inner.encode(inner.fromObject(converted as Record<string, unknown>)).finish(),
+      value: inner.encode(converted as Record<string, unknown>).finish(),
     };
   }
-  if (tn.startsWith("google.protobuf.") && tn !== "google.protobuf.Empty") {
+  if (h === UNSUPPORTED) {
     throw new StrictEncodeError(`${path}: ${tn} is not supported by the fast encoder`);
   }
   const out: Record<string, unknown> = {};
   let oneofSeen: Map<string, string> | undefined;
   for (const key in obj) {
+    if (inAny && key === "@type") continue;
     const v = obj[key];
     const field = type.fields[key];
     const fpath = path ? `${path}.${key}` : key;
@@ -162,5 +200,5 @@ export function message(type: protobuf.Type, json: unknown, path: string): unkno
 /** Strictly encodes proto3 JSON of `type` to wire bytes. */
 export function fastEncode(type: protobuf.Type, json: unknown): Uint8Array {
   const obj = message(type, json, "") as Record<string, unknown>;
-  return type.encode(type.fromObject(obj)).finish();
+  return type.encode(obj).finish();
 }
