@@ -7,7 +7,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -18,6 +17,7 @@ import { istioValidateFn } from "../../pilot/server/validate-webhook.ts";
 import { installMutatingWebhooks, installValidatingWebhooks } from "../fake-apiserver/admission-webhooks.ts";
 import { FakeApiServer, kubeconfigYaml } from "../fake-apiserver/index.ts";
 import type { ResourceType } from "../fake-apiserver/resources.ts";
+import { collectionPath as collectionPathOf, rawRequest } from "../fake-apiserver/rest-client.ts";
 import { findCommand, requires } from "../helpers/privileged.ts";
 
 const run = promisify(execFile);
@@ -52,42 +52,11 @@ let kubeconfig: string;
 const removers: (() => void)[] = [];
 
 function kube(method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> {
-  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  return new Promise((resolve, reject) => {
-    const req = request(
-      new URL(path, api.url),
-      {
-        method,
-        ca: api.tls?.cert,
-        headers: {
-          "content-type": "application/json",
-          ...(payload ? { "content-length": payload.length } : {}),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body: JSON.parse(Buffer.concat(chunks).toString() || "null"),
-          }),
-        );
-      },
-    );
-    req.on("error", reject);
-    req.end(payload);
-  });
+  return rawRequest<Json>(api, method, path, body);
 }
 
 function collectionPath(obj: Record<string, unknown>): string {
-  const apiVersion = String(obj.apiVersion);
-  const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["", apiVersion];
-  const r = api.registry.all().find((x) => x.group === group && x.kind === obj.kind);
-  if (!r) throw new Error(`the fake API server does not serve ${apiVersion} ${obj.kind}`);
-  const base = group === "" ? `/api/${version}` : `/apis/${group}/${version}`;
-  const ns = (obj.metadata as { namespace?: string }).namespace;
-  return r.namespaced ? `${base}/namespaces/${ns}/${r.plural}` : `${base}/${r.plural}`;
+  return collectionPathOf(api, obj);
 }
 
 function virtualService(name: string, weight?: number): Record<string, unknown> {
