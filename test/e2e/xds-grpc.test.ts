@@ -14,6 +14,7 @@ import { proxyConfig } from "../../pilot/debug/proxy-config.ts";
 import { proxyStatus } from "../../pilot/debug/proxy-status.ts";
 import { AdsClient, RDS } from "../helpers/ads-client.ts";
 import { runRemora, spawnRemora } from "../helpers/cli.ts";
+import { until } from "../helpers/wait.ts";
 
 xds.register();
 
@@ -281,14 +282,6 @@ async function converged(p: Pilot, previousVersion: string | undefined, timeoutM
       return v;
     }
     if (Date.now() > end) throw new Error(`no convergence after ${timeoutMs} ms: ${JSON.stringify(sync)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-async function until(pred: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }

@@ -12,6 +12,7 @@ import * as xds from "@grpc/grpc-js-xds";
 import { DiscoveryV1Api } from "@kubernetes/client-node";
 import { FakeApiServer, kubeConfigFor, kubeconfigYaml } from "../fake-apiserver/index.ts";
 import { spawnRemora } from "../helpers/cli.ts";
+import { until } from "../helpers/wait.ts";
 
 xds.register();
 
@@ -66,14 +67,6 @@ function who(client: grpc.Client): Promise<string> {
       (err, r) => resolve(err ? `error ${err.code}` : (r?.name ?? "")),
     ),
   );
-}
-
-async function until(pred: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe("grpc-js-xds clients through remora pilot on a (fake) Kubernetes API", () => {
