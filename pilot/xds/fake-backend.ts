@@ -171,12 +171,23 @@ export const fakeBackend: XdsBackend<FakeSnapshot, FakeProxy> = {
   generate: (snapshot, proxy) => ({ config: fakeGenerate(snapshot, proxy), diagnostics: [] }),
   // Output depends only on the namespace (visibility), so proxies of a namespace share it.
   cacheKey: (_s, proxy) => proxy.namespace,
-  affects: (snapshot, proxy) =>
-    snapshot.changes.full ||
-    !snapshot.changes.endpointsOnly ||
-    snapshot.services.some(
-      (s) =>
-        snapshot.changes.endpointHosts.has(s.host) &&
-        (!s.visibleTo || s.visibleTo === "*" || s.visibleTo === proxy.namespace),
-    ),
+  affects: (snapshot, proxy) => {
+    if (snapshot.changes.full || !snapshot.changes.endpointsOnly) return true;
+    const seen = changedVisibility(snapshot);
+    return seen.has("*") || seen.has(proxy.namespace);
+  },
 };
+
+/** Who can see the services whose endpoints changed (`*` for everyone), once per snapshot. */
+const visibilityMemo = new WeakMap<FakeSnapshot, Set<string>>();
+function changedVisibility(snapshot: FakeSnapshot): Set<string> {
+  let out = visibilityMemo.get(snapshot);
+  if (!out) {
+    out = new Set();
+    for (const s of snapshot.services) {
+      if (snapshot.changes.endpointHosts.has(s.host)) out.add(s.visibleTo ?? "*");
+    }
+    visibilityMemo.set(snapshot, out);
+  }
+  return out;
+}

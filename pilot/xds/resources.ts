@@ -96,9 +96,16 @@ function sourcesOf(json: EnvoyJson): string[] {
  * Encodes resources by content. Entries not used for two generations are dropped, so memory
  * follows the live configuration.
  */
+interface CacheEntry {
+  readonly r: PreparedResource;
+  gen: number;
+  /** False once evicted: an object-keyed hit must not revive an entry the map no longer holds. */
+  live: boolean;
+}
+
 export class ResourceCache {
-  private entries = new Map<string, { r: PreparedResource; gen: number }>();
-  private byObject = new WeakMap<object, { kind: XdsKind; r: PreparedResource }>();
+  private entries = new Map<string, CacheEntry>();
+  private byObject = new WeakMap<object, { kind: XdsKind; e: CacheEntry }>();
   private generation = 0;
   encodes = 0;
 
@@ -111,29 +118,29 @@ export class ResourceCache {
   /** Starts a new generation and evicts entries unused for the last two. */
   advance(): void {
     this.generation++;
-    for (const [k, v] of this.entries) if (v.gen < this.generation - 1) this.entries.delete(k);
+    for (const [k, v] of this.entries) {
+      if (v.gen < this.generation - 1) {
+        v.live = false;
+        this.entries.delete(k);
+      }
+    }
   }
 
   prepare(kind: XdsKind, json: EnvoyJson): PreparedResource | { error: string; name: string } {
     // Translation output is immutable: the same object (a translator reusing what did not
-    // change) needs no stringify or hash.
+    // change) needs no stringify, hash or key: this is the common case on every push.
     const seen = this.byObject.get(json);
-    if (seen && seen.kind === kind) {
-      const e = this.entries.get(`${kind}\u0000${seen.r.version}`);
-      if (e) {
-        e.gen = this.generation;
-        return e.r;
-      }
+    if (seen && seen.kind === kind && seen.e.live) {
+      seen.e.gen = this.generation;
+      return seen.e.r;
     }
-    const r = this.prepareByContent(kind, json);
-    if (!("error" in r)) this.byObject.set(json, { kind, r });
-    return r;
+    const e = this.prepareByContent(kind, json);
+    if ("error" in e) return e;
+    this.byObject.set(json, { kind, e });
+    return e.r;
   }
 
-  private prepareByContent(
-    kind: XdsKind,
-    json: EnvoyJson,
-  ): PreparedResource | { error: string; name: string } {
+  private prepareByContent(kind: XdsKind, json: EnvoyJson): CacheEntry | { error: string; name: string } {
     const name = resourceName(json);
     const text = JSON.stringify(json);
     const version = hash(text);
@@ -141,7 +148,7 @@ export class ResourceCache {
     const hit = this.entries.get(key);
     if (hit) {
       hit.gen = this.generation;
-      return hit.r;
+      return hit;
     }
     let value: Uint8Array;
     try {
@@ -152,8 +159,9 @@ export class ResourceCache {
     this.encodes++;
     const any = encodeAny(TYPE_URLS[kind], value);
     const r: PreparedResource = { name, version, json, any, sotw: sotwEntry(any), sources: sourcesOf(json) };
-    this.entries.set(key, { r, gen: this.generation });
-    return r;
+    const e: CacheEntry = { r, gen: this.generation, live: true };
+    this.entries.set(key, e);
+    return e;
   }
 }
 

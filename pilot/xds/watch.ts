@@ -96,7 +96,7 @@ export class TypeWatch {
 
   /** Updates the subscription; returns true when names were added. */
   subscribe(names: readonly string[], unsubscribe: readonly string[] = []): boolean {
-    this.namesGen++;
+    // A delta ACK subscribes to nothing new: the subscription (and coverCache) stays as it is.
     let added = false;
     for (const n of names) {
       if (n === "*") {
@@ -107,6 +107,7 @@ export class TypeWatch {
         added = true;
       }
     }
+    if (added) this.namesGen++;
     for (const n of unsubscribe) this.drop(n);
     return added;
   }
