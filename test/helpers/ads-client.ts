@@ -21,6 +21,7 @@ export const RDS = TYPE_URLS.route;
 export interface HeldResource {
   name: string;
   version: string;
+  /** The resource bytes (empty with `decode: false`, so response buffers are not retained). */
   bytes: Uint8Array;
   /** proto3 JSON (camelCase) when decoding is on. */
   json?: Record<string, unknown>;
@@ -54,82 +55,123 @@ export interface AdsClientOptions {
   channelOptions?: grpc.ChannelOptions;
 }
 
-/** Iterates the length-delimited fields of a protobuf message (others are skipped). */
-function* fields(buf: Uint8Array): Generator<[number, Uint8Array]> {
-  let pos = 0;
-  const varint = (): number => {
+/**
+ * A protobuf field cursor over one buffer, for the cheap (`decode: false`) path: no generators,
+ * closures or copies per field, since a thousand clients each read a few thousand resources.
+ */
+class Cursor {
+  pos = 0;
+  end = 0;
+  /** Field number, wire type and (for length-delimited fields) the value's range. */
+  field = 0;
+  wire = 0;
+  start = 0;
+  stop = 0;
+  constructor(readonly buf: Buffer) {}
+
+  at(start: number, end: number): this {
+    this.pos = start;
+    this.end = end;
+    return this;
+  }
+
+  private varint(): number {
+    const buf = this.buf;
     let n = 0;
-    let shift = 0;
+    let mul = 1;
     let b: number;
     do {
-      b = buf[pos++] ?? 0;
-      n += (b & 0x7f) * 2 ** shift;
-      shift += 7;
+      b = buf[this.pos++] ?? 0;
+      n += (b & 0x7f) * mul;
+      mul *= 128;
     } while (b & 0x80);
     return n;
-  };
-  while (pos < buf.length) {
-    const tag = varint();
-    const wire = tag % 8;
-    if (wire === 2) {
-      const len = varint();
-      yield [Math.floor(tag / 8), buf.subarray(pos, pos + len)];
-      pos += len;
-    } else if (wire === 0) varint();
-    else if (wire === 1) pos += 8;
-    else if (wire === 5) pos += 4;
-    else break;
+  }
+
+  /** Moves to the next field; false at the end (or on a wire type this reader does not know). */
+  next(): boolean {
+    if (this.pos >= this.end) return false;
+    const tag = this.varint();
+    this.field = Math.floor(tag / 8);
+    this.wire = tag % 8;
+    if (this.wire === 2) {
+      const len = this.varint();
+      this.start = this.pos;
+      this.stop = this.pos + len;
+      this.pos = this.stop;
+    } else if (this.wire === 0) this.varint();
+    else if (this.wire === 1) this.pos += 8;
+    else if (this.wire === 5) this.pos += 4;
+    else return false;
+    return true;
+  }
+
+  text(): string {
+    return this.buf.toString("utf8", this.start, this.stop);
   }
 }
 
-const utf8 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString("utf8");
+const NO_BYTES = new Uint8Array(0);
 
-/** Reads field 1 (a string) of a message: the name of Cluster, Listener, RouteConfiguration, CLA. */
-function readName(buf: Uint8Array): string {
-  for (const [f, v] of fields(buf)) if (f === 1) return utf8(v);
+interface LightResource {
+  name: string;
+  version: string;
+}
+
+interface LightResponse {
+  version: string;
+  typeUrl: string;
+  nonce: string;
+  resources: LightResource[];
+  removed: string[];
+}
+
+/** Field 1 (a string) of the Any's value: the name of a Cluster, Listener, RouteConfiguration or CLA. */
+function anyValueName(buf: Buffer, start: number, stop: number): string {
+  const any = new Cursor(buf).at(start, stop);
+  while (any.next()) {
+    if (any.field !== 2 || any.wire !== 2) continue;
+    const value = new Cursor(buf).at(any.start, any.stop);
+    while (value.next()) if (value.field === 1 && value.wire === 2) return value.text();
+    return "";
+  }
   return "";
 }
 
-/** Minimal response parsing without protobufjs, for many cheap clients. */
-function parseSotw(buf: Uint8Array) {
-  const out = { version_info: "", type_url: "", nonce: "", resources: [] as { value: Uint8Array }[] };
-  for (const [f, v] of fields(buf)) {
-    if (f === 1) out.version_info = utf8(v);
-    else if (f === 4) out.type_url = utf8(v);
-    else if (f === 5) out.nonce = utf8(v);
-    else if (f === 2) {
-      let value: Uint8Array = new Uint8Array();
-      for (const [af, av] of fields(v)) if (af === 2) value = av;
-      out.resources.push({ value });
-    }
-  }
-  return out;
-}
-
-function parseDelta(buf: Uint8Array) {
-  const out = {
-    system_version_info: "",
-    type_url: "",
-    nonce: "",
-    resources: [] as { name: string; version: string; resource?: { value: Uint8Array } }[],
-    removed_resources: [] as string[],
-  };
-  for (const [f, v] of fields(buf)) {
-    if (f === 1) out.system_version_info = utf8(v);
-    else if (f === 4) out.type_url = utf8(v);
-    else if (f === 5) out.nonce = utf8(v);
-    else if (f === 6) out.removed_resources.push(utf8(v));
-    else if (f === 2) {
-      const r = { name: "", version: "", resource: { value: new Uint8Array() as Uint8Array } };
-      for (const [rf, rv] of fields(v)) {
-        if (rf === 1) r.version = utf8(rv);
-        else if (rf === 3) r.name = utf8(rv);
-        else if (rf === 2) for (const [af, av] of fields(rv)) if (af === 2) r.resource.value = av;
+/** DiscoveryResponse / DeltaDiscoveryResponse without protobufjs: only names and versions. */
+function parseLight(buf: Buffer, mode: "sotw" | "delta"): LightResponse {
+  const out: LightResponse = { version: "", typeUrl: "", nonce: "", resources: [], removed: [] };
+  const c = new Cursor(buf).at(0, buf.length);
+  const inner = new Cursor(buf);
+  while (c.next()) {
+    if (c.wire !== 2) continue;
+    if (c.field === 1) out.version = c.text();
+    else if (c.field === 4) out.typeUrl = c.text();
+    else if (c.field === 5) out.nonce = c.text();
+    else if (c.field === 6 && mode === "delta") out.removed.push(c.text());
+    else if (c.field === 2 && mode === "sotw") {
+      out.resources.push({ name: anyValueName(buf, c.start, c.stop), version: "" });
+    } else if (c.field === 2) {
+      const r: LightResource = { name: "", version: "" };
+      inner.at(c.start, c.stop);
+      while (inner.next()) {
+        if (inner.wire !== 2) continue;
+        if (inner.field === 1) r.version = inner.text();
+        else if (inner.field === 3) r.name = inner.text();
       }
       out.resources.push(r);
     }
   }
+  for (const r of out.resources) if (mode === "sotw") r.version = out.version;
   return out;
+}
+
+/** Reads field 1 (a string) of a message: the name of Cluster, Listener, RouteConfiguration, CLA. */
+function readName(bytes: Uint8Array): string {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  const c = new Cursor(buf).at(0, buf.length);
+  while (c.next()) if (c.field === 1 && c.wire === 2) return c.text();
+  return "";
 }
 
 function rdsNames(listener: Record<string, unknown>): string[] {
@@ -328,8 +370,13 @@ export class AdsClient {
     let version: string;
     const got: HeldResource[] = [];
     let removed: string[] = [];
-    if (this.opts.mode === "sotw") {
-      const r = this.opts.decode === false ? parseSotw(buf) : decodeSotwResponse(buf);
+    if (this.opts.decode === false) {
+      // Names and versions only; the bytes are not kept, so response buffers are not retained.
+      const r = parseLight(buf, this.opts.mode);
+      ({ typeUrl, nonce, version, removed } = r);
+      for (const x of r.resources) got.push({ name: x.name, version: x.version, bytes: NO_BYTES });
+    } else if (this.opts.mode === "sotw") {
+      const r = decodeSotwResponse(buf);
       ({ type_url: typeUrl, nonce, version_info: version } = r);
       for (const a of r.resources) {
         const name = readName(a.value);
@@ -339,7 +386,7 @@ export class AdsClient {
         got.push(res);
       }
     } else {
-      const r = this.opts.decode === false ? parseDelta(buf) : decodeDeltaResponse(buf);
+      const r = decodeDeltaResponse(buf);
       ({ type_url: typeUrl, nonce, system_version_info: version } = r);
       for (const x of r.resources) {
         const bytes = x.resource?.value ?? new Uint8Array();
