@@ -153,9 +153,11 @@ export class XdsConnection<P = unknown> {
             req.resource_names.filter((n) => n !== "*"),
           ),
         );
+        w.namesDigest = undefined;
       } else {
         w.wildcard = false;
         w.replace(this.canonical(kind, req.resource_names));
+        w.namesDigest = req.names_digest;
       }
       w.responded = false;
       this.hooks.respond(this, [kind]);
@@ -164,8 +166,12 @@ export class XdsConnection<P = unknown> {
     if (!this.handleAnswer(kind, w, req.response_nonce, req.error_detail)) return;
     if (req.error_detail) return; // NACK: recorded, never resent as is.
     if (w.wildcard) return;
-    // An ACK repeats the subscription: check before canonicalising a thousand names.
-    if (w.sameNames(req.resource_names)) return;
+    // An ACK repeats the subscription: the digest of its encoded names settles that without
+    // decoding them, else compare before canonicalising a thousand names.
+    if (req.names_digest !== undefined && req.names_digest === w.namesDigest) return;
+    const same = w.sameNames(req.resource_names);
+    w.namesDigest = req.names_digest;
+    if (same) return;
     const { changed, added } = w.replace(this.canonical(kind, req.resource_names));
     if (changed && added) this.hooks.respond(this, [kind]);
   }

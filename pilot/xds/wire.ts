@@ -5,6 +5,7 @@
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
 import type protobuf from "protobufjs";
 import { envoyRoot } from "../envoy/proto.ts";
+import { decodeDeltaRequest, decodeSotwRequest } from "./request-decoder.ts";
 
 export const ADS_SERVICE = "envoy.service.discovery.v3.AggregatedDiscoveryService";
 export const SOTW_PATH = `/${ADS_SERVICE}/StreamAggregatedResources`;
@@ -30,6 +31,11 @@ export interface SotwRequest {
   version_info: string;
   node?: XdsNode;
   resource_names: string[];
+  /**
+   * Digest of the encoded resource_names, when the decoder computed one: equal digests mean
+   * equal name lists, so an ACK repeating its subscription is recognised without decoding it.
+   */
+  names_digest?: string;
   type_url: string;
   response_nonce: string;
   error_detail?: ErrorDetail;
@@ -51,6 +57,9 @@ interface WireTypes {
   sotwResp: protobuf.Type;
   deltaResp: protobuf.Type;
 }
+
+export { decodeDeltaRequest, decodeSotwRequest };
+
 let types: WireTypes | undefined;
 function wireTypes(): WireTypes {
   if (!types) {
@@ -66,93 +75,8 @@ function wireTypes(): WireTypes {
   return types;
 }
 
-/**
- * google.protobuf.Struct/Value (as decoded protobufjs messages) to plain JSON. Decoded messages
- * carry every field's default on their prototype, so presence is checked on own properties.
- */
-function valueToJson(v: unknown): unknown {
-  if (!v || typeof v !== "object") return null;
-  const o = v as Record<string, unknown>;
-  const pick = (camel: string, snake: string): unknown =>
-    Object.hasOwn(o, camel) ? o[camel] : Object.hasOwn(o, snake) ? o[snake] : undefined;
-  const struct = pick("structValue", "struct_value");
-  if (struct != null) return structToJson(struct);
-  const list = pick("listValue", "list_value") as { values?: unknown[] } | null | undefined;
-  if (list != null) return (list.values ?? []).map(valueToJson);
-  const s = pick("stringValue", "string_value");
-  if (s != null) return s;
-  const n = pick("numberValue", "number_value");
-  if (n != null) return n;
-  const b = pick("boolValue", "bool_value");
-  if (b != null) return b;
-  return null;
-}
-
-function structToJson(s: unknown): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  const fields = (s as { fields?: Record<string, unknown> } | undefined)?.fields ?? {};
-  for (const [k, v] of Object.entries(fields)) out[k] = valueToJson(v);
-  return out;
-}
-
-function nodeFrom(n: unknown): XdsNode | undefined {
-  if (!n || typeof n !== "object") return undefined;
-  const o = n as Record<string, unknown>;
-  const loc = (o.locality ?? {}) as Record<string, unknown>;
-  const locality: XdsNode["locality"] = {};
-  if (typeof loc.region === "string" && loc.region) locality.region = loc.region;
-  if (typeof loc.zone === "string" && loc.zone) locality.zone = loc.zone;
-  if (typeof loc.sub_zone === "string" && loc.sub_zone) locality.sub_zone = loc.sub_zone;
-  return {
-    id: typeof o.id === "string" ? o.id : "",
-    cluster: typeof o.cluster === "string" ? o.cluster : "",
-    metadata: structToJson(o.metadata),
-    locality,
-    user_agent_name: typeof o.user_agent_name === "string" ? o.user_agent_name : "",
-    user_agent_version: typeof o.user_agent_version === "string" ? o.user_agent_version : "",
-    client_features: Array.isArray(o.client_features) ? (o.client_features as string[]) : [],
-  };
-}
-
-function errorFrom(e: unknown): ErrorDetail | undefined {
-  if (!e || typeof e !== "object") return undefined;
-  const o = e as { code?: number; message?: string };
-  return { code: o.code ?? 0, message: o.message ?? "" };
-}
-
 function str(v: unknown): string {
   return typeof v === "string" ? v : "";
-}
-
-export function decodeSotwRequest(buf: Buffer): SotwRequest {
-  const m = wireTypes().sotwReq.decode(buf) as unknown as Record<string, unknown>;
-  const req: SotwRequest = {
-    version_info: str(m.version_info),
-    resource_names: (m.resource_names as string[] | undefined) ?? [],
-    type_url: str(m.type_url),
-    response_nonce: str(m.response_nonce),
-  };
-  const node = nodeFrom(m.node);
-  if (node) req.node = node;
-  const err = errorFrom(m.error_detail);
-  if (err) req.error_detail = err;
-  return req;
-}
-
-export function decodeDeltaRequest(buf: Buffer): DeltaRequest {
-  const m = wireTypes().deltaReq.decode(buf) as unknown as Record<string, unknown>;
-  const req: DeltaRequest = {
-    type_url: str(m.type_url),
-    resource_names_subscribe: (m.resource_names_subscribe as string[] | undefined) ?? [],
-    resource_names_unsubscribe: (m.resource_names_unsubscribe as string[] | undefined) ?? [],
-    initial_resource_versions: (m.initial_resource_versions as Record<string, string> | undefined) ?? {},
-    response_nonce: str(m.response_nonce),
-  };
-  const node = nodeFrom(m.node);
-  if (node) req.node = node;
-  const err = errorFrom(m.error_detail);
-  if (err) req.error_detail = err;
-  return req;
 }
 
 // ---- hand encoding -------------------------------------------------------------------------
