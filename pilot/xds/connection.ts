@@ -16,15 +16,16 @@ import {
 import { type NackRecord, type TypeResponse, TypeWatch } from "./watch.ts";
 import {
   type DeltaRequest,
-  encodeDeltaResponse,
-  encodeSotwResponse,
+  deltaResponseFrame,
+  type GrpcFrame,
   type SotwRequest,
+  sotwResponseFrame,
   type XdsNode,
 } from "./wire.ts";
 
 export interface ConnectionSink {
   /** Writes one encoded response; false means the stream is congested. */
-  write(buf: Buffer): boolean;
+  write(frame: GrpcFrame): boolean;
   /** Resolves when the stream can take more, or rejects after the timeout. */
   drain(timeoutMs: number): Promise<void>;
 }
@@ -47,7 +48,7 @@ let counter = 0;
  * Keyed weakly by the target set, and by the held set it diffs from, so entries die with them.
  */
 interface SharedResponse {
-  buf: Buffer;
+  frame: GrpcFrame;
   nonce: string;
   /** Creation order; a stream takes a shared response only if newer than every one it took. */
   seq: number;
@@ -230,14 +231,15 @@ export class XdsConnection<P = unknown> {
       const set = config.types[kind];
       const resp = w.plan(set, !w.responded);
       if (!resp) continue;
-      const { buf, nonce } = this.encode(w, set, resp);
+      const { frame, nonce } = this.encode(w, set, resp);
+      const size = frame.bytes.length - 5;
       w.commit(set, resp, nonce, startedAt);
       const type = SHORT_TYPE[kind];
       this.metrics.pushes.inc({ type });
       this.metrics.pushTime.observe({ type }, Math.max(0, Date.now() - startedAt) / 1000);
-      this.metrics.configSize.observe({ type }, buf.length);
-      bytes += buf.length;
-      if (!this.sink.write(buf)) this.congested = true;
+      this.metrics.configSize.observe({ type }, size);
+      bytes += size;
+      if (!this.sink.write(frame)) this.congested = true;
     }
     return bytes;
   }
@@ -255,7 +257,7 @@ export class XdsConnection<P = unknown> {
       if (!hit) {
         const seq = ++sharedCounter;
         const nonce = `${sharedPrefix}-${seq}`;
-        const made = { nonce, seq, buf: this.build(set, resp, nonce) };
+        const made = { nonce, seq, frame: this.build(set, resp, nonce) };
         if (share === "all") slot.all = made;
         else slot.from.set(share, made);
         w.sharedSeq = seq;
@@ -263,19 +265,19 @@ export class XdsConnection<P = unknown> {
       }
     }
     const nonce = this.nonce();
-    return { nonce, seq: 0, buf: this.build(set, resp, nonce) };
+    return { nonce, seq: 0, frame: this.build(set, resp, nonce) };
   }
 
-  private build(set: TypeSet, resp: TypeResponse, nonce: string): Buffer {
+  private build(set: TypeSet, resp: TypeResponse, nonce: string): GrpcFrame {
     if (this.mode === "sotw") {
-      return encodeSotwResponse(
+      return sotwResponseFrame(
         resp.version,
         set.typeUrl,
         nonce,
         resp.resources.map((r) => r.sotw),
       );
     }
-    return encodeDeltaResponse(
+    return deltaResponseFrame(
       resp.version,
       set.typeUrl,
       nonce,
@@ -285,8 +287,8 @@ export class XdsConnection<P = unknown> {
   }
 
   /** Writes bytes produced elsewhere (benchmark baselines); no state changes. */
-  writeRaw(buf: Buffer): boolean {
-    return this.sink.write(buf);
+  writeRaw(frame: GrpcFrame): boolean {
+    return this.sink.write(frame);
   }
 
   async drain(timeoutMs: number): Promise<void> {

@@ -137,6 +137,22 @@ function memo(map: WeakMap<FakeService, EnvoyJson>, s: FakeService, make: () => 
   return v;
 }
 
+/**
+ * Listeners and route configurations depend only on ports and hostnames, which an endpoint change
+ * leaves alone: reused by content key, as a translator caching per input would. A few entries
+ * suffice (one per port and visibility in use).
+ */
+const shapeMemo = new Map<string, EnvoyJson>();
+function memoShape(key: string, make: () => EnvoyJson): EnvoyJson {
+  let v = shapeMemo.get(key);
+  if (!v) {
+    v = make();
+    if (shapeMemo.size >= 64) shapeMemo.delete(shapeMemo.keys().next().value as string);
+    shapeMemo.set(key, v);
+  }
+  return v;
+}
+
 export function fakeGenerate(snapshot: FakeSnapshot, proxy: FakeProxy): ProxyConfig {
   const visible = snapshot.services.filter(
     (s) => !s.visibleTo || s.visibleTo === "*" || s.visibleTo === proxy.namespace,
@@ -148,13 +164,11 @@ export function fakeGenerate(snapshot: FakeSnapshot, proxy: FakeProxy): ProxyCon
       broken.has(clusterName(s)) ? cluster(s, true) : memo(clusterMemo, s, () => cluster(s, false)),
     ),
     endpoints: visible.map((s) => memo(claMemo, s, () => cla(s))),
-    listeners: ports.map(listener),
-    routes: ports.map((p) =>
-      routes(
-        p,
-        visible.filter((s) => s.port === p),
-      ),
-    ),
+    listeners: ports.map((p) => memoShape(`listener|${p}`, () => listener(p))),
+    routes: ports.map((p) => {
+      const onPort = visible.filter((s) => s.port === p);
+      return memoShape(`route|${p}|${onPort.map((s) => s.host).join(",")}`, () => routes(p, onPort));
+    }),
     secrets: [],
   };
 }

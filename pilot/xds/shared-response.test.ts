@@ -7,7 +7,10 @@ import { type ConnectionHooks, XdsConnection } from "./connection.ts";
 import { fakeGenerate, fakeSnapshot } from "./fake-backend.ts";
 import { createXdsMetrics } from "./metrics.ts";
 import { type PreparedConfig, prepareConfig, ResourceCache } from "./resources.ts";
-import { decodeSotwResponse } from "./wire.ts";
+import { decodeSotwResponse, type GrpcFrame } from "./wire.ts";
+
+/** Decodes a framed response (5-byte gRPC header, then the DiscoveryResponse). */
+const decode = (framed: Buffer) => decodeSotwResponse(framed.subarray(5));
 
 const services = [1, 2, 3].map((i) => ({
   host: `svc-${i}.default.svc.cluster.local`,
@@ -34,7 +37,8 @@ function stream(current: () => PreparedConfig, written: Buffer[]): XdsConnection
     log() {},
   };
   const node = { id: "sidecar~10.0.0.9~a.default~default.svc.cluster.local" } as XdsConnection["node"];
-  const sink = { write: (b: Buffer) => written.push(b) > 0, drain: async () => {} };
+  // Records the framed bytes themselves, so identity shows when streams share one response.
+  const sink = { write: (f: GrpcFrame) => written.push(f.bytes) > 0, drain: async () => {} };
   return new XdsConnection("sotw", node, {}, "peer", sink, createXdsMetrics(), hooks);
 }
 
@@ -54,19 +58,20 @@ test("identical streams share one response Buffer; a forced resend on a stream g
   sb.onSotwRequest(cdsRequest());
   assert.equal(a.length, 1);
   assert.equal(a[0], b[0], "the same bytes object is written to both streams");
-  const first = decodeSotwResponse(b[0] as Buffer);
+  assert.equal(a[0]?.readUInt32BE(1), (a[0]?.length ?? 0) - 5, "the gRPC header holds the length");
+  const first = decode(b[0] as Buffer);
   assert.equal(first.resources.length, 3);
 
   // The proxy restarts its CDS watch (no nonce): answered again, with a nonce new to this stream.
   sb.onSotwRequest(cdsRequest());
   assert.equal(b.length, 2);
-  const second = decodeSotwResponse(b[1] as Buffer);
+  const second = decode(b[1] as Buffer);
   assert.notEqual(second.nonce, first.nonce);
   assert.equal(second.version_info, first.version_info);
   assert.equal(sb.watches.get("cluster")?.nonceSent, second.nonce);
   // And again: the first (shared) nonce is not reused either, so a late ACK of it stays stale.
   sb.onSotwRequest(cdsRequest());
-  const third = decodeSotwResponse(b[2] as Buffer);
+  const third = decode(b[2] as Buffer);
   assert.ok(third.nonce !== first.nonce && third.nonce !== second.nonce);
 });
 
@@ -84,7 +89,7 @@ test("streams moving between the same two sets share the diff", () => {
     [sa, a],
     [sb, b],
   ] as const) {
-    const nonce = decodeSotwResponse(out.at(-1) as Buffer).nonce;
+    const nonce = decode(out.at(-1) as Buffer).nonce;
     s.onSotwRequest({ ...cdsRequest(nonce), type_url: TYPE_URLS.endpoint, resource_names: names });
   }
   const before = [a.length, b.length];
@@ -95,5 +100,5 @@ test("streams moving between the same two sets share the diff", () => {
   sb.push(cfg, undefined, Date.now());
   assert.deepEqual([a.length, b.length], [(before[0] ?? 0) + 1, (before[1] ?? 0) + 1]);
   assert.equal(a.at(-1), b.at(-1));
-  assert.equal(decodeSotwResponse(a.at(-1) as Buffer).resources.length, 1);
+  assert.equal(decode(a.at(-1) as Buffer).resources.length, 1);
 });

@@ -133,18 +133,64 @@ export function deltaEntry(name: string, version: string, anyBytes: Uint8Array):
   return lengthDelimited(2, resource);
 }
 
+/**
+ * An encoded response with the 5-byte gRPC message header in front (compressed flag 0, length),
+ * so the same bytes can go to every stream without grpc-js copying them (see framed-send.ts).
+ */
+export class GrpcFrame {
+  constructor(readonly bytes: Buffer) {}
+  /** The protobuf message without the header. */
+  get message(): Buffer {
+    return this.bytes.subarray(5);
+  }
+}
+
+function frame(parts: readonly Buffer[]): GrpcFrame {
+  let len = 0;
+  for (const p of parts) len += p.length;
+  const out = Buffer.allocUnsafe(len + 5);
+  out[0] = 0;
+  out.writeUInt32BE(len, 1);
+  let pos = 5;
+  for (const p of parts) {
+    out.set(p, pos);
+    pos += p.length;
+  }
+  return new GrpcFrame(out);
+}
+
+export function sotwResponseFrame(
+  versionInfo: string,
+  typeUrl: string,
+  nonce: string,
+  entries: readonly Buffer[],
+): GrpcFrame {
+  return frame([stringField(1, versionInfo), ...entries, stringField(4, typeUrl), stringField(5, nonce)]);
+}
+
+export function deltaResponseFrame(
+  systemVersion: string,
+  typeUrl: string,
+  nonce: string,
+  entries: readonly Buffer[],
+  removed: readonly string[],
+): GrpcFrame {
+  return frame([
+    stringField(1, systemVersion),
+    ...entries,
+    stringField(4, typeUrl),
+    stringField(5, nonce),
+    ...removed.map((r) => stringField(6, r)),
+  ]);
+}
+
 export function encodeSotwResponse(
   versionInfo: string,
   typeUrl: string,
   nonce: string,
   entries: Buffer[],
 ): Buffer {
-  return Buffer.concat([
-    stringField(1, versionInfo),
-    ...entries,
-    stringField(4, typeUrl),
-    stringField(5, nonce),
-  ]);
+  return sotwResponseFrame(versionInfo, typeUrl, nonce, entries).message;
 }
 
 export function encodeDeltaResponse(
@@ -154,13 +200,7 @@ export function encodeDeltaResponse(
   entries: Buffer[],
   removed: readonly string[],
 ): Buffer {
-  return Buffer.concat([
-    stringField(1, systemVersion),
-    ...entries,
-    stringField(4, typeUrl),
-    stringField(5, nonce),
-    ...removed.map((r) => stringField(6, r)),
-  ]);
+  return deltaResponseFrame(systemVersion, typeUrl, nonce, entries, removed).message;
 }
 
 /** Decodes a response (for tests and the TypeScript ADS client). */
@@ -207,8 +247,10 @@ export function encodeDeltaRequest(req: Record<string, unknown>): Buffer {
 }
 
 const identity = (b: Buffer): Buffer => b;
+/** Responses are GrpcFrames; when grpc-js frames them itself it gets the bare message. */
+const unframe = (r: GrpcFrame | Buffer): Buffer => (r instanceof GrpcFrame ? r.message : r);
 
-function method(path: string, decode: (b: Buffer) => unknown): MethodDefinition<unknown, Buffer> {
+function method(path: string, decode: (b: Buffer) => unknown): MethodDefinition<unknown, GrpcFrame | Buffer> {
   return {
     path,
     requestStream: true,
@@ -217,13 +259,13 @@ function method(path: string, decode: (b: Buffer) => unknown): MethodDefinition<
       throw new Error("server-side definition");
     },
     requestDeserialize: decode,
-    responseSerialize: identity,
+    responseSerialize: unframe,
     responseDeserialize: identity,
   };
 }
 
 /**
- * The server-side ADS definition. Responses are pre-encoded Buffers (serialize is the identity);
+ * The server-side ADS definition. Responses are pre-encoded GrpcFrames (or Buffers);
  * requests decode to plain objects. Method names match the descriptor, checked at load.
  */
 export function adsServiceDefinition(): ServiceDefinition {

@@ -5,12 +5,13 @@ import * as grpc from "@grpc/grpc-js";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { XdsKind } from "../model/proxy-config.ts";
 import { type ConnectionHooks, type ConnectionSink, XdsConnection } from "./connection.ts";
+import { installFramedSend } from "./framed-send.ts";
 import { createXdsMetrics, type XdsMetrics } from "./metrics.ts";
 import { Admission, PushQueue, type PushRequest } from "./push-queue.ts";
 import { type PreparedConfig, prepareConfig, ResourceCache, type ResourceEncoder } from "./resources.ts";
 import { DEFAULT_XDS_OPTIONS, type XdsBackend, type XdsServerOptions, type XdsSnapshot } from "./types.ts";
 import type { NackRecord } from "./watch.ts";
-import { adsServiceDefinition, type DeltaRequest, type SotwRequest } from "./wire.ts";
+import { adsServiceDefinition, type DeltaRequest, type GrpcFrame, type SotwRequest } from "./wire.ts";
 
 export interface XdsLogger {
   debug(obj: object, msg: string): void;
@@ -35,7 +36,7 @@ export interface PushRecord {
 }
 
 type AnyRequest = SotwRequest | DeltaRequest;
-type Call = grpc.ServerDuplexStream<AnyRequest, Buffer>;
+type Call = grpc.ServerDuplexStream<AnyRequest, GrpcFrame>;
 
 function grpcError(code: grpc.status, details: string): grpc.ServiceError {
   return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
@@ -98,6 +99,11 @@ export class XdsServer<S extends XdsSnapshot, P> {
       DeltaAggregatedResources: (call: Call) => this.handleStream("delta", call),
     });
     this.grpcServer = server;
+    if (!installFramedSend())
+      this.log.warn(
+        {},
+        "grpc-js internals changed: responses are copied once per stream (slower, still correct)",
+      );
     return new Promise((resolve, reject) => {
       server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
         if (err) reject(err);
@@ -327,7 +333,7 @@ export class XdsServer<S extends XdsSnapshot, P> {
         return;
       }
       const sink: ConnectionSink = {
-        write: (buf) => call.write(buf),
+        write: (frame) => call.write(frame),
         drain: (timeoutMs) =>
           new Promise((resolve, reject) => {
             const t = setTimeout(() => {

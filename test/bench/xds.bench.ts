@@ -27,10 +27,10 @@ import {
 } from "../../pilot/xds/fake-backend.ts";
 import {
   deltaEntry,
+  deltaResponseFrame,
   encodeAny,
-  encodeDeltaResponse,
-  encodeSotwResponse,
   sotwEntry,
+  sotwResponseFrame,
 } from "../../pilot/xds/wire.ts";
 import { XdsServer } from "../../pilot/xds/xds-server.ts";
 import { AdsClient, CDS, EDS, LDS, RDS } from "../helpers/ads-client.ts";
@@ -341,6 +341,7 @@ async function main(): Promise<void> {
   const baseP99: number[] = [];
   const oursAll: number[] = [];
   const serverMs: number[] = [];
+  const serverCpuMs: number[] = [];
   for (let run = 0; run < RUNS; run++) {
     const idx = run % SERVICES;
     services = services.map((s, i) =>
@@ -353,6 +354,7 @@ async function main(): Promise<void> {
     globalThis.gc?.();
     const waiting = clients.call({ cmd: "expect", types: [EDS], name: target });
     await new Promise((r) => setTimeout(r, 50));
+    const c0 = process.cpuUsage();
     const t0 = now();
     server.setSnapshot(
       fakeSnapshot(services, {
@@ -362,6 +364,8 @@ async function main(): Promise<void> {
     );
     await server.idle();
     serverMs.push(now() - t0);
+    const c1 = process.cpuUsage(c0);
+    serverCpuMs.push((c1.user + c1.system) / 1000);
     const times = (await waiting).map((t) => t - t0);
     oursP99.push(percentile(times, 99));
     oursAll.push(Math.max(...times));
@@ -377,8 +381,8 @@ async function main(): Promise<void> {
       const nonce = c.watches.get("endpoint")?.nonceSent ?? "";
       const buf =
         c.mode === "sotw"
-          ? encodeSotwResponse("base", TYPE_URLS.endpoint, nonce, entries.sotw)
-          : encodeDeltaResponse("base", TYPE_URLS.endpoint, nonce, entries.delta, []);
+          ? sotwResponseFrame("base", TYPE_URLS.endpoint, nonce, entries.sotw)
+          : deltaResponseFrame("base", TYPE_URLS.endpoint, nonce, entries.delta, []);
       return { c, buf };
     });
     await clients.call({ cmd: "gc" });
@@ -403,6 +407,7 @@ async function main(): Promise<void> {
       oursP99Runs: oursP99.map(round),
       baselineP99Runs: baseP99.map(round),
       serverTranslateAndWriteMs: round(median(serverMs)),
+      serverCpuMs: round(median(serverCpuMs)),
       clients: CLIENTS,
       services: SERVICES,
     },
