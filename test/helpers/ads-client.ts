@@ -11,6 +11,7 @@ import {
   decodeSotwResponse,
   encodeDeltaRequest,
   encodeSotwRequest,
+  lengthDelimited,
 } from "../../pilot/xds/wire.ts";
 
 export const CDS = TYPE_URLS.cluster;
@@ -304,6 +305,11 @@ export class AdsClient {
 
   private request(typeUrl: string, initial: boolean, nonce = "", error?: string): void {
     const sub = this.subs.get(typeUrl) ?? new Set<string>();
+    if (this.opts.mode === "sotw" && this.firstSent && !error && this.opts.decode === false) {
+      // A plain SotW ACK, as Envoy sends thousands of: hand-encoded around the cached names run.
+      this.write(this.sotwAck(typeUrl, sub, nonce));
+      return;
+    }
     const node = this.firstSent ? undefined : this.node();
     this.firstSent = true;
     if (this.opts.mode === "sotw") {
@@ -331,6 +337,27 @@ export class AdsClient {
     }
     if (error) req.error_detail = { code: 14, message: error };
     this.write(encodeDeltaRequest(req));
+  }
+
+  /** Encoded resource_names per type, rebuilt only when the subscription object changes. */
+  private namesRun = new Map<string, { sub: Set<string> | "*"; bytes: Buffer }>();
+
+  private sotwAck(typeUrl: string, sub: Set<string> | "*", nonce: string): Buffer {
+    let run = this.namesRun.get(typeUrl);
+    if (!run || run.sub !== sub) {
+      run = {
+        sub,
+        bytes: Buffer.concat(sub === "*" ? [] : [...sub].map((n) => lengthDelimited(3, Buffer.from(n)))),
+      };
+      this.namesRun.set(typeUrl, run);
+    }
+    const str = (field: number, v: string) => (v ? lengthDelimited(field, Buffer.from(v)) : Buffer.alloc(0));
+    return Buffer.concat([
+      str(1, this.lastVersion.get(typeUrl) ?? ""),
+      run.bytes,
+      str(4, typeUrl),
+      str(5, nonce),
+    ]);
   }
 
   /** Changes an explicit subscription (EDS/RDS names). */
