@@ -41,6 +41,18 @@ export interface TypeResponse {
   share?: "all" | TypeSet;
 }
 
+const allCache = new WeakMap<TypeSet, PreparedResource[]>();
+
+/** Every resource of a set, in set order; one shared, never-modified array per set. */
+function allResources(set: TypeSet): PreparedResource[] {
+  let all = allCache.get(set);
+  if (!all) {
+    all = [...set.byName.values()];
+    allCache.set(set, all);
+  }
+  return all;
+}
+
 export class TypeWatch {
   wildcard = false;
   names: Set<string> = new Set();
@@ -180,6 +192,13 @@ export class TypeWatch {
    */
   plan(set: TypeSet, force: boolean): TypeResponse | undefined {
     const covers = this.covers(set);
+    if (covers && !this.heldSet && this.held.size === 0) {
+      // A fresh stream that wants the whole set (every stream of a reconnect storm): the answer
+      // is every resource, the same array for all such streams, with nothing to diff.
+      const resources = allResources(set);
+      if (resources.length === 0 && !force) return undefined;
+      return { version: set.version, resources, removed: [], share: "all" };
+    }
     let updated: readonly string[];
     let removed: readonly string[];
     let share: "all" | TypeSet | undefined;
