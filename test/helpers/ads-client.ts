@@ -5,6 +5,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { decodeToJson } from "../../pilot/envoy/proto.ts";
 import { TYPE_URLS } from "../../pilot/model/proxy-config.ts";
+import { ProtoFields } from "../../pilot/xds/proto-fields.ts";
 import {
   adsClientDefinition,
   decodeDeltaResponse,
@@ -56,62 +57,6 @@ export interface AdsClientOptions {
   channelOptions?: grpc.ChannelOptions;
 }
 
-/**
- * A protobuf field cursor over one buffer, for the cheap (`decode: false`) path: no generators,
- * closures or copies per field, since a thousand clients each read a few thousand resources.
- */
-class Cursor {
-  pos = 0;
-  end = 0;
-  /** Field number, wire type and (for length-delimited fields) the value's range. */
-  field = 0;
-  wire = 0;
-  start = 0;
-  stop = 0;
-  constructor(readonly buf: Buffer) {}
-
-  at(start: number, end: number): this {
-    this.pos = start;
-    this.end = end;
-    return this;
-  }
-
-  private varint(): number {
-    const buf = this.buf;
-    let n = 0;
-    let mul = 1;
-    let b: number;
-    do {
-      b = buf[this.pos++] ?? 0;
-      n += (b & 0x7f) * mul;
-      mul *= 128;
-    } while (b & 0x80);
-    return n;
-  }
-
-  /** Moves to the next field; false at the end (or on a wire type this reader does not know). */
-  next(): boolean {
-    if (this.pos >= this.end) return false;
-    const tag = this.varint();
-    this.field = Math.floor(tag / 8);
-    this.wire = tag % 8;
-    if (this.wire === 2) {
-      const len = this.varint();
-      this.start = this.pos;
-      this.stop = this.pos + len;
-      this.pos = this.stop;
-    } else if (this.wire === 0) this.varint();
-    else if (this.wire === 1) this.pos += 8;
-    else if (this.wire === 5) this.pos += 4;
-    else return false;
-    return true;
-  }
-
-  text(): string {
-    return this.buf.toString("utf8", this.start, this.stop);
-  }
-}
-
 const NO_BYTES = new Uint8Array(0);
 
 interface LightResource {
@@ -129,10 +74,10 @@ interface LightResponse {
 
 /** Field 1 (a string) of the Any's value: the name of a Cluster, Listener, RouteConfiguration or CLA. */
 function anyValueName(buf: Buffer, start: number, stop: number): string {
-  const any = new Cursor(buf).at(start, stop);
+  const any = new ProtoFields(buf, start, stop);
   while (any.next()) {
     if (any.field !== 2 || any.wire !== 2) continue;
-    const value = new Cursor(buf).at(any.start, any.stop);
+    const value = new ProtoFields(buf, any.start, any.stop);
     while (value.next()) if (value.field === 1 && value.wire === 2) return value.text();
     return "";
   }
@@ -142,8 +87,7 @@ function anyValueName(buf: Buffer, start: number, stop: number): string {
 /** DiscoveryResponse / DeltaDiscoveryResponse without protobufjs: only names and versions. */
 function parseLight(buf: Buffer, mode: "sotw" | "delta"): LightResponse {
   const out: LightResponse = { version: "", typeUrl: "", nonce: "", resources: [], removed: [] };
-  const c = new Cursor(buf).at(0, buf.length);
-  const inner = new Cursor(buf);
+  const c = new ProtoFields(buf, 0, buf.length);
   while (c.next()) {
     if (c.wire !== 2) continue;
     if (c.field === 1) out.version = c.text();
@@ -154,7 +98,7 @@ function parseLight(buf: Buffer, mode: "sotw" | "delta"): LightResponse {
       out.resources.push({ name: anyValueName(buf, c.start, c.stop), version: "" });
     } else if (c.field === 2) {
       const r: LightResource = { name: "", version: "" };
-      inner.at(c.start, c.stop);
+      const inner = new ProtoFields(buf, c.start, c.stop);
       while (inner.next()) {
         if (inner.wire !== 2) continue;
         if (inner.field === 1) r.version = inner.text();
@@ -170,7 +114,7 @@ function parseLight(buf: Buffer, mode: "sotw" | "delta"): LightResponse {
 /** Reads field 1 (a string) of a message: the name of Cluster, Listener, RouteConfiguration, CLA. */
 function readName(bytes: Uint8Array): string {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  const c = new Cursor(buf).at(0, buf.length);
+  const c = new ProtoFields(buf, 0, buf.length);
   while (c.next()) if (c.field === 1 && c.wire === 2) return c.text();
   return "";
 }
