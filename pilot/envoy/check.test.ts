@@ -224,3 +224,32 @@ test("the fast strict encoder matches protojson on integer, enum and duration ed
     /an Any needs @type/,
   );
 });
+
+test("the gate's verdicts carry over to new objects with the same content, good and bad", () => {
+  const config = (): ProxyConfig => ({
+    listeners: [],
+    routes: [],
+    clusters: [
+      { name: "good", type: "STATIC", connect_timeout: "1s" },
+      { name: "bad", type: "STATIC", connect_timeout: "1s", typo_field: 1 },
+    ],
+    endpoints: [],
+    secrets: [],
+  });
+  const first = checkProxyConfig(config());
+  const second = checkProxyConfig(config());
+  assert.deepEqual(
+    second.ok.clusters.map((c) => c.name),
+    ["good"],
+  );
+  assert.deepEqual(
+    second.diagnostics.map((d) => d.message),
+    first.diagnostics.map((d) => d.message),
+    "the remembered rejection is reported again, word for word",
+  );
+  assert.match(second.diagnostics[0]?.message ?? "", /typo_field/);
+  // A change of content is a new verdict.
+  const changed = config();
+  delete (changed.clusters[1] as EnvoyJson).typo_field;
+  assert.equal(checkProxyConfig(changed).ok.clusters.length, 2);
+});

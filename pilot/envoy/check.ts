@@ -11,6 +11,7 @@ import {
   TYPE_URLS,
   type XdsKind,
 } from "../model/proxy-config.ts";
+import { contentHash } from "./content-hash.ts";
 import { fastEncode, StrictEncodeError } from "./fast-encode.ts";
 import { encodeJson, envoyType } from "./proto.ts";
 import { validateMessage } from "./validate-rules.ts";
@@ -109,6 +110,39 @@ const KINDS: readonly [keyof ProxyConfig, XdsKind][] = [
  * Checks a whole ProxyConfig. Returns the config with failing resources removed (and listeners
  * or clusters whose RDS/EDS reference no longer resolves), plus one diagnostic per removal.
  */
+/**
+ * What the gate concluded about each resource content it has seen (undefined: fine). A push after
+ * an endpoint change re-translates every resource into new objects with mostly the same content,
+ * so this is what keeps the gate from strictly encoding thousands of unchanged resources again.
+ * Bounded: cleared when full (the next push re-checks, then the cache refills).
+ */
+const verdicts = new Map<string, string | undefined>();
+const MAX_VERDICTS = 200_000;
+
+/** Clears remembered verdicts (benchmarks measuring the gate cold). */
+export function clearCheckCache(): void {
+  verdicts.clear();
+}
+
+/** Why a resource must not be served, or undefined when it encodes strictly and meets the rules. */
+function checkResource(kind: XdsKind, r: EnvoyJson): string | undefined {
+  const key = `${kind}\u0000${contentHash(r)}`;
+  if (verdicts.has(key)) return verdicts.get(key);
+  let verdict: string | undefined;
+  try {
+    encodeResource(kind, r);
+  } catch (err) {
+    verdict = `it does not encode under Envoy's schema: ${(err as Error).message}`;
+  }
+  if (verdict === undefined) {
+    const problems = validateResource(kind, r);
+    if (problems.length > 0) verdict = `it breaks Envoy's constraints: ${problems.join("; ")}`;
+  }
+  if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
+  verdicts.set(key, verdict);
+  return verdict;
+}
+
 export function checkProxyConfig(config: ProxyConfig): { ok: ProxyConfig; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const ok: ProxyConfig = { listeners: [], routes: [], clusters: [], endpoints: [], secrets: [] };
@@ -121,17 +155,9 @@ export function checkProxyConfig(config: ProxyConfig): { ok: ProxyConfig; diagno
         continue;
       }
       seen.add(name);
-      try {
-        encodeResource(kind, r);
-      } catch (err) {
-        diagnostics.push(
-          problem(kind, name, `it does not encode under Envoy's schema: ${(err as Error).message}`),
-        );
-        continue;
-      }
-      const problems = validateResource(kind, r);
-      if (problems.length > 0) {
-        diagnostics.push(problem(kind, name, `it breaks Envoy's constraints: ${problems.join("; ")}`));
+      const bad = checkResource(kind, r);
+      if (bad) {
+        diagnostics.push(problem(kind, name, bad));
         continue;
       }
       ok[field].push(r);

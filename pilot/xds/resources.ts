@@ -1,7 +1,7 @@
 // Prepared resources: a translated ProxyConfig turned into what streams send. Each resource is
 // hashed (its content hash is its version) and encoded once per content; identical resources in
 // different proxies' configs share one PreparedResource, so bytes are never produced per client.
-import { hash as oneShotHash } from "node:crypto";
+import { contentHash, shortHash as hash } from "../envoy/content-hash.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { EnvoyJson, ProxyConfig, XdsKind } from "../model/proxy-config.ts";
 import { resourceName, TYPE_URLS } from "../model/proxy-config.ts";
@@ -80,11 +80,6 @@ const KIND_LIST: Record<XdsKind, keyof ProxyConfig> = {
   secret: "secrets",
 };
 
-/** Content hash of a resource: SHA-1 is plenty for change detection and twice as fast here. */
-function hash(s: string): string {
-  return oneShotHash("sha1", s, "base64url").slice(0, 16);
-}
-
 /** Finds `metadata.filter_metadata.istio.config` (Istio's pointer to the source object). */
 function sourcesOf(json: EnvoyJson): string[] {
   const md = json.metadata as { filter_metadata?: Record<string, Record<string, unknown>> } | undefined;
@@ -142,8 +137,7 @@ export class ResourceCache {
 
   private prepareByContent(kind: XdsKind, json: EnvoyJson): CacheEntry | { error: string; name: string } {
     const name = resourceName(json);
-    const text = JSON.stringify(json);
-    const version = hash(text);
+    const version = contentHash(json);
     const key = `${kind}\u0000${version}`;
     const hit = this.entries.get(key);
     if (hit) {
