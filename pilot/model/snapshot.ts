@@ -22,6 +22,11 @@ export interface ChangeSet {
    * stays endpoint-only for everyone else.
    */
   workloadIps?: ReadonlySet<string>;
+  /**
+   * Version of the snapshot these changes are relative to. Consumers that patch their state from
+   * the previous snapshot check it is the one they hold.
+   */
+  basedOn?: string;
 }
 
 export interface MeshSnapshot {

@@ -6,7 +6,7 @@ import { parseProxy } from "../model/parse-proxy.ts";
 import type { ProxyInfo } from "../model/proxy.ts";
 import { type EnvoyJson, resourceName, type XdsKind } from "../model/proxy-config.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
-import { translate, translationKey } from "../translate/index.ts";
+import { translate, translateEndpoints, translationKey } from "../translate/index.ts";
 import type { PreparedConfig, ResourceEncoder } from "../xds/resources.ts";
 import type { XdsBackend } from "../xds/types.ts";
 
@@ -144,6 +144,21 @@ export function meshBackend(): XdsBackend<MeshSnapshot, ProxyInfo> & {
       const key = translationKey(snapshot, proxy);
       const prefix = `${snapshot.version}|`;
       return key.startsWith(prefix) ? key.slice(prefix.length) : key;
+    },
+    generateEndpoints(snapshot, proxy) {
+      const c = snapshot.changes;
+      if (!c.endpointsOnly || c.full) return undefined;
+      const out = translateEndpoints(snapshot, proxy, c.endpointHosts);
+      if (!out) return undefined;
+      // Assignments the gate would refuse take the full path, which reports them.
+      const checked = checkProxyConfig({
+        listeners: [],
+        routes: [],
+        clusters: [],
+        endpoints: out.endpoints,
+        secrets: [],
+      });
+      return checked.diagnostics.length === 0 ? out : undefined;
     },
     affects(snapshot, _proxy, previous) {
       const c = snapshot.changes;

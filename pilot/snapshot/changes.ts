@@ -46,5 +46,5 @@ export function computeChanges(next: SnapshotBody, previous: MeshSnapshot | unde
   const meshChanged = !sameJson(next.meshConfig, previous.meshConfig);
   if (meshChanged) kinds.add("MeshConfig");
   const endpointsOnly = endpointHosts.size > 0 && [...kinds].every((k) => ENDPOINT_KINDS.has(k));
-  return { kinds, endpointHosts, endpointsOnly, full: meshChanged, workloadIps };
+  return { kinds, endpointHosts, endpointsOnly, full: meshChanged, workloadIps, basedOn: previous.version };
 }

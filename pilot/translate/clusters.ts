@@ -90,10 +90,14 @@ function outbound(
     out.endpoints.push(sharedLoadAssignment(ctx, name, service.hostname, port.name, subset?.labels, policy));
 }
 
-/** Every outbound cluster the proxy can reach. UDP ports have no cluster (Envoy does not proxy them here). */
-export function outboundClusters(ctx: Ctx): ClusterOutput {
+/**
+ * Every outbound cluster the proxy can reach (only those of the `only` hostnames when given).
+ * UDP ports have no cluster (Envoy does not proxy them here).
+ */
+export function outboundClusters(ctx: Ctx, only?: ReadonlySet<string>): ClusterOutput {
   const out: ClusterOutput = { clusters: [], endpoints: [] };
   for (const service of ctx.scope.services) {
+    if (only && !only.has(service.hostname)) continue;
     const dr = destinationRuleFor(ctx, service.hostname, service);
     for (const port of service.ports) {
       if (port.protocol === "UDP") continue;

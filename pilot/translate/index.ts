@@ -1,3 +1,3 @@
 // Public surface of pilot/translate: the pure snapshot → Envoy resources function.
-export { type TranslateResult, translate } from "./translate.ts";
+export { type TranslateResult, translate, translateEndpoints } from "./translate.ts";
 export { translationKey } from "./translation-key.ts";

@@ -32,8 +32,8 @@ function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
 }
 
 /** Translates the snapshot for one proxy. Never throws on user config: problems are diagnostics. */
-export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo): TranslateResult {
-  const ctx: Ctx = {
+function context(snapshot: MeshSnapshot, proxy: ProxyInfo): Ctx {
+  return {
     snapshot,
     proxy,
     index: snapshotIndex(snapshot),
@@ -41,6 +41,25 @@ export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo): TranslateRe
     proxyless: proxy.generator === "grpc",
     diagnostics: new Map(),
   };
+}
+
+/**
+ * The outbound clusters and ClusterLoadAssignments of the given hostnames only: what an
+ * endpoint-only change can alter for a proxy whose inbound side it leaves alone. The caller
+ * checks the clusters are unchanged (a DNS cluster carries its endpoints inline) before reusing
+ * the rest of an earlier translation. Undefined for routers (no outbound clusters here).
+ */
+export function translateEndpoints(
+  snapshot: MeshSnapshot,
+  proxy: ProxyInfo,
+  hosts: ReadonlySet<string>,
+): { clusters: EnvoyJson[]; endpoints: EnvoyJson[] } | undefined {
+  if (proxy.type === "router") return undefined;
+  return outboundClusters(context(snapshot, proxy), hosts);
+}
+
+export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo): TranslateResult {
+  const ctx = context(snapshot, proxy);
   const config: ProxyConfig = { listeners: [], routes: [], clusters: [], endpoints: [], secrets: [] };
   if (proxy.type === "router") {
     ctx.diagnostics.set("router", {

@@ -19,6 +19,7 @@ export interface XdsMetrics {
   translations: Counter;
   translationTime: Histogram;
   translationCacheHits: Counter;
+  endpointPatches: Counter;
   rejectedStreams: Counter<"reason">;
   configDiagnostics: Gauge<"severity">;
 }
@@ -114,6 +115,11 @@ export function createXdsMetrics(registry = new Registry()): XdsMetrics {
     translationCacheHits: new Counter({
       name: "remora_translation_cache_hits_total",
       help: "Proxy configurations served from the shared translation cache.",
+      registers: [registry],
+    }),
+    endpointPatches: new Counter({
+      name: "remora_endpoint_patches_total",
+      help: "Proxy configurations made by patching the previous translation's load assignments (endpoint-only changes).",
       registers: [registry],
     }),
     rejectedStreams: new Counter({

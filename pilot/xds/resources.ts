@@ -257,6 +257,44 @@ export function prepareConfig(
   return { key, snapshotVersion, types, diagnostics: diags, config };
 }
 
+/**
+ * `base` (the previous snapshot's config for the same proxy class) with some load assignments
+ * replaced, for an endpoint-only change. Undefined when the patch would not equal a full
+ * translation: a cluster of the changed hosts differs from the one in `base` (a DNS cluster
+ * carries its endpoints), an assignment is new, or something does not encode.
+ */
+export function patchEndpoints(
+  base: PreparedConfig,
+  snapshotVersion: string,
+  changed: { clusters: readonly EnvoyJson[]; endpoints: readonly EnvoyJson[] },
+  cache: ResourceCache,
+): PreparedConfig | undefined {
+  for (const json of changed.clusters) {
+    const had = base.types.cluster.byName.get(resourceName(json));
+    if (!had || had.version !== contentHash(json)) return undefined;
+  }
+  const set = base.types.endpoint;
+  const replaced = new Map<string, PreparedResource>();
+  for (const json of changed.endpoints) {
+    const r = cache.prepare("endpoint", json);
+    if ("error" in r || !set.byName.has(r.name)) return undefined;
+    replaced.set(r.name, r);
+  }
+  // Everything else is reused: mark it used so the cache keeps it for the next full translation.
+  for (const kind of PUSH_ORDER) {
+    for (const r of base.types[kind].byName.values()) {
+      if (kind !== "endpoint" || !replaced.has(r.name)) cache.prepare(kind, r.json);
+    }
+  }
+  const resources = [...set.byName.values()].map((r) => replaced.get(r.name) ?? r);
+  const endpoint = sameSet(set, resources) ? set : buildTypeSet("endpoint", resources, set);
+  const config: ProxyConfig = {
+    ...base.config,
+    endpoints: resources.map((r) => r.json),
+  };
+  return { ...base, snapshotVersion, types: { ...base.types, endpoint }, config };
+}
+
 export interface TypeDiff {
   /** Names whose version differs or that are new in `to`. */
   readonly updated: readonly string[];

@@ -2,7 +2,7 @@
 // nodes and translates. Nothing here knows Kubernetes or Istio kinds, so the server can be run
 // with hand-made snapshots and resources.
 import type { Diagnostic } from "../model/diagnostic.ts";
-import type { ProxyConfig, XdsKind } from "../model/proxy-config.ts";
+import type { EnvoyJson, ProxyConfig, XdsKind } from "../model/proxy-config.ts";
 import type { ChangeSet } from "../model/snapshot.ts";
 import type { PreparedConfig } from "./resources.ts";
 import type { XdsNode } from "./wire.ts";
@@ -30,6 +30,14 @@ export interface XdsBackend<S extends XdsSnapshot, P> {
    * the config the proxy was last pushed (from an older snapshot).
    */
   affects?(snapshot: S, proxy: P, previous: PreparedConfig): boolean;
+  /**
+   * Optional fast path for an endpoint-only snapshot: this proxy's clusters and load assignments
+   * for the hosts whose endpoints changed. The server then reuses the previous snapshot's
+   * translation for the same cache key, replacing those load assignments, provided the clusters
+   * came out unchanged and every assignment replaces one it had; otherwise, or when this returns
+   * undefined, it calls generate(). Must be as pure as generate().
+   */
+  generateEndpoints?(snapshot: S, proxy: P): { clusters: EnvoyJson[]; endpoints: EnvoyJson[] } | undefined;
   /**
    * The source objects (e.g. `VirtualService default/reviews (file:vs.yaml:1)`) a resource was
    * built from, so a NACK can name what to fix. Called only when a proxy rejects something.

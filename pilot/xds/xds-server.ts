@@ -8,7 +8,13 @@ import { type ConnectionHooks, type ConnectionSink, XdsConnection } from "./conn
 import { installFramedSend } from "./framed-send.ts";
 import { createXdsMetrics, type XdsMetrics } from "./metrics.ts";
 import { Admission, PushQueue, type PushRequest } from "./push-queue.ts";
-import { type PreparedConfig, prepareConfig, ResourceCache, type ResourceEncoder } from "./resources.ts";
+import {
+  type PreparedConfig,
+  patchEndpoints,
+  prepareConfig,
+  ResourceCache,
+  type ResourceEncoder,
+} from "./resources.ts";
 import { DEFAULT_XDS_OPTIONS, type XdsBackend, type XdsServerOptions, type XdsSnapshot } from "./types.ts";
 import type { NackRecord } from "./watch.ts";
 import { adsServiceDefinition, type DeltaRequest, type GrpcFrame, type SotwRequest } from "./wire.ts";
@@ -52,6 +58,8 @@ export class XdsServer<S extends XdsSnapshot, P> {
   private readonly conns = new Set<XdsConnection<P>>();
   private readonly calls = new Map<XdsConnection<P>, Call>();
   private translations = new Map<string, PreparedConfig>();
+  /** The previous snapshot and its translations: the base an endpoint-only change patches. */
+  private previous: { version: string; translations: Map<string, PreparedConfig> } | undefined;
   private readonly resources: ResourceCache;
   private readonly queue: PushQueue<XdsConnection<P>>;
   private readonly admission: Admission;
@@ -135,6 +143,7 @@ export class XdsServer<S extends XdsSnapshot, P> {
 
   /** Publishes a new snapshot: every proxy that can see the change gets a push. */
   setSnapshot(snapshot: S, reason = "config"): void {
+    if (this.snapshot) this.previous = { version: this.snapshot.version, translations: this.translations };
     this.snapshot = snapshot;
     this.snapshotAt = Date.now();
     this.translations = new Map();
@@ -195,6 +204,14 @@ export class XdsServer<S extends XdsSnapshot, P> {
       return hit;
     }
     const t0 = performance.now();
+    const patched = this.patchedConfig(snapshot, conn.proxy, key);
+    if (patched) {
+      this.translations.set(key, patched);
+      this.translationsForSnapshot++;
+      this.metrics.endpointPatches.inc();
+      this.metrics.translationTime.observe((performance.now() - t0) / 1000);
+      return patched;
+    }
     const out = this.backend.generate(snapshot, conn.proxy) as ReturnType<XdsBackend<S, P>["generate"]> & {
       refused?: { kind: XdsKind; name: string }[];
     };
@@ -222,6 +239,21 @@ export class XdsServer<S extends XdsSnapshot, P> {
       );
     }
     return prepared;
+  }
+
+  /**
+   * An endpoint-only change applied to the previous snapshot's translation for the same class:
+   * only the changed hosts' load assignments are recomputed (Istio's incremental EDS). Only when
+   * the changes are relative to the snapshot that translation came from; else undefined.
+   */
+  private patchedConfig(snapshot: S, proxy: P, key: string): PreparedConfig | undefined {
+    const c = snapshot.changes;
+    const prev = this.previous;
+    if (!c.endpointsOnly || c.full || !prev || c.basedOn !== prev.version) return undefined;
+    const base = prev.translations.get(key);
+    if (!base || !this.backend.generateEndpoints) return undefined;
+    const changed = this.backend.generateEndpoints(snapshot, proxy);
+    return changed && patchEndpoints(base, snapshot.version, changed, this.resources);
   }
 
   private respond(conn: XdsConnection<P>, kinds: XdsKind[]): void {

@@ -135,13 +135,15 @@ describe("grpc-js-xds clients through remora pilot on a (fake) Kubernetes API", 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test("Service + EndpointSlice serve calls; a slice change moves traffic with an EDS-only push", async () => {
+  test("Service + EndpointSlice serve calls; a slice change moves traffic with an EDS-only push (incremental EDS)", async () => {
     const bootstrap = {
       xds_servers: [
         { server_uri: `127.0.0.1:${grpcPort}`, channel_creds: [{ type: "insecure" }], server_features: [] },
       ],
       node: {
-        id: "sidecar~127.0.0.1~kclient.default~default.svc.cluster.local",
+        // Not an endpoint address, so the client backs no service and its own (inbound) side
+        // stays the same while the backends' endpoints change.
+        id: "sidecar~10.255.0.1~kclient.default~default.svc.cluster.local",
         locality: {},
         metadata: { GENERATOR: "grpc", NAMESPACE: "default" },
       },
@@ -175,6 +177,11 @@ describe("grpc-js-xds clients through remora pilot on a (fake) Kubernetes API", 
       assert.ok(count(afterText, "eds") > count(before, "eds"), "EDS pushed");
       for (const t of ["cds", "lds", "rds"])
         assert.equal(count(afterText, t), count(before, t), `no ${t} push`);
+      const patches = (text: string) => Number(/^remora_endpoint_patches_total (\S+)$/m.exec(text)?.[1] ?? 0);
+      assert.ok(
+        patches(afterText) > patches(before),
+        "the new endpoints came from patching the previous translation, not a full one",
+      );
       const conns = (await (
         await fetch(`http://127.0.0.1:${httpPort}/debug/connections`)
       ).json()) as unknown[];
