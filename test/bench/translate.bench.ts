@@ -3,7 +3,8 @@
 // no proxy was translated against yet, so no shared index or cache helps), against the baseline
 // of strictly encoding the same pre-built resources without any cache; a second proxy on the warm
 // snapshot and the serving gate, cold and warm, are reported alongside. And the snapshot's heap,
-// against the heap of the source objects it was built from. Baselines run in the same process.
+// against the heap of the source objects it was built from. And an endpoint-only change: patching
+// the previous translation against translating again. Baselines run in the same process.
 import { checkProxyConfig, clearCheckCache, encodeResource } from "../../pilot/envoy/check.ts";
 import { fastEncode } from "../../pilot/envoy/fast-encode.ts";
 import { envoyType } from "../../pilot/envoy/proto.ts";
@@ -11,9 +12,11 @@ import { defaultMeshConfig } from "../../pilot/model/mesh-config.ts";
 import { parseProxy } from "../../pilot/model/parse-proxy.ts";
 import { type ProxyConfig, TYPE_URLS, type XdsKind } from "../../pilot/model/proxy-config.ts";
 import type { MeshSnapshot, SnapshotInput } from "../../pilot/model/snapshot.ts";
+import { meshBackend, meshEncoder } from "../../pilot/server/mesh-backend.ts";
 import { buildSnapshot } from "../../pilot/snapshot/build-snapshot.ts";
 import { objectsToSnapshotInput } from "../../pilot/snapshot/objects-input.ts";
 import { translate } from "../../pilot/translate/translate.ts";
+import { patchEndpoints, prepareConfig, ResourceCache } from "../../pilot/xds/resources.ts";
 import { median, report, SMOKE, timeRuns } from "./report.ts";
 
 const SERVICES = SMOKE ? 50 : 1000;
@@ -206,6 +209,59 @@ async function proxyCase(
   });
 }
 
+/**
+ * One pod of one service moves (an endpoint-only change): what the server does per proxy class,
+ * patching the previous translation's load assignments, against translating, checking and
+ * preparing everything again (the full path). Both share warm caches.
+ */
+async function endpointChangeCase(snapshot: MeshSnapshot): Promise<void> {
+  const moved = meshObjects().map((o) => {
+    const pod = o as { kind: string; metadata: { name: string }; status?: { podIP?: string } };
+    if (pod.kind !== "Pod" || pod.metadata.name !== "svc-1-0") return o;
+    return { ...pod, status: { ...pod.status, podIP: "10.250.250.1" } };
+  });
+  const next = buildSnapshot(objectsToSnapshotInput(moved, defaultMeshConfig(), "bench"), snapshot);
+  if (!next.changes.endpointsOnly) throw new Error("the bench's endpoint change is not endpoint-only");
+  const node = {
+    id: "sidecar~10.254.0.1~client-0.ns-0~ns-0.svc.cluster.local",
+    metadata: { NAMESPACE: "ns-0" },
+  };
+  const p1 = parseProxy(node, snapshot);
+  const p2 = parseProxy(node, next);
+  if (!p1.ok || !p2.ok) throw new Error("bench proxy does not parse");
+  const backend = meshBackend();
+  const cache = new ResourceCache(meshEncoder);
+  const full = (s: MeshSnapshot, proxy: typeof p1.proxy) => {
+    const g = backend.generate(s, proxy) as ReturnType<typeof backend.generate> & { refused?: [] };
+    return prepareConfig(
+      backend.cacheKey(s, proxy),
+      s.version,
+      g.config,
+      g.diagnostics,
+      cache,
+      undefined,
+      g.refused,
+    );
+  };
+  const base = full(snapshot, p1.proxy);
+  let patchedOk = true;
+  const patch = await timeRuns(() => {
+    const changed = backend.generateEndpoints?.(next, p2.proxy);
+    patchedOk &&= !!(changed && patchEndpoints(base, next.version, changed, cache));
+  }, RUNS);
+  if (!patchedOk) throw new Error("the endpoint change was not patched");
+  const again = await timeRuns(() => full(next, p2.proxy), RUNS);
+  report({
+    name: "translate.sidecar.endpoint_change_ms",
+    ours: median(patch),
+    baseline: median(again),
+    unit: "ms per proxy class",
+    runs: RUNS,
+    goal: "patching an endpoint change costs a fraction of translating again",
+    extra: { services: SERVICES, endpoints: SERVICES * PER_SERVICE },
+  });
+}
+
 async function main(): Promise<void> {
   const mesh = defaultMeshConfig();
   const before = heapAfterGc();
@@ -250,6 +306,7 @@ async function main(): Promise<void> {
       metadata: { NAMESPACE: "ns-1", GENERATOR: "grpc" },
     },
   );
+  await endpointChangeCase(snapshot);
 }
 
 await main();
