@@ -8,13 +8,8 @@ import { type ConnectionHooks, type ConnectionSink, XdsConnection } from "./conn
 import { installFramedSend } from "./framed-send.ts";
 import { createXdsMetrics, type XdsMetrics } from "./metrics.ts";
 import { Admission, PushQueue, type PushRequest } from "./push-queue.ts";
-import {
-  type PreparedConfig,
-  patchEndpoints,
-  prepareConfig,
-  ResourceCache,
-  type ResourceEncoder,
-} from "./resources.ts";
+import type { PreparedConfig, ResourceEncoder } from "./resources.ts";
+import { Translations } from "./translations.ts";
 import { DEFAULT_XDS_OPTIONS, type XdsBackend, type XdsServerOptions, type XdsSnapshot } from "./types.ts";
 import type { NackRecord } from "./watch.ts";
 import { adsServiceDefinition, type DeltaRequest, type GrpcFrame, type SotwRequest } from "./wire.ts";
@@ -57,16 +52,12 @@ export class XdsServer<S extends XdsSnapshot, P> {
   snapshotAt = 0;
   private readonly conns = new Set<XdsConnection<P>>();
   private readonly calls = new Map<XdsConnection<P>, Call>();
-  private translations = new Map<string, PreparedConfig>();
-  /** The previous snapshot and its translations: the base an endpoint-only change patches. */
-  private previous: { version: string; translations: Map<string, PreparedConfig> } | undefined;
-  private readonly resources: ResourceCache;
+  private readonly translations: Translations<S, P>;
   private readonly queue: PushQueue<XdsConnection<P>>;
   private readonly admission: Admission;
   private closing = false;
   private readonly history: PushRecord[] = [];
   private readonly hooks: ConnectionHooks;
-  translationsForSnapshot = 0;
   private sliceStart = 0;
   /** Observer for ACKs (tests and benchmarks). */
   onAck: ((conn: XdsConnection<P>, kind: XdsKind) => void) | undefined;
@@ -80,7 +71,7 @@ export class XdsServer<S extends XdsSnapshot, P> {
   ) {
     this.options = { ...DEFAULT_XDS_OPTIONS, ...options };
     this.metrics = metrics ?? createXdsMetrics();
-    this.resources = new ResourceCache(encoder);
+    this.translations = new Translations(backend, encoder, this.metrics);
     this.queue = new PushQueue(this.options.pushConcurrency, (c, r) => this.pushOne(c, r));
     this.admission = new Admission(this.options.maxNewStreamsPerSecond, this.options.newStreamBurst);
     this.hooks = {
@@ -143,12 +134,9 @@ export class XdsServer<S extends XdsSnapshot, P> {
 
   /** Publishes a new snapshot: every proxy that can see the change gets a push. */
   setSnapshot(snapshot: S, reason = "config"): void {
-    if (this.snapshot) this.previous = { version: this.snapshot.version, translations: this.translations };
+    this.translations.advance(this.snapshot);
     this.snapshot = snapshot;
     this.snapshotAt = Date.now();
-    this.translations = new Map();
-    this.translationsForSnapshot = 0;
-    this.resources.advance();
     const endpointsOnly = snapshot.changes.endpointsOnly && !snapshot.changes.full;
     this.metrics.pushTriggers.inc({
       type: endpointsOnly ? "endpoint" : snapshot.changes.full ? "full" : reason,
@@ -186,74 +174,25 @@ export class XdsServer<S extends XdsSnapshot, P> {
 
   /** Diagnostics of the current snapshot's translations, deduplicated (debug output). */
   translationDiagnostics(): Diagnostic[] {
-    const seen = new Map<string, Diagnostic>();
-    for (const c of this.translations.values()) {
-      for (const d of c.diagnostics) seen.set(`${d.code}|${d.message}`, d);
-    }
-    return [...seen.values()];
+    return this.translations.diagnostics();
   }
 
   /** The config for a connection under the current snapshot (shared across identical proxies). */
   configFor(conn: XdsConnection<P>): PreparedConfig | undefined {
     const snapshot = this.snapshot;
     if (!snapshot) return undefined;
-    const key = this.backend.cacheKey(snapshot, conn.proxy);
-    const hit = this.translations.get(key);
-    if (hit) {
-      this.metrics.translationCacheHits.inc();
-      return hit;
-    }
-    const t0 = performance.now();
-    const patched = this.patchedConfig(snapshot, conn.proxy, key);
-    if (patched) {
-      this.translations.set(key, patched);
-      this.translationsForSnapshot++;
-      this.metrics.endpointPatches.inc();
-      this.metrics.translationTime.observe((performance.now() - t0) / 1000);
-      return patched;
-    }
-    const out = this.backend.generate(snapshot, conn.proxy) as ReturnType<XdsBackend<S, P>["generate"]> & {
-      refused?: { kind: XdsKind; name: string }[];
-    };
-    const previous = conn.config && conn.config.key === key ? conn.config : undefined;
-    const prepared = prepareConfig(
-      key,
-      snapshot.version,
-      out.config,
-      out.diagnostics,
-      this.resources,
-      previous,
-      out.refused ?? [],
-    );
-    this.translations.set(key, prepared);
-    this.translationsForSnapshot++;
+    const { config, made } = this.translations.get(snapshot, conn.proxy, conn.config);
+    if (made === "shared") return config;
     const last = this.history.at(-1);
-    if (last && last.version === snapshot.version) last.translations = this.translationsForSnapshot;
-    this.metrics.translations.inc();
-    this.metrics.translationTime.observe((performance.now() - t0) / 1000);
-    const errors = prepared.diagnostics.filter((d) => d.severity === "error");
+    if (last && last.version === snapshot.version) last.translations = this.translations.made;
+    const errors = made === "translated" ? config.diagnostics.filter((d) => d.severity === "error") : [];
     if (errors.length > 0) {
       this.log.warn(
         { proxy: conn.node.id, version: snapshot.version, errors: errors.slice(0, 5).map((d) => d.message) },
         "configuration diagnostics; affected resources are not served",
       );
     }
-    return prepared;
-  }
-
-  /**
-   * An endpoint-only change applied to the previous snapshot's translation for the same class:
-   * only the changed hosts' load assignments are recomputed (Istio's incremental EDS). Only when
-   * the changes are relative to the snapshot that translation came from; else undefined.
-   */
-  private patchedConfig(snapshot: S, proxy: P, key: string): PreparedConfig | undefined {
-    const c = snapshot.changes;
-    const prev = this.previous;
-    if (!c.endpointsOnly || c.full || !prev || c.basedOn !== prev.version) return undefined;
-    const base = prev.translations.get(key);
-    if (!base || !this.backend.generateEndpoints) return undefined;
-    const changed = this.backend.generateEndpoints(snapshot, proxy);
-    return changed && patchEndpoints(base, snapshot.version, changed, this.resources);
+    return config;
   }
 
   private respond(conn: XdsConnection<P>, kinds: XdsKind[]): void {

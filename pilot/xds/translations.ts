@@ -1,0 +1,106 @@
+// One prepared config per (snapshot, proxy class): made by the backend's translation, or, for an
+// endpoint-only change, by patching the previous snapshot's config for the same class (Istio's
+// incremental EDS). Owns the resource cache that makes unchanged resources free to prepare.
+import type { Diagnostic } from "../model/diagnostic.ts";
+import type { XdsKind } from "../model/proxy-config.ts";
+import type { XdsMetrics } from "./metrics.ts";
+import {
+  type PreparedConfig,
+  patchEndpoints,
+  prepareConfig,
+  ResourceCache,
+  type ResourceEncoder,
+} from "./resources.ts";
+import type { XdsBackend, XdsSnapshot } from "./types.ts";
+
+export interface Lookup {
+  config: PreparedConfig;
+  /** How it was obtained: shared with another proxy of the class, patched, or translated. */
+  made: "shared" | "patched" | "translated";
+}
+
+export class Translations<S extends XdsSnapshot, P> {
+  private current = new Map<string, PreparedConfig>();
+  /** The previous snapshot's version and configs: the base an endpoint-only change patches. */
+  private previous: { version: string; configs: Map<string, PreparedConfig> } | undefined;
+  private readonly resources: ResourceCache;
+  /** Configs made (translated or patched) for the current snapshot. */
+  made = 0;
+
+  constructor(
+    private readonly backend: XdsBackend<S, P>,
+    encoder: ResourceEncoder,
+    private readonly metrics: XdsMetrics,
+  ) {
+    this.resources = new ResourceCache(encoder);
+  }
+
+  /** A new snapshot replaces `previous`: its configs become the base for patching. */
+  advance(previous: S | undefined): void {
+    this.previous = previous ? { version: previous.version, configs: this.current } : undefined;
+    this.current = new Map();
+    this.made = 0;
+    this.resources.advance();
+  }
+
+  /** Diagnostics of the current snapshot's configs, deduplicated (debug output). */
+  diagnostics(): Diagnostic[] {
+    const seen = new Map<string, Diagnostic>();
+    for (const c of this.current.values()) {
+      for (const d of c.diagnostics) seen.set(`${d.code}|${d.message}`, d);
+    }
+    return [...seen.values()];
+  }
+
+  /**
+   * The config for a proxy under `snapshot` (the current one). `last` is the config the proxy
+   * was last pushed: its resources stand in for any the backend refuses now.
+   */
+  get(snapshot: S, proxy: P, last: PreparedConfig | undefined): Lookup {
+    const key = this.backend.cacheKey(snapshot, proxy);
+    const hit = this.current.get(key);
+    if (hit) {
+      this.metrics.translationCacheHits.inc();
+      return { config: hit, made: "shared" };
+    }
+    const t0 = performance.now();
+    let made: Lookup["made"] = "patched";
+    let config = this.patched(snapshot, proxy, key);
+    if (config) this.metrics.endpointPatches.inc();
+    else {
+      made = "translated";
+      const out = this.backend.generate(snapshot, proxy) as ReturnType<XdsBackend<S, P>["generate"]> & {
+        refused?: { kind: XdsKind; name: string }[];
+      };
+      const previous = last && last.key === key ? last : undefined;
+      config = prepareConfig(
+        key,
+        snapshot.version,
+        out.config,
+        out.diagnostics,
+        this.resources,
+        previous,
+        out.refused ?? [],
+      );
+      this.metrics.translations.inc();
+    }
+    this.current.set(key, config);
+    this.made++;
+    this.metrics.translationTime.observe((performance.now() - t0) / 1000);
+    return { config, made };
+  }
+
+  /**
+   * An endpoint-only change applied to the previous snapshot's config for the same class, when
+   * the changes are relative to that very snapshot; else undefined (translate in full).
+   */
+  private patched(snapshot: S, proxy: P, key: string): PreparedConfig | undefined {
+    const c = snapshot.changes;
+    const prev = this.previous;
+    if (!c.endpointsOnly || c.full || !prev || c.basedOn !== prev.version) return undefined;
+    const base = prev.configs.get(key);
+    if (!base || !this.backend.generateEndpoints) return undefined;
+    const changed = this.backend.generateEndpoints(snapshot, proxy);
+    return changed && patchEndpoints(base, snapshot.version, changed, this.resources);
+  }
+}
