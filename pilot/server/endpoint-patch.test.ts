@@ -46,6 +46,13 @@ const MUTATIONS: Record<string, Mutation> = {
     };
     return [...pods, extra];
   },
+  "a pod changes subset (version label)": (pods) => {
+    const i = pods.findIndex((p) => p.status?.podIP && p.metadata?.labels?.version);
+    if (i < 0) return undefined;
+    return pods.map((p, j) =>
+      j === i ? { ...p, metadata: { ...p.metadata, labels: { ...p.metadata?.labels, version: "v9" } } } : p,
+    );
+  },
   "every pod moves": (pods) =>
     pods.map((p, i) => (p.status?.podIP ? { ...p, status: { ...p.status, podIP: `10.251.0.${i + 1}` } } : p)),
 };
