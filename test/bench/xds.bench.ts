@@ -4,7 +4,10 @@
 //      pre-encoded bytes to the same streams;
 //   2. full push (a new service) → every client has all types, with server CPU;
 //   3. reconnect storm → all fresh clients fully configured, event-loop lag p99;
-//   4. memory per connected proxy (slope 25%→100% of CLIENTS) vs bare grpc-js streams.
+//   4. memory per connected proxy (slope 25%→100% of CLIENTS) vs bare grpc-js streams;
+//   5. the endpoint change of 1. through the real pipeline (mesh backend: translation, serving
+//      gate, incremental EDS) on a snapshot built from Kubernetes Services and Pods.
+// 1–4 use the fake backend, so they measure the server alone.
 // The same file runs the client processes when XDS_BENCH_ROLE=clients; each reports its CPU time.
 // The simulated clients stand in for Envoys on other machines, so they are kept cheap and close to
 // Envoy where it matters: Envoy's default 256 MiB HTTP/2 windows (so a full config is not paced by
@@ -15,23 +18,23 @@ import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { encodeJson } from "../../pilot/envoy/proto.ts";
+import { defaultMeshConfig } from "../../pilot/model/mesh-config.ts";
+import type { ProxyInfo } from "../../pilot/model/proxy.ts";
 import { TYPE_URLS, type XdsKind } from "../../pilot/model/proxy-config.ts";
+import type { MeshSnapshot } from "../../pilot/model/snapshot.ts";
+import { meshBackend, meshEncoder } from "../../pilot/server/mesh-backend.ts";
+import { buildSnapshot } from "../../pilot/snapshot/build-snapshot.ts";
+import { objectsToSnapshotInput } from "../../pilot/snapshot/objects-input.ts";
 import {
   clusterName,
   type FakeProxy,
   type FakeService,
   type FakeSnapshot,
   fakeBackend,
-  fakeGenerate,
   fakeSnapshot,
 } from "../../pilot/xds/fake-backend.ts";
-import {
-  deltaEntry,
-  deltaResponseFrame,
-  encodeAny,
-  sotwEntry,
-  sotwResponseFrame,
-} from "../../pilot/xds/wire.ts";
+import type { XdsSnapshot } from "../../pilot/xds/types.ts";
+import { deltaEntry, deltaResponseFrame, sotwEntry, sotwResponseFrame } from "../../pilot/xds/wire.ts";
 import { XdsServer } from "../../pilot/xds/xds-server.ts";
 import { AdsClient, CDS, EDS, LDS, RDS } from "../helpers/ads-client.ts";
 import { median, percentile, report, SMOKE } from "./report.ts";
@@ -53,7 +56,7 @@ const now = () => performance.timeOrigin + performance.now();
 // ---------------------------------------------------------------- client process ----------------
 
 type Cmd =
-  | { cmd: "connect"; address: string; count: number }
+  | { cmd: "connect"; address: string; count: number; rds?: string[] }
   | { cmd: "expect"; types: string[]; name?: string }
   | { cmd: "storm"; address: string }
   | { cmd: "bare"; address: string; count: number }
@@ -77,22 +80,24 @@ function clientMain(): void {
     c.resources(EDS).size >= SERVICES &&
     c.resources(LDS).size >= 1 &&
     c.resources(RDS).size >= 1;
-  const makeClient = (address: string, i: number) => {
+  const makeClient = (address: string, i: number, rds: string[]) => {
+    // A distinct, valid address per client id (10.1.x.x and up, clear of the mesh's pod IPs).
+    const ip = `10.${1 + ((i >> 16) & 63)}.${(i >> 8) & 255}.${i & 255}`;
     const c = new AdsClient(address, {
       mode: i % 2 === 0 ? "delta" : "sotw",
-      nodeId: `sidecar~10.1.${Math.floor(i / 250)}.${i % 250}~app-${i}.default~default.svc.cluster.local`,
+      nodeId: `sidecar~${ip}~app-${i}.default~default.svc.cluster.local`,
       decode: false,
       // Envoy's default HTTP/2 stream and connection windows (256 MiB), so a full config is not
       // paced by WINDOW_UPDATE round trips between two busy event loops.
       channelOptions: { "grpc-node.flow_control_window": 256 * 1024 * 1024 },
     });
     c.start();
-    c.setNames(RDS, ["80"]);
+    c.setNames(RDS, rds);
     return c;
   };
-  const connect = async (address: string, count: number): Promise<number[]> => {
+  const connect = async (address: string, count: number, rds = ["80"]): Promise<number[]> => {
     const t0 = now();
-    const fresh = Array.from({ length: count }, () => makeClient(address, nextId++));
+    const fresh = Array.from({ length: count }, () => makeClient(address, nextId++, rds));
     clients.push(...fresh);
     const times = await Promise.all(
       fresh.map((c) => c.waitFor(() => fullyConfigured(c), 120_000, "full config").then(() => now() - t0)),
@@ -103,7 +108,7 @@ function clientMain(): void {
     cmdCpu = process.cpuUsage();
     try {
       if (m.cmd === "connect") {
-        const times = await connect(m.address, m.count);
+        const times = await connect(m.address, m.count, m.rds);
         send({ ok: true, times });
       } else if (m.cmd === "expect") {
         const times = await Promise.all(
@@ -266,6 +271,119 @@ function memory(): { heap: number; rss: number } {
 
 const encoder = (kind: XdsKind, json: Record<string, unknown>) => encodeJson(TYPE_URLS[kind], json);
 
+/**
+ * One endpoint change, RUNS times: until every client has the new assignment (p99 over clients),
+ * against the same process writing the same pre-encoded assignment to the same streams.
+ */
+async function edsChange<S extends XdsSnapshot, P>(
+  name: string,
+  server: XdsServer<S, P>,
+  clients: ClientPool,
+  change: (run: number) => { target: string; snapshot: S },
+  extra: () => Promise<Record<string, unknown>> = async () => ({}),
+): Promise<void> {
+  const oursP99: number[] = [];
+  const baseP99: number[] = [];
+  const oursAll: number[] = [];
+  const serverMs: number[] = [];
+  const serverCpuMs: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    const { target, snapshot } = change(run);
+    await clients.call({ cmd: "gc" });
+    globalThis.gc?.();
+    const waiting = clients.call({ cmd: "expect", types: [EDS], name: target });
+    await new Promise((r) => setTimeout(r, 50));
+    const c0 = process.cpuUsage();
+    const t0 = now();
+    server.setSnapshot(snapshot);
+    await server.idle();
+    serverMs.push(now() - t0);
+    const c1 = process.cpuUsage(c0);
+    serverCpuMs.push((c1.user + c1.system) / 1000);
+    const times = (await waiting).map((t) => t - t0);
+    oursP99.push(percentile(times, 99));
+    oursAll.push(Math.max(...times));
+
+    // Baseline: the same process writes the same pre-encoded EDS bytes to the same streams.
+    const conns = server.connections();
+    const any = conns[0]?.config?.types.endpoint.byName.get(target)?.any;
+    if (!any) throw new Error(`no assignment ${target} was pushed`);
+    // Each stream gets its own last nonce back, so the clients' protocol state stays valid.
+    const entries = { sotw: [sotwEntry(any)], delta: [deltaEntry(target, "base", any)] };
+    const bytes = conns.map((c) => {
+      const nonce = c.watches.get("endpoint")?.nonceSent ?? "";
+      const buf =
+        c.mode === "sotw"
+          ? sotwResponseFrame("base", TYPE_URLS.endpoint, nonce, entries.sotw)
+          : deltaResponseFrame("base", TYPE_URLS.endpoint, nonce, entries.delta, []);
+      return { c, buf };
+    });
+    await clients.call({ cmd: "gc" });
+    globalThis.gc?.();
+    const bwait = clients.call({ cmd: "expect", types: [EDS], name: target });
+    await new Promise((r) => setTimeout(r, 50));
+    const b0 = now();
+    for (const { c, buf } of bytes) c.writeRaw(buf);
+    const btimes = (await bwait).map((t) => t - b0);
+    baseP99.push(percentile(btimes, 99));
+    await server.idle();
+  }
+  report({
+    name,
+    ours: round(median(oursP99)),
+    baseline: round(median(baseP99)),
+    unit: "ms after the debounce closes (p99 over clients, median of runs)",
+    runs: RUNS,
+    goal: "ours <= 300 ms, ratio <= 1.5",
+    extra: {
+      lastClientMs: round(median(oursAll)),
+      oursP99Runs: oursP99.map(round),
+      baselineP99Runs: baseP99.map(round),
+      serverTranslateAndWriteMs: round(median(serverMs)),
+      serverCpuMs: round(median(serverCpuMs)),
+      clients: CLIENTS,
+      services: SERVICES,
+      ...(await extra()),
+    },
+  });
+}
+
+/** Services with two ports and ENDPOINTS pods each, in 10 namespaces; pod `moved` gets a new IP. */
+function meshObjects(moved: number): unknown[] {
+  const out: unknown[] = [];
+  for (let s = 0; s < SERVICES; s++) {
+    const ns = `ns-${s % 10}`;
+    const name = `svc-${s}`;
+    out.push({
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name, namespace: ns },
+      spec: {
+        clusterIP: `10.96.${Math.floor(s / 250)}.${s % 250}`,
+        selector: { app: name },
+        ports: [
+          { name: "http", port: 8080 },
+          { name: "grpc", port: 9090 },
+        ],
+      },
+    });
+    for (let e = 0; e < ENDPOINTS; e++) {
+      const i = s * ENDPOINTS + e;
+      // Pod IPs stay clear of the clients' 10.1.x.x node addresses, so no client backs a service.
+      const ip =
+        i === 0 && moved > 0 ? `10.240.0.${moved}` : `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
+      out.push({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: `${name}-${e}`, namespace: ns, labels: { app: name } },
+        spec: { nodeName: "node-0", containers: [{ name: "app", image: "app" }] },
+        status: { phase: "Running", podIP: ip, conditions: [{ type: "Ready", status: "True" }] },
+      });
+    }
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const clients = await ClientPool.start(CLIENT_PROCS);
   const quarter = Math.max(1, Math.floor(CLIENTS / 4));
@@ -337,80 +455,20 @@ async function main(): Promise<void> {
   });
 
   // 1. One endpoint change.
-  const oursP99: number[] = [];
-  const baseP99: number[] = [];
-  const oursAll: number[] = [];
-  const serverMs: number[] = [];
-  const serverCpuMs: number[] = [];
-  for (let run = 0; run < RUNS; run++) {
+  await edsChange("xds_eds_change_all_acked_p99", server, clients, (run) => {
     const idx = run % SERVICES;
     services = services.map((s, i) =>
       i === idx
         ? { ...s, endpoints: [...s.endpoints.slice(1), { address: `10.200.${run}.1`, port: 8080 }] }
         : s,
     );
-    const target = clusterName(services[idx] as FakeService);
-    await clients.call({ cmd: "gc" });
-    globalThis.gc?.();
-    const waiting = clients.call({ cmd: "expect", types: [EDS], name: target });
-    await new Promise((r) => setTimeout(r, 50));
-    const c0 = process.cpuUsage();
-    const t0 = now();
-    server.setSnapshot(
-      fakeSnapshot(services, {
+    return {
+      target: clusterName(services[idx] as FakeService),
+      snapshot: fakeSnapshot(services, {
         endpointsOnly: true,
         endpointHosts: new Set([(services[idx] as FakeService).host]),
       }),
-    );
-    await server.idle();
-    serverMs.push(now() - t0);
-    const c1 = process.cpuUsage(c0);
-    serverCpuMs.push((c1.user + c1.system) / 1000);
-    const times = (await waiting).map((t) => t - t0);
-    oursP99.push(percentile(times, 99));
-    oursAll.push(Math.max(...times));
-
-    // Baseline: the same process writes the same pre-encoded EDS bytes to the same streams.
-    const json = fakeGenerate(fakeSnapshot(services), { id: "", namespace: "default" }).endpoints.find(
-      (e) => e.cluster_name === target,
-    );
-    const any = encodeAny(TYPE_URLS.endpoint, encoder("endpoint", json ?? {}));
-    // Each stream gets its own last nonce back, so the clients' protocol state stays valid.
-    const entries = { sotw: [sotwEntry(any)], delta: [deltaEntry(target, "base", any)] };
-    const bytes = server.connections().map((c) => {
-      const nonce = c.watches.get("endpoint")?.nonceSent ?? "";
-      const buf =
-        c.mode === "sotw"
-          ? sotwResponseFrame("base", TYPE_URLS.endpoint, nonce, entries.sotw)
-          : deltaResponseFrame("base", TYPE_URLS.endpoint, nonce, entries.delta, []);
-      return { c, buf };
-    });
-    await clients.call({ cmd: "gc" });
-    globalThis.gc?.();
-    const bwait = clients.call({ cmd: "expect", types: [EDS], name: target });
-    await new Promise((r) => setTimeout(r, 50));
-    const b0 = now();
-    for (const { c, buf } of bytes) c.writeRaw(buf);
-    const btimes = (await bwait).map((t) => t - b0);
-    baseP99.push(percentile(btimes, 99));
-    await server.idle();
-  }
-  report({
-    name: "xds_eds_change_all_acked_p99",
-    ours: round(median(oursP99)),
-    baseline: round(median(baseP99)),
-    unit: "ms after the debounce closes (p99 over clients, median of runs)",
-    runs: RUNS,
-    goal: "ours <= 300 ms, ratio <= 1.5",
-    extra: {
-      lastClientMs: round(median(oursAll)),
-      oursP99Runs: oursP99.map(round),
-      baselineP99Runs: baseP99.map(round),
-      serverTranslateAndWriteMs: round(median(serverMs)),
-      serverCpuMs: round(median(serverCpuMs)),
-      clients: CLIENTS,
-      services: SERVICES,
-    },
+    };
   });
 
   // 2. Full push: a new service changes CDS, EDS, LDS (unchanged here, one port) and RDS.
@@ -479,8 +537,41 @@ async function main(): Promise<void> {
   });
 
   await clients.call({ cmd: "closeAll" });
-  clients.kill();
   await server.close(1000);
+
+  // 4. The same endpoint change through the real pipeline: the mesh backend (translation, serving
+  // gate, incremental EDS) on a snapshot built from Kubernetes objects.
+  const meshServer = new XdsServer<MeshSnapshot, ProxyInfo>(meshBackend(), meshEncoder, {
+    maxNewStreamsPerSecond: 500,
+    newStreamBurst: 500,
+  });
+  const meshAddress = `127.0.0.1:${await meshServer.listen("127.0.0.1", 0)}`;
+  const meshConfig = defaultMeshConfig();
+  let snap = buildSnapshot(objectsToSnapshotInput(meshObjects(0), meshConfig, "bench"));
+  meshServer.setSnapshot(snap);
+  await clients.call({ cmd: "connect", address: meshAddress, count: CLIENTS, rds: ["8080", "9090"] });
+  await meshServer.idle();
+  const patches0 = await counter(meshServer, "remora_endpoint_patches_total");
+  await edsChange(
+    "xds_eds_change_mesh_backend_all_acked_p99",
+    meshServer,
+    clients,
+    (run) => {
+      snap = buildSnapshot(objectsToSnapshotInput(meshObjects(run + 1), meshConfig, "bench"), snap);
+      return { target: "outbound|8080||svc-0.ns-0.svc.cluster.local", snapshot: snap };
+    },
+    async () => ({
+      patchedConfigs: (await counter(meshServer, "remora_endpoint_patches_total")) - patches0,
+    }),
+  );
+  await clients.call({ cmd: "closeAll" });
+  clients.kill();
+  await meshServer.close(1000);
+}
+
+async function counter(server: XdsServer<MeshSnapshot, ProxyInfo>, name: string): Promise<number> {
+  const text = await server.metrics.registry.metrics();
+  return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
 }
 
 function round(n: number): number {
