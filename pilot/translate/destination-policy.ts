@@ -12,6 +12,43 @@ import type { ScopedDestinationRule } from "./scope.ts";
  * The DestinationRule for a host: the most specific host match, looking first in the proxy's
  * namespace, then the service's, then the mesh root namespace, then anywhere it is exported from.
  */
+/** DestinationRules by exact host, and those with wildcard hosts, per scope (in scope order). */
+const byHost = new WeakMap<
+  readonly ScopedDestinationRule[],
+  {
+    exact: Map<string, ScopedDestinationRule[]>;
+    wildcard: ScopedDestinationRule[];
+    position: Map<ScopedDestinationRule, number>;
+  }
+>();
+
+/**
+ * The rules that can match `hostname`, in scope order: those for exactly that host and the
+ * wildcard ones (a host without `*` matches only itself), so a thousand services do not each scan
+ * every rule of the mesh.
+ */
+function candidates(ctx: Ctx, hostname: string): readonly ScopedDestinationRule[] {
+  const all = ctx.scope.destinationRules;
+  let index = byHost.get(all);
+  if (!index) {
+    index = { exact: new Map(), wildcard: [], position: new Map(all.map((dr, i) => [dr, i])) };
+    for (const dr of all) {
+      if (dr.host.startsWith("*")) index.wildcard.push(dr);
+      else {
+        const list = index.exact.get(dr.host);
+        if (list) list.push(dr);
+        else index.exact.set(dr.host, [dr]);
+      }
+    }
+    byHost.set(all, index);
+  }
+  const exact = index.exact.get(hostname) ?? [];
+  if (index.wildcard.length === 0) return exact;
+  if (exact.length === 0) return index.wildcard;
+  const { position } = index;
+  return [...exact, ...index.wildcard].sort((a, b) => (position.get(a) ?? 0) - (position.get(b) ?? 0));
+}
+
 export function destinationRuleFor(
   ctx: Ctx,
   hostname: string,
@@ -23,7 +60,7 @@ export function destinationRuleFor(
   let best: ScopedDestinationRule | undefined;
   let bestRank = -1;
   let bestSpec = -1;
-  for (const dr of ctx.scope.destinationRules) {
+  for (const dr of candidates(ctx, hostname)) {
     const spec = matchSpecificity(dr.host, hostname);
     if (spec < 0) continue;
     const idx = order.indexOf(dr.config.meta.namespace);
