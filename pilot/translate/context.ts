@@ -29,6 +29,16 @@ export interface SnapshotIndex {
 
 const indexes = new WeakMap<MeshSnapshot, SnapshotIndex>();
 
+/**
+ * The service an endpoint belongs to: the one in its namespace, else one with its port name.
+ * Plain loops: this runs for every endpoint of the mesh on every snapshot.
+ */
+function serviceOf(services: readonly Service[], e: Endpoint): Service | undefined {
+  for (const s of services) if (s.namespace === e.namespace) return s;
+  for (const s of services) for (const p of s.ports) if (p.name === e.servicePortName) return s;
+  return undefined;
+}
+
 export function snapshotIndex(snapshot: MeshSnapshot): SnapshotIndex {
   const cached = indexes.get(snapshot);
   if (cached) return cached;
@@ -42,9 +52,7 @@ export function snapshotIndex(snapshot: MeshSnapshot): SnapshotIndex {
       const list = byPort.get(e.servicePortName);
       if (list) list.push(e);
       else byPort.set(e.servicePortName, [e]);
-      const service =
-        services.find((s) => s.namespace === e.namespace) ??
-        services.find((s) => s.ports.some((p) => p.name === e.servicePortName));
+      const service = serviceOf(services, e);
       if (!service) continue;
       const list2 = targetsByIp.get(e.address);
       if (list2) list2.push({ service, endpoint: e });
