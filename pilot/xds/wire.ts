@@ -109,7 +109,8 @@ export function lengthDelimited(field: number, payload: Uint8Array): Buffer {
   return out;
 }
 
-function stringField(field: number, s: string): Buffer {
+/** One string field as bytes (nothing for the empty string, as proto3 writes it). */
+export function stringField(field: number, s: string): Buffer {
   return s ? lengthDelimited(field, Buffer.from(s, "utf8")) : Buffer.alloc(0);
 }
 

@@ -17,6 +17,7 @@ import { buildSnapshot } from "../../pilot/snapshot/build-snapshot.ts";
 import { objectsToSnapshotInput } from "../../pilot/snapshot/objects-input.ts";
 import { translate } from "../../pilot/translate/translate.ts";
 import { patchEndpoints, prepareConfig, ResourceCache } from "../../pilot/xds/resources.ts";
+import { benchPod, benchService } from "./mesh-objects.ts";
 import { median, report, SMOKE, timeRuns } from "./report.ts";
 
 const SERVICES = SMOKE ? 50 : 1000;
@@ -27,34 +28,12 @@ const RUNS = SMOKE ? 3 : 7;
 function meshObjects(): unknown[] {
   const out: unknown[] = [];
   for (let s = 0; s < SERVICES; s++) {
-    const ns = `ns-${s % NAMESPACES}`;
-    const name = `svc-${s}`;
-    out.push({
-      apiVersion: "v1",
-      kind: "Service",
-      metadata: { name, namespace: ns },
-      spec: {
-        clusterIP: `10.96.${Math.floor(s / 250)}.${s % 250}`,
-        selector: { app: name },
-        ports: [
-          { name: "http", port: 8080 },
-          { name: "grpc", port: 9090 },
-        ],
-      },
-    });
+    const { ns, name, object } = benchService(s, NAMESPACES);
+    out.push(object);
     for (let e = 0; e < PER_SERVICE; e++) {
       const i = s * PER_SERVICE + e;
-      out.push({
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: { name: `${name}-${e}`, namespace: ns, labels: { app: name, version: `v${e % 2}` } },
-        spec: { nodeName: `node-${i % 3}`, containers: [{ name: "app", image: "x" }] },
-        status: {
-          phase: "Running",
-          podIP: `10.${1 + Math.floor(i / 65000)}.${Math.floor(i / 250) % 256}.${i % 250}`,
-          conditions: [{ type: "Ready", status: "True" }],
-        },
-      });
+      const ip = `10.${1 + Math.floor(i / 65000)}.${Math.floor(i / 250) % 256}.${i % 250}`;
+      out.push(benchPod(name, ns, e, ip, { labels: { version: `v${e % 2}` }, nodeName: `node-${i % 3}` }));
     }
     if (s % 10 === 0) {
       out.push({

@@ -37,6 +37,7 @@ import type { XdsSnapshot } from "../../pilot/xds/types.ts";
 import { deltaEntry, deltaResponseFrame, sotwEntry, sotwResponseFrame } from "../../pilot/xds/wire.ts";
 import { XdsServer } from "../../pilot/xds/xds-server.ts";
 import { AdsClient, CDS, EDS, LDS, RDS } from "../helpers/ads-client.ts";
+import { benchPod, benchService } from "./mesh-objects.ts";
 import { median, percentile, report, SMOKE } from "./report.ts";
 
 const SERVICES = SMOKE ? 50 : Number(process.env.XDS_BENCH_SERVICES ?? 1000);
@@ -352,33 +353,14 @@ async function edsChange<S extends XdsSnapshot, P>(
 function meshObjects(moved: number): unknown[] {
   const out: unknown[] = [];
   for (let s = 0; s < SERVICES; s++) {
-    const ns = `ns-${s % 10}`;
-    const name = `svc-${s}`;
-    out.push({
-      apiVersion: "v1",
-      kind: "Service",
-      metadata: { name, namespace: ns },
-      spec: {
-        clusterIP: `10.96.${Math.floor(s / 250)}.${s % 250}`,
-        selector: { app: name },
-        ports: [
-          { name: "http", port: 8080 },
-          { name: "grpc", port: 9090 },
-        ],
-      },
-    });
+    const { ns, name, object } = benchService(s, 10);
+    out.push(object);
     for (let e = 0; e < ENDPOINTS; e++) {
       const i = s * ENDPOINTS + e;
       // Pod IPs stay clear of the clients' 10.1.x.x node addresses, so no client backs a service.
       const ip =
         i === 0 && moved > 0 ? `10.240.0.${moved}` : `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
-      out.push({
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: { name: `${name}-${e}`, namespace: ns, labels: { app: name } },
-        spec: { nodeName: "node-0", containers: [{ name: "app", image: "app" }] },
-        status: { phase: "Running", podIP: ip, conditions: [{ type: "Ready", status: "True" }] },
-      });
+      out.push(benchPod(name, ns, e, ip, { nodeName: "node-0" }));
     }
   }
   return out;

@@ -13,6 +13,7 @@ import {
   encodeDeltaRequest,
   encodeSotwRequest,
   lengthDelimited,
+  stringField,
 } from "../../pilot/xds/wire.ts";
 
 export const CDS = TYPE_URLS.cluster;
@@ -295,12 +296,11 @@ export class AdsClient {
       };
       this.namesRun.set(typeUrl, run);
     }
-    const str = (field: number, v: string) => (v ? lengthDelimited(field, Buffer.from(v)) : Buffer.alloc(0));
     return Buffer.concat([
-      str(1, this.lastVersion.get(typeUrl) ?? ""),
+      stringField(1, this.lastVersion.get(typeUrl) ?? ""),
       run.bytes,
-      str(4, typeUrl),
-      str(5, nonce),
+      stringField(4, typeUrl),
+      stringField(5, nonce),
     ]);
   }
 
