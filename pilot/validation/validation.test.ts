@@ -36,3 +36,16 @@ test("RE2 subset: what Envoy rejects, and RE2-only syntax it accepts", () => {
   assert.equal(re2Problem("(?i)^/api/.*$"), undefined);
   assert.ok(re2Problem("[a-"));
 });
+
+test("exportTo: [.] unquoted is the current namespace, as Kubernetes reads it", () => {
+  const yaml = [
+    "apiVersion: networking.istio.io/v1",
+    "kind: VirtualService",
+    "metadata: {name: r, namespace: shop}",
+    "spec:",
+    "  hosts: [reviews]",
+    "  exportTo: [.]",
+    "  http: [{route: [{destination: {host: reviews}}]}]",
+  ].join("\n");
+  assert.deepEqual(validateDocuments(yaml, "r.yaml"), []);
+});
