@@ -138,7 +138,13 @@ function walk(f: Findings, v: unknown, node: SchemaNode, path: string): void {
   }
   checkBounds(f, v, node, path);
   if (Array.isArray(v)) {
-    if (node.items) v.forEach((x, i) => walk(f, x, node.items as SchemaNode, `${path}[${i}]`));
+    const items = node.items;
+    v.forEach((x, i) => {
+      // A null list item cannot be pruned away like a null field: the API server refuses it.
+      if (items && (x === null || x === undefined))
+        f.error(SCHEMA_TYPE, `${path}[${i}]`, `${path}[${i}] is null`);
+      else if (items) walk(f, x, items, `${path}[${i}]`);
+    });
     return;
   }
   if (typeof v !== "object") return;

@@ -11,6 +11,11 @@ import { validateDestinationRule } from "./destination-rule.ts";
 import { Findings, type Json } from "./findings.ts";
 import { validateGateway } from "./gateway.ts";
 import { checkSchema, crdSchema, istioKindsOf, SCHEMA_TYPE, servedVersions } from "./schema.ts";
+import {
+  validateAuthorizationPolicy,
+  validatePeerAuthentication,
+  validateRequestAuthentication,
+} from "./security.ts";
 import { validateServiceEntry } from "./service-entry.ts";
 import { validateSidecar } from "./sidecar.ts";
 import { validateVirtualService } from "./virtual-service.ts";
@@ -33,15 +38,54 @@ const NETWORKING_RULES: Record<IstioKind, Rule> = {
 };
 
 /** Semantic rules of the kinds outside the snapshot model, by `group/Kind`. */
-const OTHER_RULES: Record<string, Rule> = {};
-
-/** Adds the rules of a kind the snapshot model does not carry (security, telemetry, …). */
-export function registerRules(groupKind: string, rule: Rule): void {
-  OTHER_RULES[groupKind] = rule;
-}
+const OTHER_RULES: Record<string, Rule> = {
+  "security.istio.io/PeerAuthentication": validatePeerAuthentication,
+  "security.istio.io/AuthorizationPolicy": validateAuthorizationPolicy,
+  "security.istio.io/RequestAuthentication": validateRequestAuthentication,
+};
 
 export const UNKNOWN_KIND = "VAL0001";
 export const UNSERVED_VERSION = "VAL0002";
+export const BAD_ANNOTATION = "VAL0003";
+
+const GO_BOOLS = new Set(["1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"]);
+const INTERNAL_ANNOTATIONS = [
+  "internal.istio.io/webhook-always-reject",
+  "internal.istio.io/parent-namespace",
+  "internal.istio.io/parents",
+];
+
+/** Annotations istiod's webhook checks on every kind: `istio.io/dry-run` and its internal ones. */
+function checkAnnotations(f: Findings, kind: string, annotations: unknown, spec: Json): void {
+  const a = annotations && typeof annotations === "object" ? (annotations as Record<string, unknown>) : {};
+  for (const k of INTERNAL_ANNOTATIONS) {
+    if (k in a)
+      f.error(
+        BAD_ANNOTATION,
+        `metadata.annotations[${JSON.stringify(k)}]`,
+        `${k} is internal to Istio and may not be set`,
+      );
+  }
+  if (!("istio.io/dry-run" in a)) return;
+  const path = 'metadata.annotations["istio.io/dry-run"]';
+  if (kind !== "AuthorizationPolicy") {
+    f.error(
+      BAD_ANNOTATION,
+      path,
+      `istio.io/dry-run is only supported on AuthorizationPolicy; remove it from this ${kind}`,
+    );
+    return;
+  }
+  const action = typeof spec.action === "string" ? spec.action : "ALLOW";
+  if (action !== "ALLOW" && action !== "DENY")
+    f.error(BAD_ANNOTATION, path, `istio.io/dry-run only supports the ALLOW and DENY actions, not ${action}`);
+  else if (!GO_BOOLS.has(String(a["istio.io/dry-run"])))
+    f.error(
+      BAD_ANNOTATION,
+      path,
+      `istio.io/dry-run must be true or false, not ${JSON.stringify(a["istio.io/dry-run"])}`,
+    );
+}
 
 export interface ValidateOptions {
   /** Recorded on every diagnostic's ref (e.g. `file:x.yaml:12`). */
@@ -153,6 +197,7 @@ export function validateObject(raw: unknown, opts: ValidateOptions = {}): Diagno
     ...(opts.source ? { source: opts.source } : {}),
   });
   checkSchema(f, schema, spec);
+  checkAnnotations(f, kind, (raw as { metadata?: { annotations?: unknown } }).metadata?.annotations, spec);
   rule?.(f, spec, meta);
   // Schema findings add nothing where a rule already explains the same field (the rule's message
   // says what to write instead); keep them only for fields no rule looks at.
