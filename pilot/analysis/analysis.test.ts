@@ -9,8 +9,7 @@ import { REPO_ROOT } from "../../test/helpers/cli.ts";
 import { assertGolden, goldenCases } from "../../test/helpers/golden.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import { defaultMeshConfig } from "../model/mesh-config.ts";
-import { objectsToSnapshotInput } from "../snapshot/index.ts";
-import { ANALYSIS_CODES, analyzeInput } from "./index.ts";
+import { ANALYSIS_CODES, analysisInput, analyzeInput } from "./index.ts";
 
 const DIR = join(REPO_ROOT, "pilot", "testdata", "analysis");
 const seen = new Set<string>();
@@ -32,8 +31,7 @@ function load(text: string) {
     objects.push(d.value);
     origins.push(`input.yaml:${d.line}`);
   }
-  const input = objectsToSnapshotInput(objects, defaultMeshConfig(), (i) => origins[i] ?? "input.yaml");
-  return { ...input, diagnostics: [...diagnostics, ...input.diagnostics] };
+  return analysisInput(objects, origins, defaultMeshConfig(), diagnostics);
 }
 
 for (const name of goldenCases(DIR)) {
