@@ -21,7 +21,10 @@ interface Source {
 }
 
 export function analyzeAuthorizationPolicies(ctx: AnalysisContext): void {
-  const meshPods = ctx.raw("Pod", "").filter((p) => ctx.podInMesh(p));
+  // Pods with a sidecar (or about to get one), and ambient pods, which istiod also counts.
+  const meshPods = ctx
+    .raw("Pod", "")
+    .filter((p) => ctx.podInMesh(p) || p.annotations["ambient.istio.io/redirection"] === "enabled");
   const namespaces = ctx.raw("Namespace", "").map((n) => n.name);
   const root = ctx.input.meshConfig.rootNamespace;
   for (const ap of ctx.raw("AuthorizationPolicy", "security.istio.io")) {
