@@ -7,8 +7,9 @@ import { stringifyKubeYaml } from "../../injector/index.ts";
 import { checkProxyConfig } from "../envoy/check.ts";
 import { defaultMeshConfig } from "../model/mesh-config.ts";
 import { parseProxy } from "../model/parse-proxy.ts";
+import { createFileSource } from "../registry/file/file-source.ts";
 import { buildSnapshot } from "../snapshot/build-snapshot.ts";
-import { loadConfigDir } from "../snapshot/load-files.ts";
+import { objectsToSnapshotInput } from "../snapshot/objects-input.ts";
 import { parseLocality } from "../snapshot/workloads.ts";
 import { translate } from "./translate.ts";
 
@@ -70,7 +71,13 @@ export function runTranslate(opts: TranslateCliOptions, out: Writable, err: Writ
     }
     metadata[kv.slice(0, eq)] = metaValue(kv.slice(eq + 1));
   }
-  const snapshot = buildSnapshot(loadConfigDir(opts.configDir, defaultMeshConfig()));
+  // The same reader and per-file rules as `serve --config-dir` (a file with an invalid object is
+  // left out and reported), so what is printed is what serve would use.
+  const source = createFileSource({ dir: opts.configDir, watch: false, pollMs: 0 });
+  source.rescan();
+  const c = source.contents();
+  const input = objectsToSnapshotInput(c.objects, defaultMeshConfig(), (i) => c.origins[i] ?? "file");
+  const snapshot = buildSnapshot({ ...input, diagnostics: [...c.diagnostics, ...input.diagnostics] });
   const loc = parseLocality(opts.locality);
   const parsed = parseProxy(
     {
