@@ -1,7 +1,8 @@
 // The compact form of Istio's CRD OpenAPI schemas that Remora validates against (generated into
 // generated/istio-crd-schemas.ts by generate-schemas.ts), and the conversion from the CRD form.
-// Descriptions and CEL rules are left out: the CEL rules are implemented by hand in each kind's
-// rule file, as istiod's webhook does.
+// Descriptions are left out, and so are CEL rules except the duration and port-range ones (a format
+// and a range here); the others are implemented by hand in each kind's rule file, as istiod's webhook
+// does.
 
 export type SchemaType = "string" | "integer" | "number" | "boolean" | "object" | "array";
 
@@ -102,6 +103,15 @@ export function compactSchema(raw: Raw, where = "spec"): SchemaNode {
     }
   }
   if (typeof raw.format === "string") out.format = raw.format;
+  // Two CEL rules Istio repeats on hundreds of fields are kept as plain constraints; the others are
+  // implemented by hand in the kind rule files.
+  for (const v of (raw["x-kubernetes-validations"] as Array<{ rule?: string }> | undefined) ?? []) {
+    if (v.rule === "duration(self) >= duration('1ms')") out.format = "duration";
+    if (v.rule === "0 < self && self <= 65535") {
+      out.minimum = 1;
+      out.maximum = 65535;
+    }
+  }
   if (typeof raw.pattern === "string") out.pattern = raw.pattern;
   for (const k of NUMBER_KEYS) if (typeof raw[k] === "number") out[k] = raw[k] as number;
   return out;

@@ -8,21 +8,48 @@ import type { Diagnostic } from "../model/diagnostic.ts";
 import { validateObject } from "./validate.ts";
 
 export type Verdict = "valid" | "warning" | "invalid";
+/** Istio's verdict; `accepted` where Istio's test checks only that there is no error. */
+export type IstioVerdict = Verdict | "accepted";
 
 export interface ParityCase {
   name: string;
-  istio: Verdict;
+  istio: IstioVerdict;
   /** Set when Remora differs on purpose: an anchor of docs/differences.md. */
   difference?: string;
   metadata?: Record<string, unknown>;
   spec?: unknown;
+  /** The part of the spec the file's `wrap` places. */
+  value?: unknown;
   /** A whole object instead of metadata + spec (for cases about apiVersion or shape). */
   object?: unknown;
 }
 
+/**
+ * Istio tests some rules on a part of an object (a traffic policy, an HTTP route): `wrap` gives the
+ * rest of the spec and the path (`a.b[0].c`) where each case's `value` goes.
+ */
+interface Wrap {
+  spec: Record<string, unknown>;
+  at: string;
+}
+
+function wrapIn(wrap: Wrap, value: unknown): unknown {
+  const spec = structuredClone(wrap.spec);
+  const steps = wrap.at.split(/\.|(?=\[)/).map((s) => (s.startsWith("[") ? Number(s.slice(1, -1)) : s));
+  let cur: Record<string | number, unknown> = spec;
+  steps.forEach((step, i) => {
+    if (i === steps.length - 1) cur[step] = value;
+    else {
+      if (cur[step] === undefined) cur[step] = typeof steps[i + 1] === "number" ? [] : {};
+      cur = cur[step] as Record<string | number, unknown>;
+    }
+  });
+  return spec;
+}
+
 export interface CaseResult {
   name: string;
-  istio: Verdict;
+  istio: IstioVerdict;
   remora: Verdict;
   codes: string[];
   agree: boolean;
@@ -44,13 +71,14 @@ export function verdictOf(list: readonly Diagnostic[]): Verdict {
 export function runParityFile(path: string): FileResult {
   const [doc] = parseKubeYaml(readFileSync(path, "utf8"));
   if (!doc || doc.errors.length > 0) throw new Error(`${path}: ${doc?.errors.join("; ") ?? "empty"}`);
-  const file = doc.value as { apiVersion: string; kind: string; cases: ParityCase[] };
+  const file = doc.value as { apiVersion: string; kind: string; wrap?: Wrap; cases: ParityCase[] };
   const results = file.cases.map((c): CaseResult => {
+    const spec = c.spec ?? (file.wrap ? wrapIn(file.wrap, c.value) : {});
     const object = c.object ?? {
       apiVersion: file.apiVersion,
       kind: file.kind,
       metadata: { name: "parity", namespace: "default", ...(c.metadata ?? {}) },
-      spec: c.spec ?? {},
+      spec,
     };
     const list = validateObject(object);
     const remora = verdictOf(list);
@@ -61,7 +89,7 @@ export function runParityFile(path: string): FileResult {
       codes: [
         ...new Set(list.map((d) => `${d.code}${d.severity === "error" ? "" : ` (${d.severity})`}`)),
       ].sort(),
-      agree: remora === c.istio,
+      agree: c.istio === "accepted" ? remora !== "invalid" : remora === c.istio,
       ...(c.difference ? { difference: c.difference } : {}),
     };
   });

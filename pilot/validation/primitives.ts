@@ -169,10 +169,23 @@ export function checkNamespacedHost(
 }
 
 /** exportTo: `*`, `.`, `~` or namespace names; `*` and `~` cannot be mixed with anything else. */
-export function checkExportTo(f: Findings, code: string, path: string, v: unknown): void {
+export function checkExportTo(
+  f: Findings,
+  code: string,
+  path: string,
+  v: unknown,
+  opts: { namespace?: string } = {},
+): void {
   const list = asArr(v).map((x) => asStr(x) ?? "");
   const seen = new Set<string>();
   list.forEach((e, i) => {
+    // `.` is the object's own namespace: naming both is a duplicate.
+    const key = e === "." && opts.namespace ? opts.namespace : e;
+    if (key !== e && seen.has(key)) {
+      f.error(code, `${path}[${i}]`, `exportTo lists both . and the object's namespace ${key}`);
+      return;
+    }
+    if (e !== key) seen.add(key);
     if (!(e === "*" || e === "." || e === "~" || isDnsLabel(e))) {
       f.error(
         code,
@@ -180,7 +193,14 @@ export function checkExportTo(f: Findings, code: string, path: string, v: unknow
         `exportTo entry ${JSON.stringify(e)} must be *, ., ~ or a namespace name`,
       );
     }
-    if (seen.has(e)) f.error(code, `${path}[${i}]`, `exportTo entry ${JSON.stringify(e)} is listed twice`);
+    if (seen.has(e))
+      f.error(
+        code,
+        `${path}[${i}]`,
+        e === opts.namespace
+          ? `exportTo lists both . and the object's namespace ${e}`
+          : `exportTo entry ${JSON.stringify(e)} is listed twice`,
+      );
     seen.add(e);
   });
   for (const special of ["*", "~"]) {

@@ -7,6 +7,7 @@
 import type { KindSchema, SchemaNode } from "./crd-schema.ts";
 import type { Findings } from "./findings.ts";
 import { ISTIO_CRD_SCHEMAS } from "./generated/istio-crd-schemas.ts";
+import { parseDuration } from "./primitives.ts";
 
 export const SCHEMA_UNKNOWN_FIELD = "SCH0001";
 export const SCHEMA_TYPE = "SCH0002";
@@ -92,6 +93,11 @@ function checkBounds(f: Findings, v: unknown, node: SchemaNode, path: string): v
   }
   if (typeof v === "string") {
     const n = [...v].length;
+    if (node.format === "duration") {
+      const ms = parseDuration(v);
+      if (ms === undefined || ms < 1)
+        bad(`must be a valid duration of at least 1ms (like "1s" or "500ms"), not ${JSON.stringify(v)}`);
+    }
     if (node.minLength !== undefined && n < node.minLength)
       bad(`must be at least ${node.minLength} character${node.minLength === 1 ? "" : "s"} long`);
     if (node.maxLength !== undefined && n > node.maxLength)
