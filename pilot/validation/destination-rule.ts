@@ -3,7 +3,7 @@
 // certificates, outlier/connection-pool ranges and durations, unique port-level settings).
 
 import { isIP } from "node:net";
-import { asArr, asNum, asObj, asStr, type Findings, isSet, type Json } from "./findings.ts";
+import { asArr, asNum, asObj, asStr, type Findings, type Json } from "./findings.ts";
 import {
   checkDuration,
   checkExportTo,
