@@ -14,4 +14,4 @@ export {
   validateObject,
 } from "./validate.ts";
 export { VS } from "./virtual-service.ts";
-export { WE } from "./workload-entry.ts";
+export { WE, WG } from "./workload-entry.ts";

@@ -19,12 +19,13 @@ import {
 import { validateServiceEntry } from "./service-entry.ts";
 import { validateSidecar } from "./sidecar.ts";
 import { validateVirtualService } from "./virtual-service.ts";
-import { validateWorkloadEntry } from "./workload-entry.ts";
+import { validateWorkloadEntry, validateWorkloadGroup } from "./workload-entry.ts";
 
 /** The name and namespace of the object a rule checks (some rules depend on them). */
 export interface RuleMeta {
   name: string;
   namespace: string;
+  labels?: Record<string, string>;
 }
 type Rule = (f: Findings, spec: Json, meta: RuleMeta) => void;
 
@@ -42,6 +43,7 @@ const OTHER_RULES: Record<string, Rule> = {
   "security.istio.io/PeerAuthentication": validatePeerAuthentication,
   "security.istio.io/AuthorizationPolicy": validateAuthorizationPolicy,
   "security.istio.io/RequestAuthentication": validateRequestAuthentication,
+  "networking.istio.io/WorkloadGroup": validateWorkloadGroup,
 };
 
 export const UNKNOWN_KIND = "VAL0001";
@@ -181,7 +183,11 @@ export function validateObject(raw: unknown, opts: ValidateOptions = {}): Diagno
   if (isIstioNetworking(o)) {
     const converted = toConfigObject(raw, opts.defaultNamespace ?? "default", opts.source);
     if (!converted.ok) return [converted.diagnostic];
-    meta = { name: converted.config.meta.name, namespace: converted.config.meta.namespace };
+    meta = {
+      name: converted.config.meta.name,
+      namespace: converted.config.meta.namespace,
+      labels: { ...converted.config.meta.labels },
+    };
     spec = converted.config.spec as Json;
     rule = NETWORKING_RULES[converted.config.meta.kind];
   } else {
