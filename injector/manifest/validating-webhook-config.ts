@@ -15,13 +15,12 @@ export interface ValidatingWebhookOptions {
 }
 
 /** Networking kinds checked on CREATE and UPDATE (DELETE is never refused, so not sent). */
-export const VALIDATED_RESOURCES = [
-  "virtualservices",
-  "destinationrules",
-  "serviceentries",
-  "gateways",
-  "sidecars",
-  "workloadentries",
+/** Istio's API groups: the webhook validates every kind in them, as istiod's does. */
+export const VALIDATED_GROUPS = [
+  "networking.istio.io",
+  "security.istio.io",
+  "telemetry.istio.io",
+  "extensions.istio.io",
 ] as const;
 
 /** `remora-validator-<ns>`, or `remora-validator-<rev>-<ns>` for a named revision (cluster-scoped). */
@@ -50,9 +49,9 @@ export function validatingWebhookConfiguration(o: ValidatingWebhookOptions): Rec
         rules: [
           {
             operations: ["CREATE", "UPDATE"],
-            apiGroups: ["networking.istio.io"],
-            apiVersions: ["v1", "v1beta1", "v1alpha3"],
-            resources: [...VALIDATED_RESOURCES],
+            apiGroups: [...VALIDATED_GROUPS],
+            apiVersions: ["*"],
+            resources: ["*"],
             scope: "Namespaced",
           },
         ],
