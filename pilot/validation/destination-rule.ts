@@ -280,7 +280,7 @@ function checkOutlier(f: Findings, path: string, o: Json): void {
   }
 }
 
-function checkConnectionPool(f: Findings, path: string, cp: Json): void {
+export function checkConnectionPool(f: Findings, path: string, cp: Json): void {
   if (cp.tcp === undefined && cp.http === undefined) {
     f.error(DR.CONNECTION_POOL, path, "connectionPool is empty; set tcp or http settings or remove it");
     return;

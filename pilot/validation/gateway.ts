@@ -78,7 +78,7 @@ function checkServerHost(f: Findings, path: string, h: string): void {
     f.error(GW.HOSTS, path, `partial wildcard ${JSON.stringify(host)} is not allowed; use *.domain`);
 }
 
-function checkTlsOptions(f: Findings, path: string, tls: Json): void {
+export function checkTlsOptions(f: Findings, path: string, tls: Json): void {
   const mode = asStr(tls.mode) ?? "PASSTHROUGH";
   const ciphers = asArr(tls.cipherSuites).map((c) => asStr(c) ?? "");
   if ((tls.minProtocolVersion === "TLSV1_0" || tls.minProtocolVersion === "TLSV1_1") && ciphers.length === 0)
