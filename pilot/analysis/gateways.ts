@@ -6,6 +6,7 @@
 // Remora translates Gateways.
 import { X509Certificate } from "node:crypto";
 import type { ConfigObject } from "../model/config.ts";
+import { credentialSecretView, secretCredential } from "../snapshot/credentials.ts";
 import { type AnalysisContext, key, selectorText, selects } from "./context.ts";
 import type { RawObject } from "./input.ts";
 
@@ -68,43 +69,27 @@ function checkPorts(ctx: AnalysisContext, gw: Gateway): void {
   });
 }
 
-const b64 = (v: unknown) => (typeof v === "string" ? Buffer.from(v, "base64") : Buffer.alloc(0));
-
-/** Why a Secret cannot serve as a gateway certificate (istiod's ExtractCertInfo + ValidateCertificate). */
+/**
+ * Why a Secret cannot serve as a gateway certificate: snapshot/credentials.ts reads it as pilot serves
+ * it (Istio's keys and precedence); on top, as istioctl's analyzer does, the certificate must be valid
+ * now.
+ */
 function secretProblem(secret: RawObject): string | undefined {
-  const data = (secret.value.data ?? {}) as Record<string, unknown>;
-  const stringData = (secret.value.stringData ?? {}) as Record<string, unknown>;
-  const get = (k: string) =>
-    typeof stringData[k] === "string" ? Buffer.from(stringData[k] as string) : b64(data[k]);
-  const present = (k: string) => k in data || k in stringData;
-  let cert: Buffer | undefined;
-  for (const [c, k] of [
-    ["cert", "key"],
-    ["tls.crt", "tls.key"],
-  ] as const) {
-    if (get(c).length > 0 && get(k).length > 0) {
-      cert = get(c);
-      break;
-    }
+  const view = credentialSecretView(secret.value as never);
+  const cred = view && secretCredential(view);
+  if (!cred || !cred.status.certificate) {
+    const found = Object.keys({
+      ...((secret.value.data as object) ?? {}),
+      ...((secret.value.stringData as object) ?? {}),
+    }).sort();
+    return cred?.status.problems.length
+      ? cred.status.problems.join("; ")
+      : `it has neither tls.crt/tls.key nor cert/key (keys found: ${found.join(", ") || "none"})`;
   }
-  if (!cert) {
-    const found =
-      [...new Set([...Object.keys(data), ...Object.keys(stringData)])].sort().join(", ") || "none";
-    return present("tls.crt") || present("cert")
-      ? "the certificate or key is empty"
-      : `it has neither tls.crt/tls.key nor cert/key (keys found: ${found})`;
-  }
-  const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(cert.toString("utf8"));
-  if (!pem) return "its certificate is not PEM";
-  let x509: X509Certificate;
-  try {
-    x509 = new X509Certificate(pem[0]);
-  } catch (err) {
-    return `its certificate cannot be parsed: ${(err as Error).message}`;
-  }
+  const leaf = new X509Certificate(cred.certificateChain ?? "");
   const now = Date.now();
-  if (now > Date.parse(x509.validTo) || now < Date.parse(x509.validFrom))
-    return `its certificate is expired or not yet valid (valid ${x509.validFrom} to ${x509.validTo})`;
+  if (now > Date.parse(leaf.validTo) || now < Date.parse(leaf.validFrom))
+    return `its certificate is expired or not yet valid (valid ${leaf.validFrom} to ${leaf.validTo})`;
   return undefined;
 }
 
