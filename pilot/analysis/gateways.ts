@@ -77,7 +77,7 @@ function checkPorts(ctx: AnalysisContext, gw: Gateway): void {
 function secretProblem(secret: RawObject): string | undefined {
   const view = credentialSecretView(secret.value as never);
   const cred = view && secretCredential(view);
-  if (!cred || !cred.status.certificate) {
+  if (!cred?.status.certificate) {
     const found = Object.keys({
       ...((secret.value.data as object) ?? {}),
       ...((secret.value.stringData as object) ?? {}),
