@@ -8,6 +8,7 @@ import { analyzeGateways } from "./gateways.ts";
 import type { AnalysisInput } from "./input.ts";
 import { analyzeNotImplemented } from "./not-implemented.ts";
 import { analyzeAuthorizationPolicies } from "./security.ts";
+import { analyzeServiceEntries } from "./service-entries.ts";
 import { analyzeServices } from "./services.ts";
 import { analyzeSidecars } from "./sidecars.ts";
 import { analyzeVirtualServices } from "./virtual-services.ts";
@@ -29,6 +30,7 @@ export function analyzeInput(input: AnalysisInput, opts: AnalyzeOptions = {}): D
   analyzeSidecars(ctx);
   analyzeServices(ctx);
   analyzeAuthorizationPolicies(ctx);
+  analyzeServiceEntries(ctx);
   analyzeNotImplemented(ctx);
   out.push(...ctx.findings);
   const filtered = opts.namespace

@@ -13,6 +13,7 @@ export const ANALYSIS_CODES = {
   NoServerCertificateVerificationDestinationLevel: { code: "IST0128", severity: "warning" },
   NoServerCertificateVerificationPortLevel: { code: "IST0129", severity: "warning" },
   VirtualServiceHostNotFoundInGateway: { code: "IST0132", severity: "warning" },
+  ServiceEntryAddressesRequired: { code: "IST0134", severity: "warning" },
   GatewayDuplicateCertificate: { code: "IST0138", severity: "warning" },
   ConflictingGateways: { code: "IST0145", severity: "error" },
   InvalidGatewayCredential: { code: "IST0161", severity: "error" },

@@ -20,6 +20,8 @@ interface CaseFile {
     expected: string[];
     objects: unknown[];
     differences?: Record<string, string>;
+    /** Mesh config for this case only (Istio's meshConfigFile), over the file's. */
+    meshConfig?: Partial<MeshConfig>;
   }>;
 }
 
@@ -62,7 +64,13 @@ export function runAnalysisParityFile(path: string): AnalyzerResult {
       ...c.objects.map(() => `${c.name}`),
       ...defaultIngressGateway().map(() => DEFAULT_RESOURCES_ORIGIN),
     ];
-    const list = analyzeInput(analysisInput(objects, origins, mesh));
+    const list = analyzeInput(
+      analysisInput(objects, origins, {
+        ...mesh,
+        ...(c.meshConfig ?? {}),
+        defaultConfig: { ...mesh.defaultConfig, ...(c.meshConfig?.defaultConfig ?? {}) },
+      } as MeshConfig),
+    );
     const found = list
       .filter((d) => file.codes.includes(d.code) && d.ref && (!file.kinds || file.kinds.includes(d.ref.kind)))
       .map((d) => `${d.code} ${d.ref?.kind} ${d.ref?.namespace ? `${d.ref.namespace}/` : ""}${d.ref?.name}`);
