@@ -75,6 +75,16 @@ export function serviceEntryServices(
     ...new Set((spec.exportTo ?? mesh.defaultServiceExportTo).map((e) => (e === "." ? namespace : e))),
   ].sort();
   const shared = selectedEndpoints(spec, ports, namespace, index, workloadEntries);
+  const twice = duplicateAddresses(shared);
+  if (twice.length > 0) {
+    diagnostics.push({
+      code: "EP0001",
+      severity: "info",
+      message: `ServiceEntry ${namespace}/${name}: ${twice.join(", ")} ${twice.length === 1 ? "is" : "are"} listed more than once (in spec.endpoints, or as a Pod and a WorkloadEntry its selector picks); each is served once`,
+      ref,
+      path: spec.endpoints?.length ? "spec.endpoints" : "spec.workloadSelector",
+    });
+  }
   const out: { service: Service; endpoints: Endpoint[] }[] = [];
   for (const host of spec.hosts ?? []) {
     const service: Service = {
@@ -119,6 +129,18 @@ export function serviceEntryServices(
     out.push({ service, endpoints });
   }
   return out;
+}
+
+/** `address:port (port name)` of the endpoints that appear more than once, in order of appearance. */
+function duplicateAddresses(endpoints: readonly Endpoint[]): string[] {
+  const seen = new Set<string>();
+  const twice = new Set<string>();
+  for (const e of endpoints) {
+    const key = `${e.address}:${e.port} (${e.servicePortName})`;
+    if (seen.has(key)) twice.add(key);
+    else seen.add(key);
+  }
+  return [...twice];
 }
 
 function entryEndpoints(
