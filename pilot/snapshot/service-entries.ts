@@ -123,6 +123,19 @@ export function serviceEntryServices(
         }));
       }
     }
+    if (resolution === "DNS_ROUND_ROBIN") {
+      const first = endpoints[0]?.servicePortName;
+      const count = endpoints.filter((e) => e.servicePortName === first).length;
+      if (count > 1) {
+        diagnostics.push({
+          code: "TR0302",
+          severity: "warning",
+          message: `${host} has ${count} endpoints but DNS_ROUND_ROBIN (LOGICAL_DNS) uses only the first; use DNS resolution to balance across them`,
+          ref,
+          path: "spec.resolution",
+        });
+      }
+    }
     const accounts = new Set<string>();
     for (const e of endpoints) if (e.serviceAccount) accounts.add(e.serviceAccount);
     service.serviceAccounts = [...accounts].sort();

@@ -58,13 +58,8 @@ function outbound(
     case "DNS_ROUND_ROBIN":
       c.type = resolution === "DNS" ? "STRICT_DNS" : "LOGICAL_DNS";
       c.dns_lookup_family = "V4_ONLY";
-      if (resolution === "DNS_ROUND_ROBIN" && eps.length > 1) {
-        diag(ctx, {
-          code: "TR0302",
-          severity: "warning",
-          message: `${service.hostname} has ${eps.length} endpoints but DNS_ROUND_ROBIN (LOGICAL_DNS) uses only the first; use DNS resolution to balance across them`,
-        });
-      }
+      // More than one endpoint is reported with the snapshot (TR0302): it depends on endpoints
+      // alone, and an endpoint-only push may reuse this translation.
       c.load_assignment = loadAssignment(
         ctx,
         name,
