@@ -192,4 +192,20 @@ describe("gRPC C-core and grpc-js-xds clients through remora pilot", requires(GR
       assert.ok(Math.abs(v2share - 0.2) <= 0.08, `${who}: v2 share ${v2share} not within 0.20 ± 0.08`);
     }
   });
+
+  test("a route matching on query parameters is not taken by gRPC calls (they have none)", async () => {
+    write(
+      "vs.yaml",
+      virtualService(`  - match: [{queryParams: {beta: {exact: "1"}}}]
+    route: [{destination: {host: ${SE_HOST}, subset: v2}}]
+  - route: [{destination: {host: ${SE_HOST}, subset: v1}}]
+`),
+    );
+    version = await converged(pilot, version);
+    const { js, core } = clients[0] ?? (await clientsFor(SE_HOST));
+    const seen = await versions(js, core, 40);
+    assert.deepEqual(seen.failures, []);
+    assert.deepEqual([...new Set(seen.js)], ["v1"], "grpc-js (which ignores query matchers) stays on v1");
+    assert.deepEqual([...new Set(seen.core)], ["v1"], "c-core stays on v1");
+  });
 });
