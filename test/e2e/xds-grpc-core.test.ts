@@ -64,13 +64,15 @@ spec:
 ${slice("kecho-abc", [a])}${slice("kecho-def", [a])}`.replace(/\n\n/g, "\n");
 }
 
-function destinationRule(): string {
+function destinationRule(outlierDetection = ""): string {
   return `apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: echo, namespace: default}
 spec:
   host: ${SE_HOST}
-  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}
+  trafficPolicy:
+    loadBalancer: {simple: ROUND_ROBIN}
+${outlierDetection ? `    outlierDetection: ${outlierDetection}\n` : ""}
   subsets:
   - {name: v1, labels: {version: v1}}
   - {name: v2, labels: {version: v2}}
@@ -207,5 +209,40 @@ describe("gRPC C-core and grpc-js-xds clients through remora pilot", requires(GR
     assert.deepEqual(seen.failures, []);
     assert.deepEqual([...new Set(seen.js)], ["v1"], "grpc-js (which ignores query matchers) stays on v1");
     assert.deepEqual([...new Set(seen.core)], ["v1"], "c-core stays on v1");
+  });
+
+  test("outlier detection ejects a failing endpoint among fewer than five", async () => {
+    const bad = await startBackend("bad");
+    bad.failing = true;
+    try {
+      write("se.yaml", serviceEntry([v1, v2, bad]));
+      // Istio's semantics: 2 consecutive errors eject a host, however few hosts there are.
+      write("dr.yaml", destinationRule("{consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 60s}"));
+      rmSync(join(dir, "vs.yaml"), { force: true });
+      version = await converged(pilot, version);
+      const { js, core } = clients[0] ?? (await clientsFor(SE_HOST));
+      // Calls during a few detection intervals, then none may fail: the bad host is out.
+      let last: Awaited<ReturnType<typeof versions>> | undefined;
+      await until(
+        async () => {
+          last = await versions(js, core, 30);
+          return last.failures.length === 0;
+        },
+        "the failing endpoint is ejected by both clients",
+        20_000,
+      ).catch((err) => {
+        throw new Error(
+          `${(err as Error).message}: ${last?.failures.length} failures, e.g. ${last?.failures[0]}`,
+        );
+      });
+      const after = await versions(js, core, 60);
+      assert.deepEqual(after.failures, [], "no call reaches the ejected endpoint");
+      assert.deepEqual([...new Set([...after.js, ...after.core])].sort(), ["v1", "v2"]);
+    } finally {
+      bad.server.forceShutdown();
+      write("se.yaml", serviceEntry([v1, v2]));
+      write("dr.yaml", destinationRule());
+      version = await converged(pilot, version);
+    }
   });
 });
