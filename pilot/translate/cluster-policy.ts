@@ -13,8 +13,11 @@ import type { ScopedDestinationRule } from "./scope.ts";
 /** Envoy's "no limit" for circuit-breaker thresholds, which Istio sets explicitly. */
 export const MAX_U32 = 4294967295;
 
-/** The thresholds every cluster without a connection pool gets (shared, read-only). */
-const DEFAULT_CIRCUIT_BREAKERS: EnvoyJson = Object.freeze({
+/**
+ * The thresholds every cluster without a connection pool gets, as Istio sets them (Envoy's own
+ * defaults, 1024 connections and 3 retries, break under pod churn). Shared, read-only.
+ */
+export const DEFAULT_CIRCUIT_BREAKERS: EnvoyJson = Object.freeze({
   thresholds: Object.freeze([
     Object.freeze({
       max_connections: MAX_U32,
@@ -264,7 +267,15 @@ export function applyTrafficPolicy(
   applyConnectionPool(ctx, cluster, policy, protocol);
   applyOutlierDetection(ctx, cluster, policy);
   applyTls(ctx, cluster, policy?.tls, sni, dr);
-  if (policy?.loadBalancer?.localityLbSetting?.distribute?.length) {
+  // As Istio: locality weights are honoured when the rule distributes traffic, or fails over
+  // between localities it names (failover needs outlier detection). gRPC clients always weigh
+  // localities, so they do not get the field.
+  const locality = policy?.loadBalancer?.localityLbSetting;
+  const failover =
+    !ctx.proxyless &&
+    !!policy?.outlierDetection &&
+    !!(locality?.failover?.length || locality?.failoverPriority?.length);
+  if (locality?.enabled !== false && (locality?.distribute?.length || failover)) {
     cluster.common_lb_config = {
       ...((cluster.common_lb_config as EnvoyJson) ?? {}),
       locality_weighted_lb_config: {},

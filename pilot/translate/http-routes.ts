@@ -183,6 +183,8 @@ export function defaultRoute(ctx: Ctx, host: string, port: number): EnvoyJson {
   const action: EnvoyJson = { cluster };
   if (!ctx.proxyless) {
     action.timeout = "0s";
+    // As Istio: Envoy honours a call's grpc-timeout header up to this (0: without limit).
+    action.max_grpc_timeout = "0s";
     action.retry_policy = DEFAULT_RETRY_POLICY;
   }
   const hp = hashPolicy(ctx, cluster);
