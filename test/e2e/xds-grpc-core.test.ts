@@ -10,7 +10,13 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type * as grpc from "@grpc/grpc-js";
 import { type Backend, calls, share, startBackend, xdsBootstrap, xdsClient } from "../helpers/echo-grpc.ts";
-import { type CoreClient, GRPC_CORE, startCoreClient } from "../helpers/grpc-core-peer.ts";
+import {
+  type CoreClient,
+  freePort,
+  GRPC_CORE,
+  startCoreClient,
+  startCoreServer,
+} from "../helpers/grpc-core-peer.ts";
 import { converged, metricValue, type Pilot, startPilot, stopPilot } from "../helpers/pilot-process.ts";
 import { requires } from "../helpers/privileged.ts";
 import { until } from "../helpers/wait.ts";
@@ -242,6 +248,51 @@ describe("gRPC C-core and grpc-js-xds clients through remora pilot", requires(GR
       bad.server.forceShutdown();
       write("se.yaml", serviceEntry([v1, v2]));
       write("dr.yaml", destinationRule());
+      version = await converged(pilot, version);
+    }
+  });
+
+  test("a C-core xDS-enabled server takes its listener from pilot and serves both clients", async () => {
+    const port = await freePort();
+    const host = "srv.default.svc.cluster.local";
+    write(
+      "srv.yaml",
+      `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: srv, namespace: default}
+spec:
+  hosts: [${host}]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: ${PORT}, name: grpc, protocol: GRPC}]
+  endpoints: [{address: 127.0.0.1, ports: {grpc: ${port}}}]
+`,
+    );
+    version = await converged(pilot, version);
+    // The server's node is at 127.0.0.1, where the ServiceEntry's endpoint is: pilot sends it
+    // xds.istio.io/grpc/lds/inbound/0.0.0.0:<port>, and C-core serves once that arrives.
+    const server = await startCoreServer("core-server", {
+      port,
+      xds: { bootstrap: xdsBootstrap(pilot.grpcPort, { name: "server" }) },
+    });
+    try {
+      const { js, core } = await clientsFor(host);
+      let last: Awaited<ReturnType<typeof versions>> | undefined;
+      await until(
+        async () => {
+          last = await versions(js, core, 5);
+          return last.failures.length === 0;
+        },
+        "the xDS server answers",
+        30_000,
+      ).catch((err) => {
+        throw new Error(`${(err as Error).message}: ${last?.failures[0]}\n${server.log()}`);
+      });
+      const seen = await versions(js, core, 10);
+      assert.deepEqual([...new Set([...seen.js, ...seen.core])], ["core-server"]);
+    } finally {
+      await server.close();
+      rmSync(join(dir, "srv.yaml"), { force: true });
       version = await converged(pilot, version);
     }
   });

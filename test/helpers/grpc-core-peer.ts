@@ -58,7 +58,7 @@ class PeerProcess {
     this.ready.catch(() => {});
     proc.stderr?.on("data", (d: Buffer) => {
       this.stderr.push(d.toString());
-      if (this.stderr.length > 200) this.stderr.splice(0, 100);
+      if (this.stderr.length > 4000) this.stderr.splice(0, 2000);
     });
     proc.stdout?.on("data", (d: Buffer) => this.onData(d.toString()));
     proc.once("exit", () => {
@@ -69,8 +69,9 @@ class PeerProcess {
     });
   }
 
-  log(): string {
-    return this.stderr.join("").slice(-4000);
+  /** The end of C-core's stderr (its logs and traces). */
+  log(maxChars = 8000): string {
+    return this.stderr.join("").slice(-maxChars);
   }
 
   private onData(text: string): void {
@@ -121,7 +122,15 @@ class PeerProcess {
 
 function spawnPeer(args: string[], bootstrap?: Record<string, unknown>, env: Record<string, string> = {}) {
   let tmp: string | undefined;
-  const childEnv: Record<string, string | undefined> = { ...process.env, GRPC_VERBOSITY: "ERROR", ...env };
+  const childEnv: Record<string, string | undefined> = {
+    ...process.env,
+    GRPC_VERBOSITY: "ERROR",
+    // C-core reads its xDS channel's socket only when something polls it; in Python nothing does
+    // between calls, so xDS responses wait for the backup poller (every 5 s by default) and each
+    // round trip of a config change costs up to 5 s. Poll often: tests wait for convergence.
+    GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS: "50",
+    ...env,
+  };
   if (bootstrap) {
     tmp = mkdtempSync(join(tmpdir(), "remora-core-peer-"));
     const file = join(tmp, "bootstrap.json");
@@ -138,8 +147,8 @@ export interface CoreClient {
   /** Whether the channel is READY (waits up to `timeoutMs` for it). */
   state(timeoutMs?: number): Promise<string>;
   close(): Promise<void>;
-  /** C-core's stderr so far (for failure messages). */
-  log(): string;
+  /** The end of C-core's stderr so far (for failure messages; GRPC_TRACE adds traces). */
+  log(maxChars?: number): string;
 }
 
 /**
@@ -163,7 +172,7 @@ export async function startCoreClient(
       return String((await peer.request({ op: "state", timeoutMs })).state);
     },
     close: () => peer.close(),
-    log: () => peer.log(),
+    log: (maxChars) => peer.log(maxChars),
   };
 }
 
@@ -173,7 +182,7 @@ export interface CoreServer {
   failEvery(n: number): Promise<void>;
   calls(): Promise<number>;
   close(): Promise<void>;
-  log(): string;
+  log(maxChars?: number): string;
 }
 
 /** A free loopback port (an xDS server's listener name carries its port, so it is chosen first). */
@@ -211,6 +220,6 @@ export async function startCoreServer(
       return Number((await peer.request({ op: "stats" })).calls);
     },
     close: () => peer.close(),
-    log: () => peer.log(),
+    log: (maxChars) => peer.log(maxChars),
   };
 }
