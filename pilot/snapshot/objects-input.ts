@@ -10,6 +10,7 @@ import { isIstioNetworking, toConfigObject } from "../model/convert.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { MeshConfig } from "../model/mesh-config.ts";
 import type { SnapshotInput } from "../model/snapshot.ts";
+import { credentialSecretView } from "./credentials.ts";
 
 /** Where each object came from: one label for all, or one per object index. */
 export type SourceLabel = string | ((index: number) => string);
@@ -102,9 +103,13 @@ export function objectsToSnapshotInput(
   const duplicate = (obj: KubeObject, istio: boolean, source: string, group: string): boolean => {
     const name = obj.metadata?.name;
     if (typeof name !== "string" || name === "") return false;
-    const ns = obj.metadata?.namespace;
     const kind = String(obj.kind);
-    const id = `${kind}/${typeof ns === "string" && ns ? ns : "default"}/${name}`;
+    // Namespaces and Nodes are cluster-scoped.
+    const clusterScoped = !istio && (kind === "Namespace" || kind === "Node");
+    const ns = clusterScoped ? undefined : obj.metadata?.namespace;
+    const id = clusterScoped
+      ? `${kind}/${name}`
+      : `${kind}/${typeof ns === "string" && ns ? ns : "default"}/${name}`;
     const scoped = istio ? id : `${group}\u0000${String(obj.apiVersion)}/${id}`;
     const first = firstSeen.get(scoped);
     if (first === undefined) {
@@ -118,7 +123,7 @@ export function objectsToSnapshotInput(
       ref: {
         kind,
         name,
-        namespace: typeof ns === "string" && ns ? ns : "default",
+        ...(clusterScoped ? {} : { namespace: typeof ns === "string" && ns ? ns : "default" }),
         source,
       },
     });
@@ -166,9 +171,12 @@ export function objectsToSnapshotInput(
       case "v1/Node":
         kube.nodes.push(obj as Node);
         return;
-      case "v1/Secret":
-        kube.secrets.push(withNamespace(obj as Secret, "default"));
+      case "v1/Secret": {
+        // Only credential keys are kept; other Secrets (tokens, docker configs) are not held.
+        const view = credentialSecretView(obj);
+        if (view) kube.secrets.push(withNamespace(view, "default"));
         return;
+      }
       case "v1/ConfigMap": {
         const mesh_ = obj.data?.mesh;
         if (obj.metadata?.name === "istio" && typeof mesh_ === "string") {

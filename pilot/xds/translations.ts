@@ -44,6 +44,11 @@ export class Translations<S extends XdsSnapshot, P> {
     this.resources = new ResourceCache(encoder);
   }
 
+  /** The content-keyed resource cache (secrets are prepared through it too). */
+  get cache(): ResourceCache {
+    return this.resources;
+  }
+
   /** A new snapshot replaces `previous`: its configs become the base for patching. */
   advance(previous: S | undefined): void {
     this.previous = previous ? { version: previous.version, configs: this.current } : undefined;
@@ -76,7 +81,6 @@ export class Translations<S extends XdsSnapshot, P> {
     }
     const t0 = performance.now();
     let made: Lookup["made"] = "patched";
-    let entry: Entry | undefined;
     if (hit) {
       // Same class, but a different last config to take refused resources from: the class's
       // translation again, with this proxy's fallbacks (resources are already encoded).
@@ -93,7 +97,8 @@ export class Translations<S extends XdsSnapshot, P> {
       this.metrics.translationTime.observe((performance.now() - t0) / 1000);
       return { config, made };
     }
-    const config0 = this.patched(snapshot, proxy, key);
+    let entry = this.unchanged(snapshot, key);
+    const config0 = entry ? undefined : this.patched(snapshot, proxy, key);
     if (config0) {
       this.metrics.endpointPatches.inc();
       entry = {
@@ -102,7 +107,7 @@ export class Translations<S extends XdsSnapshot, P> {
         previous,
         generated: { config: config0.config, diagnostics: config0.diagnostics },
       };
-    } else {
+    } else if (!entry) {
       made = "translated";
       const out = this.backend.generate(snapshot, proxy) as ReturnType<XdsBackend<S, P>["generate"]> & {
         refused?: { kind: XdsKind; name: string }[];
@@ -124,6 +129,19 @@ export class Translations<S extends XdsSnapshot, P> {
     this.made++;
     this.metrics.translationTime.observe((performance.now() - t0) / 1000);
     return { config: entry.config, made };
+  }
+
+  /**
+   * The previous snapshot's config as it was, when nothing but credential content changed (a
+   * rotation reaches proxies over SDS alone; translation does not read the material).
+   */
+  private unchanged(snapshot: S, key: string): Entry | undefined {
+    const prev = this.previous;
+    if (!snapshot.changes.secretsOnly || !prev || snapshot.changes.basedOn !== prev.version) return undefined;
+    const base = prev.configs.get(key);
+    // As for patches: a config standing in last-good resources depends on whose they were.
+    if (!base || base.refused.length > 0) return undefined;
+    return { ...base, config: { ...base.config, snapshotVersion: snapshot.version } };
   }
 
   /**

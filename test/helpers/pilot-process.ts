@@ -1,5 +1,6 @@
-// A real `remora pilot --config-dir` subprocess for end-to-end tests, and the debug-endpoint
-// reads the tests use to wait for it: push status, syncz convergence, metrics.
+// `remora pilot` as a real subprocess on a config directory, for end-to-end tests: started on
+// free ports (read back from its "pilot listening" log line), with its logs kept for failures,
+// and small readers for its debug endpoints and metrics, including waiting for convergence.
 import type { ChildProcess } from "node:child_process";
 import { spawnRemora } from "./cli.ts";
 
