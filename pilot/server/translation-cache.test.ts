@@ -36,105 +36,52 @@ interface NodeSpec {
   meta?: Record<string, unknown>;
 }
 
+const at = (region: string, zone: string, sub_zone?: string) => ({
+  region,
+  zone,
+  ...(sub_zone ? { sub_zone } : {}),
+});
+const spec = (ip: string, pod: string, ns: string, more: Partial<NodeSpec> = {}): NodeSpec => ({
+  ip,
+  pod,
+  ns,
+  ...more,
+});
+
 /** Proxies that differ from a neighbour in exactly one attribute translation may read. */
 const NODES: NodeSpec[] = [
-  { ip: "10.0.1.1", pod: "cart-1", ns: "shop" }, // locality from its node (r1/z1)
-  { ip: "10.0.1.2", pod: "cart-2", ns: "shop" }, // r1/z2
-  { ip: "10.0.1.3", pod: "cart-3", ns: "shop" }, // r2/z1
-  { ip: "10.0.1.1", pod: "cart-1", ns: "shop", locality: { region: "r2", zone: "z1" } },
-  { ip: "10.0.1.1", pod: "cart-1", ns: "shop", locality: { region: "r1", zone: "z1", sub_zone: "s9" } },
-  {
-    ip: "10.0.9.1",
-    pod: "client",
-    ns: "shop",
-    labels: { app: "client" },
-    locality: { region: "r1", zone: "z1" },
-  },
-  {
-    ip: "10.0.9.2",
-    pod: "client",
-    ns: "shop",
-    labels: { app: "client" },
-    locality: { region: "r1", zone: "z2" },
-  },
-  {
-    ip: "10.0.9.3",
-    pod: "client",
-    ns: "shop",
-    labels: { app: "client" },
-    locality: { region: "r2", zone: "z1" },
-  },
-  { ip: "10.0.9.3", pod: "client", ns: "shop", labels: { app: "client" } },
-  {
-    ip: "10.0.9.4",
-    pod: "frontend",
-    ns: "shop",
-    labels: { app: "frontend" },
-    locality: { region: "r1", zone: "z1" },
-  },
-  {
-    ip: "10.0.9.5",
-    pod: "batch",
-    ns: "shop",
-    labels: { app: "batch" },
-    locality: { region: "r1", zone: "z1" },
-  },
-  { ip: "10.0.2.1", pod: "ledger-1", ns: "pay" },
-  { ip: "10.0.2.2", pod: "ledger-2", ns: "pay" },
-  {
-    ip: "10.0.9.6",
-    pod: "payer",
-    ns: "pay",
+  spec("10.0.1.1", "cart-1", "shop"), // locality from its node (r1/z1)
+  spec("10.0.1.2", "cart-2", "shop"), // r1/z2
+  spec("10.0.1.3", "cart-3", "shop"), // r2/z1
+  spec("10.0.1.1", "cart-1", "shop", { locality: at("r2", "z1") }),
+  spec("10.0.1.1", "cart-1", "shop", { locality: at("r1", "z1", "s9") }),
+  spec("10.0.9.1", "client", "shop", { labels: { app: "client" }, locality: at("r1", "z1") }),
+  spec("10.0.9.2", "client", "shop", { labels: { app: "client" }, locality: at("r1", "z2") }),
+  spec("10.0.9.3", "client", "shop", { labels: { app: "client" }, locality: at("r2", "z1") }),
+  spec("10.0.9.3", "client", "shop", { labels: { app: "client" } }),
+  spec("10.0.9.4", "frontend", "shop", { labels: { app: "frontend" }, locality: at("r1", "z1") }),
+  spec("10.0.9.5", "batch", "shop", { labels: { app: "batch" }, locality: at("r1", "z1") }),
+  spec("10.0.2.1", "ledger-1", "pay"),
+  spec("10.0.2.2", "ledger-2", "pay"),
+  spec("10.0.9.6", "payer", "pay", { labels: { app: "payer" }, locality: at("r1", "z1") }),
+  spec("10.0.9.7", "payer", "pay", { labels: { app: "payer" }, locality: at("r2", "z1") }),
+  spec("10.0.9.6", "payer", "pay", {
     labels: { app: "payer" },
-    locality: { region: "r1", zone: "z1" },
-  },
-  {
-    ip: "10.0.9.7",
-    pod: "payer",
-    ns: "pay",
-    labels: { app: "payer" },
-    locality: { region: "r2", zone: "z1" },
-  },
-  {
-    ip: "10.0.9.6",
-    pod: "payer",
-    ns: "pay",
-    labels: { app: "payer" },
-    locality: { region: "r1", zone: "z1" },
+    locality: at("r1", "z1"),
     meta: { NETWORK: "n2" },
-  },
-  {
-    ip: "10.0.9.6",
-    pod: "payer",
-    ns: "pay",
+  }),
+  spec("10.0.9.6", "payer", "pay", {
     labels: { app: "payer" },
-    locality: { region: "r1", zone: "z1" },
+    locality: at("r1", "z1"),
     meta: { CLUSTER_ID: "east" },
-  },
-  {
-    ip: "10.0.9.8",
-    pod: "grpc",
-    ns: "shop",
-    locality: { region: "r1", zone: "z1" },
-    meta: { GENERATOR: "grpc" },
-  },
-  {
-    ip: "10.0.9.9",
-    pod: "grpc",
-    ns: "shop",
-    locality: { region: "r2", zone: "z1" },
-    meta: { GENERATOR: "grpc" },
-  },
-  {
-    ip: "10.0.9.9",
-    pod: "grpc",
-    ns: "pay",
-    locality: { region: "r1", zone: "z1" },
-    meta: { GENERATOR: "grpc" },
-  },
-  { ip: "10.0.2.1", pod: "ledger-1", ns: "pay", meta: { GENERATOR: "grpc" } },
-  { type: "router", ip: "10.0.8.1", pod: "gw-1", ns: "shop", labels: { istio: "gw" } },
-  { type: "router", ip: "10.0.8.2", pod: "gw-2", ns: "shop", labels: { istio: "gw" } },
+  }),
+  spec("10.0.9.8", "grpc", "shop", { locality: at("r1", "z1"), meta: { GENERATOR: "grpc" } }),
+  spec("10.0.9.9", "grpc", "shop", { locality: at("r2", "z1"), meta: { GENERATOR: "grpc" } }),
+  spec("10.0.9.9", "grpc", "pay", { locality: at("r1", "z1"), meta: { GENERATOR: "grpc" } }),
+  spec("10.0.2.1", "ledger-1", "pay", { meta: { GENERATOR: "grpc" } }),
+  spec("10.0.1.1", "cart-1", "shop", { meta: { INTERCEPTION_MODE: "TPROXY" } }),
+  spec("10.0.8.1", "gw-1", "shop", { type: "router", labels: { istio: "gw" } }),
+  spec("10.0.8.2", "gw-2", "shop", { type: "router", labels: { istio: "gw" } }),
 ];
 
 function node(n: NodeSpec): NodeLike {

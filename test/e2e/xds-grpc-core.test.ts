@@ -9,7 +9,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type * as grpc from "@grpc/grpc-js";
-import { type Backend, calls, share, startBackend, xdsBootstrap, xdsClient } from "../helpers/echo-grpc.ts";
+import {
+  type Backend,
+  calls,
+  echoDestinationRule,
+  echoServiceEntry,
+  echoVirtualService,
+  share,
+  startBackend,
+  xdsBootstrap,
+  xdsClient,
+} from "../helpers/echo-grpc.ts";
 import {
   type CoreClient,
   freePort,
@@ -25,24 +35,12 @@ const SE_HOST = "echo.default.svc.cluster.local";
 const KUBE_HOST = "kecho.default.svc.cluster.local";
 const PORT = 7070;
 
-/** A ServiceEntry whose endpoint list names `dup` twice (as a hand-written or generated SE may). */
-function serviceEntry(backends: Backend[], dup?: Backend): string {
-  const eps = [...backends, ...(dup ? [dup] : [])]
-    .map((b) => `  - {address: 127.0.0.1, ports: {grpc: ${b.port}}, labels: {version: ${b.version}}}`)
-    .join("\n");
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: echo, namespace: default}
-spec:
-  hosts: [${SE_HOST}]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports:
-  - {number: ${PORT}, name: grpc, protocol: GRPC}
-  endpoints:
-${eps}
-`;
-}
+/** The echo ServiceEntry; `dup` is listed a second time (as a hand-written or generated SE may). */
+const serviceEntry = (backends: Backend[], dup?: Backend) =>
+  echoServiceEntry(SE_HOST, PORT, dup ? [...backends, dup] : backends);
+const destinationRule = (outlierDetection = "") =>
+  echoDestinationRule(SE_HOST, ["v1", "v2"], outlierDetection);
+const virtualService = (http: string) => echoVirtualService(SE_HOST, http);
 
 /** A Kubernetes Service whose two EndpointSlices overlap (a pod moving between slices). */
 function kubeService(a: Backend): string {
@@ -70,31 +68,6 @@ spec:
 ${slice("kecho-abc", [a])}${slice("kecho-def", [a])}`.replace(/\n\n/g, "\n");
 }
 
-function destinationRule(outlierDetection = ""): string {
-  return `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: echo, namespace: default}
-spec:
-  host: ${SE_HOST}
-  trafficPolicy:
-    loadBalancer: {simple: ROUND_ROBIN}
-${outlierDetection ? `    outlierDetection: ${outlierDetection}\n` : ""}
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
-`;
-}
-
-function virtualService(http: string): string {
-  return `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: echo, namespace: default}
-spec:
-  hosts: [${SE_HOST}]
-  http:
-${http}`;
-}
-
 /** Versions answered, per client kind, for `n` calls each. */
 async function versions(
   js: grpc.Client,
@@ -112,6 +85,29 @@ async function versions(
     core: coreResults.map((r) => r.reply?.version),
     failures,
   };
+}
+
+/** Waits until `n` calls from each client all succeed; the error names a failure and a log. */
+async function untilAllSucceed(
+  js: grpc.Client,
+  core: CoreClient,
+  n: number,
+  what: string,
+  timeoutMs: number,
+  log: () => string,
+): Promise<void> {
+  let last: Awaited<ReturnType<typeof versions>> | undefined;
+  await until(
+    async () => {
+      last = await versions(js, core, n);
+      return last.failures.length === 0;
+    },
+    what,
+    timeoutMs,
+  ).catch((err) => {
+    const f = last?.failures ?? [];
+    throw new Error(`${(err as Error).message}: ${f.length} failures, e.g. ${f[0]}\n${log()}`);
+  });
 }
 
 describe("gRPC C-core and grpc-js-xds clients through remora pilot", requires(GRPC_CORE), () => {
@@ -157,17 +153,9 @@ describe("gRPC C-core and grpc-js-xds clients through remora pilot", requires(GR
   test("an address listed twice (ServiceEntry, overlapping EndpointSlices) is served once and reachable", async () => {
     for (const host of [SE_HOST, KUBE_HOST]) {
       const { js, core } = await clientsFor(host);
-      let last: Awaited<ReturnType<typeof versions>> | undefined;
-      await until(
-        async () => {
-          last = await versions(js, core, 10);
-          return last.failures.length === 0;
-        },
-        `calls to ${host} succeed from both clients`,
-        20_000,
-      ).catch((err) => {
-        throw new Error(`${(err as Error).message}: ${last?.failures.slice(0, 3).join("; ")}\n${core.log()}`);
-      });
+      await untilAllSucceed(js, core, 10, `calls to ${host} succeed from both clients`, 20_000, () =>
+        core.log(),
+      );
       const want = host === SE_HOST ? ["v1", "v2"] : ["v1"];
       const seen = await versions(js, core, 40);
       assert.deepEqual(seen.failures, []);
@@ -228,19 +216,9 @@ describe("gRPC C-core and grpc-js-xds clients through remora pilot", requires(GR
       version = await converged(pilot, version);
       const { js, core } = clients[0] ?? (await clientsFor(SE_HOST));
       // Calls during a few detection intervals, then none may fail: the bad host is out.
-      let last: Awaited<ReturnType<typeof versions>> | undefined;
-      await until(
-        async () => {
-          last = await versions(js, core, 30);
-          return last.failures.length === 0;
-        },
-        "the failing endpoint is ejected by both clients",
-        20_000,
-      ).catch((err) => {
-        throw new Error(
-          `${(err as Error).message}: ${last?.failures.length} failures, e.g. ${last?.failures[0]}`,
-        );
-      });
+      await untilAllSucceed(js, core, 30, "the failing endpoint is ejected by both clients", 20_000, () =>
+        core.log(),
+      );
       const after = await versions(js, core, 60);
       assert.deepEqual(after.failures, [], "no call reaches the ejected endpoint");
       assert.deepEqual([...new Set([...after.js, ...after.core])].sort(), ["v1", "v2"]);
@@ -255,19 +233,7 @@ describe("gRPC C-core and grpc-js-xds clients through remora pilot", requires(GR
   test("a C-core xDS-enabled server takes its listener from pilot and serves both clients", async () => {
     const port = await freePort();
     const host = "srv.default.svc.cluster.local";
-    write(
-      "srv.yaml",
-      `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: srv, namespace: default}
-spec:
-  hosts: [${host}]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: ${PORT}, name: grpc, protocol: GRPC}]
-  endpoints: [{address: 127.0.0.1, ports: {grpc: ${port}}}]
-`,
-    );
+    write("srv.yaml", echoServiceEntry(host, PORT, [{ port, version: "core-server" }], "srv"));
     version = await converged(pilot, version);
     // The server's node is at 127.0.0.1, where the ServiceEntry's endpoint is: pilot sends it
     // xds.istio.io/grpc/lds/inbound/0.0.0.0:<port>, and C-core serves once that arrives.
@@ -277,17 +243,7 @@ spec:
     });
     try {
       const { js, core } = await clientsFor(host);
-      let last: Awaited<ReturnType<typeof versions>> | undefined;
-      await until(
-        async () => {
-          last = await versions(js, core, 5);
-          return last.failures.length === 0;
-        },
-        "the xDS server answers",
-        30_000,
-      ).catch((err) => {
-        throw new Error(`${(err as Error).message}: ${last?.failures[0]}\n${server.log()}`);
-      });
+      await untilAllSucceed(js, core, 5, "the xDS server answers", 30_000, () => server.log());
       const seen = await versions(js, core, 10);
       assert.deepEqual([...new Set([...seen.js, ...seen.core])], ["core-server"]);
     } finally {

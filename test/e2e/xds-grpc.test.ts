@@ -12,7 +12,17 @@ import { proxyConfig } from "../../pilot/debug/proxy-config.ts";
 import { proxyStatus } from "../../pilot/debug/proxy-status.ts";
 import { AdsClient, RDS } from "../helpers/ads-client.ts";
 import { runRemora } from "../helpers/cli.ts";
-import { type Backend, call, calls, share, startBackend, xdsClient } from "../helpers/echo-grpc.ts";
+import {
+  type Backend,
+  call,
+  calls,
+  echoDestinationRule,
+  echoServiceEntry,
+  echoVirtualService,
+  share,
+  startBackend,
+  xdsClient,
+} from "../helpers/echo-grpc.ts";
 import {
   converged,
   getJson,
@@ -27,51 +37,9 @@ const HOST = "echo.default.svc.cluster.local";
 const PORT = 7070;
 const TARGET = `xds:///${HOST}:${PORT}`;
 
-// ---- config ---------------------------------------------------------------------------------
-
-function serviceEntry(backends: Backend[]): string {
-  const eps = backends
-    .map(
-      (b) => `  - address: 127.0.0.1
-    ports: {grpc: ${b.port}}
-    labels: {version: ${b.version}}`,
-    )
-    .join("\n");
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: echo, namespace: default}
-spec:
-  hosts: [${HOST}]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports:
-  - {number: ${PORT}, name: grpc, protocol: GRPC}
-  endpoints:
-${eps}
-`;
-}
-
-function destinationRule(versions: string[]): string {
-  return `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: echo, namespace: default}
-spec:
-  host: ${HOST}
-  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}
-  subsets:
-${versions.map((v) => `  - name: ${v}\n    labels: {version: ${v}}`).join("\n")}
-`;
-}
-
-function virtualService(http: string): string {
-  return `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: echo, namespace: default}
-spec:
-  hosts: [${HOST}]
-  http:
-${http}`;
-}
+const serviceEntry = (backends: Backend[]) => echoServiceEntry(HOST, PORT, backends);
+const destinationRule = (versions: string[]) => echoDestinationRule(HOST, versions);
+const virtualService = (http: string) => echoVirtualService(HOST, http);
 
 // ---- the tests ------------------------------------------------------------------------------
 

@@ -151,3 +151,58 @@ export async function calls(
 export function share<T>(results: T[], pred: (r: T) => boolean): number {
   return results.filter(pred).length / results.length;
 }
+
+// ---- config for the echo service, as YAML files for `remora pilot --config-dir` -----------
+
+/** A STATIC ServiceEntry (`echo` in `default`) for `host`, one loopback endpoint per backend. */
+export function echoServiceEntry(
+  host: string,
+  port: number,
+  backends: readonly Pick<Backend, "port" | "version">[],
+  name = "echo",
+): string {
+  const eps = backends
+    .map((b) => `  - {address: 127.0.0.1, ports: {grpc: ${b.port}}, labels: {version: ${b.version}}}`)
+    .join("\n");
+  return `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ${name}, namespace: default}
+spec:
+  hosts: [${host}]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports:
+  - {number: ${port}, name: grpc, protocol: GRPC}
+  endpoints:
+${eps}
+`;
+}
+
+/** DestinationRule `echo`: ROUND_ROBIN, a subset per version, optional outlier detection (flow YAML). */
+export function echoDestinationRule(
+  host: string,
+  versions: readonly string[],
+  outlierDetection = "",
+): string {
+  return `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: echo, namespace: default}
+spec:
+  host: ${host}
+  trafficPolicy:
+    loadBalancer: {simple: ROUND_ROBIN}
+${outlierDetection ? `    outlierDetection: ${outlierDetection}\n` : ""}  subsets:
+${versions.map((v) => `  - name: ${v}\n    labels: {version: ${v}}`).join("\n")}
+`;
+}
+
+/** VirtualService `echo` for `host` with the given `http:` list (YAML, indented two spaces). */
+export function echoVirtualService(host: string, http: string): string {
+  return `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: echo, namespace: default}
+spec:
+  hosts: [${host}]
+  http:
+${http}`;
+}

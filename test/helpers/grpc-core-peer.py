@@ -50,6 +50,18 @@ def decode(data):
     return json.loads(data.decode("utf-8")) if data else {}
 
 
+def commands():
+    """The JSON commands on stdin, one per line (blank lines skipped, bad ones reported)."""
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            yield json.loads(line)
+        except ValueError as err:
+            emit({"error": "bad command: %s" % err})
+
+
 def status_name(code):
     return code.name if isinstance(code, grpc.StatusCode) else str(code)
 
@@ -82,15 +94,7 @@ def run_client(args):
 
     pool = futures.ThreadPoolExecutor(max_workers=16)
     emit({"ready": True, "role": "client", "grpc": grpc.__version__})
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            cmd = json.loads(line)
-        except ValueError as err:
-            emit({"error": "bad command: %s" % err})
-            continue
+    for cmd in commands():
         op = cmd.get("op")
         cid = cmd.get("id")
         if op == "close":
@@ -169,14 +173,7 @@ def run_server(args):
         sys.exit(1)
     server.start()
     emit({"ready": True, "role": "server", "port": port, "xds": args.xds, "grpc": grpc.__version__})
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            cmd = json.loads(line)
-        except ValueError:
-            continue
+    for cmd in commands():
         op = cmd.get("op")
         if op == "close":
             break
