@@ -2,6 +2,7 @@
 // and `values`): images, discovery address, policy, selectors, defaults for every per-pod
 // annotation. One typed object with defaults, loaded strictly from YAML or JSON.
 import type { LabelSelector } from "kubernetes-types/meta/v1.d.ts";
+import { DEFAULT_REVISION, IMAGES, MESH } from "./defaults.ts";
 import { parseKubeYaml } from "./kube-yaml.ts";
 
 export type InterceptionMode = "REDIRECT" | "TPROXY" | "NONE";
@@ -26,8 +27,12 @@ export interface InjectionConfig {
     init: string;
   };
   imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
-  /** Pilot's plaintext xDS address, `host:port`. */
-  discoveryAddress: string;
+  /**
+   * Pilot's plaintext xDS address, `host:port`. Unset: the revision's pilot Service in the default
+   * control-plane namespace (see discoveryAddress in defaults.ts), so `revision: canary` alone
+   * points sidecars at the canary pilot.
+   */
+  discoveryAddress?: string;
   clusterId: string;
   /** Network name for multi-network meshes; empty when unset. */
   network: string;
@@ -71,13 +76,12 @@ export function defaultInjectionConfig(): InjectionConfig {
     policy: "enabled",
     neverInjectSelector: [],
     alwaysInjectSelector: [],
-    images: { proxy: "envoyproxy/envoy:v1.33.2", init: "ghcr.io/remora-mesh/remora:0.1.0" },
-    discoveryAddress: "remora-pilot.remora-system.svc:15010",
-    clusterId: "Kubernetes",
+    images: { proxy: IMAGES.proxy, init: IMAGES.init },
+    clusterId: MESH.clusterId,
     network: "",
-    trustDomain: "cluster.local",
-    domainSuffix: "cluster.local",
-    revision: "default",
+    trustDomain: MESH.trustDomain,
+    domainSuffix: MESH.domainSuffix,
+    revision: DEFAULT_REVISION,
     nativeSidecars: false,
     holdApplicationUntilProxyStarts: false,
     cni: false,

@@ -1,6 +1,7 @@
 // Registers `remora injector` (the webhook server) and `remora manifest generate` (install YAML).
 // Only option parsing lives here; the implementations load when a command runs.
 import type { Command } from "commander";
+import { DEFAULT_NAMESPACE, DEFAULT_REVISION, IMAGES, PORTS } from "../defaults.ts";
 
 export interface InjectorCommandOptions {
   port: string;
@@ -27,8 +28,12 @@ export function registerWebhookCommands(program: Command): void {
   program
     .command("injector")
     .description("run the sidecar injection webhook (HTTPS POST /inject, metrics on the monitoring port)")
-    .option("--port <port>", "webhook HTTPS port", "15017")
-    .option("--monitoring-port <port>", "plain-HTTP port for /metrics, /healthz and /ready", "15014")
+    .option("--port <port>", "webhook HTTPS port", String(PORTS.webhook))
+    .option(
+      "--monitoring-port <port>",
+      "plain-HTTP port for /metrics, /healthz and /ready",
+      String(PORTS.monitoring),
+    )
     .option("--host <address>", "address to listen on", "0.0.0.0")
     .option("--tls-cert <file>", "serving certificate (PEM); watched and reloaded when it changes")
     .option("--tls-key <file>", "private key of --tls-cert (PEM)")
@@ -42,7 +47,10 @@ export function registerWebhookCommands(program: Command): void {
     )
     .option("--kubeconfig <file>", "cluster access for the caBundle patch and the shared certificate Secret")
     .option("--revision <rev>", "control-plane revision this injector serves", undefined)
-    .option("--namespace <ns>", "namespace the injector runs in (default $POD_NAMESPACE or remora-system)")
+    .option(
+      "--namespace <ns>",
+      `namespace the injector runs in (default $POD_NAMESPACE or ${DEFAULT_NAMESPACE})`,
+    )
     .option(
       "--tls-secret <name>",
       "Secret shared by replicas for the self-generated certificate (in a cluster)",
@@ -68,11 +76,11 @@ export function registerWebhookCommands(program: Command): void {
   manifest
     .command("generate")
     .description("print the YAML that installs Remora (namespace, RBAC, control plane, webhook, CRDs)")
-    .option("--namespace <ns>", "control-plane namespace", "remora-system")
-    .option("--revision <rev>", "control-plane revision (a canary next to `default`)", "default")
-    .option("--image <image>", "control-plane image (manifests/Dockerfile)")
-    .option("--init-image <image>", "init container image (manifests/Dockerfile.init)")
-    .option("--proxy-image <image>", "sidecar proxy image (Envoy)")
+    .option("--namespace <ns>", "control-plane namespace", DEFAULT_NAMESPACE)
+    .option("--revision <rev>", "control-plane revision (a canary next to `default`)", DEFAULT_REVISION)
+    .option("--image <image>", "control-plane image (manifests/Dockerfile)", IMAGES.controlPlane)
+    .option("--init-image <image>", "init container image (manifests/Dockerfile.init)", IMAGES.init)
+    .option("--proxy-image <image>", "sidecar proxy image (Envoy)", IMAGES.proxy)
     .option("--cni", "capture traffic with the CNI plugin instead of an init container")
     .option("--replicas <n>", "control-plane replicas", "2")
     .option("--failure-policy <policy>", "webhook failurePolicy: Fail or Ignore", "Fail")

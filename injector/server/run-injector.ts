@@ -19,9 +19,7 @@ import {
 } from "../certs/cluster-certs.ts";
 import { LeaseElector } from "../certs/leader-election.ts";
 import { ensureSelfSignedTls, writeFileAtomic } from "../certs/self-signed.ts";
-import { revisioned } from "../manifest/generate.ts";
-import { validatingConfigurationName } from "../manifest/validating-webhook-config.ts";
-import { webhookConfigurationName } from "../manifest/webhook-config.ts";
+import { controlPlaneNames, DEFAULT_NAMESPACE, DEFAULT_REVISION, PORTS } from "../defaults.ts";
 import { defaultEngine } from "../webhook/default-engine.ts";
 import type { InjectionEngine } from "../webhook/engine.ts";
 import { createInjectorServer, DEFAULT_BODY_LIMIT, type InjectorServer } from "../webhook/server.ts";
@@ -89,9 +87,10 @@ export async function startInjector<C = unknown, M = unknown>(
   o: StartInjectorOptions<C, M>,
 ): Promise<RunningInjector<C, M>> {
   const engine = (o.engine ?? defaultEngine) as InjectionEngine<C, M>;
-  const namespace = o.namespace ?? process.env.POD_NAMESPACE ?? "remora-system";
-  const revisionLabel = o.revision ?? "default";
-  const serviceName = o.serviceName ?? revisioned("remora-injector", revisionLabel);
+  const namespace = o.namespace ?? process.env.POD_NAMESPACE ?? DEFAULT_NAMESPACE;
+  const revisionLabel = o.revision ?? DEFAULT_REVISION;
+  const names = controlPlaneNames(revisionLabel, namespace);
+  const serviceName = o.serviceName ?? names.injectorService;
   const closers: (() => unknown)[] = [];
 
   // Configuration first: the server is not ready without it, and a broken file should stop start-up.
@@ -207,16 +206,8 @@ export async function startInjector<C = unknown, M = unknown>(
   const reconcileCa = async () => {
     if (!kube || !elector?.leader || !caPem) return;
     const targets: [WebhookConfigurationKind, string, string][] = [
-      [
-        "mutating",
-        "MutatingWebhookConfiguration",
-        o.webhookConfig ?? webhookConfigurationName(revisionLabel),
-      ],
-      [
-        "validating",
-        "ValidatingWebhookConfiguration",
-        o.validatingWebhookConfig ?? validatingConfigurationName(revisionLabel, namespace),
-      ],
+      ["mutating", "MutatingWebhookConfiguration", o.webhookConfig ?? names.mutatingWebhook],
+      ["validating", "ValidatingWebhookConfiguration", o.validatingWebhookConfig ?? names.validatingWebhook],
     ];
     for (const [kind, kindName, name] of targets) {
       try {
@@ -249,8 +240,8 @@ export async function startInjector<C = unknown, M = unknown>(
   closers.push(() => watcher.close());
 
   const { port, monitoringPort } = await server.listen({
-    port: o.port ?? 15017,
-    monitoringPort: o.monitoringPort ?? 15014,
+    port: o.port ?? PORTS.webhook,
+    monitoringPort: o.monitoringPort ?? PORTS.monitoring,
     host: o.host ?? "0.0.0.0",
   });
   log.info(
@@ -261,7 +252,7 @@ export async function startInjector<C = unknown, M = unknown>(
     elector = new LeaseElector({
       client: kube,
       namespace,
-      name: `${revisioned("remora", revisionLabel)}-webhook-leader`,
+      name: names.webhookLease,
       identity: o.identity ?? process.env.POD_NAME ?? `${hostname()}-${process.pid}`,
       onStartedLeading: () => {
         log.info("elected to maintain the webhook caBundle");

@@ -9,6 +9,7 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from "fastify";
+import { PORTS } from "../defaults.ts";
 import { type ReviewContext, reviewAdmission } from "./admission.ts";
 import type { InjectionEngine } from "./engine.ts";
 import { createWebhookMetrics, type WebhookMetrics } from "./metrics.ts";
@@ -174,7 +175,7 @@ export function createInjectorServer<C, M>(options: InjectorServerOptions<C, M>)
       state.tlsLoaded = true;
     },
     isReady,
-    async listen({ port = 15017, monitoringPort = 15014, host = "0.0.0.0" }) {
+    async listen({ port = PORTS.webhook, monitoringPort = PORTS.monitoring, host = "0.0.0.0" }) {
       await app.listen({ port, host });
       await monitoring.listen({ port: monitoringPort, host });
       const portOf = (a: FastifyInstance) => {

@@ -1,6 +1,7 @@
 // `remora pilot`: the xDS server with its HTTP debug/metrics side, fed by a config directory or
 // a Kubernetes cluster. The implementation loads only when the command runs.
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { DEFAULT_REVISION, PORTS } from "../../injector/defaults.ts";
 
 /** Parses `100ms`, `10s`, `1m`, `1.5s` or a bare number of milliseconds. */
 export function parseDurationMs(text: string): number {
@@ -41,12 +42,12 @@ export function addPilotOptions(cmd: Command): Command {
     )
     .option("--kubeconfig <file>", "kubeconfig of the cluster to watch (default: in-cluster or $KUBECONFIG)")
     .option("--host <address>", "address to listen on", "0.0.0.0")
-    .option("--grpc-port <port>", "xDS (ADS) gRPC port; 0 picks a free port", parsePort, 15010)
+    .option("--grpc-port <port>", "xDS (ADS) gRPC port; 0 picks a free port", parsePort, PORTS.xds)
     .option(
       "--http-port <port>",
       "health, metrics and debug HTTP port; 0 picks a free port",
       parsePort,
-      15014,
+      PORTS.monitoring,
     )
     .addOption(
       new Option("--debounce-after <duration>", "quiet time before a config change is pushed")
@@ -62,7 +63,7 @@ export function addPilotOptions(cmd: Command): Command {
     .option(
       "--revision <rev>",
       "control-plane revision (istio.io/rev); names the mesh ConfigMap remora-<rev>",
-      "default",
+      DEFAULT_REVISION,
     )
     .option(
       "--mesh-config <file>",

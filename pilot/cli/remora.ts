@@ -5,8 +5,8 @@
 import { Command } from "commander";
 import { registerInitIptablesCommands } from "../../init-iptables/cli.ts";
 import { registerInjectorCommands } from "../../injector/cli.ts";
+import { VERSION } from "../../injector/defaults.ts";
 import { registerPilotCommands } from "./commands.ts";
-import { VERSION } from "./version.ts";
 
 export function buildProgram(): Command {
   const program = new Command("remora")

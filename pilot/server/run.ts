@@ -1,6 +1,7 @@
 // `remora pilot` / `remora serve` process wiring: logger, feed, xDS + HTTP servers, optional
 // injector, the start-up banner, and graceful shutdown on SIGINT/SIGTERM.
 import { pino } from "pino";
+import { controlPlaneNames, DEFAULT_NAMESPACE, DEFAULT_REVISION } from "../../injector/defaults.ts";
 import type { PilotCliOptions } from "../cli/pilot-command.ts";
 import type { ServeCliOptions } from "../cli/serve-command.ts";
 import { connectHelp } from "./banner.ts";
@@ -16,13 +17,13 @@ export interface RunOptions {
 
 export async function runPilot(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): Promise<void> {
   const log = pino({ level: opts.logLevel, base: { component: "pilot" } });
-  const revision = opts.revision ?? "default";
+  const revision = opts.revision ?? DEFAULT_REVISION;
   const feed = createMeshFeed({
     ...(opts.configDir ? { configDir: opts.configDir } : {}),
     ...(opts.meshConfig ? { meshConfig: readMeshConfigFile(opts.meshConfig) } : {}),
     meshConfigMap: {
-      namespace: process.env.POD_NAMESPACE ?? "remora-system",
-      name: revision === "default" ? "remora" : `remora-${revision}`,
+      namespace: process.env.POD_NAMESPACE ?? DEFAULT_NAMESPACE,
+      name: controlPlaneNames(revision).configMap,
     },
     ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
     debounceAfterMs: opts.debounceAfter,
