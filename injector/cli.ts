@@ -3,6 +3,8 @@
 import type { Command } from "commander";
 import { registerWebhookCommands } from "./server/commands.ts";
 
+export { parsePort, parseWholeNumber } from "./server/cli-values.ts";
+
 export function registerInjectorCommands(program: Command): void {
   program
     .command("kube-inject")

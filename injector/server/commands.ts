@@ -2,10 +2,11 @@
 // Only option parsing lives here; the implementations load when a command runs.
 import type { Command } from "commander";
 import { DEFAULT_NAMESPACE, DEFAULT_REVISION, IMAGES, PORTS } from "../defaults.ts";
+import { parsePort, parseWholeNumber } from "./cli-values.ts";
 
 export interface InjectorCommandOptions {
-  port: string;
-  monitoringPort: string;
+  port: number;
+  monitoringPort: number;
   host: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -20,7 +21,7 @@ export interface InjectorCommandOptions {
   webhookConfig?: string;
   validatingWebhookConfig?: string;
   configMap?: string;
-  bodyLimit: string;
+  bodyLimit: number;
   logLevel: string;
 }
 
@@ -28,11 +29,12 @@ export function registerWebhookCommands(program: Command): void {
   program
     .command("injector")
     .description("run the sidecar injection webhook (HTTPS POST /inject, metrics on the monitoring port)")
-    .option("--port <port>", "webhook HTTPS port", String(PORTS.webhook))
+    .option("--port <port>", "webhook HTTPS port; 0 picks a free port", parsePort, PORTS.webhook)
     .option(
       "--monitoring-port <port>",
-      "plain-HTTP port for /metrics, /healthz and /ready",
-      String(PORTS.monitoring),
+      "plain-HTTP port for /metrics, /healthz and /ready; 0 picks a free port",
+      parsePort,
+      PORTS.monitoring,
     )
     .option("--host <address>", "address to listen on", "0.0.0.0")
     .option("--tls-cert <file>", "serving certificate (PEM); watched and reloaded when it changes")
@@ -63,7 +65,7 @@ export function registerWebhookCommands(program: Command): void {
       "--validating-webhook-config <name>",
       "ValidatingWebhookConfiguration whose caBundle is kept current (default remora-validator[-<rev>]-<ns>)",
     )
-    .option("--body-limit <bytes>", "largest accepted request body", String(8 * 1024 * 1024))
+    .option("--body-limit <bytes>", "largest accepted request body", parseWholeNumber, 8 * 1024 * 1024)
     .option("--log-level <level>", "fatal, error, warn, info, debug or trace", "info")
     .action(async (opts: InjectorCommandOptions) => {
       const { runInjectorCommand } = await import("./run-injector.ts");

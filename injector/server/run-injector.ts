@@ -5,6 +5,7 @@
 import { mkdirSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
+import { InvalidArgumentError } from "commander";
 import type { FastifyBaseLogger } from "fastify";
 import {
   CertWatcher,
@@ -107,7 +108,9 @@ export async function startInjector<C = unknown, M = unknown>(
     onError: (msg) => (server ? server.app.log.warn(msg) : pendingErrors.push(msg)),
   });
   if (o.configMap && (o.meshConfigFile || o.injectConfigFile)) {
-    throw new Error("--config-map and --mesh-config/--inject-config are alternatives; use one");
+    throw new InvalidArgumentError(
+      "--config-map and --mesh-config/--inject-config are alternatives; use one",
+    );
   }
   // In a pod without a usable service-account token the injector still serves; only an explicit
   // --kubeconfig that does not work is fatal.
@@ -117,7 +120,7 @@ export async function startInjector<C = unknown, M = unknown>(
     return undefined;
   });
   if (o.configMap && !kube)
-    throw new Error("--config-map needs cluster access (--kubeconfig, or running in a pod)");
+    throw new InvalidArgumentError("--config-map needs cluster access (--kubeconfig, or running in a pod)");
   // From a ConfigMap the config arrives after start-up; until then the server reports not ready.
   let initialConfig: { config: C; meshConfig: M | undefined } | undefined;
   let configMapSource: ConfigMapSource<C, M> | undefined;
@@ -149,7 +152,7 @@ export async function startInjector<C = unknown, M = unknown>(
   let certNote: string;
   const certDir = o.certDir ?? join(tmpdir(), `remora-injector-${revisionLabel}`);
   if (o.tlsCert || o.tlsKey) {
-    if (!o.tlsCert || !o.tlsKey) throw new Error("--tls-cert and --tls-key go together");
+    if (!o.tlsCert || !o.tlsKey) throw new InvalidArgumentError("--tls-cert and --tls-key go together");
     files = { certFile: o.tlsCert, keyFile: o.tlsKey, ...(o.caCert ? { caFile: o.caCert } : {}) };
     caFile = o.caCert;
     certNote = `serving certificate from ${o.tlsCert}`;
@@ -283,19 +286,12 @@ export async function startInjector<C = unknown, M = unknown>(
   };
 }
 
-function intOption(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0)
-    throw new Error(`${name} must be a whole number, not ${JSON.stringify(v)}`);
-  return n;
-}
-
 export async function runInjectorCommand(cli: InjectorCommandOptions): Promise<void> {
   const running = await startInjector({
-    port: intOption("--port", cli.port),
-    monitoringPort: intOption("--monitoring-port", cli.monitoringPort),
+    port: cli.port,
+    monitoringPort: cli.monitoringPort,
     host: cli.host,
-    bodyLimit: intOption("--body-limit", cli.bodyLimit),
+    bodyLimit: cli.bodyLimit,
     logLevel: cli.logLevel,
     ...(cli.tlsCert ? { tlsCert: cli.tlsCert } : {}),
     ...(cli.tlsKey ? { tlsKey: cli.tlsKey } : {}),

@@ -1,6 +1,7 @@
 // `remora pilot`: the xDS server with its HTTP debug/metrics side, fed by a config directory or
 // a Kubernetes cluster. The implementation loads only when the command runs.
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { parsePort } from "../../injector/cli.ts";
 import { DEFAULT_REVISION, PORTS } from "../../injector/defaults.ts";
 
 /** Parses `100ms`, `10s`, `1m`, `1.5s` or a bare number of milliseconds. */
@@ -10,14 +11,6 @@ export function parseDurationMs(text: string): number {
   const n = Number(m[1]);
   const unit = m[2] ?? "ms";
   return Math.round(unit === "ms" ? n : unit === "s" ? n * 1000 : n * 60_000);
-}
-
-export function parsePort(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) {
-    throw new InvalidArgumentError(`"${text}" is not a port (0-65535; 0 picks a free one)`);
-  }
-  return n;
 }
 
 export interface PilotCliOptions {

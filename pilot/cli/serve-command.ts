@@ -1,8 +1,9 @@
 // `remora serve`: the all-in-one control plane, pilot plus the injection webhook, printing how
 // to connect. `npm start` runs it on the samples directory.
 import { type Command, InvalidArgumentError } from "commander";
+import { parsePort } from "../../injector/cli.ts";
 import { PORTS } from "../../injector/defaults.ts";
-import { addPilotOptions, type PilotCliOptions, parsePort } from "./pilot-command.ts";
+import { addPilotOptions, type PilotCliOptions } from "./pilot-command.ts";
 
 export interface ServeCliOptions extends PilotCliOptions {
   injector: boolean;
