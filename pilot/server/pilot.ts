@@ -1,7 +1,7 @@
 // The pilot process, independent of where snapshots come from: a snapshot feed, the xDS server
 // and the HTTP debug/metrics server, started together and shut down gracefully together.
 import type { FastifyInstance } from "fastify";
-import { type DebugSources, startDebugServer } from "../debug/http-server.ts";
+import { type DebugSources, type MetricsSource, startDebugServer } from "../debug/http-server.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { ResourceEncoder } from "../xds/resources.ts";
 import type { XdsBackend, XdsServerOptions, XdsSnapshot } from "../xds/types.ts";
@@ -18,6 +18,8 @@ export interface SnapshotFeed<S> {
   registry(snapshot: S | undefined): unknown;
   configs(snapshot: S | undefined): unknown;
   diagnostics(snapshot: S | undefined): readonly Diagnostic[];
+  /** Endpoints by service in istiod's /debug/endpointz shape. */
+  endpointShards?(snapshot: S | undefined): unknown;
 }
 
 export interface PilotOptions<S extends XdsSnapshot, P> {
@@ -29,6 +31,8 @@ export interface PilotOptions<S extends XdsSnapshot, P> {
   httpPort: number;
   log: XdsLogger;
   xds?: Partial<XdsServerOptions>;
+  /** Served on /metrics after pilot's own (one scrape target per process). */
+  extraMetrics?: readonly MetricsSource[];
 }
 
 export interface RunningPilot<S extends XdsSnapshot, P> {
@@ -49,11 +53,16 @@ export async function startPilot<S extends XdsSnapshot, P>(
     registry: () => feed.registry(xds.currentSnapshot),
     configs: () => feed.configs(xds.currentSnapshot),
     diagnostics: () => feed.diagnostics(xds.currentSnapshot),
+    endpointShards: () => feed.endpointShards?.(xds.currentSnapshot),
   };
   const grpcPort = await xds.listen(opts.host, opts.grpcPort);
   let http: { app: FastifyInstance; port: number };
   try {
-    http = await startDebugServer(xds, sources, { host: opts.host, port: opts.httpPort });
+    http = await startDebugServer(xds, sources, {
+      host: opts.host,
+      port: opts.httpPort,
+      ...(opts.extraMetrics ? { extraMetrics: opts.extraMetrics } : {}),
+    });
   } catch (err) {
     await xds.close(0);
     throw err;
