@@ -29,10 +29,12 @@ import type { InjectorCommandOptions } from "./commands.ts";
 import { ConfigMapSource } from "./config-map-source.ts";
 import { ConfigFiles } from "./config-watcher.ts";
 import { KubeApiError, KubeClient } from "./kube-client.ts";
+import { ListenError } from "./listen-error.ts";
 
 export interface StartInjectorOptions<C = unknown, M = unknown> {
   port?: number;
-  monitoringPort?: number;
+  /** null: no monitoring listener (the host process serves `server.metrics.registry`). */
+  monitoringPort?: number | null;
   host?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -74,7 +76,7 @@ export interface StartInjectorOptions<C = unknown, M = unknown> {
 export interface RunningInjector<C = unknown, M = unknown> {
   server: InjectorServer<C, M>;
   port: number;
-  monitoringPort: number;
+  monitoringPort: number | undefined;
   /** The CA that signs the serving certificate, when known (self-generated or --ca-cert). */
   caPem: string | undefined;
   caFile: string | undefined;
@@ -242,13 +244,26 @@ export async function startInjector<C = unknown, M = unknown>(
   ).start();
   closers.push(() => watcher.close());
 
-  const { port, monitoringPort } = await server.listen({
-    port: o.port ?? PORTS.webhook,
-    monitoringPort: o.monitoringPort ?? PORTS.monitoring,
-    host: o.host ?? "0.0.0.0",
-  });
+  let bound: Awaited<ReturnType<typeof server.listen>>;
+  try {
+    bound = await server.listen({
+      port: o.port ?? PORTS.webhook,
+      monitoringPort: o.monitoringPort === undefined ? PORTS.monitoring : o.monitoringPort,
+      host: o.host ?? "0.0.0.0",
+    });
+  } catch (err) {
+    // Nothing may keep running after a failed start: watchers hold the process open.
+    for (const c of closers.reverse()) await c();
+    await server.close();
+    throw err;
+  }
+  const { port, monitoringPort } = bound;
   log.info(
-    `injection webhook listening on https://${o.host ?? "0.0.0.0"}:${port}/inject, metrics on :${monitoringPort}/metrics`,
+    `injection webhook listening on https://${o.host ?? "0.0.0.0"}:${port}/inject, ${
+      monitoringPort === undefined
+        ? "metrics on the host process's /metrics"
+        : `metrics on :${monitoringPort}/metrics`
+    }`,
   );
 
   if (kube && caPem && (o.webhookConfig || o.tlsSecret || o.kubeconfig)) {
@@ -306,6 +321,11 @@ export async function runInjectorCommand(cli: InjectorCommandOptions): Promise<v
     ...(cli.webhookConfig ? { webhookConfig: cli.webhookConfig } : {}),
     ...(cli.validatingWebhookConfig ? { validatingWebhookConfig: cli.validatingWebhookConfig } : {}),
     ...(cli.configMap ? { configMap: cli.configMap } : {}),
+  }).catch((err: unknown) => {
+    if (err instanceof ListenError) {
+      throw new Error(err.withFlag({ webhook: "--port", monitoring: "--monitoring-port" }));
+    }
+    throw err;
   });
   if (running.caFile) running.log.info(`webhook CA: ${running.caFile}`);
   await new Promise<void>((resolve) => {

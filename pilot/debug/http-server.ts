@@ -161,7 +161,12 @@ export async function startDebugServer<S extends XdsSnapshot, P>(
     };
   });
 
-  await app.listen({ host: opts.host, port: opts.port });
+  try {
+    await app.listen({ host: opts.host, port: opts.port });
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
   const addr = app.server.address();
   const port = typeof addr === "object" && addr ? addr.port : opts.port;
   return { app, port };

@@ -1,6 +1,7 @@
 // The pilot process, independent of where snapshots come from: a snapshot feed, the xDS server
 // and the HTTP debug/metrics server, started together and shut down gracefully together.
 import type { FastifyInstance } from "fastify";
+import { listening } from "../../injector/index.ts";
 import { type DebugSources, type MetricsSource, startDebugServer } from "../debug/http-server.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { ResourceEncoder } from "../xds/resources.ts";
@@ -55,29 +56,36 @@ export async function startPilot<S extends XdsSnapshot, P>(
     diagnostics: () => feed.diagnostics(xds.currentSnapshot),
     endpointShards: () => feed.endpointShards?.(xds.currentSnapshot),
   };
-  const grpcPort = await xds.listen(opts.host, opts.grpcPort);
-  let http: { app: FastifyInstance; port: number };
+  // A port that cannot be bound is a ListenError naming it; nothing stays listening.
+  let grpcPort: number;
+  let http: { app: FastifyInstance; port: number } | undefined;
   try {
-    http = await startDebugServer(xds, sources, {
-      host: opts.host,
-      port: opts.httpPort,
-      ...(opts.extraMetrics ? { extraMetrics: opts.extraMetrics } : {}),
+    grpcPort = await listening("xds", opts.host, opts.grpcPort, () => xds.listen(opts.host, opts.grpcPort));
+    http = await listening("http", opts.host, opts.httpPort, () =>
+      startDebugServer(xds, sources, {
+        host: opts.host,
+        port: opts.httpPort,
+        ...(opts.extraMetrics ? { extraMetrics: opts.extraMetrics } : {}),
+      }),
+    );
+    await feed.start((snapshot) => {
+      const diags = feed.diagnostics(snapshot);
+      for (const sev of ["error", "warning", "info"] as const) {
+        xds.metrics.configDiagnostics.set({ severity: sev }, diags.filter((d) => d.severity === sev).length);
+      }
+      xds.setSnapshot(snapshot);
     });
   } catch (err) {
+    await feed.stop();
     await xds.close(0);
+    await http?.app.close();
     throw err;
   }
-  await feed.start((snapshot) => {
-    const diags = feed.diagnostics(snapshot);
-    for (const sev of ["error", "warning", "info"] as const) {
-      xds.metrics.configDiagnostics.set({ severity: sev }, diags.filter((d) => d.severity === sev).length);
-    }
-    xds.setSnapshot(snapshot);
-  });
+  const app = http.app;
   let closed = false;
   return {
     xds,
-    http: http.app,
+    http: app,
     grpcPort,
     httpPort: http.port,
     async close(graceMs = 5_000) {
@@ -85,7 +93,7 @@ export async function startPilot<S extends XdsSnapshot, P>(
       closed = true;
       await feed.stop();
       await xds.close(graceMs);
-      await http.app.close();
+      await app.close();
     },
   };
 }
