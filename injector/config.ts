@@ -2,7 +2,7 @@
 // and `values`): images, discovery address, policy, selectors, defaults for every per-pod
 // annotation. One typed object with defaults, loaded strictly from YAML or JSON.
 import type { LabelSelector } from "kubernetes-types/meta/v1.d.ts";
-import { DEFAULT_REVISION, IMAGES, MESH } from "./defaults.ts";
+import { CONFIG_MAP_KEYS, DEFAULT_REVISION, IMAGES, MESH } from "./defaults.ts";
 import { parseKubeYaml } from "./kube-yaml.ts";
 
 export type InterceptionMode = "REDIRECT" | "TPROXY" | "NONE";
@@ -196,9 +196,10 @@ export function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * Reads an injection config (YAML or JSON) over the defaults. Unknown keys and bad values are
- * errors naming the key; on any error the returned config is the defaults with the valid keys
- * applied, so the caller decides whether to go on.
+ * Reads an injection config (YAML or JSON) over the defaults, bare or as the ConfigMap that
+ * `remora manifest generate` installs (key `injection`). Unknown keys and bad values are errors
+ * naming the key; on any error the returned config is the defaults with the valid keys applied,
+ * so the caller decides whether to go on.
  */
 export function loadInjectionConfig(text: string): { config: InjectionConfig; errors: string[] } {
   const config = defaultInjectionConfig();
@@ -219,6 +220,19 @@ export function loadInjectionConfig(text: string): { config: InjectionConfig; er
   const doc = nonEmpty[0]!;
   if (doc.errors.length) return { config, errors: doc.errors };
   if (!isObject(doc.value)) return { config, errors: ["the injection config must be a mapping"] };
+  if (doc.value.kind === "ConfigMap") {
+    const data = isObject(doc.value.data) ? doc.value.data : {};
+    const text = data[CONFIG_MAP_KEYS.injection];
+    if (typeof text !== "string") {
+      return {
+        config,
+        errors: [
+          `ConfigMap has no data.${CONFIG_MAP_KEYS.injection} (the key \`remora manifest generate\` writes)`,
+        ],
+      };
+    }
+    return loadInjectionConfig(text);
+  }
   applyFields(config as unknown as Record<string, unknown>, doc.value, FIELDS, "", errors);
   return { config, errors };
 }

@@ -40,6 +40,14 @@ export const MESH = {
   clusterId: "Kubernetes",
 } as const;
 
+/** Keys of the control plane's ConfigMap (Istio keeps the same split in its `istio` ConfigMap). */
+export const CONFIG_MAP_KEYS = {
+  /** MeshConfig YAML. */
+  mesh: "mesh",
+  /** Injection config YAML (images, discovery address, revision, policy…). */
+  injection: "injection",
+} as const;
+
 /** Where `remora proxy-status`, `proxy-config` and `version` look for pilot ($REMORA_PILOT_HTTP overrides). */
 export const PILOT_HTTP = `http://127.0.0.1:${PORTS.monitoring}`;
 

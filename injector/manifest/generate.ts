@@ -3,6 +3,7 @@
 // own control plane next to the default one: suffixed names, `istio.io/rev` labels and only the
 // revision webhooks; cluster-wide pieces (namespace, CRDs) are the same for every revision.
 import {
+  CONFIG_MAP_KEYS,
   controlPlaneNames,
   DEFAULT_NAMESPACE,
   DEFAULT_REVISION,
@@ -82,8 +83,8 @@ export function manifestOptionProblems(o: ManifestOptions): string[] {
   return problems;
 }
 
-const MESH_CONFIG_KEY = "mesh";
-const INJECTION_CONFIG_KEY = "injection";
+const MESH_CONFIG_KEY = CONFIG_MAP_KEYS.mesh;
+const INJECTION_CONFIG_KEY = CONFIG_MAP_KEYS.injection;
 export const CONFIG_MOUNT = "/etc/remora/config";
 export const TLS_MOUNT = "/var/run/secrets/remora/tls";
 
