@@ -102,6 +102,15 @@ describe("the program", () => {
     assert.match(r.out, /either --config-dir or --kubeconfig/);
   });
 
+  test("a file flag naming a directory is a usage error that names the flag", async () => {
+    const r = await cli("pilot", "--config-dir", "samples", "--mesh-config", "samples");
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /--mesh-config samples: is a directory, not a file/);
+    const bad = await cli("proxy-status", "--pilot", "http://");
+    assert.equal(bad.code, 2, bad.out);
+    assert.match(bad.out, /pilot address "http:\/\/" is not host:port or http:\/\/host:port/);
+  });
+
   test("the shell sees the same codes (subprocess)", async () => {
     const usage = await runRemora(["translate", "--bogus"]);
     assert.equal(usage.code, 2, usage.stderr);
