@@ -10,6 +10,7 @@ export const NOT_SUPPORTED: readonly string[] = [
   "the CNI plugin (kube-inject --cni only prepares pods for it)",
   "multi-cluster: remote-cluster secrets are not read",
   "security.istio.io (PeerAuthentication, AuthorizationPolicy, RequestAuthentication) and telemetry.istio.io",
+  "installing next to an existing Istio: same CRDs and webhook names (docs/install.md)",
 ];
 
 export const NOT_SUPPORTED_HELP = [
