@@ -2,6 +2,7 @@
 // and `values`): images, discovery address, policy, selectors, defaults for every per-pod
 // annotation. One typed object with defaults, loaded strictly from YAML or JSON.
 import type { LabelSelector } from "kubernetes-types/meta/v1.d.ts";
+import { PORTS } from "./annotations.ts";
 import { CONFIG_MAP_KEYS, DEFAULT_REVISION, IMAGES, MESH } from "./defaults.ts";
 import { parseKubeYaml } from "./kube-yaml.ts";
 
@@ -88,7 +89,7 @@ export function defaultInjectionConfig(): InjectionConfig {
     interceptionMode: "REDIRECT",
     proxyUid: 1337,
     proxyGid: 1337,
-    statusPort: 15020,
+    statusPort: PORTS.status,
     includeOutboundIPRanges: "*",
     excludeOutboundIPRanges: "",
     includeInboundPorts: "*",
