@@ -6,6 +6,7 @@ import type { XdsKind } from "../model/proxy-config.ts";
 import { TYPE_URLS } from "../model/proxy-config.ts";
 import type { XdsConnection } from "../xds/connection.ts";
 import type { PreparedConfig } from "../xds/resources.ts";
+import { redactSecret } from "../xds/secrets.ts";
 import type { XdsNode } from "../xds/wire.ts";
 
 type Json = Record<string, unknown>;
@@ -69,11 +70,13 @@ export function configDump(
     if (missing.length > 0) notInConfig[kind] = missing;
     out[list] = items;
   }
-  const secrets =
-    view === "translated"
-      ? (config?.config.secrets ?? []).map((s) => String(s.name))
-      : [...(conn.watches.get("secret")?.heldVersions().keys() ?? [])];
-  out.secrets = secrets.map((name) => ({ name }));
+  // Secrets are this stream's own SDS (resolved per connection, never the translation's), shown
+  // with their key material redacted.
+  const sds = conn.secrets?.set.byName;
+  const heldSecrets = conn.watches.get("secret")?.heldVersions();
+  out.secrets = [...(sds?.values() ?? [])]
+    .filter((r) => view === "translated" || heldSecrets?.get(r.name) === r.version)
+    .map((r) => redactSecret(r.json));
   if (Object.keys(notInConfig).length > 0) out.notInConfig = notInConfig;
   out.diagnostics = config?.diagnostics ?? [];
   return out;

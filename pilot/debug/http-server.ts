@@ -41,6 +41,7 @@ function proxyRow(c: XdsConnection<unknown>): Record<string, unknown> {
     connectionId: c.id,
     mode: c.mode,
     peer: c.peer,
+    identity: { address: c.identity.address, verified: c.identity.verified ?? null },
     connectedAt: c.connectedAt.toISOString(),
     userAgent: [c.node.user_agent_name, c.node.user_agent_version].filter(Boolean).join("/"),
     generator: c.node.metadata.GENERATOR ?? undefined,
