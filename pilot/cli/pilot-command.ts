@@ -33,7 +33,11 @@ export function addPilotOptions(cmd: Command): Command {
       "--config-dir <dir>",
       "read Kubernetes and Istio YAML from a directory (watched) instead of a cluster",
     )
-    .option("--kubeconfig <file>", "kubeconfig of the cluster to watch (default: in-cluster or $KUBECONFIG)")
+    .option(
+      "--kubeconfig <file>",
+      "kubeconfig of the cluster to watch (default: $KUBECONFIG, ~/.kube/config or in-cluster; " +
+        "without any of them --config-dir is required)",
+    )
     .option("--host <address>", "address to listen on", "0.0.0.0")
     .option("--grpc-port <port>", "xDS (ADS) gRPC port; 0 picks a free port", parsePort, PORTS.xds)
     .option(

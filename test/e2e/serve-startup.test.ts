@@ -53,14 +53,13 @@ describe("a port in use stops the whole process with one line", () => {
     ["serve", "--injector-port", WEBHOOK],
     ["serve", "--grpc-port", XDS],
     ["serve", "--http-port", "health, metrics and debug (HTTP)"],
-    ["pilot", "--grpc-port", XDS],
     ["injector", "--port", WEBHOOK],
     ["injector", "--monitoring-port", "the webhook's metrics (HTTP)"],
   ];
   for (const [command, flag, what] of cases) {
     test(`remora ${command} with ${flag} taken`, async () => {
       // A process left half-alive would hit the timeout (and be killed) instead of exiting.
-      const r = await runRemora(args(command, flag), { timeoutMs: 30_000 });
+      const r = await runRemora(args(command, flag), { timeoutMs: 120_000 });
       assert.equal(r.signal, null, `did not exit by itself:\n${r.stderr}`);
       assert.equal(r.code, 1, r.stderr);
       const lines = r.stderr.trim().split("\n");
@@ -79,7 +78,7 @@ test("remora serve without --config-dir or a kubeconfig says what is missing and
   try {
     const r = await runRemora(["serve", "--grpc-port", "0", "--http-port", "0", "--injector-port", "0"], {
       env: { HOME: home, KUBECONFIG: "", KUBERNETES_SERVICE_HOST: undefined },
-      timeoutMs: 30_000,
+      timeoutMs: 120_000,
     });
     assert.equal(r.signal, null, r.stderr);
     assert.equal(r.code, 2, r.stderr);
