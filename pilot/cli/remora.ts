@@ -4,13 +4,7 @@
 // only when the subcommand runs (start-up time matters for `remora iptables` in init containers).
 // Exit codes are the same for every subcommand: 0 success, 1 the command ran and failed, 2 the
 // command line is wrong (unknown command or option, missing or malformed value).
-import {
-  type Command,
-  Command as CommandClass,
-  CommanderError,
-  InvalidArgumentError,
-  type Option,
-} from "commander";
+import { Command, CommanderError, InvalidArgumentError, type Option } from "commander";
 import { registerInitIptablesCommands } from "../../init-iptables/cli.ts";
 import { registerInjectorCommands } from "../../injector/cli.ts";
 import { VERSION } from "../../injector/defaults.ts";
@@ -61,7 +55,7 @@ function checkRequiredOptionsLast(program: Command): void {
 }
 
 export function buildProgram(io: { out?: Writable; err?: Writable } = {}): Command {
-  const program = new CommandClass("remora")
+  const program = new Command("remora")
     .description("Remora: an Istio-compatible service mesh (control plane, injector, traffic capture)")
     .version(VERSION, "--version")
     .showHelpAfterError(HELP_HINT)
