@@ -18,6 +18,12 @@ export interface MeshConfig {
   rootNamespace: string;
   enableAutoMtls: boolean;
   protocolDetectionTimeout: string;
+  /** Re-resolution interval of DNS clusters after a failed lookup (success follows the TTL). */
+  dnsRefreshRate: string;
+  /** How sidecars normalize request paths before routing (Istio's ProxyPathNormalization). */
+  pathNormalization?: {
+    normalization?: "DEFAULT" | "NONE" | "BASE" | "MERGE_SLASHES" | "DECODE_AND_MERGE_SLASHES";
+  };
   inboundTrafficPolicy?: { mode: "PASSTHROUGH" | "LOCALHOST" };
   defaultConfig: {
     discoveryAddress: string;
@@ -40,6 +46,7 @@ export function defaultMeshConfig(): MeshConfig {
     rootNamespace: DEFAULT_NAMESPACE,
     enableAutoMtls: true,
     protocolDetectionTimeout: "0s",
+    dnsRefreshRate: "60s",
     defaultConfig: { discoveryAddress: discoveryAddress() },
   };
 }
