@@ -3,6 +3,7 @@
 // a bad one (problems are diagnostics), so the webhook is an early, readable "no" for the user,
 // not a safety barrier, and with Fail a control plane that is down (or a caBundle not patched
 // yet) would block every edit of Istio config, including the one that fixes the outage.
+import { controlPlaneNames } from "../defaults.ts";
 
 export interface ValidatingWebhookOptions {
   namespace: string;
@@ -23,19 +24,12 @@ export const VALIDATED_GROUPS = [
   "extensions.istio.io",
 ] as const;
 
-/** `remora-validator-<ns>`, or `remora-validator-<rev>-<ns>` for a named revision (cluster-scoped). */
-export function validatingConfigurationName(revision: string, namespace: string): string {
-  return revision === "default"
-    ? `remora-validator-${namespace}`
-    : `remora-validator-${revision}-${namespace}`;
-}
-
 export function validatingWebhookConfiguration(o: ValidatingWebhookOptions): Record<string, unknown> {
   return {
     apiVersion: "admissionregistration.k8s.io/v1",
     kind: "ValidatingWebhookConfiguration",
     metadata: {
-      name: validatingConfigurationName(o.revision, o.namespace),
+      name: controlPlaneNames(o.revision, o.namespace).validatingWebhook,
       labels: { ...o.labels, "istio.io/rev": o.revision },
     },
     webhooks: [
