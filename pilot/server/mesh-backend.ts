@@ -7,21 +7,18 @@ import type { ProxyInfo } from "../model/proxy.ts";
 import { type EnvoyJson, resourceName, type XdsKind } from "../model/proxy-config.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
 import { credentialSecretProvider } from "../sds/index.ts";
-import { translate, translateEndpoints, translationKey } from "../translate/index.ts";
+import { hostOfCluster, translate, translateEndpoints, translationKey } from "../translate/index.ts";
 import type { PreparedConfig, ResourceEncoder } from "../xds/resources.ts";
 import type { XdsBackend } from "../xds/types.ts";
 
 const hostsCache = new WeakMap<PreparedConfig, Set<string>>();
 
-/** Hostnames whose endpoints a config carries (from `outbound|port|subset|host` CLA names). */
+/** Hostnames whose endpoints a config carries (from `outbound|…` and SNI-DNAT CLA names). */
 function endpointHosts(config: PreparedConfig): Set<string> {
   let hosts = hostsCache.get(config);
   if (!hosts) {
     hosts = new Set();
-    for (const name of config.types.endpoint.byName.keys()) {
-      const parts = name.split("|");
-      hosts.add(parts.length === 4 ? (parts[3] ?? name) : name);
-    }
+    for (const name of config.types.endpoint.byName.keys()) hosts.add(hostOfCluster(name) ?? name);
     hostsCache.set(config, hosts);
   }
   return hosts;
@@ -75,8 +72,8 @@ function badRegexes(json: EnvoyJson): string[] {
 
 /** The hostname an Envoy resource name is about (`outbound|9080|v1|host`, `host:port`), if any. */
 export function hostOfResource(name: string): string | undefined {
-  const parts = name.split("|");
-  if (parts.length === 4) return parts[3] || undefined;
+  const host = hostOfCluster(name);
+  if (host) return host;
   const m = /^([a-z0-9*][a-z0-9.*-]*\.[a-z0-9.-]+):\d+$/i.exec(name);
   return m?.[1];
 }
