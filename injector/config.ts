@@ -22,8 +22,10 @@ export interface InjectionConfig {
   images: {
     /** The sidecar: a stock Envoy release. */
     proxy: string;
-    /** The init container running `remora iptables`. */
+    /** The init container running `remora iptables` (and the grpc-agent template's agent). */
     init: string;
+    /** A small image with `sh` that writes the grpc-simple template's xDS bootstrap. */
+    grpcBootstrap: string;
   };
   imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
   /** Pilot's plaintext xDS address, `host:port`. */
@@ -71,7 +73,11 @@ export function defaultInjectionConfig(): InjectionConfig {
     policy: "enabled",
     neverInjectSelector: [],
     alwaysInjectSelector: [],
-    images: { proxy: "envoyproxy/envoy:v1.33.2", init: "ghcr.io/remora-mesh/remora:0.1.0" },
+    images: {
+      proxy: "envoyproxy/envoy:v1.33.2",
+      init: "ghcr.io/remora-mesh/remora:0.1.0",
+      grpcBootstrap: "busybox:1.36.1",
+    },
     discoveryAddress: "remora-pilot.remora-system.svc:15010",
     clusterId: "Kubernetes",
     network: "",
@@ -137,7 +143,7 @@ const FIELDS: Record<string, Check | Record<string, Check>> = {
   policy: oneOf("enabled", "disabled"),
   neverInjectSelector: selectors,
   alwaysInjectSelector: selectors,
-  images: { proxy: str, init: str },
+  images: { proxy: str, init: str, grpcBootstrap: str },
   imagePullPolicy: oneOf("Always", "IfNotPresent", "Never"),
   discoveryAddress: (v, k) =>
     typeof v === "string" && /^[^\s:]+:\d{1,5}$/.test(v) ? undefined : `${k}: expected host:port`,

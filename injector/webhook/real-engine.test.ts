@@ -114,4 +114,31 @@ describe("webhook with the injection engine", () => {
     assert.ok(!ops.some((op) => op.path.startsWith("/spec/containers/0/env")));
     assert.equal(patched(pod, r.patch).spec?.containers[0]?.env?.length, 2000);
   });
+
+  for (const template of ["gateway", "grpc-agent", "grpc-simple"]) {
+    test(`template ${template}: the webhook's patch gives kube-inject's pod; reinvocation is a no-op`, async () => {
+      const pod = typicalPod();
+      pod.metadata!.annotations!["inject.istio.io/templates"] = template;
+      const r = await review(pod);
+      assert.equal(r.allowed, true);
+      const result = patched(pod, r.patch);
+      const { managedFields: _m, ...meta } = pod.metadata!;
+      const expected = injectPod(
+        { ...pod, metadata: meta },
+        { namespace: "bookinfo", config: defaultInjectionConfig() },
+      );
+      assert.equal(expected.kind, "injected");
+      if (expected.kind !== "injected") return;
+      assert.deepEqual(result.spec, expected.pod.spec);
+      assert.deepEqual(patched(result, (await review(result)).patch), result);
+    });
+  }
+
+  test("an unknown template is refused, naming the annotation", async () => {
+    const pod = typicalPod();
+    pod.metadata!.annotations!["inject.istio.io/templates"] = "waypoint";
+    const r = await review(pod);
+    assert.equal(r.allowed, false);
+    assert.match(r.status.message, /inject\.istio\.io\/templates: unknown template "waypoint"/);
+  });
 });
