@@ -3,6 +3,7 @@
 // own control plane next to the default one: suffixed names, `istio.io/rev` labels and only the
 // revision webhooks; cluster-wide pieces (namespace, CRDs) are the same for every revision.
 import { networkingCrds } from "./crds.ts";
+import type { GatewayOptions } from "./gateway.ts";
 import { validatingConfigurationName, validatingWebhookConfiguration } from "./validating-webhook-config.ts";
 import { mutatingWebhookConfiguration, webhookConfigurationName } from "./webhook-config.ts";
 
@@ -29,6 +30,8 @@ export interface ManifestOptions {
   caBundle: string;
   /** Leave out the cluster-wide CRDs (for a second revision, or when they are managed elsewhere). */
   skipCrds: boolean;
+  /** Generate a gateway deployment instead of the control plane (see gateway.ts). */
+  gateway?: GatewayOptions;
 }
 
 export function defaultManifestOptions(): ManifestOptions {
