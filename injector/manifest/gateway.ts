@@ -8,7 +8,7 @@
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
 import { defaultInjectionConfig } from "../config.ts";
 import { injectPod } from "../inject.ts";
-import { type ManifestOptions, revisioned } from "./generate.ts";
+import { type ManifestOptions, revisioned, roleBinding } from "./generate.ts";
 
 export const GATEWAY_KINDS = ["ingress", "egress", "eastwest"] as const;
 export type GatewayKind = (typeof GATEWAY_KINDS)[number];
@@ -86,13 +86,7 @@ export function generateGatewayManifests(o: ManifestOptions, g: GatewayOptions):
     metadata: { name, namespace: ns, labels },
     rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "watch", "list"] }],
   });
-  objects.push({
-    apiVersion: "rbac.authorization.k8s.io/v1",
-    kind: "RoleBinding",
-    metadata: { name, namespace: ns, labels },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
-    subjects: [{ kind: "ServiceAccount", name, namespace: ns }],
-  });
+  objects.push(roleBinding(name, ns, labels));
   objects.push({
     apiVersion: "apps/v1",
     kind: "Deployment",

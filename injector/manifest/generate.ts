@@ -85,6 +85,21 @@ export function revisioned(name: string, revision: string): string {
   return revision === "default" ? name : `${name}-${revision}`;
 }
 
+/** Binds the Role `name` to the ServiceAccount `name`, both in `namespace`. */
+export function roleBinding(
+  name: string,
+  namespace: string,
+  labels: Record<string, string>,
+): Record<string, unknown> {
+  return {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "RoleBinding",
+    metadata: { name, namespace, labels },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+    subjects: [{ kind: "ServiceAccount", name, namespace }],
+  };
+}
+
 const MESH_CONFIG_KEY = "mesh";
 const INJECTION_CONFIG_KEY = "injection";
 export const CONFIG_MOUNT = "/etc/remora/config";
@@ -182,13 +197,7 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
       { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
     ],
   });
-  objects.push({
-    apiVersion: "rbac.authorization.k8s.io/v1",
-    kind: "RoleBinding",
-    metadata: { name, namespace: ns, labels },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
-    subjects: [{ kind: "ServiceAccount", name, namespace: ns }],
-  });
+  objects.push(roleBinding(name, ns, labels));
 
   objects.push({
     apiVersion: "v1",
