@@ -73,11 +73,11 @@ export function grpcSimpleParts(ctx: SidecarContext): GrpcTemplateParts {
 }
 
 /**
- * The agent's command. The workload-certificate work provides `remora agent`: it obtains the
- * pod's certificate through the CSR API with the projected token, writes `cert-chain.pem`,
- * `key.pem` and `root-cert.pem` to OUTPUT_CERTS, keeps them rotated, and writes the gRPC
- * bootstrap (with the file_watcher provider `default` and the inbound listener template) to
- * GRPC_XDS_BOOTSTRAP. Everything it needs is in the container's environment and mounts below.
+ * The agent's command: `remora agent` obtains the pod's certificate through the CSR API with the
+ * projected token, writes `cert-chain.pem`, `key.pem` and `root-cert.pem` to OUTPUT_CERTS, keeps
+ * them rotated, and writes the gRPC bootstrap (with the file_watcher provider `default` and the
+ * inbound listener template) to GRPC_XDS_BOOTSTRAP. Everything it needs is in the container's
+ * environment and mounts below; its flags default from them.
  */
 export function agentCommand(): string[] {
   return ["remora", "agent"];
@@ -94,13 +94,14 @@ export function grpcAgentParts(ctx: SidecarContext): GrpcTemplateParts {
       { name: "ISTIO_META_GENERATOR", value: "grpc" },
       { name: "OUTPUT_CERTS", value: AGENT_CERT_DIR },
       { name: "GRPC_XDS_BOOTSTRAP", value: AGENT_BOOTSTRAP },
-      { name: "XDS_ADDRESS", value: s.discoveryAddress },
+      // The xDS server for the bootstrap, and the CSR API on the same host's TLS port (15012).
+      { name: "PILOT_ADDRESS", value: s.discoveryAddress },
+      { name: "CA_ADDR", value: s.discoveryAddress.replace(/:\d+$/, ":15012") },
       ...podEnv(),
       fieldEnv("SERVICE_ACCOUNT", "spec.serviceAccountName"),
       { name: "ISTIO_META_CLUSTER_ID", value: config.clusterId },
       { name: "ISTIO_META_WORKLOAD_NAME", value: ctx.workloadName },
       { name: "TRUST_DOMAIN", value: s.trustDomain },
-      { name: "DOMAIN_SUFFIX", value: config.domainSuffix },
     ],
     resources: s.resources,
     securityContext: {
