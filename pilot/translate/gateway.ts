@@ -107,12 +107,38 @@ function portListener(ctx: Ctx, p: MergedPort, rdsUsed: Set<string>, auto: Servi
     const filter = tcpServerFilter(ctx, first);
     if (filter) chains.push({ filters: [filter] });
   }
+  const plainChains = chains.length;
   const seenSni = new Map<string, string>();
   for (const s of p.servers.filter(isTlsServer)) {
     const made = tlsServerChains(ctx, p, s, seenSni, auto);
     if (made.length && s.routeName && isHttpServer(s)) rdsUsed.add(s.routeName);
     chains.push(...made);
   }
+  // Plain text and TLS on one port: TLS chains without SNI must still not match plain text.
+  if (plainChains > 0) {
+    for (const [i, c] of chains.entries()) {
+      const m = (c.filter_chain_match ?? {}) as EnvoyJson;
+      if (i < plainChains || !c.transport_socket || m.server_names) continue;
+      const { filter_chain_match: _old, ...rest } = c;
+      chains[i] = { filter_chain_match: { ...m, transport_protocol: "tls" }, ...rest };
+    }
+  }
+  // Envoy rejects a listener with two chains that match alike; keep the first of each.
+  const seen = new Set<string>();
+  const distinct = chains.filter((c) => {
+    const key = JSON.stringify(c.filter_chain_match ?? {});
+    if (!seen.has(key)) {
+      seen.add(key);
+      return true;
+    }
+    diag(ctx, {
+      code: "TR0507",
+      severity: "warning",
+      message: `two servers on port ${p.port} match the same connections (${key}); only the first filter chain is kept`,
+    });
+    return false;
+  });
+  chains.splice(0, chains.length, ...distinct);
   if (chains.length === 0) {
     diag(ctx, {
       code: "TR0507",
