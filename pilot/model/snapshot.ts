@@ -37,6 +37,18 @@ export interface ChangeSet {
   basedOn?: string;
 }
 
+/** What happened before the snapshot reached the server (all optional: tests publish bare snapshots). */
+export interface SourceTiming {
+  /** Epoch ms when the first change of the burst reached the aggregate (its source had read it). */
+  changedAt: number;
+  /** Source-side reading, parsing, converting and validating of what changed. */
+  sourceMs: number;
+  /** From the first change of the burst until the debounce let it through. */
+  debounceMs: number;
+  /** Building the snapshot (services, endpoints, change set). */
+  buildMs: number;
+}
+
 export interface MeshSnapshot {
   /** Monotonic version, unique per published snapshot. */
   readonly version: string;
@@ -59,6 +71,8 @@ export interface MeshSnapshot {
   /** Source-level diagnostics (bad files, invalid objects that were dropped). */
   readonly diagnostics: readonly Diagnostic[];
   readonly changes: ChangeSet;
+  /** How long the change took to get here, set by the aggregate (absent for hand-built snapshots). */
+  readonly timing?: SourceTiming;
 }
 
 /**

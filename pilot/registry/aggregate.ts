@@ -77,6 +77,8 @@ export function createAggregate(opts: AggregateOptions): Aggregate {
   const unsubscribe: Array<() => void> = [];
   const readyWaiters: Array<(s: MeshSnapshot) => void> = [];
   const allSynced = () => opts.sources.every((s) => s.synced);
+  /** When the first change of the current burst arrived (the debounce wait starts there). */
+  let burstAt: number | undefined;
 
   const debouncer = createDebouncer<Set<string>>({
     afterMs: opts.debounceAfterMs ?? 100,
@@ -93,7 +95,21 @@ export function createAggregate(opts: AggregateOptions): Aggregate {
       }
       for (const k of deferred) kinds.add(k);
       deferred = new Set();
-      snapshot = build(mergeSources(opts.sources, meshConfig), snapshot);
+      // Changes arriving from here on belong to the next burst.
+      const flushAt = Date.now();
+      const changedAt = burstAt ?? flushAt;
+      burstAt = undefined;
+      const t0 = performance.now();
+      const input = mergeSources(opts.sources, meshConfig);
+      const t1 = performance.now();
+      const built = build(input, snapshot);
+      const timing = {
+        changedAt,
+        debounceMs: flushAt - changedAt,
+        sourceMs: t1 - t0,
+        buildMs: performance.now() - t1,
+      };
+      snapshot = { ...built, timing };
       for (const w of readyWaiters.splice(0)) w(snapshot);
       await opts.onSnapshot?.({ snapshot, kinds });
     },
@@ -103,7 +119,12 @@ export function createAggregate(opts: AggregateOptions): Aggregate {
   return {
     async start() {
       for (const s of opts.sources) {
-        unsubscribe.push(s.onChange((kinds) => debouncer.push(new Set(kinds))));
+        unsubscribe.push(
+          s.onChange((kinds) => {
+            burstAt ??= Date.now();
+            debouncer.push(new Set(kinds));
+          }),
+        );
       }
       await Promise.all(opts.sources.map((s) => s.start()));
       // The first snapshot goes out as soon as every source has synced, without the hold-off.

@@ -22,9 +22,10 @@ const DIR = join(import.meta.dirname, "..", "testdata", "translate");
 const KINDS = ["listener", "route", "cluster", "endpoint", "secret"] as const;
 
 type Mutation = (pods: Pod[]) => Pod[] | undefined;
+type InputMutation = (input: SnapshotInput) => SnapshotInput | undefined;
 
 /** Endpoint-only changes, made on the pods that back services. */
-const MUTATIONS: Record<string, Mutation> = {
+const POD_MUTATIONS: Record<string, Mutation> = {
   "one pod not ready": (pods) => {
     const i = pods.findIndex((p) => p.status?.podIP);
     if (i < 0) return undefined;
@@ -57,6 +58,48 @@ const MUTATIONS: Record<string, Mutation> = {
     pods.map((p, i) => (p.status?.podIP ? { ...p, status: { ...p.status, podIP: `10.251.0.${i + 1}` } } : p)),
 };
 
+type SeEndpoint = { address?: string; labels?: Record<string, string> };
+
+/** A ServiceEntry's endpoint list changed and nothing else about it (an EDS push, as in Istio). */
+function seMutation(change: (eps: SeEndpoint[]) => SeEndpoint[] | undefined): InputMutation {
+  return (input) => {
+    const i = input.configs.findIndex(
+      (c) =>
+        c.meta.kind === "ServiceEntry" && ((c.spec as { endpoints?: unknown[] }).endpoints ?? []).length > 0,
+    );
+    const se = input.configs[i];
+    if (!se) return undefined;
+    const eps = change((se.spec as { endpoints: SeEndpoint[] }).endpoints);
+    if (!eps) return undefined;
+    const configs = input.configs.map((c, j) =>
+      j === i ? { ...c, spec: { ...c.spec, endpoints: eps } } : c,
+    );
+    return { ...input, configs: configs as SnapshotInput["configs"] };
+  };
+}
+
+const MUTATIONS: Record<string, InputMutation> = {
+  ...Object.fromEntries(
+    Object.entries(POD_MUTATIONS).map(([what, m]) => [
+      what,
+      (input: SnapshotInput) => {
+        const pods = m(input.kube.pods as Pod[]);
+        return pods && { ...input, kube: { ...input.kube, pods } };
+      },
+    ]),
+  ),
+  "a ServiceEntry endpoint moves": seMutation((eps) =>
+    eps[0]?.address && /^\d/.test(eps[0].address)
+      ? [{ ...eps[0], address: "192.0.2.201" }, ...eps.slice(1)]
+      : undefined,
+  ),
+  "a ServiceEntry endpoint added": seMutation((eps) =>
+    eps[0]?.address && /^\d/.test(eps[0].address)
+      ? [...eps, { ...eps[0], address: "192.0.2.202" }]
+      : undefined,
+  ),
+};
+
 function proxyOf(node: NodeLike, snapshot: MeshSnapshot): ProxyInfo {
   const r = parseProxy(node, snapshot);
   assert.ok(r.ok, r.ok ? "" : r.error);
@@ -67,6 +110,7 @@ test("patched load assignments equal a full translation, or the patch declines",
   const backend = meshBackend();
   let patched = 0;
   let declined = 0;
+  const seen = new Set<string>();
   for (const name of goldenCases(DIR)) {
     const dir = join(DIR, name);
     const input: SnapshotInput = loadConfigFiles(
@@ -75,10 +119,10 @@ test("patched load assignments equal a full translation, or the patch declines",
     );
     const node = parseKubeYaml(readFileSync(join(dir, "proxy.yaml"), "utf8"))[0]?.value as NodeLike;
     for (const [what, mutate] of Object.entries(MUTATIONS)) {
-      const pods = mutate(input.kube.pods as Pod[]);
-      if (!pods) continue;
+      const next = mutate(input);
+      if (!next) continue;
       const s1 = buildSnapshot(input);
-      const s2 = buildSnapshot({ ...input, kube: { ...input.kube, pods } }, s1);
+      const s2 = buildSnapshot(next, s1);
       if (!s2.changes.endpointsOnly) continue;
       const label = `${name}: ${what}`;
       const p1 = proxyOf(node, s1);
@@ -95,6 +139,7 @@ test("patched load assignments equal a full translation, or the patch declines",
         continue;
       }
       patched++;
+      seen.add(what);
       const g2 = backend.generate(s2, p2) as ReturnType<typeof backend.generate> & { refused?: [] };
       const full = prepareConfig(key, s2.version, g2.config, g2.diagnostics, cache, undefined, g2.refused);
       for (const kind of KINDS) {
@@ -109,7 +154,10 @@ test("patched load assignments equal a full translation, or the patch declines",
       assert.deepEqual(result.diagnostics, full.diagnostics, `${label}: diagnostics`);
     }
   }
-  t.diagnostic(`endpoint patches: ${patched} equal to a full translation, ${declined} declined`);
+  t.diagnostic(
+    `endpoint patches: ${patched} equal to a full translation (${seen.size} kinds of change), ${declined} declined`,
+  );
+  assert.ok(seen.has("a ServiceEntry endpoint moves"), "a ServiceEntry endpoint change was patched");
   assert.ok(patched >= 10, `the patch path ran (${patched} patched, ${declined} declined)`);
 });
 

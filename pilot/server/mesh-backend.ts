@@ -133,6 +133,7 @@ export function meshBackend(): XdsBackend<MeshSnapshot, ProxyInfo> & {
       const t = translate(snapshot, proxy);
       // Resources that fail Envoy's schema or constraints are not served; the server keeps the
       // proxy's last good version of each (refused), and the diagnostics say why.
+      const g0 = performance.now();
       const checked = checkProxyConfig(t.config);
       const diagnostics: Diagnostic[] = [...t.diagnostics, ...checked.diagnostics];
       for (const [field, kind] of KINDS) {
@@ -153,7 +154,7 @@ export function meshBackend(): XdsBackend<MeshSnapshot, ProxyInfo> & {
         for (const r of t.config[field])
           if (!kept.has(resourceName(r))) refused.push({ kind, name: resourceName(r) });
       }
-      return { config: checked.ok, diagnostics, refused };
+      return { config: checked.ok, diagnostics, refused, gateMs: performance.now() - g0 };
     },
     cacheKey,
     generateEndpoints(snapshot, proxy) {

@@ -211,3 +211,26 @@ test("endpoints: a ServiceEntry listing an address twice, or two objects with on
   );
   assert.deepEqual(addressesOf(two, host), ["grpc 10.1.0.1:443"]);
 });
+
+test("ChangeSet: a ServiceEntry whose endpoints alone change is endpoint-only; its ports are not", () => {
+  const se = (address: string, port: number) => ({
+    apiVersion: "networking.istio.io/v1",
+    kind: "ServiceEntry",
+    metadata: { name: "ext", namespace: "shop" },
+    spec: {
+      hosts: ["ext.example.internal"],
+      location: "MESH_INTERNAL",
+      resolution: "STATIC",
+      ports: [{ number: port, name: "http", protocol: "HTTP" }],
+      endpoints: [{ address }],
+    },
+  });
+  const a = buildSnapshot(input([se("192.0.2.1", 80)]));
+  const b = buildSnapshot(input([se("192.0.2.2", 80)]), a);
+  assert.ok(b.changes.kinds.has("ServiceEntry"));
+  assert.equal(b.changes.endpointsOnly, true);
+  assert.deepEqual([...b.changes.endpointHosts], ["ext.example.internal"]);
+  const c = buildSnapshot(input([se("192.0.2.2", 81)]), b);
+  assert.ok(c.changes.kinds.has("Service"));
+  assert.equal(c.changes.endpointsOnly, false);
+});

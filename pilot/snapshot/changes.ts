@@ -5,8 +5,14 @@ import type { ChangeSet, MeshSnapshot } from "../model/snapshot.ts";
 
 type SnapshotBody = Omit<MeshSnapshot, "changes">;
 
-/** Kinds whose change alone still allows an EDS-only push. */
-const ENDPOINT_KINDS = new Set(["Endpoints", "Workload"]);
+/**
+ * Kinds whose change alone still allows an EDS-only push. ServiceEntry and WorkloadEntry are
+ * among them because translation never reads them: everything they say reaches it as services,
+ * endpoints and workloads, which are compared on their own (a ServiceEntry whose ports or
+ * resolution change changes its services, and that is a full push). So a ServiceEntry whose only
+ * change is an endpoint address is an EDS push, as in Istio.
+ */
+const ENDPOINT_KINDS = new Set(["Endpoints", "Workload", "ServiceEntry", "WorkloadEntry"]);
 
 function sameJson(a: unknown, b: unknown): boolean {
   return a === b || JSON.stringify(a) === JSON.stringify(b);

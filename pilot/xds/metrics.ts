@@ -24,7 +24,15 @@ export interface XdsMetrics {
   configDiagnostics: Gauge<"severity">;
   sdsErrors: Counter;
   sdsRefusals: Counter<"reason">;
+  debounceTime: Histogram;
+  buildTime: Histogram;
+  stageTime: Histogram<"stage">;
 }
+
+/** Finer buckets for stages that take microseconds to milliseconds per push. */
+const STAGE_SECONDS = [
+  0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
 
 const SECONDS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 3, 5, 10, 20, 30];
 
@@ -145,6 +153,25 @@ export function createXdsMetrics(registry = new Registry()): XdsMetrics {
       name: "remora_sds_refusals_total",
       help: "Secrets a proxy asked for and was not entitled to, by reason.",
       labelNames: ["reason"],
+      registers: [registry],
+    }),
+    debounceTime: new Histogram({
+      name: "pilot_debounce_time",
+      help: "Delay in seconds between the first config change of a burst and the snapshot being built.",
+      buckets: STAGE_SECONDS,
+      registers: [registry],
+    }),
+    buildTime: new Histogram({
+      name: "pilot_pushcontext_init_seconds",
+      help: "Time in seconds to build a snapshot (Istio's push context) from what the sources hold.",
+      buckets: STAGE_SECONDS,
+      registers: [registry],
+    }),
+    stageTime: new Histogram({
+      name: "remora_push_stage_seconds",
+      help: "Time in seconds one push spent in each stage (source, debounce, build, translate, patch, gate, encode, write), summed over its proxies.",
+      labelNames: ["stage"],
+      buckets: STAGE_SECONDS,
       registers: [registry],
     }),
   };

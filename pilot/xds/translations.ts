@@ -17,6 +17,8 @@ export interface Lookup {
   config: PreparedConfig;
   /** How it was obtained: shared with another proxy of the class, patched, or translated. */
   made: "shared" | "patched" | "translated";
+  /** Milliseconds spent making it (absent when shared): translation or patch, gate, encoding. */
+  ms?: { translate: number; gate: number; encode: number };
 }
 
 /** One class's config for the current snapshot, with what it was made from. */
@@ -94,12 +96,15 @@ export class Translations<S extends XdsSnapshot, P> {
         previous,
         hit.refused,
       );
-      this.metrics.translationTime.observe((performance.now() - t0) / 1000);
-      return { config, made };
+      const encode = performance.now() - t0;
+      this.metrics.translationTime.observe(encode / 1000);
+      return { config, made, ms: { translate: 0, gate: 0, encode } };
     }
+    const ms = { translate: 0, gate: 0, encode: 0 };
     let entry = this.unchanged(snapshot, key);
     const config0 = entry ? undefined : this.patched(snapshot, proxy, key);
     if (config0) {
+      ms.translate = performance.now() - t0;
       this.metrics.endpointPatches.inc();
       entry = {
         config: config0,
@@ -112,6 +117,9 @@ export class Translations<S extends XdsSnapshot, P> {
       const out = this.backend.generate(snapshot, proxy) as ReturnType<XdsBackend<S, P>["generate"]> & {
         refused?: { kind: XdsKind; name: string }[];
       };
+      const t1 = performance.now();
+      ms.gate = out.gateMs ?? 0;
+      ms.translate = t1 - t0 - ms.gate;
       const refused = out.refused ?? [];
       const config = prepareConfig(
         key,
@@ -122,13 +130,14 @@ export class Translations<S extends XdsSnapshot, P> {
         previous,
         refused,
       );
+      ms.encode = performance.now() - t1;
       entry = { config, refused, previous, generated: out };
       this.metrics.translations.inc();
     }
     this.current.set(key, entry);
     this.made++;
     this.metrics.translationTime.observe((performance.now() - t0) / 1000);
-    return { config: entry.config, made };
+    return { config: entry.config, made, ms };
   }
 
   /**

@@ -3,7 +3,7 @@
 // with hand-made snapshots and resources.
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { EnvoyJson, ProxyConfig, XdsKind } from "../model/proxy-config.ts";
-import type { ChangeSet } from "../model/snapshot.ts";
+import type { ChangeSet, SourceTiming } from "../model/snapshot.ts";
 import type { PreparedConfig } from "./resources.ts";
 import type { SecretProvider } from "./secrets.ts";
 import type { XdsNode } from "./wire.ts";
@@ -12,6 +12,8 @@ import type { XdsNode } from "./wire.ts";
 export interface XdsSnapshot {
   readonly version: string;
   readonly changes: ChangeSet;
+  /** How long the change took to get here (source, debounce, build), when the builder measured it. */
+  readonly timing?: SourceTiming;
 }
 
 export type ParseResult<P> = { ok: true; proxy: P } | { ok: false; error: string };
@@ -19,8 +21,14 @@ export type ParseResult<P> = { ok: true; proxy: P } | { ok: false; error: string
 export interface XdsBackend<S extends XdsSnapshot, P> {
   /** Node → proxy identity (may use the snapshot to find labels). */
   parseProxy(node: XdsNode, snapshot: S | undefined): ParseResult<P>;
-  /** Pure translation of one proxy's config. */
-  generate(snapshot: S, proxy: P): { config: ProxyConfig; diagnostics: readonly Diagnostic[] };
+  /**
+   * Pure translation of one proxy's config. `gateMs` is the part of the call spent checking the
+   * output before it is served (reported as its own push stage).
+   */
+  generate(
+    snapshot: S,
+    proxy: P,
+  ): { config: ProxyConfig; diagnostics: readonly Diagnostic[]; gateMs?: number };
   /**
    * Everything the proxy's output depends on, as a string; proxies with equal keys share one
    * translation. It need not include the snapshot version (the server adds it).

@@ -9,6 +9,7 @@ import { installFramedSend } from "./framed-send.ts";
 import { createXdsMetrics, type XdsMetrics } from "./metrics.ts";
 import type { PeerAuthenticator, PeerIdentity, VerifiedIdentity } from "./peer.ts";
 import { Admission, PushQueue, type PushRequest } from "./push-queue.ts";
+import { PushAccount, type PushStages } from "./push-stages.ts";
 import type { PreparedConfig, ResourceEncoder } from "./resources.ts";
 import { type SecretProvider, SecretServing } from "./secrets.ts";
 import { Translations } from "./translations.ts";
@@ -36,6 +37,8 @@ export interface PushRecord {
   proxies: number;
   skipped: number;
   translations: number;
+  /** Where this push's time went (see push-stages.ts). */
+  stages: PushStages;
 }
 
 type AnyRequest = SotwRequest | DeltaRequest;
@@ -61,6 +64,8 @@ export class XdsServer<S extends XdsSnapshot, P> {
   private readonly history: PushRecord[] = [];
   private readonly hooks: ConnectionHooks;
   private sliceStart = 0;
+  /** Stage accounting of the current snapshot's push. */
+  private account: PushAccount | undefined;
   /** Observer for ACKs (tests and benchmarks). */
   onAck: ((conn: XdsConnection<P>, kind: XdsKind) => void) | undefined;
   private readonly secrets: SecretServing<S, P>;
@@ -160,13 +165,19 @@ export class XdsServer<S extends XdsSnapshot, P> {
     this.translations.advance(this.snapshot);
     this.snapshot = snapshot;
     this.snapshotAt = Date.now();
+    this.account?.finish();
+    const account = new PushAccount(snapshot.timing, this.snapshotAt, this.metrics);
+    this.account = account;
     const endpointsOnly = snapshot.changes.endpointsOnly && !snapshot.changes.full;
     this.metrics.pushTriggers.inc({
       type: endpointsOnly ? "endpoint" : snapshot.changes.full ? "full" : reason,
     });
     let queued = 0;
     let skipped = 0;
-    const now = Date.now();
+    // Convergence and push time count from the source change, as Istio's do (from the first
+    // event of the debounced burst), when the snapshot's builder says when that was.
+    const startedAt = account.origin;
+    const now = this.snapshotAt;
     // A rotation: translations stay as they were (see Translations), only SDS goes out.
     const secretsOnly = snapshot.changes.secretsOnly === true && !snapshot.changes.full;
     for (const conn of this.conns) {
@@ -177,7 +188,7 @@ export class XdsServer<S extends XdsSnapshot, P> {
           skipped++;
           continue;
         }
-        this.queue.enqueue(conn, { startedAt: now, enqueuedAt: now, reason: "sds", kinds: ["secret"] });
+        this.queue.enqueue(conn, { startedAt, enqueuedAt: now, reason: "sds", kinds: ["secret"] });
         queued++;
         continue;
       }
@@ -190,7 +201,7 @@ export class XdsServer<S extends XdsSnapshot, P> {
         skipped++;
         continue;
       }
-      this.queue.enqueue(conn, { startedAt: now, enqueuedAt: now, reason: endpointsOnly ? "eds" : reason });
+      this.queue.enqueue(conn, { startedAt, enqueuedAt: now, reason: endpointsOnly ? "eds" : reason });
       queued++;
     }
     this.history.push({
@@ -201,8 +212,10 @@ export class XdsServer<S extends XdsSnapshot, P> {
       proxies: queued,
       skipped,
       translations: 0,
+      stages: account.stages,
     });
     if (this.history.length > 50) this.history.shift();
+    void this.queue.idle().then(() => account.finish());
     this.log.info({ version: snapshot.version, queued, skipped, endpointsOnly }, "snapshot published");
   }
 
@@ -212,11 +225,12 @@ export class XdsServer<S extends XdsSnapshot, P> {
   }
 
   /** The config for a connection under the current snapshot (shared across identical proxies). */
-  configFor(conn: XdsConnection<P>): PreparedConfig | undefined {
+  configFor(conn: XdsConnection<P>, account?: PushAccount): PreparedConfig | undefined {
     const snapshot = this.snapshot;
     if (!snapshot) return undefined;
-    const { config, made } = this.translations.get(snapshot, conn.proxy, conn.config);
+    const { config, made, ms } = this.translations.get(snapshot, conn.proxy, conn.config);
     if (made === "shared") return config;
+    if (account && ms) account.made(made, ms);
     const last = this.history.at(-1);
     if (last && last.version === snapshot.version) last.translations = this.translations.made;
     const errors = made === "translated" ? config.diagnostics.filter((d) => d.severity === "error") : [];
@@ -259,12 +273,17 @@ export class XdsServer<S extends XdsSnapshot, P> {
       this.sliceStart = performance.now();
       if (conn.closed) return;
     }
-    const config = this.configFor(conn);
+    const account = this.account;
+    const config = this.configFor(conn, account);
     if (!config || !this.snapshot) return;
     const t0 = performance.now();
     this.secrets.refresh(conn, this.snapshot, req.kinds);
     const bytes = conn.push(config, req.kinds, req.startedAt);
-    if (bytes > 0) this.metrics.sendTime.observe((performance.now() - t0) / 1000);
+    const ms = performance.now() - t0;
+    if (bytes > 0) {
+      this.metrics.sendTime.observe(ms / 1000);
+      account?.wrote(ms, Date.now());
+    }
   }
 
   private onNack(conn: XdsConnection<P>, kind: XdsKind, record: NackRecord): void {
