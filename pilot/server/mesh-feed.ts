@@ -9,6 +9,8 @@ import { type ConfigSource, createAggregate, createFileSource, createKubeSource 
 import type { SnapshotFeed } from "./pilot.ts";
 
 export interface MeshFeedOptions {
+  /** A source made by the caller (tests, benchmarks); else configDir or kubeconfig. */
+  source?: ConfigSource;
   configDir?: string;
   kubeconfig?: string;
   /** Base mesh config (e.g. from --mesh-config); a mesh ConfigMap in the sources overrides it. */
@@ -21,6 +23,7 @@ export interface MeshFeedOptions {
 }
 
 function sourceFor(opts: MeshFeedOptions): ConfigSource {
+  if (opts.source) return opts.source;
   if (opts.configDir) return createFileSource({ dir: opts.configDir });
   const kc = new KubeConfig();
   if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);

@@ -7,11 +7,42 @@ import { ISTIO_KINDS } from "../model/config.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { Endpoint, Service, Workload } from "../model/service.ts";
 import type { MeshSnapshot, SnapshotInput } from "../model/snapshot.ts";
-import { computeChanges } from "./changes.ts";
+import { diffSnapshots } from "./changes.ts";
 import { buildCredentials } from "./credentials.ts";
 import { indexKube, kubeService } from "./kube-services.ts";
 import { serviceEntryServices } from "./service-entries.ts";
 import { podWorkload, workloadEntryWorkload } from "./workloads.ts";
+
+type SeResult = ReturnType<typeof serviceEntryServices>;
+
+/**
+ * Services of a ServiceEntry that lists its endpoints (no workloadSelector): they depend on the
+ * entry and the mesh config alone, so an unchanged entry yields the very same services and
+ * endpoint objects as last time, diagnostics included. Entries that select workloads also read
+ * pods and WorkloadEntries and are built every time.
+ */
+const seCache = new WeakMap<object, { mesh: object; result: SeResult; diagnostics: Diagnostic[] }>();
+
+function serviceEntryOnce(
+  se: ConfigObject<"ServiceEntry">,
+  mesh: SnapshotInput["meshConfig"],
+  index: ReturnType<typeof indexKube>,
+  workloadEntries: readonly ConfigObject<"WorkloadEntry">[],
+  diagnostics: Diagnostic[],
+): SeResult {
+  if ((se.spec as { workloadSelector?: unknown }).workloadSelector !== undefined)
+    return serviceEntryServices(se, mesh, index, workloadEntries, diagnostics);
+  const hit = seCache.get(se);
+  if (hit && hit.mesh === mesh) {
+    diagnostics.push(...hit.diagnostics);
+    return hit.result;
+  }
+  const own: Diagnostic[] = [];
+  const result = serviceEntryServices(se, mesh, index, workloadEntries, own);
+  seCache.set(se, { mesh, result, diagnostics: own });
+  diagnostics.push(...own);
+  return result;
+}
 
 function byAge(a: ConfigObject, b: ConfigObject): number {
   const ta = a.meta.creationTimestamp ?? "";
@@ -85,7 +116,7 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
     if (r) add(r);
   }
   for (const se of configs.ServiceEntry) {
-    for (const r of serviceEntryServices(se, mesh, index, configs.WorkloadEntry, diagnostics)) add(r);
+    for (const r of serviceEntryOnce(se, mesh, index, configs.WorkloadEntry, diagnostics)) add(r);
   }
   for (const list of services.values()) {
     list.sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : 0));
@@ -120,5 +151,6 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
     credentials: buildCredentials(input.kube.secrets),
     diagnostics,
   };
-  return { ...base, changes: computeChanges(base, previous) };
+  const { body, changes } = diffSnapshots(base, previous);
+  return { ...body, changes };
 }

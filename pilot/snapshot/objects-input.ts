@@ -41,9 +41,29 @@ const READ_KINDS = new Set([
   "v1/ConfigMap",
 ]);
 
+/**
+ * Results of the per-object steps by source object, so an unchanged object (sources keep the
+ * very same object until it changes) converts to the very same result, and later stages see it
+ * unchanged by identity. Keyed on everything the step reads: the object and its origin label.
+ */
+const converted = new WeakMap<object, { source: string; result: ReturnType<typeof toConfigObject> }>();
+const namespaced = new WeakMap<object, { ns: string; result: object }>();
+
+function convertOnce(obj: object, source: string): ReturnType<typeof toConfigObject> {
+  const hit = converted.get(obj);
+  if (hit && hit.source === source) return hit.result;
+  const result = toConfigObject(obj, "default", source);
+  converted.set(obj, { source, result });
+  return result;
+}
+
 function withNamespace<T extends { metadata?: { namespace?: string } }>(obj: T, ns: string): T {
   if (obj.metadata?.namespace) return obj;
-  return { ...obj, metadata: { ...(obj.metadata ?? {}), namespace: ns } };
+  const hit = namespaced.get(obj);
+  if (hit && hit.ns === ns) return hit.result as T;
+  const result = { ...obj, metadata: { ...(obj.metadata ?? {}), namespace: ns } };
+  namespaced.set(obj, { ns, result });
+  return result;
 }
 
 /** Merges the `mesh` key of Istio's mesh ConfigMap (YAML text) over the given mesh config. */
@@ -146,7 +166,7 @@ export function objectsToSnapshotInput(
     }
     if (isIstioNetworking(obj)) {
       if (duplicate(obj, true, source, group)) return;
-      const r = toConfigObject(obj, "default", source);
+      const r = convertOnce(obj, source);
       if (r.ok) configs.push(r.config);
       else diagnostics.push(r.diagnostic);
       return;

@@ -13,7 +13,6 @@
 // Envoy where it matters: Envoy's default 256 MiB HTTP/2 windows (so a full config is not paced by
 // WINDOW_UPDATE round trips), names-and-versions-only parsing, and a GC in every process before
 // each timed run (so one run's garbage is not collected inside the next run's p99).
-import { type ChildProcess, fork } from "node:child_process";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
@@ -37,6 +36,7 @@ import type { XdsSnapshot } from "../../pilot/xds/types.ts";
 import { deltaEntry, deltaResponseFrame, sotwEntry, sotwResponseFrame } from "../../pilot/xds/wire.ts";
 import { XdsServer } from "../../pilot/xds/xds-server.ts";
 import { AdsClient, CDS, EDS, LDS, RDS } from "../helpers/ads-client.ts";
+import { ClientPool } from "./client-pool.ts";
 import { benchPod, benchService } from "./mesh-objects.ts";
 import { median, percentile, report, SMOKE } from "./report.ts";
 
@@ -201,67 +201,12 @@ function mesh(n: number, gen = 0): FakeService[] {
   }));
 }
 
-class ClientProcess {
-  private waiting: ((m: { ok: boolean; times: number[]; error?: string }) => void) | undefined;
-  /** CPU seconds the client process spent on the last command. */
-  lastCpuSeconds = 0;
-  constructor(private readonly child: ChildProcess) {
-    child.on(
-      "message",
-      (m: { ready?: boolean; ok: boolean; times: number[]; error?: string; cpuSeconds?: number }) => {
-        if (m.ready) return;
-        this.lastCpuSeconds = m.cpuSeconds ?? 0;
-        const w = this.waiting;
-        this.waiting = undefined;
-        w?.(m);
-      },
-    );
-  }
-  static async start(index: number): Promise<ClientProcess> {
-    const child = fork(fileURLToPath(import.meta.url), [], {
-      env: { ...process.env, XDS_BENCH_ROLE: "clients", XDS_BENCH_ID_BASE: String(index * 1_000_000) },
-      execArgv: ["--import", "tsx", "--expose-gc", "--max-old-space-size=16384"],
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    await new Promise<void>((r) => child.once("message", () => r()));
-    return new ClientProcess(child);
-  }
-  call(cmd: Cmd): Promise<number[]> {
-    return new Promise((resolve, reject) => {
-      this.waiting = (m) => (m.ok ? resolve(m.times) : reject(new Error(m.error)));
-      this.child.send(cmd);
-    });
-  }
-  kill(): void {
-    this.child.kill();
-  }
-}
-
-/** Several client processes driven as one: connects are split, other commands go to all. */
-class ClientPool {
-  private constructor(private readonly procs: ClientProcess[]) {}
-  static async start(n: number): Promise<ClientPool> {
-    return new ClientPool(await Promise.all(Array.from({ length: n }, (_, i) => ClientProcess.start(i))));
-  }
-  /** CPU seconds all client processes spent on the last command. */
-  get lastCpuSeconds(): number {
-    return this.procs.reduce((a, p) => a + p.lastCpuSeconds, 0);
-  }
-  async call(cmd: Cmd): Promise<number[]> {
-    const n = this.procs.length;
-    const parts = await Promise.all(
-      this.procs.map((p, i) => {
-        if (cmd.cmd !== "connect" && cmd.cmd !== "bare") return p.call(cmd);
-        const count = Math.floor(cmd.count / n) + (i < cmd.count % n ? 1 : 0);
-        return count > 0 ? p.call({ ...cmd, count }) : Promise.resolve([]);
-      }),
-    );
-    return parts.flat();
-  }
-  kill(): void {
-    for (const p of this.procs) p.kill();
-  }
-}
+/** The client processes: this file, run with XDS_BENCH_ROLE=clients and its own node-id base. */
+const startClients = (n: number) =>
+  ClientPool.start<Cmd>(n, fileURLToPath(import.meta.url), (i) => ({
+    XDS_BENCH_ROLE: "clients",
+    XDS_BENCH_ID_BASE: String(i * 1_000_000),
+  }));
 
 function memory(): { heap: number; rss: number } {
   globalThis.gc?.();
@@ -279,7 +224,7 @@ const encoder = (kind: XdsKind, json: Record<string, unknown>) => encodeJson(TYP
 async function edsChange<S extends XdsSnapshot, P>(
   name: string,
   server: XdsServer<S, P>,
-  clients: ClientPool,
+  clients: ClientPool<Cmd>,
   change: (run: number) => { target: string; snapshot: S },
   extra: () => Promise<Record<string, unknown>> = async () => ({}),
 ): Promise<void> {
@@ -367,7 +312,7 @@ function meshObjects(moved: number): unknown[] {
 }
 
 async function main(): Promise<void> {
-  const clients = await ClientPool.start(CLIENT_PROCS);
+  const clients = await startClients(CLIENT_PROCS);
   const quarter = Math.max(1, Math.floor(CLIENTS / 4));
 
   // Memory baseline: bare grpc-js streams holding nothing.

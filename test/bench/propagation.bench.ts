@@ -1,0 +1,403 @@
+// Change propagation as a user sees it: from the write at the source (a file in the config
+// directory, or an object in the fake Kubernetes API server) to each simulated proxy's receipt,
+// through the whole pilot (source, debounce, snapshot, translation, gate, encoding, push).
+//   1. one endpoint change, 2. one VirtualService change: p50/p99 over clients (median of runs),
+//      with the push's stage breakdown from /debug/push_status;
+//   3. churn: CHURN_RATE endpoint changes per second for CHURN_SECONDS over all services
+//      (a rolling deployment; Kubernetes source): p99 over (change, client) and whether the push
+//      queue or the propagation delay grows.
+// Baseline, measured in the same run: the debounce hold-off plus the same process writing the
+// same pushed bytes to the same streams (what any pilot would pay at least).
+// Sizes (env): PROP_BENCH_SERVICES (1000), PROP_BENCH_CLIENTS (1000), PROP_BENCH_RUNS (5),
+// PROP_BENCH_CLIENT_PROCS (2), PROP_BENCH_SOURCES (file,kube), PROP_BENCH_CHURN_RATE (100/s),
+// PROP_BENCH_CHURN_SECONDS (60, 0 skips it), PROP_BENCH_ENDPOINTS (10). BENCH_SMOKE=1: 20 × 10.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import type { ProxyInfo } from "../../pilot/model/proxy.ts";
+import { TYPE_URLS } from "../../pilot/model/proxy-config.ts";
+import type { MeshSnapshot } from "../../pilot/model/snapshot.ts";
+import { createFileSource, createKubeSource } from "../../pilot/registry/index.ts";
+import type { ConfigSource } from "../../pilot/registry/source.ts";
+import { meshBackend, meshEncoder } from "../../pilot/server/mesh-backend.ts";
+import { createMeshFeed } from "../../pilot/server/mesh-feed.ts";
+import { type RunningPilot, startPilot } from "../../pilot/server/pilot.ts";
+import { deltaEntry, deltaResponseFrame, sotwEntry, sotwResponseFrame } from "../../pilot/xds/wire.ts";
+import type { PushRecord } from "../../pilot/xds/xds-server.ts";
+import { FakeApiServer, type KubeObject, kubeConfigFor } from "../fake-apiserver/index.ts";
+import { ClientPool } from "./client-pool.ts";
+import type { PropCmd } from "./propagation-clients.ts";
+import { median, percentile, report, SMOKE } from "./report.ts";
+
+const env = (name: string, def: number) => Number(process.env[name] ?? def);
+const SERVICES = SMOKE ? 20 : env("PROP_BENCH_SERVICES", 1000);
+const CLIENTS = SMOKE ? 10 : env("PROP_BENCH_CLIENTS", 1000);
+const ENDPOINTS = env("PROP_BENCH_ENDPOINTS", 10);
+const RUNS = SMOKE ? 2 : env("PROP_BENCH_RUNS", 5);
+const PROCS = SMOKE ? 1 : Math.max(1, env("PROP_BENCH_CLIENT_PROCS", 2));
+const SOURCES = (process.env.PROP_BENCH_SOURCES ?? "file,kube").split(",");
+const CHURN_RATE = SMOKE ? 20 : env("PROP_BENCH_CHURN_RATE", 100);
+const CHURN_SECONDS = SMOKE ? 2 : env("PROP_BENCH_CHURN_SECONDS", 60);
+/** One VirtualService per this many services (a VirtualService change is one of them). */
+const VS_EVERY = 10;
+const DEBOUNCE_MS = 100;
+const PORT = 8080;
+
+const now = () => performance.timeOrigin + performance.now();
+const round = (x: number) => Math.round(x * 10) / 10;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+const fileHost = (s: number) => `svc-${s}.mesh.internal`;
+const kubeNs = (s: number) => `ns-${s % 10}`;
+const kubeHost = (s: number) => `svc-${s}.${kubeNs(s)}.svc.cluster.local`;
+const ip = (s: number, e: number, gen: number) =>
+  `10.${(s >> 8) & 255}.${s & 255}.${(e + gen * ENDPOINTS) % 250}`;
+const clusterOf = (host: string) => `outbound|${PORT}||${host}`;
+
+// ---------------------------------------------------------------- mesh contents -----------------
+
+function serviceEntryYaml(s: number, gen: number): string {
+  const eps = Array.from({ length: ENDPOINTS }, (_, e) => `  - address: ${ip(s, e, e === 0 ? gen : 0)}`);
+  return `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: svc-${s}, namespace: default}
+spec:
+  hosts: [${fileHost(s)}]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: ${PORT}, name: http, protocol: HTTP}]
+  endpoints:
+${eps.join("\n")}
+`;
+}
+
+function virtualService(host: string, name: string, ns: string, timeoutS: number) {
+  return {
+    apiVersion: "networking.istio.io/v1",
+    kind: "VirtualService",
+    metadata: { name, namespace: ns },
+    spec: { hosts: [host], http: [{ timeout: `${timeoutS}s`, route: [{ destination: { host } }] }] },
+  };
+}
+
+function endpointSlice(s: number, gen: number, resourceVersion?: string) {
+  return {
+    apiVersion: "discovery.k8s.io/v1",
+    kind: "EndpointSlice",
+    metadata: {
+      name: `svc-${s}-a`,
+      namespace: kubeNs(s),
+      labels: { "kubernetes.io/service-name": `svc-${s}` },
+      ...(resourceVersion ? { resourceVersion } : {}),
+    },
+    addressType: "IPv4",
+    ports: [{ name: "http", port: PORT }],
+    endpoints: Array.from({ length: ENDPOINTS }, (_, e) => ({
+      addresses: [ip(s, e, e === 0 ? gen : 0)],
+      conditions: { ready: true },
+    })),
+  };
+}
+
+/** A source and how to make one change in it (returns the write time). */
+interface Scenario {
+  name: string;
+  source: ConfigSource;
+  host: (s: number) => string;
+  endpointChange(s: number, gen: number): Promise<number>;
+  vsChange(s: number, gen: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+function fileScenario(): Scenario {
+  const dir = mkdtempSync(join(tmpdir(), "remora-prop-"));
+  for (let s = 0; s < SERVICES; s++) writeFileSync(join(dir, `se-${s}.yaml`), serviceEntryYaml(s, 0));
+  const vsYaml = (s: number, gen: number) =>
+    JSON.stringify(virtualService(fileHost(s), `vs-${s}`, "default", 10 + gen));
+  for (let s = 0; s < SERVICES; s += VS_EVERY) writeFileSync(join(dir, `vs-${s}.yaml`), vsYaml(s, 0));
+  return {
+    name: "file",
+    source: createFileSource({ dir }),
+    host: fileHost,
+    async endpointChange(s, gen) {
+      const t = now();
+      writeFileSync(join(dir, `se-${s}.yaml`), serviceEntryYaml(s, gen));
+      return t;
+    },
+    async vsChange(s, gen) {
+      const t = now();
+      writeFileSync(join(dir, `vs-${s}.yaml`), vsYaml(s, gen));
+      return t;
+    },
+    async close() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function kubeScenario(): Promise<Scenario> {
+  const server = await FakeApiServer.start({ historyLimit: 100_000 });
+  const SLICES = "discovery.k8s.io/endpointslices";
+  const VS = "networking.istio.io/virtualservices";
+  for (let n = 0; n < 10; n++)
+    server.store.create("namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: `ns-${n}` } });
+  for (let s = 0; s < SERVICES; s++) {
+    server.store.create("services", {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: `svc-${s}`, namespace: kubeNs(s) },
+      spec: { clusterIP: `10.96.${Math.floor(s / 250)}.${s % 250}`, ports: [{ name: "http", port: PORT }] },
+    });
+    server.store.create(SLICES, endpointSlice(s, 0));
+    if (s % VS_EVERY === 0)
+      server.store.create(
+        VS,
+        virtualService(`svc-${s}.${kubeNs(s)}.svc.cluster.local`, `vs-${s}`, kubeNs(s), 10),
+      );
+  }
+  const replace = (res: string, ns: string, name: string, obj: { metadata: object }) => {
+    const cur = server.store.get(res, ns, name);
+    server.store.update(res, {
+      ...obj,
+      metadata: { ...(cur?.metadata ?? {}), ...obj.metadata },
+    } as KubeObject);
+  };
+  return {
+    name: "kube",
+    source: createKubeSource({ kubeConfig: kubeConfigFor(server) }),
+    host: kubeHost,
+    async endpointChange(s, gen) {
+      const t = now();
+      replace(SLICES, kubeNs(s), `svc-${s}-a`, endpointSlice(s, gen));
+      return t;
+    },
+    async vsChange(s, gen) {
+      const t = now();
+      replace(VS, kubeNs(s), `vs-${s}`, virtualService(kubeHost(s), `vs-${s}`, kubeNs(s), 10 + gen));
+      return t;
+    },
+    close: () => server.stop(),
+  };
+}
+
+// ---------------------------------------------------------------- measurement -------------------
+
+type Pilot = RunningPilot<MeshSnapshot, ProxyInfo>;
+
+/** The last push's stage breakdown (what /debug/push_status shows). */
+function lastStages(pilot: Pilot): PushRecord | undefined {
+  return pilot.xds.pushHistory().at(-1);
+}
+
+/**
+ * The baseline of one change: the debounce hold-off plus the same process writing the bytes it
+ * just pushed for `name` to the same streams, each with its own last nonce so the clients' protocol
+ * state stays valid, until every client has them.
+ */
+async function rawPush(pilot: Pilot, clients: ClientPool<PropCmd>, kind: "endpoint" | "route", name: string) {
+  const conns = pilot.xds.connections();
+  const any = conns[0]?.config?.types[kind].byName.get(name)?.any;
+  if (!any) throw new Error(`no ${kind} ${name} was pushed`);
+  const typeUrl = TYPE_URLS[kind];
+  const entries = { sotw: [sotwEntry(any)], delta: [deltaEntry(name, "base", any)] };
+  const frames = conns.map((c) => {
+    const nonce = c.watches.get(kind)?.nonceSent ?? "";
+    const buf =
+      c.mode === "sotw"
+        ? sotwResponseFrame("base", typeUrl, nonce, entries.sotw)
+        : deltaResponseFrame("base", typeUrl, nonce, entries.delta, []);
+    return { c, buf };
+  });
+  await clients.call({ cmd: "gc" });
+  const wait = clients.call({ cmd: "expect", typeUrl, name });
+  await sleep(50);
+  const t0 = now();
+  for (const { c, buf } of frames) c.writeRaw(buf);
+  const times = (await wait).map((t) => t - t0 + DEBOUNCE_MS);
+  await pilot.xds.idle();
+  return percentile(times, 99);
+}
+
+async function oneChange(
+  what: "endpoint" | "VirtualService",
+  sc: Scenario,
+  pilot: Pilot,
+  clients: ClientPool<PropCmd>,
+): Promise<void> {
+  const p50: number[] = [];
+  const p99: number[] = [];
+  const base: number[] = [];
+  const stages: PushRecord[] = [];
+  const cpu: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    const s =
+      what === "endpoint" ? (run * 7919) % SERVICES : ((run * 7) % Math.ceil(SERVICES / VS_EVERY)) * VS_EVERY;
+    const kind = what === "endpoint" ? "endpoint" : "route";
+    const name = what === "endpoint" ? clusterOf(sc.host(s)) : String(PORT);
+    await clients.call({ cmd: "forget" });
+    await clients.call({ cmd: "gc" });
+    globalThis.gc?.();
+    const wait = clients.call({ cmd: "expect", typeUrl: TYPE_URLS[kind], name });
+    await sleep(50);
+    const c0 = process.cpuUsage();
+    const t0 = what === "endpoint" ? await sc.endpointChange(s, run + 1) : await sc.vsChange(s, run + 1);
+    const times = (await wait).map((t) => t - t0);
+    await pilot.xds.idle();
+    const c1 = process.cpuUsage(c0);
+    cpu.push((c1.user + c1.system) / 1000);
+    p50.push(percentile(times, 50));
+    p99.push(percentile(times, 99));
+    const rec = lastStages(pilot);
+    if (rec) stages.push(rec);
+    base.push(await rawPush(pilot, clients, kind, name));
+  }
+  const mid = stages[Math.floor(stages.length / 2)];
+  report({
+    name: `propagation_${sc.name}_${what === "endpoint" ? "endpoint" : "virtualservice"}_change_p99`,
+    ours: round(median(p99)),
+    baseline: round(median(base)),
+    runs: RUNS,
+    unit: "ms from the source write to each client's receipt (p99 over clients, median of runs)",
+    goal: "ours <= 300 ms at 1,000 × 1,000",
+    extra: {
+      services: SERVICES,
+      clients: CLIENTS,
+      p50: round(median(p50)),
+      p99Runs: p99.map(round),
+      baselineRuns: base.map(round),
+      serverCpuMs: round(median(cpu)),
+      reason: mid?.reason,
+      stages: mid?.stages,
+    },
+  });
+}
+
+/** CHURN_RATE endpoint changes per second for CHURN_SECONDS, round robin over the services. */
+async function churn(
+  sc: Scenario,
+  pilot: Pilot,
+  clients: ClientPool<PropCmd>,
+  baseline: number,
+): Promise<void> {
+  await clients.call({ cmd: "forget" });
+  await clients.call({ cmd: "gc" });
+  const changes: { name: string; at: number }[] = [];
+  const queue: number[] = [];
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  const total = Math.round(CHURN_RATE * CHURN_SECONDS);
+  const start = now();
+  let next = 0;
+  let gen = 1000;
+  const sampler = setInterval(() => queue.push(pilot.xds.queueSize), 250);
+  while (next < total) {
+    const due = start + (next * 1000) / CHURN_RATE;
+    const wait = due - now();
+    if (wait > 0) await sleep(wait);
+    const s = next % SERVICES;
+    const at = await sc.endpointChange(s, gen++);
+    changes.push({ name: clusterOf(sc.host(s)), at });
+    next++;
+  }
+  const writtenFor = now() - start;
+  await sleep(DEBOUNCE_MS * 3);
+  await pilot.xds.idle();
+  await sleep(1000);
+  clearInterval(sampler);
+  lag.disable();
+  // Changes superseded before they were pushed (the same service changed again within the
+  // window) are judged by the push that carried the later change: both are counted.
+  const replies = await clients.callAll({ cmd: "latencies", typeUrl: TYPE_URLS.endpoint, changes });
+  const hist = new Map<number, number>();
+  let missing = 0;
+  for (const r of replies) {
+    missing += Number(r.missing ?? 0);
+    for (const [k, v] of Object.entries((r.hist as Record<string, number>) ?? {}))
+      hist.set(Number(k), (hist.get(Number(k)) ?? 0) + v);
+  }
+  const pct = (p: number) => {
+    const n = [...hist.values()].reduce((a, b) => a + b, 0);
+    let seen = 0;
+    for (const k of [...hist.keys()].sort((a, b) => a - b)) {
+      seen += hist.get(k) ?? 0;
+      if (seen >= (p / 100) * n) return k;
+    }
+    return 0;
+  };
+  const third = Math.max(1, Math.floor(queue.length / 3));
+  const avg = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+  report({
+    name: `propagation_${sc.name}_churn_p99`,
+    ours: pct(99),
+    baseline: round(baseline),
+    runs: 1,
+    unit: "ms from each EndpointSlice write to each client's receipt (p99 over changes × clients)",
+    goal: "ours <= 500 ms, queue not growing",
+    extra: {
+      services: SERVICES,
+      clients: CLIENTS,
+      rate: CHURN_RATE,
+      seconds: CHURN_SECONDS,
+      changes: changes.length,
+      writtenInMs: round(writtenFor),
+      p50: pct(50),
+      p90: pct(90),
+      missing,
+      pushQueueFirstThird: round(avg(queue.slice(0, third))),
+      pushQueueLastThird: round(avg(queue.slice(-third))),
+      pushQueueMax: Math.max(0, ...queue),
+      eventLoopLagP99Ms: round(lag.percentile(99) / 1e6),
+      snapshots: pilot.xds.pushHistory().length,
+    },
+  });
+}
+
+async function runScenario(sc: Scenario, clients: ClientPool<PropCmd>): Promise<void> {
+  const pilot = await startPilot({
+    backend: meshBackend(),
+    encoder: meshEncoder,
+    feed: createMeshFeed({ source: sc.source, debounceAfterMs: DEBOUNCE_MS, debounceMaxMs: 10_000 }),
+    host: "127.0.0.1",
+    grpcPort: 0,
+    httpPort: 0,
+    log: silent,
+  });
+  try {
+    while (!pilot.xds.currentSnapshot) await sleep(20);
+    const t0 = now();
+    const conv = await clients.call({
+      cmd: "connect",
+      address: `127.0.0.1:${pilot.grpcPort}`,
+      count: CLIENTS,
+      rds: [String(PORT)],
+      minClusters: SERVICES,
+      minEndpoints: SERVICES,
+    });
+    process.stderr.write(
+      `# ${sc.name}: ${CLIENTS} clients × ${SERVICES} services converged, p99 ${round(percentile(conv, 99))} ms (${round(now() - t0)} ms)\n`,
+    );
+    await pilot.xds.idle();
+    await oneChange("endpoint", sc, pilot, clients);
+    await oneChange("VirtualService", sc, pilot, clients);
+    if (CHURN_SECONDS > 0 && sc.name === "kube") await churn(sc, pilot, clients, DEBOUNCE_MS);
+  } finally {
+    await clients.call({ cmd: "closeAll" });
+    await pilot.close(0);
+    await sc.close();
+  }
+}
+
+const clients = await ClientPool.start<PropCmd>(
+  PROCS,
+  fileURLToPath(new URL("./propagation-clients.ts", import.meta.url)),
+  (i) => ({ PROP_BENCH_ROLE: "clients", PROP_BENCH_ID_BASE: String(i * 1_000_000) }),
+);
+try {
+  if (SOURCES.includes("file")) await runScenario(fileScenario(), clients);
+  if (SOURCES.includes("kube")) await runScenario(await kubeScenario(), clients);
+} finally {
+  clients.kill();
+}
