@@ -10,6 +10,13 @@ import { buildSnapshot, objectsToSnapshotInput } from "../snapshot/index.ts";
 import { createDebouncer } from "./debounce.ts";
 import type { ConfigSource } from "./source.ts";
 
+/**
+ * Source kinds that only move endpoints. A burst made of these alone is published at most one
+ * hold-off after its first event instead of waiting for quiet: a rolling deployment produces a
+ * steady stream of them and would otherwise wait the full debounce maximum (10 s) every time.
+ */
+const ENDPOINT_SOURCE_KINDS = new Set(["EndpointSlice", "Endpoints", "Pod", "WorkloadEntry"]);
+
 export interface SnapshotEvent {
   snapshot: MeshSnapshot;
   /** Kinds the sources reported as changed since the previous snapshot. */
@@ -83,6 +90,10 @@ export function createAggregate(opts: AggregateOptions): Aggregate {
   const debouncer = createDebouncer<Set<string>>({
     afterMs: opts.debounceAfterMs ?? 100,
     maxMs: opts.debounceMaxMs ?? 10_000,
+    maxFor: (kinds) =>
+      [...kinds].every((k) => ENDPOINT_SOURCE_KINDS.has(k))
+        ? (opts.debounceAfterMs ?? 100)
+        : (opts.debounceMaxMs ?? 10_000),
     merge: (a, b) => {
       const out = a ?? new Set<string>();
       for (const k of b) out.add(k);

@@ -65,3 +65,37 @@ test("changes during a running flush wait for it, then flush together", async ()
   await new Promise((r) => setTimeout(r, 5));
   assert.deepEqual(flushed, [1, 5]);
 });
+
+/** Lets a finished flush release the debouncer (its end runs in a microtask). */
+const settle = () => new Promise<void>((r) => setImmediate(r));
+
+test("a burst capped by maxFor (endpoints only) flushes one hold-off after its first change", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
+  const flushed: string[][] = [];
+  const d = createDebouncer<Set<string>>({
+    afterMs: 100,
+    maxMs: 10_000,
+    maxFor: (k) => ([...k].every((x) => x === "EndpointSlice") ? 100 : 10_000),
+    merge: union,
+    flush: (k) => void flushed.push([...k]),
+  });
+  // A rolling deployment: an EndpointSlice event every 20 ms, never quiet.
+  for (let i = 0; i < 25; i++) {
+    d.push(new Set(["EndpointSlice"]));
+    t.mock.timers.tick(20);
+    await settle();
+  }
+  assert.equal(flushed.length, 5, "one flush per 100 ms instead of one after 10 s");
+  // A config change joins the burst: the quiet rule applies again.
+  d.push(new Set(["EndpointSlice"]));
+  d.push(new Set(["VirtualService"]));
+  for (let i = 0; i < 10; i++) {
+    t.mock.timers.tick(20);
+    await settle();
+    d.push(new Set(["EndpointSlice"]));
+  }
+  assert.equal(flushed.length, 5, "a mixed burst waits for quiet");
+  t.mock.timers.tick(100);
+  await settle();
+  assert.equal(flushed.length, 6);
+});

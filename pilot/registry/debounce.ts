@@ -5,6 +5,12 @@
 export interface DebounceOptions<T> {
   afterMs?: number;
   maxMs?: number;
+  /**
+   * The longest wait for these pending changes, from the first of the burst (default maxMs). A
+   * burst that should not wait for quiet (e.g. endpoints during a rolling deployment, which may
+   * never go quiet) can be capped lower.
+   */
+  maxFor?: (pending: T) => number;
   /** Merges a new change into the pending one (e.g. a union of changed kinds). */
   merge: (pending: T | undefined, next: T) => T;
   /** Publishes the merged changes; may be async (the next flush waits for it). */
@@ -33,7 +39,8 @@ export function createDebouncer<T>(opts: DebounceOptions<T>): Debouncer<T> {
     if (timer) clearTimeout(timer);
     if (running) return; // rescheduled when the running flush ends
     const waited = Date.now() - firstAt;
-    const delay = Math.max(0, Math.min(afterMs, maxMs - waited));
+    const cap = hasPending && opts.maxFor ? Math.min(maxMs, opts.maxFor(pending as T)) : maxMs;
+    const delay = Math.max(0, Math.min(afterMs, cap - waited));
     timer = setTimeout(fire, delay);
   };
 

@@ -60,7 +60,7 @@ const clusterOf = (host: string) => `outbound|${PORT}||${host}`;
 // ---------------------------------------------------------------- mesh contents -----------------
 
 function serviceEntryYaml(s: number, gen: number): string {
-  const eps = Array.from({ length: ENDPOINTS }, (_, e) => `  - address: ${ip(s, e, e === 0 ? gen : 0)}`);
+  const eps = Array.from({ length: ENDPOINTS }, (_, e) => `  - address: ${ip(s, e, gen)}`);
   return `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: svc-${s}, namespace: default}
@@ -96,7 +96,7 @@ function endpointSlice(s: number, gen: number, resourceVersion?: string) {
     addressType: "IPv4",
     ports: [{ name: "http", port: PORT }],
     endpoints: Array.from({ length: ENDPOINTS }, (_, e) => ({
-      addresses: [ip(s, e, e === 0 ? gen : 0)],
+      addresses: [ip(s, e, gen)],
       conditions: { ready: true },
     })),
   };
@@ -143,9 +143,9 @@ async function kubeScenario(): Promise<Scenario> {
   const SLICES = "discovery.k8s.io/endpointslices";
   const VS = "networking.istio.io/virtualservices";
   for (let n = 0; n < 10; n++)
-    server.store.create("namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: `ns-${n}` } });
+    server.store.create("/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: `ns-${n}` } });
   for (let s = 0; s < SERVICES; s++) {
-    server.store.create("services", {
+    server.store.create("/services", {
       apiVersion: "v1",
       kind: "Service",
       metadata: { name: `svc-${s}`, namespace: kubeNs(s) },
