@@ -291,14 +291,14 @@ async function churn(
   const total = Math.round(CHURN_RATE * CHURN_SECONDS);
   const start = now();
   let next = 0;
-  let gen = 1000;
   const sampler = setInterval(() => queue.push(pilot.xds.queueSize), 250);
   while (next < total) {
     const due = start + (next * 1000) / CHURN_RATE;
     const wait = due - now();
     if (wait > 0) await sleep(wait);
     const s = next % SERVICES;
-    const at = await sc.endpointChange(s, gen++);
+    // Each service's own generation counts up by one per round, so its address always moves.
+    const at = await sc.endpointChange(s, 1000 + Math.floor(next / SERVICES));
     changes.push({ name: clusterOf(sc.host(s)), at });
     next++;
   }
