@@ -1,5 +1,7 @@
 // Public surface of the config sources: files, Kubernetes, and the aggregate that turns them into
 // debounced, versioned MeshSnapshots.
+
+export type { ObjectCheck } from "../config-files/index.ts";
 export {
   type Aggregate,
   type AggregateOptions,
@@ -14,7 +16,6 @@ export {
   type FileSourceOptions,
   validateFileObject,
 } from "./file/file-source.ts";
-export type { ObjectCheck } from "./file/read-file.ts";
 export { Backoff, type BackoffOptions } from "./kube/backoff.ts";
 export { istioKinds, KUBE_KINDS, meshConfigMapKind, type WatchedKind } from "./kube/kinds.ts";
 export { createKubeSource, type KubeSource, type KubeSourceOptions } from "./kube/kube-source.ts";

@@ -2,7 +2,7 @@
 // gate, printed as one object {listeners, routes, clusters, endpoints, diagnostics} in Envoy's
 // proto field names. What is printed is what would be served (resources failing the gate are
 // left out and explained in diagnostics).
-import { existsSync, statSync } from "node:fs";
+import { stat } from "node:fs/promises";
 import { stringifyKubeYaml } from "../../injector/index.ts";
 import { checkProxyConfig } from "../envoy/check.ts";
 import { defaultMeshConfig } from "../model/mesh-config.ts";
@@ -45,7 +45,7 @@ function metaValue(v: string): unknown {
 }
 
 /** Runs the command; returns the exit code (0 ok, 2 usage or input error). */
-export function runTranslate(opts: TranslateCliOptions, out: Writable, err: Writable): number {
+export async function runTranslate(opts: TranslateCliOptions, out: Writable, err: Writable): Promise<number> {
   const kinds = TYPES[opts.type];
   if (!kinds) {
     err.write(
@@ -57,7 +57,8 @@ export function runTranslate(opts: TranslateCliOptions, out: Writable, err: Writ
     err.write(`remora translate: -o must be yaml or json, not "${opts.output}"\n`);
     return 2;
   }
-  if (!existsSync(opts.configDir) || !statSync(opts.configDir).isDirectory()) {
+  const dir = await stat(opts.configDir).catch(() => undefined);
+  if (!dir?.isDirectory()) {
     err.write(`remora translate: --config-dir ${opts.configDir} is not a directory\n`);
     return 2;
   }
@@ -70,7 +71,7 @@ export function runTranslate(opts: TranslateCliOptions, out: Writable, err: Writ
     }
     metadata[kv.slice(0, eq)] = metaValue(kv.slice(eq + 1));
   }
-  const snapshot = buildSnapshot(loadConfigDir(opts.configDir, defaultMeshConfig()));
+  const snapshot = buildSnapshot(await loadConfigDir(opts.configDir, defaultMeshConfig()));
   const loc = parseLocality(opts.locality);
   const parsed = parseProxy(
     {

@@ -1,0 +1,14 @@
+// Messages between the reader and its parse worker.
+import type { KubeYamlLimits } from "../../injector/index.ts";
+import type { ConfigChunk } from "./chunks.ts";
+
+export interface ParseJob {
+  id: number;
+  text: string;
+  limits: KubeYamlLimits;
+}
+
+export type WorkerReply =
+  | { id: number; kind: "chunks"; chunks: ConfigChunk[] }
+  | { id: number; kind: "done" }
+  | { id: number; kind: "error"; message: string };
