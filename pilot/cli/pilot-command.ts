@@ -82,6 +82,6 @@ export function registerPilotCommand(program: Command): void {
       throw new InvalidArgumentError("use either --config-dir or --kubeconfig, not both");
     }
     const { runPilot } = await import("../server/run.ts");
-    await runPilot(opts, { injector: false });
+    await runPilot(opts, { injector: false, command: "pilot" });
   });
 }

@@ -31,6 +31,6 @@ export function registerServeCommand(program: Command): void {
         throw new InvalidArgumentError("use either --config-dir or --kubeconfig, not both");
       }
       const { runPilot } = await import("../server/run.ts");
-      await runPilot(opts, { injector: opts.injector, banner: true });
+      await runPilot(opts, { injector: opts.injector, banner: true, command: "serve" });
     });
 }

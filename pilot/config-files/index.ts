@@ -16,4 +16,11 @@ export {
 export { type ConfigRead, type ExpandedPaths, expandConfigPaths, readConfigPaths } from "./read-paths.ts";
 export { readRegularFile } from "./read-regular.ts";
 export { type Slicer, timeSlicer } from "./slicer.ts";
-export { CONFIG_FILE, MAX_TREE_DEPTH, scanConfigTree, type TreeFile, type TreeScan } from "./walk.ts";
+export {
+  CONFIG_FILE,
+  configDirProblem,
+  MAX_TREE_DEPTH,
+  scanConfigTree,
+  type TreeFile,
+  type TreeScan,
+} from "./walk.ts";

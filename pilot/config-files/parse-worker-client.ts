@@ -3,7 +3,7 @@
 // text at a time, streams the chunks back in batches (each taken by the main thread in its own
 // turn), and exits after a few idle seconds, returning its heap. A heap limit bounds what one
 // hostile file can cost; a worker that dies fails only the file it was parsing.
-import { Worker } from "node:worker_threads";
+import { Worker, type WorkerOptions } from "node:worker_threads";
 import type { KubeYamlLimits } from "../../injector/index.ts";
 import type { ConfigChunk } from "./chunks.ts";
 import type { ParseJob, WorkerReply } from "./parse-protocol.ts";
@@ -32,10 +32,16 @@ class Channel {
   }
 }
 
-function workerUrl(): URL {
-  // Running from source (tsx) the entry is .ts; compiled, it is .js next to this file.
-  const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
-  return new URL(`./parse-worker${ext}`, import.meta.url);
+/**
+ * The worker: compiled, parse-worker.js next to this file; from source (tsx), a small script that
+ * loads parse-worker.ts through tsx's API, because Node 20 applies no loader to a worker's entry.
+ */
+function newWorker(options: WorkerOptions): Worker {
+  if (!import.meta.url.endsWith(".ts"))
+    return new Worker(new URL("./parse-worker.js", import.meta.url), options);
+  const entry = new URL("./parse-worker.ts", import.meta.url).href;
+  const boot = `import("tsx/esm/api").then((api) => api.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(import.meta.url)}))`;
+  return new Worker(boot, { ...options, eval: true });
 }
 
 interface Running {
@@ -53,13 +59,7 @@ function failAll(r: Running, message: string): void {
 }
 
 function startWorker(): Running {
-  const url = workerUrl();
-  const execArgv =
-    url.pathname.endsWith(".ts") && !process.execArgv.some((a) => a.includes("tsx"))
-      ? [...process.execArgv, "--import", "tsx"]
-      : process.execArgv;
-  const worker = new Worker(url, {
-    execArgv,
+  const worker = newWorker({
     resourceLimits: { maxOldGenerationSizeMb: PARSE_WORKER_HEAP_MB },
     stdout: false,
     stderr: false,

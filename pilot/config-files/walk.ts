@@ -5,7 +5,7 @@
 // links would otherwise make 2^33 paths), and only regular files are returned: a FIFO named
 // `x.yaml` would block whoever opens it. All I/O is asynchronous, so a slow or hostile tree
 // never stalls the event loop.
-import type { Stats } from "node:fs";
+import type { Dirent, Stats } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Diagnostic } from "../model/diagnostic.ts";
@@ -97,11 +97,72 @@ export async function scanConfigTree(root: string, opts: { maxDepth?: number } =
   // First path each directory and file was reached by, keyed by device and inode.
   const seenDirs = new Map<string, string>([[identity(rootStat), root]]);
   const seenFiles = new Map<string, string>();
+  // Entries reached through a symbolic link wait until every real path was walked, so a
+  // directory or file that is in the tree anyway is read at its own path, not through a link.
+  const linked: { path: string; st: Stats; ancestors: ReadonlySet<string>; depth: number }[] = [];
 
-  const visit = async (dir: string, ancestors: ReadonlySet<string>, depth: number): Promise<boolean> => {
-    let names: string[];
+  const enterDir = async (path: string, st: Stats, ancestors: ReadonlySet<string>, depth: number) => {
+    const id = identity(st);
+    if (ancestors.has(id)) {
+      out.diagnostics.push({
+        code: "CFG0017",
+        severity: "warning",
+        message: `${path} leads back to ${seenDirs.get(id)} (a symbolic link loop); it is not followed`,
+        ref: fileRef(path),
+      });
+      return;
+    }
+    const first = seenDirs.get(id);
+    if (first !== undefined) {
+      out.diagnostics.push({
+        code: "CFG0017",
+        severity: "warning",
+        message: `${path} is the same directory as ${first}, which was already read; it is read once`,
+        ref: fileRef(path),
+      });
+      return;
+    }
+    if (depth > maxDepth) {
+      out.diagnostics.push({
+        code: "CFG0017",
+        severity: "warning",
+        message: `${path} is nested more than ${maxDepth} directories deep; it is not read`,
+        ref: fileRef(path),
+      });
+      return;
+    }
+    seenDirs.set(id, path);
+    const next = new Set(ancestors);
+    next.add(id);
+    await visit(path, next, depth);
+  };
+
+  const takeFile = (path: string, st: Stats) => {
+    if (!st.isFile()) {
+      out.diagnostics.push(notRegularFile(path, st));
+      return;
+    }
+    const id = identity(st);
+    const first = seenFiles.get(id);
+    if (first !== undefined) {
+      out.diagnostics.push({
+        code: "CFG0017",
+        severity: "warning",
+        message: `${path} is the same file as ${first}; it is read once`,
+        ref: fileRef(path),
+      });
+      return;
+    }
+    seenFiles.set(id, path);
+    out.files.push({ path, stamp: fileStamp(st) });
+  };
+
+  const visit = async (dir: string, ancestors: ReadonlySet<string>, depth: number): Promise<void> => {
+    let entries: Dirent[];
     try {
-      names = (await readdir(dir)).filter((n) => !n.startsWith(".")).sort();
+      entries = (await readdir(dir, { withFileTypes: true }))
+        .filter((e) => !e.name.startsWith("."))
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     } catch (err) {
       if (dir === root) {
         out.rootOk = false;
@@ -111,7 +172,7 @@ export async function scanConfigTree(root: string, opts: { maxDepth?: number } =
           message: `config directory ${root} cannot be read (${errText(err)}); check its permissions`,
           ref: fileRef(root),
         });
-        return false;
+        return;
       }
       out.unreadable.push(dir);
       out.diagnostics.push({
@@ -120,98 +181,72 @@ export async function scanConfigTree(root: string, opts: { maxDepth?: number } =
         message: `directory ${dir} cannot be read (${errText(err)}); what was read from it before stays in force`,
         ref: fileRef(dir),
       });
-      return true;
+      return;
     }
     out.dirs.push(dir);
+    // Only what can matter is stat'ed: directories, links, and config-named entries.
+    const wanted = entries.filter((e) => e.isDirectory() || e.isSymbolicLink() || CONFIG_FILE.test(e.name));
     const stats: (Stats | Error)[] = [];
-    for (let i = 0; i < names.length; i += STAT_BATCH) {
-      const batch = names.slice(i, i + STAT_BATCH);
+    for (let i = 0; i < wanted.length; i += STAT_BATCH) {
+      const batch = wanted.slice(i, i + STAT_BATCH);
       stats.push(
-        ...(await Promise.all(batch.map((n) => stat(join(dir, n)).catch((e: unknown) => e as Error)))),
+        ...(await Promise.all(
+          batch.map((e) => stat(join(dir, e.name)).catch((err: unknown) => err as Error)),
+        )),
       );
     }
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i] as string;
-      const path = join(dir, name);
+    for (let i = 0; i < wanted.length; i++) {
+      const entry = wanted[i] as Dirent;
+      const path = join(dir, entry.name);
       const st = stats[i] as Stats | Error;
-      const isConfig = CONFIG_FILE.test(name);
+      const isConfig = CONFIG_FILE.test(entry.name);
       if (st instanceof Error) {
         // A dangling symlink or an entry removed while scanning; only config names matter.
-        if (isConfig && (st as NodeJS.ErrnoException).code !== "ENOENT") {
-          out.diagnostics.push({
-            code: "CFG0011",
-            severity: "error",
-            message: `cannot read ${path} (${errText(st)})`,
-            ref: fileRef(path),
-          });
-        } else if (isConfig) {
-          out.diagnostics.push({
-            code: "CFG0011",
-            severity: "warning",
-            message: `${path} is a broken symbolic link (or vanished while being read); it is skipped`,
-            ref: fileRef(path),
-          });
-        }
-        continue;
-      }
-      if (st.isDirectory()) {
-        const id = identity(st);
-        if (ancestors.has(id)) {
-          out.diagnostics.push({
-            code: "CFG0017",
-            severity: "warning",
-            message: `${path} leads back to ${seenDirs.get(id)} (a symbolic link loop); it is not followed`,
-            ref: fileRef(path),
-          });
-          continue;
-        }
-        const first = seenDirs.get(id);
-        if (first !== undefined) {
-          out.diagnostics.push({
-            code: "CFG0017",
-            severity: "warning",
-            message: `${path} is the same directory as ${first}, which was already read; it is read once`,
-            ref: fileRef(path),
-          });
-          continue;
-        }
-        if (depth >= maxDepth) {
-          out.diagnostics.push({
-            code: "CFG0017",
-            severity: "warning",
-            message: `${path} is nested more than ${maxDepth} directories deep; it is not read`,
-            ref: fileRef(path),
-          });
-          continue;
-        }
-        seenDirs.set(id, path);
-        const next = new Set(ancestors);
-        next.add(id);
-        await visit(path, next, depth + 1);
-        continue;
-      }
-      if (!isConfig) continue;
-      if (!st.isFile()) {
-        out.diagnostics.push(notRegularFile(path, st));
-        continue;
-      }
-      const id = identity(st);
-      const first = seenFiles.get(id);
-      if (first !== undefined) {
+        if (!isConfig) continue;
+        const gone = (st as NodeJS.ErrnoException).code === "ENOENT";
         out.diagnostics.push({
-          code: "CFG0017",
-          severity: "warning",
-          message: `${path} is the same file as ${first}; it is read once`,
+          code: "CFG0011",
+          severity: gone ? "warning" : "error",
+          message: gone
+            ? `${path} is a broken symbolic link (or vanished while being read); it is skipped`
+            : `cannot read ${path} (${errText(st)})`,
           ref: fileRef(path),
         });
         continue;
       }
-      seenFiles.set(id, path);
-      out.files.push({ path, stamp: fileStamp(st) });
+      if (entry.isSymbolicLink()) {
+        if (st.isDirectory() || isConfig) linked.push({ path, st, ancestors, depth: depth + 1 });
+      } else if (st.isDirectory()) await enterDir(path, st, ancestors, depth + 1);
+      else if (isConfig) takeFile(path, st);
     }
-    return true;
   };
+
   await visit(root, new Set([identity(rootStat)]), 0);
+  while (linked.length > 0) {
+    const batch = linked.splice(0).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    for (const l of batch) {
+      if (l.st.isDirectory()) await enterDir(l.path, l.st, l.ancestors, l.depth);
+      else takeFile(l.path, l.st);
+    }
+  }
   out.files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return out;
+}
+
+/**
+ * Why `dir` cannot serve as a config directory (missing, not a directory, unreadable), or
+ * undefined when it can: the start-up check behind `--config-dir`.
+ */
+export async function configDirProblem(dir: string): Promise<string | undefined> {
+  try {
+    const st = await stat(dir);
+    if (!st.isDirectory()) return `${dir} is ${fileKind(st)}, not a directory`;
+    await readdir(dir);
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return `${dir} does not exist`;
+    if (code === "EACCES") return `${dir} cannot be read (permission denied)`;
+    return `${dir} cannot be read (${errText(err)})`;
+  }
 }

@@ -11,6 +11,10 @@ import type { XdsServer } from "../xds/xds-server.ts";
 export interface DebugSources {
   /** True once every source has synced and a snapshot exists. */
   ready(): boolean;
+  /** Why not ready, for the 503 body. */
+  notReady?(): string;
+  /** Health of each config source (/debug/push_status). */
+  sources?(): unknown;
   /** Services and endpoints, for /debug/registryz. */
   registry(): unknown;
   /** Istio configs, for /debug/configz. */
@@ -62,7 +66,7 @@ export async function startDebugServer<S extends XdsSnapshot, P>(
   app.get("/ready", async (_req, reply) => {
     if (sources.ready()) return "ready\n";
     reply.code(503);
-    return "not ready: waiting for config sources to sync\n";
+    return `not ready: ${sources.notReady?.() || "waiting for config sources to sync"}\n`;
   });
   app.get("/metrics", async (_req, reply) => {
     reply.header("content-type", xds.metrics.registry.contentType);
@@ -135,6 +139,7 @@ export async function startDebugServer<S extends XdsSnapshot, P>(
       pushQueue: xds.queueSize,
       pushes: xds.pushHistory(),
       nacks,
+      sources: sources.sources?.() ?? [],
       diagnostics: [...sources.diagnostics(), ...xds.translationDiagnostics()],
     };
   });

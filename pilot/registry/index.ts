@@ -20,4 +20,4 @@ export { Backoff, type BackoffOptions } from "./kube/backoff.ts";
 export { istioKinds, KUBE_KINDS, meshConfigMapKind, type WatchedKind } from "./kube/kinds.ts";
 export { createKubeSource, type KubeSource, type KubeSourceOptions } from "./kube/kube-source.ts";
 export { ListWatch, type ListWatchOptions, type RawObject } from "./kube/list-watch.ts";
-export { ChangeEmitter, type ConfigSource, type SourceContents } from "./source.ts";
+export { ChangeEmitter, type ConfigSource, type SourceContents, type SourceStatus } from "./source.ts";

@@ -29,7 +29,7 @@ export interface SourceStatus {
 export interface ConfigSource {
   /** Stable identity, e.g. `file:samples` or `cluster:Kubernetes`. */
   readonly id: string;
-  /** Begins reading and watching (a file source completes its first read first; use whenSynced to wait). */
+  /** Begins reading and watching; returns at once (use whenSynced to wait). */
   start(): Promise<void>;
   stop(): Promise<void>;
   /** True once every kind has been read completely at least once. */

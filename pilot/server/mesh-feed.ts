@@ -79,6 +79,9 @@ export function createMeshFeed(opts: MeshFeedOptions): SnapshotFeed<MeshSnapshot
       await aggregate.start();
     },
     stop: () => aggregate.stop(),
+    status: () => [
+      source.status?.() ?? { id: source.id, synced: source.synced, stale: false, diagnostics: [] },
+    ],
     registry: registryView,
     configs: configView,
     diagnostics: (s): readonly Diagnostic[] => s?.diagnostics ?? [],

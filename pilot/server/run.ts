@@ -3,6 +3,7 @@
 import { pino } from "pino";
 import type { PilotCliOptions } from "../cli/pilot-command.ts";
 import type { ServeCliOptions } from "../cli/serve-command.ts";
+import { configDirProblem } from "../config-files/index.ts";
 import { connectHelp } from "./banner.ts";
 import { meshBackend, meshEncoder } from "./mesh-backend.ts";
 import { readMeshConfigFile } from "./mesh-config-file.ts";
@@ -12,9 +13,22 @@ import { startPilot } from "./pilot.ts";
 export interface RunOptions {
   injector: boolean;
   banner?: boolean;
+  /** The subcommand, for messages (`pilot`, `serve`). */
+  command?: string;
 }
 
+/** A shutdown that has not finished after this long exits anyway. */
+const SHUTDOWN_BACKSTOP_MS = 15_000;
+
 export async function runPilot(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): Promise<void> {
+  if (opts.configDir) {
+    // A typo in --config-dir must not serve an empty mesh: refuse to start (usage error).
+    const problem = await configDirProblem(opts.configDir);
+    if (problem) {
+      process.stderr.write(`remora ${run.command ?? "pilot"}: --config-dir ${problem}\n`);
+      process.exit(2);
+    }
+  }
   const log = pino({ level: opts.logLevel, base: { component: "pilot" } });
   const revision = opts.revision ?? "default";
   const feed = createMeshFeed({
@@ -59,6 +73,11 @@ export async function runPilot(opts: PilotCliOptions | ServeCliOptions, run: Run
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    // Nothing (a hung source, a stuck client) may keep a terminating process alive.
+    setTimeout(() => {
+      log.error({ signal }, "shutdown did not finish in time; exiting anyway");
+      process.exit(1);
+    }, SHUTDOWN_BACKSTOP_MS).unref();
     log.info({ signal }, "shutting down: closing xDS streams so proxies reconnect elsewhere");
     await injector?.close();
     await pilot.close(5_000);

@@ -69,6 +69,7 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
   // Problems of the tree itself (unreadable directories, loops, FIFOs, an empty directory).
   let treeDiagnostics: Diagnostic[] = [];
   let running: Promise<void> | undefined;
+  let rootFailing = false;
   let again = false;
   const attemptWaiters: Array<() => void> = [];
 
@@ -119,6 +120,7 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
   const scanOnce = async () => {
     const changed = new Set<string>();
     const scan = await scanConfigTree(opts.dir);
+    rootFailing = !scan.rootOk;
     await applyScan(scan, changed);
     if (stopped) return;
     const tree = [...scan.diagnostics];
@@ -201,7 +203,8 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
     },
     async start() {
       stopped = false;
-      await rescan();
+      // The first read runs in the background (a large tree takes a while); whenSynced() waits.
+      void rescan();
       const pollMs = opts.pollMs ?? 2000;
       if (pollMs > 0 && !stopped) {
         poll = setInterval(() => void rescan(), pollMs);
@@ -239,6 +242,9 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
       return { objects, origins, diagnostics };
     },
     onChange: (fn) => emitter.on(fn),
+    // The directory's own problems are in contents().diagnostics (they reach the snapshot);
+    // stale means the last read of the directory failed, so what is served may be outdated.
+    status: () => ({ id: `file:${opts.dir}`, synced, stale: rootFailing, diagnostics: [] }),
     rescan,
   };
 }

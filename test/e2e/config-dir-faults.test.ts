@@ -1,0 +1,159 @@
+// `remora pilot --config-dir` on a hostile directory, as a real process: a FIFO named *.yaml,
+// symlink loops, a second link to a subdirectory and 12 MB of YAML. Pilot must start, answer
+// /healthz during the read, become ready once the first read completed, serve every object
+// once, log each file diagnostic once when it appears and once when it clears, and exit cleanly.
+// A missing --config-dir is a usage error (exit 2) instead of an empty mesh.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { bigYaml } from "../helpers/big-yaml.ts";
+import { runRemora, spawnRemora } from "../helpers/cli.ts";
+import { until } from "../helpers/wait.ts";
+
+const se = (name: string, ip: string) => `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ${name}, namespace: default}
+spec:
+  hosts: [${name}.example.com]
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  endpoints: [{address: ${ip}}]
+`;
+
+interface Diag {
+  code: string;
+  message: string;
+}
+
+describe("remora pilot on a hostile config directory", () => {
+  let dir: string;
+  let proc: ReturnType<typeof spawnRemora>;
+  let http = 0;
+  const lines: string[] = [];
+  const healthz: number[] = [];
+  let answeredWhileReading = 0;
+
+  const get = async (path: string) => {
+    const res = await fetch(`http://127.0.0.1:${http}${path}`, { signal: AbortSignal.timeout(30_000) });
+    return { status: res.status, text: await res.text() };
+  };
+  const logged = (re: RegExp) => lines.filter((l) => re.test(l)).length;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "remora-hostile-"));
+    writeFileSync(join(dir, "api.yaml"), se("api", "192.0.2.10"));
+    mkdirSync(join(dir, "sub"));
+    writeFileSync(join(dir, "sub", "b.yaml"), se("b", "192.0.2.20"));
+    symlinkSync(".", join(dir, "x"));
+    symlinkSync(".", join(dir, "y"));
+    symlinkSync("sub", join(dir, "again"));
+    execFileSync("mkfifo", [join(dir, "pipe.yaml")]);
+    writeFileSync(join(dir, "big.yaml"), bigYaml(12).text);
+    proc = spawnRemora([
+      "pilot",
+      "--config-dir",
+      dir,
+      "--host",
+      "127.0.0.1",
+      "--grpc-port",
+      "0",
+      "--http-port",
+      "0",
+    ]);
+    let buf = "";
+    const onData = (d: Buffer) => {
+      buf += d.toString();
+      for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
+        lines.push(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+      }
+    };
+    proc.stdout?.on("data", onData);
+    proc.stderr?.on("data", onData);
+    await until(
+      async () => {
+        const j = lines.map((l) => /"httpPort":(\d+)/.exec(l)?.[1]).find(Boolean);
+        if (j) http = Number(j);
+        return http > 0;
+      },
+      `pilot did not start listening:\n${lines.join("\n")}`,
+      60_000,
+    );
+    // Until the first read completes: /healthz must answer, /ready must say why not.
+    for (;;) {
+      const t0 = performance.now();
+      assert.equal((await get("/healthz")).status, 200);
+      healthz.push(performance.now() - t0);
+      const ready = await get("/ready");
+      if (ready.status === 200) break;
+      assert.match(ready.text, /not ready: waiting for the first full read of file:/);
+      answeredWhileReading++;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  });
+  after(() => {
+    proc.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("/healthz answers during the read; ready once the first read completed", () => {
+    assert.ok(answeredWhileReading >= 1, "the read was still going while /healthz answered");
+    const peak = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"))?.[1];
+    console.log(
+      `# /healthz answered ${healthz.length} times during the read, slowest ${Math.round(Math.max(...healthz))} ms; pilot peak RSS ${Math.round(Number(peak) / 1024)} MB`,
+    );
+  });
+
+  test("every object once, whatever the links", async () => {
+    const reg = JSON.parse((await get("/debug/registryz")).text) as {
+      services: { hostname: string; endpoints: unknown[] }[];
+    };
+    const hosts = reg.services.map((s) => s.hostname).sort();
+    assert.deepEqual(hosts, ["api.example.com", "b.example.com"]);
+    assert.equal(reg.services.find((s) => s.hostname === "b.example.com")?.endpoints.length, 1);
+  });
+
+  test("file diagnostics are in push_status and logged once, and once more when they clear", async () => {
+    const ps = JSON.parse((await get("/debug/push_status")).text) as { diagnostics: Diag[] };
+    const codes = ps.diagnostics.map((d) => d.code).sort();
+    assert.deepEqual(codes, ["CFG0017", "CFG0017", "CFG0017", "CFG0018"]);
+    // The directory is re-read every 2 s; the FIFO is still there but must not be logged again.
+    await new Promise((r) => setTimeout(r, 2_500));
+    assert.equal(logged(/"code":"CFG0018"/), 1, "the FIFO diagnostic is logged once");
+    assert.equal(logged(/"code":"CFG0017".*symbolic link loop/), 2, "each loop logged once");
+    rmSync(join(dir, "pipe.yaml"));
+    await until(
+      async () => logged(/"cleared":true.*pipe\.yaml|pipe\.yaml.*"cleared":true/) === 1,
+      "cleared",
+      30_000,
+    );
+    const after = JSON.parse((await get("/debug/push_status")).text) as { diagnostics: Diag[] };
+    assert.ok(!after.diagnostics.some((d) => d.code === "CFG0018"));
+  });
+
+  test("SIGTERM exits cleanly", async () => {
+    const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+    proc.kill("SIGTERM");
+    assert.equal(await exited, 0);
+  });
+});
+
+test("a missing --config-dir is a usage error, not an empty mesh", async () => {
+  for (const cmd of ["pilot", "serve"]) {
+    const r = await runRemora(
+      [cmd, "--config-dir", "/nonexistent/remora-config", "--grpc-port", "0", "--http-port", "0"],
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    assert.equal(r.code, 2, `${cmd}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(`^remora ${cmd}: --config-dir /nonexistent/remora-config does not exist`),
+    );
+  }
+});
