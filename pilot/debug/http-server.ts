@@ -86,14 +86,21 @@ export async function startDebugServer<S extends XdsSnapshot, P>(
     ],
   }));
   app.get("/debug/syncz", async () => conns().map(proxyRow));
+  // Every open stream, also those that have not sent a first request (or wait for admission).
   app.get("/debug/connections", async () =>
-    conns().map((c) => ({
-      proxy: c.node.id,
-      id: c.id,
-      mode: c.mode,
-      peer: c.peer,
-      connectedAt: c.connectedAt,
-    })),
+    xds.streamsInfo().map((s) =>
+      s.conn
+        ? {
+            proxy: s.conn.node.id,
+            id: s.conn.id,
+            mode: s.mode,
+            peer: s.peer,
+            connectedAt: s.conn.connectedAt,
+            state: s.state,
+            unsentBytes: s.conn.unsentBytes,
+          }
+        : { id: s.id, mode: s.mode, peer: s.peer, connectedAt: s.openedAt, state: s.state },
+    ),
   );
   app.get("/debug/config_dump", async (req, reply) => {
     const q = req.query as { proxyID?: string; types?: string };
