@@ -17,6 +17,7 @@ import {
   type SidecarStatus,
   uninjectPod,
 } from "./uninject.ts";
+import { mergeVolumes } from "./volumes.ts";
 
 export type InjectOutcome =
   | { kind: "injected"; pod: Pod; decision: Decision; reinjected: boolean }
@@ -144,7 +145,10 @@ export function injectPod(pod: Pod, ctx: InjectContext): InjectOutcome {
   if (initContainers.length || spec.initContainers) spec.initContainers = initContainers;
   const volumes = buildVolumes(sidecarCtx);
   if (!spec.volumes) created.push("spec.volumes");
-  spec.volumes = [...(spec.volumes ?? []), ...volumes];
+  // By name, as Istio merges its template: never two volumes of one name.
+  const merged = mergeVolumes(spec.volumes ?? [], volumes);
+  spec.volumes = merged.volumes;
+  if (merged.replaced.length) record.volumes = merged.replaced;
 
   // Annotations.
   if (!metadata.annotations) created.push("metadata.annotations");
@@ -176,7 +180,7 @@ export function injectPod(pod: Pod, ctx: InjectContext): InjectOutcome {
   const status: SidecarStatus = {
     initContainers: initContainers.filter((c) => OVERRIDABLE.has(c.name)).map((c) => c.name),
     containers: spec.containers.some((c) => c.name === A.PROXY_CONTAINER) ? [A.PROXY_CONTAINER] : null,
-    volumes: volumes.map((v) => v.name),
+    volumes: [...new Set(volumes.map((v) => v.name))],
     imagePullSecrets: null,
     revision: config.revision,
   };
