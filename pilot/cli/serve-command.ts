@@ -1,7 +1,7 @@
 // `remora serve`: the all-in-one control plane, pilot plus the injection webhook, printing how
 // to connect. `npm start` runs it on the samples directory.
 import { type Command, InvalidArgumentError } from "commander";
-import { addPilotOptions, type PilotCliOptions, parsePort } from "./pilot-command.ts";
+import { addPilotOptions, checkConfigDirOption, type PilotCliOptions, parsePort } from "./pilot-command.ts";
 
 export interface ServeCliOptions extends PilotCliOptions {
   injector: boolean;
@@ -30,7 +30,8 @@ export function registerServeCommand(program: Command): void {
       if (opts.configDir && opts.kubeconfig) {
         throw new InvalidArgumentError("use either --config-dir or --kubeconfig, not both");
       }
+      await checkConfigDirOption("serve", opts);
       const { runPilot } = await import("../server/run.ts");
-      await runPilot(opts, { injector: opts.injector, banner: true, command: "serve" });
+      await runPilot(opts, { injector: opts.injector, banner: true });
     });
 }

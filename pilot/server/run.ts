@@ -3,7 +3,6 @@
 import { pino } from "pino";
 import type { PilotCliOptions } from "../cli/pilot-command.ts";
 import type { ServeCliOptions } from "../cli/serve-command.ts";
-import { configDirProblem } from "../config-files/index.ts";
 import { connectHelp } from "./banner.ts";
 import { meshBackend, meshEncoder } from "./mesh-backend.ts";
 import { readMeshConfigFile } from "./mesh-config-file.ts";
@@ -13,22 +12,12 @@ import { startPilot } from "./pilot.ts";
 export interface RunOptions {
   injector: boolean;
   banner?: boolean;
-  /** The subcommand, for messages (`pilot`, `serve`). */
-  command?: string;
 }
 
 /** A shutdown that has not finished after this long exits anyway. */
 const SHUTDOWN_BACKSTOP_MS = 15_000;
 
 export async function runPilot(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): Promise<void> {
-  if (opts.configDir) {
-    // A typo in --config-dir must not serve an empty mesh: refuse to start (usage error).
-    const problem = await configDirProblem(opts.configDir);
-    if (problem) {
-      process.stderr.write(`remora ${run.command ?? "pilot"}: --config-dir ${problem}\n`);
-      process.exit(2);
-    }
-  }
   const log = pino({ level: opts.logLevel, base: { component: "pilot" } });
   const revision = opts.revision ?? "default";
   const feed = createMeshFeed({

@@ -8,8 +8,10 @@ import { type ConnectionHooks, type ConnectionSink, XdsConnection } from "./conn
 import { DecodeBudget } from "./decode-budget.ts";
 import { installFramedSend } from "./framed-send.ts";
 import { createXdsMetrics, type XdsMetrics } from "./metrics.ts";
+import type { PeerAuthenticator, PeerIdentity, VerifiedIdentity } from "./peer.ts";
 import { Admission, PushQueue, type PushRequest } from "./push-queue.ts";
 import type { PreparedConfig, ResourceEncoder } from "./resources.ts";
+import { type SecretProvider, SecretServing } from "./secrets.ts";
 import { resetCallStream } from "./stream-reset.ts";
 import { Translations } from "./translations.ts";
 import { DEFAULT_XDS_OPTIONS, type XdsBackend, type XdsServerOptions, type XdsSnapshot } from "./types.ts";
@@ -87,6 +89,9 @@ export class XdsServer<S extends XdsSnapshot, P> {
   private sliceStart = 0;
   /** Observer for ACKs (tests and benchmarks). */
   onAck: ((conn: XdsConnection<P>, kind: XdsKind) => void) | undefined;
+  private readonly secrets: SecretServing<S, P>;
+  /** Proves who opens a stream (set by the transport's security); without it only addresses are known. */
+  peerAuthenticator: PeerAuthenticator | undefined;
 
   constructor(
     private readonly backend: XdsBackend<S, P>,
@@ -112,6 +117,24 @@ export class XdsServer<S extends XdsSnapshot, P> {
       onAck: (conn, kind) => this.onAck?.(conn as XdsConnection<P>, kind),
       log: (level, msg, fields) => this.log[level](fields ?? {}, msg),
     };
+    this.secrets = new SecretServing<S, P>(this.translations.cache, this.metrics, this.log, (match, reason) =>
+      this.secretsChanged(match, reason),
+    );
+    for (const p of backend.secretProviders ?? []) this.addSecretProvider(p);
+  }
+
+  /** Installs a secret provider (after those already installed: earlier ones claim names first). */
+  addSecretProvider(provider: SecretProvider<S, P>): void {
+    this.secrets.add(provider);
+  }
+
+  /** SDS-only pushes to the connections that subscribe to secrets and match. */
+  secretsChanged(match?: (peer: PeerIdentity, proxy: P) => boolean, reason = "secret"): void {
+    const now = Date.now();
+    for (const conn of this.conns) {
+      if (!conn.watches.get("secret")?.requested || (match && !match(conn.identity, conn.proxy))) continue;
+      this.queue.enqueue(conn, { startedAt: now, enqueuedAt: now, reason, kinds: ["secret"] });
+    }
   }
 
   /** Starts gRPC on host:port (0 picks a free port); resolves to the bound port. */
@@ -186,9 +209,20 @@ export class XdsServer<S extends XdsSnapshot, P> {
     let queued = 0;
     let skipped = 0;
     const now = Date.now();
+    // A rotation: translations stay as they were (see Translations), only SDS goes out.
+    const secretsOnly = snapshot.changes.secretsOnly === true && !snapshot.changes.full;
     for (const conn of this.conns) {
       const parsed = this.backend.parseProxy(conn.node, snapshot);
       if (parsed.ok) conn.proxy = parsed.proxy;
+      if (secretsOnly) {
+        if (!conn.watches.get("secret")?.requested) {
+          skipped++;
+          continue;
+        }
+        this.queue.enqueue(conn, { startedAt: now, enqueuedAt: now, reason: "sds", kinds: ["secret"] });
+        queued++;
+        continue;
+      }
       if (
         conn.config &&
         !snapshot.changes.full &&
@@ -203,7 +237,7 @@ export class XdsServer<S extends XdsSnapshot, P> {
     }
     this.history.push({
       version: snapshot.version,
-      reason: endpointsOnly ? "endpoints" : snapshot.changes.full ? "full" : reason,
+      reason: endpointsOnly ? "endpoints" : secretsOnly ? "secrets" : snapshot.changes.full ? "full" : reason,
       at: new Date(now).toISOString(),
       endpointsOnly,
       proxies: queued,
@@ -251,7 +285,8 @@ export class XdsServer<S extends XdsSnapshot, P> {
       return;
     }
     const config = this.configFor(conn);
-    if (!config) return; // No snapshot yet: the first snapshot answers every open watch.
+    if (!config || !this.snapshot) return; // No snapshot yet: the first snapshot answers every open watch.
+    this.secrets.refresh(conn, this.snapshot, kinds);
     conn.push(config, kinds, Date.now());
   }
 
@@ -303,9 +338,10 @@ export class XdsServer<S extends XdsSnapshot, P> {
       if (conn.closed) return;
     }
     const config = this.configFor(conn);
-    if (!config) return;
+    if (!config || !this.snapshot) return;
     const t0 = performance.now();
-    const bytes = conn.push(config, undefined, req.startedAt);
+    this.secrets.refresh(conn, this.snapshot, req.kinds);
+    const bytes = conn.push(config, req.kinds, req.startedAt);
     if (bytes > 0) this.metrics.sendTime.observe((performance.now() - t0) / 1000);
   }
 
@@ -409,7 +445,24 @@ export class XdsServer<S extends XdsSnapshot, P> {
         this.log.error({ err, proxy: c.node.id }, "failed to handle xDS request");
       }
     };
+    // With an authenticator, the stream opens once the caller is verified; requests that arrive
+    // meanwhile wait in the backlog as during admission.
     const open = (first: AnyRequest) => {
+      const auth = this.peerAuthenticator;
+      if (!auth) return openAs(first, undefined);
+      auth(call).then(
+        (verified) => {
+          if (state === "admitting" && !call.cancelled) openAs(first, verified);
+        },
+        (err: unknown) =>
+          fail(
+            grpc.status.UNAUTHENTICATED,
+            `xDS caller not authenticated: ${err instanceof Error ? err.message : String(err)}`,
+            "unauthenticated",
+          ),
+      );
+    };
+    const openAs = (first: AnyRequest, verified: VerifiedIdentity | undefined) => {
       const node = first.node;
       const parsed = this.backend.parseProxy(node as NonNullable<typeof node>, this.snapshot);
       if (!parsed.ok) {
@@ -431,13 +484,23 @@ export class XdsServer<S extends XdsSnapshot, P> {
         this.hooks,
         this.options.sendBufferBytes,
       );
+      if (verified) c.identity = { ...c.identity, verified };
       conn = c;
       state = "open";
       info.state = "open";
       info.conn = c as XdsConnection<unknown>;
       this.conns.add(c);
       this.calls.set(c, call);
-      this.log.info({ proxy: c.node.id, id: c.id, mode, peer: c.peer }, "xDS stream opened");
+      this.log.info(
+        {
+          proxy: c.node.id,
+          id: c.id,
+          mode,
+          peer: c.peer,
+          verified: verified?.principal ?? verified?.serviceAccount,
+        },
+        "xDS stream opened",
+      );
       for (const req of backlog.splice(0)) dispatch(c, req);
     };
     const onRequest = (req: AnyRequest) => {

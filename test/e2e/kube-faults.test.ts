@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { FakeApiServer, kubeconfigYaml } from "../fake-apiserver/index.ts";
-import { exitWithin, type RemoraServer, startRemoraServer } from "../helpers/remora-server.ts";
+import { exitWithin, getText, type Pilot, startRemoraProcess } from "../helpers/pilot-process.ts";
 import { until } from "../helpers/wait.ts";
 
 const isWatch = (req: IncomingMessage) => (req.url ?? "").includes("watch=");
@@ -17,7 +17,7 @@ const isList = (req: IncomingMessage) => req.method === "GET" && !isWatch(req);
 
 let api: FakeApiServer;
 let dir: string;
-let pilot: RemoraServer | undefined;
+let pilot: Pilot | undefined;
 
 before(async () => {
   api = await FakeApiServer.start();
@@ -32,7 +32,7 @@ after(async () => {
 
 test("hung lists keep pilot not ready and say why; it recovers and SIGTERM is never blocked", async () => {
   api.hang({ match: isList });
-  pilot = await startRemoraServer([
+  pilot = await startRemoraProcess([
     "pilot",
     "--kubeconfig",
     join(dir, "kubeconfig"),
@@ -44,29 +44,29 @@ test("hung lists keep pilot not ready and say why; it recovers and SIGTERM is ne
     "0",
   ]);
   const p = pilot;
-  assert.equal((await p.get("/healthz")).status, 200);
-  const ready = await p.get("/ready");
+  assert.equal((await getText(p, "/healthz")).status, 200);
+  const ready = await getText(p, "/ready");
   assert.equal(ready.status, 503);
   assert.match(
     ready.text,
     /waiting for the first full read of cluster:Kubernetes Namespace, .*EndpointSlice/,
   );
-  const metrics = (await p.get("/metrics")).text;
+  const metrics = (await getText(p, "/metrics")).text;
   assert.match(metrics, /remora_config_source_synced\{source="cluster:Kubernetes",kind="Service"\} 0/);
 
   // Healed: the held lists are cancelled by their deadline and retried.
   api.clearFaults();
   await until(
-    async () => (await p.get("/ready")).status === 200,
+    async () => (await getText(p, "/ready")).status === 200,
     "ready after the API server answers",
     60_000,
   );
   assert.match(
-    (await p.get("/metrics")).text,
+    (await getText(p, "/metrics")).text,
     /remora_config_source_synced\{source="cluster:Kubernetes",kind="Service"\} 1/,
   );
   assert.match(
-    (await p.get("/metrics")).text,
+    (await getText(p, "/metrics")).text,
     /remora_config_source_stale\{source="cluster:Kubernetes",kind="Service"\} 0/,
   );
 
