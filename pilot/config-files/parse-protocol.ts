@@ -4,7 +4,8 @@ import type { ConfigChunk } from "./chunks.ts";
 
 export interface ParseJob {
   id: number;
-  text: string;
+  /** The text, or its UTF-8 bytes (moved to the worker, not copied) to decode there. */
+  text: string | Uint8Array;
   limits: KubeYamlLimits;
 }
 

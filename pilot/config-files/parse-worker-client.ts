@@ -101,8 +101,14 @@ function scheduleIdleExit(): void {
   idleTimer.unref();
 }
 
-/** Parses `text` on the worker; yields batches of chunks; throws when the worker fails. */
-export async function* parseOnWorker(text: string, limits: KubeYamlLimits): AsyncGenerator<ConfigChunk[]> {
+/**
+ * Parses `text` on the worker; yields batches of chunks; throws when the worker fails. A Buffer
+ * that owns its memory is moved to the worker, not copied, and is unusable afterwards.
+ */
+export async function* parseOnWorker(
+  text: string | Buffer,
+  limits: KubeYamlLimits,
+): AsyncGenerator<ConfigChunk[]> {
   if (idleTimer) clearTimeout(idleTimer);
   idleTimer = undefined;
   current ??= startWorker();
@@ -111,7 +117,9 @@ export async function* parseOnWorker(text: string, limits: KubeYamlLimits): Asyn
   const ch = new Channel();
   r.jobs.set(id, ch);
   const job: ParseJob = { id, text, limits };
-  r.worker.postMessage(job);
+  // Buffers below the pool size may share their memory with others: those are copied.
+  const movable = typeof text !== "string" && text.byteLength >= Buffer.poolSize && text.byteOffset === 0;
+  r.worker.postMessage(job, movable ? [text.buffer as ArrayBuffer] : []);
   try {
     for (;;) {
       const e = await ch.next();

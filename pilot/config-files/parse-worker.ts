@@ -13,7 +13,11 @@ if (port) {
     try {
       let batch: WorkerReply & { kind: "chunks" } = { id: job.id, kind: "chunks", chunks: [] };
       let bytes = 0;
-      for (const c of configChunks(job.text, job.limits)) {
+      const text =
+        typeof job.text === "string"
+          ? job.text
+          : Buffer.from(job.text.buffer, job.text.byteOffset, job.text.byteLength).toString("utf8");
+      for (const c of configChunks(text, job.limits)) {
         batch.chunks.push(c);
         bytes += c.bytes;
         if (bytes >= BATCH_BYTES) {

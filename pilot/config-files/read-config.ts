@@ -59,9 +59,12 @@ async function* inlineChunks(text: string, limits: KubeYamlLimits): AsyncGenerat
   }
 }
 
-/** Parses one file's text; `path` names it in origins and messages. */
+/**
+ * Parses one file's text (or its UTF-8 bytes: a large file's are moved to the parse worker and
+ * decoded there); `path` names it in origins and messages.
+ */
 export async function parseConfigText(
-  text: string,
+  text: string | Buffer,
   path: string,
   opts: ReadConfigOptions = {},
 ): Promise<FileReadResult> {
@@ -74,8 +77,11 @@ export async function parseConfigText(
   const origins: string[] = [];
   const slicer = timeSlicer();
   const big = text.length >= (opts.workerThresholdBytes ?? WORKER_THRESHOLD_BYTES);
+  const batches = big
+    ? parseOnWorker(text, limits)
+    : inlineChunks(typeof text === "string" ? text : text.toString("utf8"), limits);
   try {
-    for await (const batch of big ? parseOnWorker(text, limits) : inlineChunks(text, limits)) {
+    for await (const batch of batches) {
       for (const c of batch) {
         if (c.errors.length > 0) {
           diagnostics.push(invalidDocument(path, c));
@@ -118,5 +124,5 @@ export async function parseConfigText(
 export async function readConfigFile(path: string, opts: ReadConfigOptions = {}): Promise<FileReadResult> {
   const r = await readRegularFile(path, opts.maxBytes ?? DEFAULT_MAX_DOCUMENT_BYTES);
   if (!r.ok) return { ok: false, contents: { objects: [], origins: [] }, diagnostics: [r.diagnostic] };
-  return parseConfigText(r.text, path, opts);
+  return parseConfigText(r.bytes, path, opts);
 }

@@ -1,16 +1,18 @@
-// Reads one file's text only if it is a regular file, without ever blocking: the file is opened
+// Reads one file's bytes only if it is a regular file, without ever blocking: the file is opened
 // non-blocking (opening a FIFO without a writer would otherwise hang a libuv thread forever, and
 // four such opens starve all file I/O), checked through its descriptor (so a swap between check
 // and open cannot fool it), and read up to a byte limit (a growing file cannot exhaust memory).
+// The bytes are not decoded here: a large file goes to the parse worker as they are (decoding 12
+// MB of UTF-8 and copying the string to a worker would cost the event loop time of its own).
 import { constants } from "node:fs";
 import { open } from "node:fs/promises";
 import { DEFAULT_MAX_DOCUMENT_BYTES } from "../../injector/index.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import { notRegularFile } from "./walk.ts";
 
-export type RegularFileText = { ok: true; text: string } | { ok: false; diagnostic: Diagnostic };
+export type RegularFileBytes = { ok: true; bytes: Buffer } | { ok: false; diagnostic: Diagnostic };
 
-function cannotRead(path: string, why: string): RegularFileText {
+function cannotRead(path: string, why: string): RegularFileBytes {
   return {
     ok: false,
     diagnostic: {
@@ -25,7 +27,7 @@ function cannotRead(path: string, why: string): RegularFileText {
 export async function readRegularFile(
   path: string,
   maxBytes = DEFAULT_MAX_DOCUMENT_BYTES,
-): Promise<RegularFileText> {
+): Promise<RegularFileBytes> {
   let fh: Awaited<ReturnType<typeof open>>;
   try {
     fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -62,7 +64,7 @@ export async function readRegularFile(
         `it grew over the ${maxBytes}-byte limit while being read; split it into smaller files`,
       );
     }
-    return { ok: true, text: buf.toString("utf8", 0, n) };
+    return { ok: true, bytes: buf.subarray(0, n) };
   } catch (err) {
     return cannotRead(path, (err as Error).message);
   } finally {

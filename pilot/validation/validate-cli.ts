@@ -67,7 +67,7 @@ export async function runValidate(opts: ValidateCliOptions, stdout: Out, stderr:
           stderr.write(`remora validate: ${r.diagnostic.message}\n`);
           return 2;
         }
-        text = r.text;
+        text = r.bytes.toString("utf8");
       }
       files++;
       all.push(
