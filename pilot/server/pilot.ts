@@ -127,30 +127,31 @@ function notReadyReason(status: readonly SourceStatus[], published: boolean): st
 
 /** Per-source gauges, read from the sources when /metrics is scraped. */
 function registerSourceMetrics<S extends XdsSnapshot, P>(xds: XdsServer<S, P>, feed: SnapshotFeed<S>): void {
-  const each = (fn: (source: string, part: string, p: { synced: boolean; stale: boolean }) => void) => {
-    for (const s of feed.status()) {
-      if (!s.parts?.length) fn(s.id, "", s);
-      for (const p of s.parts ?? []) fn(s.id, p.name, p);
-    }
-  };
-  new Gauge({
-    name: "remora_config_source_synced",
-    help: "1 once a config source (per kind for a cluster) has been read completely at least once.",
-    labelNames: ["source", "kind"],
-    registers: [xds.metrics.registry],
-    collect() {
-      this.reset();
-      each((source, kind, p) => this.set({ source, kind }, p.synced ? 1 : 0));
-    },
-  });
-  new Gauge({
-    name: "remora_config_source_stale",
-    help: "1 while what a config source holds is not known to be current (e.g. the API server does not answer).",
-    labelNames: ["source", "kind"],
-    registers: [xds.metrics.registry],
-    collect() {
-      this.reset();
-      each((source, kind, p) => this.set({ source, kind }, p.stale ? 1 : 0));
-    },
-  });
+  const gauges: [string, string, "synced" | "stale"][] = [
+    [
+      "remora_config_source_synced",
+      "1 once a config source (per kind for a cluster) has been read completely at least once.",
+      "synced",
+    ],
+    [
+      "remora_config_source_stale",
+      "1 while what a config source holds is not known to be current (e.g. the API server does not answer).",
+      "stale",
+    ],
+  ];
+  for (const [name, help, flag] of gauges) {
+    new Gauge({
+      name,
+      help,
+      labelNames: ["source", "kind"],
+      registers: [xds.metrics.registry],
+      collect() {
+        this.reset();
+        for (const s of feed.status()) {
+          if (!s.parts?.length) this.set({ source: s.id, kind: "" }, s[flag] ? 1 : 0);
+          for (const p of s.parts ?? []) this.set({ source: s.id, kind: p.name }, p[flag] ? 1 : 0);
+        }
+      },
+    });
+  }
 }

@@ -9,20 +9,16 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { bigYaml } from "../helpers/big-yaml.ts";
 import { runRemora } from "../helpers/cli.ts";
-import { exitWithin, getText, type Pilot, startRemoraProcess } from "../helpers/pilot-process.ts";
+import { bigYaml, serviceEntryYaml } from "../helpers/config-yaml.ts";
+import {
+  exitWithin,
+  getText,
+  LOOPBACK_ANY_PORT,
+  type Pilot,
+  startRemoraProcess,
+} from "../helpers/pilot-process.ts";
 import { until } from "../helpers/wait.ts";
-
-const se = (name: string, ip: string) => `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: ${name}, namespace: default}
-spec:
-  hosts: [${name}.example.com]
-  resolution: STATIC
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  endpoints: [{address: ${ip}}]
-`;
 
 interface Diag {
   code: string;
@@ -40,25 +36,15 @@ describe("remora pilot on a hostile config directory", () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "remora-hostile-"));
-    writeFileSync(join(dir, "api.yaml"), se("api", "192.0.2.10"));
+    writeFileSync(join(dir, "api.yaml"), serviceEntryYaml("api", "192.0.2.10"));
     mkdirSync(join(dir, "sub"));
-    writeFileSync(join(dir, "sub", "b.yaml"), se("b", "192.0.2.20"));
+    writeFileSync(join(dir, "sub", "b.yaml"), serviceEntryYaml("b", "192.0.2.20"));
     symlinkSync(".", join(dir, "x"));
     symlinkSync(".", join(dir, "y"));
     symlinkSync("sub", join(dir, "again"));
     execFileSync("mkfifo", [join(dir, "pipe.yaml")]);
     writeFileSync(join(dir, "big.yaml"), bigYaml(12).text);
-    pilot = await startRemoraProcess([
-      "pilot",
-      "--config-dir",
-      dir,
-      "--host",
-      "127.0.0.1",
-      "--grpc-port",
-      "0",
-      "--http-port",
-      "0",
-    ]);
+    pilot = await startRemoraProcess(["pilot", "--config-dir", dir, ...LOOPBACK_ANY_PORT]);
     // Until the first read completes: /healthz must answer, /ready must say why not.
     for (;;) {
       const t0 = performance.now();

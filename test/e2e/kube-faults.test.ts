@@ -9,7 +9,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { FakeApiServer, kubeconfigYaml } from "../fake-apiserver/index.ts";
-import { exitWithin, getText, type Pilot, startRemoraProcess } from "../helpers/pilot-process.ts";
+import {
+  exitWithin,
+  getText,
+  LOOPBACK_ANY_PORT,
+  type Pilot,
+  startRemoraProcess,
+} from "../helpers/pilot-process.ts";
 import { until } from "../helpers/wait.ts";
 
 const isWatch = (req: IncomingMessage) => (req.url ?? "").includes("watch=");
@@ -32,17 +38,7 @@ after(async () => {
 
 test("hung lists keep pilot not ready and say why; it recovers and SIGTERM is never blocked", async () => {
   api.hang({ match: isList });
-  pilot = await startRemoraProcess([
-    "pilot",
-    "--kubeconfig",
-    join(dir, "kubeconfig"),
-    "--host",
-    "127.0.0.1",
-    "--grpc-port",
-    "0",
-    "--http-port",
-    "0",
-  ]);
+  pilot = await startRemoraProcess(["pilot", "--kubeconfig", join(dir, "kubeconfig"), ...LOOPBACK_ANY_PORT]);
   const p = pilot;
   assert.equal((await getText(p, "/healthz")).status, 200);
   const ready = await getText(p, "/ready");

@@ -5,37 +5,27 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { encodeJson } from "../../pilot/envoy/proto.ts";
 import { TYPE_URLS } from "../../pilot/model/proxy-config.ts";
 import {
   type FakeProxy,
-  type FakeService,
   type FakeSnapshot,
   fakeBackend,
+  fakeEncoder,
+  fakeServices,
   fakeSnapshot,
 } from "../../pilot/xds/fake-backend.ts";
 import type { XdsServerOptions } from "../../pilot/xds/types.ts";
 import { XdsServer } from "../../pilot/xds/xds-server.ts";
 import { AdsClient, CDS, RawAdsStream, rawNode } from "../helpers/ads-client.ts";
 
-const encoder = (kind: keyof typeof TYPE_URLS, json: Record<string, unknown>) =>
-  encodeJson(TYPE_URLS[kind], json);
 const MB = 1024 * 1024;
-
-function services(n: number): FakeService[] {
-  return Array.from({ length: n }, (_, i) => ({
-    host: `svc${i}.default.svc.cluster.local`,
-    port: 80,
-    endpoints: [{ address: `10.${(i >> 8) & 255}.${i & 255}.1`, port: 8080 }],
-  }));
-}
 
 const nodeId = (i: number) => `sidecar~10.0.0.${i}~abuser-${i}.default~default.svc.cluster.local`;
 
 async function startServer(opts: Partial<XdsServerOptions>, nServices: number) {
-  const server = new XdsServer<FakeSnapshot, FakeProxy>(fakeBackend, encoder, opts);
+  const server = new XdsServer<FakeSnapshot, FakeProxy>(fakeBackend, fakeEncoder, opts);
   const port = await server.listen("127.0.0.1", 0);
-  server.setSnapshot(fakeSnapshot(services(nServices), { full: true }));
+  server.setSnapshot(fakeSnapshot(fakeServices(nServices, 1), { full: true }));
   return { server, address: `127.0.0.1:${port}` };
 }
 
@@ -143,7 +133,7 @@ describe("request size limits", () => {
 
   test("requests over the 4 MiB receive limit are refused with RESOURCE_EXHAUSTED", async () => {
     const names = (mb: number) => Array.from({ length: (mb * MB) / 64 }, (_, i) => `x${i}`.padEnd(62, "x"));
-    const big = names(20);
+    const big = names(8);
     const { growthMb, peakMb } = await peakRssGrowth(async () => {
       const streams = Array.from({ length: 4 }, () => new RawAdsStream(address, "sotw"));
       for (const [i, s] of streams.entries()) {
@@ -158,7 +148,7 @@ describe("request size limits", () => {
         assert.match(e?.details ?? "", /larger than max \(\d+ vs 4194304\)|ENHANCE_YOUR_CALM/);
       }
     });
-    console.log(`# four 20 MB requests: peak RSS ${peakMb} MB (+${growthMb} MB)`);
+    console.log(`# four 8 MB requests: peak RSS ${peakMb} MB (+${growthMb} MB)`);
     // Under the limit is fine: a 3 MiB subscription is answered.
     const ok = new RawAdsStream(address, "sotw");
     try {
@@ -174,7 +164,7 @@ describe("request size limits", () => {
   test("many large requests at once are decoded a budget per turn, all answered", async () => {
     const small = await startServer({ decodeBytesPerTurn: 4 * MB }, 10);
     const names = Array.from({ length: (3 * MB) / 64 }, (_, i) => `y${i}`.padEnd(62, "y"));
-    const streams = Array.from({ length: 12 }, () => new RawAdsStream(small.address, "sotw"));
+    const streams = Array.from({ length: 8 }, () => new RawAdsStream(small.address, "sotw"));
     let turns = 0;
     const ticker = setInterval(() => turns++, 1);
     try {
@@ -193,7 +183,7 @@ describe("request size limits", () => {
       );
       // Whether any waited depends on how the reads line up (decode-budget.test.ts covers that).
       console.log(
-        `# twelve 3 MB requests at once: peak RSS ${peakMb} MB (+${growthMb} MB), ${turns} timer turns, at most ${Math.round(small.server.decodeQueuePeakBytes / 1024)} KB waited for a later turn`,
+        `# eight 3 MB requests at once: peak RSS ${peakMb} MB (+${growthMb} MB), ${turns} timer turns, at most ${Math.round(small.server.decodeQueuePeakBytes / 1024)} KB waited for a later turn`,
       );
     } finally {
       clearInterval(ticker);

@@ -11,18 +11,16 @@ export interface Pilot {
   logs: string[];
 }
 
+/** Listen on loopback, on free ports (read back from the log). */
+export const LOOPBACK_ANY_PORT = ["--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0"];
+
 /** Starts `remora pilot --config-dir dir` on loopback with a short debounce. */
 export function startPilot(dir: string): Promise<Pilot> {
   return startRemoraProcess([
     "pilot",
     "--config-dir",
     dir,
-    "--host",
-    "127.0.0.1",
-    "--grpc-port",
-    "0",
-    "--http-port",
-    "0",
+    ...LOOPBACK_ANY_PORT,
     "--debounce-after",
     "20ms",
     "--debounce-max",
