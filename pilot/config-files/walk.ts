@@ -27,8 +27,8 @@ export interface TreeFile {
 export interface TreeScan {
   /** Regular config files, in path order, each real file once. */
   files: TreeFile[];
-  /** Every directory read (as reached), e.g. to watch them. */
-  dirs: string[];
+  /** Every directory read (as reached) with its device and inode, e.g. to watch them. */
+  dirs: { path: string; id: string }[];
   /** Directories that could not be read: what lies under them is unknown, not gone. */
   unreadable: string[];
   diagnostics: Diagnostic[];
@@ -134,7 +134,7 @@ export async function scanConfigTree(root: string, opts: { maxDepth?: number } =
     seenDirs.set(id, path);
     const next = new Set(ancestors);
     next.add(id);
-    await visit(path, next, depth);
+    await visit(path, id, next, depth);
   };
 
   const takeFile = (path: string, st: Stats) => {
@@ -157,7 +157,12 @@ export async function scanConfigTree(root: string, opts: { maxDepth?: number } =
     out.files.push({ path, stamp: fileStamp(st) });
   };
 
-  const visit = async (dir: string, ancestors: ReadonlySet<string>, depth: number): Promise<void> => {
+  const visit = async (
+    dir: string,
+    id: string,
+    ancestors: ReadonlySet<string>,
+    depth: number,
+  ): Promise<void> => {
     let entries: Dirent[];
     try {
       entries = (await readdir(dir, { withFileTypes: true }))
@@ -183,7 +188,7 @@ export async function scanConfigTree(root: string, opts: { maxDepth?: number } =
       });
       return;
     }
-    out.dirs.push(dir);
+    out.dirs.push({ path: dir, id });
     // Only what can matter is stat'ed: directories, links, and config-named entries.
     const wanted = entries.filter((e) => e.isDirectory() || e.isSymbolicLink() || CONFIG_FILE.test(e.name));
     const stats: (Stats | Error)[] = [];
@@ -221,7 +226,7 @@ export async function scanConfigTree(root: string, opts: { maxDepth?: number } =
     }
   };
 
-  await visit(root, new Set([identity(rootStat)]), 0);
+  await visit(root, identity(rootStat), new Set([identity(rootStat)]), 0);
   while (linked.length > 0) {
     const batch = linked.splice(0).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     for (const l of batch) {

@@ -140,7 +140,8 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
     }
     attempted = true;
     for (const w of attemptWaiters.splice(0)) w();
-    if (opts.watch !== false && !stopped) syncWatchers(scan.rootOk ? scan.dirs : [...watchers.keys()]);
+    // A directory that failed to read may come back as another inode: watch afresh then.
+    if (opts.watch !== false && !stopped) syncWatchers(scan.rootOk ? scan.dirs : []);
     emitter.emit(changed);
   };
 
@@ -171,27 +172,27 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
     }, 20);
   };
 
-  // One non-recursive watch per directory read: cheap, and it never walks the tree itself.
-  const syncWatchers = (dirs: readonly string[]) => {
-    const want = new Set(dirs);
-    if (!want.has(opts.dir)) want.add(opts.dir);
-    for (const [dir, w] of watchers) {
-      if (want.has(dir)) continue;
+  // One non-recursive watch per directory read: cheap, and it never walks the tree itself. Keyed
+  // by path and inode, so a directory replaced by a new one is watched anew.
+  const syncWatchers = (dirs: readonly { path: string; id: string }[]) => {
+    const want = new Map(dirs.map((d) => [`${d.id} ${d.path}`, d.path]));
+    for (const [key, w] of watchers) {
+      if (want.has(key)) continue;
       w.close();
-      watchers.delete(dir);
+      watchers.delete(key);
     }
-    for (const dir of want) {
-      if (watchers.has(dir)) continue;
+    for (const [key, dir] of want) {
+      if (watchers.has(key)) continue;
       try {
         const w = watch(dir, scheduleScan);
         w.on("error", () => {
           w.close();
-          if (watchers.get(dir) === w) watchers.delete(dir);
+          if (watchers.get(key) === w) watchers.delete(key);
           scheduleScan();
         });
-        watchers.set(dir, w);
+        watchers.set(key, w);
       } catch {
-        // Missing or unwatchable: the poll still covers it.
+        // Gone meanwhile or unwatchable: the poll still covers it.
       }
     }
   };
