@@ -2,7 +2,8 @@
 // and the HTTP debug/metrics server, started together and shut down gracefully together.
 import type { FastifyInstance } from "fastify";
 import { Gauge } from "prom-client";
-import { type DebugSources, startDebugServer } from "../debug/http-server.ts";
+import { listening } from "../../injector/index.ts";
+import { type DebugSources, type MetricsSource, startDebugServer } from "../debug/http-server.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { SourceStatus } from "../registry/index.ts";
 import type { ResourceEncoder } from "../xds/resources.ts";
@@ -28,6 +29,8 @@ export interface SnapshotFeed<S> {
   registry(snapshot: S | undefined): unknown;
   configs(snapshot: S | undefined): unknown;
   diagnostics(snapshot: S | undefined): readonly Diagnostic[];
+  /** Endpoints by service in istiod's /debug/endpointz shape. */
+  endpointShards?(snapshot: S | undefined): unknown;
 }
 
 export interface PilotOptions<S extends XdsSnapshot, P> {
@@ -39,6 +42,8 @@ export interface PilotOptions<S extends XdsSnapshot, P> {
   httpPort: number;
   log: XdsLogger;
   xds?: Partial<XdsServerOptions>;
+  /** Served on /metrics after pilot's own (one scrape target per process). */
+  extraMetrics?: readonly MetricsSource[];
 }
 
 export interface RunningPilot<S extends XdsSnapshot, P> {
@@ -65,33 +70,45 @@ export async function startPilot<S extends XdsSnapshot, P>(
       ...feed.status().flatMap((s) => s.diagnostics),
       ...feed.diagnostics(xds.currentSnapshot),
     ],
+    endpointShards: () => feed.endpointShards?.(xds.currentSnapshot),
   };
   registerSourceMetrics(xds, feed);
   const diagLog = createDiagnosticLog(opts.log);
   const logDiagnostics = () => diagLog.update(sources.diagnostics());
-  const grpcPort = await xds.listen(opts.host, opts.grpcPort);
-  let http: { app: FastifyInstance; port: number };
+  // A port that cannot be bound is a ListenError naming it; nothing stays listening.
+  let grpcPort: number;
+  let http: { app: FastifyInstance; port: number } | undefined;
   try {
-    http = await startDebugServer(xds, sources, { host: opts.host, port: opts.httpPort });
+    grpcPort = await listening("xds", opts.host, opts.grpcPort, () => xds.listen(opts.host, opts.grpcPort));
+    http = await listening("http", opts.host, opts.httpPort, () =>
+      startDebugServer(xds, sources, {
+        host: opts.host,
+        port: opts.httpPort,
+        ...(opts.extraMetrics ? { extraMetrics: opts.extraMetrics } : {}),
+      }),
+    );
+    await feed.start((snapshot) => {
+      const diags = feed.diagnostics(snapshot);
+      for (const sev of ["error", "warning", "info"] as const) {
+        xds.metrics.configDiagnostics.set({ severity: sev }, diags.filter((d) => d.severity === sev).length);
+      }
+      xds.setSnapshot(snapshot);
+      logDiagnostics();
+    });
   } catch (err) {
+    await feed.stop();
     await xds.close(0);
+    await http?.app.close();
     throw err;
   }
-  await feed.start((snapshot) => {
-    const diags = feed.diagnostics(snapshot);
-    for (const sev of ["error", "warning", "info"] as const) {
-      xds.metrics.configDiagnostics.set({ severity: sev }, diags.filter((d) => d.severity === sev).length);
-    }
-    xds.setSnapshot(snapshot);
-    logDiagnostics();
-  });
   logDiagnostics();
   const statusTimer = setInterval(logDiagnostics, STATUS_LOG_MS);
   statusTimer.unref();
+  const app = http.app;
   let closed = false;
   return {
     xds,
-    http: http.app,
+    http: app,
     grpcPort,
     httpPort: http.port,
     async close(graceMs = 5_000) {
@@ -107,7 +124,7 @@ export async function startPilot<S extends XdsSnapshot, P>(
       await xds.close(graceMs);
       await Promise.race([stopped, new Promise<void>((r) => (timer = setTimeout(r, SOURCE_STOP_MS)))]);
       clearTimeout(timer);
-      await http.app.close();
+      await app.close();
     },
   };
 }
