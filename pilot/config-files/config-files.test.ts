@@ -75,7 +75,7 @@ describe("the config tree scan", () => {
     assert.match(text, /\/again is the same directory as .*\/sub/);
     assert.match(text, /alias\.yaml is the same file as .*a\.yaml/);
     assert.match(text, /pipe\.yaml is a FIFO \(named pipe\), not a regular file/);
-    assert.match(text, /dangling\.yaml is a broken symbolic link/);
+    assert.match(text, /cannot read .*dangling\.yaml: ENOENT: no such file or directory/);
   });
 
   test("a FIFO is refused without blocking, even when named directly", async () => {
@@ -129,7 +129,9 @@ describe("the config tree scan", () => {
         err,
       ),
     );
-    assert.equal(r.code, 0, r.stderr);
+    // Exit 1 for the dangling link alone (an unreadable config file is an error, never skipped).
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /1 error diagnostic/);
     const doc = JSON.parse(r.stdout) as {
       endpoints: { cluster_name: string; endpoints: { lb_endpoints: unknown[] }[] }[];
       diagnostics: { code: string }[];
@@ -137,13 +139,20 @@ describe("the config tree scan", () => {
     const b = doc.endpoints.find((e) => e.cluster_name === "outbound|80||b.example.com");
     assert.equal(b?.endpoints.flatMap((l) => l.lb_endpoints).length, 1, "each endpoint once");
     assert.ok(doc.diagnostics.some((d) => d.code === "CFG0017"));
+    assert.ok(doc.diagnostics.some((d) => d.code === "CFG0011"));
   });
 
   test("remora validate -f DIR reads the looping tree and reports the loops", async () => {
     const r = await run((out, err) => runValidate({ filename: [dir], output: "json" }, out, err));
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /2 file\(s\) validated/);
-    assert.ok((JSON.parse(r.stdout) as { code: string }[]).some((d) => d.code === "CFG0018"));
+    // The dangling link is the one error: reported as a finding, the rest still validated.
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /2 file\(s\) validated: 1 error/);
+    const found = JSON.parse(r.stdout) as { code: string; severity: string }[];
+    assert.ok(found.some((d) => d.code === "CFG0018"));
+    assert.deepEqual(
+      found.filter((d) => d.severity === "error").map((d) => d.code),
+      ["CFG0011"],
+    );
   });
 });
 

@@ -206,15 +206,13 @@ export async function scanConfigTree(root: string, opts: { maxDepth?: number } =
       const st = stats[i] as Stats | Error;
       const isConfig = CONFIG_FILE.test(entry.name);
       if (st instanceof Error) {
-        // A dangling symlink or an entry removed while scanning; only config names matter.
+        // A dangling symlink, or an entry removed while scanning: only config names matter, and
+        // for those a read error is an error (never a silent skip).
         if (!isConfig) continue;
-        const gone = (st as NodeJS.ErrnoException).code === "ENOENT";
         out.diagnostics.push({
           code: "CFG0011",
-          severity: gone ? "warning" : "error",
-          message: gone
-            ? `${path} is a broken symbolic link (or vanished while being read); it is skipped`
-            : `cannot read ${path} (${errText(st)})`,
+          severity: "error",
+          message: `cannot read ${path}: ${errText(st)}`,
           ref: fileRef(path),
         });
         continue;

@@ -42,9 +42,9 @@ export async function runValidate(opts: ValidateCliOptions, stdout: Out, stderr:
     let paths: string[] = ["-"];
     if (arg !== "-") {
       // Files and directories through the one config reader: loops, FIFOs and unreadable
-      // entries are reported, not followed or blocked on.
+      // entries inside a directory are findings; an argument that cannot be read is a usage error.
       const expanded = await expandConfigPaths([arg]);
-      const fatal = expanded.diagnostics.find((d) => d.severity === "error");
+      const fatal = expanded.diagnostics.find((d) => d.severity === "error" && d.ref?.name === arg);
       if (fatal) {
         stderr.write(`remora validate: ${fatal.message}\n`);
         return 2;
@@ -64,8 +64,12 @@ export async function runValidate(opts: ValidateCliOptions, stdout: Out, stderr:
       } else {
         const r = await readRegularFile(path);
         if (!r.ok) {
-          stderr.write(`remora validate: ${r.diagnostic.message}\n`);
-          return 2;
+          if (path === arg) {
+            stderr.write(`remora validate: ${r.diagnostic.message}\n`);
+            return 2;
+          }
+          all.push(r.diagnostic);
+          continue;
         }
         text = r.bytes.toString("utf8");
       }
