@@ -2,7 +2,17 @@
 // sigs.k8s.io/yaml turns it into JSON: `on`/`y` are booleans, `0644` is octal, `.` and timestamps
 // stay strings, mapping keys become strings, `.inf`/`.nan` are refused; see kube-yaml-scalars.ts),
 // with bounds that make hostile input (alias bombs, huge documents) a clear error instead of a hang.
-import { Composer, Document, isMap, isScalar, LineCounter, type Node, Parser, visit, type YAMLError } from "yaml";
+import {
+  Composer,
+  Document,
+  isMap,
+  isScalar,
+  LineCounter,
+  type Node,
+  Parser,
+  visit,
+  type YAMLError,
+} from "yaml";
 import { jsonKey, kubeScalarTags } from "./kube-yaml-scalars.ts";
 
 export const DEFAULT_MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
@@ -73,7 +83,9 @@ export function* kubeYamlDocuments(text: string, limits: KubeYamlLimits = {}): G
   const maxBytes = limits.maxBytes ?? DEFAULT_MAX_DOCUMENT_BYTES;
   const bytes = Buffer.byteLength(text, "utf8");
   if (bytes > maxBytes) {
-    throw new KubeYamlError(`input is ${bytes} bytes, over the ${maxBytes}-byte limit; split it into smaller files`);
+    throw new KubeYamlError(
+      `input is ${bytes} bytes, over the ${maxBytes}-byte limit; split it into smaller files`,
+    );
   }
   const lineCounter = new LineCounter();
   const parser = new Parser(lineCounter.addNewLine);
