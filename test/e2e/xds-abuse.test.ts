@@ -1,6 +1,6 @@
 // The ADS server under abusive raw clients: streams that never read but keep asking for a full
-// response, requests far over the receive limit, many large requests at once, and streams that
-// never send a first request. Memory must stay bounded (each case prints the peak RSS), every
+// response (or keep being sent rotated secrets), requests far over the receive limit, many large
+// requests at once, and streams that never send a first request. Memory must stay bounded (each case prints the peak RSS), every
 // abusive stream must end with a clear status, and well-behaved clients must keep working.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -14,9 +14,10 @@ import {
   fakeServices,
   fakeSnapshot,
 } from "../../pilot/xds/fake-backend.ts";
+import type { SecretProvider, SecretsChanged } from "../../pilot/xds/secrets.ts";
 import type { XdsServerOptions } from "../../pilot/xds/types.ts";
 import { XdsServer } from "../../pilot/xds/xds-server.ts";
-import { AdsClient, CDS, RawAdsStream, rawNode } from "../helpers/ads-client.ts";
+import { AdsClient, CDS, RawAdsStream, rawNode, SDS } from "../helpers/ads-client.ts";
 
 const MB = 1024 * 1024;
 
@@ -119,6 +120,78 @@ describe("streams that never read but keep asking", () => {
       clearInterval(sampler);
       for (const a of abusers) a.close();
       good.close();
+    }
+  });
+});
+
+/** Serves `big://<n>` names, 256 KiB of CA bytes each, different after every rotate(). */
+class RotatingProvider implements SecretProvider<FakeSnapshot, FakeProxy> {
+  readonly name = "rotating";
+  generation = 0;
+  changed: SecretsChanged<FakeProxy> | undefined;
+  claims = (n: string) => n.startsWith("big://");
+  attach(changed: SecretsChanged<FakeProxy>) {
+    this.changed = changed;
+  }
+  rotate() {
+    this.generation++;
+    this.changed?.();
+  }
+  resolve(q: { names: readonly string[] }) {
+    const bytes = Buffer.alloc(256 * 1024, `generation ${this.generation};`).toString("base64");
+    return {
+      secrets: q.names.map((name) => ({ name, validation_context: { trusted_ca: { inline_bytes: bytes } } })),
+    };
+  }
+}
+
+describe("SDS responses to a stream that never reads", () => {
+  test("rotations wait behind the same back-pressure: one pending push, then the stream is closed", async () => {
+    const provider = new RotatingProvider();
+    const server = new XdsServer<FakeSnapshot, FakeProxy>(
+      { ...fakeBackend, secretProviders: [provider] },
+      fakeEncoder,
+      { sendTimeoutMs: 1_000 },
+    );
+    const address = `127.0.0.1:${await server.listen("127.0.0.1", 0)}`;
+    server.setSnapshot(fakeSnapshot(fakeServices(1, 1), { full: true }));
+    const stream = new RawAdsStream(address, "sotw", { read: false });
+    let maxUnsent = 0;
+    const sampler = setInterval(() => {
+      for (const c of server.connections()) maxUnsent = Math.max(maxUnsent, c.unsentBytes);
+    }, 2);
+    try {
+      // About 1.4 MB of secrets per response: over the 1 MiB send buffer after the first one.
+      const names = Array.from({ length: 4 }, (_, i) => `big://${i}`);
+      stream.send({ node: rawNode(nodeId(1)), type_url: SDS, resource_names: names });
+      const t0 = Date.now();
+      while (!server.connections().some((c) => c.unsentBytes > 0) && Date.now() - t0 < 10_000)
+        await new Promise((r) => setTimeout(r, 5));
+      // Rotations (pushes) and requests asking for every secret again (answers) alike.
+      for (let i = 0; i < 50; i++) {
+        provider.rotate();
+        stream.send({ type_url: SDS, resource_names: names, response_nonce: "" });
+        await new Promise((r) => setImmediate(r));
+      }
+      const end = await stream.waitForEnd(20_000);
+      assert.ok(
+        end?.code === grpc.status.RESOURCE_EXHAUSTED || end?.code === grpc.status.UNAVAILABLE,
+        `the stream is ended: ${JSON.stringify(end)}`,
+      );
+      assert.equal(server.connections().length, 0);
+      assert.match(
+        await server.metrics.registry.getSingleMetricAsString("remora_xds_rejected_streams_total"),
+        /reason="send_timeout"\} 1/,
+      );
+      // A hundred responses of 1.4 MB would be 140 MB; what waits is one over the threshold.
+      assert.ok(maxUnsent < 4 * MB, `most unsent bytes: ${maxUnsent}`);
+      console.log(
+        `# 50 SDS rotations and requests to a non-reading stream: at most ${maxUnsent} bytes unsent`,
+      );
+    } finally {
+      clearInterval(sampler);
+      stream.close();
+      await server.close(200);
     }
   });
 });
