@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { KubeConfig } from "@kubernetes/client-node";
 import { parseKubeYaml, stringifyKubeYaml } from "../../injector/index.ts";
-import { expandConfigPaths, readConfigFile } from "../config-files/index.ts";
+import { readConfigPaths } from "../config-files/index.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import { defaultMeshConfig } from "../model/mesh-config.ts";
 import { createKubeSource } from "../registry/kube/kube-source.ts";
@@ -72,17 +72,12 @@ async function readPaths(
     } catch (err) {
       return `cannot read ${path}: ${(err as Error).message}`;
     }
-    const expanded = await expandConfigPaths([path]);
-    into.diagnostics.push(...expanded.diagnostics);
-    for (const file of expanded.files) {
-      into.files++;
-      const r = await readConfigFile(file);
-      into.diagnostics.push(...r.diagnostics);
-      if (r.ok) {
-        into.objects.push(...r.contents.objects);
-        into.origins.push(...r.contents.origins);
-      }
-    }
+    // A document that does not parse is an error finding; the file's other documents are analysed.
+    const r = await readConfigPaths([path]);
+    into.files += r.files.length;
+    into.diagnostics.push(...r.diagnostics);
+    into.objects.push(...r.objects);
+    into.origins.push(...r.origins);
   }
   return undefined;
 }
