@@ -2,12 +2,11 @@
 // reported, FIFOs never block, large files are parsed off the event loop, and the commands that
 // take directories (`translate --config-dir`, `validate -f DIR`) read the same tree the same way.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { bigYaml, serviceEntryYaml } from "../../test/helpers/config-yaml.ts";
+import { bigYaml, serviceEntryYaml, writeHostileTree } from "../../test/helpers/config-yaml.ts";
 import { runTranslate } from "../translate/translate-cli.ts";
 import { runValidate } from "../validation/validate-cli.ts";
 import { stopParseWorker } from "./parse-worker-client.ts";
@@ -39,16 +38,9 @@ describe("the config tree scan", () => {
   let dir: string;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), "remora-tree-"));
-    writeFileSync(join(dir, "a.yaml"), serviceEntryYaml("a", "10.0.0.1"));
-    mkdirSync(join(dir, "sub"));
-    writeFileSync(join(dir, "sub", "b.yaml"), serviceEntryYaml("b", "10.0.0.2"));
-    // Two links back to the root: without loop detection 2^33 paths; one more link to sub.
-    symlinkSync(".", join(dir, "x"));
-    symlinkSync(".", join(dir, "y"));
-    symlinkSync("sub", join(dir, "again"));
+    writeHostileTree(dir, { name: "a", ip: "10.0.0.1" }, { name: "b", ip: "10.0.0.2" });
     symlinkSync("a.yaml", join(dir, "alias.yaml"));
     symlinkSync("missing.yaml", join(dir, "dangling.yaml"));
-    execFileSync("mkfifo", [join(dir, "pipe.yaml")]);
   });
   after(async () => {
     rmSync(dir, { recursive: true, force: true });

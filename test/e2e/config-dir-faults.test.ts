@@ -4,13 +4,12 @@
 // once, log each file diagnostic once when it appears and once when it clears, and exit cleanly.
 // A missing --config-dir is a usage error (exit 2) instead of an empty mesh.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { runRemora } from "../helpers/cli.ts";
-import { bigYaml, serviceEntryYaml } from "../helpers/config-yaml.ts";
+import { bigYaml, writeHostileTree } from "../helpers/config-yaml.ts";
 import {
   exitWithin,
   getText,
@@ -36,13 +35,7 @@ describe("remora pilot on a hostile config directory", () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "remora-hostile-"));
-    writeFileSync(join(dir, "api.yaml"), serviceEntryYaml("api", "192.0.2.10"));
-    mkdirSync(join(dir, "sub"));
-    writeFileSync(join(dir, "sub", "b.yaml"), serviceEntryYaml("b", "192.0.2.20"));
-    symlinkSync(".", join(dir, "x"));
-    symlinkSync(".", join(dir, "y"));
-    symlinkSync("sub", join(dir, "again"));
-    execFileSync("mkfifo", [join(dir, "pipe.yaml")]);
+    writeHostileTree(dir, { name: "api", ip: "192.0.2.10" }, { name: "b", ip: "192.0.2.20" });
     writeFileSync(join(dir, "big.yaml"), bigYaml(12).text);
     pilot = await startRemoraProcess(["pilot", "--config-dir", dir, ...LOOPBACK_ANY_PORT]);
     // Until the first read completes: /healthz must answer, /ready must say why not.
