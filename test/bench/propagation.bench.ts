@@ -143,7 +143,11 @@ async function kubeScenario(): Promise<Scenario> {
   const SLICES = "discovery.k8s.io/endpointslices";
   const VS = "networking.istio.io/virtualservices";
   for (let n = 0; n < 10; n++)
-    server.store.create("/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: `ns-${n}` } });
+    server.store.create("/namespaces", {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: `ns-${n}` },
+    });
   for (let s = 0; s < SERVICES; s++) {
     server.store.create("/services", {
       apiVersion: "v1",
