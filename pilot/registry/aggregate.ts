@@ -84,8 +84,13 @@ export function createAggregate(opts: AggregateOptions): Aggregate {
   const unsubscribe: Array<() => void> = [];
   const readyWaiters: Array<(s: MeshSnapshot) => void> = [];
   const allSynced = () => opts.sources.every((s) => s.synced);
-  /** When the first change of the current burst arrived (the debounce wait starts there). */
+  /**
+   * When the first change of the current burst was first seen by its source (the debounce wait
+   * starts when the aggregate hears of it), and the sources' reading time over the burst.
+   */
   let burstAt: number | undefined;
+  let heardAt = 0;
+  let readMs = 0;
 
   const debouncer = createDebouncer<Set<string>>({
     afterMs: opts.debounceAfterMs ?? 100,
@@ -109,15 +114,18 @@ export function createAggregate(opts: AggregateOptions): Aggregate {
       // Changes arriving from here on belong to the next burst.
       const flushAt = Date.now();
       const changedAt = burstAt ?? flushAt;
+      const debounceMs = burstAt === undefined ? 0 : flushAt - heardAt;
+      const sourceRead = burstAt === undefined ? 0 : readMs;
       burstAt = undefined;
       const t0 = performance.now();
       const input = mergeSources(opts.sources, meshConfig);
       const t1 = performance.now();
       const built = build(input, snapshot);
+      // Source time: the sources' own reading plus converting and validating what they hold.
       const timing = {
         changedAt,
-        debounceMs: flushAt - changedAt,
-        sourceMs: t1 - t0,
+        debounceMs,
+        sourceMs: sourceRead + (t1 - t0),
         buildMs: performance.now() - t1,
       };
       snapshot = { ...built, timing };
@@ -132,7 +140,13 @@ export function createAggregate(opts: AggregateOptions): Aggregate {
       for (const s of opts.sources) {
         unsubscribe.push(
           s.onChange((kinds) => {
-            burstAt ??= Date.now();
+            const read = s.lastReadMs ?? 0;
+            if (burstAt === undefined) {
+              heardAt = Date.now();
+              burstAt = heardAt - read;
+              readMs = 0;
+            }
+            readMs += read;
             debouncer.push(new Set(kinds));
           }),
         );

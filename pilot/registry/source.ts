@@ -41,6 +41,11 @@ export interface ConfigSource {
   onChange(listener: (kinds: ReadonlySet<string>) => void): () => void;
   /** Health of the source now. */
   status?(): SourceStatus;
+  /**
+   * Milliseconds the source spent reading its latest change before signalling it (scanning,
+   * reading, parsing), for the push stage breakdown; absent when the source does not measure it.
+   */
+  readonly lastReadMs?: number;
 }
 
 /** A small listener list shared by the sources. */

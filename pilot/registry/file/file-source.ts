@@ -70,6 +70,8 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
   let treeDiagnostics: Diagnostic[] = [];
   let running: Promise<void> | undefined;
   let rootFailing = false;
+  /** How long the latest scan took (tree scan, reads and parses of changed files). */
+  let lastReadMs = 0;
   let again = false;
   const attemptWaiters: Array<() => void> = [];
 
@@ -118,6 +120,7 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
   };
 
   const scanOnce = async () => {
+    const t0 = performance.now();
     const changed = new Set<string>();
     const scan = await scanConfigTree(opts.dir);
     rootFailing = !scan.rootOk;
@@ -142,6 +145,7 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
     for (const w of attemptWaiters.splice(0)) w();
     // A directory that failed to read may come back as another inode: watch afresh then.
     if (opts.watch !== false && !stopped) syncWatchers(scan.rootOk ? scan.dirs : []);
+    lastReadMs = performance.now() - t0;
     emitter.emit(changed);
   };
 
@@ -227,6 +231,9 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
       if (attempted) return;
       if (!running) await rescan();
       else await new Promise<void>((r) => attemptWaiters.push(r));
+    },
+    get lastReadMs() {
+      return lastReadMs;
     },
     contents(): SourceContents {
       const objects: unknown[] = [];
