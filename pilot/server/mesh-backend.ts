@@ -1,6 +1,7 @@
 // Binds the xDS server to the mesh model: node → ProxyInfo (parseProxy), translate + checks,
 // the translation cache key, and push skipping for endpoint-only changes a proxy cannot see.
 import { checkProxyConfig, encodeResource } from "../envoy/check.ts";
+import { contentHash } from "../envoy/content-hash.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import { parseProxy } from "../model/parse-proxy.ts";
 import type { ProxyInfo } from "../model/proxy.ts";
@@ -65,6 +66,21 @@ function regexes(v: unknown, path: string, out: { path: string; regex: string }[
  * JavaScript cannot compile is certainly invalid for Envoy and gRPC too.
  */
 function badRegexes(json: EnvoyJson): string[] {
+  // Remembered per content, as the gate's own verdicts are: a full translation builds every
+  // resource again, and walking each one's JSON for regexes would cost in proportion to the mesh.
+  const key = contentHash(json);
+  const known = regexVerdicts.get(key);
+  if (known) return known;
+  const bad = findBadRegexes(json);
+  if (regexVerdicts.size >= MAX_REGEX_VERDICTS) regexVerdicts.clear();
+  regexVerdicts.set(key, bad);
+  return bad;
+}
+
+const regexVerdicts = new Map<string, string[]>();
+const MAX_REGEX_VERDICTS = 200_000;
+
+function findBadRegexes(json: EnvoyJson): string[] {
   const found: { path: string; regex: string }[] = [];
   regexes(json, "", found);
   const bad: string[] = [];
