@@ -10,39 +10,9 @@ import type { MeshSnapshot, SnapshotInput } from "../model/snapshot.ts";
 import { diffSnapshots } from "./changes.ts";
 import { buildCredentials } from "./credentials.ts";
 import { indexKube, kubeService } from "./kube-services.ts";
+import { reuseKubeService, reuseServiceEntry } from "./reuse.ts";
 import { serviceEntryServices } from "./service-entries.ts";
 import { podWorkload, workloadEntryWorkload } from "./workloads.ts";
-
-type SeResult = ReturnType<typeof serviceEntryServices>;
-
-/**
- * Services of a ServiceEntry that lists its endpoints (no workloadSelector): they depend on the
- * entry and the mesh config alone, so an unchanged entry yields the very same services and
- * endpoint objects as last time, diagnostics included. Entries that select workloads also read
- * pods and WorkloadEntries and are built every time.
- */
-const seCache = new WeakMap<object, { mesh: object; result: SeResult; diagnostics: Diagnostic[] }>();
-
-function serviceEntryOnce(
-  se: ConfigObject<"ServiceEntry">,
-  mesh: SnapshotInput["meshConfig"],
-  index: ReturnType<typeof indexKube>,
-  workloadEntries: readonly ConfigObject<"WorkloadEntry">[],
-  diagnostics: Diagnostic[],
-): SeResult {
-  if ((se.spec as { workloadSelector?: unknown }).workloadSelector !== undefined)
-    return serviceEntryServices(se, mesh, index, workloadEntries, diagnostics);
-  const hit = seCache.get(se);
-  if (hit && hit.mesh === mesh) {
-    diagnostics.push(...hit.diagnostics);
-    return hit.result;
-  }
-  const own: Diagnostic[] = [];
-  const result = serviceEntryServices(se, mesh, index, workloadEntries, own);
-  seCache.set(se, { mesh, result, diagnostics: own });
-  diagnostics.push(...own);
-  return result;
-}
 
 function byAge(a: ConfigObject, b: ConfigObject): number {
   const ta = a.meta.creationTimestamp ?? "";
@@ -112,11 +82,19 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
     else endpoints.set(host, [...r.endpoints]);
   };
   for (const svc of input.kube.services) {
-    const r = kubeService(svc, mesh, index, diagnostics);
+    const r = reuseKubeService(svc, mesh, index, diagnostics, kubeService);
     if (r) add(r);
   }
   for (const se of configs.ServiceEntry) {
-    for (const r of serviceEntryOnce(se, mesh, index, configs.WorkloadEntry, diagnostics)) add(r);
+    for (const r of reuseServiceEntry(
+      se,
+      mesh,
+      index,
+      configs.WorkloadEntry,
+      diagnostics,
+      serviceEntryServices,
+    ))
+      add(r);
   }
   for (const list of services.values()) {
     list.sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : 0));
