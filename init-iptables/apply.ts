@@ -190,6 +190,19 @@ async function applyIpCommands(exec: Executor, set: RuleSet, log: (l: string) =>
   }
 }
 
+/**
+ * What differs between the namespace and the rule set, per family (empty: every planned chain and
+ * rule is there and nothing else of ours is). Reads only; the CNI plugin's CHECK.
+ */
+export async function checkRuleSet(exec: Executor, set: RuleSet, opts: ApplyOptions = {}): Promise<string[]> {
+  const problems: string[] = [];
+  for (const { family, rules } of familiesOf(set)) {
+    const b = await detectBackend(exec, family, opts.forceBackend ?? "", opts.legacyHint);
+    for (const d of await driftOf(exec, b, rules)) problems.push(`IPv${family} (${b.iptables}): ${d}`);
+  }
+  return problems;
+}
+
 /** `--cleanup-only`: removes Remora's chains and rules (both families) and the TPROXY routing. */
 export async function cleanupRuleSet(
   exec: Executor,

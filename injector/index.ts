@@ -25,6 +25,8 @@ export type { ManifestOptions } from "./manifest/generate.ts";
 export { defaultManifestOptions, generateManifests } from "./manifest/generate.ts";
 export { generateManifestYaml } from "./manifest/render.ts";
 export { loadMeshConfig } from "./mesh-config.ts";
+export type { CaptureSkipReason, PodCapture } from "./pod-capture.ts";
+export { CAPTURE_SKIP_REASONS, podCapture } from "./pod-capture.ts";
 export type { AppProbe } from "./probes.ts";
 export { loadInjectorServer, startInjector } from "./server/entry.ts";
 export type { RunningInjector, StartInjectorOptions } from "./server/run-injector.ts";

@@ -13,9 +13,9 @@ type Area = (typeof AREAS)[number];
 /** Which areas each area may import from (besides itself). */
 const ALLOWED: Record<Area, Area[]> = {
   "init-iptables": [],
-  "cni-plugin": ["init-iptables"],
+  "cni-plugin": ["injector", "init-iptables"],
   injector: ["init-iptables"],
-  pilot: ["injector", "init-iptables"],
+  pilot: ["cni-plugin", "injector", "init-iptables"],
 };
 const PUBLIC_FILES = new Set(["index.ts", "cli.ts"]);
 
