@@ -294,6 +294,30 @@ describe("remora-cni after bridge + host-local", NEEDS, () => {
     for (const c of checks) assert.ok(c.ok, c.failed?.stdout);
   });
 
+  test("ADD fails with 11 while the kubeconfig is not written yet, 7 when it is not a kubeconfig", async () => {
+    const pod = appPod("early", "shop");
+    storePod(pod);
+    const a = await podNetns(pod);
+    const entry = {
+      ...(runtime.list.plugins[1] as Record<string, unknown>),
+      cniVersion: "1.0.0",
+      name: "remora-test",
+    };
+    const missing = await runtime.exec(
+      "remora-cni",
+      "ADD",
+      { ...entry, kubeconfig: join(tmp, "not-yet") },
+      a,
+    );
+    assert.equal(missing.output?.code, 11, missing.stdout);
+    const bad = join(tmp, "bad-kubeconfig");
+    writeFileSync(bad, "clusters: [");
+    const malformed = await runtime.exec("remora-cni", "ADD", { ...entry, kubeconfig: bad }, a);
+    assert.equal(malformed.output?.code, 7, malformed.stdout);
+    assert.match(String(malformed.output?.msg), /not a kubeconfig/);
+    assert.doesNotMatch(await save(a), /ISTIO_/);
+  });
+
   test("STATUS and GC answer for a 1.1.0 config (Debian's bridge 1.1.1 predates them)", async () => {
     const entry = {
       ...(runtime.list.plugins[1] as Record<string, unknown>),

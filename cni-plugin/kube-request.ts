@@ -57,19 +57,28 @@ export async function kubeRequest(
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (e: Error) => {
+      if (settled) return;
+      settled = true;
+      req.destroy();
+      reject(e instanceof KubeUnreachable ? e : new KubeUnreachable(`${url.host}: ${e.message}`));
+    };
     const req = mod.request(url, reqOpts, (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on("data", (c: Buffer) => {
         size += c.length;
         if (size > maxBytes) {
-          req.destroy(new KubeUnreachable(`${url.pathname}: response is larger than ${maxBytes} bytes`));
+          fail(new KubeUnreachable(`${url.pathname}: response is larger than ${maxBytes} bytes`));
           return;
         }
         chunks.push(c);
       });
-      res.on("error", (e) => reject(new KubeUnreachable(e.message)));
+      res.on("error", fail);
       res.on("end", () => {
+        if (settled) return;
+        settled = true;
         const text = Buffer.concat(chunks).toString("utf8");
         let body: unknown;
         try {
@@ -81,11 +90,9 @@ export async function kubeRequest(
       });
     });
     req.setTimeout(timeoutMs, () =>
-      req.destroy(new KubeUnreachable(`no answer from ${url.host} within ${timeoutMs} ms`)),
+      fail(new KubeUnreachable(`no answer from ${url.host} within ${timeoutMs} ms`)),
     );
-    req.on("error", (e) =>
-      reject(e instanceof KubeUnreachable ? e : new KubeUnreachable(`${url.host}: ${e.message}`)),
-    );
+    req.on("error", fail);
     req.end(payload);
   });
 }
