@@ -2,6 +2,14 @@
 export * as annotations from "./annotations.ts";
 export type { BootstrapOptions, EnvoyBootstrapJson } from "./bootstrap.ts";
 export { buildEnvoyBootstrap } from "./bootstrap.ts";
+export type { CniLogLevel, CniNodeSettings, CniRepairMode } from "./cni-node-settings.ts";
+export {
+  applyCniNodeSettings,
+  CNI_NODE_FILES,
+  defaultCniNodeSettings,
+  loadCniNodeSettings,
+  UNINITIALIZED_LABEL,
+} from "./cni-node-settings.ts";
 export type { InjectionConfig, InjectionPolicy, InterceptionMode, ProxyResources } from "./config.ts";
 export { defaultInjectionConfig, loadInjectionConfig } from "./config.ts";
 export type { Decision, ReasonCode } from "./decision.ts";

@@ -2,6 +2,7 @@
 // fixed order (rendered to YAML by render.ts). A named revision (`--revision canary`) produces its
 // own control plane next to the default one: suffixed names, `istio.io/rev` labels and only the
 // revision webhooks; cluster-wide pieces (namespace, CRDs) are the same for every revision.
+import { cniNodeObjects } from "./cni-node.ts";
 import { networkingCrds } from "./crds.ts";
 import { validatingConfigurationName, validatingWebhookConfiguration } from "./validating-webhook-config.ts";
 import { mutatingWebhookConfiguration, webhookConfigurationName } from "./webhook-config.ts";
@@ -346,5 +347,6 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
       labels,
     }),
   );
+  if (o.cni) objects.push(...cniNodeObjects({ namespace: ns, image: o.image, labels: common }));
   return objects;
 }
