@@ -5,13 +5,14 @@
 // Checked in the order libcni's skeleton checks: decodable (6), a network name (7), a supported
 // version for the command (1), then Remora's fields (7). Unknown fields are passed over, as the spec asks.
 import { isAbsolute } from "node:path";
+import { defaultCniNodeSettings } from "../injector/index.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { CniError, CODES, type Command, requireVersion } from "./protocol.ts";
 
 export const PLUGIN_TYPE = "remora-cni";
 
 /** Istio's plugin retries the pod lookup 30 times, 1 s apart; the same budget as one deadline. */
-export const DEFAULT_POD_LOOKUP_TIMEOUT_SECONDS = 30;
+const DEFAULT_POD_LOOKUP_TIMEOUT_SECONDS = defaultCniNodeSettings().podLookupTimeoutSeconds;
 
 export interface NetConfig {
   cniVersion: string;

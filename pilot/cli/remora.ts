@@ -3,6 +3,7 @@
 // subcommands from its `cli.ts`, which keeps option parsing light and loads the implementation
 // only when the subcommand runs (start-up time matters for `remora iptables` in init containers).
 import { Command } from "commander";
+import { registerCniCommands } from "../../cni-plugin/cli.ts";
 import { registerInitIptablesCommands } from "../../init-iptables/cli.ts";
 import { registerInjectorCommands } from "../../injector/cli.ts";
 import { registerPilotCommands } from "./commands.ts";
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerPilotCommands(program);
   registerInjectorCommands(program);
   registerInitIptablesCommands(program);
+  registerCniCommands(program);
   return program;
 }
 

@@ -78,25 +78,37 @@ export function parseLabelSelector(s: string | null | undefined): Selector {
   return (labels) => reqs.every((r) => matches(r, labels ?? {}));
 }
 
-export type FieldSelector = (obj: { metadata?: { name?: string; namespace?: string } }) => boolean;
+export type FieldSelector = (obj: {
+  metadata?: { name?: string; namespace?: string };
+  spec?: unknown;
+}) => boolean;
 
-const FIELDS = new Set(["metadata.name", "metadata.namespace"]);
+/** The field labels served, and how to read each (spec.nodeName is served for pods, as kubelets use it). */
+const FIELDS: Record<string, (obj: Parameters<FieldSelector>[0]) => string | undefined> = {
+  "metadata.name": (o) => o.metadata?.name,
+  "metadata.namespace": (o) => o.metadata?.namespace,
+  "spec.nodeName": (o) => {
+    const v = (o.spec as { nodeName?: unknown } | undefined)?.nodeName;
+    return typeof v === "string" ? v : undefined;
+  },
+};
 
-/** Parses a fieldSelector query value (metadata.name / metadata.namespace only). */
+/** Parses a fieldSelector query value (metadata.name, metadata.namespace, spec.nodeName). */
 export function parseFieldSelector(s: string | null | undefined): FieldSelector {
   if (!s) return () => true;
   const reqs = splitTerms(s).map((term) => {
     const m = /^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(term);
     if (!m) throw new ApiError("BadRequest", `invalid field selector: "${term}"`);
     const field = m[1] ?? "";
-    if (!FIELDS.has(field)) {
+    const get = FIELDS[field];
+    if (!get) {
       throw new ApiError("BadRequest", `field label not supported: ${field}`);
     }
-    return { field, neq: m[2] === "!=", value: m[3] ?? "" };
+    return { get, neq: m[2] === "!=", value: m[3] ?? "" };
   });
   return (obj) =>
     reqs.every((r) => {
-      const v = r.field === "metadata.name" ? obj.metadata?.name : obj.metadata?.namespace;
+      const v = r.get(obj);
       return r.neq ? (v ?? "") !== r.value : (v ?? "") === r.value;
     });
 }
