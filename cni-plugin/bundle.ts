@@ -3,10 +3,12 @@
 // pod, so it must start fast and stand alone in /opt/cni/bin (no node_modules, no tsx).
 // `npm run build` runs this file: `tsx cni-plugin/bundle.ts [out]` (default dist/cni/remora-cni).
 import { chmodSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
+// This file runs from source (cni-plugin/) and compiled (dist/cni-plugin/): both find the root.
+const PARENT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const REPO = basename(PARENT) === "dist" ? join(PARENT, "..") : PARENT;
 
 /** Where `npm run build` puts the plugin, and where the installer copies it from. */
 export const PLUGIN_BUNDLE_PATH = join(REPO, "dist", "cni", "remora-cni");

@@ -59,7 +59,7 @@ export async function programPod(
     const set = planRules(cfg);
     for (const w of set.warnings) log(`warning: ${w}`);
     // The namespace is new and only ours: rules that differ (an interrupted earlier ADD) are rebuilt.
-    await applyRuleSet(exec, set, { reconcile: true, log });
+    await applyRuleSet(exec, set, { reconcile: true, speculativeNft: true, log });
   } catch (e) {
     throw new CniError(
       CODES.applyFailed,

@@ -74,13 +74,17 @@ export class CniRuntime {
     return conf;
   }
 
-  /** Execs one plugin with the CNI environment and `config` on stdin. */
+  /**
+   * Execs one plugin with the CNI environment and `config` on stdin, in the host namespace, or
+   * with `inTestNamespace` in the test's own (for a plugin that changes nothing in its own
+   * namespace and must reach a server of the test without the loopback bridge's extra hops).
+   */
   exec(
     type: string,
     command: string,
     config: unknown,
     at?: Attachment,
-    rawStdin?: string,
+    opts: { inTestNamespace?: boolean } = {},
   ): Promise<PluginRun> {
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
@@ -93,10 +97,13 @@ export class CniRuntime {
       env.CNI_IFNAME = at.ifName;
       env.CNI_ARGS = ["IgnoreUnknown=1", ...Object.entries(at.args).map(([k, v]) => `${k}=${v}`)].join(";");
     }
-    const input = rawStdin ?? JSON.stringify(config);
+    const input = JSON.stringify(config);
     const t0 = performance.now();
     return new Promise((resolve) => {
-      const child = spawn("ip", ["netns", "exec", this.hostNetns, this.binary(type)], {
+      const [cmd, args] = opts.inTestNamespace
+        ? [this.binary(type), []]
+        : ["ip", ["netns", "exec", this.hostNetns, this.binary(type)]];
+      const child = spawn(cmd, args, {
         env,
         stdio: ["pipe", "pipe", "pipe"],
       });

@@ -9,7 +9,7 @@ import { after, before, describe, test } from "node:test";
 import { FakeApiServer, storageKey } from "../test/fake-apiserver/index.ts";
 import { kubeconfigText } from "./install-kubeconfig.ts";
 import { KubeUnreachable, kubeRequest } from "./kube-request.ts";
-import { KubeconfigError, loadKubeconfig, parseKubeconfig } from "./kubeconfig.ts";
+import { KubeconfigError, loadKubeconfig, parseKubeconfig, readBounded } from "./kubeconfig.ts";
 import { checkPodRef, fetchPod } from "./pod-lookup.ts";
 import { CniError } from "./protocol.ts";
 
@@ -94,6 +94,19 @@ describe("kubeconfig", () => {
       KubeconfigError,
     );
     assert.throws(() => loadKubeconfig(join(tmp, "absent")), /cannot read kubeconfig/);
+  });
+
+  test("files are read up to a limit, never truncated", () => {
+    const big = join(tmp, "big");
+    writeFileSync(big, "x".repeat(10_000));
+    assert.equal(readBounded(big, 10_000).length, 10_000);
+    assert.throws(() => readBounded(big, 9_999), /larger than 9999 bytes/);
+    assert.equal(
+      readBounded("/proc/self/status", 1 << 20)
+        .toString()
+        .includes("Name:"),
+      true,
+    );
   });
 });
 

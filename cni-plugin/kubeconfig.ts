@@ -6,7 +6,7 @@
 //
 // Why not @kubernetes/client-node here: importing it takes about half a second, longer than the
 // whole ADD is allowed to take; the plugin only needs GET, PATCH and DELETE of one object.
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { parseKubeYaml } from "../injector/index.ts";
 
@@ -36,9 +36,15 @@ export class KubeconfigError extends Error {
 export function readBounded(path: string, max = MAX_CREDENTIAL_FILE_BYTES): Buffer {
   const fd = openSync(path, "r");
   try {
-    const buf = Buffer.alloc(max + 1);
+    // Sized from fstat (grown if the file grows while read), so a small file costs a small buffer.
+    let buf = Buffer.allocUnsafe(Math.min(max, fstatSync(fd).size || 4096) + 1);
     let n = 0;
     for (;;) {
+      if (n === buf.length) {
+        const next = Buffer.allocUnsafe(Math.min(max + 1, buf.length * 2));
+        buf.copy(next, 0, 0, n);
+        buf = next;
+      }
       const r = readSync(fd, buf, n, buf.length - n, null);
       if (r === 0) break;
       n += r;
