@@ -1,6 +1,6 @@
 // Label and field selectors with the grammar kube-apiserver accepts: `a=b`, `a==b`, `a!=b`,
 // `a in (x,y)`, `a notin (x)`, `a` (exists) and `!a` (does not exist), comma-separated (AND).
-// Field selectors support metadata.name and metadata.namespace (=, ==, !=).
+// Field selectors support metadata.name, metadata.namespace and (Secrets) type (=, ==, !=).
 import { ApiError } from "./status.ts";
 
 type Requirement =
@@ -81,26 +81,31 @@ export function parseLabelSelector(s: string | null | undefined): Selector {
 export type FieldSelector = (obj: {
   metadata?: { name?: string; namespace?: string };
   spec?: unknown;
+  type?: unknown;
 }) => boolean;
 
-/** The field labels served, and how to read each (spec.nodeName is served for pods, as kubelets use it). */
+/**
+ * The field labels served, and how to read each: `type` (Secrets, for SDS sources) and
+ * spec.nodeName (pods, as kubelets and node agents select them).
+ */
 const FIELDS: Record<string, (obj: Parameters<FieldSelector>[0]) => string | undefined> = {
   "metadata.name": (o) => o.metadata?.name,
   "metadata.namespace": (o) => o.metadata?.namespace,
+  type: (o) => (typeof o.type === "string" ? o.type : undefined),
   "spec.nodeName": (o) => {
     const v = (o.spec as { nodeName?: unknown } | undefined)?.nodeName;
     return typeof v === "string" ? v : undefined;
   },
 };
 
-/** Parses a fieldSelector query value (metadata.name, metadata.namespace, spec.nodeName). */
+/** Parses a fieldSelector query value (metadata.name, metadata.namespace, type, spec.nodeName). */
 export function parseFieldSelector(s: string | null | undefined): FieldSelector {
   if (!s) return () => true;
   const reqs = splitTerms(s).map((term) => {
     const m = /^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(term);
     if (!m) throw new ApiError("BadRequest", `invalid field selector: "${term}"`);
     const field = m[1] ?? "";
-    const get = FIELDS[field];
+    const get = Object.hasOwn(FIELDS, field) ? FIELDS[field] : undefined;
     if (!get) {
       throw new ApiError("BadRequest", `field label not supported: ${field}`);
     }
