@@ -43,6 +43,43 @@ export interface ChainOutcome {
   failed?: PluginRun;
 }
 
+export type ProcessRun = Omit<PluginRun, "type" | "command">;
+
+/** Runs `cmd` with exactly `env` and `stdin`, collecting exit code, output (parsed when JSON) and time. */
+export function runProcess(
+  cmd: string,
+  args: readonly string[],
+  env: Record<string, string>,
+  stdin: string | Buffer,
+): Promise<ProcessRun> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { env, stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.on("data", (b: Buffer) => err.push(b));
+    child.stdin.on("error", () => {});
+    child.on("close", (code) => {
+      const stdout = Buffer.concat(out).toString("utf8");
+      let output: Record<string, unknown> | undefined;
+      try {
+        output = stdout.trim() === "" ? undefined : (JSON.parse(stdout) as Record<string, unknown>);
+      } catch {
+        output = undefined;
+      }
+      resolve({
+        code: code ?? 1,
+        stdout,
+        stderr: Buffer.concat(err).toString("utf8"),
+        ...(output ? { output } : {}),
+        ms: performance.now() - t0,
+      });
+    });
+    child.stdin.end(stdin);
+  });
+}
+
 export class CniRuntime {
   constructor(
     readonly list: NetworkList,
@@ -79,7 +116,7 @@ export class CniRuntime {
    * with `inTestNamespace` in the test's own (for a plugin that changes nothing in its own
    * namespace and must reach a server of the test without the loopback bridge's extra hops).
    */
-  exec(
+  async exec(
     type: string,
     command: string,
     config: unknown,
@@ -97,41 +134,11 @@ export class CniRuntime {
       env.CNI_IFNAME = at.ifName;
       env.CNI_ARGS = ["IgnoreUnknown=1", ...Object.entries(at.args).map(([k, v]) => `${k}=${v}`)].join(";");
     }
-    const input = JSON.stringify(config);
-    const t0 = performance.now();
-    return new Promise((resolve) => {
-      const [cmd, args] = opts.inTestNamespace
-        ? [this.binary(type), []]
-        : ["ip", ["netns", "exec", this.hostNetns, this.binary(type)]];
-      const child = spawn(cmd, args, {
-        env,
-        stdio: ["pipe", "pipe", "pipe"],
-      });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      child.stdout.on("data", (b: Buffer) => out.push(b));
-      child.stderr.on("data", (b: Buffer) => err.push(b));
-      child.stdin.on("error", () => {});
-      child.on("close", (code) => {
-        const stdout = Buffer.concat(out).toString("utf8");
-        let output: Record<string, unknown> | undefined;
-        try {
-          output = stdout.trim() === "" ? undefined : (JSON.parse(stdout) as Record<string, unknown>);
-        } catch {
-          output = undefined;
-        }
-        resolve({
-          type,
-          command,
-          code: code ?? 1,
-          stdout,
-          stderr: Buffer.concat(err).toString("utf8"),
-          ...(output ? { output } : {}),
-          ms: performance.now() - t0,
-        });
-      });
-      child.stdin.end(input);
-    });
+    const [cmd, args] = opts.inTestNamespace
+      ? [this.binary(type), []]
+      : ["ip", ["netns", "exec", this.hostNetns, this.binary(type)]];
+    const r = await runProcess(cmd, args, env, JSON.stringify(config));
+    return { type, command, ...r };
   }
 
   /** ADD through the list; stops at the first failure (the caller then runs DEL, as kubelet does). */

@@ -3,12 +3,12 @@
 // DEL, GC and STATUS answers; prevResult passed through in the config's version. Results and
 // error results go to stdout as one JSON document; logs never do.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { buildPluginBundle } from "./bundle.ts";
+import { runProcess } from "./cni-runtime.test-support.ts";
 
 let tmp = "";
 let bin = "";
@@ -26,27 +26,9 @@ interface Run {
   json?: Record<string, unknown>;
 }
 
-function plugin(env: Record<string, string>, stdin: string | Buffer): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(bin, [], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env } });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => err.push(b));
-    child.stdin.on("error", () => {});
-    child.on("close", (code) => {
-      const stdout = Buffer.concat(out).toString("utf8");
-      let json: Record<string, unknown> | undefined;
-      if (stdout.trim() !== "") json = JSON.parse(stdout) as Record<string, unknown>;
-      resolve({
-        code: code ?? -1,
-        stdout,
-        stderr: Buffer.concat(err).toString("utf8"),
-        ...(json ? { json } : {}),
-      });
-    });
-    child.stdin.end(stdin);
-  });
+async function plugin(env: Record<string, string>, stdin: string | Buffer): Promise<Run> {
+  const r = await runProcess(bin, [], { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, stdin);
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr, ...(r.output ? { json: r.output } : {}) };
 }
 
 const ADD = {
