@@ -290,7 +290,9 @@ describe("remora-cni after bridge + host-local", NEEDS, () => {
       assert.equal(excluded, i % 2 ? String(7000 + i) : undefined, `pod ${i} has another pod's rules`);
       assert.ok(remoraRun(o), "remora-cni ran");
     }
-    const checks = await Promise.all(ats.map((a, i) => runtime.check(a, outs[i]?.result)));
+    // CHECK on a sample (each CHECK reads the pod again and compares every rule).
+    const sample = [0, 7, 13, 19];
+    const checks = await Promise.all(sample.map((i) => runtime.check(ats[i] as Attachment, outs[i]?.result)));
     for (const c of checks) assert.ok(c.ok, c.failed?.stdout);
   });
 

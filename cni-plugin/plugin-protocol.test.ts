@@ -1,7 +1,9 @@
-// The bundled remora-cni executable against the CNI protocol, without root: error codes for
-// garbage stdin, unsupported versions, missing or bad environment and bad configuration; VERSION,
-// DEL, GC and STATUS answers; prevResult passed through in the config's version. Results and
-// error results go to stdout as one JSON document; logs never do.
+// remora-cni against the CNI protocol, without root: error codes for garbage stdin, unsupported
+// versions, missing or bad environment and bad configuration; VERSION, DEL, GC and STATUS answers;
+// prevResult passed through in the config's version. Results and error results go to stdout as
+// one JSON document; logs never do. The bundled executable answers the cases that involve the
+// process (stdin, exit code, stdout, stderr, log file) and one of each code; the rest of the code
+// table goes through runPlugin in-process, the same function the executable calls.
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,6 +11,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { buildPluginBundle } from "./bundle.ts";
 import { runProcess } from "./cni-runtime.test-support.ts";
+import { createLogger } from "./log.ts";
+import { runPlugin } from "./plugin.ts";
 
 let tmp = "";
 let bin = "";
@@ -31,6 +35,17 @@ async function plugin(env: Record<string, string>, stdin: string | Buffer): Prom
   return { code: r.code, stdout: r.stdout, stderr: r.stderr, ...(r.output ? { json: r.output } : {}) };
 }
 
+/** runPlugin in this process, logging to a file (what main() does around it is tested above). */
+async function inProcess(env: Record<string, string>, stdin: string): Promise<Run> {
+  const r = await runPlugin(env, stdin, createLogger("error", join(tmp, "in-process.log")));
+  return {
+    code: r.exitCode,
+    stdout: r.stdout,
+    stderr: "",
+    json: JSON.parse(r.stdout) as Record<string, unknown>,
+  };
+}
+
 const ADD = {
   CNI_COMMAND: "ADD",
   CNI_CONTAINERID: "c0ffee",
@@ -43,11 +58,18 @@ const conf = (extra: Record<string, unknown> = {}) =>
     name: "k8s-pod-network",
     type: "remora-cni",
     kubeconfig: "/nonexistent",
+    log_file: join(tmp, "in-process.log"),
     ...extra,
   });
 
-async function expectCode(env: Record<string, string>, stdin: string | Buffer, code: number, msg?: RegExp) {
-  const r = await plugin(env, stdin);
+async function expectCode(
+  env: Record<string, string>,
+  stdin: string | Buffer,
+  code: number,
+  msg?: RegExp,
+  via: "executable" | "in-process" = "in-process",
+) {
+  const r = via === "executable" ? await plugin(env, stdin) : await inProcess(env, stdin.toString());
   assert.equal(r.code, 1, `exit code (stdout ${r.stdout})`);
   assert.equal(r.json?.code, code, r.stdout);
   if (msg) assert.match(`${r.json?.msg} ${r.json?.details ?? ""}`, msg);
@@ -57,10 +79,10 @@ async function expectCode(env: Record<string, string>, stdin: string | Buffer, c
 
 describe("error codes", () => {
   test("6: stdin that is not a JSON object, or too large", async () => {
-    await expectCode(ADD, "garbage", 6, /unmarshalling network config/);
+    await expectCode(ADD, "garbage", 6, /unmarshalling network config/, "executable");
     await expectCode(ADD, "[1,2]", 6);
     await expectCode(ADD, "", 6);
-    await expectCode(ADD, Buffer.alloc(1024 * 1024 + 10, 0x20), 6, /larger than/);
+    await expectCode(ADD, Buffer.alloc(1024 * 1024 + 10, 0x20), 6, /larger than/, "executable");
   });
 
   test("7: no network name, or a bad one", async () => {
@@ -74,7 +96,7 @@ describe("error codes", () => {
   });
 
   test("1: unknown or unsupported versions, and commands the version predates", async () => {
-    await expectCode(ADD, conf({ cniVersion: "2.0.0" }), 1, /plugin supports/);
+    await expectCode(ADD, conf({ cniVersion: "2.0.0" }), 1, /plugin supports/, "executable");
     await expectCode(ADD, conf({ cniVersion: "0.2.0" }), 1);
     await expectCode(ADD, conf({ cniVersion: "banana" }), 1);
     await expectCode(ADD, JSON.stringify({ name: "n" }), 1);
@@ -85,7 +107,7 @@ describe("error codes", () => {
   });
 
   test("4: missing or bad environment variables, each named", async () => {
-    const r = await expectCode({}, conf(), 4, /CNI_COMMAND/);
+    const r = await expectCode({}, conf(), 4, /CNI_COMMAND/, "executable");
     assert.match(r.stderr, /remora-cni: Remora's chained CNI plugin/);
     await expectCode({ CNI_COMMAND: "FROB" }, conf(), 4, /unknown CNI_COMMAND/);
     await expectCode({ CNI_COMMAND: "ADD" }, conf(), 4, /CNI_CONTAINERID,CNI_NETNS,CNI_IFNAME/);
@@ -99,7 +121,7 @@ describe("error codes", () => {
   });
 
   test("7: Remora's fields with the wrong type or value", async () => {
-    await expectCode(ADD, conf({ kubeconfig: undefined }), 7, /"kubeconfig" is required/);
+    await expectCode(ADD, conf({ kubeconfig: undefined }), 7, /"kubeconfig" is required/, "executable");
     await expectCode(ADD, conf({ exclude_namespaces: "kube-system" }), 7, /exclude_namespaces/);
     await expectCode(ADD, conf({ log_level: "loud" }), 7, /log_level/);
     await expectCode(ADD, conf({ log_file: "relative.log" }), 7, /log_file/);
@@ -190,7 +212,13 @@ describe("answers", () => {
 
   test("logs go to log_file when set (never to stdout)", async () => {
     const log = join(tmp, "plugin.log");
-    const r = await expectCode(ADD, conf({ log_file: log, exclude_namespaces: 3 }), 7);
+    const r = await expectCode(
+      ADD,
+      conf({ log_file: log, exclude_namespaces: 3 }),
+      7,
+      undefined,
+      "executable",
+    );
     assert.doesNotMatch(r.stdout, /remora-cni:/);
     // Config errors are found before the log file is known: they go to stderr.
     assert.match(r.stderr, /exclude_namespaces/);
