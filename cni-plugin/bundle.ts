@@ -40,6 +40,9 @@ export async function buildPluginBundle(outFile = PLUGIN_BUNDLE_PATH): Promise<B
     platform: "node",
     target: "node20",
     minify: true,
+    // import() of a built-in (node:https, loaded only when a pod is looked up) becomes a lazy
+    // require: a dynamic import would start Node's ESM loader, which costs more than the module.
+    supported: { "dynamic-import": false },
     legalComments: "none",
     banner: { js: "#!/usr/bin/env node" },
     metafile: true,
