@@ -2,7 +2,8 @@
 // `bridge` + `host-local` from /usr/lib/cni and then the bundled remora-cni, all inside a "host"
 // namespace the test made, for pod namespaces the test made. Pods are read from the in-repo fake
 // API server (HTTPS, reached through a loopback bridge into the host namespace). Real TCP then
-// shows the capture; CHECK, DEL, API outages and 20 concurrent ADDs are exercised. Needs root;
+// shows the capture, and the pod's own istio-validation container passes; CHECK, DEL, API outages
+// and 20 concurrent ADDs are exercised. Needs root;
 // mandatory under REQUIRE_PRIVILEGED=1.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -11,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
+import { bundleCli, type CliBundle } from "../init-iptables/bundle-cli.ts";
 import { type Answer, must, NetnsPeers, NODE, PYTHON } from "../init-iptables/netns-fixture.ts";
 import { defaultInjectionConfig, injectPod } from "../injector/index.ts";
 import { FakeApiServer, storageKey } from "../test/fake-apiserver/index.ts";
@@ -36,6 +38,7 @@ let tmp = "";
 let api: FakeApiServer;
 let bridge: ApiBridge;
 let runtime: CniRuntime;
+let cli: CliBundle | undefined;
 const peers = new NetnsPeers();
 const podNamespaces: string[] = [];
 const attached: { at: Attachment; result?: unknown }[] = [];
@@ -147,6 +150,7 @@ after(async () => {
   await bridge?.stop();
   await api?.stop();
   await must("ip", ["netns", "del", hostNs]).catch(() => {});
+  cli?.remove();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -268,6 +272,31 @@ describe("remora-cni after bridge + host-local", NEEDS, () => {
     attached.push({ at: a, result: again.result });
     assert.ok(again.ok, again.failed?.stdout);
     assert.match(await save(a), /ISTIO_OUTPUT/);
+  });
+
+  test("the pod's own istio-validation container passes after ADD, and exits 126 without capture", async () => {
+    cli = await bundleCli();
+    const validate = async (name: string, at: Attachment, extra: string[]) => {
+      const pod = api.objects("", "pods", "shop").find((p) => p.metadata.name === name) as Pod;
+      const c = pod.spec?.initContainers?.find((x) => x.name === "istio-validation");
+      assert.ok(c, `${name} has no istio-validation container`);
+      assert.equal(c.securityContext?.runAsUser, PROXY_UID);
+      return peers.exec(nsName(at), NODE, [cli?.entry as string, "iptables", ...(c.args ?? []), ...extra], {
+        uid: PROXY_UID,
+      });
+    };
+    // "ratings" was captured once the API came back; a pod stored uninjected here is injected on
+    // paper only (its namespace never saw remora-cni's rules), as when the plugin was bypassed.
+    const ratings = attached.find((a) => a.at.args.K8S_POD_NAME === "ratings");
+    assert.ok(ratings);
+    const ok = await validate("ratings", ratings.at, []);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stderr, /validation passed/);
+    const bypassed = appPod("bypassed", "shop");
+    storePod(bypassed);
+    const a = await podNetns(bypassed);
+    const fail = await validate("bypassed", a, ["--probe-timeout=1s"]);
+    assert.equal(fail.code, 126, fail.stderr);
   });
 
   test("20 concurrent ADDs for 20 pods all succeed with each pod's own rules", async () => {
