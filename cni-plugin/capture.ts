@@ -77,6 +77,14 @@ export async function checkPod(
 ): Promise<string[]> {
   const base = captureConfig(args, netns);
   const exec = executorFor(base);
-  const cfg = await resolveRuntime(base, exec, undefined, addresses);
-  return checkRuleSet(exec, planRules(cfg));
+  try {
+    const cfg = await resolveRuntime(base, exec, undefined, addresses);
+    return await checkRuleSet(exec, planRules(cfg));
+  } catch (e) {
+    throw new CniError(
+      CODES.rulesMissing,
+      "the pod's traffic capture rules could not be read",
+      (e as Error).message,
+    );
+  }
 }
