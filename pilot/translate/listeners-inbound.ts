@@ -5,16 +5,18 @@
 import {
   duration,
   FILTER,
-  hcmFilter,
   listenerFilter,
-  routerFilter,
+  sidecarHttpFilters,
   socketAddress,
   T,
   tcpProxyFilter,
+  typed,
 } from "../envoy/builders.ts";
 import type { EnvoyJson } from "../model/proxy-config.ts";
 import type { Protocol } from "../model/service.ts";
-import { isHttpProtocol, parseProtocol } from "../snapshot/protocol.ts";
+import { isHttp2Protocol, isHttpProtocol, parseProtocol } from "../snapshot/protocol.ts";
+import { DEFAULT_CIRCUIT_BREAKERS } from "./cluster-policy.ts";
+import { connectionManagerFilter } from "./connection-manager.ts";
 import type { Ctx } from "./context.ts";
 import type { SidecarSpecLoose } from "./istio-api.ts";
 import {
@@ -59,12 +61,13 @@ export function inboundPorts(ctx: Ctx): InboundPort[] {
   return [...byPort.values()].sort((a, b) => a.port - b.port);
 }
 
-function inboundChain(p: InboundPort): EnvoyJson {
+function inboundChain(ctx: Ctx, p: InboundPort): EnvoyJson {
   const cluster = inboundCluster(p.port);
   const chain: EnvoyJson = { name: cluster, filter_chain_match: { destination_port: p.port } };
   if (isHttpProtocol(p.protocol)) {
     chain.filters = [
-      hcmFilter({
+      connectionManagerFilter({
+        class: "inbound",
         statPrefix: `inbound_0.0.0.0_${p.port}`,
         routeConfig: {
           name: cluster,
@@ -72,12 +75,25 @@ function inboundChain(p: InboundPort): EnvoyJson {
             {
               name: `inbound|http|${p.port}`,
               domains: ["*"],
-              routes: [{ name: "default", match: { prefix: "/" }, route: { cluster, timeout: "0s" } }],
+              routes: [
+                {
+                  name: "default",
+                  match: { prefix: "/" },
+                  // As Istio: no timeout on the way in, and a gRPC deadline is the caller's business.
+                  route: {
+                    cluster,
+                    timeout: "0s",
+                    max_stream_duration: { max_stream_duration: "0s", grpc_timeout_header_max: "0s" },
+                  },
+                },
+              ],
             },
           ],
           validate_clusters: false,
         },
-        httpFilters: [routerFilter()],
+        httpFilters: sidecarHttpFilters(),
+        mesh: ctx.snapshot.meshConfig,
+        http2: isHttp2Protocol(p.protocol),
       }),
     ];
   } else {
@@ -87,19 +103,26 @@ function inboundChain(p: InboundPort): EnvoyJson {
 }
 
 export function virtualInbound(ctx: Ctx, ports: readonly InboundPort[]): EnvoyJson {
-  void ctx;
+  const tproxy = ctx.proxy.interceptionMode === "TPROXY";
+  const filters = [listenerFilter(FILTER.originalDst, T.originalDst)];
+  // TPROXY keeps the client's address on the way to the app: Istio's original_src with the mark
+  // its iptables rules route back through the proxy.
+  if (tproxy) filters.push({ name: FILTER.originalSrc, typed_config: typed(T.originalSrc, { mark: 1337 }) });
   return {
     name: VIRTUAL_INBOUND,
     address: socketAddress("0.0.0.0", INBOUND_PORT),
+    ...(tproxy ? { transparent: true } : {}),
     traffic_direction: "INBOUND",
-    listener_filters: [listenerFilter(FILTER.originalDst, T.originalDst)],
+    continue_on_listener_filters_timeout: true,
+    listener_filters: filters,
+    listener_filters_timeout: duration(ctx.snapshot.meshConfig.protocolDetectionTimeout) ?? "0s",
     filter_chains: [
       {
         name: "virtualInbound-blackhole",
         filter_chain_match: { destination_port: INBOUND_PORT },
         filters: [tcpProxyFilter(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)],
       },
-      ...ports.map(inboundChain),
+      ...ports.map((p) => inboundChain(ctx, p)),
       {
         name: "PassthroughFilterChain",
         filters: [tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)],
@@ -108,33 +131,43 @@ export function virtualInbound(ctx: Ctx, ports: readonly InboundPort[]): EnvoyJs
   };
 }
 
+/** Istio's "never clean up" for original-destination hosts of inbound clusters (max Duration in Go). */
+const NEVER = "9223372035s";
+
 export function inboundClusters(ctx: Ctx, ports: readonly InboundPort[]): EnvoyJson[] {
   const timeout = duration(ctx.snapshot.meshConfig.connectTimeout) ?? "10s";
   return ports.map((p) => {
     const name = inboundCluster(p.port);
+    const c: EnvoyJson = { name };
     if (p.defaultEndpoint) {
-      return {
-        name,
-        type: "STATIC",
-        connect_timeout: timeout,
-        load_assignment: {
-          cluster_name: name,
-          endpoints: [
-            {
-              lb_endpoints: [
-                { endpoint: { address: socketAddress(p.defaultEndpoint.address, p.defaultEndpoint.port) } },
-              ],
-            },
-          ],
-        },
+      c.type = "STATIC";
+      c.connect_timeout = timeout;
+      c.load_assignment = {
+        cluster_name: name,
+        endpoints: [
+          {
+            lb_endpoints: [
+              { endpoint: { address: socketAddress(p.defaultEndpoint.address, p.defaultEndpoint.port) } },
+            ],
+          },
+        ],
+      };
+    } else {
+      c.type = "ORIGINAL_DST";
+      c.connect_timeout = timeout;
+      c.lb_policy = "CLUSTER_PROVIDED";
+      c.cleanup_interval = NEVER;
+      c.upstream_bind_config = { source_address: { address: INBOUND_SOURCE_IP, port_value: 0 } };
+    }
+    c.circuit_breakers = DEFAULT_CIRCUIT_BREAKERS;
+    // The app behind an HTTP/2 or gRPC port is spoken to in HTTP/2, as the client spoke to us.
+    if (isHttp2Protocol(p.protocol)) {
+      c.typed_extension_protocol_options = {
+        [T.httpProtocolOptions]: typed(T.httpProtocolOptions, {
+          explicit_http_config: { http2_protocol_options: {} },
+        }),
       };
     }
-    return {
-      name,
-      type: "ORIGINAL_DST",
-      connect_timeout: timeout,
-      lb_policy: "CLUSTER_PROVIDED",
-      upstream_bind_config: { source_address: { address: INBOUND_SOURCE_IP, port_value: 0 } },
-    };
+    return c;
   });
 }

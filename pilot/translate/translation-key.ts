@@ -30,6 +30,7 @@ export function translationKey(snapshot: MeshSnapshot, proxy: ProxyInfo): string
     `${l.region ?? ""}/${l.zone ?? ""}/${l.subzone ?? ""}`,
     proxy.network ?? "",
     proxy.clusterId ?? "",
+    proxy.interceptionMode,
     [...inbound].sort().join(","),
   ].join("|");
 }

@@ -1,6 +1,6 @@
 // `remora pilot` as a real subprocess on a config directory, for end-to-end tests: started on
 // free ports (read back from its "pilot listening" log line), with its logs kept for failures,
-// and small readers for its debug endpoints and metrics.
+// and small readers for its debug endpoints and metrics, including waiting for convergence.
 import type { ChildProcess } from "node:child_process";
 import { spawnRemora } from "./cli.ts";
 
@@ -8,11 +8,12 @@ export interface Pilot {
   proc: ChildProcess;
   grpcPort: number;
   httpPort: number;
+  /** Recent output lines (bounded), for failure messages. */
   logs: string[];
 }
 
-/** Starts `remora pilot --config-dir dir` on loopback with a short debounce. */
-export async function startPilot(dir: string): Promise<Pilot> {
+/** Starts pilot on loopback with ephemeral ports and a short debounce; resolves once it listens. */
+export async function startPilot(dir: string, extraArgs: string[] = []): Promise<Pilot> {
   const proc = spawnRemora([
     "pilot",
     "--config-dir",
@@ -27,6 +28,7 @@ export async function startPilot(dir: string): Promise<Pilot> {
     "20ms",
     "--debounce-max",
     "500ms",
+    ...extraArgs,
   ]);
   const logs: string[] = [];
   return new Promise((resolve, reject) => {
@@ -57,6 +59,14 @@ export async function startPilot(dir: string): Promise<Pilot> {
   });
 }
 
+/** Stops pilot (SIGTERM) and waits for it to exit. */
+export async function stopPilot(p: Pilot | undefined): Promise<void> {
+  if (!p || p.proc.exitCode !== null) return;
+  const exited = new Promise((r) => p.proc.once("exit", r));
+  p.proc.kill("SIGTERM");
+  await exited;
+}
+
 export async function getJson(p: Pilot, path: string): Promise<unknown> {
   const res = await fetch(`http://127.0.0.1:${p.httpPort}${path}`);
   return res.json();
@@ -66,4 +76,30 @@ export async function metricValue(p: Pilot, name: string, labels = ""): Promise<
   const text = await (await fetch(`http://127.0.0.1:${p.httpPort}/metrics`)).text();
   const re = new RegExp(`^${name}${labels ? `\\{${labels}\\}` : ""} (\\S+)$`, "m");
   return Number(re.exec(text)?.[1] ?? 0);
+}
+
+/** Waits until pilot published a snapshot newer than `previousVersion` and every proxy acked it. */
+export async function converged(
+  p: Pilot,
+  previousVersion: string | undefined,
+  timeoutMs = 30_000,
+): Promise<string> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const ps = (await getJson(p, "/debug/push_status")) as { snapshotVersion?: string };
+    const sync = (await getJson(p, "/debug/syncz")) as {
+      snapshotVersion: string;
+      types: Record<string, { status: string }>;
+    }[];
+    const v = ps.snapshotVersion;
+    if (
+      v &&
+      v !== previousVersion &&
+      sync.every((s) => s.snapshotVersion === v && Object.values(s.types).every((t) => t.status !== "STALE"))
+    ) {
+      return v;
+    }
+    if (Date.now() > end) throw new Error(`no convergence after ${timeoutMs} ms: ${JSON.stringify(sync)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
