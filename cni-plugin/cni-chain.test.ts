@@ -13,7 +13,15 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
 import { bundleCli, type CliBundle } from "../init-iptables/bundle-cli.ts";
-import { type Answer, must, NetnsPeers, NODE, PYTHON } from "../init-iptables/netns-fixture.ts";
+import {
+  type Answer,
+  must,
+  NetnsPeers,
+  NODE,
+  PYTHON,
+  type StagedHelpers,
+  stageHelpers,
+} from "../init-iptables/netns-fixture.ts";
 import { defaultInjectionConfig, injectPod } from "../injector/index.ts";
 import { FakeApiServer, storageKey } from "../test/fake-apiserver/index.ts";
 import { requires } from "../test/helpers/privileged.ts";
@@ -39,6 +47,8 @@ let api: FakeApiServer;
 let bridge: ApiBridge;
 let runtime: CniRuntime;
 let cli: CliBundle | undefined;
+/** The Python peer and the CLI bundle, where the app's and the proxy's uids can read them. */
+let staged: StagedHelpers | undefined;
 const peers = new NetnsPeers();
 const podNamespaces: string[] = [];
 const attached: { at: Attachment; result?: unknown }[] = [];
@@ -104,6 +114,7 @@ function remoraRun(outcome: { runs: { type: string; output?: Record<string, unkn
 before(async () => {
   if (NEEDS.skip) return;
   tmp = mkdtempSync(join(tmpdir(), "remora-cni-chain-"));
+  staged = stageHelpers();
   const bundle = await buildPluginBundle(join(tmp, "bin", "remora-cni"));
   await must("ip", ["netns", "add", hostNs]);
   await must("ip", ["-n", hostNs, "link", "set", "lo", "up"]);
@@ -151,6 +162,7 @@ after(async () => {
   await api?.stop();
   await must("ip", ["netns", "del", hostNs]).catch(() => {});
   cli?.remove();
+  staged?.remove();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -275,7 +287,7 @@ describe("remora-cni after bridge + host-local", NEEDS, () => {
   });
 
   test("the pod's own istio-validation container passes after ADD, and exits 126 without capture", async () => {
-    cli = await bundleCli();
+    cli = await bundleCli(staged?.dir);
     const validate = async (name: string, at: Attachment, extra: string[]) => {
       const pod = api.objects("", "pods", "shop").find((p) => p.metadata.name === name) as Pod;
       const c = pod.spec?.initContainers?.find((x) => x.name === "istio-validation");

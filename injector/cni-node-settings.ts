@@ -1,8 +1,10 @@
 // The settings of Remora's CNI node agent (`remora cni install`, one per node): where the node's
 // CNI directories are, what the plugin's config entry says, and how pods that started without
-// capture are repaired. One typed object with defaults, shared by the installer's flags, the
-// `remora-cni` ConfigMap that `manifest generate --cni` writes, the DaemonSet's mounts and the docs.
+// capture are repaired. One typed object; its defaults are CNI_NODE_DEFAULTS in defaults.ts, shared
+// by the installer's flags, the `remora-cni` ConfigMap `manifest generate --cni` writes and the
+// DaemonSet's mounts.
 import { isObject } from "./config.ts";
+import { CNI_NODE_DEFAULTS } from "./defaults.ts";
 import { parseKubeYaml } from "./kube-yaml.ts";
 
 export type CniLogLevel = "debug" | "info" | "warn" | "error";
@@ -44,20 +46,7 @@ export const CNI_NODE_FILES = {
 export const UNINITIALIZED_LABEL = "cni.istio.io/uninitialized";
 
 export function defaultCniNodeSettings(): CniNodeSettings {
-  return {
-    cniBinDir: "/host/opt/cni/bin",
-    cniNetDir: "/host/etc/cni/net.d",
-    hostCniBinDir: "/opt/cni/bin",
-    hostCniNetDir: "/etc/cni/net.d",
-    cniConfName: "",
-    excludeNamespaces: ["kube-system"],
-    logLevel: "info",
-    pluginLogFile: "",
-    podLookupTimeoutSeconds: 30,
-    repair: "label",
-    repairIntervalSeconds: 30,
-    healthPort: 8000,
-  };
+  return { ...CNI_NODE_DEFAULTS, excludeNamespaces: [...CNI_NODE_DEFAULTS.excludeNamespaces] };
 }
 
 type Check = (v: unknown) => string | undefined;

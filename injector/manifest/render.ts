@@ -64,7 +64,7 @@ export function manifestOptionsFrom(
         problems.push(`${cli.caBundleFile} holds no PEM certificate`);
       o.caBundle = Buffer.from(pem).toString("base64");
     } catch (err) {
-      problems.push(`cannot read --ca-bundle-file: ${(err as Error).message}`);
+      problems.push((err as Error).message);
     }
   }
   problems.push(...manifestOptionProblems(o));
