@@ -24,8 +24,10 @@ export interface InjectionConfig {
   images: {
     /** The sidecar: a stock Envoy release. */
     proxy: string;
-    /** The init container running `remora iptables`. */
+    /** The init container running `remora iptables` (and the grpc-agent template's agent). */
     init: string;
+    /** A small image with `sh` that writes the grpc-simple template's xDS bootstrap. */
+    grpcBootstrap: string;
   };
   imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
   /**
@@ -77,7 +79,7 @@ export function defaultInjectionConfig(): InjectionConfig {
     policy: "enabled",
     neverInjectSelector: [],
     alwaysInjectSelector: [],
-    images: { proxy: IMAGES.proxy, init: IMAGES.init },
+    images: { proxy: IMAGES.proxy, init: IMAGES.init, grpcBootstrap: IMAGES.grpcBootstrap },
     clusterId: MESH.clusterId,
     network: "",
     trustDomain: MESH.trustDomain,
@@ -142,7 +144,7 @@ const FIELDS: Record<string, Check | Record<string, Check>> = {
   policy: oneOf("enabled", "disabled"),
   neverInjectSelector: selectors,
   alwaysInjectSelector: selectors,
-  images: { proxy: str, init: str },
+  images: { proxy: str, init: str, grpcBootstrap: str },
   imagePullPolicy: oneOf("Always", "IfNotPresent", "Never"),
   discoveryAddress: (v, k) =>
     typeof v === "string" && /^[^\s:]+:\d{1,5}$/.test(v) ? undefined : `${k}: expected host:port`,

@@ -21,6 +21,8 @@ export const IMAGES = {
   init: `ghcr.io/remora-mesh/remora-init:${VERSION}`,
   /** The sidecar: a stock Envoy release. */
   proxy: "envoyproxy/envoy:v1.33.2",
+  /** A small image with `sh` that writes the grpc-simple template's xDS bootstrap. */
+  grpcBootstrap: "busybox:1.36.1",
 } as const;
 
 /** Control-plane ports, Istio's numbers. */

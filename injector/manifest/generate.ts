@@ -15,6 +15,7 @@ import {
 } from "../defaults.ts";
 import { cniNodeObjects } from "./cni-node.ts";
 import { networkingCrds } from "./crds.ts";
+import type { GatewayOptions } from "./gateway.ts";
 import { validatingWebhookConfiguration } from "./validating-webhook-config.ts";
 import { mutatingWebhookConfiguration } from "./webhook-config.ts";
 
@@ -37,6 +38,8 @@ export interface ManifestOptions {
   caBundle: string;
   /** Leave out the cluster-wide CRDs (for a second revision, or when they are managed elsewhere). */
   skipCrds: boolean;
+  /** Generate a gateway deployment instead of the control plane (see gateway.ts). */
+  gateway?: GatewayOptions;
 }
 
 export function defaultManifestOptions(): ManifestOptions {
@@ -83,6 +86,21 @@ export function manifestOptionProblems(o: ManifestOptions): string[] {
     if (!/^[^\s]+$/.test(v)) problems.push(`${flag} must be an image reference without spaces`);
   }
   return problems;
+}
+
+/** Binds the Role `name` to the ServiceAccount `name`, both in `namespace`. */
+export function roleBinding(
+  name: string,
+  namespace: string,
+  labels: Record<string, string>,
+): Record<string, unknown> {
+  return {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "RoleBinding",
+    metadata: { name, namespace, labels },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+    subjects: [{ kind: "ServiceAccount", name, namespace }],
+  };
 }
 
 const MESH_CONFIG_KEY = CONFIG_MAP_KEYS.mesh;
@@ -183,13 +201,7 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
       { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
     ],
   });
-  objects.push({
-    apiVersion: "rbac.authorization.k8s.io/v1",
-    kind: "RoleBinding",
-    metadata: { name, namespace: ns, labels },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
-    subjects: [{ kind: "ServiceAccount", name, namespace: ns }],
-  });
+  objects.push(roleBinding(name, ns, labels));
 
   objects.push({
     apiVersion: "v1",

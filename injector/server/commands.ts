@@ -93,6 +93,16 @@ export function registerWebhookCommands(program: Command): void {
       "PEM CA to put in the webhook's caBundle (default: patched at run time)",
     )
     .option("--skip-crds", "leave out the networking.istio.io CRDs")
+    .option(
+      "--gateway <kind>",
+      "instead of the control plane, a gateway: ingress, egress or eastwest (--namespace is then the gateway's)",
+    )
+    .option("--name <name>", "gateway name (default istio-<kind>gateway)")
+    .option("--network <network>", "gateway's network (required for eastwest)")
+    .option(
+      "--control-plane-namespace <ns>",
+      "namespace of the control plane a gateway connects to (default remora-system)",
+    )
     .option("-o, --output <file>", "write to a file instead of stdout")
     .action(async (opts: Record<string, unknown>) => {
       const { runManifestGenerate } = await import("./run-manifest.ts");

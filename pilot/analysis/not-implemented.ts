@@ -6,7 +6,6 @@ import type { RawObject } from "./input.ts";
 
 /** `group/Kind` → what is missing. */
 const KINDS: Record<string, string> = {
-  "networking.istio.io/Gateway": "gateway (router) proxies get no configuration from Remora yet (TR0001)",
   "networking.istio.io/EnvoyFilter": "EnvoyFilter patches are not applied",
   "networking.istio.io/WorkloadGroup": "WorkloadGroups (VM auto-registration) are not read",
   "networking.istio.io/ProxyConfig": "ProxyConfig is not read; proxies keep the mesh defaults",

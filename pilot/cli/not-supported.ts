@@ -2,8 +2,7 @@
 // README's "Not supported yet" section says the same (docs/differences.md has the details).
 
 export const NOT_SUPPORTED: readonly string[] = [
-  "Istio mTLS (ISTIO_MUTUAL, auto-mTLS, SDS, credentialName): traffic between sidecars is plain text",
-  "gateways: router proxies get an empty config",
+  "Istio mTLS (ISTIO_MUTUAL, auto-mTLS, DestinationRule credentialName): traffic between sidecars is plain text",
   "inbound protocol sniffing: undeclared inbound ports are proxied as TCP",
   "Sidecar egress listeners' port and bind: the union of their hosts is used",
   "rewriting TCP and gRPC probes and lifecycle hooks; merging application metrics",
