@@ -256,6 +256,30 @@ describe("remora-cni after bridge + host-local", NEEDS, () => {
     assert.doesNotMatch(await save(b), /ISTIO_/);
   });
 
+  test("a pod whose capture annotations are invalid fails ADD with 100 and gets no rules", async () => {
+    // Injected while valid, then edited: the plugin must not start it without capture.
+    const pod = appPod("edited", "shop");
+    const out = injectPod(pod, { namespace: "shop", config: { ...defaultInjectionConfig(), cni: true } });
+    assert.equal(out.kind, "injected");
+    const stored = (out as { pod: Pod }).pod;
+    stored.metadata = {
+      ...stored.metadata,
+      annotations: {
+        ...stored.metadata?.annotations,
+        "traffic.sidecar.istio.io/excludeOutboundIPRanges": "10.0.0/8",
+      },
+    };
+    api.store.create(storageKey(api.resource("", "pods")), stored as never);
+    const a = await podNetns(pod);
+    const added = await runtime.add(a);
+    attached.push({ at: a, result: added.runs[0]?.output });
+    assert.equal(added.ok, false);
+    assert.equal(added.failed?.type, "remora-cni");
+    assert.equal(added.failed?.output?.code, 100, added.failed?.stdout);
+    assert.match(String(added.failed?.output?.details), /excludeOutboundIPRanges/);
+    assert.doesNotMatch(await save(a), /ISTIO_/);
+  });
+
   test("API down: ADD fails with 11 (try again later) and the pod has no rules at all", async () => {
     const pod = appPod("ratings", "shop");
     storePod(pod);
