@@ -110,6 +110,14 @@ describe("podCapture skips what Istio's CNI skips", () => {
     assert.equal(rootArgs[rootArgs.indexOf("-u") + 1], "1337");
   });
 
+  test("pods of the gateway and proxyless gRPC templates are left alone in CNI mode", () => {
+    const templated = (t: string) => reason(injected(appPod({ "inject.istio.io/templates": t })));
+    assert.equal(templated("gateway"), "not_sidecar");
+    // The agent is no Envoy (DISABLE_ENVOY=true, as Istio's template): capturing would cut the app off.
+    assert.equal(templated("grpc-agent"), "proxy_disabled");
+    assert.equal(templated("grpc-simple"), "no_proxy");
+  });
+
   test("a bad capture annotation is an error naming it (the plugin fails closed)", () => {
     const got = podCapture(
       pod([proxy], { ...status, "traffic.sidecar.istio.io/excludeOutboundIPRanges": "10.0.0/8" }),
