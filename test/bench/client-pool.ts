@@ -5,6 +5,26 @@
 // clients are spread out, and every reply carries the child's CPU time for the command so a
 // result shows which side was the limit.
 import { type ChildProcess, fork } from "node:child_process";
+import { AdsClient, RDS } from "../helpers/ads-client.ts";
+
+/**
+ * Simulated sidecar `i` (even ids delta, odd SotW): a distinct, valid address per id
+ * (`10.<firstOctet + …>.x.x`, to be kept clear of the mesh's own addresses), names and versions
+ * only, and Envoy's default HTTP/2 stream and connection windows (256 MiB) so a full config is not
+ * paced by WINDOW_UPDATE round trips between two busy event loops. Started, asking for `rds`.
+ */
+export function benchSidecar(address: string, i: number, firstOctet: number, rds: string[]): AdsClient {
+  const ip = `10.${firstOctet + ((i >> 16) & 31)}.${(i >> 8) & 255}.${i & 255}`;
+  const c = new AdsClient(address, {
+    mode: i % 2 === 0 ? "delta" : "sotw",
+    nodeId: `sidecar~${ip}~app-${i}.default~default.svc.cluster.local`,
+    decode: false,
+    channelOptions: { "grpc-node.flow_control_window": 256 * 1024 * 1024 },
+  });
+  c.start();
+  c.setNames(RDS, rds);
+  return c;
+}
 
 export interface Reply {
   ok: boolean;

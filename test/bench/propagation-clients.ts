@@ -2,7 +2,8 @@
 // Envoy-like sidecar ADS clients, half delta and half SotW, that ACK every response and keep only
 // names and versions. Receipt times are epoch milliseconds, comparable with the benchmark's clock.
 import { performance } from "node:perf_hooks";
-import { AdsClient, CDS, EDS, LDS, RDS } from "../helpers/ads-client.ts";
+import { type AdsClient, CDS, EDS, LDS, RDS } from "../helpers/ads-client.ts";
+import { benchSidecar } from "./client-pool.ts";
 
 export type PropCmd =
   | {
@@ -31,19 +32,8 @@ export function clientsMain(): void {
     const c = process.cpuUsage(cmdCpu);
     process.send?.({ ...m, cpuSeconds: (c.user + c.system) / 1e6 });
   };
-  const make = (address: string, i: number, rds: string[]) => {
-    const ip = `10.${200 + ((i >> 16) & 31)}.${(i >> 8) & 255}.${i & 255}`;
-    const c = new AdsClient(address, {
-      mode: i % 2 === 0 ? "delta" : "sotw",
-      nodeId: `sidecar~${ip}~app-${i}.default~default.svc.cluster.local`,
-      decode: false,
-      // Envoy's default HTTP/2 windows, so a full config is not paced by WINDOW_UPDATEs.
-      channelOptions: { "grpc-node.flow_control_window": 256 * 1024 * 1024 },
-    });
-    c.start();
-    c.setNames(RDS, rds);
-    return c;
-  };
+  // Clear of the mesh's addresses (10.0–10.3.x.x).
+  const make = (address: string, i: number, rds: string[]) => benchSidecar(address, i, 200, rds);
   process.on("message", async (m: PropCmd) => {
     cmdCpu = process.cpuUsage();
     try {

@@ -35,8 +35,8 @@ import {
 import type { XdsSnapshot } from "../../pilot/xds/types.ts";
 import { deltaEntry, deltaResponseFrame, sotwEntry, sotwResponseFrame } from "../../pilot/xds/wire.ts";
 import { XdsServer } from "../../pilot/xds/xds-server.ts";
-import { AdsClient, CDS, EDS, LDS, RDS } from "../helpers/ads-client.ts";
-import { ClientPool } from "./client-pool.ts";
+import { type AdsClient, CDS, EDS, LDS, RDS } from "../helpers/ads-client.ts";
+import { benchSidecar, ClientPool } from "./client-pool.ts";
 import { benchPod, benchService } from "./mesh-objects.ts";
 import { median, percentile, report, SMOKE } from "./report.ts";
 
@@ -81,21 +81,8 @@ function clientMain(): void {
     c.resources(EDS).size >= SERVICES &&
     c.resources(LDS).size >= 1 &&
     c.resources(RDS).size >= 1;
-  const makeClient = (address: string, i: number, rds: string[]) => {
-    // A distinct, valid address per client id (10.1.x.x and up, clear of the mesh's pod IPs).
-    const ip = `10.${1 + ((i >> 16) & 63)}.${(i >> 8) & 255}.${i & 255}`;
-    const c = new AdsClient(address, {
-      mode: i % 2 === 0 ? "delta" : "sotw",
-      nodeId: `sidecar~${ip}~app-${i}.default~default.svc.cluster.local`,
-      decode: false,
-      // Envoy's default HTTP/2 stream and connection windows (256 MiB), so a full config is not
-      // paced by WINDOW_UPDATE round trips between two busy event loops.
-      channelOptions: { "grpc-node.flow_control_window": 256 * 1024 * 1024 },
-    });
-    c.start();
-    c.setNames(RDS, rds);
-    return c;
-  };
+  // Clear of the mesh's pod IPs (10.0.x.x).
+  const makeClient = (address: string, i: number, rds: string[]) => benchSidecar(address, i, 1, rds);
   const connect = async (address: string, count: number, rds = ["80"]): Promise<number[]> => {
     const t0 = now();
     const fresh = Array.from({ length: count }, () => makeClient(address, nextId++, rds));
