@@ -12,11 +12,29 @@ export {
 } from "./ca.ts";
 export { defaultCaDir, type LoadedCa, loadOrCreateCaDir } from "./ca-dir.ts";
 export {
+  CSR_METHOD_PATH,
+  CSR_SERVICE,
+  type CsrRequest,
+  type CsrResponse,
+  csrServiceDefinition,
+  requestCertificate,
+} from "./csr-api.ts";
+export { type CaMetrics, createCaMetrics, csrHandler, recordRootExpiry } from "./csr-server.ts";
+export {
   type CertificateInfo,
   certificateInfo,
   KEY_TYPES,
   type KeyType,
   pemBlocks,
 } from "./pki.ts";
+export { MemoryCertificateProvider, SecureGrpcServer, type SecureServerOptions } from "./secure-server.ts";
 export { SECURITY_DEFAULTS } from "./security-defaults.ts";
 export { parseSpiffeId, spiffeId, type WorkloadIdentity } from "./spiffe.ts";
+export {
+  AuthenticationFailed,
+  type Authenticator,
+  bearerToken,
+  type Caller,
+  noAuthenticator,
+  TokenReviewAuthenticator,
+} from "./token-review.ts";
