@@ -1,6 +1,7 @@
 // `remora pilot`: the xDS server with its HTTP debug/metrics side, fed by a config directory or
 // a Kubernetes cluster. The implementation loads only when the command runs.
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { addSecurityOptions, type SecurityCliOptions } from "./security-options.ts";
 
 /** Parses `100ms`, `10s`, `1m`, `1.5s` or a bare number of milliseconds. */
 export function parseDurationMs(text: string): number {
@@ -19,7 +20,7 @@ export function parsePort(text: string): number {
   return n;
 }
 
-export interface PilotCliOptions {
+export interface PilotCliOptions extends SecurityCliOptions {
   configDir?: string;
   kubeconfig?: string;
   host: string;
@@ -34,7 +35,7 @@ export interface PilotCliOptions {
 
 /** Options shared by `pilot` and `serve`. */
 export function addPilotOptions(cmd: Command): Command {
-  return cmd
+  const withPilot = cmd
     .option(
       "--config-dir <dir>",
       "read Kubernetes and Istio YAML from a directory (watched) instead of a cluster",
@@ -68,6 +69,7 @@ export function addPilotOptions(cmd: Command): Command {
       "--mesh-config <file>",
       "mesh config YAML (MeshConfig fields); a cluster's mesh ConfigMap (key `mesh`) overrides it",
     );
+  return addSecurityOptions(withPilot);
 }
 
 export function registerPilotCommand(program: Command): void {

@@ -29,6 +29,8 @@ export interface PilotOptions<S extends XdsSnapshot, P> {
   httpPort: number;
   log: XdsLogger;
   xds?: Partial<XdsServerOptions>;
+  /** Called with every snapshot after it is published (e.g. to publish the CA root). */
+  onSnapshot?: (snapshot: S) => void;
 }
 
 export interface RunningPilot<S extends XdsSnapshot, P> {
@@ -64,6 +66,7 @@ export async function startPilot<S extends XdsSnapshot, P>(
       xds.metrics.configDiagnostics.set({ severity: sev }, diags.filter((d) => d.severity === sev).length);
     }
     xds.setSnapshot(snapshot);
+    opts.onSnapshot?.(snapshot);
   });
   let closed = false;
   return {

@@ -30,6 +30,10 @@ spec:
     "0",
     "--http-port",
     "0",
+    "--secure-grpc-port",
+    "0",
+    "--ca-dir",
+    join(dir, "ca"),
     "--no-injector",
   ]);
   let out = "";

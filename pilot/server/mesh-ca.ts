@@ -1,0 +1,134 @@
+// Starts pilot's CA side: the CA itself (a directory with --config-dir, Secrets in a cluster), the
+// TLS port with the CSR API and TokenReview authentication, and, in a cluster, the root published
+// to every namespace as `istio-ca-root-cert`.
+import { KubeConfig } from "@kubernetes/client-node";
+import type { Registry } from "prom-client";
+import type { SecurityCliOptions } from "../cli/security-options.ts";
+import type { MeshSnapshot } from "../model/snapshot.ts";
+import { loadOrCreateCaSecret } from "../security/ca-secret.ts";
+import {
+  type Authenticator,
+  createCaMetrics,
+  csrHandler,
+  csrServiceDefinition,
+  defaultCaDir,
+  loadOrCreateCaDir,
+  MeshCa,
+  noAuthenticator,
+  recordRootExpiry,
+  SECURITY_DEFAULTS,
+  SecureGrpcServer,
+  TokenReviewAuthenticator,
+} from "../security/index.ts";
+import { RootCertPublisher } from "../security/root-publisher.ts";
+
+export interface MeshCaLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface MeshCaSetup extends SecurityCliOptions {
+  host: string;
+  configDir?: string;
+  kubeconfig?: string;
+  /** The control-plane namespace (Secrets live there). */
+  namespace: string;
+  /** Pilot's Service name (on the serving certificate). */
+  serviceName: string;
+  trustDomain: string;
+  registry: Registry;
+  log: MeshCaLogger;
+}
+
+export interface RunningMeshCa {
+  ca: MeshCa;
+  /** Where the CA came from: `dir:<path>` or `secret:<ns>/<name>`. */
+  source: string;
+  created: boolean;
+  securePort: number;
+  onSnapshot(snapshot: MeshSnapshot): void;
+  close(): Promise<void>;
+}
+
+const RESYNC_MS = 60_000;
+
+function kubeConfigFrom(file: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (file) kc.loadFromFile(file);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+export async function startMeshCa(o: MeshCaSetup): Promise<RunningMeshCa | undefined> {
+  if (o.secureGrpcPort < 0) return undefined;
+  const caOptions = {
+    trustDomain: o.trustDomain,
+    workloadCertTtlSeconds: o.workloadCertTtl,
+    maxCertTtlSeconds: o.maxWorkloadCertTtl,
+  };
+  let ca: MeshCa;
+  let source: string;
+  let created: boolean;
+  let authenticator: Authenticator = noAuthenticator;
+  let publisher: RootCertPublisher | undefined;
+  if (o.configDir) {
+    const dir = o.caDir ?? defaultCaDir(o.trustDomain);
+    const loaded = loadOrCreateCaDir(dir, o.trustDomain);
+    ca = new MeshCa(loaded.bundle, caOptions);
+    source = `dir:${dir}`;
+    created = loaded.created;
+    if (o.tokenReviewKubeconfig) {
+      authenticator = new TokenReviewAuthenticator(kubeConfigFrom(o.tokenReviewKubeconfig), [
+        SECURITY_DEFAULTS.tokenAudience,
+      ]);
+    }
+  } else {
+    const kc = kubeConfigFrom(o.kubeconfig);
+    const loaded = await loadOrCreateCaSecret(kc, o.namespace, o.trustDomain);
+    ca = new MeshCa(loaded.bundle, caOptions);
+    source = `secret:${loaded.secret}`;
+    created = loaded.created;
+    authenticator = new TokenReviewAuthenticator(
+      o.tokenReviewKubeconfig ? kubeConfigFrom(o.tokenReviewKubeconfig) : kc,
+      [SECURITY_DEFAULTS.tokenAudience],
+    );
+    publisher = new RootCertPublisher(kc, ca.rootCertPem, o.log);
+  }
+  if (authenticator === noAuthenticator) {
+    o.log.warn(
+      {},
+      "the CSR API has no API server to review tokens with and refuses every request; pass --token-review-kubeconfig",
+    );
+  }
+  const metrics = createCaMetrics(o.registry);
+  recordRootExpiry(metrics, ca);
+  const dnsNames = [
+    `${o.serviceName}.${o.namespace}.svc`,
+    `${o.serviceName}.${o.namespace}.svc.cluster.local`,
+    `istiod.${o.namespace}.svc`,
+    "localhost",
+  ];
+  const secure = new SecureGrpcServer({ host: o.host, port: o.secureGrpcPort, ca, dnsNames });
+  secure.addService(csrServiceDefinition, {
+    CreateCertificate: csrHandler({ ca: () => ca, authenticator, metrics, log: o.log }),
+  });
+  const securePort = await secure.listen();
+  let namespaces: string[] = [];
+  const resync = setInterval(() => void publisher?.sync(namespaces, true), RESYNC_MS);
+  resync.unref();
+  return {
+    ca,
+    source,
+    created,
+    securePort,
+    onSnapshot(snapshot) {
+      if (!publisher) return;
+      namespaces = [...snapshot.namespaces.keys()];
+      void publisher.sync(namespaces);
+    },
+    async close() {
+      clearInterval(resync);
+      await secure.close(2_000);
+    },
+  };
+}
