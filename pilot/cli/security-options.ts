@@ -2,7 +2,7 @@
 // the CSR API (and authenticated xDS), where the CA lives without a cluster, who reviews tokens,
 // and certificate lifetimes. Defaults come from pilot/security's SECURITY_DEFAULTS.
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { SECURITY_DEFAULTS } from "../security/index.ts";
+import { SECURITY_DEFAULTS } from "../security/security-defaults.ts";
 
 export interface SecurityCliOptions {
   secureGrpcPort: number;

@@ -23,12 +23,10 @@ export { type CaMetrics, createCaMetrics, csrHandler, recordRootExpiry } from ".
 export {
   type CertificateInfo,
   certificateInfo,
-  KEY_TYPES,
-  type KeyType,
   pemBlocks,
 } from "./pki.ts";
 export { MemoryCertificateProvider, SecureGrpcServer, type SecureServerOptions } from "./secure-server.ts";
-export { SECURITY_DEFAULTS } from "./security-defaults.ts";
+export { KEY_TYPES, type KeyType, SECURITY_DEFAULTS } from "./security-defaults.ts";
 export { parseSpiffeId, spiffeId, type WorkloadIdentity } from "./spiffe.ts";
 export {
   AuthenticationFailed,

@@ -49,8 +49,9 @@ import {
   Version,
 } from "@peculiar/asn1-x509";
 
-export type KeyType = "EC_P256" | "RSA_2048";
-export const KEY_TYPES: readonly KeyType[] = ["EC_P256", "RSA_2048"];
+import type { KeyType } from "./security-defaults.ts";
+
+export type { KeyType };
 
 const OID_ECDSA_SHA256 = "1.2.840.10045.4.3.2";
 const OID_RSA_SHA256 = "1.2.840.113549.1.1.11";

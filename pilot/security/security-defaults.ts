@@ -1,6 +1,9 @@
 // The one source of security defaults: the CLI, the agent, the injector's templates and the docs
-// read these values (Istio's where Istio has one).
-import type { KeyType } from "./pki.ts";
+// read these values (Istio's where Istio has one). Dependency-free: the CLI loads it at start-up.
+
+/** Workload and CA key types the CA issues for and accepts. */
+export type KeyType = "EC_P256" | "RSA_2048";
+export const KEY_TYPES: readonly KeyType[] = ["EC_P256", "RSA_2048"];
 
 export const SECURITY_DEFAULTS = {
   /** Authenticated xDS + CSR API over TLS (istiod's 15012). */
