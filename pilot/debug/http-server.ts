@@ -5,6 +5,7 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { XdsConnection } from "../xds/connection.ts";
+import { redactSecret } from "../xds/secrets.ts";
 import type { XdsSnapshot } from "../xds/types.ts";
 import type { XdsServer } from "../xds/xds-server.ts";
 
@@ -30,6 +31,7 @@ function proxyRow(c: XdsConnection<unknown>): Record<string, unknown> {
     connectionId: c.id,
     mode: c.mode,
     peer: c.peer,
+    identity: { address: c.identity.address, verified: c.identity.verified ?? null },
     connectedAt: c.connectedAt.toISOString(),
     userAgent: [c.node.user_agent_name, c.node.user_agent_version].filter(Boolean).join("/"),
     generator: c.node.metadata.GENERATOR ?? undefined,
@@ -115,7 +117,8 @@ export async function startDebugServer<S extends XdsSnapshot, P>(
       endpoints: config?.config.endpoints ?? [],
       listeners: config?.config.listeners ?? [],
       routes: config?.config.routes ?? [],
-      secrets: (config?.config.secrets ?? []).map((s) => ({ name: s.name })),
+      // This stream's own SDS (never the key material: private keys are redacted).
+      secrets: [...(conn.secrets?.set.byName.values() ?? [])].map((r) => redactSecret(r.json)),
       diagnostics: config?.diagnostics ?? [],
     };
   });

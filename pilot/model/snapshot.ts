@@ -2,6 +2,7 @@
 // change; nothing mutates a snapshot once published, so translations can run in any order and be
 // cached by (snapshot version, proxy-dependent key).
 import type { ConfigObject, IstioKind } from "./config.ts";
+import type { TlsCredential } from "./credential.ts";
 import type { Diagnostic } from "./diagnostic.ts";
 import type { MeshConfig } from "./mesh-config.ts";
 import type { Endpoint, Service, Workload } from "./service.ts";
@@ -22,6 +23,13 @@ export interface ChangeSet {
    * stays endpoint-only for everyone else.
    */
   workloadIps?: ReadonlySet<string>;
+  /** `namespace/name` of credential Secrets whose content or status changed. */
+  secrets?: ReadonlySet<string>;
+  /**
+   * True when nothing but credential content changed (a rotation): every translation stays as it
+   * was and only SDS needs pushing.
+   */
+  secretsOnly?: boolean;
   /**
    * Version of the snapshot these changes are relative to. Consumers that patch their state from
    * the previous snapshot check it is the one they hold.
@@ -43,6 +51,11 @@ export interface MeshSnapshot {
   readonly workloadsByIp: ReadonlyMap<string, Workload>;
   /** Namespace labels, for Sidecar/exportTo decisions and injection reports. */
   readonly namespaces: ReadonlyMap<string, Readonly<Record<string, string>>>;
+  /**
+   * TLS credentials from Secrets, by `namespace/name`. Translation reads only their `status`;
+   * the material is served over SDS, and only to proxies entitled to it.
+   */
+  readonly credentials: ReadonlyMap<string, TlsCredential>;
   /** Source-level diagnostics (bad files, invalid objects that were dropped). */
   readonly diagnostics: readonly Diagnostic[];
   readonly changes: ChangeSet;

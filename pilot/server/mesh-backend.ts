@@ -6,6 +6,7 @@ import { parseProxy } from "../model/parse-proxy.ts";
 import type { ProxyInfo } from "../model/proxy.ts";
 import { type EnvoyJson, resourceName, type XdsKind } from "../model/proxy-config.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
+import { credentialSecretProvider } from "../sds/index.ts";
 import { translate, translateEndpoints, translationKey } from "../translate/index.ts";
 import type { PreparedConfig, ResourceEncoder } from "../xds/resources.ts";
 import type { XdsBackend } from "../xds/types.ts";
@@ -168,6 +169,8 @@ export function meshBackend(): XdsBackend<MeshSnapshot, ProxyInfo> & {
       return false;
     },
     sourcesOf: (snapshot, _kind, name) => sourcesOfResource(snapshot, name),
+    // Gateway credentials (`kubernetes://…`); workload certificates are another provider.
+    secretProviders: [credentialSecretProvider()],
     describe: (proxy) => ({
       namespace: proxy.namespace,
       type: proxy.type,

@@ -8,6 +8,7 @@ import type { Diagnostic } from "../model/diagnostic.ts";
 import type { Endpoint, Service, Workload } from "../model/service.ts";
 import type { MeshSnapshot, SnapshotInput } from "../model/snapshot.ts";
 import { computeChanges } from "./changes.ts";
+import { buildCredentials } from "./credentials.ts";
 import { indexKube, kubeService } from "./kube-services.ts";
 import { serviceEntryServices } from "./service-entries.ts";
 import { podWorkload, workloadEntryWorkload } from "./workloads.ts";
@@ -92,6 +93,7 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
     endpoints: sorted(endpoints),
     workloadsByIp: sorted(workloadsByIp),
     namespaces: sorted(namespaces),
+    credentials: buildCredentials(input.kube.secrets),
     diagnostics,
   };
   return { ...base, changes: computeChanges(base, previous) };

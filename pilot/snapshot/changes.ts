@@ -20,14 +20,48 @@ function changedKeys<V>(a: ReadonlyMap<string, V>, b: ReadonlyMap<string, V>): S
 }
 
 /**
+ * Credentials whose content changed, and whether any change reaches translation (a credential
+ * appearing, going away, or its status changing), which content alone does not.
+ */
+function credentialChanges(
+  next: SnapshotBody,
+  previous: MeshSnapshot,
+): { keys: Set<string>; status: boolean } {
+  const keys = new Set<string>();
+  let status = false;
+  for (const [k, c] of next.credentials) {
+    const p = previous.credentials.get(k);
+    if (p && p.version === c.version) continue;
+    keys.add(k);
+    if (!p || !sameJson(p.status, c.status)) status = true;
+  }
+  for (const k of previous.credentials.keys()) {
+    if (next.credentials.has(k)) continue;
+    keys.add(k);
+    status = true;
+  }
+  return { keys, status };
+}
+
+/**
  * Compares a new snapshot body with the previous snapshot. Kinds: Istio kinds, plus "Service",
- * "Endpoints", "Workload" (pod/WorkloadEntry identity by IP), "Namespace" and "MeshConfig".
+ * "Endpoints", "Workload" (pod/WorkloadEntry identity by IP), "Namespace", "MeshConfig" and
+ * "Secret" (credential content or status).
  */
 export function computeChanges(next: SnapshotBody, previous: MeshSnapshot | undefined): ChangeSet {
   if (!previous) {
     return {
-      kinds: new Set([...ISTIO_KINDS, "Service", "Endpoints", "Workload", "Namespace", "MeshConfig"]),
+      kinds: new Set([
+        ...ISTIO_KINDS,
+        "Service",
+        "Endpoints",
+        "Workload",
+        "Namespace",
+        "MeshConfig",
+        "Secret",
+      ]),
       endpointHosts: new Set(next.endpoints.keys()),
+      secrets: new Set(next.credentials.keys()),
       endpointsOnly: false,
       full: true,
       workloadIps: new Set(next.workloadsByIp.keys()),
@@ -45,6 +79,19 @@ export function computeChanges(next: SnapshotBody, previous: MeshSnapshot | unde
   if (changedKeys(next.namespaces, previous.namespaces).size > 0) kinds.add("Namespace");
   const meshChanged = !sameJson(next.meshConfig, previous.meshConfig);
   if (meshChanged) kinds.add("MeshConfig");
+  const creds = credentialChanges(next, previous);
+  // Only a status change reaches translation; a rotation alone leaves every other kind alone.
+  const secretsOnly = creds.keys.size > 0 && !creds.status && kinds.size === 0;
+  if (creds.keys.size > 0) kinds.add("Secret");
   const endpointsOnly = endpointHosts.size > 0 && [...kinds].every((k) => ENDPOINT_KINDS.has(k));
-  return { kinds, endpointHosts, endpointsOnly, full: meshChanged, workloadIps, basedOn: previous.version };
+  return {
+    kinds,
+    endpointHosts,
+    endpointsOnly,
+    full: meshChanged,
+    workloadIps,
+    secrets: creds.keys,
+    secretsOnly,
+    basedOn: previous.version,
+  };
 }

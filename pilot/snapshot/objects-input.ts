@@ -10,6 +10,7 @@ import { isIstioNetworking, toConfigObject } from "../model/convert.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { MeshConfig } from "../model/mesh-config.ts";
 import type { SnapshotInput } from "../model/snapshot.ts";
+import { credentialSecretView } from "./credentials.ts";
 
 /** Where each object came from: one label for all, or one per object index. */
 export type SourceLabel = string | ((index: number) => string);
@@ -112,9 +113,12 @@ export function objectsToSnapshotInput(
       case "v1/Node":
         kube.nodes.push(obj as Node);
         return;
-      case "v1/Secret":
-        kube.secrets.push(withNamespace(obj as Secret, "default"));
+      case "v1/Secret": {
+        // Only credential keys are kept; other Secrets (tokens, docker configs) are not held.
+        const view = credentialSecretView(obj);
+        if (view) kube.secrets.push(withNamespace(view, "default"));
         return;
+      }
       case "v1/ConfigMap": {
         const mesh_ = obj.data?.mesh;
         if (obj.metadata?.name === "istio" && typeof mesh_ === "string") {

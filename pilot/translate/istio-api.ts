@@ -211,3 +211,42 @@ export interface SidecarSpecLoose {
   }[];
   outboundTrafficPolicy?: { mode?: "ALLOW_ANY" | "REGISTRY_ONLY" };
 }
+
+export type ServerTlsMode =
+  | "PASSTHROUGH"
+  | "SIMPLE"
+  | "MUTUAL"
+  | "AUTO_PASSTHROUGH"
+  | "ISTIO_MUTUAL"
+  | "OPTIONAL_MUTUAL";
+
+export interface ServerTls {
+  httpsRedirect?: boolean;
+  mode?: ServerTlsMode;
+  serverCertificate?: string;
+  privateKey?: string;
+  caCertificates?: string;
+  caCrl?: string;
+  credentialName?: string;
+  credentialNames?: string[];
+  subjectAltNames?: string[];
+  verifyCertificateSpki?: string[];
+  verifyCertificateHash?: string[];
+  minProtocolVersion?: string;
+  maxProtocolVersion?: string;
+  cipherSuites?: string[];
+}
+
+export interface GatewayServer {
+  name?: string;
+  port?: { number?: number; protocol?: string; name?: string; targetPort?: number };
+  bind?: string;
+  hosts?: string[];
+  tls?: ServerTls;
+  defaultEndpoint?: string;
+}
+
+export interface GatewaySpecLoose {
+  servers?: GatewayServer[];
+  selector?: Record<string, string>;
+}

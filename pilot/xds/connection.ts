@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import type { XdsKind } from "../model/proxy-config.ts";
 import type { XdsMetrics } from "./metrics.ts";
+import { type PeerIdentity, parsePeer } from "./peer.ts";
 import {
   deltaBytes,
   isWildcardKind,
@@ -13,6 +14,7 @@ import {
   SHORT_TYPE,
   type TypeSet,
 } from "./resources.ts";
+import { EMPTY_SECRET_SET, type SecretState } from "./secrets.ts";
 import { type NackRecord, type TypeResponse, TypeWatch } from "./watch.ts";
 import {
   type DeltaRequest,
@@ -79,6 +81,13 @@ export class XdsConnection<P = unknown> {
   closed = false;
   /** The last full-config watermark: snapshot version the proxy was pushed. */
   pushedVersion = "";
+  /** Who is at the other end (address; a verified identity once an authenticator proves one). */
+  identity: PeerIdentity;
+  /**
+   * SDS for this stream alone (see secrets.ts): the server resolves it before pushing secrets.
+   * A translation's own `secret` set is never served, so nothing bypasses the providers' checks.
+   */
+  secrets: SecretState | undefined;
   private nonceCounter = 0;
   private readonly noncePrefix = randomBytes(4).toString("hex");
 
@@ -92,6 +101,12 @@ export class XdsConnection<P = unknown> {
     private readonly hooks: ConnectionHooks,
   ) {
     this.id = `${node.id}-${++counter}`;
+    this.identity = parsePeer(peer);
+  }
+
+  /** The set this stream is served for a kind: the shared config's, except for secrets. */
+  private setFor(config: PreparedConfig, kind: XdsKind): TypeSet {
+    return kind === "secret" ? (this.secrets?.set ?? EMPTY_SECRET_SET) : config.types[kind];
   }
 
   private nonce(): string {
@@ -205,7 +220,7 @@ export class XdsConnection<P = unknown> {
    * the same thousand clusters hold one copy of each name rather than one per decoded request.
    */
   private canonical(kind: XdsKind, names: readonly string[]): readonly string[] {
-    const byName = this.config?.types[kind].byName;
+    const byName = this.config && this.setFor(this.config, kind).byName;
     if (!byName) return names;
     return names.map((n) => byName.get(n)?.name ?? n);
   }
@@ -228,7 +243,7 @@ export class XdsConnection<P = unknown> {
       if (kinds && !kinds.includes(kind)) continue;
       const w = this.watches.get(kind);
       if (!w?.requested) continue;
-      const set = config.types[kind];
+      const set = this.setFor(config, kind);
       const resp = w.plan(set, !w.responded);
       if (!resp) continue;
       const { frame, nonce } = this.encode(w, set, resp);
@@ -315,6 +330,12 @@ export class XdsConnection<P = unknown> {
         pushes: w.pushes,
         lastError: w.lastError,
       };
+    }
+    const sds = out.secret as Record<string, unknown> | undefined;
+    if (sds && this.secrets) {
+      sds.served = [...this.secrets.set.byName.keys()];
+      sds.refused = this.secrets.refused;
+      sds.pending = this.secrets.pending;
     }
     return out;
   }

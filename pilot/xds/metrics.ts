@@ -22,6 +22,8 @@ export interface XdsMetrics {
   endpointPatches: Counter;
   rejectedStreams: Counter<"reason">;
   configDiagnostics: Gauge<"severity">;
+  sdsErrors: Counter;
+  sdsRefusals: Counter<"reason">;
 }
 
 const SECONDS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 3, 5, 10, 20, 30];
@@ -132,6 +134,17 @@ export function createXdsMetrics(registry = new Registry()): XdsMetrics {
       name: "remora_config_diagnostics",
       help: "Diagnostics on the current configuration, by severity.",
       labelNames: ["severity"],
+      registers: [registry],
+    }),
+    sdsErrors: new Counter({
+      name: "pilot_sds_certificate_errors_total",
+      help: "Total number of failures to fetch SDS key and certificate (refused, missing or unusable).",
+      registers: [registry],
+    }),
+    sdsRefusals: new Counter({
+      name: "remora_sds_refusals_total",
+      help: "Secrets a proxy asked for and was not entitled to, by reason.",
+      labelNames: ["reason"],
       registers: [registry],
     }),
   };

@@ -1,6 +1,7 @@
 // The push queue: at most one pending push per connection (new requests merge into it), a bound
 // on pushes running at once, and a connection already being pushed gets its next push only after
 // the current one finishes, so a slow stream delays itself and nobody else.
+import type { XdsKind } from "../model/proxy-config.ts";
 
 export interface PushRequest {
   /** When the change that caused this push was first seen (for convergence time). */
@@ -8,14 +9,18 @@ export interface PushRequest {
   /** When the push was enqueued (for queue time). */
   enqueuedAt: number;
   reason: string;
+  /** Only these types (e.g. `secret` for a rotation); every watched type when absent. */
+  kinds?: readonly XdsKind[];
 }
 
 export function mergePush(a: PushRequest, b: PushRequest): PushRequest {
-  return {
+  const merged: PushRequest = {
     startedAt: Math.min(a.startedAt, b.startedAt),
     enqueuedAt: Math.min(a.enqueuedAt, b.enqueuedAt),
     reason: a.reason === b.reason ? a.reason : `${a.reason}+${b.reason}`,
   };
+  if (a.kinds && b.kinds) merged.kinds = [...new Set([...a.kinds, ...b.kinds])];
+  return merged;
 }
 
 export class PushQueue<C> {

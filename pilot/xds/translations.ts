@@ -35,6 +35,11 @@ export class Translations<S extends XdsSnapshot, P> {
     this.resources = new ResourceCache(encoder);
   }
 
+  /** The content-keyed resource cache (secrets are prepared through it too). */
+  get cache(): ResourceCache {
+    return this.resources;
+  }
+
   /** A new snapshot replaces `previous`: its configs become the base for patching. */
   advance(previous: S | undefined): void {
     this.previous = previous ? { version: previous.version, configs: this.current } : undefined;
@@ -65,9 +70,12 @@ export class Translations<S extends XdsSnapshot, P> {
     }
     const t0 = performance.now();
     let made: Lookup["made"] = "patched";
-    let config = this.patched(snapshot, proxy, key);
-    if (config) this.metrics.endpointPatches.inc();
-    else {
+    let config = this.unchanged(snapshot, key);
+    if (!config) {
+      config = this.patched(snapshot, proxy, key);
+      if (config) this.metrics.endpointPatches.inc();
+    }
+    if (!config) {
       made = "translated";
       const out = this.backend.generate(snapshot, proxy) as ReturnType<XdsBackend<S, P>["generate"]> & {
         refused?: { kind: XdsKind; name: string }[];
@@ -88,6 +96,17 @@ export class Translations<S extends XdsSnapshot, P> {
     this.made++;
     this.metrics.translationTime.observe((performance.now() - t0) / 1000);
     return { config, made };
+  }
+
+  /**
+   * The previous snapshot's config as it was, when nothing but credential content changed (a
+   * rotation reaches proxies over SDS alone; translation does not read the material).
+   */
+  private unchanged(snapshot: S, key: string): PreparedConfig | undefined {
+    const prev = this.previous;
+    if (!snapshot.changes.secretsOnly || !prev || snapshot.changes.basedOn !== prev.version) return undefined;
+    const base = prev.configs.get(key);
+    return base && { ...base, snapshotVersion: snapshot.version };
   }
 
   /**

@@ -5,6 +5,7 @@ import type { Diagnostic } from "../model/diagnostic.ts";
 import type { EnvoyJson, ProxyConfig, XdsKind } from "../model/proxy-config.ts";
 import type { ChangeSet } from "../model/snapshot.ts";
 import type { PreparedConfig } from "./resources.ts";
+import type { SecretProvider } from "./secrets.ts";
 import type { XdsNode } from "./wire.ts";
 
 /** The part of a snapshot the server reads itself. */
@@ -45,6 +46,11 @@ export interface XdsBackend<S extends XdsSnapshot, P> {
   sourcesOf?(snapshot: S, kind: XdsKind, name: string): string[];
   /** Labels for debug output (namespace, type…). */
   describe?(proxy: P): Record<string, unknown>;
+  /**
+   * Who answers SDS names (see secrets.ts); more can be added with XdsServer.addSecretProvider.
+   * Without providers every secret name is refused.
+   */
+  secretProviders?: readonly SecretProvider<S, P>[];
 }
 
 export interface XdsServerOptions {

@@ -7,8 +7,10 @@ import type { XdsKind } from "../model/proxy-config.ts";
 import { type ConnectionHooks, type ConnectionSink, XdsConnection } from "./connection.ts";
 import { installFramedSend } from "./framed-send.ts";
 import { createXdsMetrics, type XdsMetrics } from "./metrics.ts";
+import type { PeerAuthenticator, PeerIdentity, VerifiedIdentity } from "./peer.ts";
 import { Admission, PushQueue, type PushRequest } from "./push-queue.ts";
 import type { PreparedConfig, ResourceEncoder } from "./resources.ts";
+import { type SecretProvider, SecretServing } from "./secrets.ts";
 import { Translations } from "./translations.ts";
 import { DEFAULT_XDS_OPTIONS, type XdsBackend, type XdsServerOptions, type XdsSnapshot } from "./types.ts";
 import type { NackRecord } from "./watch.ts";
@@ -61,6 +63,9 @@ export class XdsServer<S extends XdsSnapshot, P> {
   private sliceStart = 0;
   /** Observer for ACKs (tests and benchmarks). */
   onAck: ((conn: XdsConnection<P>, kind: XdsKind) => void) | undefined;
+  private readonly secrets: SecretServing<S, P>;
+  /** Proves who opens a stream (set by the transport's security); without it only addresses are known. */
+  peerAuthenticator: PeerAuthenticator | undefined;
 
   constructor(
     private readonly backend: XdsBackend<S, P>,
@@ -80,6 +85,24 @@ export class XdsServer<S extends XdsSnapshot, P> {
       onAck: (conn, kind) => this.onAck?.(conn as XdsConnection<P>, kind),
       log: (level, msg, fields) => this.log[level](fields ?? {}, msg),
     };
+    this.secrets = new SecretServing<S, P>(this.translations.cache, this.metrics, this.log, (match, reason) =>
+      this.secretsChanged(match, reason),
+    );
+    for (const p of backend.secretProviders ?? []) this.addSecretProvider(p);
+  }
+
+  /** Installs a secret provider (after those already installed: earlier ones claim names first). */
+  addSecretProvider(provider: SecretProvider<S, P>): void {
+    this.secrets.add(provider);
+  }
+
+  /** SDS-only pushes to the connections that subscribe to secrets and match. */
+  secretsChanged(match?: (peer: PeerIdentity, proxy: P) => boolean, reason = "secret"): void {
+    const now = Date.now();
+    for (const conn of this.conns) {
+      if (!conn.watches.get("secret")?.requested || (match && !match(conn.identity, conn.proxy))) continue;
+      this.queue.enqueue(conn, { startedAt: now, enqueuedAt: now, reason, kinds: ["secret"] });
+    }
   }
 
   /** Starts gRPC on host:port (0 picks a free port); resolves to the bound port. */
@@ -144,9 +167,20 @@ export class XdsServer<S extends XdsSnapshot, P> {
     let queued = 0;
     let skipped = 0;
     const now = Date.now();
+    // A rotation: translations stay as they were (see Translations), only SDS goes out.
+    const secretsOnly = snapshot.changes.secretsOnly === true && !snapshot.changes.full;
     for (const conn of this.conns) {
       const parsed = this.backend.parseProxy(conn.node, snapshot);
       if (parsed.ok) conn.proxy = parsed.proxy;
+      if (secretsOnly) {
+        if (!conn.watches.get("secret")?.requested) {
+          skipped++;
+          continue;
+        }
+        this.queue.enqueue(conn, { startedAt: now, enqueuedAt: now, reason: "sds", kinds: ["secret"] });
+        queued++;
+        continue;
+      }
       if (
         conn.config &&
         !snapshot.changes.full &&
@@ -161,7 +195,7 @@ export class XdsServer<S extends XdsSnapshot, P> {
     }
     this.history.push({
       version: snapshot.version,
-      reason: endpointsOnly ? "endpoints" : snapshot.changes.full ? "full" : reason,
+      reason: endpointsOnly ? "endpoints" : secretsOnly ? "secrets" : snapshot.changes.full ? "full" : reason,
       at: new Date(now).toISOString(),
       endpointsOnly,
       proxies: queued,
@@ -197,7 +231,8 @@ export class XdsServer<S extends XdsSnapshot, P> {
 
   private respond(conn: XdsConnection<P>, kinds: XdsKind[]): void {
     const config = this.configFor(conn);
-    if (!config) return; // No snapshot yet: the first snapshot answers every open watch.
+    if (!config || !this.snapshot) return; // No snapshot yet: the first snapshot answers every open watch.
+    this.secrets.refresh(conn, this.snapshot, kinds);
     conn.push(config, kinds, Date.now());
   }
 
@@ -225,9 +260,10 @@ export class XdsServer<S extends XdsSnapshot, P> {
       if (conn.closed) return;
     }
     const config = this.configFor(conn);
-    if (!config) return;
+    if (!config || !this.snapshot) return;
     const t0 = performance.now();
-    const bytes = conn.push(config, undefined, req.startedAt);
+    this.secrets.refresh(conn, this.snapshot, req.kinds);
+    const bytes = conn.push(config, req.kinds, req.startedAt);
     if (bytes > 0) this.metrics.sendTime.observe((performance.now() - t0) / 1000);
   }
 
@@ -292,7 +328,24 @@ export class XdsServer<S extends XdsSnapshot, P> {
         this.log.error({ err, proxy: c.node.id }, "failed to handle xDS request");
       }
     };
+    // With an authenticator, the stream opens once the caller is verified; requests that arrive
+    // meanwhile wait in the backlog as during admission.
     const open = (first: AnyRequest) => {
+      const auth = this.peerAuthenticator;
+      if (!auth) return openAs(first, undefined);
+      auth(call).then(
+        (verified) => {
+          if (state === "admitting" && !call.cancelled) openAs(first, verified);
+        },
+        (err: unknown) =>
+          fail(
+            grpc.status.UNAUTHENTICATED,
+            `xDS caller not authenticated: ${err instanceof Error ? err.message : String(err)}`,
+            "unauthenticated",
+          ),
+      );
+    };
+    const openAs = (first: AnyRequest, verified: VerifiedIdentity | undefined) => {
       const node = first.node;
       const parsed = this.backend.parseProxy(node as NonNullable<typeof node>, this.snapshot);
       if (!parsed.ok) {
@@ -327,12 +380,22 @@ export class XdsServer<S extends XdsSnapshot, P> {
         this.metrics,
         this.hooks,
       );
+      if (verified) c.identity = { ...c.identity, verified };
       conn = c;
       state = "open";
       this.conns.add(c);
       this.calls.set(c, call);
       this.metrics.connected.inc({ type: mode });
-      this.log.info({ proxy: c.node.id, id: c.id, mode, peer: c.peer }, "xDS stream opened");
+      this.log.info(
+        {
+          proxy: c.node.id,
+          id: c.id,
+          mode,
+          peer: c.peer,
+          verified: verified?.principal ?? verified?.serviceAccount,
+        },
+        "xDS stream opened",
+      );
       for (const req of backlog.splice(0)) dispatch(c, req);
     };
     call.on("data", (req: AnyRequest) => {

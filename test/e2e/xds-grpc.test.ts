@@ -3,7 +3,6 @@
 // plain grpc-js servers on loopback as the endpoints of a ServiceEntry. Every assertion is on real
 // calls. Config changes are made by rewriting files while the clients keep their channels.
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +12,8 @@ import * as xds from "@grpc/grpc-js-xds";
 import { proxyConfig } from "../../pilot/debug/proxy-config.ts";
 import { proxyStatus } from "../../pilot/debug/proxy-status.ts";
 import { AdsClient, RDS } from "../helpers/ads-client.ts";
-import { runRemora, spawnRemora } from "../helpers/cli.ts";
+import { runRemora } from "../helpers/cli.ts";
+import { getJson, metricValue, type Pilot, startPilot } from "../helpers/pilot-process.ts";
 import { until } from "../helpers/wait.ts";
 
 xds.register();
@@ -200,73 +200,6 @@ function share(results: CallResult[], pred: (r: CallResult) => boolean): number 
 }
 
 // ---- pilot subprocess -----------------------------------------------------------------------
-
-interface Pilot {
-  proc: ChildProcess;
-  grpcPort: number;
-  httpPort: number;
-  logs: string[];
-}
-
-async function startPilot(dir: string): Promise<Pilot> {
-  const proc = spawnRemora([
-    "pilot",
-    "--config-dir",
-    dir,
-    "--host",
-    "127.0.0.1",
-    "--grpc-port",
-    "0",
-    "--http-port",
-    "0",
-    "--secure-grpc-port",
-    "0",
-    "--ca-dir",
-    join(dir, "ca"),
-    "--debounce-after",
-    "20ms",
-    "--debounce-max",
-    "500ms",
-  ]);
-  const logs: string[] = [];
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`pilot did not start:\n${logs.join("")}`)), 60_000);
-    let buf = "";
-    proc.stderr?.on("data", (d: Buffer) => logs.push(d.toString()));
-    proc.stdout?.on("data", (d: Buffer) => {
-      buf += d.toString();
-      let i = buf.indexOf("\n");
-      while (i >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        logs.push(`${line}\n`);
-        if (logs.length > 2000) logs.splice(0, 1000);
-        try {
-          const j = JSON.parse(line) as { msg?: string; grpcPort?: number; httpPort?: number };
-          if (j.msg === "pilot listening" && j.grpcPort && j.httpPort) {
-            clearTimeout(t);
-            resolve({ proc, grpcPort: j.grpcPort, httpPort: j.httpPort, logs });
-          }
-        } catch {
-          // not JSON
-        }
-        i = buf.indexOf("\n");
-      }
-    });
-    proc.once("exit", (code) => reject(new Error(`pilot exited ${code}:\n${logs.join("")}`)));
-  });
-}
-
-async function getJson(p: Pilot, path: string): Promise<unknown> {
-  const res = await fetch(`http://127.0.0.1:${p.httpPort}${path}`);
-  return res.json();
-}
-
-async function metricValue(p: Pilot, name: string, labels = ""): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${p.httpPort}/metrics`)).text();
-  const re = new RegExp(`^${name}${labels ? `\\{${labels}\\}` : ""} (\\S+)$`, "m");
-  return Number(re.exec(text)?.[1] ?? 0);
-}
 
 /** Waits until the pilot published a new snapshot and every connected proxy acked it. */
 async function converged(p: Pilot, previousVersion: string | undefined, timeoutMs = 30_000): Promise<string> {

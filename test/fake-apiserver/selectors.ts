@@ -1,6 +1,6 @@
 // Label and field selectors with the grammar kube-apiserver accepts: `a=b`, `a==b`, `a!=b`,
 // `a in (x,y)`, `a notin (x)`, `a` (exists) and `!a` (does not exist), comma-separated (AND).
-// Field selectors support metadata.name and metadata.namespace (=, ==, !=).
+// Field selectors support metadata.name, metadata.namespace and (Secrets) type (=, ==, !=).
 import { ApiError } from "./status.ts";
 
 type Requirement =
@@ -78,11 +78,20 @@ export function parseLabelSelector(s: string | null | undefined): Selector {
   return (labels) => reqs.every((r) => matches(r, labels ?? {}));
 }
 
-export type FieldSelector = (obj: { metadata?: { name?: string; namespace?: string } }) => boolean;
+export type FieldSelector = (obj: {
+  metadata?: { name?: string; namespace?: string };
+  type?: unknown;
+}) => boolean;
 
-const FIELDS = new Set(["metadata.name", "metadata.namespace"]);
+const FIELDS = new Set(["metadata.name", "metadata.namespace", "type"]);
 
-/** Parses a fieldSelector query value (metadata.name / metadata.namespace only). */
+function fieldValue(obj: Parameters<FieldSelector>[0], field: string): string | undefined {
+  if (field === "metadata.name") return obj.metadata?.name;
+  if (field === "metadata.namespace") return obj.metadata?.namespace;
+  return typeof obj.type === "string" ? obj.type : undefined;
+}
+
+/** Parses a fieldSelector query value (metadata.name, metadata.namespace, type). */
 export function parseFieldSelector(s: string | null | undefined): FieldSelector {
   if (!s) return () => true;
   const reqs = splitTerms(s).map((term) => {
@@ -96,7 +105,7 @@ export function parseFieldSelector(s: string | null | undefined): FieldSelector 
   });
   return (obj) =>
     reqs.every((r) => {
-      const v = r.field === "metadata.name" ? obj.metadata?.name : obj.metadata?.namespace;
+      const v = fieldValue(obj, r.field);
       return r.neq ? (v ?? "") !== r.value : (v ?? "") === r.value;
     });
 }

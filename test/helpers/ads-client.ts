@@ -1,6 +1,6 @@
 // A TypeScript ADS client that behaves like an Envoy sidecar over one real gRPC stream, in either
 // state-of-the-world or delta mode: wildcard CDS/LDS, EDS names followed from CDS, RDS names from
-// LDS, ACK or NACK of every response, and reconnect with initial_resource_versions (delta).
+// LDS, SDS names from the secrets listeners and clusters load (with `followSecrets`), ACK or NACK of every response, and reconnect with initial_resource_versions (delta).
 // Used by tests and benchmarks; `decode: false` keeps it cheap enough for thousands of clients.
 import * as grpc from "@grpc/grpc-js";
 import { decodeToJson } from "../../pilot/envoy/proto.ts";
@@ -20,6 +20,7 @@ export const CDS = TYPE_URLS.cluster;
 export const EDS = TYPE_URLS.endpoint;
 export const LDS = TYPE_URLS.listener;
 export const RDS = TYPE_URLS.route;
+export const SDS = TYPE_URLS.secret;
 
 export interface HeldResource {
   name: string;
@@ -53,9 +54,13 @@ export interface AdsClientOptions {
    * resources of the response are applied and the response is NACKed with the messages.
    */
   reject?: (typeUrl: string, resource: HeldResource) => string | undefined;
+  /** Subscribe to the SDS names listeners and clusters refer to, as Envoy does (needs decoding). */
+  followSecrets?: boolean;
   /** Called after each response is applied (and acked). */
   onResponse?: (r: ReceivedResponse) => void;
   channelOptions?: grpc.ChannelOptions;
+  /** Request headers (gRPC metadata) sent when the stream opens, e.g. `authorization`. */
+  headers?: Record<string, string>;
 }
 
 const NO_BYTES = new Uint8Array(0);
@@ -192,9 +197,11 @@ export class AdsClient {
   /** Opens the stream and subscribes to the initial types. */
   start(): this {
     const method = this.opts.mode === "sotw" ? "StreamAggregatedResources" : "DeltaAggregatedResources";
-    const call = (this.client as unknown as Record<string, () => grpc.ClientDuplexStream<Buffer, Buffer>>)[
-      method
-    ]?.call(this.client);
+    const md = new grpc.Metadata();
+    for (const [k, v] of Object.entries(this.opts.headers ?? {})) md.set(k, v);
+    const call = (
+      this.client as unknown as Record<string, (md: grpc.Metadata) => grpc.ClientDuplexStream<Buffer, Buffer>>
+    )[method]?.call(this.client, md);
     if (!call) throw new Error(`no method ${method}`);
     this.call = call;
     this.firstSent = false;
@@ -419,8 +426,13 @@ export class AdsClient {
     this.notify();
   }
 
-  /** Envoy behaviour: EDS names follow CDS, RDS names follow LDS. */
+  /** Envoy behaviour: EDS names follow CDS, RDS names follow LDS, SDS names follow both. */
   private follow(typeUrl: string): void {
+    if (this.opts.followSecrets && (typeUrl === CDS || typeUrl === LDS)) {
+      const names = new Set<string>();
+      for (const t of [CDS, LDS]) for (const r of this.held.get(t)?.values() ?? []) sdsNames(r.json, names);
+      this.maybeSet(SDS, [...names].sort());
+    }
     if (typeUrl === CDS) {
       const names = [...(this.held.get(CDS)?.values() ?? [])]
         .filter((c) => !c.json || c.json.type === "EDS" || c.json.edsClusterConfig !== undefined)
@@ -473,4 +485,16 @@ export class AdsClient {
       this.waiters.push({ pred, resolve: done });
     });
   }
+}
+
+/** Names of every SdsSecretConfig (`{name, sdsConfig}`) inside a decoded resource. */
+function sdsNames(v: unknown, out: Set<string>): void {
+  if (!v || typeof v !== "object") return;
+  if (Array.isArray(v)) {
+    for (const x of v) sdsNames(x, out);
+    return;
+  }
+  const o = v as Record<string, unknown>;
+  if (typeof o.name === "string" && o.sdsConfig) out.add(o.name);
+  for (const x of Object.values(o)) sdsNames(x, out);
 }

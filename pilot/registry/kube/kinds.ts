@@ -1,6 +1,10 @@
 // The collections pilot reads from a cluster: the Kubernetes kinds behind the service model and
 // the Istio networking kinds. Istio kinds are read in one version (v1 by default; the apiserver
-// converts, since all versions share one storage).
+// converts, since all versions share one storage). Secrets are read only for TLS credentials:
+// token and Helm release Secrets are excluded server-side, and every other Secret is reduced to
+// its credential keys (or dropped) before it is stored.
+import { credentialSecretView, SECRET_FIELD_SELECTOR } from "../../snapshot/credentials.ts";
+import type { RawObject } from "./list-watch.ts";
 
 export interface WatchedKind {
   kind: string;
@@ -11,6 +15,8 @@ export interface WatchedKind {
   /** Watch only this namespace (overrides the source's namespace option). */
   namespace?: string;
   fieldSelector?: string;
+  /** Reduces (or drops, with undefined) each object before it is stored. */
+  transform?: (o: RawObject) => RawObject | undefined;
 }
 
 export const KUBE_KINDS: readonly WatchedKind[] = [
@@ -18,7 +24,15 @@ export const KUBE_KINDS: readonly WatchedKind[] = [
   { kind: "Node", group: "", version: "v1", plural: "nodes", namespaced: false },
   { kind: "Service", group: "", version: "v1", plural: "services", namespaced: true },
   { kind: "Pod", group: "", version: "v1", plural: "pods", namespaced: true },
-  { kind: "Secret", group: "", version: "v1", plural: "secrets", namespaced: true },
+  {
+    kind: "Secret",
+    group: "",
+    version: "v1",
+    plural: "secrets",
+    namespaced: true,
+    fieldSelector: SECRET_FIELD_SELECTOR,
+    transform: (o) => credentialSecretView(o) as RawObject | undefined,
+  },
   {
     kind: "EndpointSlice",
     group: "discovery.k8s.io",

@@ -83,6 +83,7 @@ export function createKubeSource(opts: KubeSourceOptions): KubeSource {
         kubeConfig: opts.kubeConfig,
         path: collectionPath(k, k.namespace ?? opts.namespace),
         ...(k.fieldSelector ? { fieldSelector: k.fieldSelector } : {}),
+        ...(k.transform ? { transform: k.transform } : {}),
         apiVersion: apiVersionFor(k),
         kind: k.kind,
         ...(opts.backoff ? { backoff: opts.backoff } : {}),

@@ -35,6 +35,11 @@ export interface ListWatchOptions {
   pageSize?: number;
   /** Re-list this often even without errors (0 = never, the default). */
   resyncMs?: number;
+  /**
+   * Reduces each object before it is stored (e.g. a Secret to the keys pilot reads); undefined
+   * means the object is not kept at all (a watch event for it counts as a deletion).
+   */
+  transform?: (o: RawObject) => RawObject | undefined;
   /** Called after the local copy changed (batched per list, per watch event). */
   onChange: () => void;
   onError?: (err: unknown) => void;
@@ -140,8 +145,8 @@ export class ListWatch {
       };
       if (!rv) rv = page.metadata?.resourceVersion ?? "";
       for (const item of page.items ?? []) {
-        const o = { ...item, apiVersion: this.opts.apiVersion, kind: this.opts.kind };
-        fresh.set(keyOf(o), o);
+        const o = this.keep({ ...item, apiVersion: this.opts.apiVersion, kind: this.opts.kind });
+        if (o) fresh.set(keyOf(o), o);
       }
       cont = page.metadata?.continue ?? "";
     } while (cont);
@@ -214,10 +219,15 @@ export class ListWatch {
               if (rv) this.rv = rv;
               return;
             }
-            const o = { ...obj, apiVersion: this.opts.apiVersion, kind: this.opts.kind };
-            if (type === "DELETED") this.objects.delete(keyOf(o));
-            else if (type === "ADDED" || type === "MODIFIED") this.objects.set(keyOf(o), o);
-            else return;
+            if (type !== "DELETED" && type !== "ADDED" && type !== "MODIFIED") return;
+            const raw = { ...obj, apiVersion: this.opts.apiVersion, kind: this.opts.kind };
+            const o = type === "DELETED" ? undefined : this.keep(raw);
+            if (o) this.objects.set(keyOf(o), o);
+            else if (!this.objects.delete(keyOf(raw)) && this.opts.transform) {
+              // An object that is not kept, before or after: nothing changed locally.
+              if (rv) this.rv = rv;
+              return;
+            }
             if (rv) this.rv = rv;
             delivered = true;
             this.opts.onChange();
@@ -233,6 +243,12 @@ export class ListWatch {
           (err: unknown) => settle(err),
         );
     });
+  }
+
+  private keep(o: RawObject): RawObject | undefined {
+    if (!this.opts.transform) return o;
+    const t = this.opts.transform(o);
+    return t && { ...t, apiVersion: this.opts.apiVersion, kind: this.opts.kind };
   }
 
   private sleep(ms: number): Promise<void> {

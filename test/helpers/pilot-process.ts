@@ -1,0 +1,91 @@
+// `remora pilot` as a real subprocess on a config directory, for end-to-end tests: started on
+// free ports (read back from its "pilot listening" log line), with its logs kept for failures,
+// and small readers for its debug endpoints and metrics.
+import type { ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { spawnRemora } from "./cli.ts";
+
+export interface Pilot {
+  proc: ChildProcess;
+  grpcPort: number;
+  httpPort: number;
+  /** The TLS port of the CSR API (0 when the CA did not start). */
+  securePort: number;
+  logs: string[];
+}
+
+/**
+ * Starts `remora pilot --config-dir dir` on loopback with a short debounce; the CA lives in
+ * `dir/ca` (so the test's cleanup removes it). `extra` arguments are appended.
+ */
+export async function startPilot(dir: string, extra: string[] = []): Promise<Pilot> {
+  const proc = spawnRemora([
+    "pilot",
+    "--config-dir",
+    dir,
+    "--host",
+    "127.0.0.1",
+    "--grpc-port",
+    "0",
+    "--http-port",
+    "0",
+    "--debounce-after",
+    "20ms",
+    "--debounce-max",
+    "500ms",
+    "--secure-grpc-port",
+    "0",
+    "--ca-dir",
+    join(dir, "ca"),
+    ...extra,
+  ]);
+  const logs: string[] = [];
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`pilot did not start:\n${logs.join("")}`)), 60_000);
+    let buf = "";
+    proc.stderr?.on("data", (d: Buffer) => logs.push(d.toString()));
+    proc.stdout?.on("data", (d: Buffer) => {
+      buf += d.toString();
+      let i = buf.indexOf("\n");
+      while (i >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        logs.push(`${line}\n`);
+        if (logs.length > 2000) logs.splice(0, 1000);
+        try {
+          const j = JSON.parse(line) as {
+            msg?: string;
+            grpcPort?: number;
+            httpPort?: number;
+            securePort?: number;
+          };
+          if (j.msg === "pilot listening" && j.grpcPort && j.httpPort) {
+            clearTimeout(t);
+            resolve({
+              proc,
+              grpcPort: j.grpcPort,
+              httpPort: j.httpPort,
+              securePort: j.securePort ?? 0,
+              logs,
+            });
+          }
+        } catch {
+          // not JSON
+        }
+        i = buf.indexOf("\n");
+      }
+    });
+    proc.once("exit", (code) => reject(new Error(`pilot exited ${code}:\n${logs.join("")}`)));
+  });
+}
+
+export async function getJson(p: Pilot, path: string): Promise<unknown> {
+  const res = await fetch(`http://127.0.0.1:${p.httpPort}${path}`);
+  return res.json();
+}
+
+export async function metricValue(p: Pilot, name: string, labels = ""): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${p.httpPort}/metrics`)).text();
+  const re = new RegExp(`^${name}${labels ? `\\{${labels}\\}` : ""} (\\S+)$`, "m");
+  return Number(re.exec(text)?.[1] ?? 0);
+}
