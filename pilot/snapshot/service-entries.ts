@@ -29,6 +29,7 @@ interface SeSpec {
   endpoints?: WorkloadEntryLike[];
   workloadSelector?: { labels?: Record<string, string> };
   exportTo?: string[];
+  subjectAltNames?: string[];
 }
 
 const RESOLUTIONS: readonly Resolution[] = ["STATIC", "DNS", "DNS_ROUND_ROBIN", "NONE"];
@@ -92,6 +93,7 @@ export function serviceEntryServices(
       source: `${namespace}/${name}`,
     };
     if (se.meta.creationTimestamp) service.creationTimestamp = se.meta.creationTimestamp;
+    if (spec.subjectAltNames?.length) service.subjectAltNames = [...spec.subjectAltNames];
     let endpoints = shared;
     if (endpoints.length === 0 && (resolution === "DNS" || resolution === "DNS_ROUND_ROBIN")) {
       if (host.startsWith("*")) {

@@ -4,10 +4,12 @@
 // grpc-js-xds accepts; anything else becomes a diagnostic, not a NACK.
 import { duration, durationSeconds, T, typed } from "../envoy/builders.ts";
 import type { EnvoyJson } from "../model/proxy-config.ts";
-import type { Protocol } from "../model/service.ts";
+import type { Endpoint, Protocol, Service } from "../model/service.ts";
 import { isHttp2Protocol } from "../snapshot/protocol.ts";
 import { type Ctx, configRef, diag } from "./context.ts";
+import { endpointMtlsReady } from "./endpoints.ts";
 import type { ClientTls, TrafficPolicy } from "./istio-api.ts";
+import { istioClientTransportSocket, istioSni, rawBufferTransportSocket } from "./mtls.ts";
 import type { ScopedDestinationRule } from "./scope.ts";
 
 /** Envoy's "no limit" for circuit-breaker thresholds, which Istio sets explicitly. */
@@ -188,29 +190,91 @@ function applyOutlierDetection(ctx: Ctx, c: EnvoyJson, p: TrafficPolicy | undefi
   }
 }
 
+/** What a cluster's TLS needs to know about its destination (Istio SNI, SANs, auto mTLS). */
+export interface TlsTarget {
+  port: number;
+  subset?: string;
+  service: Service;
+  /** The endpoints the cluster serves (auto mTLS for proxyless needs every one to be mTLS-ready). */
+  endpoints: () => readonly Endpoint[];
+}
+
+/** The destination's SPIFFE ids: its workloads' service accounts, or a ServiceEntry's subjectAltNames. */
+export function destinationSans(ctx: Ctx, service: Service): string[] {
+  const out = new Set<string>();
+  const td = ctx.snapshot.meshConfig.trustDomain;
+  for (const list of ctx.index.endpointsByPort.get(service.hostname)?.values() ?? []) {
+    for (const e of list) {
+      if (e.serviceAccount)
+        out.add(`spiffe://${td}/ns/${e.namespace ?? service.namespace}/sa/${e.serviceAccount}`);
+    }
+  }
+  for (const san of service.subjectAltNames ?? []) out.add(san);
+  return [...out].sort();
+}
+
+function applyIstioMtls(ctx: Ctx, c: EnvoyJson, t: TlsTarget, tls: ClientTls | undefined): void {
+  const sans = tls?.subjectAltNames?.length ? tls.subjectAltNames : destinationSans(ctx, t.service);
+  c.transport_socket = istioClientTransportSocket({
+    sni: tls?.sni ?? istioSni(t.port, t.subset, t.service.hostname),
+    sans,
+    proxyless: ctx.proxyless,
+  });
+}
+
+/**
+ * Auto mTLS (mesh `enableAutoMtls`, no TLS in the DestinationRule): sidecars choose per endpoint
+ * through transport socket matches on the `tlsMode: istio` endpoint metadata; gRPC clients read
+ * only `transport_socket`, so they get mTLS when every endpoint of the cluster is mTLS-ready and
+ * plain text otherwise.
+ */
+function applyAutoMtls(ctx: Ctx, c: EnvoyJson, t: TlsTarget): void {
+  if (!ctx.snapshot.meshConfig.enableAutoMtls || t.service.location === "MESH_EXTERNAL") return;
+  if (c.type === "ORIGINAL_DST") return;
+  if (ctx.proxyless) {
+    const eps = t.endpoints();
+    if (eps.length > 0 && eps.every((e) => endpointMtlsReady(ctx.snapshot, e)))
+      applyIstioMtls(ctx, c, t, undefined);
+    return;
+  }
+  const mtls: EnvoyJson = {};
+  applyIstioMtls(ctx, mtls, t, undefined);
+  c.transport_socket_matches = [
+    { name: "tlsMode-istio", match: { tlsMode: "istio" }, transport_socket: mtls.transport_socket },
+    { name: "tlsMode-disabled", match: {}, transport_socket: rawBufferTransportSocket() },
+  ];
+}
+
 function applyTls(
   ctx: Ctx,
   c: EnvoyJson,
   tls: ClientTls | undefined,
-  sniDefault: string,
+  target: TlsTarget,
   dr?: ScopedDestinationRule,
 ) {
-  if (!tls?.mode || tls.mode === "DISABLE") return;
-  if (ctx.proxyless || tls.mode === "ISTIO_MUTUAL" || tls.credentialName) {
+  if (!tls?.mode) {
+    applyAutoMtls(ctx, c, target);
+    return;
+  }
+  if (tls.mode === "DISABLE") return;
+  if (tls.mode === "ISTIO_MUTUAL") {
+    applyIstioMtls(ctx, c, target, tls);
+    return;
+  }
+  if (ctx.proxyless || tls.credentialName) {
     const why = ctx.proxyless
-      ? "proxyless gRPC clients need certificate-provider TLS, which Remora does not emit yet"
-      : tls.mode === "ISTIO_MUTUAL"
-        ? "Istio mTLS certificates (SDS) are not served by Remora yet"
-        : "credentialName needs SDS, which Remora does not serve yet";
+      ? "proxyless gRPC clients take certificates only from their certificate providers (use ISTIO_MUTUAL)"
+      : "credentialName in a DestinationRule applies to gateways (as in Istio); give the sidecar file paths instead";
     drDiag(
       ctx,
       dr,
-      "TR0202",
+      "TR0203",
       `tls mode ${tls.mode} for cluster ${c.name as string} was not applied: ${why}; traffic is sent in plain text`,
       "spec.trafficPolicy.tls",
     );
     return;
   }
+  const sniDefault = target.service.hostname;
   const common: EnvoyJson = {};
   if (tls.mode === "MUTUAL" && tls.clientCertificate && tls.privateKey) {
     common.tls_certificates = [
@@ -238,13 +302,13 @@ export function applyTrafficPolicy(
   cluster: EnvoyJson,
   policy: TrafficPolicy | undefined,
   protocol: Protocol,
-  sni: string,
+  target: TlsTarget,
   dr?: ScopedDestinationRule,
 ): void {
   applyLoadBalancer(ctx, cluster, policy, dr);
   applyConnectionPool(ctx, cluster, policy, protocol);
   applyOutlierDetection(ctx, cluster, policy);
-  applyTls(ctx, cluster, policy?.tls, sni, dr);
+  applyTls(ctx, cluster, policy?.tls, target, dr);
   if (policy?.loadBalancer?.localityLbSetting?.distribute?.length) {
     cluster.common_lb_config = {
       ...((cluster.common_lb_config as EnvoyJson) ?? {}),

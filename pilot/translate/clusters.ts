@@ -77,7 +77,19 @@ function outbound(
       break;
   }
   c.connect_timeout = connectTimeout(ctx);
-  applyTrafficPolicy(ctx, c, policy, port.protocol, service.hostname, dr);
+  applyTrafficPolicy(
+    ctx,
+    c,
+    policy,
+    port.protocol,
+    {
+      port: port.port,
+      service,
+      ...(subset ? { subset: subset.name } : {}),
+      endpoints: () => (dns ? eps : clusterEndpoints(ctx, service.hostname, port.name, subset?.labels)),
+    },
+    dr,
+  );
   if (c.type === "ORIGINAL_DST") {
     c.lb_policy = "CLUSTER_PROVIDED";
     delete c.ring_hash_lb_config;

@@ -4,9 +4,12 @@
 import { socketAddress } from "../envoy/builders.ts";
 import type { EnvoyJson } from "../model/proxy-config.ts";
 import type { Endpoint, Locality } from "../model/service.ts";
+import type { MeshSnapshot } from "../model/snapshot.ts";
 import { labelsMatch, localityString } from "../snapshot/workloads.ts";
 import type { Ctx } from "./context.ts";
 import type { LoadBalancer, TrafficPolicy } from "./istio-api.ts";
+import { TLS_MODE_METADATA } from "./mtls.ts";
+import { effectiveMtls, modeForPort } from "./peer-authentication.ts";
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
@@ -60,10 +63,22 @@ export function clusterEndpoints(
   );
 }
 
+/**
+ * True when clients should use Istio mTLS toward this endpoint: its workload carries the
+ * `security.istio.io/tlsMode=istio` label (it has a sidecar, or is a proxyless server that takes
+ * mTLS) and its own PeerAuthentication does not DISABLE mTLS on the port (Istio's mTLS checker).
+ */
+export function endpointMtlsReady(snapshot: MeshSnapshot, e: Endpoint): boolean {
+  if (e.tlsMode !== "istio") return false;
+  if (snapshot.configs.PeerAuthentication.length === 0) return true;
+  return modeForPort(effectiveMtls(snapshot, e.namespace ?? "", e.labels), e.port) !== "DISABLE";
+}
+
 // Endpoints are immutable snapshot values: their locality key and Envoy form are computed once
-// and shared by every proxy's translation.
+// and shared by every proxy's translation (one form with the mTLS metadata, one without).
 const localityKeys = new WeakMap<Endpoint, string>();
 const lbEndpointJson = new WeakMap<Endpoint, EnvoyJson>();
+const lbEndpointMtlsJson = new WeakMap<Endpoint, EnvoyJson>();
 
 function localityKey(e: Endpoint): string {
   let k = localityKeys.get(e);
@@ -74,15 +89,17 @@ function localityKey(e: Endpoint): string {
   return k;
 }
 
-function lbEndpoint(e: Endpoint): EnvoyJson {
-  let j = lbEndpointJson.get(e);
+function lbEndpoint(e: Endpoint, mtls: boolean): EnvoyJson {
+  const cache = mtls ? lbEndpointMtlsJson : lbEndpointJson;
+  let j = cache.get(e);
   if (!j) {
     j = {
       endpoint: { address: socketAddress(e.address, e.port) },
       health_status: "HEALTHY",
       load_balancing_weight: e.weight ?? 1,
     };
-    lbEndpointJson.set(e, j);
+    if (mtls) j.metadata = TLS_MODE_METADATA;
+    cache.set(e, j);
   }
   return j;
 }
@@ -117,7 +134,7 @@ export function localityLbEndpoints(
   const priorities = new Map<string, number>();
   for (const key of keys) {
     const g = groups.get(key)!;
-    const lbEndpoints = g.eps.map(lbEndpoint);
+    const lbEndpoints = g.eps.map((e) => lbEndpoint(e, !ctx.proxyless && endpointMtlsReady(ctx.snapshot, e)));
     let weight = 0;
     for (const e of g.eps) weight += e.weight ?? 1;
     if (distribute?.to) {

@@ -8,6 +8,9 @@ import { ServiceEntry } from "@kubernetes-models/istio/networking.istio.io/v1/Se
 import { Sidecar } from "@kubernetes-models/istio/networking.istio.io/v1/Sidecar";
 import { VirtualService } from "@kubernetes-models/istio/networking.istio.io/v1/VirtualService";
 import { WorkloadEntry } from "@kubernetes-models/istio/networking.istio.io/v1/WorkloadEntry";
+import { AuthorizationPolicy } from "@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy";
+import { PeerAuthentication } from "@kubernetes-models/istio/security.istio.io/v1/PeerAuthentication";
+import { RequestAuthentication } from "@kubernetes-models/istio/security.istio.io/v1/RequestAuthentication";
 import type { IstioKind } from "../model/config.ts";
 import type { FieldTree } from "./field-tree.ts";
 import type { Findings } from "./findings.ts";
@@ -24,6 +27,9 @@ const MODELS: Record<IstioKind, ModelCtor> = {
   Gateway: Gateway as unknown as ModelCtor,
   Sidecar: Sidecar as unknown as ModelCtor,
   WorkloadEntry: WorkloadEntry as unknown as ModelCtor,
+  PeerAuthentication: PeerAuthentication as unknown as ModelCtor,
+  AuthorizationPolicy: AuthorizationPolicy as unknown as ModelCtor,
+  RequestAuthentication: RequestAuthentication as unknown as ModelCtor,
 };
 
 /** `/spec/http/0/timeout` → `spec.http[0].timeout`. */

@@ -51,6 +51,20 @@ export function istioKinds(version = "v1"): WatchedKind[] {
     { kind: "Gateway", group: g, version, plural: "gateways", namespaced: true },
     { kind: "Sidecar", group: g, version, plural: "sidecars", namespaced: true },
     { kind: "WorkloadEntry", group: g, version, plural: "workloadentries", namespaced: true },
+    // security.istio.io is read in v1 (served since Istio 1.22; v1beta1 shares its storage).
+    ...(
+      [
+        ["PeerAuthentication", "peerauthentications"],
+        ["AuthorizationPolicy", "authorizationpolicies"],
+        ["RequestAuthentication", "requestauthentications"],
+      ] as const
+    ).map(([kind, plural]) => ({
+      kind,
+      group: "security.istio.io",
+      version: "v1",
+      plural,
+      namespaced: true,
+    })),
   ];
 }
 
