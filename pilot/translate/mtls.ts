@@ -50,7 +50,11 @@ function sdsCommon(sans: readonly string[], alpn: readonly string[], sanPrefix?:
   return common;
 }
 
-/** Proxyless: certificate provider instances, in the current and the deprecated fields (as Istio sends). */
+/**
+ * Proxyless: certificate provider instances (the current fields; Istio also sends the deprecated
+ * certificate field, which grpc-js ignores). The plain `validation_context` carries the root
+ * provider and SANs: the combined form would need an SDS config that gRPC rejects.
+ */
 function providerCommon(sans: readonly string[]): EnvoyJson {
   const validation: EnvoyJson = {
     ca_certificate_provider_instance: { instance_name: "default", certificate_name: SDS_ROOT },
@@ -62,13 +66,7 @@ function providerCommon(sans: readonly string[]): EnvoyJson {
       instance_name: "default",
       certificate_name: SDS_WORKLOAD,
     },
-    combined_validation_context: {
-      default_validation_context: validation,
-      validation_context_certificate_provider_instance: {
-        instance_name: "default",
-        certificate_name: SDS_ROOT,
-      },
-    },
+    validation_context: validation,
   };
 }
 
