@@ -390,10 +390,8 @@ export function rbacConfigs(ctx: Ctx, opts: { tcp: boolean }): RbacConfigs {
       continue;
     }
     const key = action === "DENY" ? "deny" : action === "AUDIT" ? "audit" : "allow";
-    const rbac = (out[key] ??= {
-      action: action === "AUDIT" ? "LOG" : action,
-      policies: {},
-    }) as { policies: Record<string, EnvoyJson> };
+    if (!out[key]) out[key] = { action: action === "AUDIT" ? "LOG" : action, policies: {} };
+    const rbac = out[key] as { policies: Record<string, EnvoyJson> };
     for (const [i, rule] of (s.rules ?? []).entries()) {
       const name = `ns[${c.meta.namespace}]-policy[${c.meta.name}]-rule[${i}]`;
       const o: GenOptions = { tcp: opts.tcp, proxyless, action };

@@ -79,8 +79,9 @@ export function proxylessServerMode(ctx: Ctx, port: number): "STRICT" | "DISABLE
 }
 
 /**
- * Server-side listeners for a proxyless gRPC server: one per served port and wildcard bind
- * address (grpc-js checks the listener's socket_address equals the address it binds), one filter
+ * Server-side listeners for a proxyless gRPC server: one per served port and bind address (the
+ * wildcards and the proxy's own IPs; grpc-js checks the listener's socket_address equals the
+ * address it binds), one filter
  * chain without a match. The routes are inline and non-forwarding: the server handles the request
  * itself, behind the RBAC filters (DENY, then ALLOW, router last). The route configuration's name
  * differs between mTLS and plain text: grpc-js compares listeners by their HCM and would miss a
@@ -109,7 +110,12 @@ export function proxylessInboundListeners(ctx: Ctx): EnvoyJson[] {
     const chain: EnvoyJson = { filters: [hcm] };
     if (mode === "STRICT")
       chain.transport_socket = istioServerTransportSocket({ proxyless: true, http: true });
-    for (const host of ["0.0.0.0", "::"]) {
+    // The wildcard binds, and the proxy's own addresses (a server may bind its pod IP).
+    for (const host of [
+      "0.0.0.0",
+      "::",
+      ...ctx.proxy.ipAddresses.filter((ip) => ip !== "0.0.0.0" && ip !== "::"),
+    ]) {
       out.push({
         name: `${GRPC_INBOUND_PREFIX}${host.includes(":") ? `[${host}]` : host}:${p.port}`,
         address: socketAddress(host, p.port),
