@@ -180,7 +180,8 @@ function selectedEndpoints(
   workloadEntries: readonly ConfigObject<"WorkloadEntry">[],
 ): Endpoint[] {
   const out: Endpoint[] = [];
-  for (const entry of spec.endpoints ?? []) out.push(...entryEndpoints(entry, ports, {}));
+  // Inline endpoints belong to the ServiceEntry's namespace (their PeerAuthentication, their SPIFFE ids).
+  for (const entry of spec.endpoints ?? []) out.push(...entryEndpoints(entry, ports, { namespace }));
   const selector = spec.workloadSelector?.labels;
   if (!selector) return out;
   for (const pod of selectPods(index, namespace, selector)) {
