@@ -1,13 +1,17 @@
 // Starts pilot's CA side: the CA itself (a directory with --config-dir, Secrets in a cluster), the
-// TLS port with the CSR API and TokenReview authentication, and, in a cluster, the root published
-// to every namespace as `istio-ca-root-cert`.
+// TLS port with the CSR API and authenticated xDS (TokenReview of the caller's service-account
+// token; workload certificates over SDS to verified streams only), and, in a cluster, the root
+// published to every namespace as `istio-ca-root-cert`.
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
 import type { SecurityCliOptions } from "../cli/security-options.ts";
+import type { ProxyInfo } from "../model/proxy.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
+import { workloadCertProvider } from "../sds/workload-cert-provider.ts";
 import { loadOrCreateCaSecret } from "../security/ca-secret.ts";
 import {
   type Authenticator,
+  bearerToken,
   createCaMetrics,
   csrHandler,
   csrServiceDefinition,
@@ -18,9 +22,12 @@ import {
   recordRootExpiry,
   SECURITY_DEFAULTS,
   SecureGrpcServer,
+  spiffeId,
   TokenReviewAuthenticator,
 } from "../security/index.ts";
 import { RootCertPublisher } from "../security/root-publisher.ts";
+import type { PeerAuthenticator } from "../xds/peer.ts";
+import type { XdsServer } from "../xds/xds-server.ts";
 
 export interface MeshCaLogger {
   info(obj: object, msg: string): void;
@@ -38,6 +45,22 @@ export interface MeshCaSetup extends SecurityCliOptions {
   trustDomain: string;
   registry: Registry;
   log: MeshCaLogger;
+  /** The xDS server: it also serves ADS on the TLS port, and workload certificates over SDS. */
+  xds?: XdsServer<MeshSnapshot, ProxyInfo>;
+}
+
+/** Verifies an xDS stream on the TLS port by its service-account token (authorization metadata). */
+export function tokenPeerAuthenticator(authn: Authenticator, trustDomain: string): PeerAuthenticator {
+  return async (call) => {
+    const caller = await authn.authenticate(bearerToken(call.metadata.get("authorization")));
+    return {
+      namespace: caller.namespace,
+      serviceAccount: caller.serviceAccount,
+      ...(caller.podName ? { podName: caller.podName } : {}),
+      principal: spiffeId(trustDomain, caller.namespace, caller.serviceAccount),
+      method: "token",
+    };
+  };
 }
 
 export interface RunningMeshCa {
@@ -112,6 +135,17 @@ export async function startMeshCa(o: MeshCaSetup): Promise<RunningMeshCa | undef
   secure.addService(csrServiceDefinition, {
     CreateCertificate: csrHandler({ ca: () => ca, authenticator, metrics, log: o.log }),
   });
+  const certs = o.xds
+    ? workloadCertProvider(() => ca, {
+        certTtlSeconds: o.workloadCertTtl,
+        // Renewal is checked often enough for short lifetimes (a quarter of it, at most every 10 s).
+        checkEveryMs: Math.max(500, Math.min(10_000, o.workloadCertTtl * 250)),
+      })
+    : undefined;
+  if (o.xds && certs) {
+    o.xds.serveOn(secure.server, tokenPeerAuthenticator(authenticator, o.trustDomain));
+    o.xds.addSecretProvider(certs);
+  }
   const securePort = await secure.listen();
   let namespaces: string[] = [];
   const resync = setInterval(() => void publisher?.sync(namespaces, true), RESYNC_MS);
@@ -128,6 +162,7 @@ export async function startMeshCa(o: MeshCaSetup): Promise<RunningMeshCa | undef
     },
     async close() {
       clearInterval(resync);
+      certs?.close();
       await secure.close(2_000);
     },
   };

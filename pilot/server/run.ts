@@ -51,6 +51,7 @@ export async function runPilot(opts: PilotCliOptions | ServeCliOptions, run: Run
     serviceName: revision === "default" ? "remora-pilot" : `remora-pilot-${revision}`,
     trustDomain: (meshConfig ?? defaultMeshConfig()).trustDomain,
     registry: pilot.xds.metrics.registry,
+    xds: pilot.xds,
     log,
   }).catch((err: unknown) => {
     // xDS keeps serving without the CA; the reason is logged where an operator looks first.

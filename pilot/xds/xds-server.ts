@@ -306,7 +306,19 @@ export class XdsServer<S extends XdsSnapshot, P> {
     this.log.info({ proxy: conn.node.id, id: conn.id }, "xDS stream closed");
   }
 
-  private handleStream(mode: "sotw" | "delta", call: Call): void {
+  /**
+   * Serves ADS on another gRPC server too (pilot's TLS port), with its own authenticator: streams
+   * there are verified by it (and refused when it rejects them), while the plain port keeps
+   * `peerAuthenticator`.
+   */
+  serveOn(server: grpc.Server, authenticator: PeerAuthenticator): void {
+    server.addService(adsServiceDefinition(), {
+      StreamAggregatedResources: (call: Call) => this.handleStream("sotw", call, authenticator),
+      DeltaAggregatedResources: (call: Call) => this.handleStream("delta", call, authenticator),
+    });
+  }
+
+  private handleStream(mode: "sotw" | "delta", call: Call, authenticator?: PeerAuthenticator): void {
     if (this.closing) {
       this.metrics.rejectedStreams.inc({ reason: "shutdown" });
       call.emit("error", grpcError(grpc.status.UNAVAILABLE, "server shutting down"));
@@ -331,7 +343,7 @@ export class XdsServer<S extends XdsSnapshot, P> {
     // With an authenticator, the stream opens once the caller is verified; requests that arrive
     // meanwhile wait in the backlog as during admission.
     const open = (first: AnyRequest) => {
-      const auth = this.peerAuthenticator;
+      const auth = authenticator ?? this.peerAuthenticator;
       if (!auth) return openAs(first, undefined);
       auth(call).then(
         (verified) => {
