@@ -268,7 +268,7 @@ function applyTls(
     drDiag(
       ctx,
       dr,
-      "TR0203",
+      "TR0501",
       `tls mode ${tls.mode} for cluster ${c.name as string} was not applied: ${why}; traffic is sent in plain text`,
       "spec.trafficPolicy.tls",
     );
