@@ -35,7 +35,8 @@ export async function runAgent(
   await agent.start();
   if (opts.once) {
     agent.stop();
-    return;
+    // Done: do not wait for idle gRPC channel timers to run out.
+    process.exit(0);
   }
   const stop = (signal: string) => {
     log.info({ signal }, "stopping");

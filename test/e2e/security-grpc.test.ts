@@ -122,7 +122,7 @@ async function agent(name: string, sa: string, labels: Record<string, string>): 
       "--refresh-interval",
       "1s",
     ],
-    { env: { POD_NAMESPACE: "default", ISTIO_META_LABELS: JSON.stringify(labels) } },
+    { env: { POD_NAMESPACE: "default", ISTIO_META_LABELS: JSON.stringify(labels) }, timeoutMs: 180_000 },
   );
   assert.equal(r.code, 0, r.stderr + r.stdout);
   return readFileSync(bootstrap, "utf8");
