@@ -17,6 +17,11 @@ export interface WatchedKind {
   fieldSelector?: string;
   /** Reduces (or drops, with undefined) each object before it is stored. */
   transform?: (o: RawObject) => RawObject | undefined;
+  /**
+   * The source may become ready without it when the server does not serve it (404: its CRD is
+   * not installed); it is still watched and picked up once it appears.
+   */
+  optional?: boolean;
 }
 
 export const KUBE_KINDS: readonly WatchedKind[] = [
@@ -64,6 +69,9 @@ export function istioKinds(version = "v1"): WatchedKind[] {
       version: "v1",
       plural,
       namespaced: true,
+      // Clusters without Istio's security CRDs (or Remora's manifests, which install only the
+      // networking ones) must not keep pilot from becoming ready.
+      optional: true,
     })),
   ];
 }
