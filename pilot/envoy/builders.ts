@@ -12,6 +12,7 @@ export const T = {
   cors: "envoy.extensions.filters.http.cors.v3.Cors",
   corsPolicy: "envoy.extensions.filters.http.cors.v3.CorsPolicy",
   originalDst: "envoy.extensions.filters.listener.original_dst.v3.OriginalDst",
+  originalSrc: "envoy.extensions.filters.listener.original_src.v3.OriginalSrc",
   tlsInspector: "envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector",
   httpInspector: "envoy.extensions.filters.listener.http_inspector.v3.HttpInspector",
   httpProtocolOptions: "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
@@ -26,6 +27,7 @@ export const FILTER = {
   fault: "envoy.filters.http.fault",
   cors: "envoy.filters.http.cors",
   originalDst: "envoy.filters.listener.original_dst",
+  originalSrc: "envoy.filters.listener.original_src",
   tlsInspector: "envoy.filters.listener.tls_inspector",
   httpInspector: "envoy.filters.listener.http_inspector",
 } as const;
@@ -82,8 +84,13 @@ export function socketAddress(address: string, port: number): EnvoyJson {
   return { socket_address: { address, port_value: port } };
 }
 
-export function adsConfigSource(): EnvoyJson {
-  return { ads: {}, resource_api_version: "V3" };
+/**
+ * An ADS config source. Sidecars get `initial_fetch_timeout: 0s` as Istio sends it (wait for the
+ * resource instead of warming without it after Envoy's default 15 s); gRPC clients ignore it.
+ */
+export function adsConfigSource(initialFetchTimeout?: string): EnvoyJson {
+  if (initialFetchTimeout === undefined) return { ads: {}, resource_api_version: "V3" };
+  return { ads: {}, initial_fetch_timeout: initialFetchTimeout, resource_api_version: "V3" };
 }
 
 /** Istio's percentages (a double 0–100) as an Envoy FractionalPercent out of a million. */
@@ -107,6 +114,8 @@ export interface HcmOptions {
   statPrefix: string;
   /** RDS name served over ADS, or an inline RouteConfiguration. */
   rds?: string;
+  /** The RDS config source (default: plain ADS). */
+  rdsSource?: EnvoyJson;
   routeConfig?: EnvoyJson;
   httpFilters: EnvoyJson[];
   extra?: EnvoyJson;
@@ -114,7 +123,8 @@ export interface HcmOptions {
 
 export function httpConnectionManager(o: HcmOptions): EnvoyJson {
   const body: EnvoyJson = { stat_prefix: o.statPrefix };
-  if (o.rds !== undefined) body.rds = { config_source: adsConfigSource(), route_config_name: o.rds };
+  if (o.rds !== undefined)
+    body.rds = { config_source: o.rdsSource ?? adsConfigSource(), route_config_name: o.rds };
   if (o.routeConfig) body.route_config = o.routeConfig;
   body.http_filters = o.httpFilters;
   Object.assign(body, o.extra ?? {});

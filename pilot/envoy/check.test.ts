@@ -253,3 +253,60 @@ test("the gate's verdicts carry over to new objects with the same content, good 
   delete (changed.clusters[1] as EnvoyJson).typo_field;
   assert.equal(checkProxyConfig(changed).ok.clusters.length, 2);
 });
+
+test("the gate refuses a load assignment that lists an address twice, naming the host and the address", () => {
+  const lb = (ip: string, port: number) => ({
+    endpoint: { address: { socket_address: { address: ip, port_value: port } } },
+  });
+  const name = "outbound|7070||echo.default.svc.cluster.local";
+  const eds = { name, type: "EDS", eds_cluster_config: { eds_config: { ads: {} }, service_name: name } };
+  const config = (endpoints: unknown[]): ProxyConfig => ({
+    listeners: [],
+    routes: [],
+    clusters: [eds],
+    endpoints: [{ cluster_name: name, endpoints }],
+    secrets: [],
+  });
+  // Across localities too: gRPC clients check the whole assignment.
+  const dup = checkProxyConfig(
+    config([
+      { locality: { zone: "a" }, lb_endpoints: [lb("10.0.0.1", 80), lb("10.0.0.2", 80)] },
+      { locality: { zone: "b" }, lb_endpoints: [lb("10.0.0.1", 80)] },
+    ]),
+  );
+  assert.deepEqual(dup.ok.endpoints, []);
+  assert.deepEqual(dup.ok.clusters, [], "the cluster goes with its endpoints");
+  const text = dup.diagnostics.map((d) => d.message).join("\n");
+  assert.match(text, /endpoint outbound\|7070\|\|echo\.default\.svc\.cluster\.local was not served/);
+  assert.match(text, /10\.0\.0\.1:80 .*twice/);
+  // A locality listed twice at one priority is refused too; distinct ports are fine.
+  assert.match(
+    checkProxyConfig(
+      config([
+        { locality: { zone: "a" }, lb_endpoints: [lb("10.0.0.1", 80)] },
+        { locality: { zone: "a" }, lb_endpoints: [lb("10.0.0.2", 80)] },
+      ]),
+    )
+      .diagnostics.map((d) => d.message)
+      .join(),
+    /locality .*zone.*a.* twice/,
+  );
+  const fine = checkProxyConfig(
+    config([{ locality: {}, lb_endpoints: [lb("10.0.0.1", 80), lb("10.0.0.1", 81)] }]),
+  );
+  assert.deepEqual(fine.diagnostics, []);
+  // Inline assignments (DNS clusters) follow the same rule.
+  const dns = {
+    name: "outbound|80||db.example.com",
+    type: "STRICT_DNS",
+    load_assignment: {
+      cluster_name: "outbound|80||db.example.com",
+      endpoints: [{ lb_endpoints: [lb("db.example.com", 80), lb("db.example.com", 80)] }],
+    },
+  };
+  const inline = checkProxyConfig({ listeners: [], routes: [], clusters: [dns], endpoints: [], secrets: [] });
+  assert.match(
+    inline.diagnostics.map((d) => d.message).join(),
+    /cluster outbound\|80\|\|db\.example\.com .*db\.example\.com:80 .*twice/,
+  );
+});

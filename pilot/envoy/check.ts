@@ -124,6 +124,42 @@ export function clearCheckCache(): void {
   verdicts.clear();
 }
 
+function localityKey(l: unknown): string {
+  const o = (l ?? {}) as { region?: string; zone?: string; sub_zone?: string };
+  return `${o.region ?? ""}/${o.zone ?? ""}/${o.sub_zone ?? ""}`;
+}
+
+/**
+ * What gRPC clients (C-core and grpc-js) check beyond the schema and reject the whole assignment
+ * for: an address:port named twice anywhere in it, or one locality twice at one priority. Envoy
+ * accepts both, but neither is ever meant, so the gate holds such an assignment back for everyone.
+ */
+export function loadAssignmentProblems(cla: EnvoyJson | undefined): string[] {
+  const problems: string[] = [];
+  const addresses = new Set<string>();
+  const localities = new Set<string>();
+  for (const group of (cla?.endpoints ?? []) as EnvoyJson[]) {
+    const loc = `${group.priority ?? 0}|${localityKey(group.locality)}`;
+    if (localities.has(loc)) {
+      problems.push(
+        `locality ${JSON.stringify(group.locality ?? {})} is listed twice at priority ${group.priority ?? 0}`,
+      );
+    }
+    localities.add(loc);
+    for (const lb of (group.lb_endpoints ?? []) as EnvoyJson[]) {
+      const sa = (lb.endpoint as { address?: { socket_address?: { address?: string; port_value?: number } } })
+        ?.address?.socket_address;
+      if (!sa) continue;
+      const key = `${sa.address}:${sa.port_value ?? 0}`;
+      if (addresses.has(key)) {
+        problems.push(`endpoint ${key} is listed twice (gRPC clients reject the whole assignment)`);
+      }
+      addresses.add(key);
+    }
+  }
+  return problems;
+}
+
 /** Why a resource must not be served, or undefined when it encodes strictly and meets the rules. */
 function checkResource(kind: XdsKind, r: EnvoyJson): string | undefined {
   const key = `${kind}\u0000${contentHash(r)}`;
@@ -137,6 +173,10 @@ function checkResource(kind: XdsKind, r: EnvoyJson): string | undefined {
   if (verdict === undefined) {
     const problems = validateResource(kind, r);
     if (problems.length > 0) verdict = `it breaks Envoy's constraints: ${problems.join("; ")}`;
+  }
+  if (verdict === undefined && (kind === "endpoint" || kind === "cluster")) {
+    const problems = loadAssignmentProblems(kind === "endpoint" ? r : (r.load_assignment as EnvoyJson));
+    if (problems.length > 0) verdict = `its load assignment is invalid: ${problems.join("; ")}`;
   }
   if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
   verdicts.set(key, verdict);

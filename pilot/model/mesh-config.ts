@@ -17,6 +17,12 @@ export interface MeshConfig {
   rootNamespace: string;
   enableAutoMtls: boolean;
   protocolDetectionTimeout: string;
+  /** Re-resolution interval of DNS clusters after a failed lookup (success follows the TTL). */
+  dnsRefreshRate: string;
+  /** How sidecars normalize request paths before routing (Istio's ProxyPathNormalization). */
+  pathNormalization?: {
+    normalization?: "DEFAULT" | "NONE" | "BASE" | "MERGE_SLASHES" | "DECODE_AND_MERGE_SLASHES";
+  };
   inboundTrafficPolicy?: { mode: "PASSTHROUGH" | "LOCALHOST" };
   defaultConfig: {
     discoveryAddress: string;
@@ -39,6 +45,7 @@ export function defaultMeshConfig(): MeshConfig {
     rootNamespace: "remora-system",
     enableAutoMtls: true,
     protocolDetectionTimeout: "0s",
+    dnsRefreshRate: "60s",
     defaultConfig: { discoveryAddress: "remora-pilot.remora-system.svc:15010" },
   };
 }

@@ -41,48 +41,31 @@ export interface Aggregate {
   flush(): Promise<void>;
 }
 
-const ISTIO_GROUP = "networking.istio.io/";
-
-/** Merges source contents; for Istio objects present in several sources, the first source wins. */
+/**
+ * Merges source contents in source order. The same object twice is used once (the first source
+ * wins; within a source, the first file) with a CFG0020 warning: for Istio objects across all
+ * sources, for Kubernetes objects within one source (two clusters may each have their own).
+ */
 export function mergeSources(sources: readonly ConfigSource[], meshConfig: MeshConfig): SnapshotInput {
   const objects: unknown[] = [];
   const origins: string[] = [];
+  const groups: string[] = [];
   const diagnostics: Diagnostic[] = [];
-  const seen = new Map<string, string>();
   for (const s of sources) {
     const c = s.contents();
     diagnostics.push(...c.diagnostics);
     c.objects.forEach((o, i) => {
-      const obj = o as {
-        apiVersion?: unknown;
-        kind?: unknown;
-        metadata?: { name?: unknown; namespace?: unknown };
-      };
-      const origin = c.origins[i] ?? s.id;
-      if (typeof obj?.apiVersion === "string" && obj.apiVersion.startsWith(ISTIO_GROUP)) {
-        const key = `${String(obj.kind)}/${String(obj.metadata?.namespace ?? "default")}/${String(obj.metadata?.name)}`;
-        const first = seen.get(key);
-        if (first !== undefined) {
-          diagnostics.push({
-            code: "CFG0020",
-            severity: "warning",
-            message: `${key} is defined twice (${first} and ${origin}); the first one is used`,
-            ref: {
-              kind: String(obj.kind),
-              name: String(obj.metadata?.name),
-              namespace: String(obj.metadata?.namespace ?? "default"),
-              source: origin,
-            },
-          });
-          return;
-        }
-        seen.set(key, origin);
-      }
       objects.push(o);
-      origins.push(origin);
+      origins.push(c.origins[i] ?? s.id);
+      groups.push(s.id);
     });
   }
-  const input = objectsToSnapshotInput(objects, meshConfig, (i) => origins[i] ?? "unknown");
+  const input = objectsToSnapshotInput(
+    objects,
+    meshConfig,
+    (i) => origins[i] ?? "unknown",
+    (i) => groups[i] ?? "",
+  );
   return { ...input, diagnostics: [...diagnostics, ...input.diagnostics] };
 }
 

@@ -13,14 +13,19 @@ import type { XdsBackend } from "../xds/types.ts";
 
 const hostsCache = new WeakMap<PreparedConfig, Set<string>>();
 
-/** Hostnames whose endpoints a config carries (from `outbound|port|subset|host` CLA names). */
+/**
+ * Hostnames whose endpoints a config carries: every outbound cluster's host
+ * (`outbound|port|subset|host`), EDS or DNS (a DNS cluster holds its endpoints inline).
+ */
 function endpointHosts(config: PreparedConfig): Set<string> {
   let hosts = hostsCache.get(config);
   if (!hosts) {
     hosts = new Set();
-    for (const name of config.types.endpoint.byName.keys()) {
-      const parts = name.split("|");
-      hosts.add(parts.length === 4 ? (parts[3] ?? name) : name);
+    for (const kind of ["cluster", "endpoint"] as const) {
+      for (const name of config.types[kind].byName.keys()) {
+        const parts = name.split("|");
+        if (parts.length === 4 && parts[3]) hosts.add(parts[3]);
+      }
     }
     hostsCache.set(config, hosts);
   }
@@ -108,6 +113,17 @@ export function sourcesOfResource(snapshot: MeshSnapshot, name: string): string[
 
 export const meshEncoder: ResourceEncoder = (kind, json) => encodeResource(kind, json);
 
+/**
+ * The server's translation key: translationKey without the snapshot version (the server scopes its
+ * cache per snapshot, and a stable key lets it find the proxy class's previous config: last good
+ * resources, unchanged type sets, the base of an endpoint patch).
+ */
+function cacheKey(snapshot: MeshSnapshot, proxy: ProxyInfo): string {
+  const key = translationKey(snapshot, proxy);
+  const prefix = `${snapshot.version}|`;
+  return key.startsWith(prefix) ? key.slice(prefix.length) : key;
+}
+
 export function meshBackend(): XdsBackend<MeshSnapshot, ProxyInfo> & {
   affects(snapshot: MeshSnapshot, proxy: ProxyInfo, previous?: PreparedConfig): boolean;
 } {
@@ -139,13 +155,7 @@ export function meshBackend(): XdsBackend<MeshSnapshot, ProxyInfo> & {
       }
       return { config: checked.ok, diagnostics, refused };
     },
-    // Without the snapshot version: the server scopes its cache per snapshot, and a stable key
-    // lets it find the proxy class's previous config (last good resources, unchanged type sets).
-    cacheKey: (snapshot, proxy) => {
-      const key = translationKey(snapshot, proxy);
-      const prefix = `${snapshot.version}|`;
-      return key.startsWith(prefix) ? key.slice(prefix.length) : key;
-    },
+    cacheKey,
     generateEndpoints(snapshot, proxy) {
       const c = snapshot.changes;
       if (!c.endpointsOnly || c.full) return undefined;
@@ -161,9 +171,11 @@ export function meshBackend(): XdsBackend<MeshSnapshot, ProxyInfo> & {
       });
       return checked.diagnostics.length === 0 ? out : undefined;
     },
-    affects(snapshot, _proxy, previous) {
+    affects(snapshot, proxy, previous) {
       const c = snapshot.changes;
       if (c.full || !c.endpointsOnly || !previous) return true;
+      // The proxy's own side (the services its IPs serve) is part of its key.
+      if (previous.key !== cacheKey(snapshot, proxy)) return true;
       const hosts = endpointHosts(previous);
       for (const h of c.endpointHosts) if (hosts.has(h)) return true;
       return false;

@@ -108,3 +108,106 @@ test("buildSnapshot sorts configs oldest first and is deterministic", () => {
   );
   assert.equal(JSON.stringify([...s1.services]), JSON.stringify([...s2.services]));
 });
+
+// ---- duplicate endpoints -------------------------------------------------------------------
+
+const slice = (name: string, addresses: { ip: string; ready: boolean }[], port = 8080) => ({
+  apiVersion: "discovery.k8s.io/v1",
+  kind: "EndpointSlice",
+  metadata: { name, namespace: "shop", labels: { "kubernetes.io/service-name": "web" } },
+  addressType: "IPv4",
+  ports: [{ name: "http", port }],
+  endpoints: addresses.map((a) => ({ addresses: [a.ip], conditions: { ready: a.ready } })),
+});
+
+const addressesOf = (snap: ReturnType<typeof buildSnapshot>, host: string) =>
+  (snap.endpoints.get(host) ?? []).map(
+    (e) => `${e.servicePortName} ${e.address}:${e.port}${e.healthy ? "" : " (unready)"}`,
+  );
+
+test("endpoints: an address in two EndpointSlices is one endpoint, ready over not ready, in either order", () => {
+  const host = "web.shop.svc.cluster.local";
+  for (const order of [0, 1]) {
+    const slices = [
+      slice("web-a", [
+        { ip: "10.0.0.1", ready: false },
+        { ip: "10.0.0.2", ready: true },
+      ]),
+      slice("web-b", [{ ip: "10.0.0.1", ready: true }]),
+    ];
+    if (order) slices.reverse();
+    const snap = buildSnapshot(input([service, ...slices]));
+    assert.deepEqual(addressesOf(snap, host), ["http 10.0.0.1:8080", "http 10.0.0.2:8080"], `order ${order}`);
+  }
+  // Both unready: still one (unready) endpoint; distinct ports stay distinct endpoints.
+  const snap = buildSnapshot(
+    input([
+      service,
+      slice("web-a", [{ ip: "10.0.0.1", ready: false }]),
+      slice("web-b", [{ ip: "10.0.0.1", ready: false }]),
+      slice("web-c", [{ ip: "10.0.0.1", ready: true }], 9090),
+    ]),
+  );
+  assert.deepEqual(addressesOf(snap, host), ["http 10.0.0.1:8080 (unready)", "http 10.0.0.1:9090"]);
+});
+
+const se = (name: string, ns: string, spec: Record<string, unknown>) => ({
+  apiVersion: "networking.istio.io/v1",
+  kind: "ServiceEntry",
+  metadata: { name, namespace: ns },
+  spec: {
+    hosts: ["api.example.com"],
+    location: "MESH_INTERNAL",
+    resolution: "STATIC",
+    ports: [{ number: 443, name: "grpc", protocol: "GRPC" }],
+    ...spec,
+  },
+});
+
+test("endpoints: a ServiceEntry listing an address twice, or two objects with one address, serve it once", () => {
+  const host = "api.example.com";
+  const listed = buildSnapshot(
+    input([
+      se("api", "shop", {
+        endpoints: [{ address: "10.1.0.1" }, { address: "10.1.0.2" }, { address: "10.1.0.1" }],
+      }),
+    ]),
+  );
+  assert.deepEqual(addressesOf(listed, host), ["grpc 10.1.0.1:443", "grpc 10.1.0.2:443"]);
+  assert.ok(
+    listed.diagnostics.some((d) => /10\.1\.0\.1:443/.test(d.message) && d.ref?.name === "api"),
+    `a diagnostic names the ServiceEntry and the address: ${JSON.stringify(listed.diagnostics)}`,
+  );
+  // The same address on different ports is two endpoints.
+  const ports = buildSnapshot(
+    input([
+      se("api", "shop", {
+        endpoints: [{ address: "10.1.0.1" }, { address: "10.1.0.1", ports: { grpc: 8443 } }],
+      }),
+    ]),
+  );
+  assert.deepEqual(addressesOf(ports, host), ["grpc 10.1.0.1:443", "grpc 10.1.0.1:8443"]);
+  // A pod and a WorkloadEntry with the same IP picked by one selector.
+  const we = {
+    apiVersion: "networking.istio.io/v1",
+    kind: "WorkloadEntry",
+    metadata: { name: "vm-1", namespace: "shop", labels: { app: "web" } },
+    spec: { address: "10.0.0.1" },
+  };
+  const selected = buildSnapshot(
+    input([
+      pod("web-1", "10.0.0.1", true),
+      we,
+      se("api", "shop", { workloadSelector: { labels: { app: "web" } } }),
+    ]),
+  );
+  assert.deepEqual(addressesOf(selected, host), ["grpc 10.0.0.1:443"]);
+  // Two ServiceEntries for one host in different namespaces listing the same address.
+  const two = buildSnapshot(
+    input([
+      se("api", "shop", { endpoints: [{ address: "10.1.0.1" }] }),
+      se("api", "other", { endpoints: [{ address: "10.1.0.1" }] }),
+    ]),
+  );
+  assert.deepEqual(addressesOf(two, host), ["grpc 10.1.0.1:443"]);
+});

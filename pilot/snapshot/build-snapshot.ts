@@ -27,6 +27,30 @@ function compareEndpoints(a: Endpoint, b: Endpoint): number {
   return a.port - b.port;
 }
 
+/**
+ * One endpoint per (service port, address, port) from a list sorted by compareEndpoints: an address
+ * in two EndpointSlices (a pod moving between slices, which consumers must deduplicate), a
+ * ServiceEntry listing it twice, or two objects for one host. A ready copy wins over a not-ready
+ * one; otherwise the first in source order (the sort is stable). gRPC clients reject a whole load
+ * assignment that names an address twice.
+ */
+export function dedupeEndpoints(sorted: Endpoint[]): Endpoint[] {
+  let out: Endpoint[] | undefined;
+  for (let i = 1; i < sorted.length; i++) {
+    const e = sorted[i] as Endpoint;
+    const prev = (out ?? sorted)[(out ? out.length : i) - 1] as Endpoint;
+    const same =
+      prev.servicePortName === e.servicePortName && prev.address === e.address && prev.port === e.port;
+    if (!out) {
+      if (!same) continue;
+      out = sorted.slice(0, i);
+    }
+    if (!same) out.push(e);
+    else if (e.healthy && !prev.healthy) out[out.length - 1] = e;
+  }
+  return out ?? sorted;
+}
+
 function nextVersion(previous: MeshSnapshot | undefined): string {
   if (!previous) return "1";
   return /^\d+$/.test(previous.version) ? String(BigInt(previous.version) + 1n) : `${previous.version}.1`;
@@ -66,7 +90,7 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
   for (const list of services.values()) {
     list.sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : 0));
   }
-  for (const list of endpoints.values()) list.sort(compareEndpoints);
+  for (const [host, list] of endpoints) endpoints.set(host, dedupeEndpoints(list.sort(compareEndpoints)));
 
   const workloadsByIp = new Map<string, Workload>();
   for (const we of configs.WorkloadEntry) {

@@ -15,6 +15,13 @@ import { credentialSecretView } from "./credentials.ts";
 /** Where each object came from: one label for all, or one per object index. */
 export type SourceLabel = string | ((index: number) => string);
 
+/**
+ * Which reader (source) each object came from. One reader cannot hold the same Kubernetes object
+ * twice (a cluster cannot, and a copied file is a mistake), but two clusters can each have their
+ * own `default/reviews`. Istio objects are unique across all readers.
+ */
+export type SourceGroup = (index: number) => string;
+
 interface KubeObject {
   apiVersion?: unknown;
   kind?: unknown;
@@ -22,6 +29,17 @@ interface KubeObject {
   items?: unknown;
   data?: Record<string, unknown>;
 }
+
+/** The Kubernetes kinds pilot reads (everything else in a directory of manifests is skipped). */
+const READ_KINDS = new Set([
+  "v1/Service",
+  "discovery.k8s.io/v1/EndpointSlice",
+  "v1/Pod",
+  "v1/Namespace",
+  "v1/Node",
+  "v1/Secret",
+  "v1/ConfigMap",
+]);
 
 function withNamespace<T extends { metadata?: { namespace?: string } }>(obj: T, ns: string): T {
   if (obj.metadata?.namespace) return obj;
@@ -62,6 +80,7 @@ export function objectsToSnapshotInput(
   objects: readonly unknown[],
   meshConfig: MeshConfig,
   sourceLabel: SourceLabel,
+  sourceGroup?: SourceGroup,
 ): SnapshotInput {
   const diagnostics: Diagnostic[] = [];
   const configs: ConfigObject[] = [];
@@ -75,7 +94,42 @@ export function objectsToSnapshotInput(
   };
   let mesh = meshConfig;
   const label = (i: number): string => (typeof sourceLabel === "string" ? sourceLabel : sourceLabel(i));
-  const visit = (raw: unknown, source: string): void => {
+  const firstSeen = new Map<string, string>();
+  /**
+   * True for the second and later copies of an object (same kind, namespace and name): the first
+   * one read wins, deterministically (sources in order, files by name), as for a duplicate Istio
+   * object across sources, and each copy is reported.
+   */
+  const duplicate = (obj: KubeObject, istio: boolean, source: string, group: string): boolean => {
+    const name = obj.metadata?.name;
+    if (typeof name !== "string" || name === "") return false;
+    const kind = String(obj.kind);
+    // Namespaces and Nodes are cluster-scoped.
+    const clusterScoped = !istio && (kind === "Namespace" || kind === "Node");
+    const ns = clusterScoped ? undefined : obj.metadata?.namespace;
+    const id = clusterScoped
+      ? `${kind}/${name}`
+      : `${kind}/${typeof ns === "string" && ns ? ns : "default"}/${name}`;
+    const scoped = istio ? id : `${group}\u0000${String(obj.apiVersion)}/${id}`;
+    const first = firstSeen.get(scoped);
+    if (first === undefined) {
+      firstSeen.set(scoped, source);
+      return false;
+    }
+    diagnostics.push({
+      code: "CFG0020",
+      severity: "warning",
+      message: `${id} is defined twice (${first} and ${source}); the first one is used`,
+      ref: {
+        kind,
+        name,
+        ...(clusterScoped ? {} : { namespace: typeof ns === "string" && ns ? ns : "default" }),
+        source,
+      },
+    });
+    return true;
+  };
+  const visit = (raw: unknown, source: string, group: string): void => {
     if (raw === undefined || raw === null) return;
     if (typeof raw !== "object" || Array.isArray(raw)) {
       diagnostics.push({
@@ -87,17 +141,21 @@ export function objectsToSnapshotInput(
     }
     const obj = raw as KubeObject;
     if (obj.kind === "List" && Array.isArray(obj.items)) {
-      for (const item of obj.items) visit(item, source);
+      for (const item of obj.items) visit(item, source, group);
       return;
     }
     if (isIstioConfig(obj)) {
+      if (duplicate(obj, true, source, group)) return;
       const r = toConfigObject(obj, "default", source);
       if (r.ok) configs.push(r.config);
       else diagnostics.push(r.diagnostic);
       return;
     }
-    const group = typeof obj.apiVersion === "string" ? obj.apiVersion : "";
-    switch (`${group}/${String(obj.kind)}`) {
+    const kindId = `${typeof obj.apiVersion === "string" ? obj.apiVersion : ""}/${String(obj.kind)}`;
+    // Of ConfigMaps only the mesh config is read; other copies are not pilot's concern.
+    const read = READ_KINDS.has(kindId) && (kindId !== "v1/ConfigMap" || obj.metadata?.name === "istio");
+    if (read && duplicate(obj, false, source, group)) return;
+    switch (kindId) {
       case "v1/Service":
         kube.services.push(withNamespace(obj as Service, "default"));
         return;
@@ -130,6 +188,6 @@ export function objectsToSnapshotInput(
         return;
     }
   };
-  for (const [i, o] of objects.entries()) visit(o, label(i));
+  for (const [i, o] of objects.entries()) visit(o, label(i), sourceGroup?.(i) ?? "");
   return { meshConfig: mesh, configs, kube, diagnostics };
 }

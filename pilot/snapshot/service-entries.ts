@@ -76,6 +76,16 @@ export function serviceEntryServices(
     ...new Set((spec.exportTo ?? mesh.defaultServiceExportTo).map((e) => (e === "." ? namespace : e))),
   ].sort();
   const shared = selectedEndpoints(spec, ports, namespace, index, workloadEntries);
+  const twice = duplicateAddresses(shared);
+  if (twice.length > 0) {
+    diagnostics.push({
+      code: "EP0001",
+      severity: "info",
+      message: `ServiceEntry ${namespace}/${name}: ${twice.join(", ")} ${twice.length === 1 ? "is" : "are"} listed more than once (in spec.endpoints, or as a Pod and a WorkloadEntry its selector picks); each is served once`,
+      ref,
+      path: spec.endpoints?.length ? "spec.endpoints" : "spec.workloadSelector",
+    });
+  }
   const out: { service: Service; endpoints: Endpoint[] }[] = [];
   for (const host of spec.hosts ?? []) {
     const service: Service = {
@@ -115,12 +125,37 @@ export function serviceEntryServices(
         }));
       }
     }
+    if (resolution === "DNS_ROUND_ROBIN") {
+      const first = endpoints[0]?.servicePortName;
+      const count = endpoints.filter((e) => e.servicePortName === first).length;
+      if (count > 1) {
+        diagnostics.push({
+          code: "TR0302",
+          severity: "warning",
+          message: `${host} has ${count} endpoints but DNS_ROUND_ROBIN (LOGICAL_DNS) uses only the first; use DNS resolution to balance across them`,
+          ref,
+          path: "spec.resolution",
+        });
+      }
+    }
     const accounts = new Set<string>();
     for (const e of endpoints) if (e.serviceAccount) accounts.add(e.serviceAccount);
     service.serviceAccounts = [...accounts].sort();
     out.push({ service, endpoints });
   }
   return out;
+}
+
+/** `address:port (port name)` of the endpoints that appear more than once, in order of appearance. */
+function duplicateAddresses(endpoints: readonly Endpoint[]): string[] {
+  const seen = new Set<string>();
+  const twice = new Set<string>();
+  for (const e of endpoints) {
+    const key = `${e.address}:${e.port} (${e.servicePortName})`;
+    if (seen.has(key)) twice.add(key);
+    else seen.add(key);
+  }
+  return [...twice];
 }
 
 function entryEndpoints(

@@ -15,8 +15,11 @@ import type { ScopedDestinationRule } from "./scope.ts";
 /** Envoy's "no limit" for circuit-breaker thresholds, which Istio sets explicitly. */
 export const MAX_U32 = 4294967295;
 
-/** The thresholds every cluster without a connection pool gets (shared, read-only). */
-const DEFAULT_CIRCUIT_BREAKERS: EnvoyJson = Object.freeze({
+/**
+ * The thresholds every cluster without a connection pool gets, as Istio sets them (Envoy's own
+ * defaults, 1024 connections and 3 retries, break under pod churn). Shared, read-only.
+ */
+export const DEFAULT_CIRCUIT_BREAKERS: EnvoyJson = Object.freeze({
   thresholds: Object.freeze([
     Object.freeze({
       max_connections: MAX_U32,
@@ -154,40 +157,59 @@ function applyOutlierDetection(ctx: Ctx, c: EnvoyJson, p: TrafficPolicy | undefi
   const od = p?.outlierDetection;
   if (!od) return;
   const out: EnvoyJson = {};
+  // As Istio: unset counts leave Envoy's defaults (5 consecutive 5xx, enforced), 0 turns one off.
   const c5xx = od.consecutive5xxErrors ?? od.consecutiveErrors;
   if (c5xx !== undefined) {
     out.consecutive_5xx = c5xx;
     out.enforcing_consecutive_5xx = c5xx > 0 ? 100 : 0;
-  } else out.enforcing_consecutive_5xx = 0;
+  }
   if (od.consecutiveGatewayErrors !== undefined) {
     out.consecutive_gateway_failure = od.consecutiveGatewayErrors;
     out.enforcing_consecutive_gateway_failure = od.consecutiveGatewayErrors > 0 ? 100 : 0;
   }
   if (od.splitExternalLocalOriginErrors) {
     out.split_external_local_origin_errors = true;
-    if (od.consecutiveLocalOriginFailures !== undefined) {
+    if (od.consecutiveLocalOriginFailures) {
       out.consecutive_local_origin_failure = od.consecutiveLocalOriginFailures;
+      out.enforcing_consecutive_local_origin_failure = 100;
     }
+    out.enforcing_local_origin_success_rate = 0;
   }
   const interval = duration(od.interval);
   if (interval) out.interval = interval;
   const base = duration(od.baseEjectionTime);
   if (base) out.base_ejection_time = base;
-  if (od.maxEjectionPercent !== undefined) out.max_ejection_percent = od.maxEjectionPercent;
-  // Istio turns success-rate ejection off; gRPC clients only apply success rate / failure
-  // percentage, so they get failure-percentage ejection with the same enforcement instead.
+  if (od.maxEjectionPercent) out.max_ejection_percent = od.maxEjectionPercent;
+  // Istio turns success-rate ejection off.
   out.enforcing_success_rate = 0;
-  if (ctx.proxyless) {
-    out.failure_percentage_threshold = 50;
-    out.enforcing_failure_percentage = 100;
-  }
+  if (ctx.proxyless) Object.assign(out, grpcFailurePercentage(c5xx, od.consecutiveGatewayErrors));
   c.outlier_detection = out;
-  if (od.minHealthPercent !== undefined) {
-    c.common_lb_config = {
-      ...((c.common_lb_config as EnvoyJson) ?? {}),
-      healthy_panic_threshold: { value: od.minHealthPercent },
-    };
-  }
+  // As Istio: the panic threshold is minHealthPercent, 0 (off) when unset: with few pods per
+  // service, Envoy's default 50 % would send traffic to ejected hosts.
+  c.common_lb_config = {
+    ...((c.common_lb_config as EnvoyJson) ?? {}),
+    healthy_panic_threshold: { value: od.minHealthPercent ?? 0 },
+  };
+}
+
+/**
+ * gRPC clients apply only success-rate and failure-percentage ejection (gRFC A50), so Istio's
+ * "N consecutive errors eject a host" becomes: a host with at least N calls in an interval, more
+ * than half of them failed, is ejected — among however many hosts (gRPC's defaults, 5 hosts and
+ * 50 calls, would never eject one of a handful of pods). N is the smaller of consecutive5xxErrors
+ * (Envoy's 5 when unset) and consecutiveGatewayErrors; both 0 turn ejection off, as for Envoy.
+ */
+function grpcFailurePercentage(c5xx: number | undefined, gateway: number | undefined): EnvoyJson {
+  // Envoy ejects on whichever count is reached first.
+  const active = [c5xx ?? 5, gateway ?? 0].filter((x) => x > 0);
+  if (active.length === 0) return { enforcing_failure_percentage: 0 };
+  const n = Math.min(...active);
+  return {
+    failure_percentage_threshold: 50,
+    enforcing_failure_percentage: 100,
+    failure_percentage_minimum_hosts: 1,
+    failure_percentage_request_volume: n,
+  };
 }
 
 /** What a cluster's TLS needs to know about its destination (Istio SNI, SANs, auto mTLS). */
@@ -309,7 +331,15 @@ export function applyTrafficPolicy(
   applyConnectionPool(ctx, cluster, policy, protocol);
   applyOutlierDetection(ctx, cluster, policy);
   applyTls(ctx, cluster, policy?.tls, target, dr);
-  if (policy?.loadBalancer?.localityLbSetting?.distribute?.length) {
+  // As Istio: locality weights are honoured when the rule distributes traffic, or fails over
+  // between localities it names (failover needs outlier detection). gRPC clients always weigh
+  // localities, so they do not get the field.
+  const locality = policy?.loadBalancer?.localityLbSetting;
+  const failover =
+    !ctx.proxyless &&
+    !!policy?.outlierDetection &&
+    !!(locality?.failover?.length || locality?.failoverPriority?.length);
+  if (locality?.enabled !== false && (locality?.distribute?.length || failover)) {
     cluster.common_lb_config = {
       ...((cluster.common_lb_config as EnvoyJson) ?? {}),
       locality_weighted_lb_config: {},

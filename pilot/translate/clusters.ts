@@ -2,10 +2,10 @@
 // their EDS assignments, and the fixed clusters every sidecar has. The cluster type follows the
 // service's resolution: EDS for registry endpoints, STRICT_DNS / LOGICAL_DNS for DNS hosts,
 // ORIGINAL_DST for pass-through hosts.
-import { adsConfigSource, duration } from "../envoy/builders.ts";
+import { adsConfigSource, duration, T, typed } from "../envoy/builders.ts";
 import type { EnvoyJson } from "../model/proxy-config.ts";
 import type { Service, ServicePort } from "../model/service.ts";
-import { applyTrafficPolicy } from "./cluster-policy.ts";
+import { applyTrafficPolicy, DEFAULT_CIRCUIT_BREAKERS } from "./cluster-policy.ts";
 import { type Ctx, configRef, diag } from "./context.ts";
 import { destinationRuleFor, effectivePolicy } from "./destination-policy.ts";
 import { clusterEndpoints, loadAssignment, sharedLoadAssignment } from "./endpoints.ts";
@@ -24,6 +24,19 @@ export interface ClusterOutput {
 
 function connectTimeout(ctx: Ctx): string {
   return duration(ctx.snapshot.meshConfig.connectTimeout) ?? "10s";
+}
+
+/**
+ * Istio's DNS cluster settings: failed lookups retried after the mesh dnsRefreshRate (successful
+ * ones follow the record's TTL). Istio also caps c-ares at 100 queries per UDP socket through
+ * typed_dns_resolver_config; the Envoy API Remora validates against still requires resolver
+ * addresses there, so Envoy's default resolver (c-ares, uncapped) is used.
+ */
+function dnsSettings(ctx: Ctx): EnvoyJson {
+  return {
+    dns_refresh_rate: duration(ctx.snapshot.meshConfig.dnsRefreshRate) ?? "60s",
+    respect_dns_ttl: true,
+  };
 }
 
 /** Builds one outbound cluster (and its CLA when it is an EDS cluster). */
@@ -52,19 +65,19 @@ function outbound(
   switch (resolution) {
     case "STATIC":
       c.type = "EDS";
-      c.eds_cluster_config = { eds_config: adsConfigSource(), service_name: name };
+      // Sidecars wait for the assignment as Istio has them (gRPC clients ignore the timeout).
+      c.eds_cluster_config = {
+        eds_config: adsConfigSource(ctx.proxyless ? undefined : "0s"),
+        service_name: name,
+      };
       break;
     case "DNS":
     case "DNS_ROUND_ROBIN":
       c.type = resolution === "DNS" ? "STRICT_DNS" : "LOGICAL_DNS";
       c.dns_lookup_family = "V4_ONLY";
-      if (resolution === "DNS_ROUND_ROBIN" && eps.length > 1) {
-        diag(ctx, {
-          code: "TR0302",
-          severity: "warning",
-          message: `${service.hostname} has ${eps.length} endpoints but DNS_ROUND_ROBIN (LOGICAL_DNS) uses only the first; use DNS resolution to balance across them`,
-        });
-      }
+      Object.assign(c, dnsSettings(ctx));
+      // More than one endpoint is reported with the snapshot (TR0302): it depends on endpoints
+      // alone, and an endpoint-only push may reuse this translation.
       c.load_assignment = loadAssignment(
         ctx,
         name,
@@ -138,6 +151,17 @@ export function outboundClusters(ctx: Ctx, only?: ReadonlySet<string>): ClusterO
   return out;
 }
 
+/**
+ * How pass-through clusters speak HTTP, as Istio sets it: the protocol the client used, and
+ * upstream connections idle for 5 minutes closed. Shared, read-only.
+ */
+const PASSTHROUGH_PROTOCOL_OPTIONS: EnvoyJson = Object.freeze({
+  [T.httpProtocolOptions]: typed(T.httpProtocolOptions, {
+    common_http_protocol_options: { idle_timeout: "300s" },
+    use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} },
+  }),
+}) as EnvoyJson;
+
 /** BlackHoleCluster, PassthroughCluster and InboundPassthroughCluster, as every sidecar has them. */
 export function fixedClusters(ctx: Ctx): EnvoyJson[] {
   const timeout = connectTimeout(ctx);
@@ -153,12 +177,16 @@ export function fixedClusters(ctx: Ctx): EnvoyJson[] {
       type: "ORIGINAL_DST",
       connect_timeout: timeout,
       lb_policy: "CLUSTER_PROVIDED",
+      circuit_breakers: DEFAULT_CIRCUIT_BREAKERS,
+      typed_extension_protocol_options: PASSTHROUGH_PROTOCOL_OPTIONS,
     },
     {
       name: INBOUND_PASSTHROUGH_CLUSTER,
       type: "ORIGINAL_DST",
       connect_timeout: timeout,
       lb_policy: "CLUSTER_PROVIDED",
+      circuit_breakers: DEFAULT_CIRCUIT_BREAKERS,
+      typed_extension_protocol_options: PASSTHROUGH_PROTOCOL_OPTIONS,
       upstream_bind_config: { source_address: { address: INBOUND_SOURCE_IP, port_value: 0 } },
     },
   ];

@@ -7,7 +7,7 @@ import type { Endpoint, Locality } from "../model/service.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
 import { labelsMatch, localityString } from "../snapshot/workloads.ts";
 import type { Ctx } from "./context.ts";
-import type { LoadBalancer, TrafficPolicy } from "./istio-api.ts";
+import type { TrafficPolicy } from "./istio-api.ts";
 import { TLS_MODE_METADATA } from "./mtls.ts";
 import { effectiveMtls, modeForPort } from "./peer-authentication.ts";
 
@@ -37,12 +37,16 @@ function localityMatches(pattern: string, l: Locality): boolean {
 }
 
 /** Priority of an endpoint locality relative to the proxy, with Istio's failover rules. */
-function failoverPriority(proxy: Locality, l: Locality, lb: LoadBalancer | undefined): number {
+function failoverPriority(
+  proxy: Locality,
+  l: Locality,
+  rules: readonly { from?: string; to?: string }[],
+): number {
   if (l.region === proxy.region) {
     if (l.zone === proxy.zone) return l.subzone === proxy.subzone ? 0 : 1;
     return 2;
   }
-  const rule = lb?.localityLbSetting?.failover?.find((f) => f.from === proxy.region);
+  const rule = rules.find((f) => f.from === proxy.region);
   if (rule) return rule.to === l.region ? 3 : 4;
   return 3;
 }
@@ -104,11 +108,66 @@ function lbEndpoint(e: Endpoint, mtls: boolean): EnvoyJson {
   return j;
 }
 
+/**
+ * How a load assignment depends on where the proxy is: by the DestinationRule's distribute rule
+ * for the proxy's locality, or by failover priorities relative to it (Istio's default whenever
+ * outlier detection is set, with the rule's failover targets if any), or not at all. Everything
+ * the grouping reads about the proxy and the policy is here, so the shared-assignment cache key is
+ * derived from it and cannot miss an input.
+ */
+interface LocalityPlan {
+  distribute?: { from?: string; to?: Record<string, number> };
+  /** The proxy's locality and the rule's failover targets, when priorities apply. */
+  failover?: { proxy: Locality; rules: readonly { from?: string; to?: string }[] };
+}
+
+function localityPlan(ctx: Ctx, policy: TrafficPolicy | undefined): LocalityPlan {
+  const lb = policy?.loadBalancer;
+  const setting = lb?.localityLbSetting;
+  const proxyLoc = ctx.proxy.locality;
+  if (setting?.enabled === false || !(proxyLoc.region || proxyLoc.zone)) return {};
+  const distribute = setting?.distribute?.find((d) => d.from && localityMatches(d.from, proxyLoc));
+  if (distribute) return { distribute };
+  // Failover priorities only make sense when unhealthy hosts get ejected, so (as in Istio) they
+  // need outlier detection.
+  if (!policy?.outlierDetection) return {};
+  return { failover: { proxy: proxyLoc, rules: setting?.failover ?? [] } };
+}
+
+/** The plan as a cache-key part: empty when the assignment is the same wherever the proxy is. */
+function planKey(plan: LocalityPlan): string {
+  if (plan.distribute) return `distribute ${JSON.stringify(plan.distribute)}`;
+  if (plan.failover) {
+    const rule = plan.failover.rules.find((f) => f.from === plan.failover?.proxy.region);
+    return `failover ${localityString(plan.failover.proxy)} ${rule ? JSON.stringify(rule) : ""}`;
+  }
+  return "";
+}
+
 /** Groups endpoints into LocalityLbEndpoints, applying the locality load-balancer setting. */
 export function localityLbEndpoints(
   ctx: Ctx,
   endpoints: readonly Endpoint[],
   policy?: TrafficPolicy,
+): EnvoyJson[] {
+  return groupByLocality(endpoints, localityPlan(ctx, policy), mtlsMetadata(ctx));
+}
+
+/**
+ * Which endpoints carry the `tlsMode: istio` metadata that sidecars' auto mTLS matches on. gRPC
+ * clients decide per cluster and do not read it. Depends only on the snapshot and the client
+ * class, both part of every shared-assignment key.
+ */
+function mtlsMetadata(ctx: Ctx): (e: Endpoint) => boolean {
+  if (ctx.proxyless) return () => false;
+  const snapshot = ctx.snapshot;
+  return (e) => endpointMtlsReady(snapshot, e);
+}
+
+function groupByLocality(
+  endpoints: readonly Endpoint[],
+  plan: LocalityPlan,
+  mtls: (e: Endpoint) => boolean,
 ): EnvoyJson[] {
   const groups = new Map<string, { locality: Locality; eps: Endpoint[] }>();
   for (const e of endpoints) {
@@ -117,24 +176,13 @@ export function localityLbEndpoints(
     if (g) g.eps.push(e);
     else groups.set(key, { locality: e.locality, eps: [e] });
   }
-  const lb = policy?.loadBalancer;
-  const setting = lb?.localityLbSetting;
-  const proxyLoc = ctx.proxy.locality;
-  const hasProxyLocality = !!(proxyLoc.region || proxyLoc.zone);
-  const distribute =
-    setting?.enabled !== false && hasProxyLocality
-      ? setting?.distribute?.find((d) => d.from && localityMatches(d.from, proxyLoc))
-      : undefined;
-  // Failover priorities only make sense when unhealthy hosts get ejected, so (as in Istio) they
-  // need outlier detection.
-  const failover =
-    !distribute && setting?.enabled !== false && hasProxyLocality && !!policy?.outlierDetection;
+  const { distribute, failover } = plan;
   const keys = groups.size === 1 ? [...groups.keys()] : [...groups.keys()].sort();
   const out: EnvoyJson[] = [];
-  const priorities = new Map<string, number>();
+  const priorities = new Map<EnvoyJson, number>();
   for (const key of keys) {
     const g = groups.get(key)!;
-    const lbEndpoints = g.eps.map((e) => lbEndpoint(e, !ctx.proxyless && endpointMtlsReady(ctx.snapshot, e)));
+    const lbEndpoints = g.eps.map((e) => lbEndpoint(e, mtls(e)));
     let weight = 0;
     for (const e of g.eps) weight += e.weight ?? 1;
     if (distribute?.to) {
@@ -152,16 +200,16 @@ export function localityLbEndpoints(
       lb_endpoints: lbEndpoints,
       load_balancing_weight: weight,
     };
-    if (failover) priorities.set(key, failoverPriority(proxyLoc, g.locality, lb));
+    if (failover) priorities.set(item, failoverPriority(failover.proxy, g.locality, failover.rules));
     out.push(item);
   }
   if (failover) {
     // Envoy wants priorities without gaps, starting at 0.
     const used = [...new Set(priorities.values())].sort((a, b) => a - b);
-    out.forEach((item, i) => {
-      const p = used.indexOf(priorities.get(keys[i] as string) ?? 0);
+    for (const item of out) {
+      const p = used.indexOf(priorities.get(item) ?? 0);
       if (p > 0) item.priority = p;
-    });
+    }
   }
   return out;
 }
@@ -176,17 +224,12 @@ export function loadAssignment(
   return { cluster_name: clusterName, endpoints: localityLbEndpoints(ctx, endpoints, policy) };
 }
 
-/** Does this policy make the assignment depend on where the proxy is? */
-function localitySensitive(policy: TrafficPolicy | undefined): boolean {
-  const s = policy?.loadBalancer?.localityLbSetting;
-  if (!s || s.enabled === false) return false;
-  return !!s.distribute?.length || !!policy?.outlierDetection;
-}
-
 /**
  * The EDS assignment for an outbound cluster, shared across the proxies of one snapshot that see
- * the same thing: the key is the cluster, the subset's labels, the client class and — only when
- * the policy is locality-aware — the proxy's locality.
+ * the same thing. The key is everything the assignment is made of: the cluster and service port
+ * (which endpoints), the subset's labels, the client class (proxyless clients get IP endpoints
+ * only, and Envoy's carry the auto-mTLS metadata, which depends on the snapshot alone) and the
+ * locality plan (the proxy's locality, only when the policy makes it matter).
  */
 export function sharedLoadAssignment(
   ctx: Ctx,
@@ -196,20 +239,21 @@ export function sharedLoadAssignment(
   subsetLabels: Readonly<Record<string, string>> | undefined,
   policy: TrafficPolicy | undefined,
 ): EnvoyJson {
-  const sensitive = localitySensitive(policy);
+  const plan = localityPlan(ctx, policy);
   const key = [
     clusterName,
+    host,
     portName,
     ctx.proxyless ? "grpc" : "envoy",
     subsetLabels ? JSON.stringify(subsetLabels) : "",
-    sensitive
-      ? `${localityString(ctx.proxy.locality)}|${JSON.stringify(policy?.loadBalancer?.localityLbSetting)}`
-      : "",
-    sensitive && policy?.outlierDetection ? "od" : "",
+    planKey(plan),
   ].join("\n");
   const cached = ctx.index.claCache.get(key);
   if (cached) return cached;
-  const cla = loadAssignment(ctx, clusterName, clusterEndpoints(ctx, host, portName, subsetLabels), policy);
+  const cla: EnvoyJson = {
+    cluster_name: clusterName,
+    endpoints: groupByLocality(clusterEndpoints(ctx, host, portName, subsetLabels), plan, mtlsMetadata(ctx)),
+  };
   ctx.index.claCache.set(key, cla);
   return cla;
 }

@@ -38,11 +38,29 @@ function redirectAction(env: RouteEnv, r: NonNullable<HttpRoute["redirect"]>): E
   return out;
 }
 
-function oneRoute(env: RouteEnv, r: HttpRoute, match: HttpMatch | undefined): EnvoyJson | undefined {
+function oneRoute(
+  env: RouteEnv,
+  r: HttpRoute,
+  match: HttpMatch | undefined,
+  matchPath?: string,
+): EnvoyJson | undefined {
   const { ctx } = env;
+  if (ctx.proxyless && match?.queryParams && Object.keys(match.queryParams).length > 0) {
+    // gRPC has no query string: a gRPC client skips a route with query-parameter matchers
+    // (C-core) or ignores the matchers and so matches more than configured (grpc-js, gRFC A28).
+    diag(ctx, {
+      code: "TR0111",
+      severity: "warning",
+      message:
+        "queryParams cannot match gRPC calls (they have no query string); proxyless gRPC clients do not get this match, the rule's other matches still apply",
+      ref: configRef(env.vs.config),
+      path: `${matchPath ?? env.path}.queryParams`,
+    });
+    return undefined;
+  }
   const route: EnvoyJson = {};
   if (r.name) route.name = r.name;
-  route.match = routeMatch(match, ctx.proxyless);
+  route.match = routeMatch(match);
   if (r.redirect || r.directResponse) {
     if (ctx.proxyless) {
       diag(ctx, {
@@ -134,7 +152,8 @@ export function virtualServiceRoutes(ctx: Ctx, vs: ScopedVirtualService, port: n
       continue;
     }
     for (const m of matches) {
-      const route = oneRoute(env, r, m);
+      const at = r.match?.indexOf(m as HttpMatch) ?? -1;
+      const route = oneRoute(env, r, m, at >= 0 ? `${env.path}.match[${at}]` : undefined);
       if (route) out.push(route);
     }
   }
@@ -164,6 +183,8 @@ export function defaultRoute(ctx: Ctx, host: string, port: number): EnvoyJson {
   const action: EnvoyJson = { cluster };
   if (!ctx.proxyless) {
     action.timeout = "0s";
+    // As Istio: Envoy honours a call's grpc-timeout header up to this (0: without limit).
+    action.max_grpc_timeout = "0s";
     action.retry_policy = DEFAULT_RETRY_POLICY;
   }
   const hp = hashPolicy(ctx, cluster);

@@ -6,17 +6,19 @@
 import {
   duration,
   FILTER,
-  hcmFilter,
   listenerFilter,
-  routerFilter,
+  sidecarHttpFilters,
   socketAddress,
   T,
   tcpProxyFilter,
+  typed,
 } from "../envoy/builders.ts";
 import type { EnvoyJson } from "../model/proxy-config.ts";
 import type { Protocol } from "../model/service.ts";
-import { isHttpProtocol, parseProtocol } from "../snapshot/protocol.ts";
+import { isHttp2Protocol, isHttpProtocol, parseProtocol } from "../snapshot/protocol.ts";
 import { rbacHttpFilters, rbacNetworkFilters } from "./authorization.ts";
+import { DEFAULT_CIRCUIT_BREAKERS } from "./cluster-policy.ts";
+import { connectionManagerFilter } from "./connection-manager.ts";
 import type { Ctx } from "./context.ts";
 import type { SidecarSpecLoose } from "./istio-api.ts";
 import { ISTIO_INBOUND_ALPN, istioServerTransportSocket } from "./mtls.ts";
@@ -64,14 +66,15 @@ export function inboundPorts(ctx: Ctx): InboundPort[] {
 }
 
 /** The HCM or tcp_proxy of one inbound port, with the workload's RBAC filters in front. */
-function inboundFilters(ctx: Ctx, p: InboundPort, tls: boolean): EnvoyJson[] {
+function inboundFilters(ctx: Ctx, p: InboundPort): EnvoyJson[] {
   const cluster = inboundCluster(p.port);
   const statPrefix = `inbound_0.0.0.0_${p.port}`;
   if (!isHttpProtocol(p.protocol)) {
     return [...rbacNetworkFilters(ctx, `tcp.${statPrefix}`), tcpProxyFilter(cluster, cluster)];
   }
   return [
-    hcmFilter({
+    connectionManagerFilter({
+      class: "inbound",
       statPrefix,
       routeConfig: {
         name: cluster,
@@ -79,21 +82,26 @@ function inboundFilters(ctx: Ctx, p: InboundPort, tls: boolean): EnvoyJson[] {
           {
             name: `inbound|http|${p.port}`,
             domains: ["*"],
-            routes: [{ name: "default", match: { prefix: "/" }, route: { cluster, timeout: "0s" } }],
+            routes: [
+              {
+                name: "default",
+                match: { prefix: "/" },
+                // As Istio: no timeout on the way in, and a gRPC deadline is the caller's business.
+                route: {
+                  cluster,
+                  timeout: "0s",
+                  max_stream_duration: { max_stream_duration: "0s", grpc_timeout_header_max: "0s" },
+                },
+              },
+            ],
           },
         ],
         validate_clusters: false,
       },
-      httpFilters: [...rbacHttpFilters(ctx), routerFilter()],
-      // Over mTLS the app learns the caller's identity from X-Forwarded-Client-Cert, as in Istio.
-      ...(tls
-        ? {
-            extra: {
-              forward_client_cert_details: "APPEND_FORWARD",
-              set_current_client_cert_details: { subject: true, dns: true, uri: true },
-            },
-          }
-        : {}),
+      // Istio's order: authorization before the filters route configuration needs, router last.
+      httpFilters: [...rbacHttpFilters(ctx), ...sidecarHttpFilters()],
+      mesh: ctx.snapshot.meshConfig,
+      http2: isHttp2Protocol(p.protocol),
     }),
   ];
 }
@@ -113,7 +121,7 @@ function inboundChains(ctx: Ctx, p: InboundPort, mode: MtlsMode): EnvoyJson[] {
     chains.push({
       name: `${cluster}mtls`,
       filter_chain_match: match,
-      filters: inboundFilters(ctx, p, true),
+      filters: inboundFilters(ctx, p),
       transport_socket: istioServerTransportSocket({ proxyless: false, http }),
     });
   }
@@ -121,7 +129,7 @@ function inboundChains(ctx: Ctx, p: InboundPort, mode: MtlsMode): EnvoyJson[] {
     chains.push({
       name: cluster,
       filter_chain_match: { destination_port: p.port },
-      filters: inboundFilters(ctx, p, false),
+      filters: inboundFilters(ctx, p),
     });
   }
   return chains;
@@ -130,15 +138,24 @@ function inboundChains(ctx: Ctx, p: InboundPort, mode: MtlsMode): EnvoyJson[] {
 export function virtualInbound(ctx: Ctx, ports: readonly InboundPort[]): EnvoyJson {
   const mtls = effectiveMtls(ctx.snapshot, ctx.proxy.namespace, ctx.proxy.labels);
   const chains = ports.flatMap((p) => inboundChains(ctx, p, modeForPort(mtls, p.port)));
+  const tproxy = ctx.proxy.interceptionMode === "TPROXY";
   const listenerFilters = [listenerFilter(FILTER.originalDst, T.originalDst)];
+  // TPROXY keeps the client's address on the way to the app: Istio's original_src with the mark
+  // its iptables rules route back through the proxy.
+  if (tproxy) {
+    listenerFilters.push({ name: FILTER.originalSrc, typed_config: typed(T.originalSrc, { mark: 1337 }) });
+  }
   if (chains.some((c) => (c.filter_chain_match as EnvoyJson | undefined)?.transport_protocol)) {
     listenerFilters.push(listenerFilter(FILTER.tlsInspector, T.tlsInspector));
   }
   return {
     name: VIRTUAL_INBOUND,
     address: socketAddress("0.0.0.0", INBOUND_PORT),
+    ...(tproxy ? { transparent: true } : {}),
     traffic_direction: "INBOUND",
+    continue_on_listener_filters_timeout: true,
     listener_filters: listenerFilters,
+    listener_filters_timeout: duration(ctx.snapshot.meshConfig.protocolDetectionTimeout) ?? "0s",
     filter_chains: [
       {
         name: "virtualInbound-blackhole",
@@ -154,33 +171,43 @@ export function virtualInbound(ctx: Ctx, ports: readonly InboundPort[]): EnvoyJs
   };
 }
 
+/** Istio's "never clean up" for original-destination hosts of inbound clusters (max Duration in Go). */
+const NEVER = "9223372035s";
+
 export function inboundClusters(ctx: Ctx, ports: readonly InboundPort[]): EnvoyJson[] {
   const timeout = duration(ctx.snapshot.meshConfig.connectTimeout) ?? "10s";
   return ports.map((p) => {
     const name = inboundCluster(p.port);
+    const c: EnvoyJson = { name };
     if (p.defaultEndpoint) {
-      return {
-        name,
-        type: "STATIC",
-        connect_timeout: timeout,
-        load_assignment: {
-          cluster_name: name,
-          endpoints: [
-            {
-              lb_endpoints: [
-                { endpoint: { address: socketAddress(p.defaultEndpoint.address, p.defaultEndpoint.port) } },
-              ],
-            },
-          ],
-        },
+      c.type = "STATIC";
+      c.connect_timeout = timeout;
+      c.load_assignment = {
+        cluster_name: name,
+        endpoints: [
+          {
+            lb_endpoints: [
+              { endpoint: { address: socketAddress(p.defaultEndpoint.address, p.defaultEndpoint.port) } },
+            ],
+          },
+        ],
+      };
+    } else {
+      c.type = "ORIGINAL_DST";
+      c.connect_timeout = timeout;
+      c.lb_policy = "CLUSTER_PROVIDED";
+      c.cleanup_interval = NEVER;
+      c.upstream_bind_config = { source_address: { address: INBOUND_SOURCE_IP, port_value: 0 } };
+    }
+    c.circuit_breakers = DEFAULT_CIRCUIT_BREAKERS;
+    // The app behind an HTTP/2 or gRPC port is spoken to in HTTP/2, as the client spoke to us.
+    if (isHttp2Protocol(p.protocol)) {
+      c.typed_extension_protocol_options = {
+        [T.httpProtocolOptions]: typed(T.httpProtocolOptions, {
+          explicit_http_config: { http2_protocol_options: {} },
+        }),
       };
     }
-    return {
-      name,
-      type: "ORIGINAL_DST",
-      connect_timeout: timeout,
-      lb_policy: "CLUSTER_PROVIDED",
-      upstream_bind_config: { source_address: { address: INBOUND_SOURCE_IP, port_value: 0 } },
-    };
+    return c;
   });
 }

@@ -3,8 +3,8 @@
 // TCP, TLS and undeclared-protocol services get `<vip>_<port>` listeners; VIP-less TLS hosts share
 // `0.0.0.0_<port>` chains by SNI. Conflicts (two owners for one listener) become diagnostics.
 import {
+  duration,
   FILTER,
-  hcmFilter,
   listenerFilter,
   sidecarHttpFilters,
   socketAddress,
@@ -14,6 +14,7 @@ import {
 import type { EnvoyJson } from "../model/proxy-config.ts";
 import type { Service } from "../model/service.ts";
 import { isHttpProtocol } from "../snapshot/protocol.ts";
+import { connectionManagerFilter } from "./connection-manager.ts";
 import { type Ctx, diag } from "./context.ts";
 import {
   BLACKHOLE_CLUSTER,
@@ -42,38 +43,64 @@ function catchAllVhost(ctx: Ctx): EnvoyJson {
       name: "block_all",
       domains: ["*"],
       routes: [{ name: "block_all", match: { prefix: "/" }, direct_response: { status: 502 } }],
+      include_request_attempt_count: true,
     };
   }
   return {
     name: "allow_any",
     domains: ["*"],
     routes: [
-      { name: "allow_any", match: { prefix: "/" }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: "0s" } },
+      {
+        name: "allow_any",
+        match: { prefix: "/" },
+        route: { cluster: PASSTHROUGH_CLUSTER, timeout: "0s", max_grpc_timeout: "0s" },
+      },
     ],
+    include_request_attempt_count: true,
   };
 }
 
+/**
+ * An outbound listener on a port the sidecar captures (never bound). As Istio: connections whose
+ * listener filters time out still proceed, and only a protocol-sniffing listener waits for one
+ * (mesh protocolDetectionTimeout, 0 = no limit), since Envoy's default 15 s would stall
+ * server-first protocols.
+ */
 function outboundListener(
+  ctx: Ctx,
   bind: string,
   port: number,
   chains: EnvoyJson[],
   filters: EnvoyJson[] = [],
 ): EnvoyJson {
+  const sniffing = filters.some((f) => f.name === FILTER.httpInspector);
   const l: EnvoyJson = {
     name: listenerName(bind, port),
     address: socketAddress(bind, port),
     traffic_direction: "OUTBOUND",
+    continue_on_listener_filters_timeout: true,
     bind_to_port: false,
   };
   if (filters.length) l.listener_filters = filters;
+  l.listener_filters_timeout = sniffing
+    ? (duration(ctx.snapshot.meshConfig.protocolDetectionTimeout) ?? "0s")
+    : "0s";
   l.filter_chains = chains;
   return l;
 }
 
-function httpChain(statPrefix: string, rds: string, sniffed: boolean): EnvoyJson {
+function httpChain(ctx: Ctx, statPrefix: string, rds: string, sniffed: boolean): EnvoyJson {
   const chain: EnvoyJson = {};
   if (sniffed) chain.filter_chain_match = { application_protocols: SNIFFED_PROTOCOLS };
-  chain.filters = [hcmFilter({ statPrefix, rds, httpFilters: sidecarHttpFilters() })];
+  chain.filters = [
+    connectionManagerFilter({
+      class: "outbound",
+      statPrefix,
+      rds,
+      httpFilters: sidecarHttpFilters(),
+      mesh: ctx.snapshot.meshConfig,
+    }),
+  ];
   return chain;
 }
 
@@ -88,7 +115,8 @@ function routeConfiguration(ctx: Ctx, name: string, vhosts: EnvoyJson[], catchAl
     out.push({ ...vh, domains });
   }
   if (catchAll) out.push(catchAllVhost(ctx));
-  return { name, virtual_hosts: out, validate_clusters: false };
+  // Istio's limit on direct-response bodies (Envoy's default 4 KiB would reject larger ones).
+  return { name, virtual_hosts: out, validate_clusters: false, max_direct_response_body_size_bytes: 1048576 };
 }
 
 function vhost(ctx: Ctx, service: Service, port: number, domains?: string[]): EnvoyJson {
@@ -96,6 +124,7 @@ function vhost(ctx: Ctx, service: Service, port: number, domains?: string[]): En
     name: `${service.hostname}:${port}`,
     domains: domains ?? serviceDomains(ctx, service, port),
     routes: serviceRoutes(ctx, service, port),
+    include_request_attempt_count: true,
   };
 }
 
@@ -103,6 +132,8 @@ export function virtualOutbound(ctx: Ctx): EnvoyJson {
   return {
     name: VIRTUAL_OUTBOUND,
     address: socketAddress("0.0.0.0", OUTBOUND_PORT),
+    // TPROXY capture hands over connections to foreign addresses: the socket must be transparent.
+    ...(ctx.proxy.interceptionMode === "TPROXY" ? { transparent: true } : {}),
     traffic_direction: "OUTBOUND",
     use_original_dst: true,
     filter_chains: [
@@ -163,27 +194,28 @@ export function outboundListeners(ctx: Ctx): OutboundOutput {
           continue;
         }
         vipListeners.set(name, service.hostname);
-        const stat = `outbound|${port.port}||${service.hostname}`;
         if (port.protocol === "UNKNOWN") {
           const rds = `${service.hostname}:${port.port}`;
+          const stat = `outbound_${name}`;
           routes.push(routeConfiguration(ctx, rds, [vhost(ctx, service, port.port, ["*"])], false));
           listeners.push(
             outboundListener(
+              ctx,
               vip,
               port.port,
-              [httpChain(stat, rds, true), { filters: [tcpFilter(ctx, service, port.port)] }],
+              [httpChain(ctx, stat, rds, true), { filters: [tcpFilter(ctx, service, port.port)] }],
               [listenerFilter(FILTER.httpInspector, T.httpInspector)],
             ),
           );
         } else if (port.protocol === "TLS" || port.protocol === "HTTPS") {
           listeners.push(
-            outboundListener(vip, port.port, tlsServiceChains(ctx, service, port.port, false), [
+            outboundListener(ctx, vip, port.port, tlsServiceChains(ctx, service, port.port, false), [
               listenerFilter(FILTER.tlsInspector, T.tlsInspector),
             ]),
           );
         } else {
           listeners.push(
-            outboundListener(vip, port.port, [{ filters: [tcpFilter(ctx, service, port.port)] }]),
+            outboundListener(ctx, vip, port.port, [{ filters: [tcpFilter(ctx, service, port.port)] }]),
           );
         }
       }
@@ -202,7 +234,7 @@ export function outboundListeners(ctx: Ctx): OutboundOutput {
           true,
         ),
       );
-      const chains = [httpChain(`outbound_0.0.0.0_${port}`, rds, sniff)];
+      const chains = [httpChain(ctx, `outbound_0.0.0.0_${port}`, rds, sniff)];
       if (sniff) chains.push({ filters: [tcpProxyFilter(catchAllCluster(ctx), catchAllCluster(ctx))] });
       for (const s of [...plan.tls, ...plan.tcp]) {
         diag(ctx, {
@@ -213,6 +245,7 @@ export function outboundListeners(ctx: Ctx): OutboundOutput {
       }
       listeners.push(
         outboundListener(
+          ctx,
           "0.0.0.0",
           port,
           chains,
@@ -232,7 +265,7 @@ export function outboundListeners(ctx: Ctx): OutboundOutput {
       });
       unique.push({ filters: [tcpProxyFilter(catchAllCluster(ctx), catchAllCluster(ctx))] });
       listeners.push(
-        outboundListener("0.0.0.0", port, unique, [listenerFilter(FILTER.tlsInspector, T.tlsInspector)]),
+        outboundListener(ctx, "0.0.0.0", port, unique, [listenerFilter(FILTER.tlsInspector, T.tlsInspector)]),
       );
     } else if (plan.tcp.length > 0) {
       const [first, ...rest] = plan.tcp;
@@ -243,7 +276,7 @@ export function outboundListeners(ctx: Ctx): OutboundOutput {
           message: `listener 0.0.0.0_${port} is claimed by ${first!.hostname} and ${s.hostname} (TCP services without addresses); ${first!.hostname} keeps it`,
         });
       }
-      listeners.push(outboundListener("0.0.0.0", port, [{ filters: [tcpFilter(ctx, first!, port)] }]));
+      listeners.push(outboundListener(ctx, "0.0.0.0", port, [{ filters: [tcpFilter(ctx, first!, port)] }]));
     }
   }
   return { listeners, routes };

@@ -244,6 +244,8 @@ export function forwardAction(env: RouteEnv, r: HttpRoute, route: EnvoyJson): vo
     if (timeout) action.max_stream_duration = { max_stream_duration: timeout };
   } else {
     action.timeout = timeout ?? "0s";
+    // As Istio: a call's grpc-timeout header is honoured up to the route timeout (0: no limit).
+    action.max_grpc_timeout = action.timeout;
   }
   if (!ctx.proxyless) {
     if (r.rewrite?.uri !== undefined) action.prefix_rewrite = r.rewrite.uri;

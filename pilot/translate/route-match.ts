@@ -33,7 +33,7 @@ const byName = (a: [string, unknown], b: [string, unknown]): number =>
   a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 
 /** Builds the Envoy RouteMatch for one Istio match (or the catch-all `/` prefix). */
-export function routeMatch(match: HttpMatch | undefined, proxyless: boolean): EnvoyJson {
+export function routeMatch(match: HttpMatch | undefined): EnvoyJson {
   const out: EnvoyJson = {};
   const uri = match?.uri;
   if (uri?.exact !== undefined) out.path = uri.exact;
@@ -53,7 +53,7 @@ export function routeMatch(match: HttpMatch | undefined, proxyless: boolean): En
   if (match?.scheme) headers.push(headerMatcher(":scheme", match.scheme, false));
   if (headers.length > 0) out.headers = headers;
   const query = Object.entries(match?.queryParams ?? {}).sort(byName);
-  if (query.length > 0 && !proxyless) {
+  if (query.length > 0) {
     out.query_parameters = query.map(([name, m]) => {
       const sm = stringMatcher(m);
       return sm ? { name, string_match: sm } : { name, present_match: true };

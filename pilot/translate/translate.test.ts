@@ -89,3 +89,39 @@ test("translationKey: replicas share a key; labels, namespace and client class s
   assert.notEqual(a, key("10.0.0.11", "reviews-v1-abc", { LABELS: labels, GENERATOR: "grpc" }));
   assert.notEqual(a, key("10.0.0.5", "productpage-v1-xyz", { LABELS: labels }), "different inbound services");
 });
+
+test("proxyless: a match on query parameters is left out (gRPC cannot see them), with TR0111", () => {
+  const dir = join(DIR, "proxyless-features");
+  const snapshot = buildSnapshot(
+    loadConfigFiles([relative(process.cwd(), join(dir, "config.yaml"))], defaultMeshConfig()),
+  );
+  const node = parseKubeYaml(readFileSync(join(dir, "proxy.yaml"), "utf8"))[0]?.value as NodeLike;
+  const parsed = parseProxy(node, snapshot);
+  assert.ok(parsed.ok);
+  const { config, diagnostics } = translate(snapshot, parsed.proxy);
+  const routes = config.routes.flatMap((r) =>
+    (
+      r.virtual_hosts as { routes: { match: Record<string, unknown>; route?: { cluster?: string } }[] }[]
+    ).flatMap((vh) => vh.routes),
+  );
+  const toV2 = routes.filter(
+    (r) => r.route?.cluster === "outbound|9080|v2|reviews.default.svc.cluster.local",
+  );
+  assert.ok(toV2.length > 0);
+  for (const r of toV2) {
+    assert.ok(
+      r.match.headers,
+      `a route to v2 without its condition would match every call: ${JSON.stringify(r)}`,
+    );
+  }
+  const d = diagnostics.find((x) => x.code === "TR0111");
+  assert.ok(d, JSON.stringify(diagnostics));
+  assert.equal(d.path, "spec.http[1].match[0].queryParams");
+  // A sidecar keeps the match, with its query parameters.
+  const sidecar = parseProxy({ ...node, metadata: { NAMESPACE: "default" } }, snapshot);
+  assert.ok(sidecar.ok);
+  assert.match(
+    JSON.stringify(translate(snapshot, sidecar.proxy).config.routes),
+    /"query_parameters":\[\{"name":"beta"/,
+  );
+});

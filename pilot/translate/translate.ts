@@ -65,7 +65,8 @@ export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo): TranslateRe
     ctx.diagnostics.set("router", {
       code: "TR0001",
       severity: "error",
-      message: `proxy ${proxy.nodeId} is a router (gateway); Remora does not translate Gateways yet, so it gets no listeners`,
+      // Nothing proxy-specific in the text: translations are shared by every proxy of one class.
+      message: `this proxy is a router (gateway) in namespace ${proxy.namespace}; Remora does not translate Gateways yet, so it gets no listeners`,
     });
   } else if (ctx.proxyless) {
     const lr = proxylessListenersAndRoutes(ctx);

@@ -27,7 +27,43 @@ export const SE = {
   DNS_ROUND_ROBIN: "SE0011",
   EXPORT_TO: "SE0012",
   NONE_TCP_NO_ADDRESS: "SE0013",
+  DUPLICATE_ENDPOINT: "SE0014",
 } as const;
+
+/**
+ * An endpoint address that serves one port twice (same address, same resolved port: the
+ * endpoint's `ports` entry, else the port's targetPort, else its number). Istio accepts it; gRPC
+ * clients reject an endpoint list naming an address twice, so Remora serves it once and warns.
+ */
+function duplicateEndpoints(f: Findings, endpoints: unknown[], ports: Json[]): void {
+  const first = new Map<string, number>();
+  endpoints.forEach((e, i) => {
+    const eo = asObj(e);
+    const address = asStr(eo.address);
+    if (!address) return;
+    const own = asObj(eo.ports);
+    const twice: string[] = [];
+    let earlier = -1;
+    for (const p of ports) {
+      const name = asStr(p.name) ?? "";
+      const port = own[name] ?? (typeof p.targetPort === "number" && p.targetPort ? p.targetPort : p.number);
+      const key = `${address}|${name}|${String(port)}`;
+      const at = first.get(key);
+      if (at === undefined) first.set(key, i);
+      else {
+        twice.push(`${address}:${String(port)} (${name})`);
+        earlier = at;
+      }
+    }
+    if (twice.length > 0) {
+      f.warn(
+        SE.DUPLICATE_ENDPOINT,
+        `spec.endpoints[${i}]`,
+        `${twice.join(", ")} ${twice.length === 1 ? "is" : "are"} already served by spec.endpoints[${earlier}]; gRPC clients reject an endpoint list that names an address twice, so it is served once. Remove the duplicate`,
+      );
+    }
+  });
+}
 
 export function validateServiceEntry(f: Findings, spec: Json): void {
   const hosts = asArr(spec.hosts).map((h) => asStr(h) ?? "");
@@ -171,6 +207,7 @@ export function validateServiceEntry(f: Findings, spec: Json): void {
     }
     checkLabels(f, SE.STATIC_ENDPOINT, `${ep}.labels`, eo.labels);
   });
+  duplicateEndpoints(f, endpoints, ports);
   checkLabels(
     f,
     SE.ENDPOINTS_AND_SELECTOR,

@@ -2,7 +2,7 @@
 // endpoint-only change, by patching the previous snapshot's config for the same class (Istio's
 // incremental EDS). Owns the resource cache that makes unchanged resources free to prepare.
 import type { Diagnostic } from "../model/diagnostic.ts";
-import type { XdsKind } from "../model/proxy-config.ts";
+import type { ProxyConfig, XdsKind } from "../model/proxy-config.ts";
 import type { XdsMetrics } from "./metrics.ts";
 import {
   type PreparedConfig,
@@ -19,10 +19,19 @@ export interface Lookup {
   made: "shared" | "patched" | "translated";
 }
 
+/** One class's config for the current snapshot, with what it was made from. */
+interface Entry {
+  config: PreparedConfig;
+  /** Resources the backend refused, filled in from `previous` (the first requester's last config). */
+  refused: readonly { kind: XdsKind; name: string }[];
+  previous: PreparedConfig | undefined;
+  generated: { config: ProxyConfig; diagnostics: readonly Diagnostic[] };
+}
+
 export class Translations<S extends XdsSnapshot, P> {
-  private current = new Map<string, PreparedConfig>();
+  private current = new Map<string, Entry>();
   /** The previous snapshot's version and configs: the base an endpoint-only change patches. */
-  private previous: { version: string; configs: Map<string, PreparedConfig> } | undefined;
+  private previous: { version: string; configs: Map<string, Entry> } | undefined;
   private readonly resources: ResourceCache;
   /** Configs made (translated or patched) for the current snapshot. */
   made = 0;
@@ -52,7 +61,7 @@ export class Translations<S extends XdsSnapshot, P> {
   diagnostics(): Diagnostic[] {
     const seen = new Map<string, Diagnostic>();
     for (const c of this.current.values()) {
-      for (const d of c.diagnostics) seen.set(`${d.code}|${d.message}`, d);
+      for (const d of c.config.diagnostics) seen.set(`${d.code}|${d.message}`, d);
     }
     return [...seen.values()];
   }
@@ -63,50 +72,76 @@ export class Translations<S extends XdsSnapshot, P> {
    */
   get(snapshot: S, proxy: P, last: PreparedConfig | undefined): Lookup {
     const key = this.backend.cacheKey(snapshot, proxy);
+    // Refused resources are filled in from the proxy's own last config, so that is an input too.
+    const previous = last && last.key === key ? last : undefined;
     const hit = this.current.get(key);
-    if (hit) {
+    if (hit && (hit.refused.length === 0 || hit.previous === previous)) {
       this.metrics.translationCacheHits.inc();
-      return { config: hit, made: "shared" };
+      return { config: hit.config, made: "shared" };
     }
     const t0 = performance.now();
     let made: Lookup["made"] = "patched";
-    let config = this.unchanged(snapshot, key);
-    if (!config) {
-      config = this.patched(snapshot, proxy, key);
-      if (config) this.metrics.endpointPatches.inc();
+    if (hit) {
+      // Same class, but a different last config to take refused resources from: the class's
+      // translation again, with this proxy's fallbacks (resources are already encoded).
+      made = "translated";
+      const config = prepareConfig(
+        key,
+        snapshot.version,
+        hit.generated.config,
+        hit.generated.diagnostics,
+        this.resources,
+        previous,
+        hit.refused,
+      );
+      this.metrics.translationTime.observe((performance.now() - t0) / 1000);
+      return { config, made };
     }
-    if (!config) {
+    let entry = this.unchanged(snapshot, key);
+    const config0 = entry ? undefined : this.patched(snapshot, proxy, key);
+    if (config0) {
+      this.metrics.endpointPatches.inc();
+      entry = {
+        config: config0,
+        refused: [],
+        previous,
+        generated: { config: config0.config, diagnostics: config0.diagnostics },
+      };
+    } else if (!entry) {
       made = "translated";
       const out = this.backend.generate(snapshot, proxy) as ReturnType<XdsBackend<S, P>["generate"]> & {
         refused?: { kind: XdsKind; name: string }[];
       };
-      const previous = last && last.key === key ? last : undefined;
-      config = prepareConfig(
+      const refused = out.refused ?? [];
+      const config = prepareConfig(
         key,
         snapshot.version,
         out.config,
         out.diagnostics,
         this.resources,
         previous,
-        out.refused ?? [],
+        refused,
       );
+      entry = { config, refused, previous, generated: out };
       this.metrics.translations.inc();
     }
-    this.current.set(key, config);
+    this.current.set(key, entry);
     this.made++;
     this.metrics.translationTime.observe((performance.now() - t0) / 1000);
-    return { config, made };
+    return { config: entry.config, made };
   }
 
   /**
    * The previous snapshot's config as it was, when nothing but credential content changed (a
    * rotation reaches proxies over SDS alone; translation does not read the material).
    */
-  private unchanged(snapshot: S, key: string): PreparedConfig | undefined {
+  private unchanged(snapshot: S, key: string): Entry | undefined {
     const prev = this.previous;
     if (!snapshot.changes.secretsOnly || !prev || snapshot.changes.basedOn !== prev.version) return undefined;
     const base = prev.configs.get(key);
-    return base && { ...base, snapshotVersion: snapshot.version };
+    // As for patches: a config standing in last-good resources depends on whose they were.
+    if (!base || base.refused.length > 0) return undefined;
+    return { ...base, config: { ...base.config, snapshotVersion: snapshot.version } };
   }
 
   /**
@@ -117,8 +152,11 @@ export class Translations<S extends XdsSnapshot, P> {
     const c = snapshot.changes;
     const prev = this.previous;
     if (!c.endpointsOnly || c.full || !prev || c.basedOn !== prev.version) return undefined;
-    const base = prev.configs.get(key);
-    if (!base || !this.backend.generateEndpoints) return undefined;
+    const entry = prev.configs.get(key);
+    // A base that stands in last-good resources for refused ones depends on whose last config
+    // they came from: translate in full instead.
+    if (!entry || entry.refused.length > 0 || !this.backend.generateEndpoints) return undefined;
+    const base = entry.config;
     const changed = this.backend.generateEndpoints(snapshot, proxy);
     return changed && patchEndpoints(base, snapshot.version, changed, this.resources);
   }

@@ -8,220 +8,38 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import * as xds from "@grpc/grpc-js-xds";
 import { proxyConfig } from "../../pilot/debug/proxy-config.ts";
 import { proxyStatus } from "../../pilot/debug/proxy-status.ts";
 import { AdsClient, RDS } from "../helpers/ads-client.ts";
 import { runRemora } from "../helpers/cli.ts";
-import { getJson, metricValue, type Pilot, startPilot } from "../helpers/pilot-process.ts";
+import {
+  type Backend,
+  call,
+  calls,
+  echoDestinationRule,
+  echoServiceEntry,
+  echoVirtualService,
+  share,
+  startBackend,
+  xdsClient,
+} from "../helpers/echo-grpc.ts";
+import {
+  converged,
+  getJson,
+  metricValue,
+  type Pilot,
+  startPilot,
+  stopPilot,
+} from "../helpers/pilot-process.ts";
 import { until } from "../helpers/wait.ts";
-
-xds.register();
 
 const HOST = "echo.default.svc.cluster.local";
 const PORT = 7070;
 const TARGET = `xds:///${HOST}:${PORT}`;
-const PATH = "/remora.test.Echo/Call";
 
-// ---- test backends: a hand-written unary service, no .proto --------------------------------
-
-interface EchoRequest {
-  slowMs?: number;
-}
-interface EchoReply {
-  version: string;
-}
-
-const toBuf = (o: unknown) => Buffer.from(JSON.stringify(o));
-const fromBuf = (b: Buffer) => JSON.parse(b.toString("utf8"));
-
-const echoService: grpc.ServiceDefinition = {
-  Call: {
-    path: PATH,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: toBuf,
-    requestDeserialize: fromBuf,
-    responseSerialize: toBuf,
-    responseDeserialize: fromBuf,
-  },
-};
-
-interface Backend {
-  version: string;
-  port: number;
-  calls: number;
-  server: grpc.Server;
-  /** Fail every other call with UNAVAILABLE. */
-  flaky: boolean;
-}
-
-async function startBackend(version: string): Promise<Backend> {
-  const server = new grpc.Server();
-  const b: Backend = { version, port: 0, calls: 0, server, flaky: false };
-  server.addService(echoService, {
-    Call: (call: grpc.ServerUnaryCall<EchoRequest, EchoReply>, cb: grpc.sendUnaryData<EchoReply>) => {
-      b.calls++;
-      if (b.flaky && b.calls % 2 === 1) {
-        cb({ code: grpc.status.UNAVAILABLE, details: "flaky backend" });
-        return;
-      }
-      const reply = () => cb(null, { version });
-      if (call.request.slowMs) setTimeout(reply, call.request.slowMs);
-      else reply();
-    },
-  });
-  b.port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) =>
-      e ? reject(e) : resolve(p),
-    ),
-  );
-  return b;
-}
-
-// ---- config ---------------------------------------------------------------------------------
-
-function serviceEntry(backends: Backend[]): string {
-  const eps = backends
-    .map(
-      (b) => `  - address: 127.0.0.1
-    ports: {grpc: ${b.port}}
-    labels: {version: ${b.version}}`,
-    )
-    .join("\n");
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: echo, namespace: default}
-spec:
-  hosts: [${HOST}]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports:
-  - {number: ${PORT}, name: grpc, protocol: GRPC}
-  endpoints:
-${eps}
-`;
-}
-
-function destinationRule(versions: string[]): string {
-  return `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: echo, namespace: default}
-spec:
-  host: ${HOST}
-  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}
-  subsets:
-${versions.map((v) => `  - name: ${v}\n    labels: {version: ${v}}`).join("\n")}
-`;
-}
-
-function virtualService(http: string): string {
-  return `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: echo, namespace: default}
-spec:
-  hosts: [${HOST}]
-  http:
-${http}`;
-}
-
-// ---- clients --------------------------------------------------------------------------------
-
-let clientCounter = 0;
-
-function xdsClient(grpcPort: number): grpc.Client {
-  const bootstrap = {
-    xds_servers: [
-      {
-        server_uri: `127.0.0.1:${grpcPort}`,
-        channel_creds: [{ type: "insecure" }],
-        server_features: ["ignore_resource_deletion"],
-      },
-    ],
-    node: {
-      id: `sidecar~127.0.0.1~client-${++clientCounter}.default~default.svc.cluster.local`,
-      locality: {},
-      metadata: { GENERATOR: "grpc", NAMESPACE: "default" },
-    },
-  };
-  return new grpc.Client(TARGET, grpc.credentials.createInsecure(), {
-    "grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config": JSON.stringify(bootstrap),
-  } as grpc.ChannelOptions);
-}
-
-interface CallResult {
-  version?: string;
-  code: grpc.status;
-}
-
-function call(
-  client: grpc.Client,
-  req: EchoRequest = {},
-  headers: Record<string, string> = {},
-  deadlineMs = 5000,
-) {
-  const md = new grpc.Metadata();
-  for (const [k, v] of Object.entries(headers)) md.set(k, v);
-  return new Promise<CallResult>((resolve) => {
-    client.makeUnaryRequest<EchoRequest, EchoReply>(
-      PATH,
-      toBuf,
-      fromBuf,
-      req,
-      md,
-      { deadline: Date.now() + deadlineMs },
-      (err, reply) =>
-        resolve(err ? { code: err.code } : { code: grpc.status.OK, version: reply?.version ?? "" }),
-    );
-  });
-}
-
-async function calls(
-  client: grpc.Client,
-  n: number,
-  req: EchoRequest = {},
-  headers: Record<string, string> = {},
-  batch = 10,
-) {
-  const out: CallResult[] = [];
-  // Small batches: fast, but not a burst that measures the test machine.
-  for (let i = 0; i < n; i += batch) {
-    out.push(
-      ...(await Promise.all(
-        Array.from({ length: Math.min(batch, n - i) }, () => call(client, req, headers)),
-      )),
-    );
-  }
-  return out;
-}
-
-function share(results: CallResult[], pred: (r: CallResult) => boolean): number {
-  return results.filter(pred).length / results.length;
-}
-
-// ---- pilot subprocess -----------------------------------------------------------------------
-
-/** Waits until the pilot published a new snapshot and every connected proxy acked it. */
-async function converged(p: Pilot, previousVersion: string | undefined, timeoutMs = 30_000): Promise<string> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const ps = (await getJson(p, "/debug/push_status")) as { snapshotVersion?: string };
-    const sync = (await getJson(p, "/debug/syncz")) as {
-      snapshotVersion: string;
-      types: Record<string, { status: string }>;
-    }[];
-    const v = ps.snapshotVersion;
-    if (
-      v &&
-      v !== previousVersion &&
-      sync.every((s) => s.snapshotVersion === v && Object.values(s.types).every((t) => t.status !== "STALE"))
-    ) {
-      return v;
-    }
-    if (Date.now() > end) throw new Error(`no convergence after ${timeoutMs} ms: ${JSON.stringify(sync)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const serviceEntry = (backends: Backend[]) => echoServiceEntry(HOST, PORT, backends);
+const destinationRule = (versions: string[]) => echoDestinationRule(HOST, versions);
+const virtualService = (http: string) => echoVirtualService(HOST, http);
 
 // ---- the tests ------------------------------------------------------------------------------
 
@@ -252,15 +70,14 @@ describe("grpc-js-xds clients through remora pilot", () => {
 `),
     );
     pilot = await startPilot(dir);
-    client = xdsClient(pilot.grpcPort);
+    client = xdsClient(pilot.grpcPort, TARGET);
     await until(async () => (await call(client)).version === "v1", "first call through xDS");
     version = await converged(pilot, undefined);
   });
 
   after(async () => {
     client?.close();
-    pilot?.proc.kill("SIGTERM");
-    await new Promise((r) => pilot?.proc.once("exit", r));
+    await stopPilot(pilot);
     v1?.server.forceShutdown();
     v2?.server.forceShutdown();
     rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 // `remora pilot` as a real subprocess on a config directory, for end-to-end tests: started on
 // free ports (read back from its "pilot listening" log line), with its logs kept for failures,
-// and small readers for its debug endpoints and metrics.
+// and small readers for its debug endpoints and metrics, including waiting for convergence.
 import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { spawnRemora } from "./cli.ts";
@@ -11,14 +11,15 @@ export interface Pilot {
   httpPort: number;
   /** The TLS port of the CSR API (0 when the CA did not start). */
   securePort: number;
+  /** Recent output lines (bounded), for failure messages. */
   logs: string[];
 }
 
 /**
- * Starts `remora pilot --config-dir dir` on loopback with a short debounce; the CA lives in
- * `dir/ca` (so the test's cleanup removes it). `extra` arguments are appended.
+ * Starts `remora pilot --config-dir dir` on loopback with ephemeral ports and a short debounce;
+ * the CA lives in `dir/ca` (so the test's cleanup removes it). Resolves once it listens.
  */
-export async function startPilot(dir: string, extra: string[] = []): Promise<Pilot> {
+export async function startPilot(dir: string, extraArgs: string[] = []): Promise<Pilot> {
   const proc = spawnRemora([
     "pilot",
     "--config-dir",
@@ -37,7 +38,7 @@ export async function startPilot(dir: string, extra: string[] = []): Promise<Pil
     "0",
     "--ca-dir",
     join(dir, "ca"),
-    ...extra,
+    ...extraArgs,
   ]);
   const logs: string[] = [];
   return new Promise((resolve, reject) => {
@@ -79,6 +80,14 @@ export async function startPilot(dir: string, extra: string[] = []): Promise<Pil
   });
 }
 
+/** Stops pilot (SIGTERM) and waits for it to exit. */
+export async function stopPilot(p: Pilot | undefined): Promise<void> {
+  if (!p || p.proc.exitCode !== null) return;
+  const exited = new Promise((r) => p.proc.once("exit", r));
+  p.proc.kill("SIGTERM");
+  await exited;
+}
+
 export async function getJson(p: Pilot, path: string): Promise<unknown> {
   const res = await fetch(`http://127.0.0.1:${p.httpPort}${path}`);
   return res.json();
@@ -88,4 +97,30 @@ export async function metricValue(p: Pilot, name: string, labels = ""): Promise<
   const text = await (await fetch(`http://127.0.0.1:${p.httpPort}/metrics`)).text();
   const re = new RegExp(`^${name}${labels ? `\\{${labels}\\}` : ""} (\\S+)$`, "m");
   return Number(re.exec(text)?.[1] ?? 0);
+}
+
+/** Waits until pilot published a snapshot newer than `previousVersion` and every proxy acked it. */
+export async function converged(
+  p: Pilot,
+  previousVersion: string | undefined,
+  timeoutMs = 30_000,
+): Promise<string> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const ps = (await getJson(p, "/debug/push_status")) as { snapshotVersion?: string };
+    const sync = (await getJson(p, "/debug/syncz")) as {
+      snapshotVersion: string;
+      types: Record<string, { status: string }>;
+    }[];
+    const v = ps.snapshotVersion;
+    if (
+      v &&
+      v !== previousVersion &&
+      sync.every((s) => s.snapshotVersion === v && Object.values(s.types).every((t) => t.status !== "STALE"))
+    ) {
+      return v;
+    }
+    if (Date.now() > end) throw new Error(`no convergence after ${timeoutMs} ms: ${JSON.stringify(sync)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }

@@ -35,6 +35,27 @@ export interface Requirement {
   netns?: boolean;
   commands?: string[];
   paths?: string[];
+  /** Modules the system interpreter (/usr/bin/python3) must import, e.g. `grpc` (python3-grpcio). */
+  pythonModules?: string[];
+}
+
+export const SYSTEM_PYTHON = "/usr/bin/python3";
+
+const importable = new Map<string, boolean>();
+
+/** Can /usr/bin/python3 import this module? (memoised: each check starts an interpreter) */
+export function pythonCanImport(module: string): boolean {
+  let ok = importable.get(module);
+  if (ok === undefined) {
+    try {
+      execFileSync(SYSTEM_PYTHON, ["-c", `import ${module}`], { stdio: "ignore", timeout: 30_000 });
+      ok = true;
+    } catch {
+      ok = false;
+    }
+    importable.set(module, ok);
+  }
+  return ok;
 }
 
 /** The reason a requirement is not met, or undefined when everything is there. */
@@ -43,6 +64,12 @@ export function missing(req: Requirement): string | undefined {
   if (req.netns && !canUnshareNet()) return "cannot create network namespaces (unshare --net failed)";
   for (const c of req.commands ?? []) if (!findCommand(c)) return `needs the \`${c}\` command`;
   for (const p of req.paths ?? []) if (!existsSync(p)) return `needs ${p}`;
+  for (const m of req.pythonModules ?? []) {
+    if (!existsSync(SYSTEM_PYTHON)) return `needs ${SYSTEM_PYTHON}`;
+    if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(m) || !pythonCanImport(m)) {
+      return `needs the Python module ${m} for ${SYSTEM_PYTHON} (Debian: python3-${m === "grpc" ? "grpcio" : m})`;
+    }
+  }
   return undefined;
 }
 
