@@ -37,7 +37,7 @@ export function addSecurityOptions(cmd: Command): Command {
     .addOption(
       new Option(
         "--secure-grpc-port <port>",
-        "TLS gRPC port for the CSR API (istio.v1.auth.IstioCertificateService); 0 picks a free port, off disables",
+        "TLS port for the CSR API (istio.v1.auth.IstioCertificateService), authenticated ADS with workload certificates over SDS, and the token exchange (POST /token); 0 picks a free port, off disables",
       )
         .argParser(parsePortAllowingOff)
         .default(SECURITY_DEFAULTS.secureGrpcPort),

@@ -25,9 +25,16 @@ export {
   certificateInfo,
   pemBlocks,
 } from "./pki.ts";
-export { MemoryCertificateProvider, SecureGrpcServer, type SecureServerOptions } from "./secure-server.ts";
+export { SecureGrpcServer, type SecureServerOptions } from "./secure-server.ts";
 export { KEY_TYPES, type KeyType, SECURITY_DEFAULTS } from "./security-defaults.ts";
 export { parseSpiffeId, spiffeId, type WorkloadIdentity } from "./spiffe.ts";
+export {
+  createStsMetrics,
+  JWT_TOKEN_TYPE,
+  STS_GRANT_TYPE,
+  type StsMetrics,
+  stsHandler,
+} from "./sts.ts";
 export {
   AuthenticationFailed,
   type Authenticator,

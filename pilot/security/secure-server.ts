@@ -1,51 +1,16 @@
-// Pilot's TLS gRPC port (istiod's 15012): the CSR API, and the authenticated xDS that serves
-// secrets. Its serving certificate comes from the mesh CA itself (so workloads verify it with the
-// root in `istio-ca-root-cert`) and is replaced at half its lifetime through grpc-js's
-// certificate-provider credentials: new handshakes get the new certificate, open streams stay.
+// Pilot's TLS port (istiod's 15012): the CSR API and the authenticated xDS over gRPC, and, on the
+// same port, plain HTTPS requests (the token exchange Envoy's STS call credentials make). One TLS
+// listener terminates every connection and hands it on by ALPN: `h2` to the gRPC server (through
+// grpc-js's connection injector), anything else (gRPC's HTTP/1.1 client offers no ALPN) to an
+// HTTP/1.1 handler. The serving certificate comes from the mesh CA itself (so workloads verify it
+// with the root in `istio-ca-root-cert`) and is replaced at half its lifetime: new handshakes get
+// the new certificate, open connections stay.
+import { createServer as createHttpServer, type Server as HttpServer, type RequestListener } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import type { MeshCa } from "./ca.ts";
 import { SECURITY_DEFAULTS } from "./security-defaults.ts";
-
-type CaListener = Parameters<grpc.experimental.CertificateProvider["addCaCertificateListener"]>[0];
-type IdListener = Parameters<grpc.experimental.CertificateProvider["addIdentityCertificateListener"]>[0];
-
-/**
- * A certificate provider fed from memory: listeners get the latest value on the next tick after
- * they register (grpc-js registers its listener before the watcher that applies the value, so a
- * synchronous first call would be lost) and on every change.
- */
-export class MemoryCertificateProvider implements grpc.experimental.CertificateProvider {
-  private ca: Buffer | undefined;
-  private identity: { certificate: Buffer; privateKey: Buffer } | undefined;
-  private readonly caListeners = new Set<CaListener>();
-  private readonly idListeners = new Set<IdListener>();
-
-  update(rootPem: string, chainPem: string, keyPem: string): void {
-    this.ca = Buffer.from(rootPem);
-    this.identity = { certificate: Buffer.from(chainPem), privateKey: Buffer.from(keyPem) };
-    for (const l of this.caListeners) l({ caCertificate: this.ca });
-    for (const l of this.idListeners) l(this.identity);
-  }
-
-  addCaCertificateListener(l: CaListener): void {
-    this.caListeners.add(l);
-    queueMicrotask(() => {
-      if (this.ca && this.caListeners.has(l)) l({ caCertificate: this.ca });
-    });
-  }
-  removeCaCertificateListener(l: CaListener): void {
-    this.caListeners.delete(l);
-  }
-  addIdentityCertificateListener(l: IdListener): void {
-    this.idListeners.add(l);
-    queueMicrotask(() => {
-      if (this.identity && this.idListeners.has(l)) l(this.identity);
-    });
-  }
-  removeIdentityCertificateListener(l: IdListener): void {
-    this.idListeners.delete(l);
-  }
-}
 
 export interface SecureServerOptions {
   host: string;
@@ -56,11 +21,21 @@ export interface SecureServerOptions {
   /** Lifetime of the serving certificate (default: the workload default, 24 h). */
   certTtlSeconds?: number;
   maxMessageBytes?: number;
+  /** Serves connections that did not negotiate HTTP/2 (HTTP/1.1 over the same TLS). */
+  http?: RequestListener;
 }
+
+/** A TLS handshake that has not finished by then is dropped (slow or idle clients). */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+type Injector = ReturnType<grpc.Server["createConnectionInjector"]>;
 
 export class SecureGrpcServer {
   readonly server: grpc.Server;
-  private readonly provider = new MemoryCertificateProvider();
+  private readonly tls: TlsServer;
+  private readonly http: HttpServer | undefined;
+  private injector: Injector | undefined;
+  private readonly sockets = new Set<Socket>();
   private timer: NodeJS.Timeout | undefined;
   private ca: MeshCa;
   port = 0;
@@ -78,10 +53,36 @@ export class SecureGrpcServer {
       "grpc.keepalive_permit_without_calls": 1,
       "grpc.http2.min_ping_interval_without_data_ms": 5_000,
     });
+    this.tls = createTlsServer({
+      ALPNProtocols: ["h2", "http/1.1"],
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      minVersion: "TLSv1.2",
+    });
+    if (o.http) {
+      this.http = createHttpServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000 }, o.http);
+      this.http.headersTimeout = 10_000;
+      this.http.keepAliveTimeout = 5_000;
+    }
+    this.tls.on("secureConnection", (socket: TLSSocket) => this.route(socket));
+    // A failed handshake (plain text, an untrusted client, a scanner) only concerns that socket.
+    this.tls.on("tlsClientError", (_err, socket) => socket.destroy());
   }
 
   addService(def: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation): void {
     this.server.addService(def, impl);
+  }
+
+  private route(socket: TLSSocket): void {
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    if (socket.alpnProtocol === "h2" && this.injector) {
+      this.injector.injectConnection(socket);
+    } else if (this.http && socket.alpnProtocol !== "h2") {
+      this.http.emit("connection", socket);
+    } else {
+      socket.destroy();
+    }
   }
 
   /** Issues a fresh serving certificate (also after the CA changed) and schedules the next. */
@@ -89,7 +90,11 @@ export class SecureGrpcServer {
     this.ca = ca;
     const ttl = this.o.certTtlSeconds ?? SECURITY_DEFAULTS.workloadCertTtlSeconds;
     const issued = ca.issueServing(this.o.dnsNames, ttl);
-    this.provider.update(ca.rootCertPem, issued.chain.join(""), issued.privateKeyPem);
+    this.tls.setSecureContext({
+      cert: issued.chain.join(""),
+      key: issued.privateKeyPem,
+      minVersion: "TLSv1.2",
+    });
     this.servingSerial = issued.serialNumber;
     if (this.timer) clearTimeout(this.timer);
     const lifetime = issued.notAfter.getTime() - Date.now();
@@ -99,21 +104,23 @@ export class SecureGrpcServer {
 
   async listen(): Promise<number> {
     this.renew();
-    const creds = grpc.experimental.createCertificateProviderServerCredentials(
-      this.provider,
-      this.provider,
-      false,
-    );
-    this.port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(`${this.o.host}:${this.o.port}`, creds, (err, port) =>
-        err ? reject(err) : resolve(port),
-      ),
-    );
+    // TLS is terminated here; the gRPC server sees the decrypted stream.
+    this.injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    this.port = await new Promise<number>((resolve, reject) => {
+      this.tls.once("error", reject);
+      this.tls.listen(this.o.port, this.o.host, () => {
+        this.tls.off("error", reject);
+        resolve((this.tls.address() as AddressInfo).port);
+      });
+    });
     return this.port;
   }
 
   async close(graceMs = 5_000): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
+    this.tls.close();
+    this.http?.closeIdleConnections();
+    this.injector?.drain(graceMs);
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
         this.server.forceShutdown();
@@ -124,5 +131,7 @@ export class SecureGrpcServer {
         resolve();
       });
     });
+    this.injector?.destroy();
+    for (const s of this.sockets) s.destroy();
   }
 }

@@ -8,6 +8,8 @@ export const KEY_TYPES: readonly KeyType[] = ["EC_P256", "RSA_2048"];
 export const SECURITY_DEFAULTS = {
   /** Authenticated xDS + CSR API over TLS (istiod's 15012). */
   secureGrpcPort: 15012,
+  /** Path of the token exchange (RFC 8693) on the TLS port; Istio's STS servers use `/token`. */
+  stsPath: "/token",
   /** Audience a service-account token must carry for the CSR API and authenticated xDS. */
   tokenAudience: "istio-ca",
   /** Workload certificate lifetime (Istio's DEFAULT_WORKLOAD_CERT_TTL). */

@@ -46,8 +46,8 @@ export function callerFromReview(status: ReviewResult): Caller {
   return caller;
 }
 
-/** The `exp` claim of a JWT, if it has one (read without verifying: only bounds the cache). */
-function expiryOf(token: string): number | undefined {
+/** The `exp` claim of a JWT in ms, if it has one (read without verifying: it only bounds lifetimes). */
+export function expiryOf(token: string): number | undefined {
   const payload = token.split(".")[1];
   if (!payload) return undefined;
   try {

@@ -1,5 +1,6 @@
 // What `remora serve` prints on start: where pilot listens and how to point a proxy or a
 // proxyless gRPC client at it.
+import { SECURITY_DEFAULTS } from "../security/security-defaults.ts";
 
 export function connectHelp(
   host: string,
@@ -32,7 +33,7 @@ export function connectHelp(
       ? `  injection webhook:        https://${addr}:${injectorPort}/inject`
       : "  injection webhook:        not started (see `remora injector`)",
     ca
-      ? `  mesh CA (CSR API, TLS):   ${addr}:${ca.port}  root from ${ca.source}`
+      ? `  mesh CA, xDS with certs:  ${addr}:${ca.port} (TLS: CSR API, ADS + SDS, STS ${SECURITY_DEFAULTS.stsPath})  root from ${ca.source}`
       : "  mesh CA:                  off (--secure-grpc-port off)",
     "",
     "Envoy sidecar: use an ADS bootstrap pointing at the xDS address with a node id like",

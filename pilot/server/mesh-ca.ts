@@ -1,7 +1,7 @@
 // Starts pilot's CA side: the CA itself (a directory with --config-dir, Secrets in a cluster), the
-// TLS port with the CSR API and authenticated xDS (TokenReview of the caller's service-account
-// token; workload certificates over SDS to verified streams only), and, in a cluster, the root
-// published to every namespace as `istio-ca-root-cert`.
+// TLS port with the CSR API, the token exchange (STS) and authenticated xDS (TokenReview of the
+// caller's service-account token; workload certificates over SDS to verified streams only), and,
+// in a cluster, the root published to every namespace as `istio-ca-root-cert`.
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
 import type { SecurityCliOptions } from "../cli/security-options.ts";
@@ -13,6 +13,7 @@ import {
   type Authenticator,
   bearerToken,
   createCaMetrics,
+  createStsMetrics,
   csrHandler,
   csrServiceDefinition,
   defaultCaDir,
@@ -23,6 +24,7 @@ import {
   SECURITY_DEFAULTS,
   SecureGrpcServer,
   spiffeId,
+  stsHandler,
   TokenReviewAuthenticator,
 } from "../security/index.ts";
 import { RootCertPublisher } from "../security/root-publisher.ts";
@@ -131,7 +133,9 @@ export async function startMeshCa(o: MeshCaSetup): Promise<RunningMeshCa | undef
     `istiod.${o.namespace}.svc`,
     "localhost",
   ];
-  const secure = new SecureGrpcServer({ host: o.host, port: o.secureGrpcPort, ca, dnsNames });
+  // The token exchange for Envoy's STS call credentials shares the port (HTTP/1.1 over its TLS).
+  const sts = stsHandler({ authenticator, metrics: createStsMetrics(o.registry), log: o.log });
+  const secure = new SecureGrpcServer({ host: o.host, port: o.secureGrpcPort, ca, dnsNames, http: sts });
   secure.addService(csrServiceDefinition, {
     CreateCertificate: csrHandler({ ca: () => ca, authenticator, metrics, log: o.log }),
   });
