@@ -1,5 +1,5 @@
 // Registers the control-plane subcommands (serve, pilot, translate, validate, analyze,
-// proxy-status, proxy-config, agent). Implementations load lazily when a subcommand runs.
+// proxy-status, proxy-config, version, agent). Implementations load lazily when a subcommand runs.
 import type { Command } from "commander";
 import { registerAgentCommand } from "./agent-command.ts";
 import { registerAnalyzeCommand } from "./analyze-command.ts";
@@ -9,6 +9,7 @@ import { registerProxyStatusCommand } from "./proxy-status-command.ts";
 import { registerServeCommand } from "./serve-command.ts";
 import { registerTranslateCommand } from "./translate-command.ts";
 import { registerValidateCommand } from "./validate-command.ts";
+import { registerVersionCommand } from "./version-command.ts";
 
 export function registerPilotCommands(program: Command): void {
   registerServeCommand(program);
@@ -18,5 +19,6 @@ export function registerPilotCommands(program: Command): void {
   registerAnalyzeCommand(program);
   registerProxyStatusCommand(program);
   registerProxyConfigCommand(program);
+  registerVersionCommand(program);
   registerAgentCommand(program);
 }

@@ -4,6 +4,7 @@
 // in a cluster, the root published to every namespace as `istio-ca-root-cert`.
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
+import { listening } from "../../injector/index.ts";
 import type { SecurityCliOptions } from "../cli/security-options.ts";
 import type { ProxyInfo } from "../model/proxy.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
@@ -150,7 +151,7 @@ export async function startMeshCa(o: MeshCaSetup): Promise<RunningMeshCa | undef
     o.xds.serveOn(secure.server, tokenPeerAuthenticator(authenticator, o.trustDomain));
     o.xds.addSecretProvider(certs);
   }
-  const securePort = await secure.listen();
+  const securePort = await listening("secure", o.host, o.secureGrpcPort, () => secure.listen());
   let namespaces: string[] = [];
   const resync = setInterval(() => void publisher?.sync(namespaces, true), RESYNC_MS);
   resync.unref();

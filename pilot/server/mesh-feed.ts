@@ -1,6 +1,7 @@
 // The snapshot feed of a real pilot: config sources (a directory, or a Kubernetes cluster) merged
 // and debounced by the aggregate into MeshSnapshots, plus the debug views of the current snapshot.
 import { KubeConfig } from "@kubernetes/client-node";
+import { endpointShards } from "../debug/endpointz.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { MeshConfig } from "../model/mesh-config.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
@@ -81,6 +82,7 @@ export function createMeshFeed(opts: MeshFeedOptions): SnapshotFeed<MeshSnapshot
     stop: () => aggregate.stop(),
     registry: registryView,
     configs: configView,
+    endpointShards,
     diagnostics: (s): readonly Diagnostic[] => s?.diagnostics ?? [],
   };
 }

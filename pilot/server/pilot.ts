@@ -1,7 +1,8 @@
 // The pilot process, independent of where snapshots come from: a snapshot feed, the xDS server
 // and the HTTP debug/metrics server, started together and shut down gracefully together.
 import type { FastifyInstance } from "fastify";
-import { type DebugSources, startDebugServer } from "../debug/http-server.ts";
+import { listening } from "../../injector/index.ts";
+import { type DebugSources, type MetricsSource, startDebugServer } from "../debug/http-server.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { ResourceEncoder } from "../xds/resources.ts";
 import type { XdsBackend, XdsServerOptions, XdsSnapshot } from "../xds/types.ts";
@@ -18,6 +19,8 @@ export interface SnapshotFeed<S> {
   registry(snapshot: S | undefined): unknown;
   configs(snapshot: S | undefined): unknown;
   diagnostics(snapshot: S | undefined): readonly Diagnostic[];
+  /** Endpoints by service in istiod's /debug/endpointz shape. */
+  endpointShards?(snapshot: S | undefined): unknown;
 }
 
 export interface PilotOptions<S extends XdsSnapshot, P> {
@@ -31,6 +34,8 @@ export interface PilotOptions<S extends XdsSnapshot, P> {
   xds?: Partial<XdsServerOptions>;
   /** Called with every snapshot after it is published (e.g. to publish the CA root). */
   onSnapshot?: (snapshot: S) => void;
+  /** Served on /metrics after pilot's own (one scrape target per process). */
+  extraMetrics?: readonly MetricsSource[];
 }
 
 export interface RunningPilot<S extends XdsSnapshot, P> {
@@ -51,27 +56,39 @@ export async function startPilot<S extends XdsSnapshot, P>(
     registry: () => feed.registry(xds.currentSnapshot),
     configs: () => feed.configs(xds.currentSnapshot),
     diagnostics: () => feed.diagnostics(xds.currentSnapshot),
+    endpointShards: () => feed.endpointShards?.(xds.currentSnapshot),
   };
-  const grpcPort = await xds.listen(opts.host, opts.grpcPort);
-  let http: { app: FastifyInstance; port: number };
+  // A port that cannot be bound is a ListenError naming it; nothing stays listening.
+  let grpcPort: number;
+  let http: { app: FastifyInstance; port: number } | undefined;
   try {
-    http = await startDebugServer(xds, sources, { host: opts.host, port: opts.httpPort });
+    grpcPort = await listening("xds", opts.host, opts.grpcPort, () => xds.listen(opts.host, opts.grpcPort));
+    http = await listening("http", opts.host, opts.httpPort, () =>
+      startDebugServer(xds, sources, {
+        host: opts.host,
+        port: opts.httpPort,
+        ...(opts.extraMetrics ? { extraMetrics: opts.extraMetrics } : {}),
+      }),
+    );
+    await feed.start((snapshot) => {
+      const diags = feed.diagnostics(snapshot);
+      for (const sev of ["error", "warning", "info"] as const) {
+        xds.metrics.configDiagnostics.set({ severity: sev }, diags.filter((d) => d.severity === sev).length);
+      }
+      xds.setSnapshot(snapshot);
+      opts.onSnapshot?.(snapshot);
+    });
   } catch (err) {
+    await feed.stop();
     await xds.close(0);
+    await http?.app.close();
     throw err;
   }
-  await feed.start((snapshot) => {
-    const diags = feed.diagnostics(snapshot);
-    for (const sev of ["error", "warning", "info"] as const) {
-      xds.metrics.configDiagnostics.set({ severity: sev }, diags.filter((d) => d.severity === sev).length);
-    }
-    xds.setSnapshot(snapshot);
-    opts.onSnapshot?.(snapshot);
-  });
+  const app = http.app;
   let closed = false;
   return {
     xds,
-    http: http.app,
+    http: app,
     grpcPort,
     httpPort: http.port,
     async close(graceMs = 5_000) {
@@ -79,7 +96,7 @@ export async function startPilot<S extends XdsSnapshot, P>(
       closed = true;
       await feed.stop();
       await xds.close(graceMs);
-      await http.app.close();
+      await app.close();
     },
   };
 }

@@ -79,7 +79,7 @@ export function policiesFor(ctx: Ctx, proxy: ProxyInfo): ConfigObject<"Authoriza
     const s = spec(c);
     if (s.targetRef || s.targetRefs?.length) {
       diag(ctx, {
-        code: "TR0504",
+        code: "TR0604",
         severity: "warning",
         message:
           "targetRef/targetRefs select gateways and waypoints of the Gateway API, which Remora does not run; the policy is not applied",
@@ -370,7 +370,7 @@ export function rbacConfigs(ctx: Ctx, opts: { tcp: boolean }): RbacConfigs {
     const action: Action = s.action ?? "ALLOW";
     if (action === "CUSTOM") {
       diag(ctx, {
-        code: "TR0502",
+        code: "TR0602",
         severity: "warning",
         message: `CUSTOM authorization (ext_authz provider ${JSON.stringify(s.provider?.name ?? "")}) is not supported by Remora; the policy is not enforced`,
         ref: configRef(c),
@@ -380,7 +380,7 @@ export function rbacConfigs(ctx: Ctx, opts: { tcp: boolean }): RbacConfigs {
     }
     if (action === "AUDIT" && proxyless) {
       diag(ctx, {
-        code: "TR0503",
+        code: "TR0603",
         severity: "info",
         message:
           "AUDIT policies are not supported by proxyless gRPC servers (only ALLOW and DENY); it is ignored for them",
@@ -402,7 +402,7 @@ export function rbacConfigs(ctx: Ctx, opts: { tcp: boolean }): RbacConfigs {
         // ALLOW: leaving the rule out allows less; DENY: a rule that cannot be checked is kept
         // as broad as what can be checked (done above for TCP), else dropped with a warning.
         diag(ctx, {
-          code: "TR0505",
+          code: "TR0605",
           severity: action === "ALLOW" ? "info" : "warning",
           message: `rule ${i} is not applied ${opts.tcp ? "on TCP ports" : proxyless ? "by proxyless gRPC" : "here"}: ${err.message}${action === "ALLOW" ? " (requests it would allow are refused)" : ""}`,
           ref: configRef(c),

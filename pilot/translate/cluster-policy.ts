@@ -5,6 +5,7 @@
 import { duration, durationSeconds, T, typed } from "../envoy/builders.ts";
 import type { EnvoyJson } from "../model/proxy-config.ts";
 import type { Endpoint, Protocol, Service } from "../model/service.ts";
+import { credentialResourceName, sdsSecretConfig } from "../sds/index.ts";
 import { isHttp2Protocol } from "../snapshot/protocol.ts";
 import { type Ctx, configRef, diag } from "./context.ts";
 import { endpointMtlsReady } from "./endpoints.ts";
@@ -283,14 +284,15 @@ function applyTls(
     applyIstioMtls(ctx, c, target, tls);
     return;
   }
-  if (ctx.proxyless || tls.credentialName) {
+  const fromSecret = !!tls.credentialName && ctx.proxy.type === "router";
+  if (ctx.proxyless || (tls.credentialName && !fromSecret)) {
     const why = ctx.proxyless
       ? "proxyless gRPC clients take certificates only from their certificate providers (use ISTIO_MUTUAL)"
       : "credentialName in a DestinationRule applies to gateways (as in Istio); give the sidecar file paths instead";
     drDiag(
       ctx,
       dr,
-      "TR0501",
+      "TR0601",
       `tls mode ${tls.mode} for cluster ${c.name as string} was not applied: ${why}; traffic is sent in plain text`,
       "spec.trafficPolicy.tls",
     );
@@ -298,6 +300,31 @@ function applyTls(
   }
   const sniDefault = target.service.hostname;
   const common: EnvoyJson = {};
+  if (fromSecret && tls.credentialName) {
+    // TLS origination at a gateway with a Secret of its namespace (Istio's rule): the client
+    // certificate and the CA come over SDS, served only to gateways entitled to the Secret.
+    if (tls.mode === "MUTUAL")
+      common.tls_certificate_sds_secret_configs = [
+        sdsSecretConfig(credentialResourceName(tls.credentialName)),
+      ];
+    const defaults: EnvoyJson = {};
+    if (tls.subjectAltNames?.length)
+      defaults.match_subject_alt_names = tls.subjectAltNames.map((exact) => ({ exact }));
+    if (!tls.insecureSkipVerify) {
+      common.combined_validation_context = {
+        default_validation_context: defaults,
+        validation_context_sds_secret_config: sdsSecretConfig(
+          credentialResourceName(tls.credentialName, true),
+        ),
+      };
+    }
+    const upstream: EnvoyJson = { common_tls_context: common, sni: tls.sni ?? sniDefault };
+    c.transport_socket = {
+      name: "envoy.transport_sockets.tls",
+      typed_config: typed(T.upstreamTls, upstream),
+    };
+    return;
+  }
   if (tls.mode === "MUTUAL" && tls.clientCertificate && tls.privateKey) {
     common.tls_certificates = [
       { certificate_chain: { filename: tls.clientCertificate }, private_key: { filename: tls.privateKey } },

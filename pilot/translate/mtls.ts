@@ -35,8 +35,15 @@ function sanMatchers(sans: readonly string[], prefix?: string): EnvoyJson[] {
   return sans.map((s) => ({ san_type: "URI", matcher: { exact: s } }));
 }
 
-/** Sidecar: common TLS context with SDS certificate and root, SANs checked when given. */
-function sdsCommon(sans: readonly string[], alpn: readonly string[], sanPrefix?: string): EnvoyJson {
+/**
+ * Envoy proxies (sidecars, gateways): common TLS context with the SDS workload certificate and
+ * mesh root, SANs checked when given.
+ */
+export function istioSdsCommon(
+  sans: readonly string[],
+  alpn: readonly string[],
+  sanPrefix?: string,
+): EnvoyJson {
   const validation: EnvoyJson = {};
   if (sans.length > 0 || sanPrefix) validation.match_typed_subject_alt_names = sanMatchers(sans, sanPrefix);
   const common: EnvoyJson = {
@@ -81,7 +88,7 @@ export interface IstioClientTls {
 export function istioClientTransportSocket(o: IstioClientTls): EnvoyJson {
   const ctx: EnvoyJson = o.proxyless
     ? { common_tls_context: providerCommon(o.sans) }
-    : { common_tls_context: sdsCommon(o.sans, ISTIO_ALPN), sni: o.sni };
+    : { common_tls_context: istioSdsCommon(o.sans, ISTIO_ALPN), sni: o.sni };
   return { name: TLS_TRANSPORT_SOCKET, typed_config: typed(T.upstreamTls, ctx) };
 }
 
@@ -94,7 +101,7 @@ export function istioServerTransportSocket(o: { proxyless: boolean; http: boolea
   const ctx: EnvoyJson = o.proxyless
     ? { common_tls_context: providerCommon([]), require_client_certificate: true }
     : {
-        common_tls_context: sdsCommon([], o.http ? ["h2", "http/1.1"] : [], "spiffe://"),
+        common_tls_context: istioSdsCommon([], o.http ? ["h2", "http/1.1"] : [], "spiffe://"),
         require_client_certificate: true,
       };
   return { name: TLS_TRANSPORT_SOCKET, typed_config: typed(DOWNSTREAM_TLS, ctx) };
