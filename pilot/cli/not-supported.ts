@@ -2,7 +2,6 @@
 // README's "Not supported yet" section says the same (docs/differences.md has the details).
 
 export const NOT_SUPPORTED: readonly string[] = [
-  "Istio mTLS for injected sidecars and gateways: their Envoy bootstrap does not fetch mesh certificates yet, so auto mTLS stays plain text (proxyless gRPC gets them through remora agent)",
   "inbound protocol sniffing: undeclared inbound ports are proxied as TCP",
   "Sidecar egress listeners' port and bind: the union of their hosts is used",
   "rewriting TCP and gRPC probes and lifecycle hooks; merging application metrics",

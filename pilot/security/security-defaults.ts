@@ -1,5 +1,7 @@
 // The one source of security defaults: the CLI, the agent, the injector's templates and the docs
-// read these values (Istio's where Istio has one). Dependency-free: the CLI loads it at start-up.
+// read these values (Istio's where Istio has one). Ports and pod paths come from the project's
+// one defaults table; nothing else is imported: the CLI loads it at start-up.
+import { CA_SECRETS, POD_IDENTITY, PORTS } from "../../injector/defaults.ts";
 
 /** Workload and CA key types the CA issues for and accepts. */
 export type KeyType = "EC_P256" | "RSA_2048";
@@ -7,11 +9,11 @@ export const KEY_TYPES: readonly KeyType[] = ["EC_P256", "RSA_2048"];
 
 export const SECURITY_DEFAULTS = {
   /** Authenticated xDS + CSR API over TLS (istiod's 15012). */
-  secureGrpcPort: 15012,
+  secureGrpcPort: PORTS.secureXds,
   /** Path of the token exchange (RFC 8693) on the TLS port; Istio's STS servers use `/token`. */
-  stsPath: "/token",
+  stsPath: POD_IDENTITY.tokenExchangePath,
   /** Audience a service-account token must carry for the CSR API and authenticated xDS. */
-  tokenAudience: "istio-ca",
+  tokenAudience: POD_IDENTITY.tokenAudience,
   /** Workload certificate lifetime (Istio's DEFAULT_WORKLOAD_CERT_TTL). */
   workloadCertTtlSeconds: 24 * 3600,
   /** Longest lifetime a request may ask for (Istio's MAX_WORKLOAD_CERT_TTL). */
@@ -28,11 +30,11 @@ export const SECURITY_DEFAULTS = {
   /** Rotate when this share of the lifetime has passed (Istio's SECRET_GRACE_PERIOD_RATIO 0.5). */
   rotationRatio: 0.5,
   /** Istio's self-signed CA secret and the plugged-in one. */
-  caSecretName: "istio-ca-secret",
-  pluggedCaSecretName: "cacerts",
+  caSecretName: CA_SECRETS.selfSigned,
+  pluggedCaSecretName: CA_SECRETS.pluggedIn,
   caSecretType: "istio.io/ca-root",
   /** ConfigMap holding the root in every namespace, and its key. */
-  rootConfigMapName: "istio-ca-root-cert",
+  rootConfigMapName: POD_IDENTITY.rootCertConfigMap,
   rootConfigMapKey: "root-cert.pem",
   /** SDS resource names for the workload certificate and the root (Istio's). */
   sdsWorkloadName: "default",
