@@ -9,7 +9,6 @@ const KINDS: Record<string, string> = {
   "networking.istio.io/EnvoyFilter": "EnvoyFilter patches are not applied",
   "networking.istio.io/WorkloadGroup": "WorkloadGroups (VM auto-registration) are not read",
   "networking.istio.io/ProxyConfig": "ProxyConfig is not read; proxies keep the mesh defaults",
-  "security.istio.io/RequestAuthentication": "JWT authentication is not enforced yet",
   "telemetry.istio.io/Telemetry": "Telemetry is not read",
   "extensions.istio.io/WasmPlugin": "Wasm plugins are not loaded",
   "extensions.istio.io/TrafficExtension": "traffic extensions are not loaded",

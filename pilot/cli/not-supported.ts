@@ -7,7 +7,7 @@ export const NOT_SUPPORTED: readonly string[] = [
   "rewriting TCP and gRPC probes and lifecycle hooks; merging application metrics",
   "the CNI plugin (kube-inject --cni only prepares pods for it)",
   "multi-cluster: remote-cluster secrets are not read",
-  "RequestAuthentication (JWT) and telemetry.istio.io",
+  "telemetry.istio.io; RequestAuthentication jwksUri (only inline jwks)",
   "installing next to an existing Istio: same CRDs and webhook names (docs/install.md)",
 ];
 

@@ -13,6 +13,7 @@ import type { ProxyInfo } from "../model/proxy.ts";
 import type { EnvoyJson } from "../model/proxy-config.ts";
 import { labelsMatch } from "../snapshot/workloads.ts";
 import { type Ctx, configRef, diag } from "./context.ts";
+import { requestAuthCondition, requestPrincipalId } from "./request-authentication.ts";
 
 type Action = "ALLOW" | "DENY" | "AUDIT" | "CUSTOM";
 
@@ -177,13 +178,12 @@ function sourceIds(s: Source, o: GenOptions): EnvoyJson[] {
   if (s.requestPrincipals?.length || s.notRequestPrincipals?.length) {
     httpOnly(o, "requestPrincipals");
     if (o.proxyless) throw new Unsupported("requestPrincipals (JWT) are not supported by proxyless gRPC");
-    const jwt = (v: string) => ({
-      metadata: {
-        filter: "istio_authn",
-        path: [{ key: "request.auth.principal" }],
-        value: { string_match: stringMatch(v) },
-      },
-    });
+    const jwt = (v: string) => {
+      const id = requestPrincipalId(v);
+      if (!id)
+        throw new Unsupported(`request principal ${JSON.stringify(v)} (use iss/sub, iss/*, */sub or *)`);
+      return id;
+    };
     add(principalField(s.requestPrincipals, jwt));
     add(principalField(s.notRequestPrincipals, jwt), true);
   }
@@ -233,10 +233,20 @@ function condition(c: Condition, o: GenOptions): { side: "principal" | "permissi
   const header = /^request\.headers\[(.+)\]$/.exec(key);
   let side: "principal" | "permission";
   let make: (v: string) => EnvoyJson;
+  const jwt = key.startsWith("request.auth.") ? requestAuthCondition(key, (v) => stringMatch(v)) : undefined;
   if (header) {
     httpOnly(o, key);
     side = "principal";
     make = (v) => headerId(header[1] as string, v);
+  } else if (jwt) {
+    httpOnly(o, key);
+    if (o.proxyless) throw new Unsupported(`${key} (JWT) is not supported by proxyless gRPC`);
+    side = "principal";
+    make = (v) => {
+      const id = jwt(v);
+      if (!id) throw new Unsupported(`${key} value ${JSON.stringify(v)}`);
+      return id;
+    };
   } else {
     switch (key) {
       case "source.ip":
@@ -268,11 +278,7 @@ function condition(c: Condition, o: GenOptions): { side: "principal" | "permissi
         make = (v) => ({ requested_server_name: stringMatch(v) });
         break;
       default:
-        throw new Unsupported(
-          key.startsWith("request.auth.")
-            ? `${key} needs RequestAuthentication (JWT)`
-            : `when key ${key} is not supported`,
-        );
+        throw new Unsupported(`when key ${key} is not supported`);
     }
   }
   const parts: EnvoyJson[] = [];

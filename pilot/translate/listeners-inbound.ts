@@ -31,6 +31,7 @@ import {
   VIRTUAL_INBOUND,
 } from "./names.ts";
 import { effectiveMtls, type MtlsMode, modeForPort } from "./peer-authentication.ts";
+import { jwtAuthnHttpFilter } from "./request-authentication.ts";
 
 export interface InboundPort {
   port: number;
@@ -72,6 +73,7 @@ function inboundFilters(ctx: Ctx, p: InboundPort): EnvoyJson[] {
   if (!isHttpProtocol(p.protocol)) {
     return [...rbacNetworkFilters(ctx, `tcp.${statPrefix}`), tcpProxyFilter(cluster, cluster)];
   }
+  const jwt = jwtAuthnHttpFilter(ctx);
   return [
     connectionManagerFilter({
       class: "inbound",
@@ -98,8 +100,9 @@ function inboundFilters(ctx: Ctx, p: InboundPort): EnvoyJson[] {
         ],
         validate_clusters: false,
       },
-      // Istio's order: authorization before the filters route configuration needs, router last.
-      httpFilters: [...rbacHttpFilters(ctx), ...sidecarHttpFilters()],
+      // Istio's order: JWT authentication, then authorization, then the filters route
+      // configuration needs, router last.
+      httpFilters: [...(jwt ? [jwt] : []), ...rbacHttpFilters(ctx), ...sidecarHttpFilters()],
       mesh: ctx.snapshot.meshConfig,
       http2: isHttp2Protocol(p.protocol),
     }),
