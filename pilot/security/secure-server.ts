@@ -20,7 +20,10 @@ export interface SecureServerOptions {
   dnsNames: readonly string[];
   /** Lifetime of the serving certificate (default: the workload default, 24 h). */
   certTtlSeconds?: number;
-  maxMessageBytes?: number;
+  /** Largest response (xDS snapshots can be big; default 256 MiB). */
+  maxSendMessageBytes?: number;
+  /** Largest request: CSRs and xDS requests are small (default 4 MiB, as the xDS port). */
+  maxReceiveMessageBytes?: number;
   /** Serves connections that did not negotiate HTTP/2 (HTTP/1.1 over the same TLS). */
   http?: RequestListener;
 }
@@ -44,10 +47,9 @@ export class SecureGrpcServer {
 
   constructor(private readonly o: SecureServerOptions) {
     this.ca = o.ca;
-    const max = o.maxMessageBytes ?? 256 * 1024 * 1024;
     this.server = new grpc.Server({
-      "grpc.max_send_message_length": max,
-      "grpc.max_receive_message_length": max,
+      "grpc.max_send_message_length": o.maxSendMessageBytes ?? 256 * 1024 * 1024,
+      "grpc.max_receive_message_length": o.maxReceiveMessageBytes ?? 4 * 1024 * 1024,
       "grpc.keepalive_time_ms": 30_000,
       "grpc.keepalive_timeout_ms": 10_000,
       "grpc.keepalive_permit_without_calls": 1,

@@ -136,7 +136,21 @@ export async function startMeshCa(o: MeshCaSetup): Promise<RunningMeshCa | undef
   ];
   // The token exchange for Envoy's STS call credentials shares the port (HTTP/1.1 over its TLS).
   const sts = stsHandler({ authenticator, metrics: createStsMetrics(o.registry), log: o.log });
-  const secure = new SecureGrpcServer({ host: o.host, port: o.secureGrpcPort, ca, dnsNames, http: sts });
+  // The same message limits as the plain xDS port (ADS is served on both).
+  const limits = o.xds
+    ? {
+        maxSendMessageBytes: o.xds.options.maxSendMessageBytes,
+        maxReceiveMessageBytes: o.xds.options.maxReceiveMessageBytes,
+      }
+    : {};
+  const secure = new SecureGrpcServer({
+    host: o.host,
+    port: o.secureGrpcPort,
+    ca,
+    dnsNames,
+    http: sts,
+    ...limits,
+  });
   secure.addService(csrServiceDefinition, {
     CreateCertificate: csrHandler({ ca: () => ca, authenticator, metrics, log: o.log }),
   });
