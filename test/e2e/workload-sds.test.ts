@@ -2,7 +2,7 @@
 // service-account token gets `default` (its own SPIFFE id, whatever node id it claims) and
 // `ROOTCA`; the same node id on the plain-text port gets nothing (counted); a bad token is refused
 // at the stream; the certificate is renewed before expiry with an SDS push the client did not ask
-// for.
+// for; `proxy-config secret` lists the certificates the proxy holds without key material.
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { CoreV1Api } from "@kubernetes/client-node";
+import { proxyConfig } from "../../pilot/debug/proxy-config.ts";
 import { FakeApiServer, kubeConfigFor, kubeconfigYaml } from "../fake-apiserver/index.ts";
 import { AdsClient, LDS, SDS } from "../helpers/ads-client.ts";
 import { metricValue, type Pilot, startPilot } from "../helpers/pilot-process.ts";
@@ -77,6 +78,28 @@ describe("workload certificates over SDS (authenticated xDS on the TLS port)", (
       await c.waitFor(() => c.resources(SDS).size === 2, 20_000, "default and ROOTCA");
       const first = certOf(c);
       assert.equal(first.subjectAltName, "URI:spiffe://cluster.local/ns/shop/sa/cart");
+      // `remora proxy-config secret` shows what the proxy holds: identity, serial, expiry, no keys.
+      const held = await proxyConfig(`http://127.0.0.1:${pilot.httpPort}`, "secret", NODE, {
+        output: "json",
+      });
+      assert.doesNotMatch(held, /PRIVATE KEY|private_key/);
+      const rows = (
+        JSON.parse(held) as {
+          secrets: { name: string; kind: string; identity: string; serial: string; status: string }[];
+        }
+      ).secrets;
+      const mine = rows.find((r) => r.name === "default");
+      assert.equal(mine?.identity, "spiffe://cluster.local/ns/shop/sa/cart");
+      assert.equal(mine?.kind, "Cert Chain");
+      assert.equal(mine?.status, "VALID");
+      assert.ok(rows.some((r) => r.name === "ROOTCA" && r.kind === "CA"));
+      const table = await proxyConfig(`http://127.0.0.1:${pilot.httpPort}`, "secret", NODE, {
+        output: "table",
+      });
+      assert.match(
+        table,
+        /^RESOURCE NAME\s+TYPE\s+STATUS\s+IDENTITY\s+SERIAL NUMBER\s+NOT AFTER\s+NOT BEFORE/,
+      );
       const root = c.json(SDS, "ROOTCA") as {
         validationContext?: { trustedCa?: { inlineBytes?: string } };
       };
