@@ -117,26 +117,19 @@ async function start(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): 
     await injector?.close();
     throw err;
   }
-  // The CA is part of the all-or-nothing start: a taken TLS port or an unusable plugged-in CA
-  // stops the process rather than leaving workloads without certificates.
+  const caSetup = {
+    ...opts,
+    namespace,
+    serviceName: controlPlaneNames(revision).pilotService,
+    trustDomain: (meshConfig ?? defaultMeshConfig()).trustDomain,
+    registry: pilot.xds.metrics.registry,
+    xds: pilot.xds,
+    log,
+  };
   let meshCa: RunningMeshCa | undefined;
-  try {
-    meshCa = await startMeshCa({
-      ...opts,
-      namespace,
-      serviceName: controlPlaneNames(revision).pilotService,
-      trustDomain: (meshConfig ?? defaultMeshConfig()).trustDomain,
-      registry: pilot.xds.metrics.registry,
-      xds: pilot.xds,
-      log,
-    });
-  } catch (err) {
-    await injector?.close();
-    await pilot.close(0);
-    throw err;
-  }
-  if (meshCa) {
-    const ca = meshCa;
+  const caReady = (ca: RunningMeshCa | undefined) => {
+    meshCa = ca;
+    if (!ca) return;
     onCaSnapshot = (s) => ca.onSnapshot(s);
     const current = pilot.xds.currentSnapshot;
     if (current) ca.onSnapshot(current);
@@ -144,6 +137,27 @@ async function start(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): 
       { securePort: ca.securePort, ca: ca.source, created: ca.created },
       ca.created ? "mesh CA created a new root" : "mesh CA loaded",
     );
+  };
+  if (opts.configDir) {
+    // With a directory the CA is part of the all-or-nothing start: a taken TLS port or an
+    // unusable plugged-in CA stops the process rather than leaving workloads without certificates.
+    try {
+      caReady(await startMeshCa(caSetup));
+    } catch (err) {
+      await injector?.close();
+      await pilot.close(0);
+      throw err;
+    }
+  } else {
+    // In a cluster the CA's Secrets come from the API server, which may be slow or hung: xDS
+    // serves meanwhile (pilot is not ready until its sources are read anyway), and a CA that
+    // cannot start is logged where operators look, with its cause.
+    void startMeshCa(caSetup).then(caReady, (err: unknown) => {
+      log.error(
+        { err: err instanceof Error ? err.message : String(err), namespace },
+        "mesh CA not started: workloads cannot get certificates until pilot is restarted with the cause fixed",
+      );
+    });
   }
   log.info(
     {
@@ -162,10 +176,11 @@ async function start(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): 
         pilot.grpcPort,
         pilot.httpPort,
         injector?.port,
-        meshCa && {
-          port: meshCa.securePort,
-          source: meshCa.source,
-        },
+        meshCa
+          ? { port: meshCa.securePort, source: meshCa.source }
+          : opts.secureGrpcPort >= 0 && !opts.configDir
+            ? { port: opts.secureGrpcPort, source: "the cluster (starting)" }
+            : undefined,
       ),
     );
   }
