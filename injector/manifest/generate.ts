@@ -14,6 +14,7 @@ import {
   MESH,
   PORTS,
 } from "../defaults.ts";
+import { cniNodeObjects } from "./cni-node.ts";
 import { networkingCrds, securityCrds } from "./crds.ts";
 import type { GatewayOptions } from "./gateway.ts";
 import { validatingWebhookConfiguration } from "./validating-webhook-config.ts";
@@ -376,5 +377,6 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
       labels,
     }),
   );
+  if (o.cni) objects.push(...cniNodeObjects({ namespace: ns, image: o.image, labels: common }));
   return objects;
 }

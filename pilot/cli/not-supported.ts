@@ -5,7 +5,6 @@ export const NOT_SUPPORTED: readonly string[] = [
   "inbound protocol sniffing: undeclared inbound ports are proxied as TCP",
   "Sidecar egress listeners' port and bind: the union of their hosts is used",
   "rewriting TCP and gRPC probes and lifecycle hooks; merging application metrics",
-  "the CNI plugin (kube-inject --cni only prepares pods for it)",
   "multi-cluster: remote-cluster secrets are not read",
   "telemetry.istio.io; RequestAuthentication jwksUri (only inline jwks)",
   "installing next to an existing Istio: same CRDs and webhook names (docs/install.md)",
