@@ -101,7 +101,11 @@ export function clientsMain(): void {
             }
           }
         }
-        send({ ok: true, times: [], hist, missing });
+        const responses = clients.reduce(
+          (n, c) => n + c.responses.filter((r) => r.typeUrl === m.typeUrl).length,
+          0,
+        );
+        send({ ok: true, times: [], hist, missing, responses });
       } else if (m.cmd === "forget") {
         for (const c of clients) c.responses.length = 0;
         send({ ok: true, times: [] });

@@ -317,8 +317,10 @@ async function churn(
   const replies = await clients.callAll({ cmd: "latencies", typeUrl: TYPE_URLS.endpoint, changes });
   const hist = new Map<number, number>();
   let missing = 0;
+  let received = 0;
   for (const r of replies) {
     missing += Number(r.missing ?? 0);
+    received += Number(r.responses ?? 0);
     for (const [k, v] of Object.entries((r.hist as Record<string, number>) ?? {}))
       hist.set(Number(k), (hist.get(Number(k)) ?? 0) + v);
   }
@@ -350,11 +352,15 @@ async function churn(
       p50: pct(50),
       p90: pct(90),
       missing,
+      edsResponsesReceived: received,
       pushQueueFirstThird: round(avg(queue.slice(0, third))),
       pushQueueLastThird: round(avg(queue.slice(-third))),
       pushQueueMax: Math.max(0, ...queue),
       eventLoopLagP99Ms: round(lag.percentile(99) / 1e6),
       snapshots: pilot.xds.pushHistory().length,
+      pushed: pilot.xds.pushHistory().reduce((a, h) => a + h.proxies, 0),
+      skipped: pilot.xds.pushHistory().reduce((a, h) => a + h.skipped, 0),
+      reasons: [...new Set(pilot.xds.pushHistory().map((h) => h.reason))],
     },
   });
 }
