@@ -15,17 +15,23 @@ const hostsCache = new WeakMap<PreparedConfig, Set<string>>();
 
 /**
  * Hostnames whose endpoints a config carries: every outbound cluster's host
- * (`outbound|port|subset|host`), EDS or DNS (a DNS cluster holds its endpoints inline).
+ * (`outbound|port|subset|host`), EDS or DNS (a DNS cluster holds its endpoints inline), including
+ * clusters and assignments the serving gate withheld (an endpoint change may be what lets them
+ * through).
  */
 function endpointHosts(config: PreparedConfig): Set<string> {
   let hosts = hostsCache.get(config);
   if (!hosts) {
     hosts = new Set();
+    const add = (name: string) => {
+      const parts = name.split("|");
+      if (parts.length === 4 && parts[3]) hosts?.add(parts[3]);
+    };
     for (const kind of ["cluster", "endpoint"] as const) {
-      for (const name of config.types[kind].byName.keys()) {
-        const parts = name.split("|");
-        if (parts.length === 4 && parts[3]) hosts.add(parts[3]);
-      }
+      for (const name of config.types[kind].byName.keys()) add(name);
+    }
+    for (const d of config.diagnostics) {
+      if (d.ref?.kind === "envoy:cluster" || d.ref?.kind === "envoy:endpoint") add(d.ref.name);
     }
     hostsCache.set(config, hosts);
   }

@@ -1,12 +1,17 @@
-// ClusterLoadAssignments: a service port's healthy endpoints (narrowed to a subset's labels),
-// grouped by locality with weights always set (gRPC clients drop localities without one), and
-// with locality-aware priorities (failover) or weights (distribute) from the DestinationRule.
+// ClusterLoadAssignments: a service port's healthy endpoints (narrowed to a subset's labels, and
+// to the proxy's cluster for cluster-local hosts), grouped by locality with weights always set
+// (gRPC clients drop localities without one), other networks' endpoints replaced by their
+// gateways (split horizon), and with locality-aware priorities (failover) or weights (distribute)
+// from the DestinationRule.
 import { socketAddress } from "../envoy/builders.ts";
 import type { EnvoyJson } from "../model/proxy-config.ts";
 import type { Endpoint, Locality } from "../model/service.ts";
+import { clusterLocalHosts } from "../snapshot/cluster-local.ts";
 import { labelsMatch, localityString } from "../snapshot/workloads.ts";
 import type { Ctx } from "./context.ts";
 import type { TrafficPolicy } from "./istio-api.ts";
+import { proxyClusterId } from "./proxy-addresses.ts";
+import { type GatewayIndex, gatewayIndex, networkFilter } from "./split-horizon.ts";
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
@@ -48,7 +53,16 @@ function failoverPriority(
   return 3;
 }
 
-/** The endpoints a cluster serves: healthy ones of the port, within the subset's labels. */
+/** The proxy's cluster when `hostname` is cluster-local (its endpoints are then only that cluster's). */
+function localCluster(ctx: Ctx, hostname: string): string | undefined {
+  if (!clusterLocalHosts(ctx.snapshot.meshConfig).isClusterLocal(hostname)) return undefined;
+  return proxyClusterId(ctx.snapshot, ctx.proxy);
+}
+
+/**
+ * The endpoints a cluster serves: healthy ones of the port, within the subset's labels, and of
+ * the proxy's own cluster when the host is cluster-local.
+ */
 export function clusterEndpoints(
   ctx: Ctx,
   hostname: string,
@@ -56,11 +70,14 @@ export function clusterEndpoints(
   subsetLabels?: Readonly<Record<string, string>>,
 ): Endpoint[] {
   const eps = ctx.index.endpointsByPort.get(hostname)?.get(portName) ?? [];
+  const local = localCluster(ctx, hostname);
+  const config = ctx.snapshot.meshConfig.clusterId;
   return eps.filter(
     (e) =>
       e.healthy &&
       (!subsetLabels || labelsMatch(subsetLabels, e.labels)) &&
-      (!ctx.proxyless || isIp(e.address)),
+      (!ctx.proxyless || isIp(e.address)) &&
+      (local === undefined || (e.clusterId ?? config) === local),
   );
 }
 
@@ -68,6 +85,8 @@ export function clusterEndpoints(
 // and shared by every proxy's translation.
 const localityKeys = new WeakMap<Endpoint, string>();
 const lbEndpointJson = new WeakMap<Endpoint, EnvoyJson>();
+/** Forms with a weight scaled for split horizon (the scale rarely changes: one form is kept). */
+const scaledJson = new WeakMap<Endpoint, EnvoyJson>();
 
 function localityKey(e: Endpoint): string {
   let k = localityKeys.get(e);
@@ -91,6 +110,17 @@ function lbEndpoint(e: Endpoint): EnvoyJson {
   return j;
 }
 
+function weightedLbEndpoint(e: Endpoint, weight: number): EnvoyJson {
+  const plain = lbEndpoint(e);
+  if (plain.load_balancing_weight === weight) return plain;
+  let j = scaledJson.get(e);
+  if (!j || j.load_balancing_weight !== weight) {
+    j = { ...plain, load_balancing_weight: weight };
+    scaledJson.set(e, j);
+  }
+  return j;
+}
+
 /**
  * How a load assignment depends on where the proxy is: by the DestinationRule's distribute rule
  * for the proxy's locality, or by failover priorities relative to it (Istio's default whenever
@@ -102,29 +132,50 @@ interface LocalityPlan {
   distribute?: { from?: string; to?: Record<string, number> };
   /** The proxy's locality and the rule's failover targets, when priorities apply. */
   failover?: { proxy: Locality; rules: readonly { from?: string; to?: string }[] };
+  /**
+   * Split horizon, once any network has a gateway: the proxy's network, and the policy's TLS mode
+   * (which decides whether an endpoint gets Istio mTLS and so may be reached through a gateway).
+   */
+  network?: { gateways: GatewayIndex; proxyNetwork: string | undefined; tlsMode: string | undefined };
+}
+
+function networkPlan(ctx: Ctx, policy: TrafficPolicy | undefined): LocalityPlan["network"] {
+  const gateways = gatewayIndex(ctx.snapshot);
+  if (!gateways) return undefined;
+  return { gateways, proxyNetwork: ctx.proxy.network, tlsMode: policy?.tls?.mode };
 }
 
 function localityPlan(ctx: Ctx, policy: TrafficPolicy | undefined): LocalityPlan {
+  const network = networkPlan(ctx, policy);
+  const plan: LocalityPlan = network ? { network } : {};
   const lb = policy?.loadBalancer;
   const setting = lb?.localityLbSetting;
   const proxyLoc = ctx.proxy.locality;
-  if (setting?.enabled === false || !(proxyLoc.region || proxyLoc.zone)) return {};
+  if (setting?.enabled === false || !(proxyLoc.region || proxyLoc.zone)) return plan;
   const distribute = setting?.distribute?.find((d) => d.from && localityMatches(d.from, proxyLoc));
-  if (distribute) return { distribute };
+  if (distribute) return { ...plan, distribute };
   // Failover priorities only make sense when unhealthy hosts get ejected, so (as in Istio) they
   // need outlier detection.
-  if (!policy?.outlierDetection) return {};
-  return { failover: { proxy: proxyLoc, rules: setting?.failover ?? [] } };
+  if (!policy?.outlierDetection) return plan;
+  return { ...plan, failover: { proxy: proxyLoc, rules: setting?.failover ?? [] } };
 }
 
 /** The plan as a cache-key part: empty when the assignment is the same wherever the proxy is. */
 function planKey(plan: LocalityPlan): string {
-  if (plan.distribute) return `distribute ${JSON.stringify(plan.distribute)}`;
+  const net = plan.network
+    ? `network ${plan.network.proxyNetwork ?? ""} tls ${plan.network.tlsMode ?? ""}`
+    : "";
+  if (plan.distribute) return `distribute ${JSON.stringify(plan.distribute)} ${net}`;
   if (plan.failover) {
     const rule = plan.failover.rules.find((f) => f.from === plan.failover?.proxy.region);
-    return `failover ${localityString(plan.failover.proxy)} ${rule ? JSON.stringify(rule) : ""}`;
+    return `failover ${localityString(plan.failover.proxy)} ${rule ? JSON.stringify(rule) : ""} ${net}`;
   }
-  return "";
+  return net;
+}
+
+/** Whether the proxy talks Istio mTLS to an endpoint: the DestinationRule's mode, else auto mTLS. */
+function istioMtls(tlsMode: string | undefined, e: Endpoint): boolean {
+  return tlsMode ? tlsMode === "ISTIO_MUTUAL" : e.tlsMode === "istio";
 }
 
 /** Groups endpoints into LocalityLbEndpoints, applying the locality load-balancer setting. */
@@ -148,11 +199,25 @@ function groupByLocality(endpoints: readonly Endpoint[], plan: LocalityPlan): En
   const keys = groups.size === 1 ? [...groups.keys()] : [...groups.keys()].sort();
   const out: EnvoyJson[] = [];
   const priorities = new Map<EnvoyJson, number>();
+  const network = plan.network;
   for (const key of keys) {
     const g = groups.get(key)!;
-    const lbEndpoints = g.eps.map(lbEndpoint);
+    let lbEndpoints: EnvoyJson[];
     let weight = 0;
-    for (const e of g.eps) weight += e.weight ?? 1;
+    if (network) {
+      const filtered = networkFilter(g.eps, {
+        gateways: network.gateways,
+        proxyNetwork: network.proxyNetwork,
+        mtls: (e) => istioMtls(network.tlsMode, e),
+        direct: weightedLbEndpoint,
+      });
+      if (filtered.lbEndpoints.length === 0) continue; // everything behind an unusable gateway
+      lbEndpoints = filtered.lbEndpoints;
+      weight = filtered.weight;
+    } else {
+      lbEndpoints = g.eps.map(lbEndpoint);
+      for (const e of g.eps) weight += e.weight ?? 1;
+    }
     if (distribute?.to) {
       let share = 0;
       for (const [pattern, w] of Object.entries(distribute.to)) {
@@ -196,7 +261,9 @@ export function loadAssignment(
  * The EDS assignment for an outbound cluster, shared across the proxies of one snapshot that see
  * the same thing. The key is everything the assignment is made of: the cluster and service port
  * (which endpoints), the subset's labels, the client class (proxyless clients get IP endpoints
- * only) and the locality plan (the proxy's locality, only when the policy makes it matter).
+ * only), the locality plan (the proxy's locality, only when the policy makes it matter; its
+ * network and the TLS mode, once networks have gateways) and, for a cluster-local host, the
+ * proxy's cluster.
  */
 export function sharedLoadAssignment(
   ctx: Ctx,
@@ -214,6 +281,7 @@ export function sharedLoadAssignment(
     ctx.proxyless ? "grpc" : "envoy",
     subsetLabels ? JSON.stringify(subsetLabels) : "",
     planKey(plan),
+    localCluster(ctx, host) ?? "",
   ].join("\n");
   const cached = ctx.index.claCache.get(key);
   if (cached) return cached;

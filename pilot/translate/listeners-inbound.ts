@@ -17,7 +17,7 @@ import type { Protocol } from "../model/service.ts";
 import { isHttp2Protocol, isHttpProtocol, parseProtocol } from "../snapshot/protocol.ts";
 import { DEFAULT_CIRCUIT_BREAKERS } from "./cluster-policy.ts";
 import { connectionManagerFilter } from "./connection-manager.ts";
-import type { Ctx } from "./context.ts";
+import { type Ctx, proxyTargets } from "./context.ts";
 import type { SidecarSpecLoose } from "./istio-api.ts";
 import {
   BLACKHOLE_CLUSTER,
@@ -27,6 +27,7 @@ import {
   inboundCluster,
   VIRTUAL_INBOUND,
 } from "./names.ts";
+import { proxyClusterId } from "./proxy-addresses.ts";
 
 export interface InboundPort {
   port: number;
@@ -49,8 +50,9 @@ export function inboundPorts(ctx: Ctx): InboundPort[] {
       byPort.set(n, p);
     }
   } else {
+    const cluster = proxyClusterId(ctx.snapshot, ctx.proxy);
     for (const ip of ctx.proxy.ipAddresses) {
-      for (const t of ctx.index.targetsByIp.get(ip) ?? []) {
+      for (const t of proxyTargets(ctx.index, ip, cluster)) {
         if (t.service.namespace !== ctx.proxy.namespace && t.service.registry === "Kubernetes") continue;
         const sp = t.service.ports.find((p) => p.name === t.endpoint.servicePortName);
         if (!sp || sp.protocol === "UDP" || byPort.has(t.endpoint.port)) continue;
