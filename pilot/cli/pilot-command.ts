@@ -30,6 +30,8 @@ export interface PilotCliOptions {
   logLevel: string;
   revision: string;
   meshConfig?: string;
+  clusterId: string;
+  remoteClusterTimeout: number;
 }
 
 /** Options shared by `pilot` and `serve`. */
@@ -67,6 +69,19 @@ export function addPilotOptions(cmd: Command): Command {
     .option(
       "--mesh-config <file>",
       "mesh config YAML (MeshConfig fields); a cluster's mesh ConfigMap (key `mesh`) overrides it",
+    )
+    .option(
+      "--cluster-id <id>",
+      "id of the cluster pilot reads its config from (Istio's CLUSTER_ID); endpoints of remote clusters carry their remote secret's ids",
+      process.env.CLUSTER_ID || "Kubernetes",
+    )
+    .addOption(
+      new Option(
+        "--remote-cluster-timeout <duration>",
+        "how long the first snapshot waits for the remote clusters named by remote secrets (istio/multiCluster=true Secrets in pilot's namespace) to sync",
+      )
+        .argParser(parseDurationMs)
+        .default(30_000, "30s"),
     );
 }
 

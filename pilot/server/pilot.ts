@@ -1,6 +1,7 @@
 // The pilot process, independent of where snapshots come from: a snapshot feed, the xDS server
 // and the HTTP debug/metrics server, started together and shut down gracefully together.
 import type { FastifyInstance } from "fastify";
+import type { Registry } from "prom-client";
 import { type DebugSources, startDebugServer } from "../debug/http-server.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { ResourceEncoder } from "../xds/resources.ts";
@@ -18,6 +19,8 @@ export interface SnapshotFeed<S> {
   registry(snapshot: S | undefined): unknown;
   configs(snapshot: S | undefined): unknown;
   diagnostics(snapshot: S | undefined): readonly Diagnostic[];
+  /** Registers the feed's own metrics (e.g. remote clusters) with the server's registry. */
+  registerMetrics?(registry: Registry): void;
 }
 
 export interface PilotOptions<S extends XdsSnapshot, P> {
@@ -44,6 +47,7 @@ export async function startPilot<S extends XdsSnapshot, P>(
 ): Promise<RunningPilot<S, P>> {
   const xds = new XdsServer<S, P>(opts.backend, opts.encoder, opts.xds ?? {}, opts.log);
   const feed = opts.feed;
+  feed.registerMetrics?.(xds.metrics.registry);
   const sources: DebugSources = {
     ready: () => feed.synced && xds.currentSnapshot !== undefined,
     registry: () => feed.registry(xds.currentSnapshot),

@@ -3,6 +3,7 @@
 import { pino } from "pino";
 import type { PilotCliOptions } from "../cli/pilot-command.ts";
 import type { ServeCliOptions } from "../cli/serve-command.ts";
+import { defaultMeshConfig } from "../model/mesh-config.ts";
 import { connectHelp } from "./banner.ts";
 import { meshBackend, meshEncoder } from "./mesh-backend.ts";
 import { readMeshConfigFile } from "./mesh-config-file.ts";
@@ -17,13 +18,17 @@ export interface RunOptions {
 export async function runPilot(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): Promise<void> {
   const log = pino({ level: opts.logLevel, base: { component: "pilot" } });
   const revision = opts.revision ?? "default";
+  const namespace = process.env.POD_NAMESPACE ?? "remora-system";
+  const meshConfig = opts.meshConfig ? readMeshConfigFile(opts.meshConfig) : defaultMeshConfig();
   const feed = createMeshFeed({
     ...(opts.configDir ? { configDir: opts.configDir } : {}),
-    ...(opts.meshConfig ? { meshConfig: readMeshConfigFile(opts.meshConfig) } : {}),
+    meshConfig: { ...meshConfig, clusterId: opts.clusterId ?? meshConfig.clusterId },
     meshConfigMap: {
-      namespace: process.env.POD_NAMESPACE ?? "remora-system",
+      namespace,
       name: revision === "default" ? "remora" : `remora-${revision}`,
     },
+    remoteSecrets: { namespace, syncTimeoutMs: opts.remoteClusterTimeout ?? 30_000 },
+    log: (level, msg, fields) => log[level](fields, msg),
     ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
     debounceAfterMs: opts.debounceAfter,
     debounceMaxMs: opts.debounceMax,

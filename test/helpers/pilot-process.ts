@@ -14,22 +14,28 @@ export interface Pilot {
 
 /** Starts pilot on loopback with ephemeral ports and a short debounce; resolves once it listens. */
 export async function startPilot(dir: string, extraArgs: string[] = []): Promise<Pilot> {
-  const proc = spawnRemora([
-    "pilot",
-    "--config-dir",
-    dir,
-    "--host",
-    "127.0.0.1",
-    "--grpc-port",
-    "0",
-    "--http-port",
-    "0",
-    "--debounce-after",
-    "20ms",
-    "--debounce-max",
-    "500ms",
-    ...extraArgs,
-  ]);
+  return startPilotWith(["--config-dir", dir, ...extraArgs]);
+}
+
+/** Like startPilot, with the source given in `args` (e.g. `--kubeconfig FILE`) and extra env. */
+export async function startPilotWith(args: string[], env: Record<string, string> = {}): Promise<Pilot> {
+  const proc = spawnRemora(
+    [
+      "pilot",
+      "--host",
+      "127.0.0.1",
+      "--grpc-port",
+      "0",
+      "--http-port",
+      "0",
+      "--debounce-after",
+      "20ms",
+      "--debounce-max",
+      "500ms",
+      ...args,
+    ],
+    { env },
+  );
   const logs: string[] = [];
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`pilot did not start:\n${logs.join("")}`)), 60_000);
