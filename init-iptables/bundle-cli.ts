@@ -1,7 +1,7 @@
 // Test and benchmark support (not used at run time): builds the `remora` CLI into one ESM
 // bundle with esbuild (commander inlined, other dependencies external, lazy imports become chunks), so kernel tests
 // and the start-up benchmark run `remora iptables` the way a built image runs it, without tsx.
-import { readFileSync, rmSync } from "node:fs";
+import { chmodSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -22,10 +22,13 @@ function externalDeps(): string[] {
   return names.filter((n) => n !== "commander").flatMap((n) => [n, `${n}/*`]);
 }
 
-/** Bundles pilot/cli/remora.ts under <repo>/.tmp (inside the repo, so node_modules resolve). */
-export async function bundleCli(): Promise<CliBundle> {
+/**
+ * Bundles pilot/cli/remora.ts under `parent` (default <repo>/.tmp, inside the repo so
+ * node_modules resolve; another parent needs a node_modules link, see stageHelpers()).
+ */
+export async function bundleCli(parent = join(REPO, ".tmp")): Promise<CliBundle> {
   const { build } = await import("esbuild");
-  const outdir = join(REPO, ".tmp", `remora-cli-${process.pid}-${Date.now()}`);
+  const outdir = join(parent, `remora-cli-${process.pid}-${Date.now()}`);
   await build({
     entryPoints: { remora: join(REPO, "pilot", "cli", "remora.ts") },
     outdir,
@@ -43,5 +46,8 @@ export async function bundleCli(): Promise<CliBundle> {
       js: 'import { createRequire as __remoraCreateRequire } from "node:module"; const require = __remoraCreateRequire(import.meta.url);',
     },
   });
+  // Readable by every uid whatever the umask: kernel tests run it as the proxy's uid.
+  chmodSync(outdir, 0o755);
+  for (const f of readdirSync(outdir)) chmodSync(join(outdir, f), 0o644);
   return { entry: join(outdir, "remora.js"), remove: () => rmSync(outdir, { recursive: true, force: true }) };
 }

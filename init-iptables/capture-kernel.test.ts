@@ -9,7 +9,15 @@ import { applyRuleSet } from "./apply.ts";
 import { bundleCli, type CliBundle } from "./bundle-cli.ts";
 import { INJECTOR_DEFAULT_ARGS } from "./config.ts";
 import { realExecutor } from "./exec.ts";
-import { type Answer, NODE, PodNet, PYTHON, useCliBundle } from "./netns-fixture.ts";
+import {
+  type Answer,
+  NODE,
+  PodNet,
+  PYTHON,
+  type StagedHelpers,
+  stageHelpers,
+  useCliBundle,
+} from "./netns-fixture.ts";
 import { parseCaptureArgs } from "./parse-args.ts";
 import { planRules } from "./plan.ts";
 
@@ -35,18 +43,25 @@ const POD_PORTS = [15001, 15006, 8080, 15020, 15021, 15090];
 const ARGS = [...INJECTOR_DEFAULT_ARGS, "-x", "192.0.2.3/32", "-o", "9999"];
 
 // One esbuild bundle of the CLI for the whole file: starting tsx for each of the ~20 runs
-// would dominate the runtime. If bundling fails the runs go through tsx instead.
+// would dominate the runtime. It and the Python peer are staged in a world-readable temporary
+// directory, since some runs are as uid 1337 or 1000 and the checkout may be private. If bundling
+// fails the runs go through tsx instead (and the runs as other uids need a readable checkout).
+let staged: StagedHelpers | undefined;
 let bundle: CliBundle | undefined;
 before(async () => {
   if (NEEDS.skip) return;
+  staged = stageHelpers();
   try {
-    bundle = await bundleCli();
+    bundle = await bundleCli(staged.dir);
     useCliBundle(bundle.entry);
   } catch (e) {
     process.stderr.write(`# remora CLI bundle failed, running through tsx: ${(e as Error).message}\n`);
   }
 });
-after(() => bundle?.remove());
+after(() => {
+  bundle?.remove();
+  staged?.remove();
+});
 
 function answer(a: Answer | string): Answer {
   if (typeof a === "string") assert.fail(`connection failed: ${a}`);

@@ -3,17 +3,26 @@
 //   pod  192.0.2.1/24  2001:db8::1/64     peer  192.0.2.2/24, 192.0.2.3/24  2001:db8::2/64
 // plus helpers to run `remora iptables`, the Python test peer and iptables-save inside them.
 // Everything it creates is removed by destroy(); the root namespace is never changed.
+// Programs run as other uids (the proxy's 1337, an app's 1000) cannot read the checkout when it
+// sits under a private directory (a `mktemp -d` folder is 0700), so stageHelpers() copies what
+// they run to a world-readable temporary directory.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const REPO = join(HERE, "..");
-export const PEER_PY = join(HERE, "testdata", "netpeer.py");
 const ENTRY = join(REPO, "pilot", "cli", "remora.ts");
 export const NODE = "/usr/bin/node";
 export const PYTHON = "/usr/bin/python3";
+
+/** The Python peer: the checkout's copy until stageHelpers() puts one where every uid can read it. */
+let peerPy = join(HERE, "testdata", "netpeer.py");
+/** Working directory of spawned programs (an unreadable cwd trips some interpreters). */
+let workDir: string | undefined;
 
 /** How `remora` is started: from source through tsx unless useCliBundle() was called. */
 let cliArgs: string[] = ["--import", "tsx", ENTRY];
@@ -21,6 +30,37 @@ let cliArgs: string[] = ["--import", "tsx", ENTRY];
 /** Runs `remora` from an esbuild bundle (see bundle-cli.ts): much faster start-up than tsx. */
 export function useCliBundle(entry: string): void {
   cliArgs = [entry];
+}
+
+export interface StagedHelpers {
+  /** World-readable (0755) directory holding the helpers; bundle the CLI into it too. */
+  dir: string;
+  remove(): void;
+}
+
+/**
+ * Copies the Python peer to a fresh world-readable directory and runs every helper from there, so
+ * they work as any uid wherever the checkout is. The directory links the checkout's node_modules,
+ * so a CLI bundle written into it resolves its dependencies (as root; `remora iptables` itself
+ * needs none). remove() deletes it.
+ */
+export function stageHelpers(): StagedHelpers {
+  const dir = mkdtempSync(join(tmpdir(), "remora-netns-helpers-"));
+  chmodSync(dir, 0o755);
+  const peer = join(dir, "netpeer.py");
+  copyFileSync(join(HERE, "testdata", "netpeer.py"), peer);
+  chmodSync(peer, 0o644);
+  symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"), "dir");
+  peerPy = peer;
+  workDir = dir;
+  return {
+    dir,
+    remove: () => {
+      peerPy = join(HERE, "testdata", "netpeer.py");
+      workDir = undefined;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 export interface Run {
@@ -38,7 +78,13 @@ export function run(
     const child = execFile(
       cmd,
       args,
-      { encoding: "utf8", maxBuffer: 16 * 1024 * 1024, timeout: 30_000, env: opts.env ?? process.env },
+      {
+        encoding: "utf8",
+        maxBuffer: 16 * 1024 * 1024,
+        timeout: 30_000,
+        env: opts.env ?? process.env,
+        ...(workDir ? { cwd: workDir } : {}),
+      },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
         resolve({ code, stdout, stderr });
@@ -161,9 +207,10 @@ export class PodNet {
   serve(ns: string, name: string, ports: number[]): Promise<void> {
     const child = spawn(
       "ip",
-      ["netns", "exec", ns, PYTHON, PEER_PY, "serve", name, ports.join(","), "--transparent"],
+      ["netns", "exec", ns, PYTHON, peerPy, "serve", name, ports.join(","), "--transparent"],
       {
         stdio: ["pipe", "pipe", "pipe"],
+        ...(workDir ? { cwd: workDir } : {}),
       },
     );
     this.procs.push(child);
@@ -183,7 +230,7 @@ export class PodNet {
 
   /** Dials host:port from `ns` as `uid`, returning the peer's answer or the error text. */
   async dial(ns: string, uid: number, host: string, port: number, bind?: string): Promise<Answer | string> {
-    const args = [PEER_PY, "dial", host, String(port), ...(bind ? ["--bind", bind] : [])];
+    const args = [peerPy, "dial", host, String(port), ...(bind ? ["--bind", bind] : [])];
     const r = await this.exec(ns, PYTHON, args, { uid });
     if (r.code !== 0) return r.stdout.trim() || r.stderr.trim();
     return JSON.parse(r.stdout) as Answer;

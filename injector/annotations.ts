@@ -26,6 +26,8 @@ export const USER_VOLUME = "sidecar.istio.io/userVolume";
 export const USER_VOLUME_MOUNT = "sidecar.istio.io/userVolumeMount";
 export const REWRITE_PROBES = "sidecar.istio.io/rewriteAppHTTPProbers";
 export const PROXY_CONFIG = "proxy.istio.io/config";
+/** Which injection templates to render: `sidecar` (default), `gateway`, `grpc-agent`, `grpc-simple`. */
+export const TEMPLATES = "inject.istio.io/templates";
 
 export const STATUS_PORT = "status.sidecar.istio.io/port";
 export const READINESS_INITIAL_DELAY = "readiness.status.sidecar.istio.io/initialDelaySeconds";
@@ -55,6 +57,9 @@ export const PROXY_CONTAINER = "istio-proxy";
 export const INIT_CONTAINER = "istio-init";
 export const VALIDATION_CONTAINER = "istio-validation";
 export const ENVOY_VOLUME = "istio-envoy";
+/** grpc-simple: the init container writing the gRPC xDS bootstrap, and its volume. */
+export const GRPC_BOOTSTRAP_INIT = "grpc-bootstrap-init";
+export const GRPC_BOOTSTRAP_VOLUME = "grpc-io-proxyless-bootstrap";
 
 /** Ports the sidecar owns (Istio's numbers). */
 export const PORTS = {

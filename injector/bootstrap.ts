@@ -7,6 +7,7 @@
 //   127.0.0.1 (rewritten probes), plus `/stats/prometheus` and `/healthz/ready` as Istio serves,
 // - ADS to pilot over the `xds-grpc` cluster (HTTP/2, DNS-resolved).
 import { PORTS } from "./annotations.ts";
+import { PORTS as CONTROL_PLANE_PORTS } from "./defaults.ts";
 import type { AppProbe } from "./probes.ts";
 
 export type EnvoyBootstrapJson = Record<string, unknown>;
@@ -190,6 +191,6 @@ function httpListener(name: string, port: number, routes: unknown[]) {
 /** Splits `host:port` (IPv6 in brackets allowed). */
 export function splitHostPort(address: string): [string, number] {
   const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(address);
-  if (!m) return [address, 15010];
+  if (!m) return [address, CONTROL_PLANE_PORTS.xds];
   return [m[1] as string, Number(m[2])];
 }

@@ -5,7 +5,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { FakeApiServer, kubeconfigYaml } from "../test/fake-apiserver/index.ts";
 import { runRemora } from "../test/helpers/cli.ts";
+import { stringifyKubeYaml } from "./kube-yaml.ts";
+import { defaultManifestOptions, generateManifests } from "./manifest/generate.ts";
 
 const DEPLOY = `apiVersion: apps/v1
 kind: Deployment
@@ -74,7 +77,7 @@ test("an error exits non-zero, names the document and writes nothing", async () 
   assert.equal(r.stdout, "");
   assert.match(
     r.stderr,
-    /document 1 \(line 14\) Pod default\/bad: error: traffic\.sidecar\.istio\.io\/excludeOutboundIPRanges/,
+    /document 2 \(line 14\) Pod default\/bad: error: traffic\.sidecar\.istio\.io\/excludeOutboundIPRanges/,
   );
 });
 
@@ -96,4 +99,105 @@ test("the samples inject cleanly", async () => {
   const r = await runRemora(["kube-inject", "-f", "samples/shop/catalog.yaml"]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr.trim().split("\n").length, 3);
+});
+
+test("a directory or a missing file is named with its flag, exit 2", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "remora-kube-inject-"));
+  try {
+    const f = await runRemora(["kube-inject", "-f", dir]);
+    assert.equal(f.code, 2, f.stderr);
+    assert.equal(f.stderr, `remora kube-inject: -f ${dir}: is a directory, not a file\n`);
+    for (const flag of ["--mesh-config", "--inject-config"]) {
+      const r = await runRemora(["kube-inject", "-f", "-", flag, dir], { input: DEPLOY });
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr, `remora kube-inject: ${flag} ${dir}: is a directory, not a file\n`);
+    }
+    const missing = await runRemora(["kube-uninject", "-f", join(dir, "nope.yaml")]);
+    assert.equal(missing.code, 2, missing.stderr);
+    assert.match(missing.stderr, /-f .*nope\.yaml: no such file/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** The control-plane ConfigMap `remora manifest generate` writes for a revision. */
+function installedConfigMap(revision: string): Record<string, unknown> {
+  const cm = generateManifests({ ...defaultManifestOptions(), revision }).find((o) => o.kind === "ConfigMap");
+  assert.ok(cm);
+  return cm;
+}
+
+function xdsHost(out: string): string | undefined {
+  return /"address":"([^"]+)","port_value":15010/.exec(out)?.[1];
+}
+
+test("--inject-config takes the ConfigMap manifest generate emits (mesh key included)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "remora-kube-inject-"));
+  try {
+    const cm = installedConfigMap("canary");
+    const data = cm.data as Record<string, string>;
+    data.mesh = `${data.mesh}trustDomain: canary.example\n`.replace("trustDomain: cluster.local\n", "");
+    writeFileSync(join(dir, "cm.yaml"), stringifyKubeYaml(cm));
+    const r = await runRemora(["kube-inject", "-f", "-", "--inject-config", join(dir, "cm.yaml")], {
+      input: DEPLOY,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(xdsHost(r.stdout), "remora-pilot-canary.remora-system.svc");
+    assert.match(r.stdout, /istio\.io\/rev: canary/);
+    assert.match(r.stdout, /\\"MESH_ID\\":\\"canary\.example\\"|"MESH_ID":"canary\.example"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("--kubeconfig reads the revision's ConfigMap from the cluster, as istioctl kube-inject does", async () => {
+  const api = await FakeApiServer.start({ namespaces: ["default", "remora-system"] });
+  const dir = mkdtempSync(join(tmpdir(), "remora-kube-inject-"));
+  try {
+    const kubeconfig = join(dir, "kubeconfig");
+    writeFileSync(kubeconfig, kubeconfigYaml(api));
+    const cm = installedConfigMap("canary");
+    const data = cm.data as Record<string, string>;
+    data.injection = data.injection?.replace(/proxy: .*/, "proxy: example.com/proxy:from-cluster") ?? "";
+    api.store.create("/configmaps", cm as never);
+    const r = await runRemora(
+      ["kube-inject", "-f", "-", "--kubeconfig", kubeconfig, "--revision", "canary"],
+      {
+        input: DEPLOY,
+      },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /image: example\.com\/proxy:from-cluster/);
+    assert.equal(xdsHost(r.stdout), "remora-pilot-canary.remora-system.svc");
+    // A file flag still wins over the cluster for its key.
+    writeFileSync(join(dir, "inject.yaml"), "images:\n  proxy: example.com/proxy:from-file\n");
+    const f = await runRemora(
+      [
+        "kube-inject",
+        "-f",
+        "-",
+        "--kubeconfig",
+        kubeconfig,
+        "--revision",
+        "canary",
+        "--inject-config",
+        join(dir, "inject.yaml"),
+      ],
+      { input: DEPLOY },
+    );
+    assert.equal(f.code, 0, f.stderr);
+    assert.match(f.stdout, /image: example\.com\/proxy:from-file/);
+    const missing = await runRemora(
+      ["kube-inject", "-f", "-", "--kubeconfig", kubeconfig, "--revision", "blue"],
+      {
+        input: DEPLOY,
+      },
+    );
+    assert.equal(missing.code, 1, missing.stderr);
+    assert.match(missing.stderr, /ConfigMap remora-system\/remora-blue not found in the cluster/);
+    assert.equal(missing.stdout, "");
+  } finally {
+    await api.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

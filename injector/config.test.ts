@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { defaultInjectionConfig, loadInjectionConfig } from "./config.ts";
 
-test("defaults: stock Envoy, pilot's xDS address, Istio's capture defaults", () => {
+test("defaults: stock Envoy, the revision's pilot (unset address), Istio's capture defaults", () => {
   const c = defaultInjectionConfig();
   assert.match(c.images.proxy, /^envoyproxy\/envoy:v1\.\d+\.\d+$/);
-  assert.equal(c.discoveryAddress, "remora-pilot.remora-system.svc:15010");
+  assert.equal(c.discoveryAddress, undefined);
   assert.equal(c.policy, "enabled");
   assert.equal(c.proxyUid, 1337);
 });

@@ -2,6 +2,8 @@
 // and `values`): images, discovery address, policy, selectors, defaults for every per-pod
 // annotation. One typed object with defaults, loaded strictly from YAML or JSON.
 import type { LabelSelector } from "kubernetes-types/meta/v1.d.ts";
+import { PORTS } from "./annotations.ts";
+import { CONFIG_MAP_KEYS, DEFAULT_REVISION, IMAGES, MESH } from "./defaults.ts";
 import { parseKubeYaml } from "./kube-yaml.ts";
 
 export type InterceptionMode = "REDIRECT" | "TPROXY" | "NONE";
@@ -22,12 +24,18 @@ export interface InjectionConfig {
   images: {
     /** The sidecar: a stock Envoy release. */
     proxy: string;
-    /** The init container running `remora iptables`. */
+    /** The init container running `remora iptables` (and the grpc-agent template's agent). */
     init: string;
+    /** A small image with `sh` that writes the grpc-simple template's xDS bootstrap. */
+    grpcBootstrap: string;
   };
   imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
-  /** Pilot's plaintext xDS address, `host:port`. */
-  discoveryAddress: string;
+  /**
+   * Pilot's plaintext xDS address, `host:port`. Unset: the revision's pilot Service in the default
+   * control-plane namespace (see discoveryAddress in defaults.ts), so `revision: canary` alone
+   * points sidecars at the canary pilot.
+   */
+  discoveryAddress?: string;
   clusterId: string;
   /** Network name for multi-network meshes; empty when unset. */
   network: string;
@@ -71,20 +79,19 @@ export function defaultInjectionConfig(): InjectionConfig {
     policy: "enabled",
     neverInjectSelector: [],
     alwaysInjectSelector: [],
-    images: { proxy: "envoyproxy/envoy:v1.33.2", init: "ghcr.io/remora-mesh/remora:0.1.0" },
-    discoveryAddress: "remora-pilot.remora-system.svc:15010",
-    clusterId: "Kubernetes",
+    images: { proxy: IMAGES.proxy, init: IMAGES.init, grpcBootstrap: IMAGES.grpcBootstrap },
+    clusterId: MESH.clusterId,
     network: "",
-    trustDomain: "cluster.local",
-    domainSuffix: "cluster.local",
-    revision: "default",
+    trustDomain: MESH.trustDomain,
+    domainSuffix: MESH.domainSuffix,
+    revision: DEFAULT_REVISION,
     nativeSidecars: false,
     holdApplicationUntilProxyStarts: false,
     cni: false,
     interceptionMode: "REDIRECT",
     proxyUid: 1337,
     proxyGid: 1337,
-    statusPort: 15020,
+    statusPort: PORTS.status,
     includeOutboundIPRanges: "*",
     excludeOutboundIPRanges: "",
     includeInboundPorts: "*",
@@ -137,7 +144,7 @@ const FIELDS: Record<string, Check | Record<string, Check>> = {
   policy: oneOf("enabled", "disabled"),
   neverInjectSelector: selectors,
   alwaysInjectSelector: selectors,
-  images: { proxy: str, init: str },
+  images: { proxy: str, init: str, grpcBootstrap: str },
   imagePullPolicy: oneOf("Always", "IfNotPresent", "Never"),
   discoveryAddress: (v, k) =>
     typeof v === "string" && /^[^\s:]+:\d{1,5}$/.test(v) ? undefined : `${k}: expected host:port`,
@@ -192,9 +199,10 @@ export function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * Reads an injection config (YAML or JSON) over the defaults. Unknown keys and bad values are
- * errors naming the key; on any error the returned config is the defaults with the valid keys
- * applied, so the caller decides whether to go on.
+ * Reads an injection config (YAML or JSON) over the defaults, bare or as the ConfigMap that
+ * `remora manifest generate` installs (key `injection`). Unknown keys and bad values are errors
+ * naming the key; on any error the returned config is the defaults with the valid keys applied,
+ * so the caller decides whether to go on.
  */
 export function loadInjectionConfig(text: string): { config: InjectionConfig; errors: string[] } {
   const config = defaultInjectionConfig();
@@ -215,6 +223,19 @@ export function loadInjectionConfig(text: string): { config: InjectionConfig; er
   const doc = nonEmpty[0]!;
   if (doc.errors.length) return { config, errors: doc.errors };
   if (!isObject(doc.value)) return { config, errors: ["the injection config must be a mapping"] };
+  if (doc.value.kind === "ConfigMap") {
+    const data = isObject(doc.value.data) ? doc.value.data : {};
+    const text = data[CONFIG_MAP_KEYS.injection];
+    if (typeof text !== "string") {
+      return {
+        config,
+        errors: [
+          `ConfigMap has no data.${CONFIG_MAP_KEYS.injection} (the key \`remora manifest generate\` writes)`,
+        ],
+      };
+    }
+    return loadInjectionConfig(text);
+  }
   applyFields(config as unknown as Record<string, unknown>, doc.value, FIELDS, "", errors);
   return { config, errors };
 }

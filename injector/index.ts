@@ -26,7 +26,9 @@ export { defaultManifestOptions, generateManifests } from "./manifest/generate.t
 export { generateManifestYaml } from "./manifest/render.ts";
 export { loadMeshConfig } from "./mesh-config.ts";
 export type { AppProbe } from "./probes.ts";
+export { describeFsError, FileArgError, readFileArg } from "./read-file-arg.ts";
 export { loadInjectorServer, startInjector } from "./server/entry.ts";
+export { ListenError, type ListenerRole, listening } from "./server/listen-error.ts";
 export type { RunningInjector, StartInjectorOptions } from "./server/run-injector.ts";
 export type { InjectionError, InjectMeshConfig } from "./settings.ts";
 export type { RestoreRecord, SidecarStatus } from "./uninject.ts";

@@ -4,12 +4,13 @@
 // Copy-on-write: the input is never mutated and unchanged sub-objects are shared with it.
 import type { Container, Pod, PodSpec } from "kubernetes-types/core/v1.d.ts";
 import * as A from "./annotations.ts";
+import { assembleContainers } from "./assemble.ts";
 import type { InjectionConfig } from "./config.ts";
 import { type Decision, decideInjection } from "./decision.ts";
-import { mergeContainer } from "./overrides.ts";
 import { type AppProbe, type OriginalProbes, rewriteProbes } from "./probes.ts";
 import { type InjectionError, type InjectMeshConfig, type PodSettings, resolveSettings } from "./settings.ts";
-import { buildInitContainer, buildProxyContainer, buildVolumes, type SidecarContext } from "./sidecar.ts";
+import type { SidecarContext } from "./sidecar.ts";
+import { selectTemplate, TRAITS } from "./templates.ts";
 import {
   type CreatedField,
   isInjected,
@@ -57,14 +58,26 @@ export function injectPod(pod: Pod, ctx: InjectContext): InjectOutcome {
   }
   if (errors.length) return { kind: "error", errors };
 
+  const template = selectTemplate(annotations, errors);
+  if (errors.length) return { kind: "error", errors };
+  const traits = TRAITS[template];
+  if (!traits.native) {
+    settings.native = false;
+    settings.holdApplication = false;
+  }
+
   const record: RestoreRecord = {};
   const created: CreatedField[] = [];
 
   // The user's own istio-* containers become overrides of the injected ones.
   const overrides: NonNullable<RestoreRecord["overrides"]> = [];
+  const appIndexes: number[] = [];
   const take = (list: "containers" | "initContainers") =>
     (spec[list] ?? []).filter((c, index) => {
-      if (!OVERRIDABLE.has(c.name)) return true;
+      if (!OVERRIDABLE.has(c.name)) {
+        if (list === "containers") appIndexes.push(index);
+        return true;
+      }
       overrides.push({ list, index, container: c });
       return false;
     });
@@ -75,7 +88,7 @@ export function injectPod(pod: Pod, ctx: InjectContext): InjectOutcome {
   const proxyUid = userProxy?.securityContext?.runAsUser ?? config.proxyUid;
 
   let probes: AppProbe[] = [];
-  if (settings.rewriteProbes) {
+  if (settings.rewriteProbes && traits.rewriteProbes) {
     const copies = apps.map((c) => ({ ...c }));
     const r = rewriteProbes(copies, settings.statusPort);
     if (r.probes.length) {
@@ -88,24 +101,29 @@ export function injectPod(pod: Pod, ctx: InjectContext): InjectOutcome {
   // Labels.
   const workloadName = ctx.owner?.name ?? inferWorkloadName(base);
   const labels: Record<string, string> = { ...metadata.labels };
-  if (!metadata.labels) created.push("metadata.labels");
   const labelRecord: Record<string, string | null> = {};
   const setLabel = (k: string, v: string) => {
     if (labels[k] !== undefined) return;
     labelRecord[k] = null;
     labels[k] = v;
   };
-  setLabel(A.TLS_MODE, "istio");
+  if (traits.tlsModeLabel) setLabel(A.TLS_MODE, "istio");
   const canonicalName = truncateLabel(
     labels[A.CANONICAL_NAME] ?? labels["app.kubernetes.io/name"] ?? labels.app ?? workloadName,
   );
-  setLabel(A.CANONICAL_NAME, canonicalName);
-  setLabel(A.CANONICAL_REVISION, labels["app.kubernetes.io/version"] ?? labels.version ?? "latest");
-  if (Object.keys(labelRecord).length) record.labels = labelRecord;
-  metadata.labels = labels;
+  if (traits.meshMetadata) {
+    setLabel(A.CANONICAL_NAME, canonicalName);
+    setLabel(A.CANONICAL_REVISION, labels["app.kubernetes.io/version"] ?? labels.version ?? "latest");
+  }
+  if (Object.keys(labelRecord).length) {
+    record.labels = labelRecord;
+    if (!metadata.labels) created.push("metadata.labels");
+    metadata.labels = labels;
+  }
 
   // Containers and volumes.
   const sidecarCtx: SidecarContext = {
+    proxyType: traits.envoy ?? "sidecar",
     namespace: ctx.namespace,
     config,
     settings,
@@ -123,28 +141,14 @@ export function injectPod(pod: Pod, ctx: InjectContext): InjectOutcome {
       : `api/${ctx.owner.apiVersion}`;
     sidecarCtx.owner = `kubernetes://${group}/namespaces/${ctx.namespace}/${ctx.owner.kind.toLowerCase()}s/${ctx.owner.name}`;
   }
-  let proxy = buildProxyContainer(sidecarCtx);
-  let init = buildInitContainer(sidecarCtx);
-  for (const o of overrides) {
-    if (o.container.name === A.PROXY_CONTAINER) proxy = mergeContainer(proxy, o.container);
-    else if (init && o.container.name === init.name) init = mergeContainer(init, o.container);
-  }
-  const before = init ? [init] : [];
-  let initContainers: Container[];
-  if (settings.native) {
-    initContainers = [...before, proxy, ...userInits];
-    spec.containers = apps;
-  } else {
-    initContainers = config.cni ? [...before, ...userInits] : [...userInits, ...before];
-    spec.containers = settings.holdApplication ? [proxy, ...apps] : [...apps, proxy];
-  }
-  if (!spec.initContainers) {
-    if (initContainers.length) created.push("spec.initContainers");
-  }
-  if (initContainers.length || spec.initContainers) spec.initContainers = initContainers;
-  const volumes = buildVolumes(sidecarCtx);
+  const parts = assembleContainers({ template, ctx: sidecarCtx, overrides, apps, appIndexes, userInits });
+  if (parts.changedApps.length) record.overrides = [...overrides, ...parts.changedApps];
+  spec.containers = parts.containers;
+  if (!spec.initContainers && parts.initContainers.length) created.push("spec.initContainers");
+  if (parts.initContainers.length || spec.initContainers) spec.initContainers = parts.initContainers;
   if (!spec.volumes) created.push("spec.volumes");
-  spec.volumes = [...(spec.volumes ?? []), ...volumes];
+  spec.volumes = [...(spec.volumes ?? []), ...parts.volumes];
+  if (template === "gateway") allowLowPorts(spec, record);
 
   // Annotations.
   if (!metadata.annotations) created.push("metadata.annotations");
@@ -155,36 +159,51 @@ export function injectPod(pod: Pod, ctx: InjectContext): InjectOutcome {
     annRecord[k] = prev ?? null;
     annotations[k] = v;
   };
-  setAnn(A.REV, config.revision, true);
-  const firstApp = apps[0]?.name;
-  if (firstApp) {
-    setAnn(A.DEFAULT_CONTAINER, firstApp);
-    setAnn(A.DEFAULT_LOGS_CONTAINER, firstApp);
+  if (traits.meshMetadata) {
+    setAnn(A.REV, config.revision, true);
+    const firstApp = apps[0]?.name;
+    if (firstApp) {
+      setAnn(A.DEFAULT_CONTAINER, firstApp);
+      setAnn(A.DEFAULT_LOGS_CONTAINER, firstApp);
+    }
   }
   const promSet = [A.PROMETHEUS_SCRAPE, A.PROMETHEUS_PORT, A.PROMETHEUS_PATH].some(
     (k) => annotations[k] !== undefined,
   );
-  if (!promSet && settings.statusPort !== 0) {
+  if (traits.prometheus && !promSet && settings.statusPort !== 0) {
     setAnn(A.PROMETHEUS_SCRAPE, "true");
     setAnn(A.PROMETHEUS_PORT, String(settings.statusPort));
     setAnn(A.PROMETHEUS_PATH, "/stats/prometheus");
   }
-  if (config.cni) cniAnnotations(settings, init, setAnn);
+  // As Istio's proxyless templates: nothing serves rewritten probes, so say they are not rewritten.
+  if (!traits.envoy) setAnn(A.REWRITE_PROBES, "false", true);
+  if (config.cni && traits.capture) cniAnnotations(settings, parts.init, setAnn);
   if (Object.keys(annRecord).length) record.annotations = annRecord;
   if (created.length) record.created = created;
 
   const status: SidecarStatus = {
-    initContainers: initContainers.filter((c) => OVERRIDABLE.has(c.name)).map((c) => c.name),
-    containers: spec.containers.some((c) => c.name === A.PROXY_CONTAINER) ? [A.PROXY_CONTAINER] : null,
-    volumes: volumes.map((v) => v.name),
+    initContainers: parts.injectedInitContainers.length ? parts.injectedInitContainers : null,
+    containers: parts.injectedContainers.length ? parts.injectedContainers : null,
+    volumes: parts.volumes.map((v) => v.name),
     imagePullSecrets: null,
     revision: config.revision,
   };
-  if (status.initContainers?.length === 0) status.initContainers = null;
   annotations[A.STATUS] = JSON.stringify(status);
   if (Object.keys(record).length) annotations[A.RESTORE] = JSON.stringify(record);
   metadata.annotations = annotations;
   return { kind: "injected", pod: { ...base, metadata, spec }, decision, reinjected };
+}
+
+/**
+ * The gateway template lets Envoy, which runs as uid 1337, bind ports below 1024 (Istio's
+ * `net.ipv4.ip_unprivileged_port_start=0` sysctl), unless the pod already sets that sysctl.
+ */
+function allowLowPorts(spec: PodSpec, record: RestoreRecord): void {
+  const sysctl = "net.ipv4.ip_unprivileged_port_start";
+  const sc = spec.securityContext;
+  if (sc?.sysctls?.some((x) => x.name === sysctl)) return;
+  record.securityContext = sc ?? null;
+  spec.securityContext = { ...sc, sysctls: [...(sc?.sysctls ?? []), { name: sysctl, value: "0" }] };
 }
 
 function hasOriginals(originals: OriginalProbes, c: Container): boolean {

@@ -39,11 +39,11 @@ export interface KubeInjectOptions {
 export type WorkloadOutcome = "injected" | "reinjected" | "skipped" | "uninjected" | "not-injected" | "error";
 
 export interface WorkloadReport {
-  /** 0-based document index in the stream. */
+  /** 1-based position of the document in the stream (as in every Remora message). */
   document: number;
   /** 1-based line where the document starts. */
   line: number;
-  /** Position inside a List (nested Lists as "2.0"), when the workload is a List item. */
+  /** 1-based position inside a List (nested Lists as "3.1"), when the workload is a List item. */
   item?: string;
   kind: string;
   namespace: string;
@@ -90,7 +90,7 @@ function transform(text: string, opts: KubeInjectOptions, mode: Mode): KubeInjec
     const start = i === 0 ? 0 : (d.doc.range?.[0] ?? 0);
     const end = i + 1 < docs.length ? (docs[i + 1]?.doc.range?.[0] ?? text.length) : text.length;
     const source = text.slice(start, end);
-    const where = `document ${i} (line ${d.line})`;
+    const where = `document ${i + 1} (line ${d.line})`;
     if (d.errors.length) {
       errors.push(...d.errors.map((e) => `${where}: ${e}`));
       continue;
@@ -104,7 +104,7 @@ function transform(text: string, opts: KubeInjectOptions, mode: Mode): KubeInjec
       continue;
     }
     const before = report.length;
-    const next = visit(d.value, opts, mode, { document: i, line: d.line }, report, 0, errors);
+    const next = visit(d.value, opts, mode, { document: i + 1, line: d.line }, report, 0, errors);
     if (report.slice(before).some((r) => r.outcome === "error")) continue;
     if (next === d.value) {
       pieces.push(source);
@@ -149,7 +149,7 @@ function visit(
     let changed = false;
     const items = obj.items.map((item, index) => {
       if (!isObject(item)) return item;
-      const path = at.item === undefined ? String(index) : `${at.item}.${index}`;
+      const path = at.item === undefined ? String(index + 1) : `${at.item}.${index + 1}`;
       const out = visit(item, opts, mode, { ...at, item: path }, report, depth + 1, errors);
       if (out !== item) changed = true;
       return out;

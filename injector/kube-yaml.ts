@@ -1,7 +1,9 @@
-// Reading and writing YAML with Kubernetes' semantics (YAML 1.1 as goyaml.v2 reads it: `on`/`yes`
-// are booleans, `0644` is octal, timestamps stay strings, big integers survive), with bounds that
-// make hostile input (alias bombs, huge documents) a clear error instead of a hang.
-import { Document, LineCounter, parseAllDocuments, type Tags } from "yaml";
+// Reading and writing YAML with Kubernetes' semantics (YAML 1.1 as goyaml.v2 reads it and
+// sigs.k8s.io/yaml turns it into JSON: `on`/`y` are booleans, `0644` is octal, `.` and timestamps
+// stay strings, mapping keys become strings, `.inf`/`.nan` are refused; see kube-yaml-scalars.ts),
+// with bounds that make hostile input (alias bombs, huge documents) a clear error instead of a hang.
+import { Document, isMap, isScalar, LineCounter, type Node, parseAllDocuments, visit } from "yaml";
+import { jsonKey, kubeScalarTags } from "./kube-yaml-scalars.ts";
 
 export const DEFAULT_MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_ALIASES = 100;
@@ -13,24 +15,19 @@ export interface KubeYamlLimits {
   maxAliases?: number;
 }
 
-// Kubernetes keeps timestamps and sexagesimal-looking scalars as strings.
-const kubeTags = (tags: Tags): Tags =>
-  tags.filter((t) => {
-    const tag = t as { tag?: string; format?: string };
-    return tag.tag !== "tag:yaml.org,2002:timestamp" && tag.format !== "TIME";
-  });
-
 export const KUBE_PARSE_OPTIONS = {
   version: "1.1",
-  customTags: kubeTags,
+  customTags: kubeScalarTags,
   intAsBigInt: true,
   uniqueKeys: true,
   keepSourceTokens: false,
 } as const;
 
 // goyaml never writes aliases; shared objects in a value are written out in full.
+// The same scalar rules decide which strings need quotes (`"0o17"`, `"1e3"`, `"y"`).
 export const KUBE_STRINGIFY_OPTIONS = {
   version: "1.1",
+  customTags: kubeScalarTags,
   lineWidth: 0,
   aliasDuplicateObjects: false,
   flowCollectionPadding: false,
@@ -85,30 +82,78 @@ export function parseKubeYaml(text: string, limits: KubeYamlLimits = {}): YamlDo
     let value: unknown;
     if (errors.length === 0) {
       try {
-        value = narrowIntegers(doc.toJS({ maxAliasCount: limits.maxAliases ?? DEFAULT_MAX_ALIASES }));
+        value = doc.toJS({ maxAliasCount: limits.maxAliases ?? DEFAULT_MAX_ALIASES, mapAsMap: true });
       } catch (err) {
         errors.push(
           `line ${line}: ${err instanceof Error ? err.message : String(err)} (too many alias expansions; refusing a possible alias bomb)`,
         );
       }
     }
+    if (errors.length === 0) {
+      const bad = jsonProblems(doc, lineCounter);
+      if (bad.length > 0) {
+        errors.push(...bad);
+        value = undefined;
+      } else value = toJsonValue(value);
+    }
     return { index, line, doc, value, errors };
   });
 }
 
-// Integers are read as BigInt so that values beyond 2^53 survive; every integer that fits a
-// double exactly becomes a plain number again, which is what all consumers expect.
-function narrowIntegers(v: unknown): unknown {
+// What sigs.k8s.io/yaml cannot turn into JSON: null mapping keys and infinite or NaN numbers.
+// Found on the syntax tree so the message can name the line.
+function jsonProblems(doc: Document.Parsed, lines: LineCounter): string[] {
+  const out: string[] = [];
+  const at = (n: Node | null | undefined) => (n?.range ? `line ${lines.linePos(n.range[0]).line}: ` : "");
+  visit(doc, {
+    Pair(_, pair, path) {
+      const parent = path[path.length - 1];
+      const key = pair.key as Node | null;
+      const k = isScalar(key) ? key.value : key;
+      if (isMap(parent) && (k === null || k === undefined)) {
+        out.push(
+          `${at((pair.value as Node | null) ?? parent)}a mapping key is empty or null, which JSON (and so Kubernetes) cannot hold; quote it or give it a name`,
+        );
+      }
+    },
+    Scalar(role, node) {
+      // Keys are fine: `.inf:` becomes the key ".inf".
+      if (role !== "key" && typeof node.value === "number" && !Number.isFinite(node.value)) {
+        out.push(
+          `${at(node)}${JSON.stringify(node.source)} is ${Number.isNaN(node.value) ? "NaN" : "an infinite number"}, which JSON (and so Kubernetes) cannot hold; quote it to keep it as a string`,
+        );
+      }
+    },
+  });
+  return out;
+}
+
+// Converts toJS's output (Maps with typed keys, integers as BigInt) into JSON-shaped values: keys
+// as sigs.k8s.io/yaml writes them, and every integer that fits a double exactly as a plain number
+// again (bigger ones stay BigInt so they survive), which is what all consumers expect.
+function toJsonValue(v: unknown): unknown {
   if (typeof v === "bigint") {
     return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v;
   }
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) v[i] = narrowIntegers(v[i]);
+    for (let i = 0; i < v.length; i++) v[i] = toJsonValue(v[i]);
     return v;
   }
-  if (v !== null && typeof v === "object") {
-    const o = v as Record<string, unknown>;
-    for (const k of Object.keys(o)) o[k] = narrowIntegers(o[k]);
+  if (v instanceof Map) {
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of v) {
+      const key = jsonKey(k) ?? "";
+      // A `__proto__` key is data, not the object's prototype.
+      if (key === "__proto__")
+        Object.defineProperty(o, key, {
+          value: toJsonValue(x),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      else o[key] = toJsonValue(x);
+    }
+    return o;
   }
   return v;
 }

@@ -1,6 +1,7 @@
 // Reading Istio's MeshConfig for the injector: the bare YAML (the `mesh` key of the `istio`
 // ConfigMap) or the ConfigMap itself. Only the fields injection uses are checked.
 import { isObject } from "./config.ts";
+import { CONFIG_MAP_KEYS } from "./defaults.ts";
 import { parseKubeYaml } from "./kube-yaml.ts";
 import type { InjectMeshConfig } from "./settings.ts";
 
@@ -13,8 +14,9 @@ export function loadMeshConfig(text: string): InjectMeshConfig | string {
   const v = doc.value;
   if (isObject(v) && v.kind === "ConfigMap") {
     const data = isObject(v.data) ? v.data : {};
-    if (typeof data.mesh !== "string") return "ConfigMap has no data.mesh";
-    return loadMeshConfig(data.mesh);
+    const mesh = data[CONFIG_MAP_KEYS.mesh];
+    if (typeof mesh !== "string") return `ConfigMap has no data.${CONFIG_MAP_KEYS.mesh}`;
+    return loadMeshConfig(mesh);
   }
   if (!isObject(v)) return "the mesh config must be a mapping";
   const out: InjectMeshConfig = {};

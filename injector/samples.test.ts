@@ -6,12 +6,15 @@ import { join, relative } from "node:path";
 import { test } from "node:test";
 import {
   DestinationRule,
+  Gateway,
   ServiceEntry,
   VirtualService,
 } from "@kubernetes-models/istio/networking.istio.io/v1";
 import { Deployment } from "kubernetes-models/apps/v1";
 import { EndpointSlice } from "kubernetes-models/discovery.k8s.io/v1";
-import { ConfigMap, Namespace, Pod, Service, ServiceAccount } from "kubernetes-models/v1";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
+import { Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
+import { ConfigMap, Namespace, Pod, Secret, Service, ServiceAccount } from "kubernetes-models/v1";
 import { REPO_ROOT } from "../test/helpers/cli.ts";
 import { defaultInjectionConfig } from "./config.ts";
 import { kubeInject } from "./kube-inject.ts";
@@ -23,6 +26,11 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   "v1/Service": Service,
   "v1/ServiceAccount": ServiceAccount,
   "v1/Pod": Pod,
+  "v1/Secret": Secret,
+  "rbac.authorization.k8s.io/v1/Role": Role,
+  "rbac.authorization.k8s.io/v1/RoleBinding": RoleBinding,
+  "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
+  "networking.istio.io/v1/Gateway": Gateway,
   "apps/v1/Deployment": Deployment,
   "discovery.k8s.io/v1/EndpointSlice": EndpointSlice,
   "networking.istio.io/v1/VirtualService": VirtualService,

@@ -5,6 +5,7 @@ import { isIP } from "node:net";
 import type { ResourceRequirements, Volume, VolumeMount } from "kubernetes-types/core/v1.d.ts";
 import * as A from "./annotations.ts";
 import { type InjectionConfig, type InterceptionMode, isObject, isQuantity } from "./config.ts";
+import { discoveryAddress } from "./defaults.ts";
 import { parseKubeYaml } from "./kube-yaml.ts";
 
 export interface InjectionError {
@@ -108,7 +109,7 @@ export function resolveSettings(
 
   // Layer 1 and 2: config, then the mesh-wide proxy defaults.
   const proxy: Record<string, unknown> = {
-    discoveryAddress: config.discoveryAddress,
+    discoveryAddress: config.discoveryAddress ?? discoveryAddress(config.revision),
     holdApplicationUntilProxyStarts: config.holdApplicationUntilProxyStarts,
     interceptionMode: config.interceptionMode,
     statusPort: config.statusPort,

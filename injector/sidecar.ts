@@ -15,6 +15,8 @@ import type { AppProbe } from "./probes.ts";
 import type { PodSettings } from "./settings.ts";
 
 export interface SidecarContext {
+  /** Envoy's node type: `router` for the gateway template. */
+  proxyType: "sidecar" | "router";
   namespace: string;
   config: InjectionConfig;
   settings: PodSettings;
@@ -84,7 +86,7 @@ export function buildProxyContainer(ctx: SidecarContext): Container {
     "--config-yaml",
     JSON.stringify(bootstrap).replaceAll("$", "$$$$"),
     "--service-node",
-    `sidecar~$(INSTANCE_IP)~$(POD_NAME).${namespace}~${podDomain}`,
+    `${ctx.proxyType}~$(INSTANCE_IP)~$(POD_NAME).${namespace}~${podDomain}`,
     "--service-cluster",
     `${ctx.canonicalName}.${namespace}`,
     "--log-level",

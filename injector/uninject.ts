@@ -4,7 +4,7 @@
 // istio-* containers and which lists injection created. A pod injected by Istio (no restore
 // record) is stripped as Istio's re-injection does, with probes recovered from
 // ISTIO_KUBE_APP_PROBERS. Copy-on-write: the input is never mutated; unchanged parts are shared.
-import type { Container, Pod, PodSpec } from "kubernetes-types/core/v1.d.ts";
+import type { Container, Pod, PodSecurityContext, PodSpec } from "kubernetes-types/core/v1.d.ts";
 import * as A from "./annotations.ts";
 import { isObject } from "./config.ts";
 import { type OriginalProbes, PROBE_KINDS, type ProbeKind, restoreProbes } from "./probes.ts";
@@ -21,8 +21,13 @@ export interface RestoreRecord {
   labels?: Record<string, string | null>;
   annotations?: Record<string, string | null>;
   probes?: OriginalProbes;
-  /** The user's own istio-proxy / istio-init containers, merged into the injected ones. */
+  /**
+   * Containers injection replaced, as they were: the user's own istio-proxy / istio-init (merged
+   * into the injected ones) and app containers a template changed (proxyless gRPC).
+   */
   overrides?: { list: "containers" | "initContainers"; index: number; container: Container }[];
+  /** The pod securityContext before the gateway template added its sysctl (null: there was none). */
+  securityContext?: PodSecurityContext | null;
   /** Fields that did not exist before injection. */
   created?: CreatedField[];
 }
@@ -102,6 +107,10 @@ export function uninjectPod(pod: Pod): Pod {
     const list = [...(spec[o.list] ?? [])];
     list.splice(o.index, 0, o.container);
     spec[o.list] = list;
+  }
+  if (record && record.securityContext !== undefined) {
+    if (record.securityContext === null) delete spec.securityContext;
+    else spec.securityContext = record.securityContext;
   }
   if (probes && Object.keys(probes).length) {
     spec.containers = spec.containers.map((c) => {

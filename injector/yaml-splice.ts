@@ -4,6 +4,7 @@
 // Unusual shapes (aliases, anchors, merge keys, flow collections that change shape, maps that
 // become empty, a changed first pair of a sequence item) make it return undefined, and the
 // caller falls back to the node-based writer (yaml-apply).
+import { isDeepStrictEqual } from "node:util";
 import { type Document, isAlias, isMap, isScalar, isSeq, type Node, type Pair } from "yaml";
 import { isObject } from "./config.ts";
 import { afterKey, blockMap, blockSeq, scalar } from "./yaml-emit.ts";
@@ -79,6 +80,9 @@ function diff(nodeIn: Node | null, prev: unknown, next: unknown, text: string, e
     diffSeq(node, prev, next, text, edits);
     return;
   }
+  // An equal value rebuilt as a new object (e.g. a container restored from the restore record)
+  // keeps its original text, flow style included.
+  if (isDeepStrictEqual(prev, next)) return;
   if (isScalar(node) && !isObject(next) && !Array.isArray(next)) {
     const [start, end] = node.range as [number, number, number];
     edits.push({ start, end, text: scalar(next) });

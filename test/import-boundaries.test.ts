@@ -1,6 +1,6 @@
 // Guards the architecture: a source folder may reach into another only through that folder's
-// public surface (`index.ts`, or `cli.ts` for command registration), and only along the allowed
-// dependency edges, so the layers stay acyclic.
+// public surface (`index.ts`, `cli.ts` for command registration, `defaults.ts` for shared defaults),
+// and only along the allowed dependency edges, so the layers stay acyclic.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
@@ -17,7 +17,9 @@ const ALLOWED: Record<Area, Area[]> = {
   injector: ["init-iptables"],
   pilot: ["injector", "init-iptables"],
 };
-const PUBLIC_FILES = new Set(["index.ts", "cli.ts"]);
+// index.ts is the public surface; cli.ts registers commands; defaults.ts is the import-free table
+// of shared defaults (so option registration can read it without loading the area).
+const PUBLIC_FILES = new Set(["index.ts", "cli.ts", "defaults.ts"]);
 
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];

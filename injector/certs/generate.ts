@@ -3,6 +3,7 @@
 // node-forge builds and signs the X.509 structures. No openssl binary is involved.
 import { generateKeyPairSync, randomBytes, X509Certificate } from "node:crypto";
 import forge from "node-forge";
+import { MESH } from "../defaults.ts";
 
 export interface PemPair {
   certPem: string;
@@ -109,7 +110,7 @@ export function generateServingCert(options: ServingCertOptions): PemPair {
 export function serviceDnsNames(
   service: string,
   namespace: string,
-  clusterDomain = "cluster.local",
+  clusterDomain: string = MESH.domainSuffix,
 ): string[] {
   return [
     service,

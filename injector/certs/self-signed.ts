@@ -1,8 +1,10 @@
 // The self-signed mode: when no certificate is mounted, create a CA and a serving certificate in a
 // directory (reusing them on restart while they stay valid) and hand back the file paths, so the
 // rest of the server treats them like any mounted pair.
+
 import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { controlPlaneNames, DEFAULT_NAMESPACE } from "../defaults.ts";
 import { loadTlsFiles, type TlsFiles } from "./cert-watcher.ts";
 import { generateCa, generateServingCert, serviceDnsNames, verifyIssuedBy } from "./generate.ts";
 
@@ -30,8 +32,8 @@ export function writeFileAtomic(path: string, data: string, mode = 0o600): void 
 }
 
 export function ensureSelfSignedTls(options: SelfSignedOptions): SelfSignedResult {
-  const namespace = options.namespace ?? "remora-system";
-  const service = options.service ?? "remora-injector";
+  const namespace = options.namespace ?? DEFAULT_NAMESPACE;
+  const service = options.service ?? controlPlaneNames().injectorService;
   const files = {
     certFile: join(options.dir, "tls.crt"),
     keyFile: join(options.dir, "tls.key"),

@@ -2,13 +2,20 @@
 // fixed order (rendered to YAML by render.ts). A named revision (`--revision canary`) produces its
 // own control plane next to the default one: suffixed names, `istio.io/rev` labels and only the
 // revision webhooks; cluster-wide pieces (namespace, CRDs) are the same for every revision.
+import {
+  CONFIG_MAP_KEYS,
+  controlPlaneNames,
+  DEFAULT_NAMESPACE,
+  DEFAULT_REVISION,
+  discoveryAddress as discoveryAddressOf,
+  IMAGES,
+  MESH,
+  PORTS,
+} from "../defaults.ts";
 import { networkingCrds } from "./crds.ts";
-import { validatingConfigurationName, validatingWebhookConfiguration } from "./validating-webhook-config.ts";
-import { mutatingWebhookConfiguration, webhookConfigurationName } from "./webhook-config.ts";
-
-export const DEFAULT_IMAGE = "ghcr.io/remora-mesh/remora:0.1.0";
-export const DEFAULT_INIT_IMAGE = "ghcr.io/remora-mesh/remora-init:0.1.0";
-export const DEFAULT_PROXY_IMAGE = "envoyproxy/envoy:v1.33.2";
+import type { GatewayOptions } from "./gateway.ts";
+import { validatingWebhookConfiguration } from "./validating-webhook-config.ts";
+import { mutatingWebhookConfiguration } from "./webhook-config.ts";
 
 export interface ManifestOptions {
   namespace: string;
@@ -29,15 +36,17 @@ export interface ManifestOptions {
   caBundle: string;
   /** Leave out the cluster-wide CRDs (for a second revision, or when they are managed elsewhere). */
   skipCrds: boolean;
+  /** Generate a gateway deployment instead of the control plane (see gateway.ts). */
+  gateway?: GatewayOptions;
 }
 
 export function defaultManifestOptions(): ManifestOptions {
   return {
-    namespace: "remora-system",
-    revision: "default",
-    image: DEFAULT_IMAGE,
-    initImage: DEFAULT_INIT_IMAGE,
-    proxyImage: DEFAULT_PROXY_IMAGE,
+    namespace: DEFAULT_NAMESPACE,
+    revision: DEFAULT_REVISION,
+    image: IMAGES.controlPlane,
+    initImage: IMAGES.init,
+    proxyImage: IMAGES.proxy,
     cni: false,
     replicas: 2,
     failurePolicy: "Fail",
@@ -77,29 +86,40 @@ export function manifestOptionProblems(o: ManifestOptions): string[] {
   return problems;
 }
 
-/** `name` for the default revision, `name-<rev>` otherwise. */
-export function revisioned(name: string, revision: string): string {
-  return revision === "default" ? name : `${name}-${revision}`;
+/** Binds the Role `name` to the ServiceAccount `name`, both in `namespace`. */
+export function roleBinding(
+  name: string,
+  namespace: string,
+  labels: Record<string, string>,
+): Record<string, unknown> {
+  return {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "RoleBinding",
+    metadata: { name, namespace, labels },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+    subjects: [{ kind: "ServiceAccount", name, namespace }],
+  };
 }
 
-const MESH_CONFIG_KEY = "mesh";
-const INJECTION_CONFIG_KEY = "injection";
+const MESH_CONFIG_KEY = CONFIG_MAP_KEYS.mesh;
+const INJECTION_CONFIG_KEY = CONFIG_MAP_KEYS.injection;
 export const CONFIG_MOUNT = "/etc/remora/config";
 export const TLS_MOUNT = "/var/run/secrets/remora/tls";
 
 export function generateManifests(o: ManifestOptions): Record<string, unknown>[] {
   const ns = o.namespace;
   const rev = o.revision;
-  const name = revisioned("remora", rev);
-  const injectorService = revisioned("remora-injector", rev);
-  const pilotService = revisioned("remora-pilot", rev);
-  const tlsSecret = revisioned("remora-injector-tls", rev);
-  const webhookName = webhookConfigurationName(rev);
-  const validatorName = validatingConfigurationName(rev, ns);
+  const names = controlPlaneNames(rev, ns);
+  const name = names.deployment;
+  const injectorService = names.injectorService;
+  const pilotService = names.pilotService;
+  const tlsSecret = names.tlsSecret;
+  const webhookName = names.mutatingWebhook;
+  const validatorName = names.validatingWebhook;
   const common = { "app.kubernetes.io/part-of": "remora", "app.kubernetes.io/managed-by": "remora-manifest" };
   const labels = { ...common, app: "remora", "istio.io/rev": rev };
   const selector = { app: "remora", "istio.io/rev": rev };
-  const discoveryAddress = `${pilotService}.${ns}.svc:15010`;
+  const discoveryAddress = discoveryAddressOf(rev, ns);
 
   const objects: Record<string, unknown>[] = [];
   objects.push({
@@ -166,7 +186,7 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
       {
         apiGroups: ["coordination.k8s.io"],
         resources: ["leases"],
-        resourceNames: [`${name}-webhook-leader`],
+        resourceNames: [names.webhookLease],
         verbs: ["get", "update", "patch"],
       },
       { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
@@ -179,13 +199,7 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
       { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
     ],
   });
-  objects.push({
-    apiVersion: "rbac.authorization.k8s.io/v1",
-    kind: "RoleBinding",
-    metadata: { name, namespace: ns, labels },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
-    subjects: [{ kind: "ServiceAccount", name, namespace: ns }],
-  });
+  objects.push(roleBinding(name, ns, labels));
 
   objects.push({
     apiVersion: "v1",
@@ -194,7 +208,7 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
     data: {
       [MESH_CONFIG_KEY]: [
         `rootNamespace: ${ns}`,
-        "trustDomain: cluster.local",
+        `trustDomain: ${MESH.trustDomain}`,
         "defaultConfig:",
         `  discoveryAddress: ${discoveryAddress}`,
         "",
@@ -213,7 +227,7 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
   });
 
   const probe = (path: string, extra: Record<string, number>) => ({
-    httpGet: { path, port: 15014, scheme: "HTTP" },
+    httpGet: { path, port: PORTS.monitoring, scheme: "HTTP" },
     ...extra,
   });
   objects.push({
@@ -227,7 +241,7 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
       template: {
         metadata: {
           labels: { ...labels, "sidecar.istio.io/inject": "false" },
-          annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": "15014" },
+          annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": String(PORTS.monitoring) },
         },
         spec: {
           serviceAccountName: name,
@@ -261,9 +275,9 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
                 { name: "REVISION", value: rev },
               ],
               ports: [
-                { name: "grpc-xds", containerPort: 15010, protocol: "TCP" },
-                { name: "https-webhook", containerPort: 15017, protocol: "TCP" },
-                { name: "http-monitoring", containerPort: 15014, protocol: "TCP" },
+                { name: "grpc-xds", containerPort: PORTS.xds, protocol: "TCP" },
+                { name: "https-webhook", containerPort: PORTS.webhook, protocol: "TCP" },
+                { name: "http-monitoring", containerPort: PORTS.monitoring, protocol: "TCP" },
               ],
               readinessProbe: probe("/ready", {
                 initialDelaySeconds: 1,
@@ -299,9 +313,9 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
   });
 
   const servicePorts = [
-    { name: "https-webhook", port: 443, targetPort: 15017, protocol: "TCP" },
-    { name: "grpc-xds", port: 15010, targetPort: 15010, protocol: "TCP" },
-    { name: "http-monitoring", port: 15014, targetPort: 15014, protocol: "TCP" },
+    { name: "https-webhook", port: 443, targetPort: PORTS.webhook, protocol: "TCP" },
+    { name: "grpc-xds", port: PORTS.xds, targetPort: PORTS.xds, protocol: "TCP" },
+    { name: "http-monitoring", port: PORTS.monitoring, targetPort: PORTS.monitoring, protocol: "TCP" },
   ];
   objects.push({
     apiVersion: "v1",

@@ -2,6 +2,12 @@
 // they were built, Kubernetes-safe quoting (YAML 1.1), so the same options give the same bytes.
 import { stringifyKubeYaml } from "../kube-yaml.ts";
 import {
+  defaultGatewayName,
+  type GatewayKind,
+  gatewayOptionProblems,
+  generateGatewayManifests,
+} from "./gateway.ts";
+import {
   defaultManifestOptions,
   generateManifests,
   type ManifestOptions,
@@ -26,6 +32,11 @@ export interface ManifestCommandOptions {
   timeout?: string | number;
   caBundleFile?: string;
   skipCrds?: boolean;
+  /** `ingress`, `egress` or `eastwest`: generate that gateway instead of the control plane. */
+  gateway?: string;
+  name?: string;
+  network?: string;
+  controlPlaneNamespace?: string;
 }
 
 /** Turns command-line options into ManifestOptions, or readable problems. */
@@ -64,7 +75,25 @@ export function manifestOptionsFrom(
         problems.push(`${cli.caBundleFile} holds no PEM certificate`);
       o.caBundle = Buffer.from(pem).toString("base64");
     } catch (err) {
-      problems.push(`cannot read --ca-bundle-file: ${(err as Error).message}`);
+      problems.push((err as Error).message);
+    }
+  }
+  if (cli.gateway !== undefined) {
+    const kind = cli.gateway as GatewayKind;
+    o.gateway = {
+      kind,
+      name: cli.name ?? defaultGatewayName(kind),
+      network: cli.network ?? "",
+      controlPlaneNamespace: cli.controlPlaneNamespace ?? defaultManifestOptions().namespace,
+    };
+    problems.push(...gatewayOptionProblems(o.gateway));
+  } else {
+    for (const [flag, v] of [
+      ["--name", cli.name],
+      ["--network", cli.network],
+      ["--control-plane-namespace", cli.controlPlaneNamespace],
+    ] as const) {
+      if (v !== undefined) problems.push(`${flag} only applies with --gateway`);
     }
   }
   problems.push(...manifestOptionProblems(o));
@@ -73,5 +102,6 @@ export function manifestOptionsFrom(
 
 /** The whole `remora manifest generate` output for these options. */
 export function generateManifestYaml(options: ManifestOptions): string {
+  if (options.gateway) return renderManifests(generateGatewayManifests(options, options.gateway));
   return renderManifests(generateManifests(options));
 }

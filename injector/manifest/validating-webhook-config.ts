@@ -3,6 +3,7 @@
 // a bad one (problems are diagnostics), so the webhook is an early, readable "no" for the user,
 // not a safety barrier, and with Fail a control plane that is down (or a caBundle not patched
 // yet) would block every edit of Istio config, including the one that fixes the outage.
+import { controlPlaneNames } from "../defaults.ts";
 
 export interface ValidatingWebhookOptions {
   namespace: string;
@@ -15,28 +16,20 @@ export interface ValidatingWebhookOptions {
 }
 
 /** Networking kinds checked on CREATE and UPDATE (DELETE is never refused, so not sent). */
-export const VALIDATED_RESOURCES = [
-  "virtualservices",
-  "destinationrules",
-  "serviceentries",
-  "gateways",
-  "sidecars",
-  "workloadentries",
+/** Istio's API groups: the webhook validates every kind in them, as istiod's does. */
+export const VALIDATED_GROUPS = [
+  "networking.istio.io",
+  "security.istio.io",
+  "telemetry.istio.io",
+  "extensions.istio.io",
 ] as const;
-
-/** `remora-validator-<ns>`, or `remora-validator-<rev>-<ns>` for a named revision (cluster-scoped). */
-export function validatingConfigurationName(revision: string, namespace: string): string {
-  return revision === "default"
-    ? `remora-validator-${namespace}`
-    : `remora-validator-${revision}-${namespace}`;
-}
 
 export function validatingWebhookConfiguration(o: ValidatingWebhookOptions): Record<string, unknown> {
   return {
     apiVersion: "admissionregistration.k8s.io/v1",
     kind: "ValidatingWebhookConfiguration",
     metadata: {
-      name: validatingConfigurationName(o.revision, o.namespace),
+      name: controlPlaneNames(o.revision, o.namespace).validatingWebhook,
       labels: { ...o.labels, "istio.io/rev": o.revision },
     },
     webhooks: [
@@ -50,9 +43,9 @@ export function validatingWebhookConfiguration(o: ValidatingWebhookOptions): Rec
         rules: [
           {
             operations: ["CREATE", "UPDATE"],
-            apiGroups: ["networking.istio.io"],
-            apiVersions: ["v1", "v1beta1", "v1alpha3"],
-            resources: [...VALIDATED_RESOURCES],
+            apiGroups: [...VALIDATED_GROUPS],
+            apiVersions: ["*"],
+            resources: ["*"],
             scope: "Namespaced",
           },
         ],

@@ -6,6 +6,7 @@
 //   object         (default revision) namespace has neither label; pod inject=true, no istio.io/rev
 // `istio-injection` beats `istio.io/rev` on a namespace, and `sidecar.istio.io/inject=false` on a
 // pod always wins, because every webhook's objectSelector excludes it.
+import { controlPlaneNames } from "../defaults.ts";
 
 export interface WebhookConfigOptions {
   namespace: string;
@@ -26,10 +27,6 @@ const REV = "istio.io/rev";
 const NS_INJECTION = "istio-injection";
 
 const notFalse: Requirement = { key: INJECT, operator: "NotIn", values: ["false"] };
-
-export function webhookConfigurationName(revision: string): string {
-  return revision === "default" ? "remora-sidecar-injector" : `remora-sidecar-injector-${revision}`;
-}
 
 export function mutatingWebhookConfiguration(o: WebhookConfigOptions): Record<string, unknown> {
   const selectors: [string, Requirement[], Requirement[]][] = [
@@ -69,7 +66,10 @@ export function mutatingWebhookConfiguration(o: WebhookConfigOptions): Record<st
   return {
     apiVersion: "admissionregistration.k8s.io/v1",
     kind: "MutatingWebhookConfiguration",
-    metadata: { name: webhookConfigurationName(o.revision), labels: { ...o.labels, [REV]: o.revision } },
+    metadata: {
+      name: controlPlaneNames(o.revision).mutatingWebhook,
+      labels: { ...o.labels, [REV]: o.revision },
+    },
     webhooks: selectors.map(([name, nsSel, objSel]) => ({
       name: `${name}.sidecar-injector.istio.io`,
       clientConfig: {

@@ -1,10 +1,12 @@
 // Registers `remora injector` (the webhook server) and `remora manifest generate` (install YAML).
 // Only option parsing lives here; the implementations load when a command runs.
 import type { Command } from "commander";
+import { DEFAULT_NAMESPACE, DEFAULT_REVISION, IMAGES, PORTS } from "../defaults.ts";
+import { parsePort, parseWholeNumber } from "./cli-values.ts";
 
 export interface InjectorCommandOptions {
-  port: string;
-  monitoringPort: string;
+  port: number;
+  monitoringPort: number;
   host: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -19,7 +21,7 @@ export interface InjectorCommandOptions {
   webhookConfig?: string;
   validatingWebhookConfig?: string;
   configMap?: string;
-  bodyLimit: string;
+  bodyLimit: number;
   logLevel: string;
 }
 
@@ -27,8 +29,13 @@ export function registerWebhookCommands(program: Command): void {
   program
     .command("injector")
     .description("run the sidecar injection webhook (HTTPS POST /inject, metrics on the monitoring port)")
-    .option("--port <port>", "webhook HTTPS port", "15017")
-    .option("--monitoring-port <port>", "plain-HTTP port for /metrics, /healthz and /ready", "15014")
+    .option("--port <port>", "webhook HTTPS port; 0 picks a free port", parsePort, PORTS.webhook)
+    .option(
+      "--monitoring-port <port>",
+      "plain-HTTP port for /metrics, /healthz and /ready; 0 picks a free port",
+      parsePort,
+      PORTS.monitoring,
+    )
     .option("--host <address>", "address to listen on", "0.0.0.0")
     .option("--tls-cert <file>", "serving certificate (PEM); watched and reloaded when it changes")
     .option("--tls-key <file>", "private key of --tls-cert (PEM)")
@@ -42,7 +49,10 @@ export function registerWebhookCommands(program: Command): void {
     )
     .option("--kubeconfig <file>", "cluster access for the caBundle patch and the shared certificate Secret")
     .option("--revision <rev>", "control-plane revision this injector serves", undefined)
-    .option("--namespace <ns>", "namespace the injector runs in (default $POD_NAMESPACE or remora-system)")
+    .option(
+      "--namespace <ns>",
+      `namespace the injector runs in (default $POD_NAMESPACE or ${DEFAULT_NAMESPACE})`,
+    )
     .option(
       "--tls-secret <name>",
       "Secret shared by replicas for the self-generated certificate (in a cluster)",
@@ -55,7 +65,7 @@ export function registerWebhookCommands(program: Command): void {
       "--validating-webhook-config <name>",
       "ValidatingWebhookConfiguration whose caBundle is kept current (default remora-validator[-<rev>]-<ns>)",
     )
-    .option("--body-limit <bytes>", "largest accepted request body", String(8 * 1024 * 1024))
+    .option("--body-limit <bytes>", "largest accepted request body", parseWholeNumber, 8 * 1024 * 1024)
     .option("--log-level <level>", "fatal, error, warn, info, debug or trace", "info")
     .action(async (opts: InjectorCommandOptions) => {
       const { runInjectorCommand } = await import("./run-injector.ts");
@@ -68,11 +78,11 @@ export function registerWebhookCommands(program: Command): void {
   manifest
     .command("generate")
     .description("print the YAML that installs Remora (namespace, RBAC, control plane, webhook, CRDs)")
-    .option("--namespace <ns>", "control-plane namespace", "remora-system")
-    .option("--revision <rev>", "control-plane revision (a canary next to `default`)", "default")
-    .option("--image <image>", "control-plane image (manifests/Dockerfile)")
-    .option("--init-image <image>", "init container image (manifests/Dockerfile.init)")
-    .option("--proxy-image <image>", "sidecar proxy image (Envoy)")
+    .option("--namespace <ns>", "control-plane namespace", DEFAULT_NAMESPACE)
+    .option("--revision <rev>", "control-plane revision (a canary next to `default`)", DEFAULT_REVISION)
+    .option("--image <image>", "control-plane image (manifests/Dockerfile)", IMAGES.controlPlane)
+    .option("--init-image <image>", "init container image (manifests/Dockerfile.init)", IMAGES.init)
+    .option("--proxy-image <image>", "sidecar proxy image (Envoy)", IMAGES.proxy)
     .option("--cni", "capture traffic with the CNI plugin instead of an init container")
     .option("--replicas <n>", "control-plane replicas", "2")
     .option("--failure-policy <policy>", "webhook failurePolicy: Fail or Ignore", "Fail")
@@ -83,6 +93,16 @@ export function registerWebhookCommands(program: Command): void {
       "PEM CA to put in the webhook's caBundle (default: patched at run time)",
     )
     .option("--skip-crds", "leave out the networking.istio.io CRDs")
+    .option(
+      "--gateway <kind>",
+      "instead of the control plane, a gateway: ingress, egress or eastwest (--namespace is then the gateway's)",
+    )
+    .option("--name <name>", "gateway name (default istio-<kind>gateway)")
+    .option("--network <network>", "gateway's network (required for eastwest)")
+    .option(
+      "--control-plane-namespace <ns>",
+      "namespace of the control plane a gateway connects to (default remora-system)",
+    )
     .option("-o, --output <file>", "write to a file instead of stdout")
     .action(async (opts: Record<string, unknown>) => {
       const { runManifestGenerate } = await import("./run-manifest.ts");

@@ -2,6 +2,7 @@
 // and `injection`), for deployments that do not mount it. The ConfigMap is re-read every few
 // seconds; a change applies to the next request, and content that does not parse keeps the last
 // good configuration in force.
+import { CONFIG_MAP_KEYS } from "../defaults.ts";
 import type { InjectionEngine } from "../webhook/engine.ts";
 import type { KubeClient } from "./kube-client.ts";
 
@@ -47,8 +48,10 @@ export class ConfigMapSource<C, M> {
     const data = cm.data ?? {};
     let config = this.o.engine.defaultConfig();
     let meshConfig: M | undefined;
-    if (typeof data.injection === "string") {
-      const p = this.o.engine.loadConfig(data.injection);
+    const injection = data[CONFIG_MAP_KEYS.injection];
+    const mesh = data[CONFIG_MAP_KEYS.mesh];
+    if (typeof injection === "string") {
+      const p = this.o.engine.loadConfig(injection);
       if (!p.config || p.errors.length) {
         this.o.onError?.(
           `${where} key injection: ${p.errors.join("; ")} (keeping the previous configuration)`,
@@ -58,8 +61,8 @@ export class ConfigMapSource<C, M> {
       }
       config = p.config;
     }
-    if (typeof data.mesh === "string") {
-      const p = this.o.engine.loadMeshConfig(data.mesh);
+    if (typeof mesh === "string") {
+      const p = this.o.engine.loadMeshConfig(mesh);
       if (!p.meshConfig || p.errors.length) {
         this.o.onError?.(`${where} key mesh: ${p.errors.join("; ")} (keeping the previous configuration)`);
         this.lastResourceVersion = rv;

@@ -1,8 +1,9 @@
 // Mesh config and injection config from files (a mounted ConfigMap is files too: the kubelet swaps
 // a `..data` symlink on change). Directories are watched, reads are debounced, and a file that
 // does not parse keeps the last good config in force, with the problem reported.
-import { type FSWatcher, readFileSync, watch } from "node:fs";
+import { type FSWatcher, watch } from "node:fs";
 import { dirname } from "node:path";
+import { readFileArg } from "../read-file-arg.ts";
 import type { InjectionEngine } from "../webhook/engine.ts";
 
 export interface ConfigFilesOptions<C, M> {
@@ -45,9 +46,9 @@ export class ConfigFiles<C, M> {
     if (this.o.injectConfigFile) {
       let text: string;
       try {
-        text = readFileSync(this.o.injectConfigFile, "utf8");
+        text = readFileArg("--inject-config", this.o.injectConfigFile);
       } catch (err) {
-        return `cannot read the injection config ${this.o.injectConfigFile}: ${(err as Error).message}`;
+        return `cannot read the injection config: ${(err as Error).message}`;
       }
       texts.inject = text;
       const r = this.o.engine.loadConfig(text);
@@ -57,9 +58,9 @@ export class ConfigFiles<C, M> {
     if (this.o.meshConfigFile) {
       let text: string;
       try {
-        text = readFileSync(this.o.meshConfigFile, "utf8");
+        text = readFileArg("--mesh-config", this.o.meshConfigFile);
       } catch (err) {
-        return `cannot read the mesh config ${this.o.meshConfigFile}: ${(err as Error).message}`;
+        return `cannot read the mesh config: ${(err as Error).message}`;
       }
       texts.mesh = text;
       const r = this.o.engine.loadMeshConfig(text);

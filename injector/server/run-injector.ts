@@ -5,6 +5,7 @@
 import { mkdirSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
+import { InvalidArgumentError } from "commander";
 import type { FastifyBaseLogger } from "fastify";
 import {
   CertWatcher,
@@ -19,9 +20,7 @@ import {
 } from "../certs/cluster-certs.ts";
 import { LeaseElector } from "../certs/leader-election.ts";
 import { ensureSelfSignedTls, writeFileAtomic } from "../certs/self-signed.ts";
-import { revisioned } from "../manifest/generate.ts";
-import { validatingConfigurationName } from "../manifest/validating-webhook-config.ts";
-import { webhookConfigurationName } from "../manifest/webhook-config.ts";
+import { controlPlaneNames, DEFAULT_NAMESPACE, DEFAULT_REVISION, PORTS } from "../defaults.ts";
 import { defaultEngine } from "../webhook/default-engine.ts";
 import type { InjectionEngine } from "../webhook/engine.ts";
 import { createInjectorServer, DEFAULT_BODY_LIMIT, type InjectorServer } from "../webhook/server.ts";
@@ -30,10 +29,12 @@ import type { InjectorCommandOptions } from "./commands.ts";
 import { ConfigMapSource } from "./config-map-source.ts";
 import { ConfigFiles } from "./config-watcher.ts";
 import { KubeApiError, KubeClient } from "./kube-client.ts";
+import { ListenError } from "./listen-error.ts";
 
 export interface StartInjectorOptions<C = unknown, M = unknown> {
   port?: number;
-  monitoringPort?: number;
+  /** null: no monitoring listener (the host process serves `server.metrics.registry`). */
+  monitoringPort?: number | null;
   host?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -75,7 +76,7 @@ export interface StartInjectorOptions<C = unknown, M = unknown> {
 export interface RunningInjector<C = unknown, M = unknown> {
   server: InjectorServer<C, M>;
   port: number;
-  monitoringPort: number;
+  monitoringPort: number | undefined;
   /** The CA that signs the serving certificate, when known (self-generated or --ca-cert). */
   caPem: string | undefined;
   caFile: string | undefined;
@@ -89,9 +90,10 @@ export async function startInjector<C = unknown, M = unknown>(
   o: StartInjectorOptions<C, M>,
 ): Promise<RunningInjector<C, M>> {
   const engine = (o.engine ?? defaultEngine) as InjectionEngine<C, M>;
-  const namespace = o.namespace ?? process.env.POD_NAMESPACE ?? "remora-system";
-  const revisionLabel = o.revision ?? "default";
-  const serviceName = o.serviceName ?? revisioned("remora-injector", revisionLabel);
+  const namespace = o.namespace ?? process.env.POD_NAMESPACE ?? DEFAULT_NAMESPACE;
+  const revisionLabel = o.revision ?? DEFAULT_REVISION;
+  const names = controlPlaneNames(revisionLabel, namespace);
+  const serviceName = o.serviceName ?? names.injectorService;
   const closers: (() => unknown)[] = [];
 
   // Configuration first: the server is not ready without it, and a broken file should stop start-up.
@@ -108,7 +110,9 @@ export async function startInjector<C = unknown, M = unknown>(
     onError: (msg) => (server ? server.app.log.warn(msg) : pendingErrors.push(msg)),
   });
   if (o.configMap && (o.meshConfigFile || o.injectConfigFile)) {
-    throw new Error("--config-map and --mesh-config/--inject-config are alternatives; use one");
+    throw new InvalidArgumentError(
+      "--config-map and --mesh-config/--inject-config are alternatives; use one",
+    );
   }
   // In a pod without a usable service-account token the injector still serves; only an explicit
   // --kubeconfig that does not work is fatal.
@@ -118,7 +122,7 @@ export async function startInjector<C = unknown, M = unknown>(
     return undefined;
   });
   if (o.configMap && !kube)
-    throw new Error("--config-map needs cluster access (--kubeconfig, or running in a pod)");
+    throw new InvalidArgumentError("--config-map needs cluster access (--kubeconfig, or running in a pod)");
   // From a ConfigMap the config arrives after start-up; until then the server reports not ready.
   let initialConfig: { config: C; meshConfig: M | undefined } | undefined;
   let configMapSource: ConfigMapSource<C, M> | undefined;
@@ -150,7 +154,7 @@ export async function startInjector<C = unknown, M = unknown>(
   let certNote: string;
   const certDir = o.certDir ?? join(tmpdir(), `remora-injector-${revisionLabel}`);
   if (o.tlsCert || o.tlsKey) {
-    if (!o.tlsCert || !o.tlsKey) throw new Error("--tls-cert and --tls-key go together");
+    if (!o.tlsCert || !o.tlsKey) throw new InvalidArgumentError("--tls-cert and --tls-key go together");
     files = { certFile: o.tlsCert, keyFile: o.tlsKey, ...(o.caCert ? { caFile: o.caCert } : {}) };
     caFile = o.caCert;
     certNote = `serving certificate from ${o.tlsCert}`;
@@ -207,16 +211,8 @@ export async function startInjector<C = unknown, M = unknown>(
   const reconcileCa = async () => {
     if (!kube || !elector?.leader || !caPem) return;
     const targets: [WebhookConfigurationKind, string, string][] = [
-      [
-        "mutating",
-        "MutatingWebhookConfiguration",
-        o.webhookConfig ?? webhookConfigurationName(revisionLabel),
-      ],
-      [
-        "validating",
-        "ValidatingWebhookConfiguration",
-        o.validatingWebhookConfig ?? validatingConfigurationName(revisionLabel, namespace),
-      ],
+      ["mutating", "MutatingWebhookConfiguration", o.webhookConfig ?? names.mutatingWebhook],
+      ["validating", "ValidatingWebhookConfiguration", o.validatingWebhookConfig ?? names.validatingWebhook],
     ];
     for (const [kind, kindName, name] of targets) {
       try {
@@ -248,20 +244,33 @@ export async function startInjector<C = unknown, M = unknown>(
   ).start();
   closers.push(() => watcher.close());
 
-  const { port, monitoringPort } = await server.listen({
-    port: o.port ?? 15017,
-    monitoringPort: o.monitoringPort ?? 15014,
-    host: o.host ?? "0.0.0.0",
-  });
+  let bound: Awaited<ReturnType<typeof server.listen>>;
+  try {
+    bound = await server.listen({
+      port: o.port ?? PORTS.webhook,
+      monitoringPort: o.monitoringPort === undefined ? PORTS.monitoring : o.monitoringPort,
+      host: o.host ?? "0.0.0.0",
+    });
+  } catch (err) {
+    // Nothing may keep running after a failed start: watchers hold the process open.
+    for (const c of closers.reverse()) await c();
+    await server.close();
+    throw err;
+  }
+  const { port, monitoringPort } = bound;
   log.info(
-    `injection webhook listening on https://${o.host ?? "0.0.0.0"}:${port}/inject, metrics on :${monitoringPort}/metrics`,
+    `injection webhook listening on https://${o.host ?? "0.0.0.0"}:${port}/inject, ${
+      monitoringPort === undefined
+        ? "metrics on the host process's /metrics"
+        : `metrics on :${monitoringPort}/metrics`
+    }`,
   );
 
   if (kube && caPem && (o.webhookConfig || o.tlsSecret || o.kubeconfig)) {
     elector = new LeaseElector({
       client: kube,
       namespace,
-      name: `${revisioned("remora", revisionLabel)}-webhook-leader`,
+      name: names.webhookLease,
       identity: o.identity ?? process.env.POD_NAME ?? `${hostname()}-${process.pid}`,
       onStartedLeading: () => {
         log.info("elected to maintain the webhook caBundle");
@@ -292,19 +301,12 @@ export async function startInjector<C = unknown, M = unknown>(
   };
 }
 
-function intOption(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0)
-    throw new Error(`${name} must be a whole number, not ${JSON.stringify(v)}`);
-  return n;
-}
-
 export async function runInjectorCommand(cli: InjectorCommandOptions): Promise<void> {
   const running = await startInjector({
-    port: intOption("--port", cli.port),
-    monitoringPort: intOption("--monitoring-port", cli.monitoringPort),
+    port: cli.port,
+    monitoringPort: cli.monitoringPort,
     host: cli.host,
-    bodyLimit: intOption("--body-limit", cli.bodyLimit),
+    bodyLimit: cli.bodyLimit,
     logLevel: cli.logLevel,
     ...(cli.tlsCert ? { tlsCert: cli.tlsCert } : {}),
     ...(cli.tlsKey ? { tlsKey: cli.tlsKey } : {}),
@@ -319,6 +321,11 @@ export async function runInjectorCommand(cli: InjectorCommandOptions): Promise<v
     ...(cli.webhookConfig ? { webhookConfig: cli.webhookConfig } : {}),
     ...(cli.validatingWebhookConfig ? { validatingWebhookConfig: cli.validatingWebhookConfig } : {}),
     ...(cli.configMap ? { configMap: cli.configMap } : {}),
+  }).catch((err: unknown) => {
+    if (err instanceof ListenError) {
+      throw new Error(err.withFlag({ webhook: "--port", monitoring: "--monitoring-port" }));
+    }
+    throw err;
   });
   if (running.caFile) running.log.info(`webhook CA: ${running.caFile}`);
   await new Promise<void>((resolve) => {

@@ -1,14 +1,15 @@
 // `remora manifest generate`: options in, YAML out (stdout or a file); problems go to stderr.
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import {
   generateManifestYaml,
   type ManifestCommandOptions,
   manifestOptionsFrom,
 } from "../manifest/render.ts";
+import { readFileArg } from "../read-file-arg.ts";
 
 export function runManifestGenerate(opts: Record<string, unknown>): number {
   const { options, problems } = manifestOptionsFrom(opts as ManifestCommandOptions, (p) =>
-    readFileSync(p, "utf8"),
+    readFileArg("--ca-bundle-file", p),
   );
   if (!options) {
     for (const p of problems) process.stderr.write(`remora manifest generate: ${p}\n`);

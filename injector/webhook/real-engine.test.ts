@@ -25,6 +25,17 @@ async function review(pod: Pod, version?: "admission.k8s.io/v1" | "admission.k8s
   return res.json().response;
 }
 
+/** What the engine itself makes of the pod (managedFields are dropped before diffing). */
+function engineResult(pod: Pod): Pod {
+  const { managedFields: _m, ...meta } = pod.metadata!;
+  const expected = injectPod(
+    { ...pod, metadata: meta },
+    { namespace: "bookinfo", config: defaultInjectionConfig() },
+  );
+  assert.equal(expected.kind, "injected");
+  return (expected as { pod: Pod }).pod;
+}
+
 function patched(pod: Pod, b64: string | undefined): Pod {
   const out = structuredClone(pod);
   if (b64 === undefined) return out;
@@ -113,5 +124,25 @@ describe("webhook with the injection engine", () => {
     const ops = JSON.parse(Buffer.from(r.patch, "base64").toString()) as { path: string }[];
     assert.ok(!ops.some((op) => op.path.startsWith("/spec/containers/0/env")));
     assert.equal(patched(pod, r.patch).spec?.containers[0]?.env?.length, 2000);
+  });
+
+  for (const template of ["gateway", "grpc-agent", "grpc-simple"]) {
+    test(`template ${template}: the webhook's patch gives kube-inject's pod; reinvocation is a no-op`, async () => {
+      const pod = typicalPod();
+      pod.metadata!.annotations!["inject.istio.io/templates"] = template;
+      const r = await review(pod);
+      assert.equal(r.allowed, true);
+      const result = patched(pod, r.patch);
+      assert.deepEqual(result.spec, engineResult(pod).spec);
+      assert.deepEqual(patched(result, (await review(result)).patch), result);
+    });
+  }
+
+  test("an unknown template is refused, naming the annotation", async () => {
+    const pod = typicalPod();
+    pod.metadata!.annotations!["inject.istio.io/templates"] = "waypoint";
+    const r = await review(pod);
+    assert.equal(r.allowed, false);
+    assert.match(r.status.message, /inject\.istio\.io\/templates: unknown template "waypoint"/);
   });
 });

@@ -9,6 +9,8 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from "fastify";
+import { PORTS } from "../defaults.ts";
+import { listening } from "../server/listen-error.ts";
 import { type ReviewContext, reviewAdmission } from "./admission.ts";
 import type { InjectionEngine } from "./engine.ts";
 import { createWebhookMetrics, type WebhookMetrics } from "./metrics.ts";
@@ -51,12 +53,16 @@ export interface InjectorServer<C, M> {
   /** Replaces the serving certificate for new TLS handshakes. */
   setTls(pair: TlsPair): void;
   isReady(): boolean;
-  /** Starts both listeners; returns their bound ports. */
+  /**
+   * Starts the webhook listener and the monitoring one (unless `monitoringPort` is null: a host
+   * process serves the metrics); returns the bound ports. A port that cannot be bound is a
+   * ListenError, and nothing stays listening.
+   */
   listen(opts: {
     port?: number;
-    monitoringPort?: number;
+    monitoringPort?: number | null;
     host?: string;
-  }): Promise<{ port: number; monitoringPort: number }>;
+  }): Promise<{ port: number; monitoringPort: number | undefined }>;
   close(): Promise<void>;
 }
 
@@ -174,14 +180,23 @@ export function createInjectorServer<C, M>(options: InjectorServerOptions<C, M>)
       state.tlsLoaded = true;
     },
     isReady,
-    async listen({ port = 15017, monitoringPort = 15014, host = "0.0.0.0" }) {
-      await app.listen({ port, host });
-      await monitoring.listen({ port: monitoringPort, host });
+    async listen({ port = PORTS.webhook, monitoringPort = PORTS.monitoring, host = "0.0.0.0" }) {
+      await listening("webhook", host, port, () => app.listen({ port, host }));
+      if (monitoringPort !== null) {
+        try {
+          await listening("monitoring", host, monitoringPort, () =>
+            monitoring.listen({ port: monitoringPort, host }),
+          );
+        } catch (err) {
+          await app.close();
+          throw err;
+        }
+      }
       const portOf = (a: FastifyInstance) => {
         const addr = a.server.address();
         return typeof addr === "object" && addr ? addr.port : 0;
       };
-      return { port: portOf(app), monitoringPort: portOf(monitoring) };
+      return { port: portOf(app), monitoringPort: monitoringPort === null ? undefined : portOf(monitoring) };
     },
     async close() {
       await Promise.allSettled([app.close(), monitoring.close()]);

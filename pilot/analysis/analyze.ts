@@ -1,11 +1,14 @@
 // `istioctl analyze` for Remora: validation of every Istio object plus the cross-object analyzers,
-// over a SnapshotInput (a directory, a cluster, or both merged). Pure: the caller does the I/O.
+// over every object read (files, a cluster, or both merged). Pure: the caller does the I/O.
 import type { Diagnostic } from "../model/diagnostic.ts";
-import type { SnapshotInput } from "../model/snapshot.ts";
 import { sortDiagnostics, validateObject } from "../validation/index.ts";
 import { AnalysisContext } from "./context.ts";
 import { analyzeDestinationRules } from "./destination-rules.ts";
 import { analyzeGateways } from "./gateways.ts";
+import type { AnalysisInput } from "./input.ts";
+import { analyzeNotImplemented } from "./not-implemented.ts";
+import { analyzeAuthorizationPolicies } from "./security.ts";
+import { analyzeServiceEntries } from "./service-entries.ts";
 import { analyzeServices } from "./services.ts";
 import { analyzeSidecars } from "./sidecars.ts";
 import { analyzeVirtualServices } from "./virtual-services.ts";
@@ -16,28 +19,19 @@ export interface AnalyzeOptions {
 }
 
 /** Every finding for the input: source problems, validation, then cross-object analysis. */
-export function analyzeInput(input: SnapshotInput, opts: AnalyzeOptions = {}): Diagnostic[] {
-  const out: Diagnostic[] = [...input.diagnostics];
-  for (const c of input.configs) {
-    const raw = {
-      apiVersion: c.meta.apiVersion,
-      kind: c.meta.kind,
-      metadata: {
-        name: c.meta.name,
-        namespace: c.meta.namespace,
-        labels: c.meta.labels,
-        annotations: c.meta.annotations,
-      },
-      spec: c.spec,
-    };
-    out.push(...validateObject(raw, c.meta.source ? { source: c.meta.source } : {}));
-  }
+export function analyzeInput(input: AnalysisInput, opts: AnalyzeOptions = {}): Diagnostic[] {
+  // Objects that fail to convert are already reported by the snapshot input (CFG00xx).
+  const out: Diagnostic[] = [...input.snapshot.diagnostics.filter((d) => !/^CFG000[34]$/.test(d.code))];
+  for (const o of input.objects) out.push(...validateObject(o.value, { source: o.origin }));
   const ctx = new AnalysisContext(input);
   analyzeVirtualServices(ctx);
   analyzeDestinationRules(ctx);
   analyzeGateways(ctx);
   analyzeSidecars(ctx);
   analyzeServices(ctx);
+  analyzeAuthorizationPolicies(ctx);
+  analyzeServiceEntries(ctx);
+  analyzeNotImplemented(ctx);
   out.push(...ctx.findings);
   const filtered = opts.namespace
     ? out.filter((d) => !d.ref?.namespace || d.ref.namespace === opts.namespace)

@@ -7,15 +7,61 @@ import type { Diagnostic, Severity } from "../model/diagnostic.ts";
 import type { Service } from "../model/service.ts";
 import type { MeshSnapshot, SnapshotInput } from "../model/snapshot.ts";
 import { buildSnapshot } from "../snapshot/index.ts";
-import { hostMatches, resolveHost } from "../translate/hosts.ts";
+import { exportedTo, hostMatches, resolveHost } from "../translate/hosts.ts";
 import { ANALYSIS_CODES, type AnalysisMessage } from "./codes.ts";
+import type { AnalysisInput, RawObject } from "./input.ts";
+
+/** Origin of the objects `istioctl analyze` assumes when it reads files only. */
+export const DEFAULT_RESOURCES_ORIGIN = "default:istio-ingressgateway";
 
 export class AnalysisContext {
   readonly snapshot: MeshSnapshot;
   readonly findings: Diagnostic[] = [];
+  readonly input: SnapshotInput;
+  readonly objects: readonly RawObject[];
 
-  constructor(readonly input: SnapshotInput) {
-    this.snapshot = buildSnapshot(input, undefined);
+  constructor(analysis: AnalysisInput) {
+    this.input = analysis.snapshot;
+    this.objects = analysis.objects;
+    this.snapshot = buildSnapshot(this.input, undefined);
+  }
+
+  /** Raw objects of one kind (and API group, `""` for core), as read. */
+  raw(kind: string, group?: string): RawObject[] {
+    return this.objects.filter(
+      (o) => o.kind === kind && (group === undefined || groupOf(o.apiVersion) === group),
+    );
+  }
+
+  /** True when the input holds pods of its own (not only the assumed default ingress gateway). */
+  get hasWorkloads(): boolean {
+    return this.objects.some((o) => o.kind === "Pod" && o.origin !== DEFAULT_RESOURCES_ORIGIN);
+  }
+
+  /** Labels of each Namespace object in the input. */
+  namespaceLabels(name: string): Readonly<Record<string, string>> | undefined {
+    return this.objects.find((o) => o.kind === "Namespace" && o.name === name)?.labels;
+  }
+
+  /**
+   * Is the pod part of the mesh (istiod's analyzer rule): an `istio-proxy` container with an image,
+   * else the `sidecar.istio.io/inject` label or annotation, else its namespace's injection label.
+   */
+  podInMesh(pod: RawObject): boolean {
+    const spec = (pod.value.spec ?? {}) as {
+      containers?: Array<{ name?: string; image?: string }>;
+      initContainers?: Array<{ name?: string; image?: string }>;
+    };
+    if (
+      [...(spec.containers ?? []), ...(spec.initContainers ?? [])].some(
+        (c) => c.name === "istio-proxy" && c.image,
+      )
+    )
+      return true;
+    const inject = pod.labels["sidecar.istio.io/inject"] ?? pod.annotations["sidecar.istio.io/inject"];
+    if (inject !== undefined) return inject === "true";
+    const ns = this.namespaceLabels(pod.namespace);
+    return ns !== undefined && ns["istio-injection"] === "enabled";
   }
 
   get domainSuffix(): string {
@@ -39,13 +85,19 @@ export class AnalysisContext {
     return resolveHost(host, ns, this.domainSuffix);
   }
 
-  /** Services (Kubernetes or ServiceEntry) whose hostname matches `fqdn` (wildcards both ways). */
-  servicesFor(fqdn: string): Service[] {
+  /**
+   * Services (Kubernetes or ServiceEntry) whose hostname matches `fqdn` (wildcards both ways);
+   * with `viewer`, only those exported to that namespace (exportTo, as Istio resolves a config's
+   * hosts in its own namespace's scope).
+   */
+  servicesFor(fqdn: string, viewer?: string): Service[] {
+    const visible = (list: readonly Service[]) =>
+      viewer === undefined ? list : list.filter((s) => exportedTo(s.exportTo, s.namespace, viewer));
     const exact = this.snapshot.services.get(fqdn);
-    if (exact) return [...exact];
+    if (exact && visible(exact).length > 0) return [...visible(exact)];
     const out: Service[] = [];
     for (const [h, list] of this.snapshot.services) {
-      if (hostMatches(h, fqdn) || hostMatches(fqdn, h)) out.push(...list);
+      if (hostMatches(h, fqdn) || hostMatches(fqdn, h)) out.push(...visible(list));
     }
     return out;
   }
@@ -63,6 +115,23 @@ export class AnalysisContext {
   emit(msg: AnalysisMessage, c: ConfigObject, path: string | undefined, message: string): void {
     const { code, severity } = ANALYSIS_CODES[msg];
     this.report(code, severity, c, path, message);
+  }
+
+  /** Reports a finding about an object of any kind, as read. */
+  emitRaw(msg: AnalysisMessage, o: RawObject, path: string | undefined, message: string): void {
+    const { code, severity } = ANALYSIS_CODES[msg];
+    this.findings.push({
+      code,
+      severity,
+      message,
+      ref: {
+        kind: o.kind,
+        name: o.name,
+        ...(o.namespace ? { namespace: o.namespace } : {}),
+        source: o.origin,
+      },
+      ...(path ? { path } : {}),
+    });
   }
 
   /** Reports a finding about a Kubernetes object. */
@@ -113,3 +182,24 @@ export function describeAge(c: ConfigObject): string {
 }
 
 export const key = (c: ConfigObject) => `${c.meta.namespace}/${c.meta.name}`;
+
+export function groupOf(apiVersion: string): string {
+  const slash = apiVersion.indexOf("/");
+  return slash < 0 ? "" : apiVersion.slice(0, slash);
+}
+
+/** `a=b,c=d` in key order, as a Kubernetes label selector prints. */
+export function selectorText(sel: Readonly<Record<string, string>>): string {
+  return Object.entries(sel)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
+}
+
+/** Does a label selector (every key equal) match these labels? An empty selector matches everything. */
+export function selects(
+  sel: Readonly<Record<string, string>>,
+  labels: Readonly<Record<string, string>>,
+): boolean {
+  return Object.entries(sel).every(([k, v]) => labels[k] === v);
+}

@@ -1,7 +1,8 @@
-// Sidecar analyzers: more than one Sidecar without workloadSelector in a namespace (IST0111),
-// two Sidecars selecting the same pod (IST0110), and selectors that match no pod (IST0127).
+// Sidecar analyzers, after istioctl's sidecar.SelectorAnalyzer: more than one Sidecar without
+// workloadSelector in a namespace (IST0111), two Sidecars selecting the same pod (IST0110), and
+// selectors that match no pod of the Sidecar's namespace (IST0101).
 import type { ConfigObject } from "../model/config.ts";
-import { type AnalysisContext, key } from "./context.ts";
+import { type AnalysisContext, key, selectorText } from "./context.ts";
 
 export function analyzeSidecars(ctx: AnalysisContext): void {
   const byNs = new Map<string, ConfigObject<"Sidecar">[]>();
@@ -11,7 +12,9 @@ export function analyzeSidecars(ctx: AnalysisContext): void {
     byNs.set(sc.meta.namespace, list);
   }
   for (const [ns, list] of byNs) {
-    const global = list.filter((s) => !s.spec.workloadSelector);
+    const hasLabels = (s: ConfigObject<"Sidecar">) =>
+      Object.keys(s.spec.workloadSelector?.labels ?? {}).length > 0;
+    const global = list.filter((s) => !hasLabels(s));
     if (global.length > 1) {
       for (const sc of global) {
         ctx.emit(
@@ -22,19 +25,17 @@ export function analyzeSidecars(ctx: AnalysisContext): void {
         );
       }
     }
-    const selective = list.filter((s) => s.spec.workloadSelector);
+    const selective = list.filter(hasLabels);
     const claimed = new Map<string, ConfigObject<"Sidecar">[]>();
     for (const sc of selective) {
       const labels = sc.spec.workloadSelector?.labels ?? {};
       const pods = ctx.podsSelectedBy(labels, ns);
-      if (pods.length === 0 && ctx.pods.length > 0) {
+      if (pods.length === 0) {
         ctx.emit(
-          "NoMatchingWorkloadsFound",
+          "ReferencedResourceNotFound",
           sc,
           "spec.workloadSelector.labels",
-          `No matching workloads for this resource with the following labels: ${Object.entries(labels)
-            .map(([k, v]) => `${k}=${v}`)
-            .join(",")}`,
+          `Referenced selector not found: "${selectorText(labels)}" matches no pod in namespace ${ns}; the Sidecar applies to nothing.`,
         );
       }
       for (const p of pods) {

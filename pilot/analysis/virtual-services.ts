@@ -1,10 +1,12 @@
-// VirtualService analyzers: destinations that point at unknown hosts, subsets or ports
-// (IST0101, IST0112), gateways that do not exist or do not serve the VirtualService's hosts
-// (IST0101, IST0132), and mesh VirtualServices competing for one host (IST0109), saying which one
-// wins and why.
+// VirtualService analyzers, after istioctl's virtualservice package: destinations that point at
+// hosts not visible from the VirtualService's namespace, unknown subsets or ports (IST0101,
+// IST0112), gateways that do not exist or serve none of its hosts (IST0101, IST0132; a Kubernetes
+// Gateway is reported as not implemented yet), and mesh VirtualServices competing for one host
+// within one exportTo scope (IST0109), saying which one wins and why.
 import type { ConfigObject } from "../model/config.ts";
-import { hostMatches } from "../translate/hosts.ts";
+import { hostsOverlap } from "../translate/hosts.ts";
 import { type AnalysisContext, describeAge, key } from "./context.ts";
+import { destinationService } from "./destination-rules.ts";
 
 interface Dest {
   host?: string;
@@ -47,7 +49,8 @@ function checkDestinations(ctx: AnalysisContext, vs: ConfigObject<"VirtualServic
   for (const { path, d } of destinations(vs)) {
     if (!d.host) continue;
     const fqdn = ctx.resolve(d.host, vs.meta.namespace);
-    const services = ctx.servicesFor(fqdn);
+    const found = destinationService(ctx, d.host, vs.meta.namespace);
+    const services = found ? ctx.servicesFor(found.hostname, vs.meta.namespace) : [];
     if (services.length === 0) {
       ctx.emit(
         "ReferencedResourceNotFound",
@@ -92,67 +95,117 @@ function checkDestinations(ctx: AnalysisContext, vs: ConfigObject<"VirtualServic
   }
 }
 
+/** Gateway hosts as a VirtualService in `vsNs` sees them (istioctl's NamesForNamespace). */
+function gatewayHostsFor(gw: ConfigObject<"Gateway">, vsNs: string): string[] {
+  const out: string[] = [];
+  for (const server of gw.spec.servers ?? []) {
+    for (const h of server.hosts ?? []) {
+      const slash = h.indexOf("/");
+      if (slash < 0) {
+        out.push(h);
+        continue;
+      }
+      const ns = h.slice(0, slash);
+      const host = h.slice(slash + 1);
+      const owner = ns === "." ? gw.meta.namespace : ns;
+      if (owner === "*" || owner === vsNs) out.push(host);
+    }
+  }
+  return out;
+}
+
 function checkGateways(ctx: AnalysisContext, vs: ConfigObject<"VirtualService">): void {
   const gateways = ctx.configs("Gateway");
+  const vsHosts = vs.spec.hosts ?? [];
   (vs.spec.gateways ?? []).forEach((g, i) => {
     if (g === "mesh") return;
     const ref = g.includes("/") ? g : `${vs.meta.namespace}/${g}`;
+    const path = `spec.gateways[${i}]`;
     const gw = gateways.find((x) => key(x) === ref);
-    if (!gw) {
+    const [refNs, refName] = ref.split("/");
+    const kubeGateway = ctx
+      .raw("Gateway", "gateway.networking.k8s.io")
+      .find((x) => x.namespace === refNs && x.name === refName);
+    let served: string[] = [];
+    if (gw) served = gatewayHostsFor(gw, vs.meta.namespace);
+    else if (kubeGateway) {
       ctx.emit(
-        "ReferencedResourceNotFound",
+        "NotImplemented",
         vs,
-        `spec.gateways[${i}]`,
-        `Referenced gateway not found: "${g}" (${ref}).`,
+        path,
+        `Gateway ${ref} is a Kubernetes Gateway (gateway.networking.k8s.io), which Remora does not implement yet; this VirtualService gets no routes on it from Remora.`,
       );
-      return;
+      const listeners =
+        ((kubeGateway.value.spec ?? {}) as { listeners?: Array<{ hostname?: string }> }).listeners ?? [];
+      served = listeners.some((l) => !l.hostname) ? ["*"] : listeners.map((l) => l.hostname as string);
+    } else {
+      ctx.emit("ReferencedResourceNotFound", vs, path, `Referenced gateway not found: "${g}" (${ref}).`);
     }
-    const served = (gw.spec.servers ?? []).flatMap((s) =>
-      (s.hosts ?? []).map((h) => (h.includes("/") ? (h.split("/")[1] ?? h) : h)),
-    );
-    const missing = (vs.spec.hosts ?? []).filter(
-      (h) => !served.some((sh) => hostMatches(sh, h) || hostMatches(h, sh)),
-    );
-    if (missing.length > 0) {
+    if (!served.some((sh) => vsHosts.some((h) => hostsOverlap(sh, h)))) {
       ctx.emit(
         "VirtualServiceHostNotFoundInGateway",
         vs,
-        `spec.gateways[${i}]`,
-        `one or more host [${missing.join(", ")}] defined in VirtualService ${key(vs)} not found in Gateway ${ref} (it serves ${served.join(", ") || "no hosts"}); those hosts get no route on that gateway.`,
+        path,
+        `one or more host [${vsHosts.join(", ")}] defined in VirtualService ${key(vs)} not found in Gateway ${ref} (it serves ${served.join(", ") || "no hosts"} to namespace ${vs.meta.namespace}); the VirtualService gets no routes there.`,
       );
     }
   });
 }
 
-/** IST0109: mesh-bound VirtualServices sharing a host; the oldest wins (Istio's precedence). */
+/**
+ * IST0109: mesh-bound VirtualServices sharing a host within one exportTo scope (a namespace, or `*`
+ * for all), plus namespace-scoped ones overlapping hosts exported to all; the oldest wins.
+ */
 function checkMeshConflicts(ctx: AnalysisContext): void {
-  const byHost = new Map<string, ConfigObject<"VirtualService">[]>();
+  const byScope = new Map<string, ConfigObject<"VirtualService">[]>();
   for (const vs of ctx.configs("VirtualService")) {
     if (!gatewaysOf(vs).includes("mesh")) continue;
-    for (const h of vs.spec.hosts ?? []) {
-      const fqdn = ctx.resolve(h, vs.meta.namespace);
-      const list = byHost.get(fqdn) ?? [];
-      if (!list.includes(vs)) list.push(vs);
-      byHost.set(fqdn, list);
+    const exportTo = vs.spec.exportTo ?? [];
+    const scopes =
+      exportTo.length === 0 || exportTo.includes("*")
+        ? ["*"]
+        : [...new Set(exportTo.map((e) => (e === "." ? vs.meta.namespace : e)))];
+    for (const scope of scopes) {
+      for (const h of vs.spec.hosts ?? []) {
+        const k = `${scope}\u0000${ctx.resolve(h, vs.meta.namespace)}`;
+        const list = byScope.get(k) ?? [];
+        if (!list.includes(vs)) list.push(vs);
+        byScope.set(k, list);
+      }
     }
   }
-  for (const [host, list] of byHost) {
+  const reported = new Set<ConfigObject<"VirtualService">>();
+  const order = ctx.configs("VirtualService");
+  for (const [k, own] of byScope) {
+    const [scope, host] = k.split("\u0000") as [string, string];
+    let list = own;
+    if (scope !== "*") {
+      const global = [...byScope.entries()]
+        .filter(([gk]) => gk.startsWith("*\u0000") && hostsOverlap(host, gk.split("\u0000")[1] as string))
+        .flatMap(([, l]) => l);
+      list = [...new Set([...own, ...global])];
+    }
     if (list.length < 2) continue;
-    // ctx.configs() is sorted oldest first, so list[0] is the one sidecars use for this host.
+    // ctx.configs() is sorted oldest first, which is the precedence sidecars apply.
+    list = [...list].sort((a, b) => order.indexOf(a) - order.indexOf(b));
     const [winner, ...losers] = list;
     if (!winner) continue;
-    const names = list.map(key).join(",");
+    const names = list.map(key).sort().join(",");
     for (const vs of list) {
+      if (reported.has(vs)) continue;
+      reported.add(vs);
       const role =
         vs === winner
           ? `${key(vs)} wins because it is the oldest (${describeAge(vs)}); the routes of ${losers.map(key).join(", ")} for this host are ignored`
           : `${key(winner)} wins because it is older (${describeAge(winner)} vs ${describeAge(vs)}); this VirtualService's routes for the host are ignored`;
-      const idx = (vs.spec.hosts ?? []).findIndex((h) => ctx.resolve(h, vs.meta.namespace) === host);
+      const idx = (vs.spec.hosts ?? []).findIndex((h) =>
+        hostsOverlap(ctx.resolve(h, vs.meta.namespace), host),
+      );
       ctx.emit(
         "ConflictingMeshGatewayVirtualServiceHosts",
         vs,
         idx >= 0 ? `spec.hosts[${idx}]` : "spec.hosts",
-        `The VirtualServices ${names} associated with mesh gateway define the same host ${host}: ${role}. Merge them into one VirtualService (or use delegate).`,
+        `The VirtualServices ${names} associated with mesh gateway define the same host ${host}${scope === "*" ? "" : ` for namespace ${scope}`}: ${role}. Merge them into one VirtualService (or use delegate).`,
       );
     }
   }

@@ -1,5 +1,5 @@
 // Registers the control-plane subcommands (serve, pilot, translate, validate, analyze,
-// proxy-status, proxy-config). Implementations load lazily when a subcommand runs.
+// proxy-status, proxy-config, version). Implementations load lazily when a subcommand runs.
 import type { Command } from "commander";
 import { registerAnalyzeCommand } from "./analyze-command.ts";
 import { registerPilotCommand } from "./pilot-command.ts";
@@ -8,6 +8,7 @@ import { registerProxyStatusCommand } from "./proxy-status-command.ts";
 import { registerServeCommand } from "./serve-command.ts";
 import { registerTranslateCommand } from "./translate-command.ts";
 import { registerValidateCommand } from "./validate-command.ts";
+import { registerVersionCommand } from "./version-command.ts";
 
 export function registerPilotCommands(program: Command): void {
   registerServeCommand(program);
@@ -17,4 +18,5 @@ export function registerPilotCommands(program: Command): void {
   registerAnalyzeCommand(program);
   registerProxyStatusCommand(program);
   registerProxyConfigCommand(program);
+  registerVersionCommand(program);
 }

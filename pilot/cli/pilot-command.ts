@@ -1,6 +1,8 @@
 // `remora pilot`: the xDS server with its HTTP debug/metrics side, fed by a config directory or
 // a Kubernetes cluster. The implementation loads only when the command runs.
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { parsePort } from "../../injector/cli.ts";
+import { DEFAULT_REVISION, MESH, PORTS, REMOTE_CLUSTER_TIMEOUT_MS } from "../../injector/defaults.ts";
 
 /** Parses `100ms`, `10s`, `1m`, `1.5s` or a bare number of milliseconds. */
 export function parseDurationMs(text: string): number {
@@ -9,14 +11,6 @@ export function parseDurationMs(text: string): number {
   const n = Number(m[1]);
   const unit = m[2] ?? "ms";
   return Math.round(unit === "ms" ? n : unit === "s" ? n * 1000 : n * 60_000);
-}
-
-export function parsePort(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) {
-    throw new InvalidArgumentError(`"${text}" is not a port (0-65535; 0 picks a free one)`);
-  }
-  return n;
 }
 
 export interface PilotCliOptions {
@@ -41,14 +35,18 @@ export function addPilotOptions(cmd: Command): Command {
       "--config-dir <dir>",
       "read Kubernetes and Istio YAML from a directory (watched) instead of a cluster",
     )
-    .option("--kubeconfig <file>", "kubeconfig of the cluster to watch (default: in-cluster or $KUBECONFIG)")
+    .option(
+      "--kubeconfig <file>",
+      "kubeconfig of the cluster to watch (default: $KUBECONFIG, ~/.kube/config or in-cluster; " +
+        "without any of them --config-dir is required)",
+    )
     .option("--host <address>", "address to listen on", "0.0.0.0")
-    .option("--grpc-port <port>", "xDS (ADS) gRPC port; 0 picks a free port", parsePort, 15010)
+    .option("--grpc-port <port>", "xDS (ADS) gRPC port; 0 picks a free port", parsePort, PORTS.xds)
     .option(
       "--http-port <port>",
       "health, metrics and debug HTTP port; 0 picks a free port",
       parsePort,
-      15014,
+      PORTS.monitoring,
     )
     .addOption(
       new Option("--debounce-after <duration>", "quiet time before a config change is pushed")
@@ -64,7 +62,7 @@ export function addPilotOptions(cmd: Command): Command {
     .option(
       "--revision <rev>",
       "control-plane revision (istio.io/rev); names the mesh ConfigMap remora-<rev>",
-      "default",
+      DEFAULT_REVISION,
     )
     .option(
       "--mesh-config <file>",
@@ -73,7 +71,7 @@ export function addPilotOptions(cmd: Command): Command {
     .option(
       "--cluster-id <id>",
       "id of the cluster pilot reads its config from (Istio's CLUSTER_ID); endpoints of remote clusters carry their remote secret's ids",
-      process.env.CLUSTER_ID || "Kubernetes",
+      process.env.CLUSTER_ID || MESH.clusterId,
     )
     .addOption(
       new Option(
@@ -81,7 +79,7 @@ export function addPilotOptions(cmd: Command): Command {
         "how long the first snapshot waits for the remote clusters named by remote secrets (istio/multiCluster=true Secrets in pilot's namespace) to sync",
       )
         .argParser(parseDurationMs)
-        .default(30_000, "30s"),
+        .default(REMOTE_CLUSTER_TIMEOUT_MS, `${REMOTE_CLUSTER_TIMEOUT_MS / 1000}s`),
     );
 }
 

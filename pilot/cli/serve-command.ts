@@ -1,7 +1,9 @@
 // `remora serve`: the all-in-one control plane, pilot plus the injection webhook, printing how
 // to connect. `npm start` runs it on the samples directory.
 import { type Command, InvalidArgumentError } from "commander";
-import { addPilotOptions, type PilotCliOptions, parsePort } from "./pilot-command.ts";
+import { parsePort } from "../../injector/cli.ts";
+import { PORTS } from "../../injector/defaults.ts";
+import { addPilotOptions, type PilotCliOptions } from "./pilot-command.ts";
 
 export interface ServeCliOptions extends PilotCliOptions {
   injector: boolean;
@@ -20,7 +22,12 @@ export function registerServeCommand(program: Command): void {
       .description("run the all-in-one control plane (pilot xDS server and injection webhook)"),
   )
     .option("--no-injector", "do not start the sidecar injection webhook")
-    .option("--injector-port <port>", "injection webhook HTTPS port; 0 picks a free port", parsePort, 15017)
+    .option(
+      "--injector-port <port>",
+      "injection webhook HTTPS port; 0 picks a free port",
+      parsePort,
+      PORTS.webhook,
+    )
     .option("--inject-config <file>", "injection values (images, resources, policy, selectors), watched")
     .option("--tls-cert <file>", "webhook serving certificate (PEM), watched and reloaded")
     .option("--tls-key <file>", "webhook serving key (PEM)")

@@ -9,7 +9,9 @@ function collect(value: string, previous: string[]): string[] {
 export function registerTranslateCommand(program: Command): void {
   program
     .command("translate")
-    .description("print the Envoy config (listeners, routes, clusters, endpoints) for one proxy, offline")
+    .description(
+      "print the Envoy config (listeners, routes, clusters, endpoints) for one proxy, offline; exit 1 when a diagnostic is an error",
+    )
     .requiredOption("--config-dir <dir>", "directory of Kubernetes and Istio YAML (read recursively)")
     .requiredOption(
       "--proxy <node-id>",

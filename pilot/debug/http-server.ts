@@ -1,13 +1,14 @@
-// Pilot's HTTP side on :15014: health, readiness, Prometheus metrics and Istio-style debug
-// endpoints (/debug/syncz, config_dump, registryz, configz, push_status, connections). Output is
-// JSON built from the server's own state and the current snapshot; resources are the proto3-JSON
-// form translation emitted (snake_case, like Envoy's config_dump).
+// Pilot's HTTP side on :15014: health, readiness, version, Prometheus metrics and Istio-style
+// debug endpoints (/debug/syncz, adsz, config_dump, registryz, endpointz, configz, push_status,
+// connections). Output is JSON built from the server's own state and the current snapshot;
+// resources are the proto3-JSON form translation emitted (snake_case, like Envoy's config_dump).
 import Fastify, { type FastifyInstance } from "fastify";
+import { VERSION } from "../../injector/defaults.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { XdsConnection } from "../xds/connection.ts";
-import { redactSecret } from "../xds/secrets.ts";
 import type { XdsSnapshot } from "../xds/types.ts";
 import type { XdsServer } from "../xds/xds-server.ts";
+import { adsClients, configDump } from "./connection-views.ts";
 
 export interface DebugSources {
   /** True once every source has synced and a snapshot exists. */
@@ -18,11 +19,20 @@ export interface DebugSources {
   configs(): unknown;
   /** Diagnostics on the current configuration. */
   diagnostics(): readonly Diagnostic[];
+  /** Endpoints by service, in istiod's /debug/endpointz shape. */
+  endpointShards?(): unknown;
+}
+
+/** A Prometheus registry served next to pilot's own (e.g. the webhook's under `remora serve`). */
+export interface MetricsSource {
+  metrics(): Promise<string>;
 }
 
 export interface DebugServerOptions {
   host: string;
   port: number;
+  /** More metrics for /metrics, so one process has one scrape target. */
+  extraMetrics?: readonly MetricsSource[];
 }
 
 function proxyRow(c: XdsConnection<unknown>): Record<string, unknown> {
@@ -66,18 +76,26 @@ export async function startDebugServer<S extends XdsSnapshot, P>(
     reply.code(503);
     return "not ready: waiting for config sources to sync\n";
   });
+  app.get("/version", async () => VERSION);
   app.get("/metrics", async (_req, reply) => {
     reply.header("content-type", xds.metrics.registry.contentType);
-    return xds.metrics.registry.metrics();
+    const texts = await Promise.all([
+      xds.metrics.registry.metrics(),
+      ...(opts.extraMetrics ?? []).map((m) => m.metrics()),
+    ]);
+    return texts.map((t) => (t.endsWith("\n") ? t : `${t}\n`)).join("");
   });
   app.get("/debug/list", async () => ({
     endpoints: [
       "/healthz",
       "/ready",
+      "/version",
       "/metrics",
       "/debug/syncz",
-      "/debug/config_dump?proxyID=<node id or pod.namespace>",
+      "/debug/adsz[?proxyID=<node id or pod.namespace>]",
+      "/debug/config_dump?proxyID=<node id or pod.namespace>[&translated=true]",
       "/debug/registryz",
+      "/debug/endpointz",
       "/debug/configz",
       "/debug/push_status",
       "/debug/connections",
@@ -93,8 +111,18 @@ export async function startDebugServer<S extends XdsSnapshot, P>(
       connectedAt: c.connectedAt,
     })),
   );
+  app.get("/debug/adsz", async (req, reply) => {
+    const q = req.query as { proxyID?: string };
+    if (!q.proxyID) return adsClients(conns());
+    const conn = findConnection(conns(), q.proxyID);
+    if (!conn) {
+      reply.code(404);
+      return { error: `no connected proxy matches ${JSON.stringify(q.proxyID)}; see /debug/syncz` };
+    }
+    return adsClients([conn]);
+  });
   app.get("/debug/config_dump", async (req, reply) => {
-    const q = req.query as { proxyID?: string; types?: string };
+    const q = req.query as { proxyID?: string; translated?: string };
     if (!q.proxyID) {
       reply.code(400);
       return {
@@ -108,21 +136,13 @@ export async function startDebugServer<S extends XdsSnapshot, P>(
         error: `no connected proxy matches ${JSON.stringify(q.proxyID)}; see /debug/syncz for connected proxies`,
       };
     }
-    const config = conn.config ?? xds.configFor(conn as unknown as XdsConnection<P>);
-    return {
-      proxy: conn.node.id,
-      snapshotVersion: config?.snapshotVersion,
-      sync: conn.syncState(),
-      clusters: config?.config.clusters ?? [],
-      endpoints: config?.config.endpoints ?? [],
-      listeners: config?.config.listeners ?? [],
-      routes: config?.config.routes ?? [],
-      // This stream's own SDS (never the key material: private keys are redacted).
-      secrets: [...(conn.secrets?.set.byName.values() ?? [])].map((r) => redactSecret(r.json)),
-      diagnostics: config?.diagnostics ?? [],
-    };
+    const translated = q.translated !== undefined && q.translated !== "false";
+    const config =
+      conn.config ?? (translated ? xds.configFor(conn as unknown as XdsConnection<P>) : undefined);
+    return configDump(conn, config, translated ? "translated" : "sent");
   });
   app.get("/debug/registryz", async () => sources.registry());
+  app.get("/debug/endpointz", async () => sources.endpointShards?.() ?? {});
   app.get("/debug/configz", async () => sources.configs());
   app.get("/debug/push_status", async () => {
     const list = conns();
@@ -142,7 +162,12 @@ export async function startDebugServer<S extends XdsSnapshot, P>(
     };
   });
 
-  await app.listen({ host: opts.host, port: opts.port });
+  try {
+    await app.listen({ host: opts.host, port: opts.port });
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
   const addr = app.server.address();
   const port = typeof addr === "object" && addr ? addr.port : opts.port;
   return { app, port };

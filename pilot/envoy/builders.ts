@@ -17,6 +17,7 @@ export const T = {
   httpInspector: "envoy.extensions.filters.listener.http_inspector.v3.HttpInspector",
   httpProtocolOptions: "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
   upstreamTls: "envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+  downstreamTls: "envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
   previousHosts: "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate",
 } as const;
 

@@ -1,5 +1,6 @@
 // MeshConfig: the subset of Istio's mesh-wide settings that pilot and the injector read.
 // Field names follow Istio's MeshConfig (camelCase, as in the `istio` ConfigMap's `mesh` key).
+import { DEFAULT_NAMESPACE, discoveryAddress, MESH } from "../../injector/defaults.ts";
 
 export interface MeshConfig {
   trustDomain: string;
@@ -68,18 +69,18 @@ export interface ServiceSettings {
 
 export function defaultMeshConfig(): MeshConfig {
   return {
-    trustDomain: "cluster.local",
-    domainSuffix: "cluster.local",
-    clusterId: "Kubernetes",
+    trustDomain: MESH.trustDomain,
+    domainSuffix: MESH.domainSuffix,
+    clusterId: MESH.clusterId,
     outboundTrafficPolicy: { mode: "ALLOW_ANY" },
     connectTimeout: "10s",
     defaultServiceExportTo: ["*"],
     defaultVirtualServiceExportTo: ["*"],
     defaultDestinationRuleExportTo: ["*"],
-    rootNamespace: "remora-system",
+    rootNamespace: DEFAULT_NAMESPACE,
     enableAutoMtls: true,
     protocolDetectionTimeout: "0s",
     dnsRefreshRate: "60s",
-    defaultConfig: { discoveryAddress: "remora-pilot.remora-system.svc:15010" },
+    defaultConfig: { discoveryAddress: discoveryAddress() },
   };
 }

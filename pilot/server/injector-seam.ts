@@ -1,19 +1,25 @@
 // Starts the webhooks inside `remora serve`, next to pilot: sidecar injection (POST /inject) and
 // Istio config validation (POST /validate), with the flags the generated control-plane Deployment
-// passes (revision, config files, shared TLS Secret, webhook name). The injector's own metrics
-// listener gets a free port, since pilot owns :15014.
+// passes (revision, config files, shared TLS Secret, webhook name). The webhook opens no
+// monitoring listener of its own: pilot's /metrics on the monitoring port serves its metrics too,
+// so the one port the manifests annotate for Prometheus has everything.
 import { startInjector } from "../../injector/index.ts";
 import type { ServeCliOptions } from "../cli/serve-command.ts";
+import type { MetricsSource } from "../debug/http-server.ts";
 import type { XdsLogger } from "../xds/xds-server.ts";
 import { istioValidateFn } from "./validate-webhook.ts";
 
-export async function startInjectorForServe(
-  opts: ServeCliOptions,
-  log: XdsLogger,
-): Promise<{ port: number; close(): Promise<void> }> {
+export interface ServeInjector {
+  port: number;
+  /** The webhook's Prometheus registry, for pilot's /metrics. */
+  metrics: MetricsSource;
+  close(): Promise<void>;
+}
+
+export async function startInjectorForServe(opts: ServeCliOptions, log: XdsLogger): Promise<ServeInjector> {
   const running = await startInjector({
     port: opts.injectorPort,
-    monitoringPort: 0,
+    monitoringPort: null,
     host: opts.host,
     revision: opts.revision,
     // Local runs (no cluster, no certificate files) get a self-signed certificate that also
@@ -35,5 +41,5 @@ export async function startInjectorForServe(
     { port: running.port, caFile: running.caFile },
     "injection webhook listening (HTTPS POST /inject)",
   );
-  return running;
+  return { port: running.port, metrics: running.server.metrics.registry, close: () => running.close() };
 }

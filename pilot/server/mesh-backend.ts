@@ -7,15 +7,15 @@ import type { ProxyInfo } from "../model/proxy.ts";
 import { type EnvoyJson, resourceName, type XdsKind } from "../model/proxy-config.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
 import { credentialSecretProvider } from "../sds/index.ts";
-import { translate, translateEndpoints, translationKey } from "../translate/index.ts";
+import { hostOfCluster, translate, translateEndpoints, translationKey } from "../translate/index.ts";
 import type { PreparedConfig, ResourceEncoder } from "../xds/resources.ts";
 import type { XdsBackend } from "../xds/types.ts";
 
 const hostsCache = new WeakMap<PreparedConfig, Set<string>>();
 
 /**
- * Hostnames whose endpoints a config carries: every outbound cluster's host
- * (`outbound|port|subset|host`), EDS or DNS (a DNS cluster holds its endpoints inline), including
+ * Hostnames whose endpoints a config carries: every outbound cluster's host (`outbound|port|subset|host`,
+ * EDS or DNS, as a DNS cluster holds its endpoints inline) and SNI-DNAT load assignments, including
  * clusters and assignments the serving gate withheld (an endpoint change may be what lets them
  * through).
  */
@@ -24,8 +24,8 @@ function endpointHosts(config: PreparedConfig): Set<string> {
   if (!hosts) {
     hosts = new Set();
     const add = (name: string) => {
-      const parts = name.split("|");
-      if (parts.length === 4 && parts[3]) hosts?.add(parts[3]);
+      const host = hostOfCluster(name);
+      if (host) hosts?.add(host);
     };
     for (const kind of ["cluster", "endpoint"] as const) {
       for (const name of config.types[kind].byName.keys()) add(name);
@@ -86,8 +86,8 @@ function badRegexes(json: EnvoyJson): string[] {
 
 /** The hostname an Envoy resource name is about (`outbound|9080|v1|host`, `host:port`), if any. */
 export function hostOfResource(name: string): string | undefined {
-  const parts = name.split("|");
-  if (parts.length === 4) return parts[3] || undefined;
+  const host = hostOfCluster(name);
+  if (host) return host;
   const m = /^([a-z0-9*][a-z0-9.*-]*\.[a-z0-9.-]+):\d+$/i.exec(name);
   return m?.[1];
 }

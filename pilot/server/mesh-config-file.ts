@@ -1,7 +1,8 @@
 // Reads `--mesh-config FILE` for pilot and serve: MeshConfig YAML over Remora's defaults. A file
 // that cannot be read or parsed stops start-up with the file named, since running on silently
 // different mesh settings would be worse than not starting.
-import { readFileSync } from "node:fs";
+import { InvalidArgumentError } from "commander";
+import { FileArgError, readFileArg } from "../../injector/index.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import { defaultMeshConfig, type MeshConfig } from "../model/mesh-config.ts";
 import { mergeMeshConfigText } from "../snapshot/objects-input.ts";
@@ -9,9 +10,11 @@ import { mergeMeshConfigText } from "../snapshot/objects-input.ts";
 export function readMeshConfigFile(file: string): MeshConfig {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readFileArg("--mesh-config", file);
   } catch (err) {
-    throw new Error(`--mesh-config ${file}: ${err instanceof Error ? err.message : String(err)}`);
+    // A path that does not exist or is a directory is a usage error (exit 2).
+    if (err instanceof FileArgError && err.usage) throw new InvalidArgumentError(err.message);
+    throw err;
   }
   const diagnostics: Diagnostic[] = [];
   const mesh = mergeMeshConfigText(defaultMeshConfig(), text, file, diagnostics);

@@ -2,6 +2,7 @@
 // remote clusters its remote secrets name) merged and debounced by the aggregate into
 // MeshSnapshots, plus the debug views of the current snapshot.
 import { KubeConfig } from "@kubernetes/client-node";
+import { endpointShards } from "../debug/endpointz.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { MeshConfig } from "../model/mesh-config.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
@@ -128,6 +129,7 @@ export function createMeshFeed(opts: MeshFeedOptions): SnapshotFeed<MeshSnapshot
     stop: () => aggregate.stop(),
     registry: (s) => registryView(s, remote),
     configs: configView,
+    endpointShards,
     diagnostics: (s): readonly Diagnostic[] => s?.diagnostics ?? [],
     registerMetrics(registry) {
       if (remote) registerRemoteClusterMetrics(registry, remote);

@@ -2,7 +2,8 @@
 // and the HTTP debug/metrics server, started together and shut down gracefully together.
 import type { FastifyInstance } from "fastify";
 import type { Registry } from "prom-client";
-import { type DebugSources, startDebugServer } from "../debug/http-server.ts";
+import { listening } from "../../injector/index.ts";
+import { type DebugSources, type MetricsSource, startDebugServer } from "../debug/http-server.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { ResourceEncoder } from "../xds/resources.ts";
 import type { XdsBackend, XdsServerOptions, XdsSnapshot } from "../xds/types.ts";
@@ -21,6 +22,8 @@ export interface SnapshotFeed<S> {
   diagnostics(snapshot: S | undefined): readonly Diagnostic[];
   /** Registers the feed's own metrics (e.g. remote clusters) with the server's registry. */
   registerMetrics?(registry: Registry): void;
+  /** Endpoints by service in istiod's /debug/endpointz shape. */
+  endpointShards?(snapshot: S | undefined): unknown;
 }
 
 export interface PilotOptions<S extends XdsSnapshot, P> {
@@ -32,6 +35,8 @@ export interface PilotOptions<S extends XdsSnapshot, P> {
   httpPort: number;
   log: XdsLogger;
   xds?: Partial<XdsServerOptions>;
+  /** Served on /metrics after pilot's own (one scrape target per process). */
+  extraMetrics?: readonly MetricsSource[];
 }
 
 export interface RunningPilot<S extends XdsSnapshot, P> {
@@ -53,26 +58,38 @@ export async function startPilot<S extends XdsSnapshot, P>(
     registry: () => feed.registry(xds.currentSnapshot),
     configs: () => feed.configs(xds.currentSnapshot),
     diagnostics: () => feed.diagnostics(xds.currentSnapshot),
+    endpointShards: () => feed.endpointShards?.(xds.currentSnapshot),
   };
-  const grpcPort = await xds.listen(opts.host, opts.grpcPort);
-  let http: { app: FastifyInstance; port: number };
+  // A port that cannot be bound is a ListenError naming it; nothing stays listening.
+  let grpcPort: number;
+  let http: { app: FastifyInstance; port: number } | undefined;
   try {
-    http = await startDebugServer(xds, sources, { host: opts.host, port: opts.httpPort });
+    grpcPort = await listening("xds", opts.host, opts.grpcPort, () => xds.listen(opts.host, opts.grpcPort));
+    http = await listening("http", opts.host, opts.httpPort, () =>
+      startDebugServer(xds, sources, {
+        host: opts.host,
+        port: opts.httpPort,
+        ...(opts.extraMetrics ? { extraMetrics: opts.extraMetrics } : {}),
+      }),
+    );
+    await feed.start((snapshot) => {
+      const diags = feed.diagnostics(snapshot);
+      for (const sev of ["error", "warning", "info"] as const) {
+        xds.metrics.configDiagnostics.set({ severity: sev }, diags.filter((d) => d.severity === sev).length);
+      }
+      xds.setSnapshot(snapshot);
+    });
   } catch (err) {
+    await feed.stop();
     await xds.close(0);
+    await http?.app.close();
     throw err;
   }
-  await feed.start((snapshot) => {
-    const diags = feed.diagnostics(snapshot);
-    for (const sev of ["error", "warning", "info"] as const) {
-      xds.metrics.configDiagnostics.set({ severity: sev }, diags.filter((d) => d.severity === sev).length);
-    }
-    xds.setSnapshot(snapshot);
-  });
+  const app = http.app;
   let closed = false;
   return {
     xds,
-    http: http.app,
+    http: app,
     grpcPort,
     httpPort: http.port,
     async close(graceMs = 5_000) {
@@ -80,7 +97,7 @@ export async function startPilot<S extends XdsSnapshot, P>(
       closed = true;
       await feed.stop();
       await xds.close(graceMs);
-      await http.app.close();
+      await app.close();
     },
   };
 }

@@ -1,48 +1,119 @@
 // `remora pilot` / `remora serve` process wiring: logger, feed, xDS + HTTP servers, optional
-// injector, the start-up banner, and graceful shutdown on SIGINT/SIGTERM.
+// webhooks, the start-up banner, and graceful shutdown on SIGINT/SIGTERM. Start-up is all or
+// nothing: a component that cannot start (a port in use, a bad config file) stops whatever already
+// started and the command fails with one line naming the port and the flag that changes it.
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { format } from "node:util";
+import { setLogger } from "@grpc/grpc-js";
+import { InvalidArgumentError } from "commander";
 import { pino } from "pino";
+import { controlPlaneNames, DEFAULT_NAMESPACE, DEFAULT_REVISION } from "../../injector/defaults.ts";
+import { ListenError } from "../../injector/index.ts";
 import type { PilotCliOptions } from "../cli/pilot-command.ts";
 import type { ServeCliOptions } from "../cli/serve-command.ts";
 import { defaultMeshConfig } from "../model/mesh-config.ts";
+import type { ProxyInfo } from "../model/proxy.ts";
+import type { MeshSnapshot } from "../model/snapshot.ts";
+import { DEFAULT_REMOTE_SYNC_TIMEOUT_MS } from "../registry/index.ts";
 import { connectHelp } from "./banner.ts";
+import type { ServeInjector } from "./injector-seam.ts";
 import { meshBackend, meshEncoder } from "./mesh-backend.ts";
 import { readMeshConfigFile } from "./mesh-config-file.ts";
 import { createMeshFeed } from "./mesh-feed.ts";
-import { startPilot } from "./pilot.ts";
+import { type RunningPilot, startPilot } from "./pilot.ts";
 
 export interface RunOptions {
   injector: boolean;
   banner?: boolean;
 }
 
+const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/**
+ * Where a cluster connection would come from without --kubeconfig, in the order the Kubernetes
+ * client looks ($KUBECONFIG, ~/.kube/config, a pod's service account), or undefined.
+ */
+export function defaultKubeconfigSource(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.KUBECONFIG) return "$KUBECONFIG";
+  const home = env.HOME ?? homedir();
+  if (home && existsSync(join(home, ".kube", "config"))) return "~/.kube/config";
+  if (env.KUBERNETES_SERVICE_HOST && existsSync(SERVICE_ACCOUNT_TOKEN)) return "the pod's service account";
+  return undefined;
+}
+
 export async function runPilot(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): Promise<void> {
+  if (!opts.configDir && !opts.kubeconfig && !defaultKubeconfigSource()) {
+    // Without this the Kubernetes client falls back to localhost:8080 and retries forever.
+    throw new InvalidArgumentError(
+      "no configuration source: pass --config-dir DIR (Kubernetes and Istio YAML, e.g. --config-dir samples) or --kubeconfig FILE (or set $KUBECONFIG)",
+    );
+  }
+  const portFlags = {
+    xds: "--grpc-port",
+    http: "--http-port",
+    webhook: "--injector-port",
+  } as const;
+  try {
+    await start(opts, run);
+  } catch (err) {
+    if (err instanceof ListenError) throw new Error(err.withFlag(portFlags));
+    throw err;
+  }
+}
+
+async function start(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): Promise<void> {
   const log = pino({ level: opts.logLevel, base: { component: "pilot" } });
-  const revision = opts.revision ?? "default";
-  const namespace = process.env.POD_NAMESPACE ?? "remora-system";
-  const meshConfig = opts.meshConfig ? readMeshConfigFile(opts.meshConfig) : defaultMeshConfig();
-  const feed = createMeshFeed({
-    ...(opts.configDir ? { configDir: opts.configDir } : {}),
-    meshConfig: { ...meshConfig, clusterId: opts.clusterId ?? meshConfig.clusterId },
-    meshConfigMap: {
-      namespace,
-      name: revision === "default" ? "remora" : `remora-${revision}`,
-    },
-    remoteSecrets: { namespace, syncTimeoutMs: opts.remoteClusterTimeout ?? 30_000 },
-    log: (level, msg, fields) => log[level](fields, msg),
-    ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
-    debounceAfterMs: opts.debounceAfter,
-    debounceMaxMs: opts.debounceMax,
-    onError: (err) => log.warn({ err }, "config source error"),
+  // grpc-js prints its own errors to stderr ("E No address added…"); they belong in the log,
+  // and stderr keeps the one line that says why start-up failed.
+  const grpcLog = log.child({ component: "grpc-js" });
+  setLogger({
+    error: (msg: unknown, ...rest: unknown[]) => grpcLog.warn(format(msg, ...rest)),
+    info: (msg: unknown, ...rest: unknown[]) => grpcLog.info(format(msg, ...rest)),
+    debug: (msg: unknown, ...rest: unknown[]) => grpcLog.debug(format(msg, ...rest)),
   });
-  const pilot = await startPilot({
-    backend: meshBackend(),
-    encoder: meshEncoder,
-    feed,
-    host: opts.host,
-    grpcPort: opts.grpcPort,
-    httpPort: opts.httpPort,
-    log,
-  });
+  const revision = opts.revision ?? DEFAULT_REVISION;
+  const namespace = process.env.POD_NAMESPACE ?? DEFAULT_NAMESPACE;
+  const fileMeshConfig = opts.meshConfig ? readMeshConfigFile(opts.meshConfig) : defaultMeshConfig();
+  const meshConfig = { ...fileMeshConfig, clusterId: opts.clusterId ?? fileMeshConfig.clusterId };
+  // The webhooks first: their configuration and certificate are the likeliest to fail, and
+  // pilot's /metrics serves their metrics (one scrape target on the monitoring port).
+  let injector: ServeInjector | undefined;
+  if (run.injector) {
+    const { startInjectorForServe } = await import("./injector-seam.ts");
+    injector = await startInjectorForServe(opts as ServeCliOptions, log);
+  }
+  let pilot: RunningPilot<MeshSnapshot, ProxyInfo>;
+  try {
+    const feed = createMeshFeed({
+      ...(opts.configDir ? { configDir: opts.configDir } : {}),
+      meshConfig,
+      meshConfigMap: { namespace, name: controlPlaneNames(revision).configMap },
+      remoteSecrets: {
+        namespace,
+        syncTimeoutMs: opts.remoteClusterTimeout ?? DEFAULT_REMOTE_SYNC_TIMEOUT_MS,
+      },
+      log: (level, msg, fields) => log[level](fields, msg),
+      ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
+      debounceAfterMs: opts.debounceAfter,
+      debounceMaxMs: opts.debounceMax,
+      onError: (err) => log.warn({ err }, "config source error"),
+    });
+    pilot = await startPilot({
+      backend: meshBackend(),
+      encoder: meshEncoder,
+      feed,
+      host: opts.host,
+      grpcPort: opts.grpcPort,
+      httpPort: opts.httpPort,
+      log,
+      ...(injector ? { extraMetrics: [injector.metrics] } : {}),
+    });
+  } catch (err) {
+    await injector?.close();
+    throw err;
+  }
   log.info(
     {
       grpcPort: pilot.grpcPort,
@@ -52,11 +123,6 @@ export async function runPilot(opts: PilotCliOptions | ServeCliOptions, run: Run
     },
     "pilot listening",
   );
-  let injector: { port: number; close(): Promise<void> } | undefined;
-  if (run.injector) {
-    const { startInjectorForServe } = await import("./injector-seam.ts");
-    injector = await startInjectorForServe(opts as ServeCliOptions, log);
-  }
   if (run.banner) {
     process.stdout.write(connectHelp(opts.host, pilot.grpcPort, pilot.httpPort, injector?.port));
   }

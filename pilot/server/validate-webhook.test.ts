@@ -45,3 +45,26 @@ test("non-objects and non-Istio kinds never throw", () => {
     assert.equal(typeof validate(o).allowed, "boolean");
   }
 });
+
+test("the webhook applies validate's rules to every Istio group: security kinds, unknown fields, parity cases", () => {
+  const validate = istioValidateFn();
+  const pa = validate({
+    apiVersion: "security.istio.io/v1",
+    kind: "PeerAuthentication",
+    metadata: { name: "default", namespace: "shop" },
+    spec: { portLevelMtls: { "8080": { mode: "STRICT" } } },
+  });
+  assert.equal(pa.allowed, false);
+  assert.match(pa.message ?? "", /PA0002 spec\.portLevelMtls: portLevelMtls needs a selector/);
+  const unknown = validate({
+    apiVersion: "networking.istio.io/v1",
+    kind: "DestinationRule",
+    metadata: { name: "r", namespace: "shop" },
+    spec: { host: "reviews", trafficPolicy: { tls: { mode: "ISTIO_MUTUAL" } }, websocketUpgrade: true },
+  });
+  assert.equal(unknown.allowed, true);
+  assert.match(
+    unknown.warnings?.[0] ?? "",
+    /^SCH0001 spec\.websocketUpgrade: unknown field "websocketUpgrade" is ignored/,
+  );
+});

@@ -15,6 +15,7 @@ import {
   INBOUND_SOURCE_IP,
   outboundCluster,
   PASSTHROUGH_CLUSTER,
+  sniDnatCluster,
 } from "./names.ts";
 
 export interface ClusterOutput {
@@ -39,6 +40,12 @@ function dnsSettings(ctx: Ctx): EnvoyJson {
   };
 }
 
+/**
+ * How clusters are named: `outbound|…` for routing, or Istio's SNI form for the SNI-DNAT clusters
+ * an AUTO_PASSTHROUGH gateway forwards to (no TLS of their own: the client's mTLS passes through).
+ */
+export type ClusterNaming = "outbound" | "sni-dnat";
+
 /** Builds one outbound cluster (and its CLA when it is an EDS cluster). */
 function outbound(
   ctx: Ctx,
@@ -46,8 +53,12 @@ function outbound(
   port: ServicePort,
   subset: { name: string; labels?: Record<string, string> } | undefined,
   out: ClusterOutput,
+  naming: ClusterNaming,
 ): void {
-  const name = outboundCluster(port.port, subset?.name, service.hostname);
+  const name =
+    naming === "sni-dnat"
+      ? sniDnatCluster(port.port, subset?.name, service.hostname)
+      : outboundCluster(port.port, subset?.name, service.hostname);
   const dr = destinationRuleFor(ctx, service.hostname, service);
   const policy = effectivePolicy(dr, port.port, subset?.name);
   const c: EnvoyJson = { name };
@@ -91,6 +102,7 @@ function outbound(
   }
   c.connect_timeout = connectTimeout(ctx);
   applyTrafficPolicy(ctx, c, policy, port.protocol, service.hostname, dr);
+  if (naming === "sni-dnat") delete c.transport_socket;
   if (c.type === "ORIGINAL_DST") {
     c.lb_policy = "CLUSTER_PROVIDED";
     delete c.ring_hash_lb_config;
@@ -107,14 +119,18 @@ function outbound(
  * Every outbound cluster the proxy can reach (only those of the `only` hostnames when given).
  * UDP ports have no cluster (Envoy does not proxy them here).
  */
-export function outboundClusters(ctx: Ctx, only?: ReadonlySet<string>): ClusterOutput {
+export function outboundClusters(
+  ctx: Ctx,
+  only?: ReadonlySet<string>,
+  naming: ClusterNaming = "outbound",
+): ClusterOutput {
   const out: ClusterOutput = { clusters: [], endpoints: [] };
   for (const service of ctx.scope.services) {
     if (only && !only.has(service.hostname)) continue;
     const dr = destinationRuleFor(ctx, service.hostname, service);
     for (const port of service.ports) {
       if (port.protocol === "UDP") continue;
-      outbound(ctx, service, port, undefined, out);
+      outbound(ctx, service, port, undefined, out, naming);
       for (const [i, subset] of (dr?.spec.subsets ?? []).entries()) {
         if (!subset.name) {
           diag(ctx, {
@@ -132,6 +148,7 @@ export function outboundClusters(ctx: Ctx, only?: ReadonlySet<string>): ClusterO
           port,
           { name: subset.name, ...(subset.labels ? { labels: subset.labels } : {}) },
           out,
+          naming,
         );
       }
     }

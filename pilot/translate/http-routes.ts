@@ -7,7 +7,7 @@ import { type Ctx, configRef, diag } from "./context.ts";
 import type { HttpMatch, HttpRoute, VirtualService } from "./istio-api.ts";
 import { outboundCluster } from "./names.ts";
 import { applyHeaders, forwardAction, hashPolicy, type RouteEnv } from "./route-action.ts";
-import { matchApplies, mergeMatch, routeMatch } from "./route-match.ts";
+import { type GatewayScope, matchApplies, mergeMatch, routeMatch } from "./route-match.ts";
 import type { ScopedVirtualService } from "./scope.ts";
 
 const REDIRECT_CODES: Readonly<Record<number, string>> = {
@@ -131,7 +131,7 @@ function expandDelegate(env: RouteEnv, r: HttpRoute, rootMatches: (HttpMatch | u
     for (const rm of rootMatches) {
       for (const cm of childMatches) {
         const merged = mergeMatch(rm, cm);
-        if (!merged || !matchApplies(ctx, merged, env.port)) continue;
+        if (!merged || !matchApplies(ctx, merged, env.port, env.gateway)) continue;
         const route = oneRoute(childEnv, cr, merged);
         if (route) out.push(route);
       }
@@ -140,12 +140,19 @@ function expandDelegate(env: RouteEnv, r: HttpRoute, rootMatches: (HttpMatch | u
   return out;
 }
 
-/** The Envoy routes for `vs` on listener `port`. */
-export function virtualServiceRoutes(ctx: Ctx, vs: ScopedVirtualService, port: number): EnvoyJson[] {
+/** The Envoy routes for `vs` on listener `port` (of a gateway server when `gateway` is set). */
+export function virtualServiceRoutes(
+  ctx: Ctx,
+  vs: ScopedVirtualService,
+  port: number,
+  gateway?: GatewayScope,
+): EnvoyJson[] {
   const out: EnvoyJson[] = [];
   for (const [i, r] of (vs.spec.http ?? []).entries()) {
-    const env: RouteEnv = { ctx, vs, path: `spec.http[${i}]`, port };
-    const matches = (r.match?.length ? r.match : [undefined]).filter((m) => matchApplies(ctx, m, port));
+    const env: RouteEnv = { ctx, vs, path: `spec.http[${i}]`, port, ...(gateway ? { gateway } : {}) };
+    const matches = (r.match?.length ? r.match : [undefined]).filter((m) =>
+      matchApplies(ctx, m, port, gateway),
+    );
     if (matches.length === 0) continue;
     if (r.delegate) {
       out.push(...expandDelegate(env, r, matches));

@@ -15,6 +15,14 @@ export function outboundCluster(port: number, subset: string | undefined, host: 
   return `outbound|${port}|${subset ?? ""}|${host}`;
 }
 
+/**
+ * `outbound_.9080_.v1_.reviews.default.svc.cluster.local` (`_` for no subset): Istio's SNI for
+ * mesh mTLS, and the name of the SNI-DNAT cluster an AUTO_PASSTHROUGH gateway forwards it to.
+ */
+export function sniDnatCluster(port: number, subset: string | undefined, host: string): string {
+  return `outbound_.${port}_.${subset ?? ""}_.${host}`;
+}
+
 /** `inbound|9080||`: named by the port the application listens on. */
 export function inboundCluster(port: number): string {
   return `inbound|${port}||`;
@@ -23,6 +31,14 @@ export function inboundCluster(port: number): string {
 /** Listener names are the bind address and port: `0.0.0.0_9080`, `10.0.0.1_3306`. */
 export function listenerName(bind: string, port: number): string {
   return `${bind}_${port}`;
+}
+
+/** The hostname of an outbound or SNI-DNAT cluster (or load assignment) name; undefined otherwise. */
+export function hostOfCluster(name: string): string | undefined {
+  const parsed = parseOutboundCluster(name);
+  if (parsed) return parsed.host || undefined;
+  const m = /^outbound_\.\d+_\.[^_]*_\.(.+)$/.exec(name);
+  return m?.[1];
 }
 
 /** Parses an outbound cluster name back into its parts; undefined for other names. */

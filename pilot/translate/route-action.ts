@@ -8,7 +8,7 @@ import { destinationRuleFor, effectivePolicy, findSubset } from "./destination-p
 import { resolveHost } from "./hosts.ts";
 import type { Destination, Headers, HttpRoute } from "./istio-api.ts";
 import { outboundCluster } from "./names.ts";
-import { stringMatcher } from "./route-match.ts";
+import { type GatewayScope, stringMatcher } from "./route-match.ts";
 import type { ScopedVirtualService } from "./scope.ts";
 
 const DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
@@ -46,6 +46,8 @@ export interface RouteEnv {
   path: string;
   /** The listener port the routes are built for. */
   port: number;
+  /** Set when the routes are for a gateway server rather than the mesh. */
+  gateway?: GatewayScope;
 }
 
 /** The cluster a destination names, resolving the host in the VirtualService's namespace. */

@@ -62,13 +62,56 @@ export function routeMatch(match: HttpMatch | undefined): EnvoyJson {
   return out;
 }
 
-/** Does the match apply to this proxy on this listener port (port, source labels/namespace, gateways)? */
-export function matchApplies(ctx: Ctx, match: HttpMatch | undefined, port: number | undefined): boolean {
+/** The gateway a route table is built for (undefined for sidecars: the `mesh` gateway). */
+export interface GatewayScope {
+  /** `namespace/name` of the Gateway whose server is being translated. */
+  name: string;
+  /** Namespace of the VirtualService, against which short gateway names resolve. */
+  vsNamespace: string;
+}
+
+/**
+ * A VirtualService's gateway reference as `namespace/name` (Istio's resolveGatewayName): `mesh`
+ * stays, `ns/name` and `./name` resolve, a short name is in the VirtualService's namespace, and
+ * the legacy `name.ns.svc.cluster.local` form becomes `ns/name`.
+ */
+export function resolveGatewayName(ref: string, vsNamespace: string): string {
+  if (ref === "mesh") return ref;
+  const slash = ref.indexOf("/");
+  if (slash >= 0) return ref.slice(0, slash) === "." ? `${vsNamespace}/${ref.slice(slash + 1)}` : ref;
+  const dot = ref.indexOf(".");
+  if (dot < 0) return `${vsNamespace}/${ref}`;
+  const rest = ref.slice(dot + 1);
+  const next = rest.indexOf(".");
+  return `${next < 0 ? rest : rest.slice(0, next)}/${ref.slice(0, dot)}`;
+}
+
+/** Does a match's `gateways` list allow this proxy (the `mesh` for sidecars, else `gateway`)? */
+export function gatewaysAllow(
+  list: readonly string[] | undefined,
+  gateway: GatewayScope | undefined,
+): boolean {
+  if (!list || list.length === 0) return true;
+  if (!gateway) return list.includes("mesh");
+  return list.some((g) => resolveGatewayName(g, gateway.vsNamespace) === gateway.name);
+}
+
+/**
+ * Does the match apply to this proxy on this listener port (port, source labels/namespace,
+ * gateways)? Gateways match on port and gateway only, as in Istio.
+ */
+export function matchApplies(
+  ctx: Ctx,
+  match: HttpMatch | undefined,
+  port: number | undefined,
+  gateway?: GatewayScope,
+): boolean {
   if (!match) return true;
   if (match.port !== undefined && port !== undefined && match.port !== port) return false;
+  if (!gatewaysAllow(match.gateways, gateway)) return false;
+  if (gateway) return true;
   if (match.sourceLabels && !labelsMatch(match.sourceLabels, ctx.proxy.labels)) return false;
   if (match.sourceNamespace !== undefined && match.sourceNamespace !== ctx.proxy.namespace) return false;
-  if (match.gateways && match.gateways.length > 0 && !match.gateways.includes("mesh")) return false;
   return true;
 }
 

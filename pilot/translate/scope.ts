@@ -54,7 +54,10 @@ export function sidecarFor(snapshot: MeshSnapshot, proxy: ProxyInfo): ConfigObje
 export function buildScope(snapshot: MeshSnapshot, proxy: ProxyInfo): Scope {
   const mesh = snapshot.meshConfig;
   const ns = proxy.namespace;
-  const sidecar = sidecarFor(snapshot, proxy);
+  // Sidecar resources and mesh-bound VirtualServices are for sidecars; a gateway's routes come
+  // from the VirtualServices bound to its Gateways (gateway-routes.ts).
+  const router = proxy.type === "router";
+  const sidecar = router ? undefined : sidecarFor(snapshot, proxy);
   const sidecarSpec = sidecar?.spec as SidecarSpecLoose | undefined;
   const egressHosts = sidecarSpec?.egress?.flatMap((e) => e.hosts ?? []);
   const egress = egressHosts && egressHosts.length > 0 ? egressHosts.map(parseNsHost) : undefined;
@@ -75,7 +78,7 @@ export function buildScope(snapshot: MeshSnapshot, proxy: ProxyInfo): Scope {
   }
 
   const virtualServices: ScopedVirtualService[] = [];
-  for (const config of snapshot.configs.VirtualService) {
+  for (const config of router ? [] : snapshot.configs.VirtualService) {
     const spec = config.spec as VirtualService;
     const owner = config.meta.namespace;
     if (!spec.hosts || spec.hosts.length === 0) continue; // delegates are reached through their root

@@ -20,10 +20,15 @@ function l4Applies(ctx: Ctx, m: L4Match, port: number): boolean {
   return true;
 }
 
-function proxyTo(env: RouteEnv, rule: L4Route, statPrefix: string): EnvoyJson {
+/**
+ * The tcp_proxy for an L4 rule's destinations (weighted when several). Without a stat prefix, a
+ * single destination's cluster name is used (as Istio does at gateways).
+ */
+export function l4ProxyFilter(env: RouteEnv, rule: L4Route, statPrefix?: string): EnvoyJson {
   const dests = rule.route ?? [];
   if (dests.length <= 1) {
-    return tcpProxyFilter(statPrefix, destinationCluster(env, dests[0]?.destination, `${env.path}.route[0]`));
+    const cluster = destinationCluster(env, dests[0]?.destination, `${env.path}.route[0]`);
+    return tcpProxyFilter(statPrefix ?? cluster, cluster);
   }
   const allUnweighted = dests.every((d) => d.weight === undefined);
   const clusters = dests
@@ -32,9 +37,9 @@ function proxyTo(env: RouteEnv, rule: L4Route, statPrefix: string): EnvoyJson {
       weight: allUnweighted ? 1 : (d.weight ?? 0),
     }))
     .filter((c) => c.weight > 0);
-  return clusters.length === 1
-    ? tcpProxyFilter(statPrefix, clusters[0]!.name)
-    : tcpProxyFilter(statPrefix, clusters);
+  // Istio names a weighted tcp_proxy after its VirtualService: `<name>.<namespace>`.
+  const prefix = statPrefix ?? `${env.vs.config.meta.name}.${env.vs.config.meta.namespace}`;
+  return clusters.length === 1 ? tcpProxyFilter(prefix, clusters[0]!.name) : tcpProxyFilter(prefix, clusters);
 }
 
 /** The tcp_proxy for a TCP service port: the first applicable VirtualService tcp rule, else the default cluster. */
@@ -44,7 +49,7 @@ export function tcpFilter(ctx: Ctx, service: Service, port: number): EnvoyJson {
   for (const [i, rule] of (vs?.spec.tcp ?? []).entries()) {
     const matches = rule.match ?? [];
     if (matches.length > 0 && !matches.some((m) => l4Applies(ctx, m, port))) continue;
-    return proxyTo({ ctx, vs: vs!, path: `spec.tcp[${i}]`, port }, rule, defaultCluster);
+    return l4ProxyFilter({ ctx, vs: vs!, path: `spec.tcp[${i}]`, port }, rule, defaultCluster);
   }
   return tcpProxyFilter(defaultCluster, defaultCluster);
 }
@@ -55,7 +60,7 @@ export function tlsChains(ctx: Ctx, vs: ScopedVirtualService | undefined, port: 
   for (const [i, rule] of (vs?.spec.tls ?? []).entries()) {
     for (const m of rule.match ?? []) {
       if (!l4Applies(ctx, m, port) || !m.sniHosts?.length) continue;
-      const filter = proxyTo({ ctx, vs: vs!, path: `spec.tls[${i}]`, port }, rule, `tls_${port}_${i}`);
+      const filter = l4ProxyFilter({ ctx, vs: vs!, path: `spec.tls[${i}]`, port }, rule, `tls_${port}_${i}`);
       out.push({ filter_chain_match: { server_names: [...m.sniHosts].sort() }, filters: [filter] });
     }
   }

@@ -7,8 +7,9 @@ import { stringifyKubeYaml } from "../../injector/index.ts";
 import { checkProxyConfig } from "../envoy/check.ts";
 import { defaultMeshConfig } from "../model/mesh-config.ts";
 import { parseProxy } from "../model/parse-proxy.ts";
+import { createFileSource } from "../registry/file/file-source.ts";
 import { buildSnapshot } from "../snapshot/build-snapshot.ts";
-import { loadConfigDir } from "../snapshot/load-files.ts";
+import { objectsToSnapshotInput } from "../snapshot/objects-input.ts";
 import { parseLocality } from "../snapshot/workloads.ts";
 import { translate } from "./translate.ts";
 
@@ -33,18 +34,41 @@ const TYPES: Readonly<Record<string, string[]>> = {
   all: ["listeners", "routes", "clusters", "endpoints"],
 };
 
-function metaValue(v: string): unknown {
-  if (v.startsWith("{") || v.startsWith("[")) {
-    try {
-      return JSON.parse(v);
-    } catch {
-      return v;
-    }
+/** Node metadata Istio defines as maps (NodeMetadata): strings would be silently ignored. */
+const MAP_KEYS: Readonly<Record<string, "strings" | "object">> = {
+  LABELS: "strings",
+  ANNOTATIONS: "strings",
+  PLATFORM_METADATA: "strings",
+  PROXY_CONFIG: "object",
+};
+
+/** One `--meta KEY=VALUE` as node metadata, or the problem with it. */
+function metaValue(key: string, v: string): { value: unknown } | { error: string } {
+  const shape = MAP_KEYS[key];
+  if (!shape && !v.startsWith("{") && !v.startsWith("[")) return { value: v };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(v);
+  } catch (e) {
+    return { error: `not valid JSON (${e instanceof Error ? e.message : String(e)})` };
   }
-  return v;
+  if (!shape) return { value: parsed };
+  const isMap = parsed !== null && typeof parsed === "object" && !Array.isArray(parsed);
+  if (
+    !isMap ||
+    (shape === "strings" && !Object.values(parsed as object).every((x) => typeof x === "string"))
+  ) {
+    return {
+      error:
+        shape === "strings"
+          ? `${key} must be a JSON object of strings, e.g. ${key}={"app":"reviews","version":"v1"}`
+          : `${key} must be a JSON object`,
+    };
+  }
+  return { value: parsed };
 }
 
-/** Runs the command; returns the exit code (0 ok, 2 usage or input error). */
+/** Runs the command; returns the exit code (0 ok, 1 error diagnostics, 2 usage or input error). */
 export function runTranslate(opts: TranslateCliOptions, out: Writable, err: Writable): number {
   const kinds = TYPES[opts.type];
   if (!kinds) {
@@ -68,9 +92,21 @@ export function runTranslate(opts: TranslateCliOptions, out: Writable, err: Writ
       err.write(`remora translate: --meta expects KEY=VALUE, got "${kv}"\n`);
       return 2;
     }
-    metadata[kv.slice(0, eq)] = metaValue(kv.slice(eq + 1));
+    const key = kv.slice(0, eq);
+    const v = metaValue(key, kv.slice(eq + 1));
+    if ("error" in v) {
+      err.write(`remora translate: --meta ${kv}: ${v.error}\n`);
+      return 2;
+    }
+    metadata[key] = v.value;
   }
-  const snapshot = buildSnapshot(loadConfigDir(opts.configDir, defaultMeshConfig()));
+  // The same reader and per-file rules as `serve --config-dir` (a file with an invalid object is
+  // left out and reported), so what is printed is what serve would use.
+  const source = createFileSource({ dir: opts.configDir, watch: false, pollMs: 0 });
+  source.rescan();
+  const c = source.contents();
+  const input = objectsToSnapshotInput(c.objects, defaultMeshConfig(), (i) => c.origins[i] ?? "file");
+  const snapshot = buildSnapshot({ ...input, diagnostics: [...c.diagnostics, ...input.diagnostics] });
   const loc = parseLocality(opts.locality);
   const parsed = parseProxy(
     {
@@ -88,8 +124,14 @@ export function runTranslate(opts: TranslateCliOptions, out: Writable, err: Writ
   const checked = checkProxyConfig(result.config);
   const doc: Record<string, unknown> = {};
   for (const k of kinds) doc[k] = checked.ok[k as "listeners"];
-  doc.diagnostics = [...snapshot.diagnostics, ...result.diagnostics, ...checked.diagnostics];
+  const diagnostics = [...snapshot.diagnostics, ...result.diagnostics, ...checked.diagnostics];
+  doc.diagnostics = diagnostics;
   const plain = JSON.parse(JSON.stringify(doc));
   out.write(opts.output === "json" ? `${JSON.stringify(plain, null, 2)}\n` : stringifyKubeYaml(plain));
-  return 0;
+  const errors = diagnostics.filter((d) => d.severity === "error").length;
+  if (errors === 0) return 0;
+  err.write(
+    `remora translate: ${errors} error diagnostic${errors === 1 ? "" : "s"} (see diagnostics); what they affect is left out of the config above\n`,
+  );
+  return 1;
 }

@@ -7,6 +7,7 @@ import type { EnvoyJson, ProxyConfig } from "../model/proxy-config.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
 import { fixedClusters, outboundClusters } from "./clusters.ts";
 import { type Ctx, configRef, snapshotIndex } from "./context.ts";
+import { gatewayConfig } from "./gateway.ts";
 import { inboundClusters, inboundPorts, virtualInbound } from "./listeners-inbound.ts";
 import { outboundListeners } from "./listeners-outbound.ts";
 import { proxylessInboundListeners, proxylessListenersAndRoutes } from "./proxyless.ts";
@@ -47,7 +48,8 @@ function context(snapshot: MeshSnapshot, proxy: ProxyInfo): Ctx {
  * The outbound clusters and ClusterLoadAssignments of the given hostnames only: what an
  * endpoint-only change can alter for a proxy whose inbound side it leaves alone. The caller
  * checks the clusters are unchanged (a DNS cluster carries its endpoints inline) before reusing
- * the rest of an earlier translation. Undefined for routers (no outbound clusters here).
+ * the rest of an earlier translation. Undefined for routers: their clusters follow what their
+ * routes use, so they are translated in full.
  */
 export function translateEndpoints(
   snapshot: MeshSnapshot,
@@ -62,12 +64,11 @@ export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo): TranslateRe
   const ctx = context(snapshot, proxy);
   const config: ProxyConfig = { listeners: [], routes: [], clusters: [], endpoints: [], secrets: [] };
   if (proxy.type === "router") {
-    ctx.diagnostics.set("router", {
-      code: "TR0001",
-      severity: "error",
-      // Nothing proxy-specific in the text: translations are shared by every proxy of one class.
-      message: `this proxy is a router (gateway) in namespace ${proxy.namespace}; Remora does not translate Gateways yet, so it gets no listeners`,
-    });
+    const gw = gatewayConfig(ctx);
+    config.listeners = gw.listeners;
+    config.routes = gw.routes;
+    config.clusters = gw.clusters;
+    config.endpoints = gw.endpoints;
   } else if (ctx.proxyless) {
     const lr = proxylessListenersAndRoutes(ctx);
     const cl = outboundClusters(ctx);

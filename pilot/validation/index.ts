@@ -3,6 +3,7 @@ export { DR } from "./destination-rule.ts";
 export { GW } from "./gateway.ts";
 export { parseDuration, re2Problem } from "./primitives.ts";
 export { SCHEMA_TYPE, SCHEMA_UNKNOWN_FIELD } from "./schema.ts";
+export { AP, PA, RA } from "./security.ts";
 export { SE } from "./service-entry.ts";
 export { SC } from "./sidecar.ts";
 export {
@@ -13,4 +14,4 @@ export {
   validateObject,
 } from "./validate.ts";
 export { VS } from "./virtual-service.ts";
-export { WE } from "./workload-entry.ts";
+export { WE, WG } from "./workload-entry.ts";

@@ -96,32 +96,45 @@ export function checkRegex(f: Findings, code: string, path: string, v: unknown):
   if (problem) f.error(code, path, `regex ${JSON.stringify(s)} is invalid: ${problem}`);
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+// Istio's DNS-1123 label (pkg/config/labels): letters of either case, digits and inner dashes.
+const DNS_LABEL = /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/;
+const WILDCARD_LABEL = /^(\*|(\*|\*-)?[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)$/;
 
 export function isDnsLabel(s: string): boolean {
   return s.length <= 63 && DNS_LABEL.test(s);
 }
 
-/** Why `host` is not a valid (optionally wildcard) DNS name, or undefined. */
+/**
+ * Why `host` is not a valid domain, or undefined (istiod's ValidateWildcardDomain): the first label
+ * may be a wildcard (`*`, `*foo`, `*-foo`), the others are DNS labels, the top-level label is not
+ * all digits, a trailing dot is allowed. IPs pass unless `allowIp` is false.
+ */
 export function hostProblem(
   host: string,
   opts: { allowIp?: boolean; allowWildcard?: boolean } = {},
 ): string | undefined {
   if (host === "") return "host is empty";
   if (opts.allowIp !== false && isIP(host)) return undefined;
-  if (host === "*") return opts.allowWildcard === false ? "wildcard `*` is not allowed here" : undefined;
   if (host.length > 255) return "host is longer than 255 characters";
-  let rest = host;
-  if (host.startsWith("*")) {
-    if (opts.allowWildcard === false) return "wildcards are not allowed here";
-    rest = host.startsWith("*.") ? host.slice(2) : host.slice(1);
+  const [first = "", ...rest] = host.split(".");
+  if (first.includes("*")) {
+    if (opts.allowWildcard === false)
+      return host === "*" ? "wildcard `*` is not allowed here" : "wildcards are not allowed here";
+    if (first.length > 63 || !WILDCARD_LABEL.test(first))
+      return `label ${JSON.stringify(first)} is not a valid wildcard label`;
+  } else if (!isDnsLabel(first)) {
+    return first === ""
+      ? "host has an empty label"
+      : `label ${JSON.stringify(first)} is not a DNS label (letters, digits, inner '-', at most 63 characters)`;
   }
-  const labels = rest.split(".");
-  const bad = labels.find((l) => !isDnsLabel(l));
-  if (bad !== undefined) {
-    return bad === ""
-      ? "host has an empty label (double or trailing dot)"
-      : `label ${JSON.stringify(bad)} is not a lowercase DNS label (a-z, 0-9, '-', at most 63 characters)`;
+  if (rest.length === 0) return undefined;
+  if (/^\d+$/.test(rest[rest.length - 1] ?? "")) return "the top-level label cannot be all digits";
+  for (const [i, l] of rest.entries()) {
+    if (i === rest.length - 1 && l === "") break; // `istio.io.`
+    if (!isDnsLabel(l))
+      return l === ""
+        ? "host has an empty label (double dot)"
+        : `label ${JSON.stringify(l)} is not a DNS label (letters, digits, inner '-', at most 63 characters)`;
   }
   return undefined;
 }
@@ -169,10 +182,23 @@ export function checkNamespacedHost(
 }
 
 /** exportTo: `*`, `.`, `~` or namespace names; `*` and `~` cannot be mixed with anything else. */
-export function checkExportTo(f: Findings, code: string, path: string, v: unknown): void {
+export function checkExportTo(
+  f: Findings,
+  code: string,
+  path: string,
+  v: unknown,
+  opts: { namespace?: string } = {},
+): void {
   const list = asArr(v).map((x) => asStr(x) ?? "");
   const seen = new Set<string>();
   list.forEach((e, i) => {
+    // `.` is the object's own namespace: naming both is a duplicate.
+    const key = e === "." && opts.namespace ? opts.namespace : e;
+    if (key !== e && seen.has(key)) {
+      f.error(code, `${path}[${i}]`, `exportTo lists both . and the object's namespace ${key}`);
+      return;
+    }
+    if (e !== key) seen.add(key);
     if (!(e === "*" || e === "." || e === "~" || isDnsLabel(e))) {
       f.error(
         code,
@@ -180,7 +206,14 @@ export function checkExportTo(f: Findings, code: string, path: string, v: unknow
         `exportTo entry ${JSON.stringify(e)} must be *, ., ~ or a namespace name`,
       );
     }
-    if (seen.has(e)) f.error(code, `${path}[${i}]`, `exportTo entry ${JSON.stringify(e)} is listed twice`);
+    if (seen.has(e))
+      f.error(
+        code,
+        `${path}[${i}]`,
+        e === opts.namespace
+          ? `exportTo lists both . and the object's namespace ${e}`
+          : `exportTo entry ${JSON.stringify(e)} is listed twice`,
+      );
     seen.add(e);
   });
   for (const special of ["*", "~"]) {

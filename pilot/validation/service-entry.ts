@@ -1,17 +1,12 @@
-// ServiceEntry rules: hosts, ports unique by number and name, and the resolution rules (NONE has
-// no endpoints, STATIC endpoints are IPs or unix sockets, DNS has no CIDR addresses and no wildcard
-// hosts without endpoints, DNS_ROUND_ROBIN has at most one endpoint), endpoints xor workloadSelector.
+// ServiceEntry rules, after istiod's ValidateServiceEntry: hosts (no `*`, partial wildcards only as
+// a warning), addresses, ports unique by number and name with known protocols, endpoints xor
+// workloadSelector, and per resolution: NONE has no endpoints, STATIC endpoints are IPs or unix
+// sockets, DNS without endpoints needs FQDN hosts, DNS_ROUND_ROBIN has at most one endpoint,
+// DYNAMIC_DNS has wildcard hosts, no addresses or endpoints and HTTP/TLS/gRPC ports only.
 import { isIP } from "node:net";
-import { asArr, asObj, asStr, type Findings, isSet, type Json } from "./findings.ts";
-import {
-  checkExportTo,
-  checkLabels,
-  checkPort,
-  checkProtocol,
-  hostProblem,
-  isDnsLabel,
-  isIpOrCidr,
-} from "./primitives.ts";
+import { asArr, asObj, asStr, type Findings, type Json } from "./findings.ts";
+import { checkExportTo, checkLabels, checkPort, hostProblem, isDnsLabel, isIpOrCidr } from "./primitives.ts";
+import { checkWorkloadEndpoint } from "./workload-entry.ts";
 
 export const SE = {
   NO_HOSTS: "SE0001",
@@ -65,154 +60,252 @@ function duplicateEndpoints(f: Findings, endpoints: unknown[], ports: Json[]): v
   });
 }
 
-export function validateServiceEntry(f: Findings, spec: Json): void {
+/** Istio's protocol names (protocol.Parse, case-insensitive); "" means sniffed. */
+const PROTOCOLS = new Set([
+  "tcp",
+  "udp",
+  "grpc",
+  "grpc-web",
+  "http",
+  "http_proxy",
+  "http2",
+  "https",
+  "tls",
+  "mongo",
+  "redis",
+  "mysql",
+]);
+const isHttp = (p: string) => ["http", "http2", "http_proxy", "grpc", "grpc-web"].includes(p);
+const isTls = (p: string) => p === "https" || p === "tls";
+const isTcp = (p: string) => ["tcp", "https", "tls", "mongo", "redis", "mysql"].includes(p);
+
+/** A FQDN as istiod checks it: DNS labels, a non-numeric top-level label, a trailing dot allowed. */
+export function fqdnProblem(h: string): string | undefined {
+  if (h === "" || h.length > 255) return "must be 1 to 255 characters";
+  const parts = h.split(".");
+  if (/^\d+$/.test(parts[parts.length - 1] ?? "")) return "the top-level label cannot be all numbers";
+  const bad = parts.find((p, i) => !(i === parts.length - 1 && p === "") && !isDnsLabel(p));
+  return bad === undefined ? undefined : `label ${JSON.stringify(bad)} is not a DNS label`;
+}
+
+export function validateServiceEntry(
+  f: Findings,
+  spec: Json,
+  meta: { namespace: string; labels?: Record<string, string> },
+): void {
   const hosts = asArr(spec.hosts).map((h) => asStr(h) ?? "");
   const resolution = asStr(spec.resolution) ?? "NONE";
-  const endpoints = asArr(spec.endpoints);
+  const endpoints =
+    spec.endpoints === undefined || spec.endpoints === null ? undefined : asArr(spec.endpoints);
   const addresses = asArr(spec.addresses).map((a) => asStr(a) ?? "");
-  if (hosts.length === 0) f.error(SE.NO_HOSTS, "spec.hosts", "a ServiceEntry needs at least one host");
-  const seenHosts = new Set<string>();
-  hosts.forEach((h, i) => {
-    if (isIP(h)) {
-      f.error(
-        SE.BAD_HOST,
-        `spec.hosts[${i}]`,
-        `host ${h} is an IP address; put IPs in spec.addresses and give the service a name`,
+  const selector = spec.workloadSelector;
+  if (selector !== undefined && selector !== null) {
+    const labels = asObj(asObj(selector).labels);
+    for (const [k, v] of Object.entries(labels)) {
+      const lp = `spec.workloadSelector.labels[${JSON.stringify(k)}]`;
+      if (k === "")
+        f.error(SE.ENDPOINTS_AND_SELECTOR, lp, "an empty label key is not supported in a selector");
+      if (k.includes("*") || String(v).includes("*"))
+        f.error(SE.ENDPOINTS_AND_SELECTOR, lp, "wildcards are not supported in a selector");
+    }
+    if (Object.keys(labels).length === 0)
+      f.warn(
+        SE.ENDPOINTS_AND_SELECTOR,
+        "spec.workloadSelector",
+        "the workloadSelector has no labels, so it applies to every workload in the namespace",
       );
+    if (endpoints !== undefined)
+      f.error(SE.ENDPOINTS_AND_SELECTOR, "spec", "only one of workloadSelector and endpoints can be set");
+  }
+  if (hosts.length === 0) f.error(SE.NO_HOSTS, "spec.hosts", "a ServiceEntry needs at least one host");
+  hosts.forEach((h, i) => {
+    const p = `spec.hosts[${i}]`;
+    if (h === "*") {
+      f.error(SE.BAD_HOST, p, "the full wildcard * is not allowed as a ServiceEntry host");
       return;
     }
-    if (h === "*")
-      f.error(
-        SE.BAD_HOST,
-        `spec.hosts[${i}]`,
-        "the host `*` would capture all traffic; use a domain or wildcard domain",
-      );
-    else {
-      const problem = hostProblem(h, { allowIp: false });
-      if (problem) f.error(SE.BAD_HOST, `spec.hosts[${i}]`, `invalid host ${JSON.stringify(h)}: ${problem}`);
-    }
-    if (seenHosts.has(h))
-      f.error(SE.BAD_HOST, `spec.hosts[${i}]`, `host ${JSON.stringify(h)} is listed twice`);
-    seenHosts.add(h);
-    if (
-      (resolution === "DNS" || resolution === "DNS_ROUND_ROBIN") &&
-      h.startsWith("*") &&
-      endpoints.length === 0
-    ) {
-      f.error(
-        SE.DNS_WILDCARD,
-        `spec.hosts[${i}]`,
-        `wildcard host ${h} cannot be resolved by DNS; add endpoints or use resolution NONE`,
-      );
-    }
+    const problem = hostProblem(h, { allowIp: false });
+    if (problem) f.error(SE.BAD_HOST, p, `invalid host ${JSON.stringify(h)}: ${problem}`);
+    if (resolution !== "DYNAMIC_DNS" && h.includes("*") && !h.startsWith("*."))
+      f.warn(SE.BAD_HOST, p, `partial wildcard ${JSON.stringify(h)} is not supported; use *.domain`);
   });
+  let cidr = false;
   addresses.forEach((a, i) => {
+    cidr ||= a.includes("/");
     if (!isIpOrCidr(a))
-      f.error(SE.ADDRESS, `spec.addresses[${i}]`, `address ${JSON.stringify(a)} is not an IP or CIDR`);
-    else if (a.includes("/") && (resolution === "DNS" || resolution === "DNS_ROUND_ROBIN")) {
       f.error(
-        SE.DNS_CIDR,
+        SE.ADDRESS,
         `spec.addresses[${i}]`,
-        `CIDR ${a} cannot be used with ${resolution} resolution; use resolution NONE or STATIC`,
+        `address ${JSON.stringify(a)} is not an IP address or CIDR block`,
       );
-    }
   });
-  const numbers = new Map<number, number>();
-  const names = new Map<string, number>();
-  const ports = asArr(spec.ports).map((p) => asObj(p));
-  ports.forEach((p, i) => {
-    const pp = `spec.ports[${i}]`;
-    checkPort(f, SE.PORT, `${pp}.number`, p.number);
-    if (p.targetPort !== undefined) checkPort(f, SE.PORT, `${pp}.targetPort`, p.targetPort);
-    checkProtocol(f, SE.PORT, `${pp}.protocol`, p.protocol);
-    const name = asStr(p.name) ?? "";
-    if (name === "" || !isDnsLabel(name))
-      f.error(SE.PORT, `${pp}.name`, `port name ${JSON.stringify(name)} must be a DNS label`);
-    const n = typeof p.number === "number" ? p.number : -1;
-    if (numbers.has(n))
-      f.error(SE.PORT, `${pp}.number`, `port ${n} is declared twice (also spec.ports[${numbers.get(n)}])`);
-    else numbers.set(n, i);
-    if (name && names.has(name))
-      f.error(
-        SE.PORT,
-        `${pp}.name`,
-        `port name ${JSON.stringify(name)} is used twice (also spec.ports[${names.get(name)}])`,
+  if (cidr && resolution !== "NONE" && resolution !== "STATIC")
+    f.error(SE.DNS_CIDR, "spec.addresses", "CIDR addresses are only allowed with resolution NONE or STATIC");
+  // istiod allocates addresses (PILOT_ENABLE_IP_AUTOALLOCATE, on by default) unless the resolution
+  // is NONE or the ServiceEntry opts out.
+  const autoAllocate =
+    resolution !== "NONE" &&
+    meta.labels?.["networking.istio.io/enable-autoallocate-ip"]?.toLowerCase() !== "false";
+  const names = new Set<string>();
+  const numbers = new Set<number>();
+  const protocols: string[] = [];
+  let nullPort = false;
+  asArr(spec.ports).forEach((port, i) => {
+    const p = `spec.ports[${i}]`;
+    if (port === null || port === undefined) {
+      nullPort = true;
+      f.error(SE.PORT, p, "a port may not be null");
+      return;
+    }
+    const o = asObj(port);
+    const name = asStr(o.name) ?? "";
+    const number = typeof o.number === "number" ? o.number : Number.NaN;
+    const protocol = (asStr(o.protocol) ?? "").toLowerCase();
+    protocols.push(protocol);
+    if (names.has(name))
+      f.error(SE.PORT, `${p}.name`, `port name ${JSON.stringify(name)} is already defined`);
+    names.add(name);
+    if (numbers.has(number)) f.error(SE.PORT, `${p}.number`, `port ${number} is already defined`);
+    numbers.add(number);
+    if (o.targetPort !== undefined && o.targetPort !== 0)
+      checkPort(f, SE.PORT, `${p}.targetPort`, o.targetPort);
+    if (addresses.length === 0 && !autoAllocate && (protocol === "" || protocol === "tcp"))
+      f.warn(
+        SE.NONE_TCP_NO_ADDRESS,
+        p,
+        "a TCP (or sniffed) port needs addresses when IP auto-allocation is off",
       );
-    else names.set(name, i);
+    if (!isDnsLabel(name))
+      f.error(SE.PORT, `${p}.name`, `port name ${JSON.stringify(name)} must be a DNS label`);
+    if (protocol !== "" && !PROTOCOLS.has(protocol))
+      f.error(SE.PORT, `${p}.protocol`, `unsupported protocol ${JSON.stringify(o.protocol)}`);
+    checkPort(f, SE.PORT, `${p}.number`, o.number);
   });
-  if (endpoints.length > 0 && isSet(spec.workloadSelector)) {
-    f.error(SE.ENDPOINTS_AND_SELECTOR, "spec", "endpoints and workloadSelector exclude each other; keep one");
-  }
-  if (resolution === "NONE" && endpoints.length > 0) {
-    f.error(
-      SE.NONE_WITH_ENDPOINTS,
-      "spec.endpoints",
-      "resolution NONE forwards to the original destination, so endpoints are not used; remove them or use STATIC/DNS",
-    );
-  }
-  if (resolution === "DNS_ROUND_ROBIN" && endpoints.length > 1) {
-    f.error(
-      SE.DNS_ROUND_ROBIN,
-      "spec.endpoints",
-      "DNS_ROUND_ROBIN allows at most one endpoint; use DNS for several",
-    );
-  }
-  if (resolution === "STATIC" && endpoints.length === 0 && !isSet(spec.workloadSelector)) {
-    f.warn(
-      SE.STATIC_ENDPOINT,
-      "spec.endpoints",
-      "STATIC resolution without endpoints or workloadSelector has nowhere to send traffic",
-    );
-  }
-  if (resolution === "NONE" && addresses.length === 0) {
-    ports.forEach((p, i) => {
-      const proto = (asStr(p.protocol) ?? "").toUpperCase();
-      if (proto === "TCP" || proto === "MONGO" || proto === "MYSQL" || proto === "REDIS") {
-        f.warn(
-          SE.NONE_TCP_NO_ADDRESS,
-          `spec.ports[${i}]`,
-          `TCP port ${String(p.number)} with resolution NONE and no addresses matches all traffic to that port`,
-        );
-      }
-    });
-  }
-  endpoints.forEach((e, i) => {
-    const eo = asObj(e);
-    const ep = `spec.endpoints[${i}]`;
-    const address = asStr(eo.address) ?? "";
-    if (resolution === "STATIC" && address !== "" && !isIP(address) && !address.startsWith("unix://")) {
-      f.error(
-        SE.STATIC_ENDPOINT,
-        `${ep}.address`,
-        `STATIC endpoints need an IP or unix:// address, not ${JSON.stringify(address)}`,
-      );
-    }
-    if (address === "" && !asStr(eo.network))
-      f.error(SE.STATIC_ENDPOINT, `${ep}.address`, "endpoint address is required");
-    if (address.startsWith("unix://") && ports.length > 1) {
-      f.error(
-        SE.STATIC_ENDPOINT,
-        `${ep}.address`,
-        "a unix:// endpoint can only serve a ServiceEntry with one port",
-      );
-    }
-    for (const [pname, num] of Object.entries(asObj(eo.ports))) {
-      if (!names.has(pname))
+  switch (resolution) {
+    case "NONE":
+      if ((endpoints ?? []).length > 0)
         f.error(
-          SE.ENDPOINT_PORT,
-          `${ep}.ports.${pname}`,
-          `endpoint port ${JSON.stringify(pname)} is not declared in spec.ports`,
+          SE.NONE_WITH_ENDPOINTS,
+          "spec.endpoints",
+          "resolution NONE takes no endpoints: traffic goes to the address the client asked for",
         );
-      checkPort(f, SE.ENDPOINT_PORT, `${ep}.ports.${pname}`, num);
+      if (selector !== undefined && selector !== null)
+        f.warn(
+          SE.NONE_WITH_ENDPOINTS,
+          "spec.workloadSelector",
+          "a workloadSelector has no effect with resolution NONE",
+        );
+      break;
+    case "STATIC":
+      (endpoints ?? []).forEach((e, i) => {
+        if (e === null || e === undefined)
+          f.error(SE.STATIC_ENDPOINT, `spec.endpoints[${i}]`, "an endpoint may not be null");
+        else
+          checkWorkloadEndpoint(f, `spec.endpoints[${i}]`, asObj(e), {
+            servicePorts: names,
+            allowFqdn: false,
+            code: SE.STATIC_ENDPOINT,
+            portCode: SE.ENDPOINT_PORT,
+          });
+      });
+      break;
+    case "DNS":
+    case "DNS_ROUND_ROBIN": {
+      if ((endpoints ?? []).length === 0) {
+        const bad = hosts.find((h) => fqdnProblem(h) !== undefined);
+        if (bad !== undefined)
+          f.error(
+            SE.DNS_WILDCARD,
+            "spec.hosts",
+            `without endpoints, resolution ${resolution} needs FQDN hosts, not ${JSON.stringify(bad)}`,
+          );
+      }
+      if (resolution === "DNS_ROUND_ROBIN" && (endpoints ?? []).length > 1)
+        f.error(
+          SE.DNS_ROUND_ROBIN,
+          "spec.endpoints",
+          "resolution DNS_ROUND_ROBIN takes at most one endpoint",
+        );
+      (endpoints ?? []).forEach((e, i) => {
+        const ep = `spec.endpoints[${i}]`;
+        if (e === null || e === undefined) {
+          f.error(SE.STATIC_ENDPOINT, ep, "an endpoint may not be null");
+          return;
+        }
+        const o = asObj(e);
+        const address = asStr(o.address) ?? "";
+        if (!isIP(address) && fqdnProblem(address) !== undefined)
+          f.error(
+            SE.STATIC_ENDPOINT,
+            `${ep}.address`,
+            `endpoint address ${JSON.stringify(address)} is not a valid FQDN or IP address`,
+          );
+        checkLabels(f, SE.STATIC_ENDPOINT, `${ep}.labels`, o.labels);
+        for (const [name, port] of Object.entries(asObj(o.ports))) {
+          if (!names.has(name))
+            f.error(
+              SE.ENDPOINT_PORT,
+              `${ep}.ports[${JSON.stringify(name)}]`,
+              `endpoint port ${name} is not one of the ServiceEntry's ports`,
+            );
+          if (!isDnsLabel(name))
+            f.error(
+              SE.ENDPOINT_PORT,
+              `${ep}.ports[${JSON.stringify(name)}]`,
+              `port name ${JSON.stringify(name)} must be a DNS label`,
+            );
+          checkPort(f, SE.ENDPOINT_PORT, `${ep}.ports[${JSON.stringify(name)}]`, port);
+        }
+      });
+      if (addresses.length > 0 && hosts.length > 1 && protocols.some(isTcp))
+        f.warn(SE.PORT, "spec.hosts", "several hosts with addresses and a TCP port cannot be told apart");
+      break;
     }
-    checkLabels(f, SE.STATIC_ENDPOINT, `${ep}.labels`, eo.labels);
-  });
-  duplicateEndpoints(f, endpoints, ports);
-  checkLabels(
-    f,
-    SE.ENDPOINTS_AND_SELECTOR,
-    "spec.workloadSelector.labels",
-    asObj(spec.workloadSelector).labels,
-  );
-  checkExportTo(f, SE.EXPORT_TO, "spec.exportTo", spec.exportTo);
+    case "DYNAMIC_DNS":
+      if (hosts.length === 0)
+        f.error(SE.NO_HOSTS, "spec.hosts", "resolution DYNAMIC_DNS needs at least one wildcard host");
+      hosts.forEach((h, i) => {
+        if (!h.startsWith("*"))
+          f.error(
+            SE.DNS_WILDCARD,
+            `spec.hosts[${i}]`,
+            "resolution DYNAMIC_DNS needs wildcard hosts (*.domain)",
+          );
+      });
+      if (addresses.length > 0)
+        f.error(SE.ADDRESS, "spec.addresses", "resolution DYNAMIC_DNS takes no addresses");
+      if ((endpoints ?? []).length > 0)
+        f.error(SE.NONE_WITH_ENDPOINTS, "spec.endpoints", "resolution DYNAMIC_DNS takes no endpoints");
+      protocols.forEach((pr, i) => {
+        if (!["http", "tls", "grpc", "http2"].includes(pr))
+          f.error(
+            SE.PORT,
+            `spec.ports[${i}].protocol`,
+            "resolution DYNAMIC_DNS supports HTTP, TLS, GRPC and HTTP2 ports only",
+          );
+      });
+      if ((asStr(spec.location) ?? "MESH_EXTERNAL") === "MESH_INTERNAL") {
+        const waypoint = meta.labels?.["istio.io/use-waypoint"];
+        if (waypoint && waypoint.toLowerCase() !== "none")
+          f.error(
+            SE.DNS_WILDCARD,
+            "spec.location",
+            "MESH_INTERNAL with resolution DYNAMIC_DNS is not supported with a waypoint",
+          );
+      }
+      break;
+  }
+  if (
+    resolution !== "NONE" &&
+    hosts.length > 1 &&
+    !nullPort &&
+    protocols.some((pr) => !isHttp(pr) && !isTls(pr))
+  )
+    f.error(
+      SE.PORT,
+      "spec.hosts",
+      "several hosts need HTTP or TLS ports to be told apart (a plain TCP port cannot)",
+    );
+  duplicateEndpoints(f, endpoints ?? [], asArr(spec.ports).map(asObj));
+  checkExportTo(f, SE.EXPORT_TO, "spec.exportTo", spec.exportTo, { namespace: meta.namespace });
 }

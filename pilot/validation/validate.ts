@@ -1,21 +1,35 @@
 // Entry points of validation: one raw object (the webhook's AdmissionRequest.object, a YAML
-// document) → diagnostics. Istio networking kinds are converted to the internal form, checked
-// against the CRD schema (types, enums, unknown fields) and then by the kind's semantic rules.
-// Objects of other groups are not validated here (the API server's own schemas cover them).
+// document) → diagnostics. Every kind of Istio's API groups (networking, security, telemetry,
+// extensions) is checked against Istio's CRD schema (types, enums, unknown fields) and then by the
+// kind's semantic rules, which follow istiod's webhook. Objects of other groups are not validated
+// here (the API server's own schemas cover them).
 import { parseKubeYaml } from "../../injector/index.ts";
-import { ISTIO_NETWORKING_GROUP, type IstioKind } from "../model/config.ts";
+import type { IstioKind } from "../model/config.ts";
 import { isIstioNetworking, toConfigObject } from "../model/convert.ts";
-import type { Diagnostic } from "../model/diagnostic.ts";
+import type { Diagnostic, ObjectRef } from "../model/diagnostic.ts";
 import { validateDestinationRule } from "./destination-rule.ts";
 import { Findings, type Json } from "./findings.ts";
 import { validateGateway } from "./gateway.ts";
-import { checkSchema, SCHEMA_TYPE } from "./schema.ts";
+import { checkSchema, crdSchema, istioKindsOf, SCHEMA_TYPE, servedVersions } from "./schema.ts";
+import {
+  validateAuthorizationPolicy,
+  validatePeerAuthentication,
+  validateRequestAuthentication,
+} from "./security.ts";
 import { validateServiceEntry } from "./service-entry.ts";
 import { validateSidecar } from "./sidecar.ts";
 import { validateVirtualService } from "./virtual-service.ts";
-import { validateWorkloadEntry } from "./workload-entry.ts";
+import { validateWorkloadEntry, validateWorkloadGroup } from "./workload-entry.ts";
 
-const BY_KIND: Record<IstioKind, (f: Findings, spec: Json) => void> = {
+/** The name and namespace of the object a rule checks (some rules depend on them). */
+export interface RuleMeta {
+  name: string;
+  namespace: string;
+  labels?: Record<string, string>;
+}
+type Rule = (f: Findings, spec: Json, meta: RuleMeta) => void;
+
+const NETWORKING_RULES: Record<IstioKind, Rule> = {
   VirtualService: validateVirtualService,
   DestinationRule: validateDestinationRule,
   ServiceEntry: validateServiceEntry,
@@ -24,6 +38,57 @@ const BY_KIND: Record<IstioKind, (f: Findings, spec: Json) => void> = {
   WorkloadEntry: validateWorkloadEntry,
 };
 
+/** Semantic rules of the kinds outside the snapshot model, by `group/Kind`. */
+const OTHER_RULES: Record<string, Rule> = {
+  "security.istio.io/PeerAuthentication": validatePeerAuthentication,
+  "security.istio.io/AuthorizationPolicy": validateAuthorizationPolicy,
+  "security.istio.io/RequestAuthentication": validateRequestAuthentication,
+  "networking.istio.io/WorkloadGroup": validateWorkloadGroup,
+};
+
+export const UNKNOWN_KIND = "VAL0001";
+export const UNSERVED_VERSION = "VAL0002";
+export const BAD_ANNOTATION = "VAL0003";
+
+const GO_BOOLS = new Set(["1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"]);
+const INTERNAL_ANNOTATIONS = [
+  "internal.istio.io/webhook-always-reject",
+  "internal.istio.io/parent-namespace",
+  "internal.istio.io/parents",
+];
+
+/** Annotations istiod's webhook checks on every kind: `istio.io/dry-run` and its internal ones. */
+function checkAnnotations(f: Findings, kind: string, annotations: unknown, spec: Json): void {
+  const a = annotations && typeof annotations === "object" ? (annotations as Record<string, unknown>) : {};
+  for (const k of INTERNAL_ANNOTATIONS) {
+    if (k in a)
+      f.error(
+        BAD_ANNOTATION,
+        `metadata.annotations[${JSON.stringify(k)}]`,
+        `${k} is internal to Istio and may not be set`,
+      );
+  }
+  if (!("istio.io/dry-run" in a)) return;
+  const path = 'metadata.annotations["istio.io/dry-run"]';
+  if (kind !== "AuthorizationPolicy") {
+    f.error(
+      BAD_ANNOTATION,
+      path,
+      `istio.io/dry-run is only supported on AuthorizationPolicy; remove it from this ${kind}`,
+    );
+    return;
+  }
+  const action = typeof spec.action === "string" ? spec.action : "ALLOW";
+  if (action !== "ALLOW" && action !== "DENY")
+    f.error(BAD_ANNOTATION, path, `istio.io/dry-run only supports the ALLOW and DENY actions, not ${action}`);
+  else if (!GO_BOOLS.has(String(a["istio.io/dry-run"])))
+    f.error(
+      BAD_ANNOTATION,
+      path,
+      `istio.io/dry-run must be true or false, not ${JSON.stringify(a["istio.io/dry-run"])}`,
+    );
+}
+
 export interface ValidateOptions {
   /** Recorded on every diagnostic's ref (e.g. `file:x.yaml:12`). */
   source?: string;
@@ -31,51 +96,119 @@ export interface ValidateOptions {
   defaultNamespace?: string;
 }
 
-/** True when the object belongs to networking.istio.io (any version, any kind). */
-function isIstioGroup(obj: unknown): boolean {
-  const v = (obj as { apiVersion?: unknown })?.apiVersion;
-  return typeof v === "string" && v.startsWith(`${ISTIO_NETWORKING_GROUP}/`);
+/** `group/version` split; the group of a core object is "". */
+function groupOf(apiVersion: unknown): string | undefined {
+  if (typeof apiVersion !== "string") return undefined;
+  const slash = apiVersion.indexOf("/");
+  return slash < 0 ? "" : apiVersion.slice(0, slash);
 }
 
-/** Validates one raw object; objects outside networking.istio.io yield no diagnostics. */
+/** True when the object's apiVersion belongs to one of Istio's API groups. */
+export function isIstioGroupObject(obj: unknown): boolean {
+  const g = groupOf((obj as { apiVersion?: unknown })?.apiVersion);
+  return g !== undefined && istioKindsOf(g) !== undefined;
+}
+
+function refOf(raw: unknown, opts: ValidateOptions): ObjectRef {
+  const o = raw as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
+  const ns = o.metadata?.namespace;
+  return {
+    kind: String(o.kind),
+    name: typeof o.metadata?.name === "string" ? o.metadata.name : "",
+    ...(typeof ns === "string" && ns ? { namespace: ns } : {}),
+    ...(opts.source ? { source: opts.source } : {}),
+  };
+}
+
+/** Name, namespace and spec of an Istio object of a kind outside the snapshot model. */
+function metaOf(raw: unknown, opts: ValidateOptions): { meta: RuleMeta; spec: Json } | Diagnostic {
+  const o = raw as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown }; spec?: unknown };
+  const where = opts.source ? ` (${opts.source})` : "";
+  const ref = refOf(raw, opts);
+  if (typeof o.metadata?.name !== "string" || o.metadata.name === "") {
+    return {
+      code: "CFG0003",
+      severity: "error",
+      message: `${ref.kind} has no metadata.name${where}; every object needs a name`,
+      ref,
+      path: "metadata.name",
+    };
+  }
+  const namespace = ref.namespace ?? opts.defaultNamespace ?? "default";
+  if (!o.spec || typeof o.spec !== "object" || Array.isArray(o.spec)) {
+    return {
+      code: "CFG0004",
+      severity: "error",
+      message: `${ref.kind} ${namespace}/${ref.name} has no spec mapping${where}`,
+      ref: { ...ref, namespace },
+      path: "spec",
+    };
+  }
+  return { meta: { name: o.metadata.name, namespace }, spec: o.spec as Json };
+}
+
+/** Validates one raw object; objects outside Istio's API groups yield no diagnostics. */
 export function validateObject(raw: unknown, opts: ValidateOptions = {}): Diagnostic[] {
-  if (!isIstioGroup(raw)) return [];
-  if (!isIstioNetworking(raw as { apiVersion?: unknown; kind?: unknown })) {
-    const o = raw as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
+  if (!raw || typeof raw !== "object" || !isIstioGroupObject(raw)) return [];
+  const o = raw as { apiVersion: string; kind?: unknown };
+  const group = groupOf(o.apiVersion) as string;
+  const kind = String(o.kind);
+  if (!istioKindsOf(group)?.has(kind)) {
     return [
       {
-        code: "VAL0001",
+        code: UNKNOWN_KIND,
         severity: "warning",
-        message: `${String(o.kind)} is not a networking.istio.io kind Remora reads or validates; it is ignored`,
-        ref: {
-          kind: String(o.kind),
-          name: String(o.metadata?.name ?? ""),
-          ...(typeof o.metadata?.namespace === "string" ? { namespace: o.metadata.namespace } : {}),
-          ...(opts.source ? { source: opts.source } : {}),
-        },
+        message: `${kind} is not a kind of ${group}; Remora ignores it (Istio's kinds there: ${[...(istioKindsOf(group) ?? [])].join(", ")})`,
+        ref: refOf(raw, opts),
       },
     ];
   }
-  const converted = toConfigObject(raw, opts.defaultNamespace ?? "default", opts.source);
-  if (!converted.ok) return [converted.diagnostic];
-  const { meta, spec } = converted.config;
+  const schema = crdSchema(o.apiVersion, kind);
+  if (!schema) {
+    return [
+      {
+        code: UNSERVED_VERSION,
+        severity: "error",
+        message: `${o.apiVersion} does not serve ${kind}; use apiVersion ${servedVersions(group, kind)
+          .map((v) => `${group}/${v}`)
+          .join(" or ")}`,
+        ref: refOf(raw, opts),
+        path: "apiVersion",
+      },
+    ];
+  }
+  let meta: RuleMeta;
+  let spec: Json;
+  let rule: Rule | undefined;
+  if (isIstioNetworking(o)) {
+    const converted = toConfigObject(raw, opts.defaultNamespace ?? "default", opts.source);
+    if (!converted.ok) return [converted.diagnostic];
+    meta = {
+      name: converted.config.meta.name,
+      namespace: converted.config.meta.namespace,
+      labels: { ...converted.config.meta.labels },
+    };
+    spec = converted.config.spec as Json;
+    rule = NETWORKING_RULES[converted.config.meta.kind];
+  } else {
+    const m = metaOf(raw, opts);
+    if ("code" in m) return [m];
+    ({ meta, spec } = m);
+    rule = OTHER_RULES[`${group}/${kind}`];
+  }
   const f = new Findings({
-    kind: meta.kind,
+    kind,
     namespace: meta.namespace,
     name: meta.name,
     ...(opts.source ? { source: opts.source } : {}),
   });
-  checkSchema(f, meta.kind, raw as { metadata?: unknown; spec?: unknown });
-  BY_KIND[meta.kind](f, spec as Json);
+  checkSchema(f, schema, spec);
+  checkAnnotations(f, kind, (raw as { metadata?: { annotations?: unknown } }).metadata?.annotations, spec);
+  rule?.(f, spec, meta);
   // Schema findings add nothing where a rule already explains the same field (the rule's message
   // says what to write instead); keep them only for fields no rule looks at.
   const explained = new Set(f.list.filter((d) => d.code !== SCHEMA_TYPE).map((d) => d.path));
-  return f.list.filter((d) => {
-    if (d.code !== SCHEMA_TYPE) return true;
-    if (explained.has(d.path)) return false;
-    const required = /must have required property (\w+)$/.exec(d.message);
-    return !(required && [...explained].some((p) => p?.startsWith(`${d.path}.`)));
-  });
+  return f.list.filter((d) => d.code !== SCHEMA_TYPE || !explained.has(d.path));
 }
 
 /**

@@ -22,6 +22,22 @@ for (const name of cases) {
   });
 }
 
+test("a directResponse body over 100KB warns, over 1MB is refused (too big for a golden file)", () => {
+  const vs = (size: number) =>
+    `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: big}\nspec:\n  hosts: [a]\n  http: [{directResponse: {status: 200, body: {string: "${"x".repeat(size)}"}}}]\n`;
+  const warn = validateDocuments(vs(200 * 1024), "big.yaml");
+  const err = validateDocuments(vs(1100 * 1024), "big.yaml");
+  for (const d of [...warn, ...err]) seenCodes.add(d.code);
+  assert.deepEqual(
+    warn.map((d) => `${d.code} ${d.severity}`),
+    ["VS0028 warning"],
+  );
+  assert.deepEqual(
+    err.map((d) => `${d.code} ${d.severity}`),
+    ["VS0028 error"],
+  );
+});
+
 test("every validation rule has a golden case", () => {
   const all = [VS, DR, SE, GW, SC, WE].flatMap((m) => Object.values(m));
   const missing = all.filter((c) => !seenCodes.has(c));
@@ -35,4 +51,17 @@ test("RE2 subset: what Envoy rejects, and RE2-only syntax it accepts", () => {
   assert.equal(re2Problem("(?P<v>v[0-9]+)"), undefined);
   assert.equal(re2Problem("(?i)^/api/.*$"), undefined);
   assert.ok(re2Problem("[a-"));
+});
+
+test("exportTo: [.] unquoted is the current namespace, as Kubernetes reads it", () => {
+  const yaml = [
+    "apiVersion: networking.istio.io/v1",
+    "kind: VirtualService",
+    "metadata: {name: r, namespace: shop}",
+    "spec:",
+    "  hosts: [reviews]",
+    "  exportTo: [.]",
+    "  http: [{route: [{destination: {host: reviews}}]}]",
+  ].join("\n");
+  assert.deepEqual(validateDocuments(yaml, "r.yaml"), []);
 });

@@ -94,6 +94,11 @@ export class TypeWatch {
     return this.held.get(name);
   }
 
+  /** Everything the proxy holds, name → version (debug output; do not modify). */
+  heldVersions(): ReadonlyMap<string, string> {
+    return this.held;
+  }
+
   private own(): Map<string, string> {
     if (this.heldSet || this.held === EMPTY) {
       this.held = new Map(this.held);

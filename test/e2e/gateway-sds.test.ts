@@ -1,15 +1,16 @@
-// Gateway credentials over SDS from a real `remora pilot` on a config directory: an ADS client
-// acting as the ingress gateway proxy (node type router, connecting from the address of its
-// registered pod) gets the credential its Gateway names; rotating the Secret file is an SDS-only
-// push; a proxy claiming another namespace gets nothing, visibly in /debug/syncz and a metric,
-// and no debug output carries the private key.
+// A gateway proxy against a real `remora pilot` on a config directory: an ADS client acting as
+// the ingress gateway (node type router, connecting from the address of its registered pod, and
+// following RDS, EDS and SDS names as Envoy does) gets its listener, routes, clusters, endpoints
+// and the credential its Gateway names; rotating the Secret file is an SDS-only push; a proxy
+// claiming another namespace gets nothing, visibly in /debug/syncz and a metric, and no debug
+// output carries the private key.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { stringify } from "yaml";
-import { AdsClient, LDS, SDS } from "../helpers/ads-client.ts";
+import { AdsClient, CDS, EDS, LDS, RDS, SDS } from "../helpers/ads-client.ts";
 import { getJson, metricValue, type Pilot, startPilot } from "../helpers/pilot-process.ts";
 import { credentialSecret, testServingCert } from "../helpers/tls-secrets.ts";
 
@@ -25,6 +26,29 @@ const objects = [
     status: { phase: "Running", podIP: "127.0.0.1", podIPs: [{ ip: "127.0.0.1" }] },
   },
   {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: "productpage", namespace: "shop" },
+    spec: { clusterIP: "10.96.1.1", selector: { app: "productpage" }, ports: [{ name: "http", port: 9080 }] },
+  },
+  {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "productpage-1", namespace: "shop", labels: { app: "productpage" } },
+    spec: { containers: [{ name: "app", image: "x" }] },
+    status: { phase: "Running", podIP: "10.0.1.1", conditions: [{ type: "Ready", status: "True" }] },
+  },
+  {
+    apiVersion: "networking.istio.io/v1",
+    kind: "VirtualService",
+    metadata: { name: "shop", namespace: "shop" },
+    spec: {
+      hosts: ["shop.example.com"],
+      gateways: ["shop"],
+      http: [{ route: [{ destination: { host: "productpage" } }] }],
+    },
+  },
+  {
     apiVersion: "networking.istio.io/v1",
     kind: "Gateway",
     metadata: { name: "shop", namespace: "shop" },
@@ -33,7 +57,7 @@ const objects = [
       servers: [
         {
           port: { number: 443, name: "https", protocol: "HTTPS" },
-          hosts: ["shop/*"],
+          hosts: ["shop/shop.example.com"],
           tls: { mode: "SIMPLE", credentialName: "shop-cert" },
         },
       ],
@@ -69,12 +93,31 @@ describe("gateway credentials from remora pilot", () => {
   });
 
   for (const mode of ["sotw", "delta"] as const) {
-    test(`${mode}: the gateway gets its credential; a rotation is an SDS-only push`, async () => {
-      const gw = new AdsClient(`127.0.0.1:${pilot.grpcPort}`, { mode, nodeId: INGRESS }).start();
+    test(`${mode}: the gateway gets its whole config and credential; a rotation pushes SDS alone`, async () => {
+      const gw = new AdsClient(`127.0.0.1:${pilot.grpcPort}`, {
+        mode,
+        nodeId: INGRESS,
+        followSecrets: true,
+      }).start();
       try {
-        await gw.waitFor(() => gw.responses.some((r) => r.typeUrl === LDS), 20_000, "LDS");
-        gw.setNames(SDS, [CERT]);
-        await gw.waitFor(() => gw.resources(SDS).has(CERT), 20_000, "the credential");
+        await gw.waitFor(() => gw.resources(SDS).has(CERT), 20_000, "the credential, followed from LDS");
+        await gw.waitFor(
+          () => gw.resources(EDS).size === 1 && gw.resources(RDS).size === 1,
+          20_000,
+          "RDS and EDS",
+        );
+        assert.deepEqual([...gw.resources(LDS).keys()], ["0.0.0.0_443"]);
+        assert.deepEqual([...gw.resources(RDS).keys()], ["https.443.https.shop.shop"]);
+        assert.deepEqual([...gw.resources(CDS).keys()].sort(), [
+          "BlackHoleCluster",
+          "outbound|9080||productpage.shop.svc.cluster.local",
+        ]);
+        assert.deepEqual(
+          [...gw.resources(EDS).keys()],
+          ["outbound|9080||productpage.shop.svc.cluster.local"],
+        );
+        assert.deepEqual([...gw.resources(SDS).keys()], [CERT]);
+        assert.deepEqual(gw.nacks, []);
         assert.equal(secretKey(gw), first.keyPem);
         const before = gw.responses.length;
         const next = testServingCert(["shop.example.com"]);

@@ -278,13 +278,16 @@ describe("grpc-js-xds clients through remora pilot", () => {
       clusters.stdout,
       new RegExp(`${HOST.replaceAll(".", "\\.")}\\s+${PORT}\\s+v1\\s+outbound\\s+EDS`),
     );
-    const endpoints = await proxyConfig(url, "endpoints", proxyId, "table");
+    const endpoints = await proxyConfig(url, "endpoints", proxyId, { output: "table" });
     assert.match(endpoints, new RegExp(`127\\.0\\.0\\.1:${v1.port}\\s+HEALTHY`));
-    const listeners = await proxyConfig(url, "listeners", proxyId, "json");
+    const listeners = await proxyConfig(url, "listeners", proxyId, { output: "json" });
     const json = JSON.parse(listeners) as { listeners: { name: string }[] };
     assert.ok(json.listeners.some((l) => l.name === `${HOST}:${PORT}`));
-    assert.match(await proxyConfig(url, "routes", proxyId, "table"), /VHOST NAME/);
-    await assert.rejects(proxyConfig(url, "routes", "nobody.default", "table"), /no connected proxy matches/);
+    assert.match(await proxyConfig(url, "routes", proxyId, { output: "table" }), /VHOST NAME/);
+    await assert.rejects(
+      proxyConfig(url, "routes", "nobody.default", { output: "table" }),
+      /no connected proxy matches/,
+    );
   });
 
   test("a NACK from a proxy is visible with the rejected resources and their source objects", async () => {

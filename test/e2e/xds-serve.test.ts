@@ -1,4 +1,5 @@
-// `remora serve`: prints how to connect, answers health/readiness, and exits cleanly on SIGTERM.
+// `remora serve`: prints how to connect, answers health/readiness, serves one /metrics with the
+// webhook's metrics included (the port the manifests annotate), and exits cleanly on SIGTERM.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -6,7 +7,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { spawnRemora } from "../helpers/cli.ts";
 
-test("remora serve prints connection help, becomes ready and shuts down gracefully", async () => {
+test("remora serve prints connection help, becomes ready, has one /metrics and shuts down gracefully", async () => {
   const dir = mkdtempSync(join(tmpdir(), "remora-serve-"));
   writeFileSync(
     join(dir, "se.yaml"),
@@ -20,18 +21,23 @@ spec:
   endpoints: [{address: 192.0.2.10}]
 `,
   );
-  const proc = spawnRemora([
-    "serve",
-    "--config-dir",
-    dir,
-    "--host",
-    "127.0.0.1",
-    "--grpc-port",
-    "0",
-    "--http-port",
-    "0",
-    "--no-injector",
-  ]);
+  const proc = spawnRemora(
+    [
+      "serve",
+      "--config-dir",
+      dir,
+      "--host",
+      "127.0.0.1",
+      "--grpc-port",
+      "0",
+      "--http-port",
+      "0",
+      "--injector-port",
+      "0",
+      // The webhook's self-generated certificate goes to $TMPDIR: keep it inside the test's dir.
+    ],
+    { env: { TMPDIR: dir } },
+  );
   let out = "";
   proc.stdout?.on("data", (d: Buffer) => {
     out += d.toString();
@@ -63,6 +69,10 @@ spec:
       registry.services.map((s) => s.hostname),
       ["api.example.com"],
     );
+    const metrics = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
+    assert.match(metrics, /^# TYPE pilot_xds gauge$/m);
+    assert.match(metrics, /^# TYPE sidecar_injection_requests_total counter$/m);
+    assert.match(out, /metrics on the host process's \/metrics/);
     const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
     proc.kill("SIGTERM");
     assert.equal(await exited, 0);

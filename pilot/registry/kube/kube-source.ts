@@ -1,6 +1,8 @@
 // The Kubernetes config source: one ListWatch per kind, ready when every kind has synced, and a
 // change signal naming the kinds that moved. Each object is tagged `cluster:<id>` as its origin.
+
 import type { KubeConfig } from "@kubernetes/client-node";
+import { DEFAULT_NAMESPACE, MESH } from "../../../injector/defaults.ts";
 import type { Diagnostic } from "../../model/diagnostic.ts";
 import { validateObject } from "../../validation/index.ts";
 import { ChangeEmitter, type ConfigSource, type SourceContents } from "../source.ts";
@@ -53,13 +55,13 @@ export interface KubeSource extends ConfigSource {
 }
 
 export function createKubeSource(opts: KubeSourceOptions): KubeSource {
-  const clusterId = opts.clusterId ?? "Kubernetes";
+  const clusterId = opts.clusterId ?? MESH.clusterId;
   const origin = `cluster:${clusterId}`;
   const emitter = new ChangeEmitter();
   const kinds = opts.kinds ?? [
     ...KUBE_KINDS,
     ...istioKinds(),
-    meshConfigMapKind(opts.meshConfigNamespace ?? "remora-system", opts.meshConfigMapName),
+    meshConfigMapKind(opts.meshConfigNamespace ?? DEFAULT_NAMESPACE, opts.meshConfigMapName),
   ];
   const watches = new Map<string, ListWatch>();
   // Changes are reported per microtask batch so one burst of events becomes one signal.

@@ -9,6 +9,7 @@
 // cluster named at start-up has synced or its sync timeout has passed.
 import { createHash } from "node:crypto";
 import type { KubeConfig } from "@kubernetes/client-node";
+import { REMOTE_CLUSTER_TIMEOUT_MS } from "../../../injector/defaults.ts";
 import type { Diagnostic } from "../../model/diagnostic.ts";
 import { ChangeEmitter, type ConfigSource, type SourceContents } from "../source.ts";
 import type { BackoffOptions } from "./backoff.ts";
@@ -19,7 +20,7 @@ import { parseRemoteKubeconfig } from "./remote-kubeconfig.ts";
 
 export const MULTICLUSTER_SECRET_LABEL = "istio/multiCluster";
 /** istiod's PILOT_REMOTE_CLUSTER_TIMEOUT default. */
-export const DEFAULT_REMOTE_SYNC_TIMEOUT_MS = 30_000;
+export const DEFAULT_REMOTE_SYNC_TIMEOUT_MS = REMOTE_CLUSTER_TIMEOUT_MS;
 
 /** What pilot reads from a remote cluster (no Istio config, no Secrets: those stay with the config cluster). */
 export const REMOTE_KINDS = KUBE_KINDS.filter((k) => k.kind !== "Secret");

@@ -1,0 +1,95 @@
+// The one table of defaults that every part of Remora agrees on: the version, the images, the
+// control plane's namespace, object names and ports, and the discovery address a revision's
+// sidecars dial. CLI option defaults, the injection config, the webhook, `manifest generate`,
+// pilot's mesh config and the docs all take them from here (a test checks README and docs), so a
+// default cannot differ between the CLI, a webhook-injected pod and the installed manifests.
+// Import-free on purpose: command registration reads it without loading any implementation.
+
+/** The version Remora reports (`remora version`, `/version`, node metadata, image tags). */
+export const VERSION = "0.1.0";
+
+/** Istio's name for the unnamed control-plane revision. */
+export const DEFAULT_REVISION = "default";
+
+/** Where the control plane runs (Istio's `istio-system`). */
+export const DEFAULT_NAMESPACE = "remora-system";
+
+export const IMAGES = {
+  /** `remora serve` (manifests/Dockerfile). */
+  controlPlane: `ghcr.io/remora-mesh/remora:${VERSION}`,
+  /** The injected init container running `remora iptables`: Node plus iptables (manifests/Dockerfile.init). */
+  init: `ghcr.io/remora-mesh/remora-init:${VERSION}`,
+  /** The sidecar: a stock Envoy release. */
+  proxy: "envoyproxy/envoy:v1.33.2",
+  /** A small image with `sh` that writes the grpc-simple template's xDS bootstrap. */
+  grpcBootstrap: "busybox:1.36.1",
+} as const;
+
+/** Control-plane ports, Istio's numbers. */
+export const PORTS = {
+  /** Plaintext xDS (ADS). */
+  xds: 15010,
+  /** Health, readiness, Prometheus metrics and debug endpoints. */
+  monitoring: 15014,
+  /** HTTPS admission webhooks (injection and validation). */
+  webhook: 15017,
+} as const;
+
+/** Mesh-wide identity defaults shared by pilot's MeshConfig and the injection config. */
+export const MESH = {
+  trustDomain: "cluster.local",
+  domainSuffix: "cluster.local",
+  clusterId: "Kubernetes",
+} as const;
+
+/** How long pilot's first snapshot waits for the clusters its remote secrets name (istiod's PILOT_REMOTE_CLUSTER_TIMEOUT). */
+export const REMOTE_CLUSTER_TIMEOUT_MS = 30_000;
+
+/** Keys of the control plane's ConfigMap (Istio keeps the same split in its `istio` ConfigMap). */
+export const CONFIG_MAP_KEYS = {
+  /** MeshConfig YAML. */
+  mesh: "mesh",
+  /** Injection config YAML (images, discovery address, revision, policy…). */
+  injection: "injection",
+} as const;
+
+/** Where `remora proxy-status`, `proxy-config` and `version` look for pilot ($REMORA_PILOT_HTTP overrides). */
+export const PILOT_HTTP = `http://127.0.0.1:${PORTS.monitoring}`;
+
+/** `name` for the default revision, `name-<rev>` otherwise (Istio's naming of revisioned objects). */
+export function revisioned(name: string, revision: string = DEFAULT_REVISION): string {
+  return revision === DEFAULT_REVISION ? name : `${name}-${revision}`;
+}
+
+/** The names one revision's control plane installs and looks for. */
+export function controlPlaneNames(
+  revision: string = DEFAULT_REVISION,
+  namespace: string = DEFAULT_NAMESPACE,
+) {
+  const base = revisioned("remora", revision);
+  return {
+    /** Deployment, ServiceAccount, Role, PodDisruptionBudget. */
+    deployment: base,
+    /** ConfigMap with the `mesh` and `injection` keys. */
+    configMap: base,
+    /** The Service sidecars dial for xDS. */
+    pilotService: revisioned("remora-pilot", revision),
+    /** The Service the API server calls the webhooks through. */
+    injectorService: revisioned("remora-injector", revision),
+    /** Secret sharing the self-generated webhook certificate between replicas. */
+    tlsSecret: revisioned("remora-injector-tls", revision),
+    /** Lease of the replica that keeps the webhooks' caBundle current. */
+    webhookLease: `${base}-webhook-leader`,
+    mutatingWebhook: revisioned("remora-sidecar-injector", revision),
+    /** Cluster-scoped, so it carries the namespace: `remora-validator[-<rev>]-<namespace>`. */
+    validatingWebhook: `${revisioned("remora-validator", revision)}-${namespace}`,
+  };
+}
+
+/** The xDS address a revision's sidecars dial: `remora-pilot[-<rev>].<namespace>.svc:15010`. */
+export function discoveryAddress(
+  revision: string = DEFAULT_REVISION,
+  namespace: string = DEFAULT_NAMESPACE,
+): string {
+  return `${controlPlaneNames(revision).pilotService}.${namespace}.svc:${PORTS.xds}`;
+}

@@ -1,0 +1,19 @@
+// What Remora does not do yet, in one list: `remora --help` prints it and a test checks that the
+// README's "Not supported yet" section says the same (docs/differences.md has the details).
+
+export const NOT_SUPPORTED: readonly string[] = [
+  "Istio mTLS (ISTIO_MUTUAL, auto-mTLS, DestinationRule credentialName): traffic between sidecars is plain text",
+  "inbound protocol sniffing: undeclared inbound ports are proxied as TCP",
+  "Sidecar egress listeners' port and bind: the union of their hosts is used",
+  "rewriting TCP and gRPC probes and lifecycle hooks; merging application metrics",
+  "the CNI plugin (kube-inject --cni only prepares pods for it)",
+  "multi-cluster: remote-cluster secrets are not read",
+  "security.istio.io (PeerAuthentication, AuthorizationPolicy, RequestAuthentication) and telemetry.istio.io",
+  "installing next to an existing Istio: same CRDs and webhook names (docs/install.md)",
+];
+
+export const NOT_SUPPORTED_HELP = [
+  "",
+  "Not supported yet (details: docs/differences.md):",
+  ...NOT_SUPPORTED.map((s) => `  - ${s}`),
+].join("\n");
