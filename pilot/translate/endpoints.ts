@@ -10,6 +10,7 @@ import { clusterLocalHosts } from "../snapshot/cluster-local.ts";
 import { labelsMatch, localityString } from "../snapshot/workloads.ts";
 import type { Ctx } from "./context.ts";
 import type { TrafficPolicy } from "./istio-api.ts";
+import { isSniDnatCluster } from "./names.ts";
 import { proxyClusterId } from "./proxy-addresses.ts";
 import { type GatewayIndex, gatewayIndex, networkFilter } from "./split-horizon.ts";
 
@@ -184,10 +185,14 @@ export function localityLbEndpoints(
   endpoints: readonly Endpoint[],
   policy?: TrafficPolicy,
 ): EnvoyJson[] {
-  return groupByLocality(endpoints, localityPlan(ctx, policy));
+  return groupByLocality(endpoints, localityPlan(ctx, policy), false);
 }
 
-function groupByLocality(endpoints: readonly Endpoint[], plan: LocalityPlan): EnvoyJson[] {
+/**
+ * `mtlsOnly` (SNI-DNAT assignments, as istiod's mTLS filter after its network filter): direct
+ * endpoints without Istio mTLS are left out, and so are localities left empty.
+ */
+function groupByLocality(endpoints: readonly Endpoint[], plan: LocalityPlan, mtlsOnly: boolean): EnvoyJson[] {
   const groups = new Map<string, { locality: Locality; eps: Endpoint[] }>();
   for (const e of endpoints) {
     const key = localityKey(e);
@@ -209,14 +214,17 @@ function groupByLocality(endpoints: readonly Endpoint[], plan: LocalityPlan): En
         gateways: network.gateways,
         proxyNetwork: network.proxyNetwork,
         mtls: (e) => istioMtls(network.tlsMode, e),
+        mtlsOnly,
         direct: weightedLbEndpoint,
       });
       if (filtered.lbEndpoints.length === 0) continue; // everything behind an unusable gateway
       lbEndpoints = filtered.lbEndpoints;
       weight = filtered.weight;
     } else {
-      lbEndpoints = g.eps.map(lbEndpoint);
-      for (const e of g.eps) weight += e.weight ?? 1;
+      const eps = mtlsOnly ? g.eps.filter((e) => e.tlsMode === "istio") : g.eps;
+      if (eps.length === 0) continue;
+      lbEndpoints = eps.map(lbEndpoint);
+      for (const e of eps) weight += e.weight ?? 1;
     }
     if (distribute?.to) {
       let share = 0;
@@ -287,7 +295,11 @@ export function sharedLoadAssignment(
   if (cached) return cached;
   const cla: EnvoyJson = {
     cluster_name: clusterName,
-    endpoints: groupByLocality(clusterEndpoints(ctx, host, portName, subsetLabels), plan),
+    endpoints: groupByLocality(
+      clusterEndpoints(ctx, host, portName, subsetLabels),
+      plan,
+      isSniDnatCluster(clusterName),
+    ),
   };
   ctx.index.claCache.set(key, cla);
   return cla;

@@ -3,7 +3,8 @@
 // east-west gateway(s) instead, weighted by the endpoints behind them. Weights are scaled by the
 // least common multiple of the gateway counts (per network and per network+cluster) so an
 // endpoint's weight splits evenly across its gateways. Endpoints of another network that would
-// not get Istio mTLS are dropped: the remote AUTO_PASSTHROUGH gateway routes by the mTLS SNI.
+// not get Istio mTLS are dropped: the remote AUTO_PASSTHROUGH gateway routes by the mTLS SNI. An
+// AUTO_PASSTHROUGH gateway's own SNI-DNAT assignments keep only endpoints that take Istio mTLS.
 import { socketAddress } from "../envoy/builders.ts";
 import type { EnvoyJson } from "../model/proxy-config.ts";
 import type { Endpoint } from "../model/service.ts";
@@ -80,6 +81,12 @@ export interface NetworkFilterInput {
   proxyNetwork: string | undefined;
   /** Whether the proxy would talk Istio mTLS to this endpoint (only those can cross a gateway). */
   mtls: (e: Endpoint) => boolean;
+  /**
+   * Set for SNI-DNAT assignments (an AUTO_PASSTHROUGH gateway's): only endpoints that take Istio
+   * mTLS may be reached directly, as the gateway cannot tell whether what it passes through is
+   * mTLS. Gateway endpoints always are.
+   */
+  mtlsOnly?: boolean;
   /** The Envoy form of a directly reachable endpoint with the given (scaled) weight. */
   direct: (e: Endpoint, weight: number) => EnvoyJson;
 }
@@ -108,6 +115,7 @@ export function networkFilter(
     // A proxy that does not say its network still goes through a gateway to a labelled network.
     const forceGateway = !proxyNetwork && !!net && candidates.length > 0;
     if (!forceGateway && (sameNetwork(net, proxyNetwork) || candidates.length === 0)) {
+      if (input.mtlsOnly && e.tlsMode !== "istio") continue;
       lbEndpoints.push(input.direct(e, weight));
       total = Math.min(MAX_U32, total + weight);
       continue;
