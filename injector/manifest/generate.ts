@@ -38,6 +38,8 @@ export interface ManifestOptions {
   skipCrds: boolean;
   /** Generate a gateway deployment instead of the control plane (see gateway.ts). */
   gateway?: GatewayOptions;
+  /** Generate what a remote cluster needs instead (the reader account; see remote.ts). */
+  remote?: boolean;
 }
 
 export function defaultManifestOptions(): ManifestOptions {
@@ -190,6 +192,8 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
         verbs: ["get", "update", "patch"],
       },
       { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
+      // Remote secrets (label istio/multiCluster=true) name the other clusters pilot reads.
+      { apiGroups: [""], resources: ["secrets"], verbs: ["list", "watch"] },
       {
         apiGroups: [""],
         resources: ["secrets"],

@@ -13,6 +13,7 @@ import {
   type ManifestOptions,
   manifestOptionProblems,
 } from "./generate.ts";
+import { generateRemoteManifests } from "./remote.ts";
 
 export function renderManifests(objects: Record<string, unknown>[]): string {
   // A JSON round trip first: objects shared between documents must not become YAML anchors.
@@ -37,6 +38,8 @@ export interface ManifestCommandOptions {
   name?: string;
   network?: string;
   controlPlaneNamespace?: string;
+  /** Generate the remote cluster's reader account instead of the control plane. */
+  remote?: boolean;
 }
 
 /** Turns command-line options into ManifestOptions, or readable problems. */
@@ -78,6 +81,11 @@ export function manifestOptionsFrom(
       problems.push((err as Error).message);
     }
   }
+  if (cli.remote) {
+    if (cli.gateway !== undefined)
+      problems.push("--remote and --gateway generate different things; pass one");
+    o.remote = true;
+  }
   if (cli.gateway !== undefined) {
     const kind = cli.gateway as GatewayKind;
     o.gateway = {
@@ -103,5 +111,6 @@ export function manifestOptionsFrom(
 /** The whole `remora manifest generate` output for these options. */
 export function generateManifestYaml(options: ManifestOptions): string {
   if (options.gateway) return renderManifests(generateGatewayManifests(options, options.gateway));
+  if (options.remote) return renderManifests(generateRemoteManifests(options));
   return renderManifests(generateManifests(options));
 }

@@ -103,6 +103,10 @@ export function registerWebhookCommands(program: Command): void {
       "--control-plane-namespace <ns>",
       "namespace of the control plane a gateway connects to (default remora-system)",
     )
+    .option(
+      "--remote",
+      "instead of the control plane, what a remote cluster needs for a primary's pilot to read it (a read-only reader account; see create-remote-secret)",
+    )
     .option("-o, --output <file>", "write to a file instead of stdout")
     .action(async (opts: Record<string, unknown>) => {
       const { runManifestGenerate } = await import("./run-manifest.ts");

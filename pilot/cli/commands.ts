@@ -1,7 +1,8 @@
 // Registers the control-plane subcommands (serve, pilot, translate, validate, analyze,
-// proxy-status, proxy-config, version). Implementations load lazily when a subcommand runs.
+// proxy-status, proxy-config, version, create-remote-secret). Implementations load lazily when a subcommand runs.
 import type { Command } from "commander";
 import { registerAnalyzeCommand } from "./analyze-command.ts";
+import { registerCreateRemoteSecretCommand } from "./create-remote-secret-command.ts";
 import { registerPilotCommand } from "./pilot-command.ts";
 import { registerProxyConfigCommand } from "./proxy-config-command.ts";
 import { registerProxyStatusCommand } from "./proxy-status-command.ts";
@@ -19,4 +20,5 @@ export function registerPilotCommands(program: Command): void {
   registerProxyStatusCommand(program);
   registerProxyConfigCommand(program);
   registerVersionCommand(program);
+  registerCreateRemoteSecretCommand(program);
 }

@@ -1,7 +1,7 @@
 // Public surface of pilot/multicluster: remote secrets (builders and `remora create-remote-secret`).
+export { type CreateRemoteSecretOptions, createRemoteSecretYaml } from "./create-remote-secret.ts";
 export {
   CLUSTER_NAME_ANNOTATION,
-  REMOTE_READER_SERVICE_ACCOUNT,
   REMOTE_SECRET_PREFIX,
   type RemoteKubeconfigInput,
   remoteKubeconfig,

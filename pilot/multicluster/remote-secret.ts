@@ -7,8 +7,6 @@ import { MULTICLUSTER_SECRET_LABEL } from "../registry/index.ts";
 export const REMOTE_SECRET_PREFIX = "istio-remote-secret-";
 /** Istio's annotation naming the cluster a remote secret is for. */
 export const CLUSTER_NAME_ANNOTATION = "networking.istio.io/cluster";
-/** The reader identity pilot uses in a remote cluster (what `manifest generate --remote` creates). */
-export const REMOTE_READER_SERVICE_ACCOUNT = "remora-reader-service-account";
 
 export interface RemoteKubeconfigInput {
   clusterId: string;
@@ -18,6 +16,8 @@ export interface RemoteKubeconfigInput {
   caCert?: string;
   token: string;
   tlsServerName?: string;
+  /** Carried over from a source kubeconfig that skips verification (plain-http test servers). */
+  insecureSkipTlsVerify?: boolean;
 }
 
 /** A kubeconfig with one cluster, context and user, all named after the cluster id. */
@@ -25,6 +25,7 @@ export function remoteKubeconfig(i: RemoteKubeconfigInput): Record<string, unkno
   const cluster: Record<string, unknown> = { server: i.server };
   if (i.caCert) cluster["certificate-authority-data"] = Buffer.from(i.caCert, "utf8").toString("base64");
   if (i.tlsServerName) cluster["tls-server-name"] = i.tlsServerName;
+  if (i.insecureSkipTlsVerify && !i.caCert) cluster["insecure-skip-tls-verify"] = true;
   return {
     apiVersion: "v1",
     kind: "Config",

@@ -1,5 +1,6 @@
 // One `remora pilot` over two clusters (two in-repo fake API servers on one flat network): the
-// config cluster holds a remote secret for the second. A real grpc-js-xds client sees and calls
+// second cluster gets `remora manifest generate --remote` (its reader account), and the secret
+// `remora create-remote-secret` prints for it goes into the config cluster. A real grpc-js-xds client sees and calls
 // the `echo` endpoints of both clusters; removing the secret takes the remote endpoints away live
 // and adding it back brings them back; a remote cluster that cannot be reached, or a secret whose
 // kubeconfig is broken, is reported (diagnostic and metric) while both clusters keep serving.
@@ -8,9 +9,17 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { CoreV1Api, DiscoveryV1Api } from "@kubernetes/client-node";
+import {
+  CoreV1Api,
+  DiscoveryV1Api,
+  type KubernetesObject,
+  KubernetesObjectApi,
+  type V1Secret,
+} from "@kubernetes/client-node";
+import { parseAllDocuments } from "yaml";
 import { remoteSecret } from "../../pilot/multicluster/index.ts";
 import { FakeApiServer, kubeConfigFor, kubeconfigYaml } from "../fake-apiserver/index.ts";
+import { runRemora } from "../helpers/cli.ts";
 import { type Backend, calls, startBackend, xdsClient } from "../helpers/echo-grpc.ts";
 import { getJson, metricValue, type Pilot, startPilotWith, stopPilot } from "../helpers/pilot-process.ts";
 import { until } from "../helpers/wait.ts";
@@ -60,6 +69,7 @@ describe("one pilot, two clusters through a remote secret", () => {
       namespace: NS,
       body: remoteSecret({ clusterId, namespace: NS, kubeconfigYaml: kubeconfig }) as never,
     });
+  let generated: V1Secret;
   const deleteSecret = (name: string) => secretApi().deleteNamespacedSecret({ name, namespace: NS });
   const versions = async () => {
     const client = xdsClient(pilot.grpcPort, `xds:///${HOST}:7070`);
@@ -75,13 +85,33 @@ describe("one pilot, two clusters through a remote secret", () => {
 
   before(async () => {
     c1 = await FakeApiServer.start({ namespaces: ["default", "kube-system", NS] });
-    c2 = await FakeApiServer.start({ namespaces: ["default", "kube-system", NS] });
+    c2 = await FakeApiServer.start({ namespaces: ["default", "kube-system", NS], tls: true });
     backends.push(await startBackend("cluster1"), await startBackend("cluster2"));
     await seedCluster(c1, "10.96.0.50", backends[0] as Backend);
     await seedCluster(c2, "10.100.0.50", backends[1] as Backend);
-    await applySecret("cluster2", kubeconfigYaml(c2));
     dir = mkdtempSync(join(tmpdir(), "remora-mc-"));
     writeFileSync(join(dir, "kubeconfig"), kubeconfigYaml(c1));
+    writeFileSync(join(dir, "kubeconfig-2"), kubeconfigYaml(c2));
+    // The remote cluster's reader account, as an operator installs it.
+    const remote = await runRemora(["manifest", "generate", "--remote", "--namespace", NS]);
+    assert.equal(remote.code, 0, remote.stderr);
+    const objects = KubernetesObjectApi.makeApiClient(kubeConfigFor(c2));
+    for (const doc of parseAllDocuments(remote.stdout)) {
+      const o = doc.toJS() as KubernetesObject;
+      if (o.kind !== "Namespace") await objects.create(o);
+    }
+    const printed = await runRemora([
+      "create-remote-secret",
+      "--name",
+      "cluster2",
+      "--kubeconfig",
+      join(dir, "kubeconfig-2"),
+      "--namespace",
+      NS,
+    ]);
+    assert.equal(printed.code, 0, printed.stderr);
+    generated = parseAllDocuments(printed.stdout)[0]?.toJS() as V1Secret;
+    await secretApi().createNamespacedSecret({ namespace: NS, body: generated });
     pilot = await startPilotWith(
       [
         "--kubeconfig",
@@ -103,6 +133,25 @@ describe("one pilot, two clusters through a remote secret", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  test("create-remote-secret prints Istio's remote secret with the reader's token and the cluster's CA", () => {
+    assert.equal(generated.metadata?.name, "istio-remote-secret-cluster2");
+    assert.equal(generated.metadata?.labels?.["istio/multiCluster"], "true");
+    assert.equal(generated.metadata?.annotations?.["networking.istio.io/cluster"], "cluster2");
+    const kubeconfig = parseAllDocuments(generated.stringData?.cluster2 ?? "")[0]?.toJS() as {
+      clusters: { cluster: Record<string, string> }[];
+      users: { user: { token: string } }[];
+    };
+    assert.equal(kubeconfig.clusters[0]?.cluster.server, c2.url);
+    assert.equal(
+      Buffer.from(kubeconfig.clusters[0]?.cluster["certificate-authority-data"] ?? "", "base64").toString(),
+      c2.tls?.cert,
+    );
+    assert.match(
+      kubeconfig.users[0]?.user.token ?? "",
+      new RegExp(`^fake-sa-token\\.${NS}\\.remora-reader-service-account\\.`),
+    );
+  });
+
   test("a grpc-js-xds client calls endpoints of both clusters; each endpoint carries its cluster", async () => {
     await until(async () => (await versions()).size === 2, "calls reach both clusters");
     assert.deepEqual([...(await versions())].sort(), ["cluster1", "cluster2"]);
@@ -121,7 +170,7 @@ describe("one pilot, two clusters through a remote secret", () => {
       const v = await versions();
       return v.size === 1 && v.has("cluster1");
     }, "only cluster1 serves");
-    await applySecret("cluster2", kubeconfigYaml(c2));
+    await secretApi().createNamespacedSecret({ namespace: NS, body: generated });
     await until(async () => (await versions()).size === 2, "cluster2 is back");
   });
 
