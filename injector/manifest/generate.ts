@@ -14,6 +14,7 @@ import {
 } from "../defaults.ts";
 import { networkingCrds } from "./crds.ts";
 import type { GatewayOptions } from "./gateway.ts";
+import type { RemoteOptions } from "./remote.ts";
 import { validatingWebhookConfiguration } from "./validating-webhook-config.ts";
 import { mutatingWebhookConfiguration } from "./webhook-config.ts";
 
@@ -38,8 +39,8 @@ export interface ManifestOptions {
   skipCrds: boolean;
   /** Generate a gateway deployment instead of the control plane (see gateway.ts). */
   gateway?: GatewayOptions;
-  /** Generate what a remote cluster needs instead (the reader account; see remote.ts). */
-  remote?: boolean;
+  /** Generate what a remote cluster needs instead (see remote.ts). */
+  remote?: RemoteOptions;
 }
 
 export function defaultManifestOptions(): ManifestOptions {

@@ -77,6 +77,38 @@ describe("webhook with the injection engine", () => {
     });
   }
 
+  test("a remote cluster's webhook path (/inject/cluster/<id>/net/<network>) sets the proxy's CLUSTER_ID and NETWORK", async () => {
+    const pod = typicalPod();
+    const res = await server.app.inject({
+      method: "POST",
+      url: "/inject/cluster/cluster2/net/network2",
+      headers: { "content-type": "application/json" },
+      payload: JSON.stringify(makeReview(pod, { namespace: "bookinfo" })),
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    const result = patched(pod, res.json().response.patch);
+    const proxy = result.spec?.containers.find((c) => c.name === "istio-proxy");
+    const bootstrap = JSON.parse(proxy?.args?.[(proxy.args.indexOf("--config-yaml") ?? 0) + 1] ?? "{}");
+    assert.equal(bootstrap.node.metadata.CLUSTER_ID, "cluster2");
+    assert.equal(bootstrap.node.metadata.NETWORK, "network2");
+    // Istio's charts write `/net/` without a network: the config's (none) stays.
+    const noNet = await server.app.inject({
+      method: "POST",
+      url: "/inject/cluster/cluster2/net/",
+      headers: { "content-type": "application/json" },
+      payload: JSON.stringify(makeReview(pod, { namespace: "bookinfo" })),
+    });
+    assert.equal(noNet.statusCode, 200, noNet.body);
+    const bad = await server.app.inject({
+      method: "POST",
+      url: "/inject/cluster/no%20spaces/net/n",
+      headers: { "content-type": "application/json" },
+      payload: JSON.stringify(makeReview(pod, { namespace: "bookinfo" })),
+    });
+    assert.equal(bad.statusCode, 400);
+    assert.match(bad.json().message, /cluster id "no spaces"/);
+  });
+
   test("the engine never mutates the pod it is given (the webhook diffs against it)", () => {
     const freeze = (v: unknown): unknown => {
       if (v && typeof v === "object") {
