@@ -63,7 +63,7 @@ function registryView(s: MeshSnapshot | undefined, remote: RemoteClusters | unde
       primary: c.primary,
       ...(c.network ? { network: c.network } : {}),
     })),
-    ...(remote ? { remoteClusters: remote.status() } : {}),
+    ...(remote ? { remoteClusters: remote.clusters() } : {}),
     networkGateways: s.networkGateways,
     services: [...s.services.values()].flat().map((svc) => ({
       ...svc,
@@ -127,6 +127,10 @@ export function createMeshFeed(opts: MeshFeedOptions): SnapshotFeed<MeshSnapshot
       await aggregate.start();
     },
     stop: () => aggregate.stop(),
+    // The sources that gate readiness: the config cluster (or directory) and the remote-secret
+    // controller; remote clusters join when they sync and never hold pilot back.
+    status: () =>
+      sources.map((s) => s.status?.() ?? { id: s.id, synced: s.synced, stale: false, diagnostics: [] }),
     registry: (s) => registryView(s, remote),
     configs: configView,
     endpointShards,

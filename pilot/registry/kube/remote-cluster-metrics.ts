@@ -13,7 +13,7 @@ export function registerRemoteClusterMetrics(registry: Registry, clusters: Remot
     registers: [registry],
     collect() {
       this.set({ cluster_type: "local" }, 1);
-      this.set({ cluster_type: "remote" }, clusters.status().filter((c) => c.state === "synced").length);
+      this.set({ cluster_type: "remote" }, clusters.clusters().filter((c) => c.state === "synced").length);
     },
   });
   new Gauge({
@@ -23,7 +23,7 @@ export function registerRemoteClusterMetrics(registry: Registry, clusters: Remot
     registers: [registry],
     collect() {
       const counts = { syncing: 0, synced: 0, unreachable: 0 };
-      for (const c of clusters.status()) counts[c.state]++;
+      for (const c of clusters.clusters()) counts[c.state]++;
       for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
     },
   });

@@ -55,7 +55,8 @@ export interface RemoteClustersOptions {
 }
 
 export interface RemoteClusters extends ConfigSource {
-  status(): RemoteClusterStatus[];
+  /** Every remote cluster the secrets name, with its state. */
+  clusters(): RemoteClusterStatus[];
   /** Initial clusters that did not sync within the timeout (Istio's remote_cluster_sync_timeouts_total). */
   readonly syncTimeouts: number;
   /** List and watch errors of remote clusters so far, by cluster id. */
@@ -349,7 +350,7 @@ export function createRemoteClusters(opts: RemoteClustersOptions): RemoteCluster
     },
     contents,
     onChange: (fn) => emitter.on(fn),
-    status() {
+    clusters() {
       return [...running.values()]
         .sort((a, b) => (a.clusterId < b.clusterId ? -1 : 1))
         .map((r) => {
