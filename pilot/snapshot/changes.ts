@@ -104,8 +104,8 @@ function credentialChanges(
 /**
  * Compares a new snapshot body with the previous snapshot, and returns the body with every
  * unchanged part replaced by the previous snapshot's object. Kinds: Istio kinds, plus "Service",
- * "Endpoints", "Workload" (pod/WorkloadEntry identity by IP), "Namespace", "MeshConfig" and
- * "Secret" (credential content or status).
+ * "Endpoints", "Workload" (pod/WorkloadEntry identity by IP), "Namespace", "MeshConfig",
+ * "Network" (network gateways) and "Secret" (credential content or status).
  */
 export function diffSnapshots(
   next: SnapshotBody,
@@ -123,6 +123,7 @@ export function diffSnapshots(
           "Namespace",
           "MeshConfig",
           "Secret",
+          "Network",
         ]),
         endpointHosts: new Set(next.endpoints.keys()),
         secrets: new Set(next.credentials.keys()),
@@ -146,6 +147,8 @@ export function diffSnapshots(
   if (workloadIps.size > 0) kinds.add("Workload");
   const namespaces = changedKeys(next.namespaces, previous.namespaces);
   if (namespaces.size > 0) kinds.add("Namespace");
+  // Gateways shape every proxy's view of other networks (split horizon): never endpoint-only.
+  if (!sameValue(next.networkGateways, previous.networkGateways)) kinds.add("Network");
   const meshChanged = !sameValue(next.meshConfig, previous.meshConfig);
   if (meshChanged) kinds.add("MeshConfig");
   const creds = credentialChanges(next, previous);
