@@ -6,6 +6,7 @@ export { SCHEMA_TYPE, SCHEMA_UNKNOWN_FIELD } from "./schema.ts";
 export { AP, PA, RA } from "./security.ts";
 export { SE } from "./service-entry.ts";
 export { SC } from "./sidecar.ts";
+export { TM } from "./telemetry.ts";
 export {
   sortDiagnostics,
   type ValidateOptions,

@@ -47,8 +47,11 @@ function checkTargetRef(f: Findings, code: string, path: string, ref: Json): voi
   }
 }
 
-/** selector / targetRef / targetRefs: at most one, and each well formed (PA only has a selector). */
-function checkPolicyScope(f: Findings, code: string, spec: Json): void {
+/**
+ * selector / targetRef / targetRefs: at most one, and each well formed (PA and ProxyConfig only have
+ * a selector). Telemetry and WasmPlugin use the same rules (istiod's validateOneOfSelectorType).
+ */
+export function checkPolicyScope(f: Findings, code: string, spec: Json): void {
   const set = ["selector", "targetRef", "targetRefs"].filter((k) =>
     k === "targetRefs" ? asArr(spec[k]).length > 0 : has(spec, k),
   );

@@ -18,6 +18,7 @@ import {
 } from "./security.ts";
 import { validateServiceEntry } from "./service-entry.ts";
 import { validateSidecar } from "./sidecar.ts";
+import { validateTelemetry } from "./telemetry.ts";
 import { validateVirtualService } from "./virtual-service.ts";
 import { validateWorkloadEntry, validateWorkloadGroup } from "./workload-entry.ts";
 
@@ -44,6 +45,7 @@ const OTHER_RULES: Record<string, Rule> = {
   "security.istio.io/AuthorizationPolicy": validateAuthorizationPolicy,
   "security.istio.io/RequestAuthentication": validateRequestAuthentication,
   "networking.istio.io/WorkloadGroup": validateWorkloadGroup,
+  "telemetry.istio.io/Telemetry": validateTelemetry,
 };
 
 export const UNKNOWN_KIND = "VAL0001";
