@@ -15,4 +15,5 @@ export {
   validateObject,
 } from "./validate.ts";
 export { VS } from "./virtual-service.ts";
+export { WP } from "./wasm-plugin.ts";
 export { WE, WG } from "./workload-entry.ts";

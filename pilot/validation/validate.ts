@@ -20,6 +20,7 @@ import { validateServiceEntry } from "./service-entry.ts";
 import { validateSidecar } from "./sidecar.ts";
 import { validateTelemetry } from "./telemetry.ts";
 import { validateVirtualService } from "./virtual-service.ts";
+import { validateWasmPlugin } from "./wasm-plugin.ts";
 import { validateWorkloadEntry, validateWorkloadGroup } from "./workload-entry.ts";
 
 /** The name and namespace of the object a rule checks (some rules depend on them). */
@@ -46,6 +47,7 @@ const OTHER_RULES: Record<string, Rule> = {
   "security.istio.io/RequestAuthentication": validateRequestAuthentication,
   "networking.istio.io/WorkloadGroup": validateWorkloadGroup,
   "telemetry.istio.io/Telemetry": validateTelemetry,
+  "extensions.istio.io/WasmPlugin": validateWasmPlugin,
 };
 
 export const UNKNOWN_KIND = "VAL0001";

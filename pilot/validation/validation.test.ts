@@ -18,6 +18,7 @@ import {
   VS,
   validateDocuments,
   WE,
+  WP,
 } from "./index.ts";
 
 const DIR = join(REPO_ROOT, "pilot", "testdata", "validation");
@@ -50,7 +51,7 @@ test("a directResponse body over 100KB warns, over 1MB is refused (too big for a
 });
 
 test("every validation rule has a golden case", () => {
-  const all = [VS, DR, SE, GW, SC, WE, TM].flatMap((m) => Object.values(m));
+  const all = [VS, DR, SE, GW, SC, WE, TM, WP].flatMap((m) => Object.values(m));
   const missing = all.filter((c) => !seenCodes.has(c));
   assert.deepEqual(missing, [], `rule codes without a golden case: ${missing.join(", ")}`);
 });
