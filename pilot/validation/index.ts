@@ -2,6 +2,7 @@
 export { DR } from "./destination-rule.ts";
 export { GW } from "./gateway.ts";
 export { parseDuration, re2Problem } from "./primitives.ts";
+export { PC } from "./proxy-config.ts";
 export { SCHEMA_TYPE, SCHEMA_UNKNOWN_FIELD } from "./schema.ts";
 export { AP, PA, RA } from "./security.ts";
 export { SE } from "./service-entry.ts";

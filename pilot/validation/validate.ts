@@ -10,6 +10,7 @@ import type { Diagnostic, ObjectRef } from "../model/diagnostic.ts";
 import { validateDestinationRule } from "./destination-rule.ts";
 import { Findings, type Json } from "./findings.ts";
 import { validateGateway } from "./gateway.ts";
+import { validateProxyConfig } from "./proxy-config.ts";
 import { checkSchema, crdSchema, istioKindsOf, SCHEMA_TYPE, servedVersions } from "./schema.ts";
 import {
   validateAuthorizationPolicy,
@@ -46,6 +47,7 @@ const OTHER_RULES: Record<string, Rule> = {
   "security.istio.io/AuthorizationPolicy": validateAuthorizationPolicy,
   "security.istio.io/RequestAuthentication": validateRequestAuthentication,
   "networking.istio.io/WorkloadGroup": validateWorkloadGroup,
+  "networking.istio.io/ProxyConfig": validateProxyConfig,
   "telemetry.istio.io/Telemetry": validateTelemetry,
   "extensions.istio.io/WasmPlugin": validateWasmPlugin,
 };
