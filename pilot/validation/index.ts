@@ -1,5 +1,6 @@
 // Public surface of validation: single objects, YAML streams and the admission entry point.
 export { DR } from "./destination-rule.ts";
+export { EF } from "./envoy-filter.ts";
 export { GW } from "./gateway.ts";
 export { parseDuration, re2Problem } from "./primitives.ts";
 export { PC } from "./proxy-config.ts";

@@ -8,6 +8,7 @@ import type { IstioKind } from "../model/config.ts";
 import { isIstioNetworking, toConfigObject } from "../model/convert.ts";
 import type { Diagnostic, ObjectRef } from "../model/diagnostic.ts";
 import { validateDestinationRule } from "./destination-rule.ts";
+import { validateEnvoyFilter } from "./envoy-filter.ts";
 import { Findings, type Json } from "./findings.ts";
 import { validateGateway } from "./gateway.ts";
 import { validateProxyConfig } from "./proxy-config.ts";
@@ -48,6 +49,7 @@ const OTHER_RULES: Record<string, Rule> = {
   "security.istio.io/RequestAuthentication": validateRequestAuthentication,
   "networking.istio.io/WorkloadGroup": validateWorkloadGroup,
   "networking.istio.io/ProxyConfig": validateProxyConfig,
+  "networking.istio.io/EnvoyFilter": validateEnvoyFilter,
   "telemetry.istio.io/Telemetry": validateTelemetry,
   "extensions.istio.io/WasmPlugin": validateWasmPlugin,
 };

@@ -9,6 +9,7 @@ import { REPO_ROOT } from "../../test/helpers/cli.ts";
 import { assertGolden, goldenCases } from "../../test/helpers/golden.ts";
 import {
   DR,
+  EF,
   GW,
   PC,
   re2Problem,
@@ -52,7 +53,7 @@ test("a directResponse body over 100KB warns, over 1MB is refused (too big for a
 });
 
 test("every validation rule has a golden case", () => {
-  const all = [VS, DR, SE, GW, SC, WE, TM, WP, PC].flatMap((m) => Object.values(m));
+  const all = [VS, DR, SE, GW, SC, WE, TM, WP, PC, EF].flatMap((m) => Object.values(m));
   const missing = all.filter((c) => !seenCodes.has(c));
   assert.deepEqual(missing, [], `rule codes without a golden case: ${missing.join(", ")}`);
 });
