@@ -1,7 +1,8 @@
 // `istioctl analyze` for Remora: validation of every Istio object plus the cross-object analyzers,
 // over every object read (files, a cluster, or both merged). Pure: the caller does the I/O.
 import type { Diagnostic } from "../model/diagnostic.ts";
-import { sortDiagnostics, validateObject } from "../validation/index.ts";
+import { sortDiagnostics, VS, validateObject } from "../validation/index.ts";
+import { ANALYSIS_CODES, type AnalysisMessage } from "./codes.ts";
 import { AnalysisContext } from "./context.ts";
 import { analyzeDestinationRules } from "./destination-rules.ts";
 import { analyzeGateways } from "./gateways.ts";
@@ -22,7 +23,7 @@ export interface AnalyzeOptions {
 export function analyzeInput(input: AnalysisInput, opts: AnalyzeOptions = {}): Diagnostic[] {
   // Objects that fail to convert are already reported by the snapshot input (CFG00xx).
   const out: Diagnostic[] = [...input.snapshot.diagnostics.filter((d) => !/^CFG000[34]$/.test(d.code))];
-  for (const o of input.objects) out.push(...validateObject(o.value, { source: o.origin }));
+  for (const o of input.objects) out.push(...validateObject(o.value, { source: o.origin }).map(asAnalysis));
   const ctx = new AnalysisContext(input);
   analyzeVirtualServices(ctx);
   analyzeDestinationRules(ctx);
@@ -37,6 +38,17 @@ export function analyzeInput(input: AnalysisInput, opts: AnalyzeOptions = {}): D
     ? out.filter((d) => !d.ref?.namespace || d.ref.namespace === opts.namespace)
     : out;
   return sortDiagnostics(dedupe(filtered));
+}
+
+/** Validation warnings that `istioctl analyze` reports under analyzer codes (and levels) of their own. */
+const ANALYZER_CODES: Record<string, AnalysisMessage> = {
+  [VS.UNREACHABLE_RULE]: "VirtualServiceUnreachableRule",
+  [VS.INEFFECTIVE_MATCH]: "VirtualServiceIneffectiveMatch",
+};
+
+function asAnalysis(d: Diagnostic): Diagnostic {
+  const message = ANALYZER_CODES[d.code];
+  return message ? { ...d, ...ANALYSIS_CODES[message] } : d;
 }
 
 function dedupe(list: Diagnostic[]): Diagnostic[] {

@@ -12,6 +12,8 @@ export const ANALYSIS_CODES = {
   NoMatchingWorkloadsFound: { code: "IST0127", severity: "warning" },
   NoServerCertificateVerificationDestinationLevel: { code: "IST0128", severity: "warning" },
   NoServerCertificateVerificationPortLevel: { code: "IST0129", severity: "warning" },
+  VirtualServiceUnreachableRule: { code: "IST0130", severity: "warning" },
+  VirtualServiceIneffectiveMatch: { code: "IST0131", severity: "info" },
   VirtualServiceHostNotFoundInGateway: { code: "IST0132", severity: "warning" },
   ServiceEntryAddressesRequired: { code: "IST0134", severity: "warning" },
   GatewayDuplicateCertificate: { code: "IST0138", severity: "warning" },
