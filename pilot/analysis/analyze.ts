@@ -7,6 +7,7 @@ import { AnalysisContext } from "./context.ts";
 import { analyzeDestinationRules } from "./destination-rules.ts";
 import { analyzeGateways } from "./gateways.ts";
 import type { AnalysisInput } from "./input.ts";
+import { analyzeJwtClaimRoutes } from "./jwt-claim-routes.ts";
 import { analyzeNotImplemented } from "./not-implemented.ts";
 import { analyzeAuthorizationPolicies } from "./security.ts";
 import { analyzeServiceEntries } from "./service-entries.ts";
@@ -32,6 +33,7 @@ export function analyzeInput(input: AnalysisInput, opts: AnalyzeOptions = {}): D
   analyzeServices(ctx);
   analyzeAuthorizationPolicies(ctx);
   analyzeServiceEntries(ctx);
+  analyzeJwtClaimRoutes(ctx);
   analyzeNotImplemented(ctx);
   out.push(...ctx.findings);
   const filtered = opts.namespace

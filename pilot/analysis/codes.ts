@@ -18,6 +18,7 @@ export const ANALYSIS_CODES = {
   ServiceEntryAddressesRequired: { code: "IST0134", severity: "warning" },
   GatewayDuplicateCertificate: { code: "IST0138", severity: "warning" },
   ConflictingGateways: { code: "IST0145", severity: "error" },
+  JwtClaimBasedRoutingWithoutRequestAuthN: { code: "IST0149", severity: "error" },
   InvalidGatewayCredential: { code: "IST0161", severity: "error" },
   GatewayPortNotDefinedOnService: { code: "IST0162", severity: "warning" },
   DestinationRuleSubsetNotSelectPods: { code: "IST0173", severity: "error" },

@@ -17,5 +17,6 @@ export {
   validateObject,
 } from "./validate.ts";
 export { VS } from "./virtual-service.ts";
+export { isJwtClaimHeader } from "./virtual-service-http.ts";
 export { WP } from "./wasm-plugin.ts";
 export { WE, WG } from "./workload-entry.ts";
