@@ -10,7 +10,7 @@ import type { AnalysisInput } from "./input.ts";
 import { analyzeJwtClaimRoutes } from "./jwt-claim-routes.ts";
 import { analyzeNotImplemented } from "./not-implemented.ts";
 import { analyzeAuthorizationPolicies } from "./security.ts";
-import { analyzeServiceEntries } from "./service-entries.ts";
+import { analyzeServiceEntries, analyzeServiceEntryProtocols } from "./service-entries.ts";
 import { analyzeServices } from "./services.ts";
 import { analyzeSidecars } from "./sidecars.ts";
 import { analyzeVirtualServices } from "./virtual-services.ts";
@@ -33,6 +33,7 @@ export function analyzeInput(input: AnalysisInput, opts: AnalyzeOptions = {}): D
   analyzeServices(ctx);
   analyzeAuthorizationPolicies(ctx);
   analyzeServiceEntries(ctx);
+  analyzeServiceEntryProtocols(ctx);
   analyzeJwtClaimRoutes(ctx);
   analyzeNotImplemented(ctx);
   out.push(...ctx.findings);

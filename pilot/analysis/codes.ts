@@ -21,6 +21,7 @@ export const ANALYSIS_CODES = {
   JwtClaimBasedRoutingWithoutRequestAuthN: { code: "IST0149", severity: "error" },
   InvalidGatewayCredential: { code: "IST0161", severity: "error" },
   GatewayPortNotDefinedOnService: { code: "IST0162", severity: "warning" },
+  ConflictingServiceEntryProtocol: { code: "IST0177", severity: "warning" },
   DestinationRuleSubsetNotSelectPods: { code: "IST0173", severity: "error" },
   UnknownDestinationRuleHost: { code: "IST0174", severity: "warning" },
   DuplicateDestinationRule: { code: "ANA0003", severity: "warning" },
