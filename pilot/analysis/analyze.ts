@@ -4,6 +4,7 @@ import type { Diagnostic } from "../model/diagnostic.ts";
 import { sortDiagnostics, VS, validateObject } from "../validation/index.ts";
 import { ANALYSIS_CODES, type AnalysisMessage } from "./codes.ts";
 import { AnalysisContext } from "./context.ts";
+import { analyzeDeployments } from "./deployments.ts";
 import { analyzeDestinationRules } from "./destination-rules.ts";
 import { analyzeGateways } from "./gateways.ts";
 import type { AnalysisInput } from "./input.ts";
@@ -31,6 +32,7 @@ export function analyzeInput(input: AnalysisInput, opts: AnalyzeOptions = {}): D
   analyzeGateways(ctx);
   analyzeSidecars(ctx);
   analyzeServices(ctx);
+  analyzeDeployments(ctx);
   analyzeAuthorizationPolicies(ctx);
   analyzeServiceEntries(ctx);
   analyzeServiceEntryProtocols(ctx);
