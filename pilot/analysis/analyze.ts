@@ -7,6 +7,7 @@ import { AnalysisContext } from "./context.ts";
 import { analyzeDeployments } from "./deployments.ts";
 import { analyzeDestinationRules } from "./destination-rules.ts";
 import { analyzeGateways } from "./gateways.ts";
+import { analyzeInjection } from "./injection.ts";
 import type { AnalysisInput } from "./input.ts";
 import { analyzeJwtClaimRoutes } from "./jwt-claim-routes.ts";
 import { analyzeNotImplemented } from "./not-implemented.ts";
@@ -33,6 +34,7 @@ export function analyzeInput(input: AnalysisInput, opts: AnalyzeOptions = {}): D
   analyzeSidecars(ctx);
   analyzeServices(ctx);
   analyzeDeployments(ctx);
+  analyzeInjection(ctx);
   analyzeAuthorizationPolicies(ctx);
   analyzeServiceEntries(ctx);
   analyzeServiceEntryProtocols(ctx);
