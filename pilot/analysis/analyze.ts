@@ -2,9 +2,11 @@
 // over every object read (files, a cluster, or both merged). Pure: the caller does the I/O.
 import type { Diagnostic } from "../model/diagnostic.ts";
 import { sortDiagnostics, VS, validateObject } from "../validation/index.ts";
+import { analyzeApplicationUids } from "./application-uid.ts";
 import { ANALYSIS_CODES, type AnalysisMessage } from "./codes.ts";
 import { AnalysisContext } from "./context.ts";
 import { analyzeDeployments } from "./deployments.ts";
+import { analyzeDeprecations } from "./deprecations.ts";
 import { analyzeDestinationRules } from "./destination-rules.ts";
 import { analyzeGateways } from "./gateways.ts";
 import { analyzeInjection } from "./injection.ts";
@@ -35,6 +37,8 @@ export function analyzeInput(input: AnalysisInput, opts: AnalyzeOptions = {}): D
   analyzeServices(ctx);
   analyzeDeployments(ctx);
   analyzeInjection(ctx);
+  analyzeApplicationUids(ctx);
+  analyzeDeprecations(ctx);
   analyzeAuthorizationPolicies(ctx);
   analyzeServiceEntries(ctx);
   analyzeServiceEntryProtocols(ctx);

@@ -3,6 +3,7 @@
 import type { Severity } from "../model/diagnostic.ts";
 
 export const ANALYSIS_CODES = {
+  Deprecated: { code: "IST0002", severity: "warning" },
   ReferencedResourceNotFound: { code: "IST0101", severity: "error" },
   NamespaceNotInjected: { code: "IST0102", severity: "info" },
   PodMissingProxy: { code: "IST0103", severity: "warning" },
@@ -22,11 +23,13 @@ export const ANALYSIS_CODES = {
   ServiceEntryAddressesRequired: { code: "IST0134", severity: "warning" },
   DeploymentConflictingPorts: { code: "IST0137", severity: "warning" },
   GatewayDuplicateCertificate: { code: "IST0138", severity: "warning" },
+  InvalidApplicationUID: { code: "IST0144", severity: "warning" },
   ConflictingGateways: { code: "IST0145", severity: "error" },
   ImageAutoWithoutInjectionWarning: { code: "IST0146", severity: "warning" },
   ImageAutoWithoutInjectionError: { code: "IST0147", severity: "error" },
   NamespaceInjectionEnabledByDefault: { code: "IST0148", severity: "info" },
   JwtClaimBasedRoutingWithoutRequestAuthN: { code: "IST0149", severity: "error" },
+  ExternalNameServiceTypeInvalidPortName: { code: "IST0150", severity: "warning" },
   InvalidGatewayCredential: { code: "IST0161", severity: "error" },
   GatewayPortNotDefinedOnService: { code: "IST0162", severity: "warning" },
   ConflictingServiceEntryProtocol: { code: "IST0177", severity: "warning" },

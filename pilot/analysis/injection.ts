@@ -15,7 +15,8 @@ type PodSpec = { containers?: Container[]; initContainers?: Container[]; hostNet
 
 /** `sidecarInjectorWebhook.enableNamespacesByDefault` of the injector's ConfigMap for a revision. */
 function namespacesByDefault(ctx: AnalysisContext, revision: string | undefined): boolean {
-  const name = revision ? `istio-sidecar-injector-${revision}` : "istio-sidecar-injector";
+  const name =
+    revision && revision !== "default" ? `istio-sidecar-injector-${revision}` : "istio-sidecar-injector";
   const cm = ctx.raw("ConfigMap", "").find((o) => o.name === name);
   const values = (cm?.value.data as Record<string, unknown> | undefined)?.values;
   if (typeof values !== "string") return false;
