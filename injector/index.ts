@@ -17,6 +17,7 @@ export {
   KUBE_PARSE_OPTIONS,
   KUBE_STRINGIFY_OPTIONS,
   KubeYamlError,
+  kubeYamlDocuments,
   parseKubeYaml,
   stringifyKubeYaml,
 } from "./kube-yaml.ts";

@@ -130,3 +130,43 @@ test("a revision in the context wins over the config's", () => {
     assert.match(out.pod.metadata?.annotations?.["sidecar.istio.io/status"] ?? "", /"revision":"canary"/);
   }
 });
+
+test("volumes join the pod's by name: istio-envoy and userVolume names the pod has; uninject restores them", () => {
+  const pod = controllerPod();
+  pod.metadata = {
+    ...pod.metadata,
+    annotations: {
+      "sidecar.istio.io/userVolume": JSON.stringify({
+        data: { secret: { secretName: "data-secret" } },
+        certs: { configMap: { name: "certs" } },
+      }),
+      "sidecar.istio.io/userVolumeMount": JSON.stringify({
+        data: { mountPath: "/data" },
+        certs: { mountPath: "/certs" },
+      }),
+    },
+  };
+  pod.spec = {
+    ...(pod.spec as NonNullable<Pod["spec"]>),
+    volumes: [
+      { name: "istio-envoy", emptyDir: {} },
+      { name: "data", configMap: { name: "data" } },
+      { name: "logs", emptyDir: {} },
+    ],
+  };
+  deepFreeze(pod);
+  const out = injectPod(pod, { namespace: "bookinfo", config: defaultInjectionConfig() });
+  assert.equal(out.kind, "injected");
+  if (out.kind !== "injected") return;
+  // One volume per name; the pod's keep their places, new ones follow.
+  assert.deepEqual(out.pod.spec?.volumes, [
+    { name: "istio-envoy", emptyDir: { medium: "Memory" } },
+    { name: "data", secret: { secretName: "data-secret" } },
+    { name: "logs", emptyDir: {} },
+    { name: "certs", configMap: { name: "certs" } },
+  ]);
+  assert.deepEqual(uninjectPod(out.pod), pod);
+  const again = injectPod(out.pod, { namespace: "bookinfo", config: defaultInjectionConfig() });
+  assert.equal(again.kind, "injected");
+  if (again.kind === "injected") assert.deepEqual(again.pod, out.pod, "re-injection is stable");
+});

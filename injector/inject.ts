@@ -18,6 +18,7 @@ import {
   type SidecarStatus,
   uninjectPod,
 } from "./uninject.ts";
+import { mergeVolumes } from "./volumes.ts";
 
 export type InjectOutcome =
   | { kind: "injected"; pod: Pod; decision: Decision; reinjected: boolean }
@@ -147,7 +148,10 @@ export function injectPod(pod: Pod, ctx: InjectContext): InjectOutcome {
   if (!spec.initContainers && parts.initContainers.length) created.push("spec.initContainers");
   if (parts.initContainers.length || spec.initContainers) spec.initContainers = parts.initContainers;
   if (!spec.volumes) created.push("spec.volumes");
-  spec.volumes = [...(spec.volumes ?? []), ...parts.volumes];
+  // By name, as Istio merges its template: never two volumes of one name.
+  const merged = mergeVolumes(spec.volumes ?? [], parts.volumes);
+  spec.volumes = merged.volumes;
+  if (merged.replaced.length) record.volumes = merged.replaced;
   if (template === "gateway") allowLowPorts(spec, record);
 
   // Annotations.
@@ -184,7 +188,7 @@ export function injectPod(pod: Pod, ctx: InjectContext): InjectOutcome {
   const status: SidecarStatus = {
     initContainers: parts.injectedInitContainers.length ? parts.injectedInitContainers : null,
     containers: parts.injectedContainers.length ? parts.injectedContainers : null,
-    volumes: parts.volumes.map((v) => v.name),
+    volumes: [...new Set(parts.volumes.map((v) => v.name))],
     imagePullSecrets: null,
     revision: config.revision,
   };

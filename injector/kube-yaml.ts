@@ -2,7 +2,17 @@
 // sigs.k8s.io/yaml turns it into JSON: `on`/`y` are booleans, `0644` is octal, `.` and timestamps
 // stay strings, mapping keys become strings, `.inf`/`.nan` are refused; see kube-yaml-scalars.ts),
 // with bounds that make hostile input (alias bombs, huge documents) a clear error instead of a hang.
-import { Document, isMap, isScalar, LineCounter, type Node, parseAllDocuments, visit } from "yaml";
+import {
+  Composer,
+  Document,
+  isMap,
+  isScalar,
+  LineCounter,
+  type Node,
+  Parser,
+  visit,
+  type YAMLError,
+} from "yaml";
 import { jsonKey, kubeScalarTags } from "./kube-yaml-scalars.ts";
 
 export const DEFAULT_MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
@@ -61,24 +71,32 @@ export class KubeYamlError extends Error {
  * document are reported on that document; limits that protect the process (size) throw.
  */
 export function parseKubeYaml(text: string, limits: KubeYamlLimits = {}): YamlDocument[] {
+  return [...kubeYamlDocuments(text, limits)];
+}
+
+/**
+ * The documents of a YAML stream one at a time, composed lazily: a consumer that drops each
+ * document after use holds one document's syntax tree at a time instead of the whole stream's
+ * (about a third of the memory for a large file), and can yield between documents.
+ */
+export function* kubeYamlDocuments(text: string, limits: KubeYamlLimits = {}): Generator<YamlDocument> {
   const maxBytes = limits.maxBytes ?? DEFAULT_MAX_DOCUMENT_BYTES;
-  if (Buffer.byteLength(text, "utf8") > maxBytes) {
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes > maxBytes) {
     throw new KubeYamlError(
-      `input is ${Buffer.byteLength(text, "utf8")} bytes, over the ${maxBytes}-byte limit; split it into smaller files`,
+      `input is ${bytes} bytes, over the ${maxBytes}-byte limit; split it into smaller files`,
     );
   }
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { ...KUBE_PARSE_OPTIONS, lineCounter });
-  const list = Array.isArray(docs) ? docs : [];
-  return list.map((doc, index) => {
+  const parser = new Parser(lineCounter.addNewLine);
+  const composer = new Composer({ ...KUBE_PARSE_OPTIONS, lineCounter });
+  let index = 0;
+  for (const doc of composer.compose(parser.parse(text))) {
     // The first line of content (after any `---` marker and leading comments), which is where
     // a reader looks for the object.
     const start = doc.contents?.range?.[0] ?? doc.range?.[0] ?? 0;
     const line = lineCounter.linePos(start).line;
-    const errors = doc.errors.map((e) => {
-      const pos = e.linePos?.[0];
-      return pos ? `line ${pos.line}, column ${pos.col}: ${e.message.split("\n")[0]}` : e.message;
-    });
+    const errors = doc.errors.map((e) => errorText(e, lineCounter));
     let value: unknown;
     if (errors.length === 0) {
       try {
@@ -96,8 +114,16 @@ export function parseKubeYaml(text: string, limits: KubeYamlLimits = {}): YamlDo
         value = undefined;
       } else value = toJsonValue(value);
     }
-    return { index, line, doc, value, errors };
-  });
+    yield { index: index++, line, doc, value, errors };
+  }
+}
+
+// The form errors have always been reported in: the position, then the first line of the
+// message as the yaml library's pretty-printer writes it (which repeats the position).
+function errorText(e: YAMLError, lineCounter: LineCounter): string {
+  if (e.pos[0] === -1) return e.message;
+  const { line, col } = lineCounter.linePos(e.pos[0]);
+  return `line ${line}, column ${col}: ${e.message.split("\n")[0]} at line ${line}, column ${col}:`;
 }
 
 // What sigs.k8s.io/yaml cannot turn into JSON: null mapping keys and infinite or NaN numbers.

@@ -31,7 +31,11 @@ export function mergeContainer(injected: Container, user: Container): Container 
   return out as unknown as Container;
 }
 
-function mergeObject(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+/** `over` merged onto `base` recursively; anything but two objects is replaced. */
+export function mergeObject(
+  base: Record<string, unknown>,
+  over: Record<string, unknown>,
+): Record<string, unknown> {
   const out = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const b = out[k];

@@ -8,6 +8,7 @@ import type { Container, Pod, PodSecurityContext, PodSpec } from "kubernetes-typ
 import * as A from "./annotations.ts";
 import { isObject } from "./config.ts";
 import { type OriginalProbes, PROBE_KINDS, type ProbeKind, restoreProbes } from "./probes.ts";
+import type { ReplacedVolume } from "./volumes.ts";
 
 export type CreatedField =
   | "metadata.labels"
@@ -21,6 +22,8 @@ export interface RestoreRecord {
   labels?: Record<string, string | null>;
   annotations?: Record<string, string | null>;
   probes?: OriginalProbes;
+  /** The pod's own volumes that injected volumes of the same name were merged into. */
+  volumes?: ReplacedVolume[];
   /**
    * Containers injection replaced, as they were: the user's own istio-proxy / istio-init (merged
    * into the injected ones) and app containers a template changed (proxyless gRPC).
@@ -96,7 +99,12 @@ export function uninjectPod(pod: Pod): Pod {
   if (spec.initContainers) spec.initContainers = spec.initContainers.filter((c) => !injected.has(c.name));
   if (spec.volumes && status.volumes) {
     const vols = new Set(status.volumes);
-    spec.volumes = spec.volumes.filter((v) => !vols.has(v.name));
+    const kept = spec.volumes.filter((v) => !vols.has(v.name));
+    // Volumes of the pod's own that injection merged into go back where they were.
+    for (const r of [...(record?.volumes ?? [])].sort((a, b) => a.index - b.index)) {
+      kept.splice(Math.min(r.index, kept.length), 0, r.volume);
+    }
+    spec.volumes = kept;
   }
   if (spec.imagePullSecrets && status.imagePullSecrets) {
     const secrets = new Set(status.imagePullSecrets);

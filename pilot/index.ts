@@ -68,7 +68,6 @@ export {
 export {
   buildSnapshot,
   computeChanges,
-  listConfigFiles,
   loadConfigDir,
   loadConfigFiles,
   mergeMeshConfigText,

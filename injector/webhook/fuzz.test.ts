@@ -1,10 +1,16 @@
 // Fuzzing the webhook: thousands of random and mutated AdmissionReviews (seeded, reproducible)
 // must each get a well-formed AdmissionReview answer or a 4xx, never a 5xx, a crash or a hang;
 // a few hundred go over the real TLS socket, interleaved with valid requests that must still
-// succeed (one bad request never affects another).
+// succeed (one bad request never affects another). Every patch is applied to the pod it came
+// with, and the result must be a pod the API server accepts as far as injection can break it:
+// unique volume and container names, every injected mount naming a volume. The corpus includes
+// what broke those before: pods that already have `istio-envoy`, `userVolume` annotations naming
+// the pod's own volumes, and probes with wrong-typed `httpHeaders`.
 import assert from "node:assert/strict";
 import { Agent, request } from "node:https";
 import { after, describe, test } from "node:test";
+import type { Pod } from "kubernetes-types/core/v1.d.ts";
+import { applyPatch } from "rfc6902";
 import { generateCa, generateServingCert } from "../certs/generate.ts";
 import { defaultInjectionConfig } from "../config.ts";
 import { defaultEngine } from "./default-engine.ts";
@@ -101,6 +107,62 @@ function mutate(root: unknown): unknown {
   return root;
 }
 
+/** Shapes that once made injection produce an invalid pod or an internal error. */
+function knownTroubles(pod: Pod): void {
+  const spec = pod.spec as NonNullable<Pod["spec"]>;
+  const annotations = pod.metadata?.annotations as Record<string, string>;
+  const r = rand();
+  if (r < 0.1)
+    spec.volumes = [
+      ...(spec.volumes ?? []),
+      { name: "istio-envoy", emptyDir: pick([{}, { medium: "Memory" }]) },
+    ];
+  else if (r < 0.2) {
+    const name = pick(["tmp", "istio-envoy", "kube-api-access-abcde", "fresh"]);
+    const source = pick([{ emptyDir: {} }, { configMap: { name: "cm" } }, { secret: { secretName: "s" } }]);
+    annotations["sidecar.istio.io/userVolume"] = JSON.stringify({ [name]: source });
+    annotations["sidecar.istio.io/userVolumeMount"] = JSON.stringify({
+      [name]: { mountPath: `/mnt/${name}` },
+    });
+  } else if (r < 0.3) {
+    const probe = spec.containers[0]?.readinessProbe?.httpGet as Record<string, unknown> | undefined;
+    if (probe)
+      probe.httpHeaders = [
+        { name: pick<unknown>(["X-Ok", 7, null, {}, ["h"], true]), value: pick<unknown>(["v", 1, null]) },
+      ];
+  }
+}
+
+/** What the API server would reject in a patched pod because of injection. */
+function patchedPodProblems(pod: Pod): string[] {
+  const problems: string[] = [];
+  const spec = pod.spec;
+  if (!spec) return problems;
+  const dup = (what: string, names: (string | undefined)[]) => {
+    const seen = new Set<string>();
+    for (const n of names) {
+      if (n === undefined) continue;
+      if (seen.has(n)) problems.push(`duplicate ${what} name ${JSON.stringify(n)}`);
+      seen.add(n);
+    }
+  };
+  dup(
+    "volume",
+    (spec.volumes ?? []).map((v) => v.name),
+  );
+  dup(
+    "container",
+    [...(spec.containers ?? []), ...(spec.initContainers ?? [])].map((c) => c.name),
+  );
+  const volumes = new Set((spec.volumes ?? []).map((v) => v.name));
+  for (const c of [...(spec.containers ?? []), ...(spec.initContainers ?? [])]) {
+    if (!c.name?.startsWith("istio-")) continue;
+    for (const m of c.volumeMounts ?? [])
+      if (!volumes.has(m.name)) problems.push(`${c.name} mounts missing volume ${m.name}`);
+  }
+  return problems;
+}
+
 function fuzzCase(): { body: string; contentType: string } {
   const r = rand();
   if (r < 0.03)
@@ -117,6 +179,7 @@ function fuzzCase(): { body: string; contentType: string } {
   const annotations = pod.metadata!.annotations!;
   for (let i = int(4); i > 0; i--) annotations[pick(ANNOTATIONS)] = String(randomScalar());
   if (rand() < 0.3) pod.metadata!.labels!["sidecar.istio.io/inject"] = pick(["true", "false", "maybe", ""]);
+  knownTroubles(pod);
   const review = makeReview(pod, {
     version: pick(["admission.k8s.io/v1", "admission.k8s.io/v1beta1"] as const),
     uid: `fuzz-${int(1e9)}`,
@@ -154,7 +217,15 @@ function checkAnswer(status: number, text: string, sent: string): void {
   assert.equal(typeof body.response.allowed, "boolean");
   if (body.response.patch !== undefined) {
     assert.equal(body.response.patchType, "JSONPatch");
-    assert.ok(Array.isArray(JSON.parse(Buffer.from(body.response.patch, "base64").toString())));
+    const patch = JSON.parse(Buffer.from(body.response.patch, "base64").toString());
+    assert.ok(Array.isArray(patch));
+    const pod = structuredClone(sentReview.request.object);
+    assert.deepEqual(
+      applyPatch(pod, patch).filter((e) => e !== null),
+      [],
+      "the patch applies to the pod it was made for",
+    );
+    assert.deepEqual(patchedPodProblems(pod), [], `patched pod of ${sent.slice(0, 300)}`);
   }
   if (body.response.allowed === false) assert.equal(typeof body.response.status.message, "string");
 }

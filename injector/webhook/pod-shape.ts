@@ -1,7 +1,9 @@
 // The JSON types of the Pod fields the injection engine reads. The API server decodes a pod into
 // its typed struct before calling webhooks, so it never sends `containers: "x"` or `env: {}`; a
 // body that does was not produced by an API server and is refused as a bad request, naming the
-// field, before the engine sees it.
+// field, before the engine sees it. pod-shape.test.ts keeps this list and the engine in step: it
+// retypes every field of a fully populated pod and fails for any field the engine reads that is
+// not checked here.
 
 type Shape =
   | "string"
@@ -9,8 +11,10 @@ type Shape =
   | "boolean"
   | "object"
   | "int-or-string"
+  /** A resource quantity: `500m`, `1Gi`, or a plain number. */
+  | "number-or-string"
   | { array: Shape }
-  | { map: "string" }
+  | { map: Shape }
   | { fields: Record<string, Shape>; required?: string[] };
 
 const stringList: Shape = { array: "string" };
@@ -22,7 +26,8 @@ const probe: Shape = {
         port: "int-or-string",
         host: "string",
         scheme: "string",
-        httpHeaders: { array: "object" },
+        // Probe rewriting copies every header into the sidecar's bootstrap.
+        httpHeaders: { array: { fields: { name: "string", value: "string" }, required: ["name", "value"] } },
       },
     },
     tcpSocket: { fields: { port: "int-or-string", host: "string" } },
@@ -66,7 +71,8 @@ const container: Shape = {
         capabilities: { fields: { add: stringList, drop: stringList } },
       },
     },
-    resources: { fields: { requests: "object", limits: "object" } },
+    // A user's istio-proxy container is merged into the injected one, resources included.
+    resources: { fields: { requests: { map: "number-or-string" }, limits: { map: "number-or-string" } } },
     restartPolicy: "string",
   },
   required: ["name"],
@@ -125,7 +131,9 @@ function check(shape: Shape, v: unknown): Mismatch | undefined {
         ? typeName(v) === "object"
         : shape === "int-or-string"
           ? typeof v === "string" || Number.isInteger(v)
-          : typeof v === shape;
+          : shape === "number-or-string"
+            ? typeof v === "string" || typeof v === "number"
+            : typeof v === shape;
     return ok
       ? undefined
       : mismatch(
@@ -147,9 +155,11 @@ function check(shape: Shape, v: unknown): Mismatch | undefined {
   const o = v as Record<string, unknown>;
   if ("map" in shape) {
     for (const k in o) {
-      const x = o[k];
-      if (typeof x !== "string")
-        return mismatch((path) => `${path} must be a string, not ${typeName(x)}`, `.${k}`);
+      const p = check(shape.map, o[k]);
+      if (p) {
+        p.segments.push(`.${k}`);
+        return p;
+      }
     }
     return undefined;
   }

@@ -2,13 +2,13 @@
 // and/or a cluster through a kubeconfig, runs validation and the cross-object analyzers, prints the
 // findings. A path that cannot be read is an error, never an all clear; exit 1 when any finding is
 // an error (as istioctl does), 2 for usage problems.
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { stat } from "node:fs/promises";
 import { KubeConfig } from "@kubernetes/client-node";
 import { parseKubeYaml, stringifyKubeYaml } from "../../injector/index.ts";
+import { readConfigPaths } from "../config-files/index.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import { defaultMeshConfig } from "../model/mesh-config.ts";
-import { readConfigFile } from "../registry/file/read-file.ts";
 import { createKubeSource } from "../registry/kube/kube-source.ts";
 import { analyzeInput, formatText } from "./analyze.ts";
 import { DEFAULT_RESOURCES_ORIGIN } from "./context.ts";
@@ -30,55 +30,11 @@ interface Out {
   write(s: string): unknown;
 }
 
-const CONFIG_FILE = /\.(ya?ml|json)$/;
-const MAX_DEPTH = 32;
-
 interface Read {
   objects: unknown[];
   origins: string[];
   diagnostics: Diagnostic[];
   files: number;
-}
-
-const readError = (path: string, err: unknown): Diagnostic => ({
-  code: "CFG0011",
-  severity: "error",
-  message: `cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`,
-  ref: { kind: "File", name: path },
-});
-
-/** YAML/JSON files under a directory, recursively (hidden entries skipped); unreadable entries are errors. */
-function walk(dir: string, into: Read, depth: number, visited: Set<string>): string[] {
-  if (depth > MAX_DEPTH) {
-    into.diagnostics.push(
-      readError(dir, new Error(`more than ${MAX_DEPTH} directory levels (a symlink loop?)`)),
-    );
-    return [];
-  }
-  let names: string[];
-  try {
-    const st = statSync(dir);
-    const id = `${st.dev}:${st.ino}`;
-    if (visited.has(id)) return [];
-    visited.add(id);
-    names = readdirSync(dir).sort();
-  } catch (err) {
-    into.diagnostics.push(readError(dir, err));
-    return [];
-  }
-  const out: string[] = [];
-  for (const name of names) {
-    if (name.startsWith(".")) continue;
-    const p = join(dir, name);
-    try {
-      const st = statSync(p);
-      if (st.isDirectory()) out.push(...walk(p, into, depth + 1, visited));
-      else if (st.isFile() && CONFIG_FILE.test(name)) out.push(p);
-    } catch (err) {
-      into.diagnostics.push(readError(p, err));
-    }
-  }
-  return out;
 }
 
 function addDocuments(text: string, source: string, into: Read): void {
@@ -96,30 +52,32 @@ function addDocuments(text: string, source: string, into: Read): void {
   }
 }
 
-/** Reads the path arguments; returns an error line for a path that does not exist. */
-function readPaths(paths: readonly string[], into: Read, stdin: () => string): string | undefined {
+/**
+ * Reads the path arguments through the one config reader (loops, FIFOs and unreadable entries are
+ * error or warning findings); returns an error line for a path that does not exist.
+ */
+async function readPaths(
+  paths: readonly string[],
+  into: Read,
+  stdin: () => string,
+): Promise<string | undefined> {
   for (const path of paths) {
     if (path === "-") {
       into.files++;
       addDocuments(stdin(), "stdin", into);
       continue;
     }
-    let isDir: boolean;
     try {
-      isDir = statSync(path).isDirectory();
+      await stat(path);
     } catch (err) {
       return `cannot read ${path}: ${(err as Error).message}`;
     }
-    const files = isDir ? walk(path, into, 0, new Set()) : [path];
-    for (const file of files) {
-      into.files++;
-      const r = readConfigFile(file, () => []);
-      into.diagnostics.push(...r.diagnostics);
-      if (r.ok) {
-        into.objects.push(...r.contents.objects);
-        into.origins.push(...r.contents.origins);
-      }
-    }
+    // A document that does not parse is an error finding; the file's other documents are analysed.
+    const r = await readConfigPaths([path]);
+    into.files += r.files.length;
+    into.diagnostics.push(...r.diagnostics);
+    into.objects.push(...r.objects);
+    into.origins.push(...r.origins);
   }
   return undefined;
 }
@@ -145,7 +103,7 @@ export async function runAnalyze(
   }
   const read: Read = { objects: [], origins: [], diagnostics: [], files: 0 };
   // Files come first: like `istioctl analyze FILES`, local files override what the cluster holds.
-  const bad = readPaths(paths, read, stdin);
+  const bad = await readPaths(paths, read, stdin);
   if (bad) {
     stderr.write(`remora analyze: ${bad}\n`);
     return 2;

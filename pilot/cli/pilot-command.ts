@@ -68,6 +68,19 @@ export function addPilotOptions(cmd: Command): Command {
     );
 }
 
+/**
+ * Exits 2 when --config-dir is missing, not a directory or unreadable: a typo must not serve an
+ * empty mesh. Checked before the server code loads, so the answer is immediate.
+ */
+export async function checkConfigDirOption(command: string, opts: PilotCliOptions): Promise<void> {
+  if (!opts.configDir) return;
+  const { configDirProblem } = await import("../config-files/index.ts");
+  const problem = await configDirProblem(opts.configDir);
+  if (!problem) return;
+  process.stderr.write(`remora ${command}: --config-dir ${problem}\n`);
+  process.exit(2);
+}
+
 export function registerPilotCommand(program: Command): void {
   addPilotOptions(
     program
@@ -79,6 +92,7 @@ export function registerPilotCommand(program: Command): void {
     if (opts.configDir && opts.kubeconfig) {
       throw new InvalidArgumentError("use either --config-dir or --kubeconfig, not both");
     }
+    await checkConfigDirOption("pilot", opts);
     const { runPilot } = await import("../server/run.ts");
     await runPilot(opts, { injector: false });
   });

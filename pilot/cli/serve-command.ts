@@ -3,7 +3,7 @@
 import { type Command, InvalidArgumentError } from "commander";
 import { parsePort } from "../../injector/cli.ts";
 import { PORTS } from "../../injector/defaults.ts";
-import { addPilotOptions, type PilotCliOptions } from "./pilot-command.ts";
+import { addPilotOptions, checkConfigDirOption, type PilotCliOptions } from "./pilot-command.ts";
 
 export interface ServeCliOptions extends PilotCliOptions {
   injector: boolean;
@@ -37,6 +37,7 @@ export function registerServeCommand(program: Command): void {
       if (opts.configDir && opts.kubeconfig) {
         throw new InvalidArgumentError("use either --config-dir or --kubeconfig, not both");
       }
+      await checkConfigDirOption("serve", opts);
       const { runPilot } = await import("../server/run.ts");
       await runPilot(opts, { injector: opts.injector, banner: true });
     });

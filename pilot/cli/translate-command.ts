@@ -36,7 +36,7 @@ export function registerTranslateCommand(program: Command): void {
         output: string;
       }) => {
         const { runTranslate } = await import("../translate/translate-cli.ts");
-        process.exitCode = runTranslate(opts, process.stdout, process.stderr);
+        process.exitCode = await runTranslate(opts, process.stdout, process.stderr);
       },
     );
 }

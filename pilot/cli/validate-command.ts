@@ -14,6 +14,6 @@ export function registerValidateCommand(program: Command): void {
     .option("-n, --namespace <ns>", "namespace for objects that name none", "default")
     .action(async (opts: { filename: string[]; output: string; namespace: string }) => {
       const { runValidate } = await import("../validation/validate-cli.ts");
-      process.exitCode = runValidate(opts, process.stdout, process.stderr);
+      process.exitCode = await runValidate(opts, process.stdout, process.stderr);
     });
 }

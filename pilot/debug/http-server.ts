@@ -13,6 +13,10 @@ import { adsClients, configDump } from "./connection-views.ts";
 export interface DebugSources {
   /** True once every source has synced and a snapshot exists. */
   ready(): boolean;
+  /** Why not ready, for the 503 body. */
+  notReady?(): string;
+  /** Health of each config source (/debug/push_status). */
+  sources?(): unknown;
   /** Services and endpoints, for /debug/registryz. */
   registry(): unknown;
   /** Istio configs, for /debug/configz. */
@@ -74,7 +78,7 @@ export async function startDebugServer<S extends XdsSnapshot, P>(
   app.get("/ready", async (_req, reply) => {
     if (sources.ready()) return "ready\n";
     reply.code(503);
-    return "not ready: waiting for config sources to sync\n";
+    return `not ready: ${sources.notReady?.() || "waiting for config sources to sync"}\n`;
   });
   app.get("/version", async () => VERSION);
   app.get("/metrics", async (_req, reply) => {
@@ -102,14 +106,21 @@ export async function startDebugServer<S extends XdsSnapshot, P>(
     ],
   }));
   app.get("/debug/syncz", async () => conns().map(proxyRow));
+  // Every open stream, also those that have not sent a first request (or wait for admission).
   app.get("/debug/connections", async () =>
-    conns().map((c) => ({
-      proxy: c.node.id,
-      id: c.id,
-      mode: c.mode,
-      peer: c.peer,
-      connectedAt: c.connectedAt,
-    })),
+    xds.streamsInfo().map((s) =>
+      s.conn
+        ? {
+            proxy: s.conn.node.id,
+            id: s.conn.id,
+            mode: s.mode,
+            peer: s.peer,
+            connectedAt: s.conn.connectedAt,
+            state: s.state,
+            unsentBytes: s.conn.unsentBytes,
+          }
+        : { id: s.id, mode: s.mode, peer: s.peer, connectedAt: s.openedAt, state: s.state },
+    ),
   );
   app.get("/debug/adsz", async (req, reply) => {
     const q = req.query as { proxyID?: string };
@@ -158,6 +169,7 @@ export async function startDebugServer<S extends XdsSnapshot, P>(
       pushQueue: xds.queueSize,
       pushes: xds.pushHistory(),
       nacks,
+      sources: sources.sources?.() ?? [],
       diagnostics: [...sources.diagnostics(), ...xds.translationDiagnostics()],
     };
   });

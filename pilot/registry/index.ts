@@ -1,5 +1,7 @@
 // Public surface of the config sources: files, Kubernetes, and the aggregate that turns them into
 // debounced, versioned MeshSnapshots.
+
+export type { ObjectCheck } from "../config-files/index.ts";
 export {
   type Aggregate,
   type AggregateOptions,
@@ -14,9 +16,8 @@ export {
   type FileSourceOptions,
   validateFileObject,
 } from "./file/file-source.ts";
-export type { ObjectCheck } from "./file/read-file.ts";
 export { Backoff, type BackoffOptions } from "./kube/backoff.ts";
 export { istioKinds, KUBE_KINDS, meshConfigMapKind, type WatchedKind } from "./kube/kinds.ts";
 export { createKubeSource, type KubeSource, type KubeSourceOptions } from "./kube/kube-source.ts";
 export { ListWatch, type ListWatchOptions, type RawObject } from "./kube/list-watch.ts";
-export { ChangeEmitter, type ConfigSource, type SourceContents } from "./source.ts";
+export { ChangeEmitter, type ConfigSource, type SourceContents, type SourceStatus } from "./source.ts";

@@ -13,6 +13,19 @@ export interface SourceContents {
   diagnostics: readonly Diagnostic[];
 }
 
+/** How a source is doing right now (readiness, /debug/push_status, metrics, logs). */
+export interface SourceStatus {
+  id: string;
+  /** The first full read succeeded. */
+  synced: boolean;
+  /** Some of what the source holds is no longer known to be current (e.g. a hung API server). */
+  stale: boolean;
+  /** Problems with the source itself (not with the objects it holds), e.g. CFG0016 stale. */
+  diagnostics: Diagnostic[];
+  /** Per-part detail (per kind for a cluster), for debug output and metrics. */
+  parts?: { name: string; synced: boolean; stale: boolean; detail?: Record<string, unknown> }[];
+}
+
 export interface ConfigSource {
   /** Stable identity, e.g. `file:samples` or `cluster:Kubernetes`. */
   readonly id: string;
@@ -26,6 +39,8 @@ export interface ConfigSource {
   contents(): SourceContents;
   /** Called with the kinds that changed (e.g. `Service`, `EndpointSlice`, `VirtualService`). */
   onChange(listener: (kinds: ReadonlySet<string>) => void): () => void;
+  /** Health of the source now. */
+  status?(): SourceStatus;
 }
 
 /** A small listener list shared by the sources. */

@@ -80,6 +80,9 @@ export function createMeshFeed(opts: MeshFeedOptions): SnapshotFeed<MeshSnapshot
       await aggregate.start();
     },
     stop: () => aggregate.stop(),
+    status: () => [
+      source.status?.() ?? { id: source.id, synced: source.synced, stale: false, diagnostics: [] },
+    ],
     registry: registryView,
     configs: configView,
     endpointShards,

@@ -27,6 +27,9 @@ export interface RunOptions {
   banner?: boolean;
 }
 
+/** A shutdown that has not finished after this long exits anyway. */
+const SHUTDOWN_BACKSTOP_MS = 15_000;
+
 const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 /**
@@ -124,6 +127,11 @@ async function start(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): 
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    // Nothing (a hung source, a stuck client) may keep a terminating process alive.
+    setTimeout(() => {
+      log.error({ signal }, "shutdown did not finish in time; exiting anyway");
+      process.exit(1);
+    }, SHUTDOWN_BACKSTOP_MS).unref();
     log.info({ signal }, "shutting down: closing xDS streams so proxies reconnect elsewhere");
     await injector?.close();
     await pilot.close(5_000);

@@ -1,63 +1,54 @@
-// Reads a directory (or files) of Kubernetes and Istio YAML into SnapshotInput: the thin I/O
-// wrapper around objectsToSnapshotInput, used by `remora translate` and the golden tests.
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { parseKubeYaml } from "../../injector/index.ts";
+// Reads Kubernetes and Istio YAML into SnapshotInput: the thin I/O wrapper around
+// objectsToSnapshotInput. `loadConfigDir` (used by `remora translate`) goes through the one
+// config reader (pilot/config-files); `loadConfigFiles` reads fixed files the repository ships
+// (golden tests, benchmarks) synchronously with the same document parser.
+import { readFileSync } from "node:fs";
+import { configChunks, invalidDocument, readConfigPaths } from "../config-files/index.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { MeshConfig } from "../model/mesh-config.ts";
 import type { SnapshotInput } from "../model/snapshot.ts";
 import { objectsToSnapshotInput } from "./objects-input.ts";
 
-const YAML_FILE = /\.(ya?ml|json)$/;
-
-/** YAML/JSON files under `dir`, recursively, in name order (hidden entries skipped). */
-export function listConfigFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    if (name.startsWith(".")) continue;
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...listConfigFiles(p));
-    else if (YAML_FILE.test(name)) out.push(p);
-  }
-  return out;
+function toInput(
+  objects: unknown[],
+  origins: string[],
+  diagnostics: Diagnostic[],
+  meshConfig: MeshConfig,
+): SnapshotInput {
+  const input = objectsToSnapshotInput(objects, meshConfig, (i) => origins[i] ?? "file");
+  return { ...input, diagnostics: [...diagnostics, ...input.diagnostics] };
 }
 
-/** Parses the given files into SnapshotInput; objects carry `file:<path>:<line>` as their source. */
+/** Parses the given files (repository fixtures); objects carry `file:<path>:<line>` as their source. */
 export function loadConfigFiles(files: readonly string[], meshConfig: MeshConfig): SnapshotInput {
   const objects: unknown[] = [];
-  const sources: string[] = [];
+  const origins: string[] = [];
   const diagnostics: Diagnostic[] = [];
   for (const file of files) {
-    let docs: ReturnType<typeof parseKubeYaml>;
     try {
-      docs = parseKubeYaml(readFileSync(file, "utf8"));
+      for (const c of configChunks(readFileSync(file, "utf8"))) {
+        if (c.errors.length > 0) diagnostics.push(invalidDocument(file, c));
+        for (const o of c.objects) {
+          objects.push(o);
+          origins.push(`file:${file}:${c.line}`);
+        }
+      }
     } catch (err) {
       diagnostics.push({
         code: "CFG0011",
         severity: "error",
         message: `cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`,
       });
-      continue;
-    }
-    for (const d of docs) {
-      if (d.errors.length > 0) {
-        diagnostics.push({
-          code: "CFG0012",
-          severity: "error",
-          message: `${file}: YAML document ${d.index + 1} is invalid: ${d.errors.join("; ")}`,
-        });
-        continue;
-      }
-      if (d.value === undefined || d.value === null) continue;
-      objects.push(d.value);
-      sources.push(`file:${file}:${d.line}`);
     }
   }
-  const input = objectsToSnapshotInput(objects, meshConfig, (i) => sources[i] ?? "file");
-  return { ...input, diagnostics: [...diagnostics, ...input.diagnostics] };
+  return toInput(objects, origins, diagnostics, meshConfig);
 }
 
-/** Reads every YAML/JSON file under `dir`. */
-export function loadConfigDir(dir: string, meshConfig: MeshConfig): SnapshotInput {
-  return loadConfigFiles(listConfigFiles(dir), meshConfig);
+/** Reads every config file under the given files and directories (user paths: never blocks). */
+export async function loadConfigDir(
+  paths: string | readonly string[],
+  meshConfig: MeshConfig,
+): Promise<SnapshotInput> {
+  const r = await readConfigPaths(typeof paths === "string" ? [paths] : paths);
+  return toInput(r.objects, r.origins, r.diagnostics, meshConfig);
 }

@@ -52,8 +52,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const dupMessages = (diags: readonly { code: string; message: string }[]) =>
   diags.filter((d) => d.code === "CFG0020").map((d) => d.message);
 
-test("the same Kubernetes or Istio object in two files: the first file's is used, CFG0020 names both", () => {
-  const input = loadConfigDir(dir, defaultMeshConfig());
+test("the same Kubernetes or Istio object in two files: the first file's is used, CFG0020 names both", async () => {
+  const input = await loadConfigDir(dir, defaultMeshConfig());
   assert.deepEqual(
     input.kube.services.map((s) => s.spec?.ports?.[0]?.port),
     [9080],

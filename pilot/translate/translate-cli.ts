@@ -2,7 +2,7 @@
 // gate, printed as one object {listeners, routes, clusters, endpoints, diagnostics} in Envoy's
 // proto field names. What is printed is what would be served (resources failing the gate are
 // left out and explained in diagnostics).
-import { existsSync, statSync } from "node:fs";
+import { stat } from "node:fs/promises";
 import { stringifyKubeYaml } from "../../injector/index.ts";
 import { checkProxyConfig } from "../envoy/check.ts";
 import { defaultMeshConfig } from "../model/mesh-config.ts";
@@ -69,7 +69,7 @@ function metaValue(key: string, v: string): { value: unknown } | { error: string
 }
 
 /** Runs the command; returns the exit code (0 ok, 1 error diagnostics, 2 usage or input error). */
-export function runTranslate(opts: TranslateCliOptions, out: Writable, err: Writable): number {
+export async function runTranslate(opts: TranslateCliOptions, out: Writable, err: Writable): Promise<number> {
   const kinds = TYPES[opts.type];
   if (!kinds) {
     err.write(
@@ -81,7 +81,8 @@ export function runTranslate(opts: TranslateCliOptions, out: Writable, err: Writ
     err.write(`remora translate: -o must be yaml or json, not "${opts.output}"\n`);
     return 2;
   }
-  if (!existsSync(opts.configDir) || !statSync(opts.configDir).isDirectory()) {
+  const dir = await stat(opts.configDir).catch(() => undefined);
+  if (!dir?.isDirectory()) {
     err.write(`remora translate: --config-dir ${opts.configDir} is not a directory\n`);
     return 2;
   }
@@ -103,7 +104,7 @@ export function runTranslate(opts: TranslateCliOptions, out: Writable, err: Writ
   // The same reader and per-file rules as `serve --config-dir` (a file with an invalid object is
   // left out and reported), so what is printed is what serve would use.
   const source = createFileSource({ dir: opts.configDir, watch: false, pollMs: 0 });
-  source.rescan();
+  await source.rescan();
   const c = source.contents();
   const input = objectsToSnapshotInput(c.objects, defaultMeshConfig(), (i) => c.origins[i] ?? "file");
   const snapshot = buildSnapshot({ ...input, diagnostics: [...c.diagnostics, ...input.diagnostics] });

@@ -1,10 +1,10 @@
 // `remora validate -f FILE`: validates networking.istio.io objects offline with the same rules as
 // the validating webhook. Diagnostics go to stdout (YAML, or JSON with -o json), a summary to
 // stderr; the exit code is 1 when any error was found.
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { stringifyKubeYaml } from "../../injector/index.ts";
+import { expandConfigPaths, readRegularFile } from "../config-files/index.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
-import { listConfigFiles } from "../snapshot/index.ts";
 import { sortDiagnostics, validateDocuments } from "./validate.ts";
 
 export interface ValidateCliOptions {
@@ -22,17 +22,12 @@ function readStdin(): string {
   return readFileSync(0, "utf8");
 }
 
-function expand(path: string): string[] {
-  if (path === "-") return ["-"];
-  return statSync(path).isDirectory() ? listConfigFiles(path) : [path];
-}
-
 export function formatDiagnostics(list: readonly Diagnostic[], output: string): string {
   if (output === "json") return `${JSON.stringify(list, null, 2)}\n`;
   return list.length === 0 ? "" : stringifyKubeYaml(list);
 }
 
-export function runValidate(opts: ValidateCliOptions, stdout: Out, stderr: Out): number {
+export async function runValidate(opts: ValidateCliOptions, stdout: Out, stderr: Out): Promise<number> {
   if (opts.output !== "yaml" && opts.output !== "json") {
     stderr.write(`remora validate: unknown output format ${JSON.stringify(opts.output)}; use yaml or json\n`);
     return 2;
@@ -44,20 +39,39 @@ export function runValidate(opts: ValidateCliOptions, stdout: Out, stderr: Out):
   const all: Diagnostic[] = [];
   let files = 0;
   for (const arg of opts.filename) {
-    let paths: string[];
-    try {
-      paths = expand(arg);
-    } catch (err) {
-      stderr.write(`remora validate: cannot read ${arg}: ${(err as Error).message}\n`);
-      return 2;
+    let paths: string[] = ["-"];
+    if (arg !== "-") {
+      // Files and directories through the one config reader: loops, FIFOs and unreadable
+      // entries inside a directory are findings; an argument that cannot be read is a usage error.
+      const expanded = await expandConfigPaths([arg]);
+      const fatal = expanded.diagnostics.find((d) => d.severity === "error" && d.ref?.name === arg);
+      if (fatal) {
+        stderr.write(`remora validate: ${fatal.message}\n`);
+        return 2;
+      }
+      all.push(...expanded.diagnostics);
+      paths = expanded.files;
     }
     for (const path of paths) {
       let text: string;
-      try {
-        text = path === "-" ? readStdin() : readFileSync(path, "utf8");
-      } catch (err) {
-        stderr.write(`remora validate: cannot read ${path}: ${(err as Error).message}\n`);
-        return 2;
+      if (path === "-") {
+        try {
+          text = readStdin();
+        } catch (err) {
+          stderr.write(`remora validate: cannot read stdin: ${(err as Error).message}\n`);
+          return 2;
+        }
+      } else {
+        const r = await readRegularFile(path);
+        if (!r.ok) {
+          if (path === arg) {
+            stderr.write(`remora validate: ${r.diagnostic.message}\n`);
+            return 2;
+          }
+          all.push(r.diagnostic);
+          continue;
+        }
+        text = r.bytes.toString("utf8");
       }
       files++;
       all.push(

@@ -1,6 +1,9 @@
 // One ADS stream (SotW or delta): applies the protocol rules to incoming requests (ACK, NACK,
 // stale nonce, subscribe/unsubscribe) and writes responses for a prepared config. Everything here
 // is synchronous; the only wait is for a congested stream to drain, which the push queue awaits.
+// The stream counts the bytes it wrote that HTTP/2 has not taken yet (a client that does not read
+// leaves them there): above `sendBufferBytes` it is congested and the server writes nothing more
+// until it drains.
 import { randomBytes } from "node:crypto";
 import type { XdsKind } from "../model/proxy-config.ts";
 import type { XdsMetrics } from "./metrics.ts";
@@ -26,10 +29,8 @@ import {
 } from "./wire.ts";
 
 export interface ConnectionSink {
-  /** Writes one encoded response; false means the stream is congested. */
-  write(frame: GrpcFrame): boolean;
-  /** Resolves when the stream can take more, or rejects after the timeout. */
-  drain(timeoutMs: number): Promise<void>;
+  /** Writes one encoded response; `flushed` runs once HTTP/2 has taken its bytes. */
+  write(frame: GrpcFrame, flushed: () => void): unknown;
 }
 
 export interface ConnectionHooks {
@@ -77,7 +78,6 @@ export class XdsConnection<P = unknown> {
   readonly connectedAt = new Date();
   readonly watches = new Map<XdsKind, TypeWatch>();
   config: PreparedConfig | undefined;
-  congested = false;
   closed = false;
   /** The last full-config watermark: snapshot version the proxy was pushed. */
   pushedVersion = "";
@@ -90,6 +90,18 @@ export class XdsConnection<P = unknown> {
   secrets: SecretState | undefined;
   private nonceCounter = 0;
   private readonly noncePrefix = randomBytes(4).toString("hex");
+  private unsent = 0;
+  /** Sizes of the writes HTTP/2 has not taken yet, oldest first (its callbacks come in order). */
+  private readonly inFlight: number[] = [];
+  private drainWaiters: (() => void)[] = [];
+  private readonly flushed = () => {
+    this.unsent -= this.inFlight.shift() ?? 0;
+    if (this.drainWaiters.length > 0 && !this.congested) {
+      const ws = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const w of ws) w();
+    }
+  };
 
   constructor(
     readonly mode: "sotw" | "delta",
@@ -99,6 +111,8 @@ export class XdsConnection<P = unknown> {
     private readonly sink: ConnectionSink,
     private readonly metrics: XdsMetrics,
     private readonly hooks: ConnectionHooks,
+    /** Unsent bytes above which the stream is congested (XdsServerOptions.sendBufferBytes). */
+    private readonly sendBufferBytes = Number.POSITIVE_INFINITY,
   ) {
     this.id = `${node.id}-${++counter}`;
     this.identity = parsePeer(peer);
@@ -107,6 +121,23 @@ export class XdsConnection<P = unknown> {
   /** The set this stream is served for a kind: the shared config's, except for secrets. */
   private setFor(config: PreparedConfig, kind: XdsKind): TypeSet {
     return kind === "secret" ? (this.secrets?.set ?? EMPTY_SECRET_SET) : config.types[kind];
+  }
+
+  /** Bytes written that HTTP/2 has not taken yet. */
+  get unsentBytes(): number {
+    return this.unsent;
+  }
+
+  /** True while more than sendBufferBytes are unsent: nothing more should be written. */
+  get congested(): boolean {
+    return this.unsent > this.sendBufferBytes;
+  }
+
+  private send(frame: GrpcFrame): void {
+    const n = frame.bytes.length;
+    this.unsent += n;
+    this.inFlight.push(n);
+    this.sink.write(frame, this.flushed);
   }
 
   private nonce(): string {
@@ -254,7 +285,7 @@ export class XdsConnection<P = unknown> {
       this.metrics.pushTime.observe({ type }, Math.max(0, Date.now() - startedAt) / 1000);
       this.metrics.configSize.observe({ type }, size);
       bytes += size;
-      if (!this.sink.write(frame)) this.congested = true;
+      this.send(frame);
     }
     return bytes;
   }
@@ -301,15 +332,25 @@ export class XdsConnection<P = unknown> {
     );
   }
 
-  /** Writes bytes produced elsewhere (benchmark baselines); no state changes. */
-  writeRaw(frame: GrpcFrame): boolean {
-    return this.sink.write(frame);
+  /** Writes bytes produced elsewhere (benchmark baselines); no protocol state changes. */
+  writeRaw(frame: GrpcFrame): void {
+    this.send(frame);
   }
 
-  async drain(timeoutMs: number): Promise<void> {
-    if (!this.congested) return;
-    await this.sink.drain(timeoutMs);
-    this.congested = false;
+  /** Resolves once the stream is no longer congested; rejects after `timeoutMs`. */
+  drain(timeoutMs: number): Promise<void> {
+    if (!this.congested) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(t);
+        resolve();
+      };
+      const t = setTimeout(() => {
+        this.drainWaiters = this.drainWaiters.filter((w) => w !== done);
+        reject(new Error(`${this.unsent} bytes still unsent after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.drainWaiters.push(done);
+    });
   }
 
   /** Per-type sync state for debug output. */

@@ -1,8 +1,10 @@
 // A minimal xDS backend over hand-made snapshots (services with endpoints), used by the server's
 // own tests and benchmarks so they exercise the protocol and push machinery without translation.
 // Emits the sidecar shape: EDS clusters, their load assignments, one HTTP listener and RDS per port.
-import type { EnvoyJson, ProxyConfig } from "../model/proxy-config.ts";
+import { encodeJson } from "../envoy/proto.ts";
+import { type EnvoyJson, type ProxyConfig, TYPE_URLS } from "../model/proxy-config.ts";
 import type { ChangeSet } from "../model/snapshot.ts";
+import type { ResourceEncoder } from "./resources.ts";
 import type { ParseResult, XdsBackend, XdsSnapshot } from "./types.ts";
 import type { XdsNode } from "./wire.ts";
 
@@ -48,6 +50,18 @@ export function fakeSnapshot(
     services,
     ...(broken ? { broken } : {}),
   };
+}
+
+/** Encodes with Envoy's descriptor and nothing else (the mesh backend also checks). */
+export const fakeEncoder: ResourceEncoder = (kind, json) => encodeJson(TYPE_URLS[kind], json);
+
+/** `n` services `svc<i>.default.svc.cluster.local:80`, each with `eps` endpoints `10.<base>.<i>.<j>`. */
+export function fakeServices(n: number, eps = 2, base = 1): FakeService[] {
+  return Array.from({ length: n }, (_, i) => ({
+    host: `svc${i}.default.svc.cluster.local`,
+    port: 80,
+    endpoints: Array.from({ length: eps }, (_, j) => ({ address: `10.${base}.${i}.${j + 1}`, port: 8080 })),
+  }));
 }
 
 export function clusterName(s: FakeService): string {

@@ -126,7 +126,7 @@ export function createXdsMetrics(registry = new Registry()): XdsMetrics {
     }),
     rejectedStreams: new Counter({
       name: "remora_xds_rejected_streams_total",
-      help: "xDS streams refused, by reason (no node, bad node, admission timeout, shutdown).",
+      help: "xDS streams refused or closed by the server, by reason (no node, bad node, admission, shutdown, first request timeout, send timeout, unsent bytes, malformed request).",
       labelNames: ["reason"],
       registers: [registry],
     }),

@@ -61,9 +61,23 @@ export interface XdsServerOptions {
   newStreamBurst: number;
   /** A stream waiting longer than this for admission gets RESOURCE_EXHAUSTED. */
   admissionTimeoutMs: number;
-  /** A write not drained within this time closes the stream (the proxy reconnects). */
+  /** A congested stream that does not drain within this time is closed (the proxy reconnects). */
   sendTimeoutMs: number;
-  maxMessageBytes: number;
+  /** Largest response: a full SotW config of a large mesh (grpc-js defaults to 4 MiB). */
+  maxSendMessageBytes: number;
+  /** Largest request. Requests are names and nonces; Istio accepts 4 MiB. */
+  maxReceiveMessageBytes: number;
+  /** Request bytes decoded per event-loop turn; more wait for the next turn, their streams paused. */
+  decodeBytesPerTurn: number;
+  /**
+   * Unsent response bytes above which a stream is congested: nothing more is written to it (a
+   * push or an answer waits for it to drain, at most sendTimeoutMs).
+   */
+  sendBufferBytes: number;
+  /** A stream holding more unsent bytes than this when another response is due is closed. */
+  maxUnsentBytes: number;
+  /** A stream that sends no request within this time of opening is closed. */
+  firstRequestTimeoutMs: number;
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
 }
@@ -74,7 +88,12 @@ export const DEFAULT_XDS_OPTIONS: XdsServerOptions = {
   newStreamBurst: 250,
   admissionTimeoutMs: 10_000,
   sendTimeoutMs: 10_000,
-  maxMessageBytes: 256 * 1024 * 1024,
+  maxSendMessageBytes: 256 * 1024 * 1024,
+  maxReceiveMessageBytes: 4 * 1024 * 1024,
+  decodeBytesPerTurn: 8 * 1024 * 1024,
+  sendBufferBytes: 1024 * 1024,
+  maxUnsentBytes: 64 * 1024 * 1024,
+  firstRequestTimeoutMs: 10_000,
   keepaliveTimeMs: 30_000,
   keepaliveTimeoutMs: 10_000,
 };

@@ -266,8 +266,9 @@ function method(path: string, decode: (b: Buffer) => unknown): MethodDefinition<
 }
 
 /**
- * The server-side ADS definition. Responses are pre-encoded GrpcFrames (or Buffers);
- * requests decode to plain objects. Method names match the descriptor, checked at load.
+ * The server-side ADS definition. Responses are pre-encoded GrpcFrames (or Buffers); requests
+ * arrive as raw bytes, which the server decodes (decodeSotwRequest / decodeDeltaRequest) under its
+ * decode budget. Method names match the descriptor, checked at load.
  */
 export function adsServiceDefinition(): ServiceDefinition {
   const svc = envoyRoot().lookupService(ADS_SERVICE);
@@ -277,8 +278,8 @@ export function adsServiceDefinition(): ServiceDefinition {
       throw new Error(`${ADS_SERVICE}.${m} missing from descriptor`);
   }
   return {
-    StreamAggregatedResources: method(SOTW_PATH, decodeSotwRequest),
-    DeltaAggregatedResources: method(DELTA_PATH, decodeDeltaRequest),
+    StreamAggregatedResources: method(SOTW_PATH, identity),
+    DeltaAggregatedResources: method(DELTA_PATH, identity),
   } as unknown as ServiceDefinition;
 }
 

@@ -5,16 +5,25 @@ import * as grpc from "@grpc/grpc-js";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { XdsKind } from "../model/proxy-config.ts";
 import { type ConnectionHooks, type ConnectionSink, XdsConnection } from "./connection.ts";
+import { DecodeBudget } from "./decode-budget.ts";
 import { installFramedSend } from "./framed-send.ts";
 import { createXdsMetrics, type XdsMetrics } from "./metrics.ts";
 import type { PeerAuthenticator, PeerIdentity, VerifiedIdentity } from "./peer.ts";
 import { Admission, PushQueue, type PushRequest } from "./push-queue.ts";
 import type { PreparedConfig, ResourceEncoder } from "./resources.ts";
 import { type SecretProvider, SecretServing } from "./secrets.ts";
+import { resetCallStream } from "./stream-reset.ts";
 import { Translations } from "./translations.ts";
 import { DEFAULT_XDS_OPTIONS, type XdsBackend, type XdsServerOptions, type XdsSnapshot } from "./types.ts";
 import type { NackRecord } from "./watch.ts";
-import { adsServiceDefinition, type DeltaRequest, type GrpcFrame, type SotwRequest } from "./wire.ts";
+import {
+  adsServiceDefinition,
+  type DeltaRequest,
+  decodeDeltaRequest,
+  decodeSotwRequest,
+  type GrpcFrame,
+  type SotwRequest,
+} from "./wire.ts";
 
 export interface XdsLogger {
   debug(obj: object, msg: string): void;
@@ -39,7 +48,21 @@ export interface PushRecord {
 }
 
 type AnyRequest = SotwRequest | DeltaRequest;
-type Call = grpc.ServerDuplexStream<AnyRequest, GrpcFrame>;
+/** Requests arrive as raw bytes and are decoded under the server's decode budget. */
+type Call = grpc.ServerDuplexStream<Buffer, GrpcFrame>;
+
+/** An ADS stream, from the moment it opens (before its first request) until it closes. */
+export interface StreamInfo {
+  id: string;
+  mode: "sotw" | "delta";
+  peer: string;
+  openedAt: Date;
+  /** `waiting` for the first request, `admitting` (waiting for a token), `open`. */
+  state: "waiting" | "admitting" | "open";
+  conn?: XdsConnection<unknown>;
+}
+
+let streamCounter = 0;
 
 function grpcError(code: grpc.status, details: string): grpc.ServiceError {
   return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
@@ -54,6 +77,9 @@ export class XdsServer<S extends XdsSnapshot, P> {
   snapshotAt = 0;
   private readonly conns = new Set<XdsConnection<P>>();
   private readonly calls = new Map<XdsConnection<P>, Call>();
+  /** Every open stream, counted in pilot_xds from the moment it opens. */
+  private readonly streams = new Map<Call, StreamInfo>();
+  private readonly decodeBudget: DecodeBudget<Call>;
   private readonly translations: Translations<S, P>;
   private readonly queue: PushQueue<XdsConnection<P>>;
   private readonly admission: Admission;
@@ -79,6 +105,12 @@ export class XdsServer<S extends XdsSnapshot, P> {
     this.translations = new Translations(backend, encoder, this.metrics);
     this.queue = new PushQueue(this.options.pushConcurrency, (c, r) => this.pushOne(c, r));
     this.admission = new Admission(this.options.maxNewStreamsPerSecond, this.options.newStreamBurst);
+    this.decodeBudget = new DecodeBudget<Call>(this.options.decodeBytesPerTurn, {
+      pause: (call) => call.pause(),
+      resume: (call) => {
+        if (!call.cancelled && !call.destroyed) call.resume();
+      },
+    });
     this.hooks = {
       respond: (conn, kinds) => this.respond(conn as XdsConnection<P>, kinds),
       onNack: (conn, kind, record) => this.onNack(conn as XdsConnection<P>, kind, record),
@@ -109,8 +141,8 @@ export class XdsServer<S extends XdsSnapshot, P> {
   listen(host: string, port: number): Promise<number> {
     const o = this.options;
     const server = new grpc.Server({
-      "grpc.max_send_message_length": o.maxMessageBytes,
-      "grpc.max_receive_message_length": o.maxMessageBytes,
+      "grpc.max_send_message_length": o.maxSendMessageBytes,
+      "grpc.max_receive_message_length": o.maxReceiveMessageBytes,
       "grpc.keepalive_time_ms": o.keepaliveTimeMs,
       "grpc.keepalive_timeout_ms": o.keepaliveTimeoutMs,
       "grpc.keepalive_permit_without_calls": 1,
@@ -140,6 +172,16 @@ export class XdsServer<S extends XdsSnapshot, P> {
 
   connections(): XdsConnection<P>[] {
     return [...this.conns];
+  }
+
+  /** Most request bytes that ever waited for a later turn of the decode budget (tests, debug). */
+  get decodeQueuePeakBytes(): number {
+    return this.decodeBudget.peakQueuedBytes;
+  }
+
+  /** Every open stream, including those that have not sent a first request yet (debug output). */
+  streamsInfo(): StreamInfo[] {
+    return [...this.streams.values()];
   }
 
   pushHistory(): readonly PushRecord[] {
@@ -229,26 +271,62 @@ export class XdsServer<S extends XdsSnapshot, P> {
     return config;
   }
 
+  /**
+   * Answers a request. Every response path obeys the same back-pressure: a congested stream gets
+   * nothing now; the answer becomes a push, which waits for the stream to drain (at most
+   * sendTimeoutMs), so a client that asks again and again without reading costs one pending push,
+   * not a response per request.
+   */
   private respond(conn: XdsConnection<P>, kinds: XdsKind[]): void {
+    if (conn.congested) {
+      if (this.overUnsentLimit(conn)) return;
+      const now = Date.now();
+      this.queue.enqueue(conn, { startedAt: now, enqueuedAt: now, reason: "request" });
+      return;
+    }
     const config = this.configFor(conn);
     if (!config || !this.snapshot) return; // No snapshot yet: the first snapshot answers every open watch.
     this.secrets.refresh(conn, this.snapshot, kinds);
     conn.push(config, kinds, Date.now());
   }
 
+  /** Closes a stream whose unsent bytes are over the limit; true if it did. */
+  private overUnsentLimit(conn: XdsConnection<P>): boolean {
+    if (conn.unsentBytes <= this.options.maxUnsentBytes) return false;
+    this.log.warn(
+      { proxy: conn.node.id, unsentBytes: conn.unsentBytes },
+      "xDS stream holds too many unsent bytes; closing it so the proxy reconnects",
+    );
+    this.metrics.rejectedStreams.inc({ reason: "unsent_bytes" });
+    this.closeConnection(
+      conn,
+      grpc.status.RESOURCE_EXHAUSTED,
+      `the stream is not reading: ${conn.unsentBytes} response bytes unsent, over the ${this.options.maxUnsentBytes}-byte limit`,
+      true,
+    );
+    return true;
+  }
+
   private async pushOne(conn: XdsConnection<P>, req: PushRequest): Promise<void> {
     if (conn.closed) return;
     this.metrics.queueTime.observe((Date.now() - req.enqueuedAt) / 1000);
     if (conn.congested) {
+      if (this.overUnsentLimit(conn)) return;
       try {
         await conn.drain(this.options.sendTimeoutMs);
       } catch {
         this.metrics.writeTimeouts.inc();
+        this.metrics.rejectedStreams.inc({ reason: "send_timeout" });
         this.log.warn(
-          { proxy: conn.node.id },
+          { proxy: conn.node.id, unsentBytes: conn.unsentBytes },
           "xDS stream did not drain in time; closing it so the proxy reconnects",
         );
-        this.closeConnection(conn, grpc.status.UNAVAILABLE, "send timeout: the stream is not reading");
+        this.closeConnection(
+          conn,
+          grpc.status.UNAVAILABLE,
+          `send timeout: the stream is not reading (${conn.unsentBytes} response bytes unsent for ${this.options.sendTimeoutMs} ms)`,
+          true,
+        );
         return;
       }
     }
@@ -290,20 +368,37 @@ export class XdsServer<S extends XdsSnapshot, P> {
     );
   }
 
-  private closeConnection(conn: XdsConnection<P>, code: grpc.status, details: string): void {
+  /**
+   * Ends a stream with a status. `reset` also resets its HTTP/2 stream, for a client that does
+   * not read: its status would otherwise wait behind the unsent responses forever.
+   */
+  private closeConnection(conn: XdsConnection<P>, code: grpc.status, details: string, reset = false): void {
     const call = this.calls.get(conn);
     this.dropConnection(conn);
-    if (call && !call.cancelled) call.emit("error", grpcError(code, details));
+    if (!call || call.cancelled) return;
+    call.emit("error", grpcError(code, details));
+    if (reset && !resetCallStream(call))
+      this.log.debug({ proxy: conn.node.id }, "could not reset the HTTP/2 stream");
   }
 
   private dropConnection(conn: XdsConnection<P>): void {
     if (conn.closed) return;
     conn.closed = true;
+    const call = this.calls.get(conn);
     this.conns.delete(conn);
     this.calls.delete(conn);
     this.queue.remove(conn);
-    this.metrics.connected.dec({ type: conn.mode });
+    if (call) this.untrack(call);
     this.log.info({ proxy: conn.node.id, id: conn.id }, "xDS stream closed");
+  }
+
+  /** Forgets a stream (idempotent): pilot_xds and the decode queue no longer count it. */
+  private untrack(call: Call): void {
+    const info = this.streams.get(call);
+    if (!info) return;
+    this.streams.delete(call);
+    this.decodeBudget.forget(call);
+    this.metrics.connected.dec({ type: info.mode });
   }
 
   private handleStream(mode: "sotw" | "delta", call: Call): void {
@@ -312,12 +407,34 @@ export class XdsServer<S extends XdsSnapshot, P> {
       call.emit("error", grpcError(grpc.status.UNAVAILABLE, "server shutting down"));
       return;
     }
+    const info: StreamInfo = {
+      id: `stream-${++streamCounter}`,
+      mode,
+      peer: call.getPeer(),
+      openedAt: new Date(),
+      state: "waiting",
+    };
+    this.streams.set(call, info);
+    this.metrics.connected.inc({ type: mode });
     let conn: XdsConnection<P> | undefined;
     let state: "new" | "admitting" | "open" | "closed" = "new";
     const backlog: AnyRequest[] = [];
+    // A stream that never sends its first request would otherwise be held forever.
+    const firstRequest = setTimeout(() => {
+      if (state !== "new") return;
+      fail(
+        grpc.status.DEADLINE_EXCEEDED,
+        `no DiscoveryRequest within ${this.options.firstRequestTimeoutMs} ms of opening the stream`,
+        "first_request_timeout",
+      );
+    }, this.options.firstRequestTimeoutMs);
+    firstRequest.unref();
     const fail = (code: grpc.status, details: string, reason: string) => {
       state = "closed";
+      clearTimeout(firstRequest);
       this.metrics.rejectedStreams.inc({ reason });
+      this.untrack(call);
+      if (conn) this.dropConnection(conn);
       call.emit("error", grpcError(code, details));
     };
     const dispatch = (c: XdsConnection<P>, req: AnyRequest) => {
@@ -356,36 +473,24 @@ export class XdsServer<S extends XdsSnapshot, P> {
         );
         return;
       }
-      const sink: ConnectionSink = {
-        write: (frame) => call.write(frame),
-        drain: (timeoutMs) =>
-          new Promise((resolve, reject) => {
-            const t = setTimeout(() => {
-              call.off("drain", done);
-              reject(new Error("drain timeout"));
-            }, timeoutMs);
-            const done = () => {
-              clearTimeout(t);
-              resolve();
-            };
-            call.once("drain", done);
-          }),
-      };
+      const sink: ConnectionSink = { write: (frame, flushed) => call.write(frame, flushed) };
       const c = new XdsConnection<P>(
         mode,
         node as NonNullable<typeof node>,
         parsed.proxy,
-        call.getPeer(),
+        info.peer,
         sink,
         this.metrics,
         this.hooks,
+        this.options.sendBufferBytes,
       );
       if (verified) c.identity = { ...c.identity, verified };
       conn = c;
       state = "open";
+      info.state = "open";
+      info.conn = c as XdsConnection<unknown>;
       this.conns.add(c);
       this.calls.set(c, call);
-      this.metrics.connected.inc({ type: mode });
       this.log.info(
         {
           proxy: c.node.id,
@@ -398,10 +503,11 @@ export class XdsServer<S extends XdsSnapshot, P> {
       );
       for (const req of backlog.splice(0)) dispatch(c, req);
     };
-    call.on("data", (req: AnyRequest) => {
+    const onRequest = (req: AnyRequest) => {
       if (state === "open" && conn) return dispatch(conn, req);
       if (state === "closed") return;
       if (state === "new") {
+        clearTimeout(firstRequest);
         if (!req.node?.id) {
           fail(
             grpc.status.INVALID_ARGUMENT,
@@ -412,6 +518,7 @@ export class XdsServer<S extends XdsSnapshot, P> {
         }
         backlog.push(req);
         state = "admitting";
+        info.state = "admitting";
         const delay = this.admission.reserve(this.options.admissionTimeoutMs);
         if (delay < 0) {
           fail(grpc.status.RESOURCE_EXHAUSTED, "too many new xDS streams; retry with backoff", "admission");
@@ -429,9 +536,30 @@ export class XdsServer<S extends XdsSnapshot, P> {
         return;
       }
       backlog.push(req);
+    };
+    const decode = mode === "sotw" ? decodeSotwRequest : decodeDeltaRequest;
+    call.on("data", (bytes: Buffer) => {
+      if (state === "closed") return;
+      this.decodeBudget.submit(call, bytes.length, () => {
+        if (state === "closed") return;
+        let req: AnyRequest;
+        try {
+          req = decode(bytes);
+        } catch (err) {
+          fail(
+            grpc.status.INVALID_ARGUMENT,
+            `malformed ${mode === "sotw" ? "DiscoveryRequest" : "DeltaDiscoveryRequest"}: ${(err as Error).message}`,
+            "malformed_request",
+          );
+          return;
+        }
+        onRequest(req);
+      });
     });
     const finish = () => {
       state = "closed";
+      clearTimeout(firstRequest);
+      this.untrack(call);
       if (conn) this.dropConnection(conn);
     };
     call.on("end", () => {
@@ -451,6 +579,11 @@ export class XdsServer<S extends XdsSnapshot, P> {
     this.closing = true;
     for (const conn of [...this.conns])
       this.closeConnection(conn, grpc.status.UNAVAILABLE, "server shutting down");
+    for (const [call, info] of [...this.streams]) {
+      if (info.conn) continue;
+      this.untrack(call);
+      if (!call.cancelled) call.emit("error", grpcError(grpc.status.UNAVAILABLE, "server shutting down"));
+    }
     const server = this.grpcServer;
     if (!server) return;
     await new Promise<void>((resolve) => {

@@ -36,8 +36,8 @@ test("the sample gateway manifests are exactly what manifest generate prints", (
   }
 });
 
-test("the samples give each gateway and the shop its config", () => {
-  const snapshot = buildSnapshot(loadConfigDir(SAMPLES, defaultMeshConfig()));
+test("the samples give each gateway and the shop its config", async () => {
+  const snapshot = buildSnapshot(await loadConfigDir(SAMPLES, defaultMeshConfig()));
   const ingress = translated(snapshot, INGRESS);
   assert.deepEqual(ingress.diagnostics, []);
   assert.deepEqual(

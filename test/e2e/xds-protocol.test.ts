@@ -4,29 +4,21 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { encodeJson } from "../../pilot/envoy/proto.ts";
-import { TYPE_URLS } from "../../pilot/model/proxy-config.ts";
 import {
   clusterName,
   type FakeProxy,
   type FakeService,
   type FakeSnapshot,
   fakeBackend,
+  fakeEncoder,
+  fakeServices,
   fakeSnapshot,
 } from "../../pilot/xds/fake-backend.ts";
 import { XdsServer } from "../../pilot/xds/xds-server.ts";
 import { AdsClient, CDS, EDS, LDS, RDS } from "../helpers/ads-client.ts";
 
-const encoder = (kind: keyof typeof TYPE_URLS, json: Record<string, unknown>) =>
-  encodeJson(TYPE_URLS[kind], json);
-
-function services(n: number, eps = 2, base = 1): FakeService[] {
-  return Array.from({ length: n }, (_, i) => ({
-    host: `svc${i}.default.svc.cluster.local`,
-    port: 80,
-    endpoints: Array.from({ length: eps }, (_, j) => ({ address: `10.${base}.${i}.${j + 1}`, port: 8080 })),
-  }));
-}
+const encoder = fakeEncoder;
+const services = fakeServices;
 
 async function startServer(): Promise<{ server: XdsServer<FakeSnapshot, FakeProxy>; address: string }> {
   const server = new XdsServer(fakeBackend, encoder, { sendTimeoutMs: 2000 });

@@ -31,6 +31,10 @@ export interface FakeApiServerOptions {
   expiredWatchAsHttp410?: boolean;
 }
 
+interface HangRule {
+  match?: (req: IncomingMessage) => boolean;
+}
+
 interface FailRule {
   remaining: number;
   reason: StatusReason;
@@ -48,6 +52,8 @@ export class FakeApiServer {
   private readonly sockets = new Set<Socket>();
   private port: number;
   private failRules: FailRule[] = [];
+  private hangRules: HangRule[] = [];
+  private readonly held = new Set<ServerResponse>();
   private requestCount = 0;
   private readonly ctx: ApiContext;
 
@@ -120,6 +126,7 @@ export class FakeApiServer {
     if (!server) return;
     this.server = undefined;
     this.hub.dropAll();
+    this.held.clear();
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
     await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -153,9 +160,32 @@ export class FakeApiServer {
     });
   }
 
-  /** Cancels every pending failNext rule. */
+  /**
+   * Matching requests (all when no `match`) get no answer at all, not even headers, until
+   * clearFaults(): a hung API server or a proxy in front of it that stalls. Requests already held
+   * stay hung (only their client can give up on them), as after a real partition heals.
+   */
+  hang(opts: { match?: (req: IncomingMessage) => boolean } = {}): void {
+    this.hangRules.push(opts.match ? { match: opts.match } : {});
+  }
+
+  /** Requests currently held by hang(). */
+  get hungRequests(): number {
+    return this.held.size;
+  }
+
+  /** Cancels every pending failNext and hang rule. */
   clearFaults(): void {
     this.failRules = [];
+    this.hangRules = [];
+  }
+
+  /**
+   * Open watches stop receiving events but stay connected, silent: a half-open connection whose
+   * peer vanished without a FIN. Only a client-side silence guard notices.
+   */
+  freezeWatches(): number {
+    return this.hub.freezeAll();
   }
 
   /** Cuts every open watch stream abruptly; returns how many were cut. */
@@ -214,6 +244,12 @@ export class FakeApiServer {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     this.requestCount++;
+    if (this.hangRules.some((r) => !r.match || r.match(req))) {
+      req.resume();
+      this.held.add(res);
+      res.on("close", () => this.held.delete(res));
+      return;
+    }
     const rule = this.failRules.find((r) => r.remaining > 0 && (!r.match || r.match(req)));
     if (rule) {
       rule.remaining--;

@@ -125,6 +125,13 @@ export class WatchHub {
     return n;
   }
 
+  /** Stops delivering to every open stream but leaves it open and silent (a half-open peer). */
+  freezeAll(): number {
+    const n = this.watchers.size;
+    this.watchers.clear();
+    return n;
+  }
+
   /** Ends every stream cleanly (what a server-side watch timeout looks like). */
   endAll(): number {
     const n = this.watchers.size;

@@ -2,17 +2,20 @@
 // state-of-the-world or delta mode: wildcard CDS/LDS, EDS names followed from CDS, RDS names from
 // LDS, SDS names from the secrets listeners and clusters load (with `followSecrets`), ACK or NACK of every response, and reconnect with initial_resource_versions (delta).
 // Used by tests and benchmarks; `decode: false` keeps it cheap enough for thousands of clients.
+import http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import { decodeToJson } from "../../pilot/envoy/proto.ts";
 import { TYPE_URLS } from "../../pilot/model/proxy-config.ts";
 import { ProtoFields } from "../../pilot/xds/proto-fields.ts";
 import {
   adsClientDefinition,
+  DELTA_PATH,
   decodeDeltaResponse,
   decodeSotwResponse,
   encodeDeltaRequest,
   encodeSotwRequest,
   lengthDelimited,
+  SOTW_PATH,
   stringField,
 } from "../../pilot/xds/wire.ts";
 
@@ -485,6 +488,106 @@ export class AdsClient {
       this.waiters.push({ pred, resolve: done });
     });
   }
+}
+
+/**
+ * A raw ADS stream over plain HTTP/2, with none of AdsClient's protocol behaviour, for abuse
+ * tests: it sends exactly the requests (or bytes) it is given, and when told not to read it
+ * really does not: nothing consumes the HTTP/2 stream, so the server's responses pile up in flow
+ * control as with a stuck proxy (a gRPC client would still buffer 16 messages). It records how
+ * the server ended the stream: grpc-status from trailers, or an RST_STREAM mapped as gRPC does.
+ */
+export class RawAdsStream {
+  readonly session: http2.ClientHttp2Session;
+  readonly stream: http2.ClientHttp2Stream;
+  /** Response messages read (when reading). */
+  received = 0;
+  /** The status the stream ended with, once it ended. */
+  status: { code: number; details: string } | undefined;
+  private waiters: (() => void)[] = [];
+  private pending = Buffer.alloc(0);
+
+  constructor(
+    address: string,
+    readonly mode: "sotw" | "delta",
+    opts: { read?: boolean } = {},
+  ) {
+    this.session = http2.connect(`http://${address}`);
+    this.session.on("error", () => {});
+    this.stream = this.session.request({
+      ":method": "POST",
+      ":path": mode === "sotw" ? SOTW_PATH : DELTA_PATH,
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    const fromHeaders = (h: http2.IncomingHttpHeaders) => {
+      const code = h["grpc-status"];
+      if (code !== undefined) this.ended(Number(code), decodeURIComponent(String(h["grpc-message"] ?? "")));
+    };
+    this.stream.on("response", fromHeaders);
+    this.stream.on("trailers", fromHeaders);
+    this.stream.on("error", () => {});
+    this.stream.on("close", () => {
+      const rst = this.stream.rstCode ?? 0;
+      // gRPC's mapping of HTTP/2 reset codes (ENHANCE_YOUR_CALM means the peer ran out of patience).
+      if (rst === http2.constants.NGHTTP2_ENHANCE_YOUR_CALM)
+        this.ended(grpc.status.RESOURCE_EXHAUSTED, "stream reset: ENHANCE_YOUR_CALM");
+      else if (rst === http2.constants.NGHTTP2_CANCEL)
+        this.ended(grpc.status.CANCELLED, "stream reset: CANCEL");
+      else if (rst !== 0) this.ended(grpc.status.INTERNAL, `stream reset: ${rst}`);
+      else this.ended(grpc.status.UNKNOWN, "stream closed without a status");
+    });
+    if (opts.read !== false) this.stream.on("data", (c: Buffer) => this.count(c));
+  }
+
+  private count(chunk: Buffer): void {
+    this.pending = Buffer.concat([this.pending, chunk]);
+    while (this.pending.length >= 5) {
+      const len = this.pending.readUInt32BE(1);
+      if (this.pending.length < 5 + len) break;
+      this.pending = this.pending.subarray(5 + len);
+      this.received++;
+    }
+  }
+
+  private ended(code: number, details: string): void {
+    this.status ??= { code, details };
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Sends one request (encoded with the descriptor) or raw message bytes, gRPC-framed. */
+  send(req: Record<string, unknown> | Buffer): boolean {
+    const msg = Buffer.isBuffer(req)
+      ? req
+      : this.mode === "sotw"
+        ? encodeSotwRequest(req)
+        : encodeDeltaRequest(req);
+    const head = Buffer.alloc(5);
+    head.writeUInt32BE(msg.length, 1);
+    return this.stream.write(Buffer.concat([head, msg]));
+  }
+
+  /** Resolves with the end status, or undefined if the stream is still open after `timeoutMs`. */
+  waitForEnd(timeoutMs: number): Promise<{ code: number; details: string } | undefined> {
+    if (this.status) return Promise.resolve(this.status);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(undefined), timeoutMs);
+      this.waiters.push(() => {
+        clearTimeout(t);
+        resolve(this.status);
+      });
+    });
+  }
+
+  close(): void {
+    this.stream.close(http2.constants.NGHTTP2_CANCEL);
+    this.session.destroy();
+  }
+}
+
+/** The node of a sidecar, as a DiscoveryRequest's `node` field. */
+export function rawNode(id: string): Record<string, unknown> {
+  return { id, cluster: "test", metadata: { fields: {} }, user_agent_name: "remora-raw" };
 }
 
 /** Names of every SdsSecretConfig (`{name, sdsConfig}`) inside a decoded resource. */

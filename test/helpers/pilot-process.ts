@@ -1,6 +1,7 @@
-// `remora pilot` as a real subprocess on a config directory, for end-to-end tests: started on
-// free ports (read back from its "pilot listening" log line), with its logs kept for failures,
-// and small readers for its debug endpoints and metrics, including waiting for convergence.
+// `remora pilot` (or `serve`) as a real subprocess for end-to-end tests: started on free ports
+// (read back from its "pilot listening" log line), with its logs kept for failures and
+// assertions, and small readers for its debug endpoints and metrics, including waiting for
+// convergence.
 import type { ChildProcess } from "node:child_process";
 import { spawnRemora } from "./cli.ts";
 
@@ -12,27 +13,33 @@ export interface Pilot {
   logs: string[];
 }
 
-/** Starts pilot on loopback with ephemeral ports and a short debounce; resolves once it listens. */
-export async function startPilot(dir: string, extraArgs: string[] = []): Promise<Pilot> {
-  const proc = spawnRemora([
+/** Listen on loopback, on free ports (read back from the log). */
+export const LOOPBACK_ANY_PORT = ["--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0"];
+
+/** Starts `remora pilot --config-dir dir` on loopback with a short debounce; resolves once it listens. */
+export function startPilot(dir: string, extraArgs: string[] = []): Promise<Pilot> {
+  return startRemoraProcess([
     "pilot",
     "--config-dir",
     dir,
-    "--host",
-    "127.0.0.1",
-    "--grpc-port",
-    "0",
-    "--http-port",
-    "0",
+    ...LOOPBACK_ANY_PORT,
     "--debounce-after",
     "20ms",
     "--debounce-max",
     "500ms",
     ...extraArgs,
   ]);
+}
+
+/** Starts `remora <args>` (a pilot or serve command binding ports 0) and waits until it listens. */
+export function startRemoraProcess(args: string[], timeoutMs = 60_000): Promise<Pilot> {
+  const proc = spawnRemora(args);
   const logs: string[] = [];
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`pilot did not start:\n${logs.join("")}`)), 60_000);
+    const t = setTimeout(() => {
+      proc.kill("SIGKILL");
+      reject(new Error(`pilot did not start:\n${logs.join("")}`));
+    }, timeoutMs);
     let buf = "";
     proc.stderr?.on("data", (d: Buffer) => logs.push(d.toString()));
     proc.stdout?.on("data", (d: Buffer) => {
@@ -55,7 +62,34 @@ export async function startPilot(dir: string, extraArgs: string[] = []): Promise
         i = buf.indexOf("\n");
       }
     });
-    proc.once("exit", (code) => reject(new Error(`pilot exited ${code}:\n${logs.join("")}`)));
+    proc.once("exit", (code) => {
+      clearTimeout(t);
+      reject(new Error(`pilot exited ${code}:\n${logs.join("")}`));
+    });
+  });
+}
+
+/** GET on the pilot's HTTP port, never hanging longer than `timeoutMs`. */
+export async function getText(
+  p: Pilot,
+  path: string,
+  timeoutMs = 30_000,
+): Promise<{ status: number; text: string }> {
+  const res = await fetch(`http://127.0.0.1:${p.httpPort}${path}`, {
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+/** Resolves with the exit code, or "still running" after `ms`. */
+export function exitWithin(proc: ChildProcess, ms: number): Promise<number | null | "still running"> {
+  if (proc.exitCode !== null) return Promise.resolve(proc.exitCode);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve("still running"), ms);
+    proc.once("exit", (code) => {
+      clearTimeout(t);
+      resolve(code);
+    });
   });
 }
 

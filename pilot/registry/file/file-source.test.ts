@@ -1,6 +1,8 @@
 // The file source on a temporary directory: recursive multi-document reads, change detection,
-// a bad edit keeping the last good content, deletion removing objects.
+// a bad edit keeping the last good content, deletion removing objects, the empty-versus-missing
+// rule, and a FIFO that must not block.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -50,6 +52,7 @@ before(async () => {
   writeFileSync(join(dir, "notes.txt"), "ignored");
   source = createFileSource({ dir, pollMs: 50 });
   await source.start();
+  await source.whenSynced();
 });
 after(async () => {
   await source.stop();
@@ -101,6 +104,7 @@ test("a file that fails the object check is bad as a whole", async () => {
         : [],
   });
   await checked.start();
+  await checked.whenSynced();
   const kinds = checked.contents().objects.map((o) => (o as { kind: string }).kind);
   assert.deepEqual(kinds, ["DestinationRule"]);
   assert.deepEqual(
@@ -109,6 +113,7 @@ test("a file that fails the object check is bad as a whole", async () => {
   );
   await checked.stop();
   await source.start();
+  await source.whenSynced();
 });
 
 test("by default an Istio object failing validation makes its file bad", async () => {
@@ -132,4 +137,70 @@ test("deleting a file removes its objects", async () => {
   const kinds = await change;
   assert.ok(kinds.has("DestinationRule"));
   assert.deepEqual(names(), ["Service/reviews"]);
+});
+
+test("one rule: an empty directory withdraws everything (and says so), a missing one keeps it", async () => {
+  const root = mkdtempSync(join(tmpdir(), "remora-files-rule-"));
+  const d = join(root, "config");
+  mkdirSync(d);
+  writeFileSync(join(d, "svc.yaml"), SVC);
+  const s = createFileSource({ dir: d, watch: false, pollMs: 0 });
+  try {
+    await s.start();
+    await s.whenSynced();
+    assert.equal(s.contents().objects.length, 1);
+    // A read that succeeds is served as it is: nothing left means nothing configured.
+    rmSync(join(d, "svc.yaml"));
+    await s.rescan();
+    assert.equal(s.contents().objects.length, 0);
+    assert.deepEqual(
+      s.contents().diagnostics.map((x) => x.code),
+      ["CFG0019"],
+    );
+    assert.match(s.contents().diagnostics[0]?.message ?? "", /holds no config files/);
+    writeFileSync(join(d, "svc.yaml"), SVC);
+    await s.rescan();
+    assert.equal(s.contents().objects.length, 1);
+    assert.deepEqual(s.contents().diagnostics, []);
+    // A read that fails changes nothing: the last state stays, reported as an error.
+    rmSync(d, { recursive: true });
+    await s.rescan();
+    assert.equal(s.contents().objects.length, 1, "the last good config stays");
+    assert.deepEqual(
+      s.contents().diagnostics.map((x) => x.code),
+      ["CFG0013"],
+    );
+    assert.equal(s.status?.().stale, true);
+    mkdirSync(d);
+    writeFileSync(join(d, "svc.yaml"), SVC);
+    await s.rescan();
+    assert.equal(s.status?.().stale, false);
+    assert.deepEqual(s.contents().diagnostics, []);
+  } finally {
+    await s.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("a FIFO named *.yaml is skipped and reported; the other files are served", async () => {
+  const d = mkdtempSync(join(tmpdir(), "remora-files-fifo-"));
+  writeFileSync(join(d, "svc.yaml"), SVC);
+  execFileSync("mkfifo", [join(d, "pipe.yaml")]);
+  const s = createFileSource({ dir: d, watch: false, pollMs: 0 });
+  try {
+    await s.start();
+    await s.whenSynced();
+    assert.equal(s.synced, true);
+    assert.equal(s.contents().objects.length, 1);
+    assert.deepEqual(
+      s.contents().diagnostics.map((x) => x.code),
+      ["CFG0018"],
+    );
+    rmSync(join(d, "pipe.yaml"));
+    await s.rescan();
+    assert.deepEqual(s.contents().diagnostics, []);
+  } finally {
+    await s.stop();
+    rmSync(d, { recursive: true, force: true });
+  }
 });

@@ -1,15 +1,26 @@
 // The file config source (`--config-dir DIR`): every *.yaml, *.yml and *.json under DIR,
-// recursively, re-read when it changes. Change detection uses fs.watch (recursive; Node 20 supports
-// it on Linux) as a fast trigger plus a bounded mtime/size poll as the safety net, because recursive
-// watches miss events in some cases (new subdirectories, editors that rename over files, network
-// file systems). A bad file keeps its last good content in force and reports diagnostics; a deleted
-// file's objects go away.
-import { type FSWatcher, readdirSync, statSync, watch } from "node:fs";
-import { join } from "node:path";
+// recursively, re-read when it changes, through the one config reader (pilot/config-files):
+// regular files only, non-blocking, symlink loops read once and reported, large files parsed off
+// the event loop. Change detection watches every directory the scan visited (inotify on
+// directories reports changes to the files in them; no blocking I/O, no recursive-watch
+// walking) plus a bounded mtime/size/inode poll as the safety net, because watches miss events
+// in some cases (editors that rename over files, network file systems).
+//
+// One rule for what is served: a read that succeeds is served as it is (an empty directory means
+// no config, and says so), a read that fails changes nothing (a missing or unreadable directory
+// keeps what was read before). A bad file keeps its last good content in force and reports
+// diagnostics; a deleted file's objects go away.
+import { type FSWatcher, watch } from "node:fs";
+import {
+  type FileContents,
+  type ObjectCheck,
+  readConfigFile,
+  scanConfigTree,
+  type TreeScan,
+} from "../../config-files/index.ts";
 import type { Diagnostic } from "../../model/diagnostic.ts";
 import { validateObject } from "../../validation/index.ts";
 import { ChangeEmitter, type ConfigSource, type SourceContents } from "../source.ts";
-import { type FileContents, type ObjectCheck, readConfigFile } from "./read-file.ts";
 
 export interface FileSourceOptions {
   dir: string;
@@ -20,7 +31,7 @@ export interface FileSourceOptions {
   check?: ObjectCheck;
   /** Poll interval in ms for the safety-net scan (default 2000; 0 disables polling). */
   pollMs?: number;
-  /** Use fs.watch as a trigger (default true). */
+  /** Watch the directories for changes (default true). */
   watch?: boolean;
   /** Largest file accepted (default: the YAML reader's limit). */
   maxFileBytes?: number;
@@ -32,160 +43,195 @@ interface FileState {
   diagnostics: Diagnostic[];
 }
 
-const CONFIG_FILE = /\.(ya?ml|json)$/;
-
-function listFiles(dir: string, out: string[] = [], depth = 0): string[] {
-  if (depth > 32) return out;
-  let names: string[];
-  try {
-    names = readdirSync(dir).sort();
-  } catch {
-    return out;
-  }
-  for (const name of names) {
-    if (name.startsWith(".")) continue;
-    const p = join(dir, name);
-    let st: ReturnType<typeof statSync>;
-    try {
-      st = statSync(p);
-    } catch {
-      continue;
-    }
-    if (st.isDirectory()) listFiles(p, out, depth + 1);
-    else if (CONFIG_FILE.test(name)) out.push(p);
-  }
-  return out;
-}
-
 export interface FileSource extends ConfigSource {
-  /** Re-scans the directory now; resolves after changes were applied (tests, SIGHUP). */
-  rescan(): void;
+  /** Re-scans the directory; resolves after the changes were applied (tests, SIGHUP). */
+  rescan(): Promise<void>;
 }
 
 /** The default file check: the validating webhook's rules, with the object's origin recorded. */
 export const validateFileObject: ObjectCheck = (obj, origin) => validateObject(obj, { source: origin });
 
+const kindsOf = (c: FileContents | undefined): string[] =>
+  (c?.objects ?? []).map((o) => String((o as { kind?: unknown })?.kind ?? "Unknown"));
+
+const under = (path: string, dir: string) => path.startsWith(`${dir}/`);
+
 export function createFileSource(opts: FileSourceOptions): FileSource {
   const check = opts.check ?? validateFileObject;
   const emitter = new ChangeEmitter();
   const files = new Map<string, FileState>();
-  let scanned = false;
-  let watcher: FSWatcher | undefined;
+  const watchers = new Map<string, FSWatcher>();
+  let synced = false;
+  let attempted = false;
+  let stopped = false;
   let poll: ReturnType<typeof setInterval> | undefined;
   let pendingScan: ReturnType<typeof setTimeout> | undefined;
-  let dirDiagnostic: Diagnostic | undefined;
+  // Problems of the tree itself (unreadable directories, loops, FIFOs, an empty directory).
+  let treeDiagnostics: Diagnostic[] = [];
+  let running: Promise<void> | undefined;
+  let rootFailing = false;
+  let again = false;
+  const attemptWaiters: Array<() => void> = [];
 
-  const kindsOf = (c: FileContents | undefined): string[] =>
-    (c?.objects ?? []).map((o) => String((o as { kind?: unknown })?.kind ?? "Unknown"));
+  const sameDiagnostics = (a: readonly Diagnostic[], b: readonly Diagnostic[]) =>
+    a.length === b.length && a.every((d, i) => d.code === b[i]?.code && d.message === b[i]?.message);
 
-  const rescan = () => {
-    const changed = new Set<string>();
-    let present: string[];
-    try {
-      statSync(opts.dir);
-      present = listFiles(opts.dir);
-      dirDiagnostic = undefined;
-    } catch (err) {
-      // A missing directory is reported, and what was read before stays in force.
-      const d: Diagnostic = {
-        code: "CFG0013",
-        severity: "error",
-        message: `config directory ${opts.dir} cannot be read: ${(err as Error).message}`,
-      };
-      if (dirDiagnostic?.message !== d.message) changed.add("Diagnostics");
-      dirDiagnostic = d;
-      present = [...files.keys()];
-    }
-    const seen = new Set(present);
+  const applyScan = async (scan: TreeScan, changed: Set<string>) => {
+    if (!scan.rootOk) return; // A failed read changes nothing.
+    const present = new Set(scan.files.map((f) => f.path));
     for (const path of [...files.keys()]) {
-      if (seen.has(path)) continue;
+      if (present.has(path) || scan.unreadable.some((d) => under(path, d))) continue;
       for (const k of kindsOf(files.get(path)?.good)) changed.add(k);
       files.delete(path);
     }
-    for (const path of present) {
-      let stamp: string;
-      try {
-        const st = statSync(path);
-        stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
-      } catch {
-        continue;
-      }
+    for (const { path, stamp } of scan.files) {
+      if (stopped) return;
       const prev = files.get(path);
       if (prev?.stamp === stamp) continue;
-      const r = readConfigFile(path, check, opts.maxFileBytes);
+      const r = await readConfigFile(path, {
+        check,
+        ...(opts.maxFileBytes ? { maxBytes: opts.maxFileBytes } : {}),
+      });
       if (r.ok) {
         for (const k of [...kindsOf(prev?.good), ...kindsOf(r.contents)]) changed.add(k);
         files.set(path, { stamp, good: r.contents, diagnostics: r.diagnostics });
-      } else {
-        // Keep the last good content; only the diagnostics change.
-        const d: FileState = { stamp, diagnostics: r.diagnostics };
-        if (prev?.good) {
-          d.good = prev.good;
-          d.diagnostics = [
-            ...r.diagnostics,
-            {
-              code: "CFG0014",
-              severity: "warning",
-              message: `${path} has errors; its last good content (${prev.good.objects.length} objects) stays in force until the file is fixed`,
-              ref: { kind: "File", name: path },
-            },
-          ];
-        }
-        files.set(path, d);
-        changed.add("Diagnostics");
+        if (prev && !sameDiagnostics(prev.diagnostics, r.diagnostics)) changed.add("Diagnostics");
+        continue;
       }
+      // Keep the last good content; only the diagnostics change.
+      const d: FileState = { stamp, diagnostics: r.diagnostics };
+      if (prev?.good) {
+        d.good = prev.good;
+        d.diagnostics = [
+          ...r.diagnostics,
+          {
+            code: "CFG0014",
+            severity: "warning",
+            message: `${path} has errors; its last good content (${prev.good.objects.length} objects) stays in force until the file is fixed`,
+            ref: { kind: "File", name: path },
+          },
+        ];
+      }
+      files.set(path, d);
+      changed.add("Diagnostics");
     }
-    scanned = true;
+  };
+
+  const scanOnce = async () => {
+    const changed = new Set<string>();
+    const scan = await scanConfigTree(opts.dir);
+    rootFailing = !scan.rootOk;
+    await applyScan(scan, changed);
+    if (stopped) return;
+    const tree = [...scan.diagnostics];
+    if (scan.rootOk && scan.files.length === 0 && scan.unreadable.length === 0) {
+      tree.push({
+        code: "CFG0019",
+        severity: "warning",
+        message: `config directory ${opts.dir} holds no config files (*.yaml, *.yml, *.json): nothing is configured from it`,
+        ref: { kind: "File", name: opts.dir },
+      });
+    }
+    if (!sameDiagnostics(tree, treeDiagnostics)) changed.add("Diagnostics");
+    treeDiagnostics = tree;
+    if (scan.rootOk && !synced) {
+      synced = true;
+      changed.add("Initial");
+    }
+    attempted = true;
+    for (const w of attemptWaiters.splice(0)) w();
+    // A directory that failed to read may come back as another inode: watch afresh then.
+    if (opts.watch !== false && !stopped) syncWatchers(scan.rootOk ? scan.dirs : []);
     emitter.emit(changed);
   };
 
+  /** Scans now; a request during a scan runs one more scan after it. */
+  const rescan = (): Promise<void> => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      try {
+        do {
+          again = false;
+          await scanOnce();
+        } while (again && !stopped);
+      } finally {
+        running = undefined;
+      }
+    })();
+    return running;
+  };
+
   const scheduleScan = () => {
-    if (pendingScan) return;
+    if (pendingScan || stopped) return;
     pendingScan = setTimeout(() => {
       pendingScan = undefined;
-      rescan();
+      void rescan();
     }, 20);
+  };
+
+  // One non-recursive watch per directory read: cheap, and it never walks the tree itself. Keyed
+  // by path and inode, so a directory replaced by a new one is watched anew.
+  const syncWatchers = (dirs: readonly { path: string; id: string }[]) => {
+    const want = new Map(dirs.map((d) => [`${d.id} ${d.path}`, d.path]));
+    for (const [key, w] of watchers) {
+      if (want.has(key)) continue;
+      w.close();
+      watchers.delete(key);
+    }
+    for (const [key, dir] of want) {
+      if (watchers.has(key)) continue;
+      try {
+        const w = watch(dir, scheduleScan);
+        w.on("error", () => {
+          w.close();
+          if (watchers.get(key) === w) watchers.delete(key);
+          scheduleScan();
+        });
+        watchers.set(key, w);
+      } catch {
+        // Gone meanwhile or unwatchable: the poll still covers it.
+      }
+    }
   };
 
   return {
     id: `file:${opts.dir}`,
     get synced() {
-      return scanned;
+      return synced;
     },
     async start() {
-      rescan();
-      if (opts.watch !== false) {
-        try {
-          watcher = watch(opts.dir, { recursive: true }, scheduleScan);
-          watcher.on("error", () => {
-            watcher?.close();
-            watcher = undefined;
-          });
-        } catch {
-          watcher = undefined; // polling still covers it
-        }
-      }
+      stopped = false;
+      // The first read runs in the background (a large tree takes a while); whenSynced() waits.
+      void rescan();
       const pollMs = opts.pollMs ?? 2000;
-      if (pollMs > 0) {
-        poll = setInterval(rescan, pollMs);
+      if (pollMs > 0 && !stopped) {
+        poll = setInterval(() => void rescan(), pollMs);
         poll.unref();
       }
     },
     async stop() {
-      watcher?.close();
-      watcher = undefined;
+      stopped = true;
+      for (const w of watchers.values()) w.close();
+      watchers.clear();
       if (poll) clearInterval(poll);
       if (pendingScan) clearTimeout(pendingScan);
       poll = undefined;
       pendingScan = undefined;
+      await running;
     },
     async whenSynced() {
-      if (!scanned) rescan();
+      // Resolves once the first read was attempted; `synced` says whether it succeeded.
+      if (attempted) return;
+      if (!running) await rescan();
+      else await new Promise<void>((r) => attemptWaiters.push(r));
     },
     contents(): SourceContents {
       const objects: unknown[] = [];
       const origins: string[] = [];
-      const diagnostics: Diagnostic[] = dirDiagnostic ? [dirDiagnostic] : [];
+      const diagnostics: Diagnostic[] = [...treeDiagnostics];
       for (const path of [...files.keys()].sort()) {
         const f = files.get(path) as FileState;
         if (f.good) {
@@ -197,6 +243,9 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
       return { objects, origins, diagnostics };
     },
     onChange: (fn) => emitter.on(fn),
+    // The directory's own problems are in contents().diagnostics (they reach the snapshot);
+    // stale means the last read of the directory failed, so what is served may be outdated.
+    status: () => ({ id: `file:${opts.dir}`, synced, stale: rootFailing, diagnostics: [] }),
     rescan,
   };
 }

@@ -5,7 +5,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { DEFAULT_NAMESPACE, MESH } from "../../../injector/defaults.ts";
 import type { Diagnostic } from "../../model/diagnostic.ts";
 import { validateObject } from "../../validation/index.ts";
-import { ChangeEmitter, type ConfigSource, type SourceContents } from "../source.ts";
+import { ChangeEmitter, type ConfigSource, type SourceContents, type SourceStatus } from "../source.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import {
   apiVersionFor,
@@ -33,7 +33,12 @@ export interface KubeSourceOptions {
   /** Name of the mesh ConfigMap, read at key `mesh` (default `istio`; Remora's install names it `remora[-<rev>]`). */
   meshConfigMapName?: string;
   backoff?: BackoffOptions;
+  /** Request deadlines and staleness (see ListWatchOptions; defaults in LIST_WATCH_DEFAULTS). */
   watchTimeoutSeconds?: number;
+  requestTimeoutMs?: number;
+  headersTimeoutMs?: number;
+  watchIdleTimeoutMs?: number;
+  staleAfterMs?: number;
   resyncMs?: number;
   onError?: (kind: string, err: unknown) => void;
   /**
@@ -90,6 +95,10 @@ export function createKubeSource(opts: KubeSourceOptions): KubeSource {
         kind: k.kind,
         ...(opts.backoff ? { backoff: opts.backoff } : {}),
         ...(opts.watchTimeoutSeconds ? { watchTimeoutSeconds: opts.watchTimeoutSeconds } : {}),
+        ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+        ...(opts.headersTimeoutMs ? { headersTimeoutMs: opts.headersTimeoutMs } : {}),
+        ...(opts.watchIdleTimeoutMs ? { watchIdleTimeoutMs: opts.watchIdleTimeoutMs } : {}),
+        ...(opts.staleAfterMs ? { staleAfterMs: opts.staleAfterMs } : {}),
         ...(opts.resyncMs ? { resyncMs: opts.resyncMs } : {}),
         onChange: () => changed(k.kind),
         onError: (err) => opts.onError?.(k.kind, err),
@@ -173,5 +182,47 @@ export function createKubeSource(opts: KubeSourceOptions): KubeSource {
     },
     contents,
     onChange: (fn) => emitter.on(fn),
+    status: () => kubeStatus(origin, all),
+  };
+}
+
+/** Per-kind health as a SourceStatus; a stale kind gets a CFG0016 diagnostic saying why. */
+function kubeStatus(id: string, watches: readonly ListWatch[]): SourceStatus {
+  const now = Date.now();
+  const parts: NonNullable<SourceStatus["parts"]> = [];
+  const diagnostics: Diagnostic[] = [];
+  for (const w of watches) {
+    const h = w.health(now);
+    parts.push({
+      name: h.kind,
+      synced: h.synced,
+      stale: h.stale,
+      detail: {
+        connected: h.connected,
+        ...(h.disconnectedSince ? { disconnectedSince: new Date(h.disconnectedSince).toISOString() } : {}),
+        ...(h.lastError
+          ? { lastError: h.lastError, lastErrorAt: new Date(h.lastErrorAt ?? 0).toISOString() }
+          : {}),
+      },
+    });
+    if (!h.stale) continue;
+    const why = h.lastError ? ` (last error: ${h.lastError})` : "";
+    // Stable while the fault lasts, so the diagnostic is logged once, not once per check.
+    const since = new Date(h.disconnectedSince ?? now).toISOString();
+    diagnostics.push({
+      code: "CFG0016",
+      severity: "error",
+      message: h.synced
+        ? `${h.kind} objects from ${id} are stale: not in sync with the API server since ${since}${why}; the last state read stays in force until it answers again`
+        : `${h.kind} objects from ${id} have not been listed since the source started at ${since}${why}; pilot stays not ready until every kind is read`,
+      ref: { kind: h.kind, name: h.path, source: id },
+    });
+  }
+  return {
+    id,
+    synced: parts.every((p) => p.synced),
+    stale: parts.some((p) => p.stale),
+    diagnostics,
+    parts,
   };
 }

@@ -3,14 +3,20 @@
 // resourceVersion after a backoff; 410 Expired (HTTP or as an ERROR event) re-lists and deletes the
 // objects that vanished meanwhile.
 //
+// Every request has deadlines that cancel it (http-get.ts): a list page must answer in full within
+// `requestTimeoutMs`; a watch must send its headers within `headersTimeoutMs`, may not stay silent
+// longer than `watchIdleTimeoutMs` (bookmarks count), and is capped at the server-side
+// `timeoutSeconds` plus a margin. So a hung API server is noticed, reported as stale (health()),
+// and recovered from as soon as it answers again; stop() cancels whatever request is in flight.
+//
 // Why not client-node's informer: on any non-410 error (a 500, a refused connection during an
-// apiserver restart) it emits `error` and stops for good, and it has no backoff of its own. Here the
-// list goes through a raw GET (plain JSON, paginated) and the watch through client-node's `Watch`,
-// which speaks the streaming protocol; the retry loop is ours. client-node is loaded on first use
-// (it is large), so importing pilot does not pay for it unless a cluster is watched.
+// apiserver restart) it emits `error` and stops for good, and it has no backoff of its own. Nor its
+// Watch: it returns its AbortController only after the response headers arrived, so a watch whose
+// headers never come cannot be cancelled.
 import type { KubeConfig } from "@kubernetes/client-node";
 import { Backoff, type BackoffOptions } from "./backoff.ts";
-import { getJson, KubeHttpError } from "./http-get.ts";
+import { DEFAULT_HEADERS_TIMEOUT_MS, getJson, KubeHttpError } from "./http-get.ts";
+import { openWatch, type WatchEventObject } from "./watch-stream.ts";
 
 export interface RawObject {
   apiVersion?: string;
@@ -31,6 +37,14 @@ export interface ListWatchOptions {
   backoff?: BackoffOptions;
   /** Server-side watch timeout; the watch is renewed after it (default 300 s). */
   watchTimeoutSeconds?: number;
+  /** Deadline for one complete list page (default 60 s). */
+  requestTimeoutMs?: number;
+  /** Deadline for response headers, lists and watches (default 10 s). */
+  headersTimeoutMs?: number;
+  /** A watch silent for longer is cut and renewed (default 90 s; bookmarks count as traffic). */
+  watchIdleTimeoutMs?: number;
+  /** Not known current for this long makes the copy stale (default 30 s). */
+  staleAfterMs?: number;
   /** Items per list page (default 500). */
   pageSize?: number;
   /** Re-list this often even without errors (0 = never, the default). */
@@ -49,8 +63,31 @@ const keyOf = (o: RawObject) => `${o.metadata?.namespace ?? ""}/${o.metadata?.na
 
 class Expired extends Error {}
 
-type WatchClass = typeof import("@kubernetes/client-node").Watch;
-let watchClass: WatchClass | undefined;
+export const LIST_WATCH_DEFAULTS = {
+  watchTimeoutSeconds: 300,
+  requestTimeoutMs: 60_000,
+  headersTimeoutMs: DEFAULT_HEADERS_TIMEOUT_MS,
+  watchIdleTimeoutMs: 90_000,
+  staleAfterMs: 30_000,
+} as const;
+
+/** A watch open at least this long ended normally (server timeout): renew it at once. */
+const HEALTHY_WATCH_MS = 1_000;
+
+export interface ListWatchHealth {
+  kind: string;
+  path: string;
+  /** Listed completely at least once. */
+  synced: boolean;
+  /** A watch is open: the copy follows the server. */
+  connected: boolean;
+  /** Since when the copy is not known to be current (epoch ms; undefined while connected). */
+  disconnectedSince?: number;
+  /** Not known current for longer than staleAfterMs (or never listed for that long). */
+  stale: boolean;
+  lastError?: string;
+  lastErrorAt?: number;
+}
 
 export class ListWatch {
   private readonly objects = new Map<string, RawObject>();
@@ -63,6 +100,9 @@ export class ListWatch {
   private loop: Promise<void> | undefined;
   private readonly syncWaiters: Array<() => void> = [];
   private lastList = 0;
+  private disconnectedSince = Date.now();
+  private connected = false;
+  private lastError: { message: string; at: number } | undefined;
   /** Counters for tests and debug output. */
   readonly stats = { lists: 0, watches: 0, errors: 0, expired: 0 };
 
@@ -92,7 +132,26 @@ export class ListWatch {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.disconnectedSince = Date.now();
     this.loop = this.run();
+  }
+
+  /** Whether the copy is current, and why not. */
+  health(now = Date.now()): ListWatchHealth {
+    const staleAfter = this.opts.staleAfterMs ?? LIST_WATCH_DEFAULTS.staleAfterMs;
+    const h: ListWatchHealth = {
+      kind: this.opts.kind,
+      path: this.opts.path,
+      synced: this.hasSynced,
+      connected: this.connected,
+      stale: !this.connected && now - this.disconnectedSince >= staleAfter,
+    };
+    if (!this.connected) h.disconnectedSince = this.disconnectedSince;
+    if (this.lastError) {
+      h.lastError = this.lastError.message;
+      h.lastErrorAt = this.lastError.at;
+    }
+    return h;
   }
 
   async stop(): Promise<void> {
@@ -107,10 +166,10 @@ export class ListWatch {
       try {
         const resync = this.opts.resyncMs && Date.now() - this.lastList >= this.opts.resyncMs;
         if (!this.rv || resync) await this.relist();
-        watchClass ??= (await import("@kubernetes/client-node")).Watch;
-        const delivered = await this.watchOnce(watchClass);
-        // A watch that ended cleanly after delivering events is routine (timeout): go again at once.
-        if (delivered) this.backoff.reset();
+        const openMs = await this.watchOnce();
+        // A watch that stayed open and ended cleanly hit the server's timeout: renew it at once.
+        // One that ended at once is a server refusing quietly: back off.
+        if (openMs >= HEALTHY_WATCH_MS) this.backoff.reset();
         else await this.sleep(this.backoff.next());
       } catch (err) {
         if (this.stopped) break;
@@ -121,6 +180,7 @@ export class ListWatch {
           continue;
         }
         this.stats.errors++;
+        this.lastError = { message: err instanceof Error ? err.message : String(err), at: Date.now() };
         this.opts.onError?.(err);
         await this.sleep(this.backoff.next());
       }
@@ -139,6 +199,8 @@ export class ListWatch {
       if (this.opts.fieldSelector) q.set("fieldSelector", this.opts.fieldSelector);
       const page = (await getJson(this.opts.kubeConfig, `${this.opts.path}?${q}`, {
         signal: this.abort.signal,
+        headersTimeoutMs: this.opts.headersTimeoutMs ?? LIST_WATCH_DEFAULTS.headersTimeoutMs,
+        totalTimeoutMs: this.opts.requestTimeoutMs ?? LIST_WATCH_DEFAULTS.requestTimeoutMs,
       })) as {
         metadata?: { resourceVersion?: string; continue?: string };
         items?: RawObject[];
@@ -160,6 +222,8 @@ export class ListWatch {
     for (const [k, o] of fresh) this.objects.set(k, o);
     this.rv = rv;
     this.backoff.reset();
+    // Current as of now; the watch that follows keeps it current.
+    if (!this.connected) this.disconnectedSince = Date.now();
     if (!this.hasSynced) {
       this.hasSynced = true;
       changed = true;
@@ -168,81 +232,74 @@ export class ListWatch {
     if (changed) this.opts.onChange();
   }
 
-  /** One watch connection; resolves true if it delivered events, rejects on errors and 410. */
-  private watchOnce(Watch: WatchClass): Promise<boolean> {
+  /** One watch; resolves with how long it stayed open when it ends cleanly, rejects on errors and 410. */
+  private async watchOnce(): Promise<number> {
     this.stats.watches++;
-    const timeoutSeconds = this.opts.watchTimeoutSeconds ?? 300;
-    return new Promise<boolean>((resolve, reject) => {
-      let delivered = false;
-      let settled = false;
-      let expired = false;
-      let streamError: unknown;
-      let controller: AbortController | undefined;
-      // Client-side guard in case the connection dies silently (no FIN): the server ends the watch
-      // at timeoutSeconds, so hearing nothing for longer means the stream is dead.
-      const guard = setTimeout(() => controller?.abort(), (timeoutSeconds + 30) * 1000);
-      guard.unref();
-      const settle = (err: unknown) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(guard);
-        if (expired) reject(new Expired());
-        else if (streamError) reject(streamError);
-        else if (err && !this.stopped) reject(err);
-        else resolve(delivered);
-      };
-      const query: Record<string, string | number | boolean> = {
-        resourceVersion: this.rv,
-        allowWatchBookmarks: true,
-        timeoutSeconds,
-      };
-      if (this.opts.labelSelector) query.labelSelector = this.opts.labelSelector;
-      if (this.opts.fieldSelector) query.fieldSelector = this.opts.fieldSelector;
-      new Watch(this.opts.kubeConfig)
-        .watch(
-          this.opts.path,
-          query,
-          (type: string, obj: RawObject & { code?: number; message?: string }) => {
-            if (settled) return;
-            if (type === "ERROR") {
-              if (obj?.code === 410) expired = true;
-              else
-                streamError = new KubeHttpError(
-                  obj?.code ?? 500,
-                  `watch ${this.opts.path}: ${obj?.message ?? "error event"}`,
-                );
-              controller?.abort();
-              return;
-            }
-            const rv = obj?.metadata?.resourceVersion;
-            if (type === "BOOKMARK") {
-              if (rv) this.rv = rv;
-              return;
-            }
-            if (type !== "DELETED" && type !== "ADDED" && type !== "MODIFIED") return;
-            const raw = { ...obj, apiVersion: this.opts.apiVersion, kind: this.opts.kind };
-            const o = type === "DELETED" ? undefined : this.keep(raw);
-            if (o) this.objects.set(keyOf(o), o);
-            else if (!this.objects.delete(keyOf(raw)) && this.opts.transform) {
-              // An object that is not kept, before or after: nothing changed locally.
-              if (rv) this.rv = rv;
-              return;
-            }
-            if (rv) this.rv = rv;
-            delivered = true;
-            this.opts.onChange();
-          },
-          (err: unknown) => settle(err),
-        )
-        .then(
-          (c) => {
-            controller = c;
-            this.abort = c;
-            if (settled || this.stopped) c.abort();
-          },
-          (err: unknown) => settle(err),
-        );
+    const abort = new AbortController();
+    this.abort = abort;
+    if (this.stopped) return 0;
+    const timeoutSeconds = this.opts.watchTimeoutSeconds ?? LIST_WATCH_DEFAULTS.watchTimeoutSeconds;
+    let expired = false;
+    let streamError: unknown;
+    const q = new URLSearchParams({
+      watch: "true",
+      resourceVersion: this.rv,
+      allowWatchBookmarks: "true",
+      timeoutSeconds: String(timeoutSeconds),
     });
+    if (this.opts.labelSelector) q.set("labelSelector", this.opts.labelSelector);
+    if (this.opts.fieldSelector) q.set("fieldSelector", this.opts.fieldSelector);
+    const onEvent = (type: string, obj: WatchEventObject) => {
+      if (abort.signal.aborted) return;
+      if (type === "ERROR") {
+        if (obj.code === 410) expired = true;
+        else
+          streamError = new KubeHttpError(
+            obj.code ?? 500,
+            `watch ${this.opts.path}: ${obj.message ?? "error event"}`,
+            obj.reason,
+          );
+        abort.abort();
+        return;
+      }
+      const rv = obj.metadata?.resourceVersion;
+      if (type === "BOOKMARK") {
+        if (rv) this.rv = rv;
+        return;
+      }
+      if (type !== "DELETED" && type !== "ADDED" && type !== "MODIFIED") return;
+      const raw = { ...obj, apiVersion: this.opts.apiVersion, kind: this.opts.kind } as RawObject;
+      const o = type === "DELETED" ? undefined : this.keep(raw);
+      if (o) this.objects.set(keyOf(o), o);
+      else if (!this.objects.delete(keyOf(raw)) && this.opts.transform) {
+        // An object that is not kept, before or after: nothing changed locally.
+        if (rv) this.rv = rv;
+        return;
+      }
+      if (rv) this.rv = rv;
+      this.opts.onChange();
+    };
+    const { ended } = await openWatch(this.opts.kubeConfig, `${this.opts.path}?${q}`, {
+      signal: abort.signal,
+      headersTimeoutMs: this.opts.headersTimeoutMs ?? LIST_WATCH_DEFAULTS.headersTimeoutMs,
+      idleTimeoutMs: this.opts.watchIdleTimeoutMs ?? LIST_WATCH_DEFAULTS.watchIdleTimeoutMs,
+      // The server ends the watch at timeoutSeconds; a connection alive past that is dead.
+      totalTimeoutMs: (timeoutSeconds + 30) * 1000,
+      onEvent,
+    });
+    const openedAt = Date.now();
+    this.connected = true;
+    try {
+      await ended;
+    } catch (err) {
+      if (!expired && !streamError) throw err;
+    } finally {
+      this.connected = false;
+      this.disconnectedSince = Date.now();
+    }
+    if (expired) throw new Expired();
+    if (streamError) throw streamError;
+    return Date.now() - openedAt;
   }
 
   private keep(o: RawObject): RawObject | undefined {
