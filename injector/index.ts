@@ -21,11 +21,11 @@ export {
   parseKubeYaml,
   stringifyKubeYaml,
 } from "./kube-yaml.ts";
+export { matchesSelector } from "./label-selector.ts";
 // Injection webhook server, certificates and install manifests (the server code loads lazily).
 export type { ManifestOptions } from "./manifest/generate.ts";
 export { defaultManifestOptions, generateManifests } from "./manifest/generate.ts";
 export { generateManifestYaml } from "./manifest/render.ts";
-export { matchesSelector } from "./label-selector.ts";
 export { loadMeshConfig } from "./mesh-config.ts";
 export type { AppProbe } from "./probes.ts";
 export { describeFsError, FileArgError, readFileArg } from "./read-file-arg.ts";
