@@ -171,3 +171,34 @@ test("fast path: no legacy tables and a one-table plan go straight to one nft re
   await applyRuleSet(multi, plan(["-m", "TPROXY"]), { legacyHint: () => false });
   assert.equal(multi.calls[0]?.cmd, "iptables-nft-save");
 });
+
+test("speculative nft (another namespace): legacy probe and nft restore in one round", async () => {
+  const set = plan();
+  const exec = new RecordingExecutor();
+  const report = await applyRuleSet(exec, set, { speculativeNft: true });
+  assert.deepEqual(cmds(exec.calls), ["iptables-legacy-save", "iptables-nft-restore --noflush"]);
+  assert.deepEqual(report.families, [{ family: 4, backend: "nft", outcome: "applied", drift: [] }]);
+});
+
+test("speculative nft: when legacy holds rules, the nft rules come out again and legacy gets them", async () => {
+  const set = plan();
+  const legacyRules = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n";
+  const exec = new RecordingExecutor((c) => {
+    if (c.cmd === "iptables-legacy-save") return { stdout: legacyRules };
+    if (c.cmd === "iptables-nft-save") return { stdout: saveOf(renderRestore(set.v4)) };
+    return {};
+  });
+  const report = await applyRuleSet(exec, set, { speculativeNft: true });
+  const run = cmds(exec.calls);
+  assert.deepEqual(run.slice(0, 3), [
+    "iptables-legacy-save",
+    "iptables-nft-restore --noflush",
+    "iptables-nft-save",
+  ]);
+  assert.ok(
+    exec.calls[3]?.cmd === "iptables-nft-restore" && /-X ISTIO_OUTPUT/.test(exec.calls[3].input ?? ""),
+    run.join("\n"),
+  );
+  assert.equal(run.at(-1), "iptables-legacy-restore --wait=30 --noflush");
+  assert.deepEqual(report.families, [{ family: 4, backend: "legacy", outcome: "applied", drift: [] }]);
+});

@@ -2,7 +2,7 @@
 // --noflush` per family (atomic per table); safe to re-run (a matching state is left alone);
 // drift is reported, or rebuilt behind DROP guardrails with `reconcile`; cleanup removes the
 // ISTIO_* chains, the jumps into them and the planned built-in-chain rules.
-import { type Backend, backendFor, detectBackend } from "./backend.ts";
+import { type Backend, backendFor, detectBackend, hasRules } from "./backend.ts";
 import { type Executor, mapLimit } from "./exec.ts";
 import { builtinChainRules, renderCleanup, renderIpCommands, renderRestore, showCommand } from "./render.ts";
 import type { Family, Rule, RuleSet, Table } from "./rules.ts";
@@ -14,6 +14,12 @@ export interface ApplyOptions {
   forceBackend?: "" | "legacy" | "nft";
   /** See detectBackend: false for a family means legacy holds nothing there. */
   legacyHint?: (family: Family) => boolean;
+  /**
+   * Without a legacy hint (programming another namespace, as the CNI plugin does): restore into
+   * nft while probing legacy at the same time, and take the nft rules out again in the rare case
+   * legacy already holds rules there. One round of two commands instead of three in two rounds.
+   */
+  speculativeNft?: boolean;
   /** Progress lines (stderr in the CLI). */
   log?: (line: string) => void;
 }
@@ -116,14 +122,28 @@ async function withGuardrails(exec: Executor, b: Backend, fn: () => Promise<void
  * single table, feed the restore straight to nft. Its `-N` of an existing chain fails the whole
  * table atomically, so if anything of ours is already there this returns false with nothing
  * changed, and the caller inspects the state as usual. Saves a save/compare round on the
- * init container's hot path.
+ * init container's hot path. With `speculativeNft` the legacy probe runs alongside.
  */
 async function tryFreshApply(exec: Executor, family: Family, rules: readonly Rule[], opts: ApplyOptions) {
-  if (!opts.legacyHint || opts.forceBackend || opts.forceApply || opts.legacyHint(family)) return false;
+  if (opts.forceBackend || opts.forceApply) return false;
   if (new Set(rules.map((r) => r.table)).size !== 1) return false;
-  const b = backendFor(family, "nft", "");
-  const r = await exec.run(b.restore, ["--noflush"], renderRestore(rules));
-  return r.code === 0;
+  const nft = backendFor(family, "nft", "");
+  if (opts.legacyHint) {
+    if (opts.legacyHint(family)) return false;
+    return (await exec.run(nft.restore, ["--noflush"], renderRestore(rules))).code === 0;
+  }
+  if (!opts.speculativeNft) return false;
+  const legacy = backendFor(family, "legacy", "");
+  const [l, n] = await Promise.all([
+    exec.run(legacy.save, []),
+    exec.run(nft.restore, ["--noflush"], renderRestore(rules)),
+  ]);
+  if (n.code !== 0) return false;
+  if (!(l.code === 0 && hasRules(l.stdout))) return true;
+  // Legacy rules own this namespace's packets: undo the nft rules and go the usual way.
+  const now = await exec.run(nft.save, []);
+  await cleanupFamily(exec, { ...nft, state: now.stdout }, rules);
+  return false;
 }
 
 /** Applies the rule set (both families), then the TPROXY routing and the ::6 address. */
@@ -188,6 +208,19 @@ async function applyIpCommands(exec: Executor, set: RuleSet, log: (l: string) =>
     if (r.code !== 0) throw new ApplyError(`${showCommand("ip", args)} failed: ${r.stderr.trim()}`);
     log(showCommand("ip", args));
   }
+}
+
+/**
+ * What differs between the namespace and the rule set, per family (empty: every planned chain and
+ * rule is there and nothing else of ours is). Reads only; the CNI plugin's CHECK.
+ */
+export async function checkRuleSet(exec: Executor, set: RuleSet, opts: ApplyOptions = {}): Promise<string[]> {
+  const problems: string[] = [];
+  for (const { family, rules } of familiesOf(set)) {
+    const b = await detectBackend(exec, family, opts.forceBackend ?? "", opts.legacyHint);
+    for (const d of await driftOf(exec, b, rules)) problems.push(`IPv${family} (${b.iptables}): ${d}`);
+  }
+  return problems;
 }
 
 /** `--cleanup-only`: removes Remora's chains and rules (both families) and the TPROXY routing. */

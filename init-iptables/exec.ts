@@ -15,13 +15,20 @@ export interface Executor {
 
 const MAX_OUTPUT = 8 * 1024 * 1024;
 
-/** Spawns commands directly; with `netns`, inside that network namespace through nsenter. */
-export function realExecutor(netns = ""): Executor {
+/**
+ * Spawns commands directly; with `netns`, inside that network namespace through nsenter. `env`
+ * entries are added to the inherited environment.
+ */
+export function realExecutor(netns = "", env?: Readonly<Record<string, string>>): Executor {
+  const childEnv = env ? { ...process.env, ...env } : undefined;
   return {
     run(cmd, args, input) {
       const [file, argv] = netns ? ["nsenter", [`--net=${netns}`, "--", cmd, ...args]] : [cmd, [...args]];
       return new Promise((resolve) => {
-        const child = spawn(file, argv, { stdio: ["pipe", "pipe", "pipe"] });
+        const child = spawn(file, argv, {
+          stdio: ["pipe", "pipe", "pipe"],
+          ...(childEnv ? { env: childEnv } : {}),
+        });
         const out: Buffer[] = [];
         const err: Buffer[] = [];
         let size = 0;
@@ -46,6 +53,18 @@ export function realExecutor(netns = ""): Executor {
       });
     },
   };
+}
+
+/**
+ * The executor a run uses: in the configured network namespace, and in CNI mode with the
+ * legacy xtables lock scoped to that namespace (XTABLES_LOCKFILE, iptables 1.8.6+), as Istio's
+ * CNI does: pod namespaces have their own legacy tables, so holding the node-wide
+ * /run/xtables.lock (shared with kube-proxy and every other pod being set up) would only
+ * serialise unrelated work.
+ */
+export function executorFor(cfg: { networkNamespace: string; cniMode: boolean }): Executor {
+  const scoped = cfg.cniMode && cfg.networkNamespace !== "";
+  return realExecutor(cfg.networkNamespace, scoped ? { XTABLES_LOCKFILE: cfg.networkNamespace } : undefined);
 }
 
 export interface RecordedCall {

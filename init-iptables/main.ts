@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { ApplyError, applyRuleSet, cleanupRuleSet } from "./apply.ts";
 import { legacyTablesPresent } from "./backend.ts";
 import type { CaptureConfig } from "./config.ts";
-import { type Executor, realExecutor } from "./exec.ts";
+import { type Executor, executorFor } from "./exec.ts";
 import { parseCaptureArgs } from "./parse-args.ts";
 import { planRules } from "./plan.ts";
 import { renderPlan } from "./render.ts";
@@ -42,7 +42,7 @@ export async function runIptables(
     io.stderr(`remora iptables: invalid arguments, nothing was changed:\n  ${parsed.errors.join("\n  ")}\n`);
     return 2;
   }
-  const exec = io.executor ?? realExecutor(parsed.config.networkNamespace);
+  const exec = io.executor ?? executorFor(parsed.config);
   let cfg: CaptureConfig;
   try {
     cfg = await resolveRuntime(parsed.config, exec);

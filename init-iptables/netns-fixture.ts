@@ -1,7 +1,8 @@
 // Test-only. A two-namespace fixture for the capture kernel tests: a "pod" namespace and a "peer"
 // namespace joined by a veth pair, with documentation addresses only
 //   pod  192.0.2.1/24  2001:db8::1/64     peer  192.0.2.2/24, 192.0.2.3/24  2001:db8::2/64
-// plus helpers to run `remora iptables`, the Python test peer and iptables-save inside them.
+// plus helpers to run `remora iptables`, the Python test peer and iptables-save inside them
+// (NetnsPeers: the same helpers for namespaces made some other way).
 // Everything it creates is removed by destroy(); the root namespace is never changed.
 // Programs run as other uids (the proxy's 1337, an app's 1000) cannot read the checkout when it
 // sits under a private directory (a `mktemp -d` folder is 0700), so stageHelpers() copies what
@@ -95,7 +96,7 @@ export function run(
   });
 }
 
-async function must(cmd: string, args: readonly string[]): Promise<string> {
+export async function must(cmd: string, args: readonly string[]): Promise<string> {
   const r = await run(cmd, args);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(" ")} failed: ${r.stderr}`);
   return r.stdout;
@@ -122,12 +123,83 @@ export function normalizeSave(s: string): string {
     .join("\n");
 }
 
-export class PodNet {
-  readonly pod: string;
-  readonly peer: string;
+/**
+ * Commands, the Python peer's servers and its dials in any named network namespace; tracks the
+ * servers it starts so they can be stopped. Used by PodNet and by the CNI chain tests, whose
+ * namespaces a CNI plugin wires instead of a veth made here.
+ */
+export class NetnsPeers {
   private readonly procs: ChildProcess[] = [];
 
+  /** Runs a command in a namespace, optionally as another uid/gid (no supplementary groups). */
+  exec(
+    ns: string,
+    cmd: string,
+    args: readonly string[],
+    opts: { uid?: number; env?: NodeJS.ProcessEnv } = {},
+  ) {
+    const asUser =
+      opts.uid === undefined
+        ? []
+        : ["setpriv", `--reuid=${opts.uid}`, `--regid=${opts.uid}`, "--clear-groups"];
+    return run("ip", ["netns", "exec", ns, ...asUser, cmd, ...args], { env: opts.env });
+  }
+
+  save(ns: string, binary = "iptables-nft-save"): Promise<string> {
+    return this.exec(ns, binary, []).then((r) => normalizeSave(r.stdout));
+  }
+
+  /** Starts the Python peer listening on `ports` in `ns`; resolves once it listens. */
+  serve(ns: string, name: string, ports: number[]): Promise<void> {
+    const child = spawn(
+      "ip",
+      ["netns", "exec", ns, PYTHON, peerPy, "serve", name, ports.join(","), "--transparent"],
+      {
+        stdio: ["pipe", "pipe", "pipe"],
+        ...(workDir ? { cwd: workDir } : {}),
+      },
+    );
+    this.procs.push(child);
+    return new Promise((resolve, reject) => {
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        if (out.includes("ready")) resolve();
+      });
+      child.stderr.on("data", (d: Buffer) => {
+        err += d.toString();
+      });
+      child.on("exit", (code) => reject(new Error(`test peer exited (${code}): ${err}`)));
+    });
+  }
+
+  /** Dials host:port from `ns` as `uid`, returning the peer's answer or the error text. */
+  async dial(ns: string, uid: number, host: string, port: number, bind?: string): Promise<Answer | string> {
+    const args = [peerPy, "dial", host, String(port), ...(bind ? ["--bind", bind] : [])];
+    const r = await this.exec(ns, PYTHON, args, { uid });
+    if (r.code !== 0) return r.stdout.trim() || r.stderr.trim();
+    return JSON.parse(r.stdout) as Answer;
+  }
+
+  async stopServers(): Promise<void> {
+    for (const p of this.procs.splice(0)) {
+      if (p.exitCode === null) {
+        const done = new Promise((r) => p.once("exit", r));
+        p.stdin?.end();
+        p.kill("SIGKILL");
+        await done;
+      }
+    }
+  }
+}
+
+export class PodNet extends NetnsPeers {
+  readonly pod: string;
+  readonly peer: string;
+
   private constructor(tag: string) {
+    super();
     const id = randomBytes(3).toString("hex");
     this.pod = `remora-test-${tag}-${id}-p`;
     this.peer = `remora-test-${tag}-${id}-q`;
@@ -177,74 +249,12 @@ export class PodNet {
     return `/run/netns/${this.pod}`;
   }
 
-  /** Runs a command in a namespace, optionally as another uid/gid (no supplementary groups). */
-  exec(
-    ns: string,
-    cmd: string,
-    args: readonly string[],
-    opts: { uid?: number; env?: NodeJS.ProcessEnv } = {},
-  ) {
-    const asUser =
-      opts.uid === undefined
-        ? []
-        : ["setpriv", `--reuid=${opts.uid}`, `--regid=${opts.uid}`, "--clear-groups"];
-    return run("ip", ["netns", "exec", ns, ...asUser, cmd, ...args], { env: opts.env });
-  }
-
   /** `remora iptables <args>` inside the pod namespace, as the init container runs it. */
   remora(args: readonly string[], opts: { uid?: number; env?: Record<string, string> } = {}) {
     return this.exec(this.pod, NODE, [...cliArgs, "iptables", ...args], {
       uid: opts.uid,
       env: { ...process.env, ...opts.env },
     });
-  }
-
-  save(ns: string, binary = "iptables-nft-save"): Promise<string> {
-    return this.exec(ns, binary, []).then((r) => normalizeSave(r.stdout));
-  }
-
-  /** Starts the Python peer listening on `ports` in `ns`; resolves once it listens. */
-  serve(ns: string, name: string, ports: number[]): Promise<void> {
-    const child = spawn(
-      "ip",
-      ["netns", "exec", ns, PYTHON, peerPy, "serve", name, ports.join(","), "--transparent"],
-      {
-        stdio: ["pipe", "pipe", "pipe"],
-        ...(workDir ? { cwd: workDir } : {}),
-      },
-    );
-    this.procs.push(child);
-    return new Promise((resolve, reject) => {
-      let out = "";
-      let err = "";
-      child.stdout.on("data", (d: Buffer) => {
-        out += d.toString();
-        if (out.includes("ready")) resolve();
-      });
-      child.stderr.on("data", (d: Buffer) => {
-        err += d.toString();
-      });
-      child.on("exit", (code) => reject(new Error(`test peer exited (${code}): ${err}`)));
-    });
-  }
-
-  /** Dials host:port from `ns` as `uid`, returning the peer's answer or the error text. */
-  async dial(ns: string, uid: number, host: string, port: number, bind?: string): Promise<Answer | string> {
-    const args = [peerPy, "dial", host, String(port), ...(bind ? ["--bind", bind] : [])];
-    const r = await this.exec(ns, PYTHON, args, { uid });
-    if (r.code !== 0) return r.stdout.trim() || r.stderr.trim();
-    return JSON.parse(r.stdout) as Answer;
-  }
-
-  async stopServers(): Promise<void> {
-    for (const p of this.procs.splice(0)) {
-      if (p.exitCode === null) {
-        const done = new Promise((r) => p.once("exit", r));
-        p.stdin?.end();
-        p.kill("SIGKILL");
-        await done;
-      }
-    }
   }
 
   async destroy(): Promise<void> {

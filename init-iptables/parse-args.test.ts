@@ -156,3 +156,11 @@ test("Istio's logging flags are accepted and ignored", () => {
   ]);
   assert.deepEqual(c.inboundPorts, { all: true });
 });
+
+test("--cni-mode: needs --network-namespace; DNS capture then takes all port-53 traffic", () => {
+  assert.match(errs(["--cni-mode"]).join("\n"), /--cni-mode: needs --network-namespace/);
+  const c = ok(["--cni-mode", "--network-namespace", "/run/netns/pod", "--redirect-dns"]);
+  assert.equal(c.cniMode, true);
+  assert.equal(c.captureAllDns, true);
+  assert.equal(ok(["--redirect-dns"]).captureAllDns, false);
+});

@@ -274,6 +274,18 @@ export function parseCaptureArgs(
     );
   }
 
+  // --cni-mode: the rules are written from the node on behalf of a pod (the CNI plugin's path).
+  // That only makes sense for another namespace, and the node's resolv.conf is not the pod's, so
+  // DNS capture takes every port-53 packet (what Istio's CNI does).
+  const cniMode = bool("cni-mode");
+  const networkNamespace = raw("network-namespace").trim();
+  if (cniMode && networkNamespace === "") {
+    errors.push(
+      "--cni-mode: needs --network-namespace (the pod's namespace path); without it the rules would go into the node's own namespace",
+    );
+  }
+  const redirectDns = bool("redirect-dns");
+
   const config: CaptureConfig = {
     proxyPort,
     inboundCapturePort,
@@ -291,8 +303,8 @@ export function parseCaptureArgs(
     outboundPortsExclude: portList("istio-local-outbound-ports-exclude"),
     kubeVirtInterfaces: ifaces("kube-virt-interfaces"),
     excludeInterfaces: ifaces("istio-exclude-interfaces"),
-    redirectDns: bool("redirect-dns"),
-    captureAllDns: bool("capture-all-dns"),
+    redirectDns,
+    captureAllDns: bool("capture-all-dns") || (cniMode && redirectDns),
     dropInvalid: bool("drop-invalid"),
     dualStack: bool("dual-stack"),
     ownerGroupsInclude,
@@ -304,11 +316,11 @@ export function parseCaptureArgs(
     dryRun: bool("dry-run"),
     runValidation: bool("run-validation"),
     skipRuleApply: bool("skip-rule-apply"),
-    cniMode: bool("cni-mode"),
+    cniMode,
     reconcile: bool("reconcile"),
     cleanupOnly: bool("cleanup-only"),
     forceApply: bool("force-apply"),
-    networkNamespace: raw("network-namespace").trim(),
+    networkNamespace,
     forceIptablesBinary: forced as CaptureConfig["forceIptablesBinary"],
     probePort,
     probeTimeoutMs: probeTimeoutMs ?? 5000,

@@ -66,13 +66,23 @@ export function parseResolvConf(text: string): { v4: string[]; v6: string[] } {
   return { v4, v6 };
 }
 
-/** Fills in ipv6 and the DNS servers. */
+/**
+ * Fills in ipv6 and the DNS servers. `known` are the pod's addresses when the caller already has
+ * them (the CNI plugin reads them from the primary plugin's result), saving a look inside the
+ * namespace.
+ */
 export async function resolveRuntime(
   cfg: CaptureConfig,
   exec: Executor,
   resolvConf = "/etc/resolv.conf",
+  known?: AddressList,
 ): Promise<CaptureConfig> {
-  const addrs = cfg.networkNamespace ? await namespaceAddresses(exec) : localAddresses();
+  const addrs =
+    known && known.length > 0
+      ? known
+      : cfg.networkNamespace
+        ? await namespaceAddresses(exec)
+        : localAddresses();
   const out = { ...cfg, ipv6: ipv6Enabled(addrs, cfg.dualStack) };
   if (cfg.redirectDns && !cfg.captureAllDns) {
     const text = await readFile(resolvConf, "utf8").catch(() => "");

@@ -44,9 +44,10 @@ export function captureArgs(o: CaptureArgsOptions): string[] {
 }
 
 // Envoy's own ports are never captured; the status port is appended unless already listed
-// (Istio's `excludeInboundPort` template function).
+// (Istio's `excludeInboundPort` template function). Repeats are dropped, as Istio's CNI does: in
+// CNI mode the annotation already holds the whole list, and reading it back must give the same.
 function excludedInboundPorts(statusPort: number, annotated: string): string {
-  const ports = [String(PORTS.prometheus), String(PORTS.readiness), ...splitList(annotated)];
-  if (statusPort !== 0 && !ports.includes(String(statusPort))) ports.push(String(statusPort));
-  return ports.join(",");
+  const ports = new Set([String(PORTS.prometheus), String(PORTS.readiness), ...splitList(annotated)]);
+  if (statusPort !== 0) ports.add(String(statusPort));
+  return [...ports].join(",");
 }

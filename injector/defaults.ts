@@ -90,3 +90,26 @@ export function discoveryAddress(
 ): string {
   return `${controlPlaneNames(revision).pilotService}.${namespace}.svc:${PORTS.xds}`;
 }
+
+/**
+ * The CNI node agent's settings (`remora cni install`): its flags, the `remora-cni` ConfigMap that
+ * `manifest generate --cni` writes and the DaemonSet's mounts all start from these.
+ */
+export const CNI_NODE_DEFAULTS = {
+  /** The node's CNI dirs as mounted in the agent, and their paths on the node. */
+  cniBinDir: "/host/opt/cni/bin",
+  cniNetDir: "/host/etc/cni/net.d",
+  hostCniBinDir: "/opt/cni/bin",
+  hostCniNetDir: "/etc/cni/net.d",
+  /** Empty: the first valid config file, as the runtime picks it. */
+  cniConfName: "",
+  excludeNamespaces: ["kube-system"] as readonly string[],
+  logLevel: "info",
+  /** Empty: the plugin logs to the runtime (its stderr). */
+  pluginLogFile: "",
+  /** Istio's plugin tries 30 times, 1 s apart. */
+  podLookupTimeoutSeconds: 30,
+  repair: "label",
+  repairIntervalSeconds: 30,
+  healthPort: 8000,
+} as const;

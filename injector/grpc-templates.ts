@@ -102,6 +102,8 @@ export function grpcAgentParts(ctx: SidecarContext): GrpcTemplateParts {
       { name: "ISTIO_META_CLUSTER_ID", value: config.clusterId },
       { name: "ISTIO_META_WORKLOAD_NAME", value: ctx.workloadName },
       { name: "TRUST_DOMAIN", value: s.trustDomain },
+      // As Istio's template: no Envoy in this pod, which also tells a CNI plugin not to capture it.
+      { name: "DISABLE_ENVOY", value: "true" },
     ],
     resources: s.resources,
     securityContext: {

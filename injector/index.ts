@@ -2,6 +2,14 @@
 export * as annotations from "./annotations.ts";
 export type { BootstrapOptions, EnvoyBootstrapJson } from "./bootstrap.ts";
 export { buildEnvoyBootstrap } from "./bootstrap.ts";
+export type { CniLogLevel, CniNodeSettings, CniRepairMode } from "./cni-node-settings.ts";
+export {
+  applyCniNodeSettings,
+  CNI_NODE_FILES,
+  defaultCniNodeSettings,
+  loadCniNodeSettings,
+  UNINITIALIZED_LABEL,
+} from "./cni-node-settings.ts";
 export type { InjectionConfig, InjectionPolicy, InterceptionMode, ProxyResources } from "./config.ts";
 export { defaultInjectionConfig, loadInjectionConfig } from "./config.ts";
 export type { Decision, ReasonCode } from "./decision.ts";
@@ -27,6 +35,8 @@ export type { ManifestOptions } from "./manifest/generate.ts";
 export { defaultManifestOptions, generateManifests } from "./manifest/generate.ts";
 export { generateManifestYaml } from "./manifest/render.ts";
 export { loadMeshConfig } from "./mesh-config.ts";
+export type { CaptureSkipReason, PodCapture } from "./pod-capture.ts";
+export { CAPTURE_SKIP_REASONS, podCapture } from "./pod-capture.ts";
 export type { AppProbe } from "./probes.ts";
 export { describeFsError, FileArgError, readFileArg } from "./read-file-arg.ts";
 export { loadInjectorServer, startInjector } from "./server/entry.ts";

@@ -13,9 +13,9 @@ type Area = (typeof AREAS)[number];
 /** Which areas each area may import from (besides itself). */
 const ALLOWED: Record<Area, Area[]> = {
   "init-iptables": [],
-  "cni-plugin": ["init-iptables"],
+  "cni-plugin": ["injector", "init-iptables"],
   injector: ["init-iptables"],
-  pilot: ["injector", "init-iptables"],
+  pilot: ["cni-plugin", "injector", "init-iptables"],
 };
 // index.ts is the public surface; cli.ts registers commands; defaults.ts is the import-free table
 // of shared defaults (so option registration can read it without loading the area).

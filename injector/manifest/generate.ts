@@ -2,6 +2,7 @@
 // fixed order (rendered to YAML by render.ts). A named revision (`--revision canary`) produces its
 // own control plane next to the default one: suffixed names, `istio.io/rev` labels and only the
 // revision webhooks; cluster-wide pieces (namespace, CRDs) are the same for every revision.
+
 import {
   CONFIG_MAP_KEYS,
   controlPlaneNames,
@@ -12,6 +13,7 @@ import {
   MESH,
   PORTS,
 } from "../defaults.ts";
+import { cniNodeObjects } from "./cni-node.ts";
 import { networkingCrds } from "./crds.ts";
 import type { GatewayOptions } from "./gateway.ts";
 import { validatingWebhookConfiguration } from "./validating-webhook-config.ts";
@@ -360,5 +362,6 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
       labels,
     }),
   );
+  if (o.cni) objects.push(...cniNodeObjects({ namespace: ns, image: o.image, labels: common }));
   return objects;
 }

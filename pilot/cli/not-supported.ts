@@ -6,7 +6,6 @@ export const NOT_SUPPORTED: readonly string[] = [
   "inbound protocol sniffing: undeclared inbound ports are proxied as TCP",
   "Sidecar egress listeners' port and bind: the union of their hosts is used",
   "rewriting TCP and gRPC probes and lifecycle hooks; merging application metrics",
-  "the CNI plugin (kube-inject --cni only prepares pods for it)",
   "multi-cluster: remote-cluster secrets are not read",
   "security.istio.io (PeerAuthentication, AuthorizationPolicy, RequestAuthentication) and telemetry.istio.io",
   "installing next to an existing Istio: same CRDs and webhook names (docs/install.md)",

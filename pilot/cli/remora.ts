@@ -5,6 +5,7 @@
 // Exit codes are the same for every subcommand: 0 success, 1 the command ran and failed, 2 the
 // command line is wrong (unknown command or option, missing or malformed value).
 import { Command, CommanderError, InvalidArgumentError, type Option } from "commander";
+import { registerCniCommands } from "../../cni-plugin/cli.ts";
 import { registerInitIptablesCommands } from "../../init-iptables/cli.ts";
 import { registerInjectorCommands } from "../../injector/cli.ts";
 import { VERSION } from "../../injector/defaults.ts";
@@ -69,6 +70,7 @@ export function buildProgram(io: { out?: Writable; err?: Writable } = {}): Comma
   registerPilotCommands(program);
   registerInjectorCommands(program);
   registerInitIptablesCommands(program);
+  registerCniCommands(program);
   checkRequiredOptionsLast(program);
   return program;
 }

@@ -171,7 +171,11 @@ describe("fake apiserver via client-node", () => {
     const all = await core.listPodForAllNamespaces({ fieldSelector: "metadata.namespace=sel" });
     assert.equal(all.items.length, 3);
     assert.equal(
-      await code(core.listNamespacedPod({ namespace: "sel", fieldSelector: "spec.nodeName=x" })),
+      (await core.listNamespacedPod({ namespace: "sel", fieldSelector: "spec.nodeName=x" })).items.length,
+      0,
+    );
+    assert.equal(
+      await code(core.listNamespacedPod({ namespace: "sel", fieldSelector: "status.phase=Running" })),
       400,
     );
   });

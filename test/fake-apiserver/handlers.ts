@@ -271,9 +271,27 @@ export async function patchObject(
   return updateObject(ctx, t, patched, dryRun);
 }
 
-export async function deleteObject(ctx: ApiContext, t: Target, dryRun: boolean): Promise<KubeObject> {
+export async function deleteObject(
+  ctx: ApiContext,
+  t: Target,
+  dryRun: boolean,
+  preconditions?: { uid?: string; resourceVersion?: string },
+): Promise<KubeObject> {
   const current = ctx.store.get(key(t), t.namespace, t.name ?? "");
   if (!current) throw notFound(t.resource.plural, t.name ?? "", t.resource.group);
+  if (preconditions?.uid !== undefined && preconditions.uid !== current.metadata.uid) {
+    throw new ApiError(
+      "Conflict",
+      `Precondition failed: UID in precondition: ${preconditions.uid}, UID in object meta: ${String(current.metadata.uid)}`,
+      { name: t.name ?? "", group: t.resource.group, kind: t.resource.plural },
+    );
+  }
+  if (
+    preconditions?.resourceVersion !== undefined &&
+    preconditions.resourceVersion !== current.metadata.resourceVersion
+  ) {
+    throw conflict(t.resource, t.name ?? "");
+  }
   await admit(ctx, t, "DELETE", undefined, current, dryRun);
   if (dryRun) return out(t, current);
   const gone = ctx.store.delete(key(t), t.namespace, t.name ?? "") as KubeObject;

@@ -60,6 +60,23 @@ async function jsonBody(req: IncomingMessage, allowed: string[]): Promise<{ type
   }
 }
 
+/** The `preconditions` of a DeleteOptions body (uid, resourceVersion), when it has any. */
+function preconditionsOf(text: string): { uid?: string; resourceVersion?: string } | undefined {
+  if (text.trim() === "") return undefined;
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    throw new ApiError("BadRequest", `the request body is not valid JSON: ${(err as Error).message}`);
+  }
+  const p = (body as { preconditions?: { uid?: unknown; resourceVersion?: unknown } } | null)?.preconditions;
+  if (!p) return undefined;
+  return {
+    ...(typeof p.uid === "string" ? { uid: p.uid } : {}),
+    ...(typeof p.resourceVersion === "string" ? { resourceVersion: p.resourceVersion } : {}),
+  };
+}
+
 /** Resolves a path to the resource it names, or undefined when it is not a resource path. */
 function resolveTarget(ctx: ApiContext, segs: string[]): Target | undefined {
   let group = "";
@@ -169,8 +186,8 @@ export async function route(ctx: ApiContext, req: IncomingMessage, res: ServerRe
         return sendJson(res, 200, await patchObject(ctx, t, type, body, dryRun));
       }
       case "DELETE":
-        await readBody(req); // DeleteOptions are accepted and ignored (no finalizers, no grace periods).
-        return sendJson(res, 200, await deleteObject(ctx, t, dryRun));
+        // DeleteOptions: preconditions are honoured; finalizers and grace periods do not exist here.
+        return sendJson(res, 200, await deleteObject(ctx, t, dryRun, preconditionsOf(await readBody(req))));
       default:
         throw new ApiError(
           "MethodNotAllowed",

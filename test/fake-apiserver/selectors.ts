@@ -80,32 +80,40 @@ export function parseLabelSelector(s: string | null | undefined): Selector {
 
 export type FieldSelector = (obj: {
   metadata?: { name?: string; namespace?: string };
+  spec?: unknown;
   type?: unknown;
 }) => boolean;
 
-const FIELDS = new Set(["metadata.name", "metadata.namespace", "type"]);
+/**
+ * The field labels served, and how to read each: `type` (Secrets, for SDS sources) and
+ * spec.nodeName (pods, as kubelets and node agents select them).
+ */
+const FIELDS: Record<string, (obj: Parameters<FieldSelector>[0]) => string | undefined> = {
+  "metadata.name": (o) => o.metadata?.name,
+  "metadata.namespace": (o) => o.metadata?.namespace,
+  type: (o) => (typeof o.type === "string" ? o.type : undefined),
+  "spec.nodeName": (o) => {
+    const v = (o.spec as { nodeName?: unknown } | undefined)?.nodeName;
+    return typeof v === "string" ? v : undefined;
+  },
+};
 
-function fieldValue(obj: Parameters<FieldSelector>[0], field: string): string | undefined {
-  if (field === "metadata.name") return obj.metadata?.name;
-  if (field === "metadata.namespace") return obj.metadata?.namespace;
-  return typeof obj.type === "string" ? obj.type : undefined;
-}
-
-/** Parses a fieldSelector query value (metadata.name, metadata.namespace, type). */
+/** Parses a fieldSelector query value (metadata.name, metadata.namespace, type, spec.nodeName). */
 export function parseFieldSelector(s: string | null | undefined): FieldSelector {
   if (!s) return () => true;
   const reqs = splitTerms(s).map((term) => {
     const m = /^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(term);
     if (!m) throw new ApiError("BadRequest", `invalid field selector: "${term}"`);
     const field = m[1] ?? "";
-    if (!FIELDS.has(field)) {
+    const get = Object.hasOwn(FIELDS, field) ? FIELDS[field] : undefined;
+    if (!get) {
       throw new ApiError("BadRequest", `field label not supported: ${field}`);
     }
-    return { field, neq: m[2] === "!=", value: m[3] ?? "" };
+    return { get, neq: m[2] === "!=", value: m[3] ?? "" };
   });
   return (obj) =>
     reqs.every((r) => {
-      const v = fieldValue(obj, r.field);
+      const v = r.get(obj);
       return r.neq ? (v ?? "") !== r.value : (v ?? "") === r.value;
     });
 }

@@ -1,0 +1,64 @@
+// Builds the remora-cni executable: plugin-main.ts and everything it imports, dependencies
+// included, in one CommonJS file with a node shebang, mode 0755. The runtime execs it once per
+// pod, so it must start fast and stand alone in /opt/cni/bin (no node_modules, no tsx).
+// `npm run build` runs this file: `tsx cni-plugin/bundle.ts [out]` (default dist/cni/remora-cni).
+import { chmodSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+// This file runs from source (cni-plugin/) and compiled (dist/cni-plugin/): both find the root.
+const PARENT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const REPO = basename(PARENT) === "dist" ? join(PARENT, "..") : PARENT;
+
+/** Where `npm run build` puts the plugin, and where the installer copies it from. */
+export const PLUGIN_BUNDLE_PATH = join(REPO, "dist", "cni", "remora-cni");
+
+export interface BundleInfo {
+  path: string;
+  bytes: number;
+  /** Source files and packages in the bundle, largest first (to watch the import graph). */
+  inputs: { path: string; bytes: number }[];
+}
+
+/**
+ * Writes the bundle to `outFile`, in a directory of its own: a package.json marking it CommonJS
+ * goes next to it, so Node reads the extensionless file as CommonJS even inside this repository
+ * (whose package.json says "module"). On a node's /opt/cni/bin no package.json is above it.
+ */
+export async function buildPluginBundle(outFile = PLUGIN_BUNDLE_PATH): Promise<BundleInfo> {
+  const { build } = await import("esbuild");
+  const out = resolve(outFile);
+  mkdirSync(dirname(out), { recursive: true });
+  const tmp = `${out}.${process.pid}.tmp`;
+  const r = await build({
+    entryPoints: [join(REPO, "cni-plugin", "plugin-main.ts")],
+    outfile: tmp,
+    bundle: true,
+    // CommonJS: the file has no extension and lives outside any package.json on the node, where
+    // Node 20 reads an extensionless script as CommonJS.
+    format: "cjs",
+    platform: "node",
+    target: "node20",
+    minify: true,
+    // import() of a built-in (node:https, loaded only when a pod is looked up) becomes a lazy
+    // require: a dynamic import would start Node's ESM loader, which costs more than the module.
+    supported: { "dynamic-import": false },
+    legalComments: "none",
+    banner: { js: "#!/usr/bin/env node" },
+    metafile: true,
+    logLevel: "silent",
+  });
+  chmodSync(tmp, 0o755);
+  writeFileSync(join(dirname(out), "package.json"), '{ "type": "commonjs" }\n');
+  renameSync(tmp, out);
+  const output = Object.values(r.metafile.outputs)[0];
+  const inputs = Object.entries(output?.inputs ?? {})
+    .map(([path, v]) => ({ path, bytes: v.bytesInOutput }))
+    .sort((a, b) => b.bytes - a.bytes);
+  return { path: out, bytes: output?.bytes ?? 0, inputs };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const info = await buildPluginBundle(process.argv[2]);
+  process.stderr.write(`remora-cni: ${info.path} (${Math.round(info.bytes / 1024)} KiB)\n`);
+}
