@@ -62,3 +62,31 @@ test("unknown fields would be rejected by the same check", () => {
   // Status port 0: no app-health listener.
   assert.equal((json.static_resources as { listeners: unknown[] }).listeners.length, 2);
 });
+
+test("on pilot's TLS port the bootstrap dials with TLS and STS-exchanged token credentials", () => {
+  const json = buildEnvoyBootstrap({
+    namespace: "shop",
+    metadata: { NAMESPACE: "shop" },
+    discoveryAddress: "remora-pilot.remora-system.svc:15012",
+    statusPort: 15020,
+    probes: [],
+  });
+  // biome-ignore lint/suspicious/noExplicitAny: walking decoded proto3 JSON in a test
+  const decoded = decodeToJson(BOOTSTRAP, encodeJson(BOOTSTRAP, json)) as any;
+  const g = decoded.dynamicResources.adsConfig.grpcServices[0].googleGrpc;
+  assert.equal(g.targetUri, "remora-pilot.remora-system.svc:15012");
+  assert.equal(
+    g.channelCredentials.sslCredentials.rootCerts.filename,
+    "/var/run/secrets/istio/root-cert.pem",
+  );
+  const sts = g.callCredentials[0].stsService;
+  assert.equal(sts.tokenExchangeServiceUri, "https://remora-pilot.remora-system.svc:15012/token");
+  assert.equal(sts.subjectTokenPath, "/var/run/secrets/tokens/istio-token");
+  assert.equal(sts.subjectTokenType, "urn:ietf:params:oauth:token-type:jwt");
+  assert.equal(sts.audience, "istio-ca");
+  // No plain-text xDS cluster is left behind.
+  assert.equal(
+    decoded.staticResources.clusters.some((c: { name: string }) => c.name === "xds-grpc"),
+    false,
+  );
+});

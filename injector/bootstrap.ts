@@ -5,9 +5,14 @@
 // - 15021 `/healthz/ready` → admin `/ready` (LIVE once the first xDS config is applied),
 // - 15020 (status port) `/app-health/<container>/<probe>` → the app's port and path on
 //   127.0.0.1 (rewritten probes), plus `/stats/prometheus` and `/healthz/ready` as Istio serves,
-// - ADS to pilot over the `xds-grpc` cluster (HTTP/2, DNS-resolved).
+// - ADS to pilot: plain text over the `xds-grpc` cluster (HTTP/2, DNS-resolved) to 15010; to the
+//   TLS port (15012, as Istio's agent decides by port) a `google_grpc` channel that verifies pilot
+//   with the mounted mesh root and authenticates with the pod's projected token, exchanged through
+//   pilot's STS endpoint (Envoy's `sts_service` call credentials re-read the file as it rotates).
+//   Pilot binds that stream to the reviewed service account and serves it its workload
+//   certificate over SDS (`default`, `ROOTCA`).
 import { PORTS } from "./annotations.ts";
-import { PORTS as CONTROL_PLANE_PORTS } from "./defaults.ts";
+import { PORTS as CONTROL_PLANE_PORTS, POD_IDENTITY } from "./defaults.ts";
 import type { AppProbe } from "./probes.ts";
 
 export type EnvoyBootstrapJson = Record<string, unknown>;
@@ -36,6 +41,34 @@ const UPSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls
 /** Cluster pointing at Envoy's own admin interface (Istio names it `prometheus_stats`). */
 export const ADMIN_CLUSTER = "prometheus_stats";
 export const XDS_CLUSTER = "xds-grpc";
+const JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt";
+
+/** True when the discovery address names the TLS port: the proxy then proves its identity. */
+export function secureDiscovery(discoveryAddress: string): boolean {
+  return splitHostPort(discoveryAddress)[1] === CONTROL_PLANE_PORTS.secureXds;
+}
+
+/** ADS over TLS with STS-exchanged token credentials (the bootstrap's grpc_services entry). */
+function secureAdsService(host: string, port: number): Record<string, unknown> {
+  const target = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  return {
+    google_grpc: {
+      target_uri: target,
+      stat_prefix: XDS_CLUSTER,
+      channel_credentials: { ssl_credentials: { root_certs: { filename: POD_IDENTITY.rootCertPath } } },
+      call_credentials: [
+        {
+          sts_service: {
+            token_exchange_service_uri: `https://${target}${POD_IDENTITY.tokenExchangePath}`,
+            subject_token_path: POD_IDENTITY.tokenPath,
+            subject_token_type: JWT_TOKEN_TYPE,
+            audience: POD_IDENTITY.tokenAudience,
+          },
+        },
+      ],
+    },
+  };
+}
 
 export function buildEnvoyBootstrap(o: BootstrapOptions): EnvoyBootstrapJson {
   const adminPort = o.adminPort ?? PORTS.admin;
@@ -48,26 +81,30 @@ export function buildEnvoyBootstrap(o: BootstrapOptions): EnvoyBootstrapJson {
   const probeClusters = new Map<string, AppProbe>();
   for (const p of o.probes) probeClusters.set(probeClusterName(p), p);
 
+  const secure = secureDiscovery(o.discoveryAddress);
   const clusters: unknown[] = [
-    {
-      name: XDS_CLUSTER,
-      type: "STRICT_DNS",
-      connect_timeout: "1s",
-      lb_policy: "ROUND_ROBIN",
-      dns_lookup_family: "V4_PREFERRED",
-      typed_extension_protocol_options: {
-        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-          "@type": HTTP_OPTIONS,
-          explicit_http_config: {
-            http2_protocol_options: {
-              connection_keepalive: { interval: "30s", timeout: "10s" },
+    // The plain-text ADS cluster (the TLS channel is a google_grpc target, no cluster).
+    secure
+      ? undefined
+      : {
+          name: XDS_CLUSTER,
+          type: "STRICT_DNS",
+          connect_timeout: "1s",
+          lb_policy: "ROUND_ROBIN",
+          dns_lookup_family: "V4_PREFERRED",
+          typed_extension_protocol_options: {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+              "@type": HTTP_OPTIONS,
+              explicit_http_config: {
+                http2_protocol_options: {
+                  connection_keepalive: { interval: "30s", timeout: "10s" },
+                },
+              },
             },
           },
+          upstream_connection_options: { tcp_keepalive: { keepalive_time: 300 } },
+          load_assignment: loadAssignment(XDS_CLUSTER, xdsHost, xdsPort),
         },
-      },
-      upstream_connection_options: { tcp_keepalive: { keepalive_time: 300 } },
-      load_assignment: loadAssignment(XDS_CLUSTER, xdsHost, xdsPort),
-    },
     {
       name: ADMIN_CLUSTER,
       type: "STATIC",
@@ -135,13 +172,15 @@ export function buildEnvoyBootstrap(o: BootstrapOptions): EnvoyBootstrapJson {
     admin: {
       address: { socket_address: { address: "127.0.0.1", port_value: adminPort } },
     },
-    static_resources: { listeners, clusters },
+    static_resources: { listeners, clusters: clusters.filter((c) => c !== undefined) },
     dynamic_resources: {
       ads_config: {
         api_type: "GRPC",
         transport_api_version: "V3",
         set_node_on_first_message_only: true,
-        grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER } }],
+        grpc_services: [
+          secure ? secureAdsService(xdsHost, xdsPort) : { envoy_grpc: { cluster_name: XDS_CLUSTER } },
+        ],
       },
       cds_config: { ads: {}, resource_api_version: "V3" },
       lds_config: { ads: {}, resource_api_version: "V3" },

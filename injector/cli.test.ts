@@ -128,7 +128,7 @@ function installedConfigMap(revision: string): Record<string, unknown> {
 }
 
 function xdsHost(out: string): string | undefined {
-  return /"address":"([^"]+)","port_value":15010/.exec(out)?.[1];
+  return /"target_uri":"([^":]+):15012"/.exec(out)?.[1];
 }
 
 test("--inject-config takes the ConfigMap manifest generate emits (mesh key included)", async () => {

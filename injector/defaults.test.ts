@@ -39,6 +39,9 @@ function xdsAddress(pod: Pod): string {
     (c) => c.name === "istio-proxy",
   );
   const bootstrap = JSON.parse(proxy?.args?.find((a) => a.startsWith("{")) ?? "{}");
+  // The TLS port is a google_grpc target; any other port an xds-grpc cluster.
+  const target = bootstrap.dynamic_resources.ads_config.grpc_services[0].google_grpc?.target_uri;
+  if (target) return target;
   const xds = bootstrap.static_resources.clusters.find((c: { name: string }) => c.name === "xds-grpc");
   const sa = xds.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address;
   return `${sa.address}:${sa.port_value}`;
@@ -69,8 +72,8 @@ test("the default init image is remora-init (Node plus iptables), not the contro
 });
 
 test("--revision canary points the bootstrap at the canary pilot", () => {
-  assert.equal(xdsAddress(injected(undefined)), "remora-pilot.remora-system.svc:15010");
-  assert.equal(xdsAddress(injected("canary")), "remora-pilot-canary.remora-system.svc:15010");
+  assert.equal(xdsAddress(injected(undefined)), "remora-pilot.remora-system.svc:15012");
+  assert.equal(xdsAddress(injected("canary")), "remora-pilot-canary.remora-system.svc:15012");
   assert.equal(xdsAddress(injected("canary")), discoveryAddress("canary"));
   // An explicit address in the injection config still wins over the revision's.
   const pinned = { ...defaultInjectionConfig(), discoveryAddress: "pilot.example:15010" };

@@ -29,10 +29,38 @@ export const IMAGES = {
 export const PORTS = {
   /** Plaintext xDS (ADS). */
   xds: 15010,
+  /** TLS: Istio's CSR API, xDS authenticated by the pod's token (with workload certificates over
+   * SDS) and the token exchange. A discovery address on this port makes sidecars use TLS. */
+  secureXds: 15012,
   /** Health, readiness, Prometheus metrics and debug endpoints. */
   monitoring: 15014,
   /** HTTPS admission webhooks (injection and validation). */
   webhook: 15017,
+} as const;
+
+/** How a pod proves its identity to the control plane (Istio's volumes and paths). */
+export const POD_IDENTITY = {
+  /** Projected service-account token volume, its mount and the token's audience and lifetime. */
+  tokenVolume: "istio-token",
+  tokenDir: "/var/run/secrets/tokens",
+  tokenPath: "/var/run/secrets/tokens/istio-token",
+  tokenAudience: "istio-ca",
+  tokenExpirationSeconds: 43200,
+  /** Where pilot's TLS port answers the token exchange (RFC 8693) for Envoy's STS credentials. */
+  tokenExchangePath: "/token",
+  /** The mesh root from ConfigMap `istio-ca-root-cert`, mounted for TLS to the control plane. */
+  rootCertVolume: "istiod-ca-cert",
+  rootCertConfigMap: "istio-ca-root-cert",
+  rootCertDir: "/var/run/secrets/istio",
+  rootCertPath: "/var/run/secrets/istio/root-cert.pem",
+} as const;
+
+/** The mesh CA's Secrets in the control-plane namespace (Istio's names). */
+export const CA_SECRETS = {
+  /** The self-signed root the CA creates once (type istio.io/ca-root). */
+  selfSigned: "istio-ca-secret",
+  /** A plugged-in CA (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem). */
+  pluggedIn: "cacerts",
 } as const;
 
 /** Mesh-wide identity defaults shared by pilot's MeshConfig and the injection config. */
@@ -83,12 +111,25 @@ export function controlPlaneNames(
   };
 }
 
-/** The xDS address a revision's sidecars dial: `remora-pilot[-<rev>].<namespace>.svc:15010`. */
+/**
+ * The xDS address a revision's sidecars and gateways dial: `remora-pilot[-<rev>].<namespace>.svc:15012`,
+ * the TLS port where they prove their identity and get their certificates (Istio's default).
+ */
 export function discoveryAddress(
   revision: string = DEFAULT_REVISION,
   namespace: string = DEFAULT_NAMESPACE,
 ): string {
-  return `${controlPlaneNames(revision).pilotService}.${namespace}.svc:${PORTS.xds}`;
+  return `${controlPlaneNames(revision).pilotService}.${namespace}.svc:${PORTS.secureXds}`;
+}
+
+/**
+ * The plain-text xDS address for clients that cannot present credentials on the TLS port
+ * (proxyless grpc-js supports only insecure xDS channels): the same host on 15010.
+ */
+export function plaintextDiscoveryAddress(address: string): string {
+  const m = /^(.*):(\d{1,5})$/.exec(address);
+  if (!m || Number(m[2]) !== PORTS.secureXds) return address;
+  return `${m[1]}:${PORTS.xds}`;
 }
 
 /**

@@ -9,8 +9,9 @@
 // variable (Kubernetes fills in `$(INSTANCE_IP)` and `$(POD_NAME)`); the shell command is constant.
 import type { Container, EnvVar, Volume, VolumeMount } from "kubernetes-types/core/v1.d.ts";
 import * as A from "./annotations.ts";
+import { POD_IDENTITY, PORTS, plaintextDiscoveryAddress } from "./defaults.ts";
 import { grpcXdsBootstrap } from "./grpc-bootstrap.ts";
-import type { SidecarContext } from "./sidecar.ts";
+import { podIdentityVolumes, type SidecarContext } from "./sidecar.ts";
 
 const SIMPLE_DIR = "/var/lib/grpc/data/";
 const SIMPLE_BOOTSTRAP = `${SIMPLE_DIR}bootstrap.json`;
@@ -49,7 +50,7 @@ function nodeId(ctx: SidecarContext): string {
 /** grpc-simple: one init container writes the bootstrap into an emptyDir the apps mount. */
 export function grpcSimpleParts(ctx: SidecarContext): GrpcTemplateParts {
   const bootstrap = grpcXdsBootstrap({
-    serverUri: ctx.settings.discoveryAddress,
+    serverUri: plaintextDiscoveryAddress(ctx.settings.discoveryAddress),
     nodeId: "@NODE_ID@",
     metadata: { GENERATOR: "grpc", NAMESPACE: ctx.namespace, CLUSTER_ID: ctx.config.clusterId },
   });
@@ -94,9 +95,10 @@ export function grpcAgentParts(ctx: SidecarContext): GrpcTemplateParts {
       { name: "ISTIO_META_GENERATOR", value: "grpc" },
       { name: "OUTPUT_CERTS", value: AGENT_CERT_DIR },
       { name: "GRPC_XDS_BOOTSTRAP", value: AGENT_BOOTSTRAP },
-      // The xDS server for the bootstrap, and the CSR API on the same host's TLS port (15012).
-      { name: "PILOT_ADDRESS", value: s.discoveryAddress },
-      { name: "CA_ADDR", value: s.discoveryAddress.replace(/:\d+$/, ":15012") },
+      // The xDS server for the bootstrap (plain text: grpc-js has no xDS channel credentials), and
+      // the CSR API on the same host's TLS port (15012).
+      { name: "PILOT_ADDRESS", value: plaintextDiscoveryAddress(s.discoveryAddress) },
+      { name: "CA_ADDR", value: s.discoveryAddress.replace(/:\d+$/, `:${PORTS.secureXds}`) },
       ...podEnv(),
       fieldEnv("SERVICE_ACCOUNT", "spec.serviceAccountName"),
       { name: "ISTIO_META_CLUSTER_ID", value: config.clusterId },
@@ -117,10 +119,10 @@ export function grpcAgentParts(ctx: SidecarContext): GrpcTemplateParts {
     },
     volumeMounts: [
       { name: "workload-certs", mountPath: WORKLOAD_CERTS_DIR },
-      { name: "istiod-ca-cert", mountPath: "/var/run/secrets/istio" },
+      { name: POD_IDENTITY.rootCertVolume, mountPath: POD_IDENTITY.rootCertDir },
       { name: "istio-data", mountPath: AGENT_CERT_DIR },
       { name: "istio-xds", mountPath: AGENT_BOOTSTRAP_DIR },
-      { name: "istio-token", mountPath: "/var/run/secrets/tokens" },
+      { name: POD_IDENTITY.tokenVolume, mountPath: POD_IDENTITY.tokenDir },
     ],
   };
   if (config.imagePullPolicy) agent.imagePullPolicy = config.imagePullPolicy;
@@ -132,15 +134,7 @@ export function grpcAgentParts(ctx: SidecarContext): GrpcTemplateParts {
       { name: "workload-certs", emptyDir: {} },
       { name: "istio-xds", emptyDir: { medium: "Memory" } },
       { name: "istio-data", emptyDir: {} },
-      {
-        name: "istio-token",
-        projected: {
-          sources: [
-            { serviceAccountToken: { audience: "istio-ca", expirationSeconds: 43200, path: "istio-token" } },
-          ],
-        },
-      },
-      { name: "istiod-ca-cert", configMap: { name: "istio-ca-root-cert" } },
+      ...podIdentityVolumes(),
     ],
     appEnv: [
       { name: "GRPC_XDS_BOOTSTRAP", value: AGENT_BOOTSTRAP },

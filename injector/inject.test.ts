@@ -163,6 +163,16 @@ test("volumes join the pod's by name: istio-envoy and userVolume names the pod h
     { name: "istio-envoy", emptyDir: { medium: "Memory" } },
     { name: "data", secret: { secretName: "data-secret" } },
     { name: "logs", emptyDir: {} },
+    // The pod's identity for pilot's TLS port (the default discovery address is 15012).
+    {
+      name: "istio-token",
+      projected: {
+        sources: [
+          { serviceAccountToken: { audience: "istio-ca", expirationSeconds: 43200, path: "istio-token" } },
+        ],
+      },
+    },
+    { name: "istiod-ca-cert", configMap: { name: "istio-ca-root-cert" } },
     { name: "certs", configMap: { name: "certs" } },
   ]);
   assert.deepEqual(uninjectPod(out.pod), pod);

@@ -10,6 +10,7 @@ import {
   ServiceEntry,
   VirtualService,
 } from "@kubernetes-models/istio/networking.istio.io/v1";
+import { PeerAuthentication } from "@kubernetes-models/istio/security.istio.io/v1";
 import { Deployment } from "kubernetes-models/apps/v1";
 import { EndpointSlice } from "kubernetes-models/discovery.k8s.io/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
@@ -36,6 +37,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   "networking.istio.io/v1/VirtualService": VirtualService,
   "networking.istio.io/v1/DestinationRule": DestinationRule,
   "networking.istio.io/v1/ServiceEntry": ServiceEntry,
+  "security.istio.io/v1/PeerAuthentication": PeerAuthentication,
 };
 
 function yamlFiles(dir: string): string[] {

@@ -8,9 +8,10 @@
 // which Kubernetes expands from downward-API env vars before Envoy starts.
 import type { Container, EnvVar, Probe, SecurityContext, Volume } from "kubernetes-types/core/v1.d.ts";
 import * as A from "./annotations.ts";
-import { buildEnvoyBootstrap } from "./bootstrap.ts";
+import { buildEnvoyBootstrap, secureDiscovery } from "./bootstrap.ts";
 import { captureArgs } from "./capture-args.ts";
 import type { InjectionConfig } from "./config.ts";
+import { POD_IDENTITY } from "./defaults.ts";
 import type { AppProbe } from "./probes.ts";
 import type { PodSettings } from "./settings.ts";
 
@@ -125,12 +126,44 @@ export function buildProxyContainer(ctx: SidecarContext): Container {
   }
   container.resources = s.resources;
   container.securityContext = proxySecurityContext(ctx);
-  container.volumeMounts = [{ name: A.ENVOY_VOLUME, mountPath: "/etc/istio/proxy" }, ...s.userVolumeMounts];
+  container.volumeMounts = [{ name: A.ENVOY_VOLUME, mountPath: "/etc/istio/proxy" }];
+  if (secureDiscovery(s.discoveryAddress)) {
+    container.volumeMounts.push(
+      { name: POD_IDENTITY.rootCertVolume, mountPath: POD_IDENTITY.rootCertDir, readOnly: true },
+      { name: POD_IDENTITY.tokenVolume, mountPath: POD_IDENTITY.tokenDir, readOnly: true },
+    );
+    // gRPC's STS call credentials verify the token exchange with gRPC's default roots, not the
+    // channel's: point them at the mesh root (only Envoy's google_grpc clients read it).
+    container.env.push({ name: "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", value: POD_IDENTITY.rootCertPath });
+  }
+  container.volumeMounts.push(...s.userVolumeMounts);
   return container;
 }
 
+/** The projected token (audience istio-ca) and the mesh root, as Istio mounts them. */
+export function podIdentityVolumes(): Volume[] {
+  return [
+    {
+      name: POD_IDENTITY.tokenVolume,
+      projected: {
+        sources: [
+          {
+            serviceAccountToken: {
+              audience: POD_IDENTITY.tokenAudience,
+              expirationSeconds: POD_IDENTITY.tokenExpirationSeconds,
+              path: POD_IDENTITY.tokenVolume,
+            },
+          },
+        ],
+      },
+    },
+    { name: POD_IDENTITY.rootCertVolume, configMap: { name: POD_IDENTITY.rootCertConfigMap } },
+  ];
+}
+
 export function buildVolumes(ctx: SidecarContext): Volume[] {
-  return [{ name: A.ENVOY_VOLUME, emptyDir: { medium: "Memory" } }, ...ctx.settings.userVolumes];
+  const identity = secureDiscovery(ctx.settings.discoveryAddress) ? podIdentityVolumes() : [];
+  return [{ name: A.ENVOY_VOLUME, emptyDir: { medium: "Memory" } }, ...identity, ...ctx.settings.userVolumes];
 }
 
 function proxySecurityContext(ctx: SidecarContext): SecurityContext {

@@ -30,7 +30,7 @@ export type {
 } from "./model/config.ts";
 export { configKey, ISTIO_KINDS, ISTIO_NETWORKING_GROUP, ISTIO_NETWORKING_VERSIONS } from "./model/config.ts";
 export type { ConvertResult } from "./model/convert.ts";
-export { isIstioNetworking, toConfigObject } from "./model/convert.ts";
+export { isIstioConfig, isIstioNetworking, toConfigObject } from "./model/convert.ts";
 export type { Diagnostic, ObjectRef, Severity } from "./model/diagnostic.ts";
 export type { MeshConfig } from "./model/mesh-config.ts";
 export { defaultMeshConfig } from "./model/mesh-config.ts";

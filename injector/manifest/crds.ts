@@ -1,7 +1,8 @@
-// CustomResourceDefinitions for networking.istio.io, served in v1, v1beta1 and v1alpha3 with one
-// structural schema (generated from the Istio types, see schema-gen.ts). Like Istio, every version
-// shares the schema and v1alpha3 is the storage version, so clusters that already hold Istio
-// objects keep them readable.
+// CustomResourceDefinitions for networking.istio.io, served in v1, v1beta1 and v1alpha3, and for
+// security.istio.io, served in v1 and v1beta1, each kind with one structural schema (generated from
+// the Istio types, see schema-gen.ts). Like Istio, every version shares the schema and the storage
+// versions are Istio's (v1alpha3, v1beta1), so clusters that already hold Istio objects keep them
+// readable.
 import type { JsonSchema } from "./crd-schema-types.ts";
 import { ISTIO_SPEC_SCHEMAS } from "./generated/istio-crd-schemas.ts";
 
@@ -104,8 +105,47 @@ const NETWORKING_CRDS: CrdInfo[] = [
   },
 ];
 
+const SECURITY_CRDS: CrdInfo[] = [
+  {
+    kind: "AuthorizationPolicy",
+    plural: "authorizationpolicies",
+    shortNames: ["ap"],
+    printerColumns: [
+      {
+        name: "Action",
+        type: "string",
+        jsonPath: ".spec.action",
+        description: "The operation to take.",
+      },
+      AGE,
+    ],
+  },
+  {
+    kind: "PeerAuthentication",
+    plural: "peerauthentications",
+    shortNames: ["pa"],
+    printerColumns: [
+      {
+        name: "Mode",
+        type: "string",
+        jsonPath: ".spec.mtls.mode",
+        description: "Defines the mTLS mode used for peer authentication.",
+      },
+      AGE,
+    ],
+  },
+  {
+    kind: "RequestAuthentication",
+    plural: "requestauthentications",
+    shortNames: ["ra"],
+    printerColumns: [AGE],
+  },
+];
+
 export const CRD_VERSIONS = ["v1", "v1beta1", "v1alpha3"] as const;
 const STORAGE_VERSION = "v1alpha3";
+const SECURITY_VERSIONS = ["v1", "v1beta1"] as const;
+const SECURITY_STORAGE_VERSION = "v1beta1";
 
 function versionSchema(spec: JsonSchema): JsonSchema {
   return {
@@ -117,37 +157,54 @@ function versionSchema(spec: JsonSchema): JsonSchema {
   };
 }
 
+function crd(
+  group: string,
+  category: string,
+  c: CrdInfo,
+  versions: readonly string[],
+  storage: string,
+  labels: Record<string, string>,
+): Record<string, unknown> {
+  const spec = ISTIO_SPEC_SCHEMAS[c.kind];
+  if (!spec) throw new Error(`no generated schema for ${c.kind}; regenerate injector/manifest/generated`);
+  return {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: {
+      name: `${c.plural}.${group}`,
+      labels: { ...labels, "remora.io/crd": category },
+    },
+    spec: {
+      group,
+      names: {
+        kind: c.kind,
+        listKind: `${c.kind}List`,
+        plural: c.plural,
+        singular: c.kind.toLowerCase(),
+        categories: ["istio-io", `${category}-istio-io`],
+        ...(c.shortNames.length ? { shortNames: c.shortNames } : {}),
+      },
+      scope: "Namespaced",
+      versions: versions.map((name) => ({
+        name,
+        served: true,
+        storage: name === storage,
+        additionalPrinterColumns: c.printerColumns,
+        subresources: { status: {} },
+        schema: { openAPIV3Schema: versionSchema(spec) },
+      })),
+    },
+  };
+}
+
 export function networkingCrds(labels: Record<string, string>): Record<string, unknown>[] {
-  return NETWORKING_CRDS.map((c) => {
-    const spec = ISTIO_SPEC_SCHEMAS[c.kind];
-    if (!spec) throw new Error(`no generated schema for ${c.kind}; regenerate injector/manifest/generated`);
-    return {
-      apiVersion: "apiextensions.k8s.io/v1",
-      kind: "CustomResourceDefinition",
-      metadata: {
-        name: `${c.plural}.networking.istio.io`,
-        labels: { ...labels, "remora.io/crd": "networking" },
-      },
-      spec: {
-        group: "networking.istio.io",
-        names: {
-          kind: c.kind,
-          listKind: `${c.kind}List`,
-          plural: c.plural,
-          singular: c.kind.toLowerCase(),
-          categories: ["istio-io", "networking-istio-io"],
-          ...(c.shortNames.length ? { shortNames: c.shortNames } : {}),
-        },
-        scope: "Namespaced",
-        versions: CRD_VERSIONS.map((name) => ({
-          name,
-          served: true,
-          storage: name === STORAGE_VERSION,
-          additionalPrinterColumns: c.printerColumns,
-          subresources: { status: {} },
-          schema: { openAPIV3Schema: versionSchema(spec) },
-        })),
-      },
-    };
-  });
+  return NETWORKING_CRDS.map((c) =>
+    crd("networking.istio.io", "networking", c, CRD_VERSIONS, STORAGE_VERSION, labels),
+  );
+}
+
+export function securityCrds(labels: Record<string, string>): Record<string, unknown>[] {
+  return SECURITY_CRDS.map((c) =>
+    crd("security.istio.io", "security", c, SECURITY_VERSIONS, SECURITY_STORAGE_VERSION, labels),
+  );
 }

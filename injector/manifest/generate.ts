@@ -4,6 +4,7 @@
 // revision webhooks; cluster-wide pieces (namespace, CRDs) are the same for every revision.
 
 import {
+  CA_SECRETS,
   CONFIG_MAP_KEYS,
   controlPlaneNames,
   DEFAULT_NAMESPACE,
@@ -14,7 +15,7 @@ import {
   PORTS,
 } from "../defaults.ts";
 import { cniNodeObjects } from "./cni-node.ts";
-import { networkingCrds } from "./crds.ts";
+import { networkingCrds, securityCrds } from "./crds.ts";
 import type { GatewayOptions } from "./gateway.ts";
 import { validatingWebhookConfiguration } from "./validating-webhook-config.ts";
 import { mutatingWebhookConfiguration } from "./webhook-config.ts";
@@ -129,7 +130,7 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
     kind: "Namespace",
     metadata: { name: ns, labels: { ...common, "istio-injection": "disabled" } },
   });
-  if (!o.skipCrds) objects.push(...networkingCrds(common));
+  if (!o.skipCrds) objects.push(...networkingCrds(common), ...securityCrds(common));
   objects.push({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace: ns, labels } });
 
   // Cluster-wide: read what the mesh is made of; write only our own webhook configuration.
@@ -146,6 +147,11 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
       { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["get", "list", "watch"] },
       { apiGroups: ["networking.istio.io"], resources: ["*"], verbs: ["get", "list", "watch"] },
       { apiGroups: ["networking.istio.io"], resources: ["*/status"], verbs: ["get", "patch", "update"] },
+      { apiGroups: ["security.istio.io"], resources: ["*"], verbs: ["get", "list", "watch"] },
+      // The mesh CA: callers of the CSR API and the TLS xDS port are identified by TokenReview,
+      // and the root is published to every namespace as ConfigMap istio-ca-root-cert.
+      { apiGroups: ["authentication.k8s.io"], resources: ["tokenreviews"], verbs: ["create"] },
+      { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list", "watch", "create", "update"] },
       {
         apiGroups: ["admissionregistration.k8s.io"],
         resources: ["mutatingwebhookconfigurations"],
@@ -197,6 +203,13 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
         resources: ["secrets"],
         resourceNames: [tlsSecret],
         verbs: ["get", "watch", "update", "patch"],
+      },
+      // The mesh CA's root: a plugged-in CA (cacerts) or the self-signed one it creates once.
+      {
+        apiGroups: [""],
+        resources: ["secrets"],
+        resourceNames: [CA_SECRETS.pluggedIn, CA_SECRETS.selfSigned],
+        verbs: ["get"],
       },
       { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
     ],
@@ -278,6 +291,7 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
               ],
               ports: [
                 { name: "grpc-xds", containerPort: PORTS.xds, protocol: "TCP" },
+                { name: "tls-xds", containerPort: PORTS.secureXds, protocol: "TCP" },
                 { name: "https-webhook", containerPort: PORTS.webhook, protocol: "TCP" },
                 { name: "http-monitoring", containerPort: PORTS.monitoring, protocol: "TCP" },
               ],
@@ -317,6 +331,7 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
   const servicePorts = [
     { name: "https-webhook", port: 443, targetPort: PORTS.webhook, protocol: "TCP" },
     { name: "grpc-xds", port: PORTS.xds, targetPort: PORTS.xds, protocol: "TCP" },
+    { name: "tls-xds", port: PORTS.secureXds, targetPort: PORTS.secureXds, protocol: "TCP" },
     { name: "http-monitoring", port: PORTS.monitoring, targetPort: PORTS.monitoring, protocol: "TCP" },
   ];
   objects.push({

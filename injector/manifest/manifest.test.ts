@@ -107,17 +107,17 @@ describe("CRDs", () => {
     return crd.spec.versions.find((v) => v.name === version)!.schema.openAPIV3Schema;
   };
 
-  test("six networking kinds, three versions each, one storage version, structural schemas", () => {
-    assert.equal(crds.length, 6);
+  test("six networking kinds (three versions) and three security kinds (two), one storage version each, structural schemas", () => {
+    assert.equal(crds.length, 9);
     for (const crd of crds) {
-      const versions = (
-        crd.spec as {
-          versions: { name: string; storage: boolean; schema: { openAPIV3Schema: JsonSchema } }[];
-        }
-      ).versions;
+      const spec = crd.spec as {
+        group: string;
+        versions: { name: string; storage: boolean; schema: { openAPIV3Schema: JsonSchema } }[];
+      };
+      const versions = spec.versions;
       assert.deepEqual(
         versions.map((v) => v.name),
-        ["v1", "v1beta1", "v1alpha3"],
+        spec.group === "security.istio.io" ? ["v1", "v1beta1"] : ["v1", "v1beta1", "v1alpha3"],
       );
       assert.equal(versions.filter((v) => v.storage).length, 1);
       for (const v of versions) {

@@ -3,13 +3,14 @@
 // instead of Node's or grpc-js's raw error ("No address added out of total 1 resolved").
 
 /** What a listener is for; commands map each to the flag that sets its port. */
-export type ListenerRole = "xds" | "http" | "webhook" | "monitoring";
+export type ListenerRole = "xds" | "http" | "webhook" | "monitoring" | "secure";
 
 const ROLE_NAMES: Record<ListenerRole, string> = {
   xds: "xDS (gRPC)",
   http: "health, metrics and debug (HTTP)",
   webhook: "the admission webhooks (HTTPS)",
   monitoring: "the webhook's metrics (HTTP)",
+  secure: "the CSR API and authenticated xDS (TLS)",
 };
 
 export class ListenError extends Error {

@@ -89,15 +89,15 @@ test("remora analyze: a missing path is a usage error; an unreadable directory i
 
 test("remora analyze -: reads stdin; features Remora does not implement are warnings, not an all clear", async () => {
   const yaml = [
-    "apiVersion: security.istio.io/v1",
-    "kind: PeerAuthentication",
+    "apiVersion: telemetry.istio.io/v1",
+    "kind: Telemetry",
     "metadata: {name: default, namespace: remora-system}",
-    "spec: {mtls: {mode: STRICT}}",
+    "spec: {accessLogging: [{providers: [{name: envoy}]}]}",
   ].join("\n");
   const r = await runRemora(["analyze", "-"], { input: yaml });
   assert.equal(r.code, 0, r.stderr);
   assert.match(
     r.stdout,
-    /^Warning \[ANA0004\] \(PeerAuthentication default\.remora-system stdin:1\) .*mutual TLS is not enforced yet/m,
+    /^Warning \[ANA0004\] \(Telemetry default\.remora-system stdin:1\) .*Telemetry is not read/m,
   );
 });

@@ -1,6 +1,7 @@
 // Registers the control-plane subcommands (serve, pilot, translate, validate, analyze,
-// proxy-status, proxy-config, version). Implementations load lazily when a subcommand runs.
+// proxy-status, proxy-config, version, agent). Implementations load lazily when a subcommand runs.
 import type { Command } from "commander";
+import { registerAgentCommand } from "./agent-command.ts";
 import { registerAnalyzeCommand } from "./analyze-command.ts";
 import { registerPilotCommand } from "./pilot-command.ts";
 import { registerProxyConfigCommand } from "./proxy-config-command.ts";
@@ -19,4 +20,5 @@ export function registerPilotCommands(program: Command): void {
   registerProxyStatusCommand(program);
   registerProxyConfigCommand(program);
   registerVersionCommand(program);
+  registerAgentCommand(program);
 }

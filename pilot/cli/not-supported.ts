@@ -2,12 +2,11 @@
 // README's "Not supported yet" section says the same (docs/differences.md has the details).
 
 export const NOT_SUPPORTED: readonly string[] = [
-  "Istio mTLS (ISTIO_MUTUAL, auto-mTLS, DestinationRule credentialName): traffic between sidecars is plain text",
   "inbound protocol sniffing: undeclared inbound ports are proxied as TCP",
   "Sidecar egress listeners' port and bind: the union of their hosts is used",
   "rewriting TCP and gRPC probes and lifecycle hooks; merging application metrics",
   "multi-cluster: remote-cluster secrets are not read",
-  "security.istio.io (PeerAuthentication, AuthorizationPolicy, RequestAuthentication) and telemetry.istio.io",
+  "telemetry.istio.io; RequestAuthentication jwksUri (only inline jwks)",
   "installing next to an existing Istio: same CRDs and webhook names (docs/install.md)",
 ];
 

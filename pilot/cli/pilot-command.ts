@@ -3,6 +3,7 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { parsePort } from "../../injector/cli.ts";
 import { DEFAULT_REVISION, PORTS } from "../../injector/defaults.ts";
+import { addSecurityOptions, type SecurityCliOptions } from "./security-options.ts";
 
 /** Parses `100ms`, `10s`, `1m`, `1.5s` or a bare number of milliseconds. */
 export function parseDurationMs(text: string): number {
@@ -13,7 +14,7 @@ export function parseDurationMs(text: string): number {
   return Math.round(unit === "ms" ? n : unit === "s" ? n * 1000 : n * 60_000);
 }
 
-export interface PilotCliOptions {
+export interface PilotCliOptions extends SecurityCliOptions {
   configDir?: string;
   kubeconfig?: string;
   host: string;
@@ -28,7 +29,7 @@ export interface PilotCliOptions {
 
 /** Options shared by `pilot` and `serve`. */
 export function addPilotOptions(cmd: Command): Command {
-  return cmd
+  const withPilot = cmd
     .option(
       "--config-dir <dir>",
       "read Kubernetes and Istio YAML from a directory (watched) instead of a cluster",
@@ -66,6 +67,7 @@ export function addPilotOptions(cmd: Command): Command {
       "--mesh-config <file>",
       "mesh config YAML (MeshConfig fields); a cluster's mesh ConfigMap (key `mesh`) overrides it",
     );
+  return addSecurityOptions(withPilot);
 }
 
 /**

@@ -4,7 +4,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import { parsePort } from "../../injector/cli.ts";
 import { addPilotOption } from "./pilot-address.ts";
 
-const TYPES = "clusters, listeners, routes, endpoints, bootstrap or all";
+const TYPES = "clusters, listeners, routes, endpoints, secret, bootstrap or all";
 const OUTPUTS = ["table", "json", "yaml"];
 
 interface ProxyConfigCliOptions {
@@ -26,7 +26,7 @@ export function registerProxyConfigCommand(program: Command): void {
       .argument("<type>", TYPES)
       .argument("<proxy>", "node id, pod.namespace or pod name")
       .description(
-        "show what pilot sent one proxy: the clusters, listeners, routes and endpoints it subscribed to and holds",
+        "show what pilot sent one proxy: the clusters, listeners, routes and endpoints it subscribed to and holds, and its certificates (secret: identity, serial, expiry; no keys)",
       ),
   )
     .option("-o, --output <format>", "table, json or yaml", "table")

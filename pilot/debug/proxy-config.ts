@@ -4,6 +4,7 @@
 // produced for it. Filters (--fqdn, --port, --name, --subset, --direction) narrow every format.
 import { stringify } from "yaml";
 import { fetchPilotJson, table } from "./fetch-json.ts";
+import { secretRows } from "./secret-view.ts";
 
 type Json = Record<string, unknown>;
 
@@ -13,6 +14,7 @@ export const PROXY_CONFIG_TYPES = [
   "routes",
   "endpoints",
   "bootstrap",
+  "secret",
   "all",
 ] as const;
 export type ProxyConfigType = (typeof PROXY_CONFIG_TYPES)[number];
@@ -20,6 +22,7 @@ export type ProxyConfigType = (typeof PROXY_CONFIG_TYPES)[number];
 /** `cluster` or `clusters` (istioctl accepts both) → the type, or undefined. */
 export function proxyConfigType(text: string): ProxyConfigType | undefined {
   const t = text.toLowerCase();
+  if (t === "secrets") return "secret";
   return PROXY_CONFIG_TYPES.find((k) => k === t || k === `${t}s`);
 }
 
@@ -186,6 +189,16 @@ export async function proxyConfig(
     (await fetchPilotJson(pilot, `debug/config_dump?${query}`)) as Dump,
     o.filter ?? {},
   );
+  if (type === "secret") {
+    // Certificates only (identity, serial, validity); keys never leave pilot's debug view.
+    const rows = secretRows(dump.secrets ?? []);
+    if (o.output === "json") return `${JSON.stringify({ secrets: rows }, null, 2)}\n`;
+    if (o.output === "yaml") return stringify({ secrets: rows });
+    return table(
+      ["RESOURCE NAME", "TYPE", "STATUS", "IDENTITY", "SERIAL NUMBER", "NOT AFTER", "NOT BEFORE"],
+      rows.map((r) => [r.name, r.kind, r.status, r.identity, r.serial, r.notAfter, r.notBefore]),
+    );
+  }
   if (type === "bootstrap") {
     const b = { bootstrap: dump.bootstrap ?? {} };
     return o.output === "json" ? `${JSON.stringify(b, null, 2)}\n` : stringify(b);

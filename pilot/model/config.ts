@@ -1,14 +1,20 @@
-// The Istio networking configuration model: one internal form for networking.istio.io v1,
-// v1beta1 and v1alpha3 (their specs are the same shape), wrapped with Kubernetes metadata.
+// The Istio configuration model: one internal form for networking.istio.io v1, v1beta1 and
+// v1alpha3 and security.istio.io v1 and v1beta1 (each kind's versions share one spec shape),
+// wrapped with Kubernetes metadata.
 import type { IDestinationRule } from "@kubernetes-models/istio/networking.istio.io/v1/DestinationRule";
 import type { IGateway } from "@kubernetes-models/istio/networking.istio.io/v1/Gateway";
 import type { IServiceEntry } from "@kubernetes-models/istio/networking.istio.io/v1/ServiceEntry";
 import type { ISidecar } from "@kubernetes-models/istio/networking.istio.io/v1/Sidecar";
 import type { IVirtualService } from "@kubernetes-models/istio/networking.istio.io/v1/VirtualService";
 import type { IWorkloadEntry } from "@kubernetes-models/istio/networking.istio.io/v1/WorkloadEntry";
+import type { IAuthorizationPolicy } from "@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy";
+import type { IPeerAuthentication } from "@kubernetes-models/istio/security.istio.io/v1/PeerAuthentication";
+import type { IRequestAuthentication } from "@kubernetes-models/istio/security.istio.io/v1/RequestAuthentication";
 
 export const ISTIO_NETWORKING_GROUP = "networking.istio.io";
 export const ISTIO_NETWORKING_VERSIONS = ["v1", "v1beta1", "v1alpha3"] as const;
+export const ISTIO_SECURITY_GROUP = "security.istio.io";
+export const ISTIO_SECURITY_VERSIONS = ["v1", "v1beta1"] as const;
 
 export type VirtualServiceSpec = NonNullable<IVirtualService["spec"]>;
 export type DestinationRuleSpec = NonNullable<IDestinationRule["spec"]>;
@@ -16,6 +22,9 @@ export type ServiceEntrySpec = NonNullable<IServiceEntry["spec"]>;
 export type GatewaySpec = NonNullable<IGateway["spec"]>;
 export type SidecarSpec = NonNullable<ISidecar["spec"]>;
 export type WorkloadEntrySpec = NonNullable<IWorkloadEntry["spec"]>;
+export type PeerAuthenticationSpec = NonNullable<IPeerAuthentication["spec"]>;
+export type AuthorizationPolicySpec = NonNullable<IAuthorizationPolicy["spec"]>;
+export type RequestAuthenticationSpec = NonNullable<IRequestAuthentication["spec"]>;
 
 export interface IstioSpecs {
   VirtualService: VirtualServiceSpec;
@@ -24,6 +33,9 @@ export interface IstioSpecs {
   Gateway: GatewaySpec;
   Sidecar: SidecarSpec;
   WorkloadEntry: WorkloadEntrySpec;
+  PeerAuthentication: PeerAuthenticationSpec;
+  AuthorizationPolicy: AuthorizationPolicySpec;
+  RequestAuthentication: RequestAuthenticationSpec;
 }
 export type IstioKind = keyof IstioSpecs;
 export const ISTIO_KINDS: readonly IstioKind[] = [
@@ -33,7 +45,23 @@ export const ISTIO_KINDS: readonly IstioKind[] = [
   "Gateway",
   "Sidecar",
   "WorkloadEntry",
+  "PeerAuthentication",
+  "AuthorizationPolicy",
+  "RequestAuthentication",
 ];
+
+export const ISTIO_SECURITY_KINDS: readonly IstioKind[] = [
+  "PeerAuthentication",
+  "AuthorizationPolicy",
+  "RequestAuthentication",
+];
+
+/** The API group of a kind, and the versions Remora reads it in. */
+export function groupOf(kind: IstioKind): { group: string; versions: readonly string[] } {
+  return ISTIO_SECURITY_KINDS.includes(kind)
+    ? { group: ISTIO_SECURITY_GROUP, versions: ISTIO_SECURITY_VERSIONS }
+    : { group: ISTIO_NETWORKING_GROUP, versions: ISTIO_NETWORKING_VERSIONS };
+}
 
 export interface ConfigMeta {
   kind: IstioKind;

@@ -4,9 +4,11 @@
 import {
   type ConfigMeta,
   type ConfigObject,
+  groupOf,
   ISTIO_KINDS,
   ISTIO_NETWORKING_GROUP,
   ISTIO_NETWORKING_VERSIONS,
+  ISTIO_SECURITY_KINDS,
   type IstioKind,
 } from "./config.ts";
 import type { Diagnostic } from "./diagnostic.ts";
@@ -33,6 +35,19 @@ export function isIstioNetworking(obj: { apiVersion?: unknown; kind?: unknown })
 }
 
 /**
+ * True when the object is an Istio kind Remora reads: a networking.istio.io kind, or a
+ * security.istio.io kind (PeerAuthentication, AuthorizationPolicy, RequestAuthentication).
+ */
+export function isIstioConfig(obj: { apiVersion?: unknown; kind?: unknown }): boolean {
+  if (isIstioNetworking(obj)) return true;
+  if (typeof obj.apiVersion !== "string" || typeof obj.kind !== "string") return false;
+  if (!(ISTIO_SECURITY_KINDS as readonly string[]).includes(obj.kind)) return false;
+  const [group, version] = obj.apiVersion.split("/");
+  const g = groupOf(obj.kind as IstioKind);
+  return group === g.group && g.versions.includes(version ?? "");
+}
+
+/**
  * Converts one raw object. `defaultNamespace` applies when metadata.namespace is absent (as
  * kubectl does with the current namespace); `source` is recorded for diagnostics.
  */
@@ -49,13 +64,13 @@ export function toConfigObject(raw: unknown, defaultNamespace = "default", sourc
     };
   }
   const obj = raw as Record<string, unknown>;
-  if (!isIstioNetworking(obj)) {
+  if (!isIstioConfig(obj)) {
     return {
       ok: false,
       diagnostic: {
         code: "CFG0002",
         severity: "error",
-        message: `${String(obj.apiVersion)}/${String(obj.kind)} is not a networking.istio.io kind Remora reads${where}; supported: ${ISTIO_KINDS.join(", ")} in ${ISTIO_NETWORKING_VERSIONS.join(", ")}`,
+        message: `${String(obj.apiVersion)}/${String(obj.kind)} is not an Istio kind Remora reads${where}; supported: ${ISTIO_KINDS.join(", ")} (networking.istio.io ${ISTIO_NETWORKING_VERSIONS.join(", ")}; security.istio.io v1, v1beta1)`,
       },
     };
   }

@@ -44,6 +44,8 @@ export interface Service {
   exportTo: readonly string[];
   labels: Readonly<Record<string, string>>;
   serviceAccounts: readonly string[];
+  /** ServiceEntry `subjectAltNames`: identities to verify in addition to the workloads' own. */
+  subjectAltNames?: readonly string[];
   /** `namespace/name` of the object this came from (Service or ServiceEntry). */
   source: string;
   creationTimestamp?: string;

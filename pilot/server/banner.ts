@@ -1,7 +1,14 @@
 // What `remora serve` prints on start: where pilot listens and how to point a proxy or a
 // proxyless gRPC client at it.
+import { SECURITY_DEFAULTS } from "../security/security-defaults.ts";
 
-export function connectHelp(host: string, grpcPort: number, httpPort: number, injectorPort?: number): string {
+export function connectHelp(
+  host: string,
+  grpcPort: number,
+  httpPort: number,
+  injectorPort?: number,
+  ca?: { port: number; source: string },
+): string {
   const addr = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
   const bootstrap = {
     xds_servers: [
@@ -25,6 +32,9 @@ export function connectHelp(host: string, grpcPort: number, httpPort: number, in
     injectorPort
       ? `  injection webhook:        https://${addr}:${injectorPort}/inject`
       : "  injection webhook:        not started (see `remora injector`)",
+    ca
+      ? `  mesh CA, xDS with certs:  ${addr}:${ca.port} (TLS: CSR API, ADS + SDS, STS ${SECURITY_DEFAULTS.stsPath})  root from ${ca.source}`
+      : "  mesh CA:                  off (--secure-grpc-port off)",
     "",
     "Envoy sidecar: use an ADS bootstrap pointing at the xDS address with a node id like",
     "  sidecar~10.0.0.1~reviews-v1-abc.default~default.svc.cluster.local",

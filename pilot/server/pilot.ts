@@ -42,6 +42,8 @@ export interface PilotOptions<S extends XdsSnapshot, P> {
   httpPort: number;
   log: XdsLogger;
   xds?: Partial<XdsServerOptions>;
+  /** Called with every snapshot after it is published (e.g. to publish the CA root). */
+  onSnapshot?: (snapshot: S) => void;
   /** Served on /metrics after pilot's own (one scrape target per process). */
   extraMetrics?: readonly MetricsSource[];
 }
@@ -93,6 +95,7 @@ export async function startPilot<S extends XdsSnapshot, P>(
         xds.metrics.configDiagnostics.set({ severity: sev }, diags.filter((d) => d.severity === sev).length);
       }
       xds.setSnapshot(snapshot);
+      opts.onSnapshot?.(snapshot);
       logDiagnostics();
     });
   } catch (err) {

@@ -13,11 +13,13 @@ import { controlPlaneNames, DEFAULT_NAMESPACE, DEFAULT_REVISION } from "../../in
 import { ListenError } from "../../injector/index.ts";
 import type { PilotCliOptions } from "../cli/pilot-command.ts";
 import type { ServeCliOptions } from "../cli/serve-command.ts";
+import { defaultMeshConfig } from "../model/mesh-config.ts";
 import type { ProxyInfo } from "../model/proxy.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
 import { connectHelp } from "./banner.ts";
 import type { ServeInjector } from "./injector-seam.ts";
 import { meshBackend, meshEncoder } from "./mesh-backend.ts";
+import { type RunningMeshCa, startMeshCa } from "./mesh-ca.ts";
 import { readMeshConfigFile } from "./mesh-config-file.ts";
 import { createMeshFeed } from "./mesh-feed.ts";
 import { type RunningPilot, startPilot } from "./pilot.ts";
@@ -55,6 +57,7 @@ export async function runPilot(opts: PilotCliOptions | ServeCliOptions, run: Run
     xds: "--grpc-port",
     http: "--http-port",
     webhook: "--injector-port",
+    secure: "--secure-grpc-port",
   } as const;
   try {
     await start(opts, run);
@@ -83,13 +86,15 @@ async function start(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): 
     const { startInjectorForServe } = await import("./injector-seam.ts");
     injector = await startInjectorForServe(opts as ServeCliOptions, log);
   }
+  const namespace = process.env.POD_NAMESPACE ?? DEFAULT_NAMESPACE;
+  let onCaSnapshot: ((s: MeshSnapshot) => void) | undefined;
   let pilot: RunningPilot<MeshSnapshot, ProxyInfo>;
   try {
     const feed = createMeshFeed({
       ...(opts.configDir ? { configDir: opts.configDir } : {}),
       ...(meshConfig ? { meshConfig } : {}),
       meshConfigMap: {
-        namespace: process.env.POD_NAMESPACE ?? DEFAULT_NAMESPACE,
+        namespace,
         name: controlPlaneNames(revision).configMap,
       },
       ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
@@ -98,6 +103,7 @@ async function start(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): 
       onError: (err) => log.warn({ err }, "config source error"),
     });
     pilot = await startPilot({
+      onSnapshot: (s) => onCaSnapshot?.(s),
       backend: meshBackend(),
       encoder: meshEncoder,
       feed,
@@ -111,9 +117,52 @@ async function start(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): 
     await injector?.close();
     throw err;
   }
+  const caSetup = {
+    ...opts,
+    namespace,
+    serviceName: controlPlaneNames(revision).pilotService,
+    trustDomain: (meshConfig ?? defaultMeshConfig()).trustDomain,
+    registry: pilot.xds.metrics.registry,
+    xds: pilot.xds,
+    log,
+  };
+  let meshCa: RunningMeshCa | undefined;
+  const caReady = (ca: RunningMeshCa | undefined) => {
+    meshCa = ca;
+    if (!ca) return;
+    onCaSnapshot = (s) => ca.onSnapshot(s);
+    const current = pilot.xds.currentSnapshot;
+    if (current) ca.onSnapshot(current);
+    log.info(
+      { securePort: ca.securePort, ca: ca.source, created: ca.created },
+      ca.created ? "mesh CA created a new root" : "mesh CA loaded",
+    );
+  };
+  if (opts.configDir) {
+    // With a directory the CA is part of the all-or-nothing start: a taken TLS port or an
+    // unusable plugged-in CA stops the process rather than leaving workloads without certificates.
+    try {
+      caReady(await startMeshCa(caSetup));
+    } catch (err) {
+      await injector?.close();
+      await pilot.close(0);
+      throw err;
+    }
+  } else {
+    // In a cluster the CA's Secrets come from the API server, which may be slow or hung: xDS
+    // serves meanwhile (pilot is not ready until its sources are read anyway), and a CA that
+    // cannot start is logged where operators look, with its cause.
+    void startMeshCa(caSetup).then(caReady, (err: unknown) => {
+      log.error(
+        { err: err instanceof Error ? err.message : String(err), namespace },
+        "mesh CA not started: workloads cannot get certificates until pilot is restarted with the cause fixed",
+      );
+    });
+  }
   log.info(
     {
       grpcPort: pilot.grpcPort,
+      securePort: meshCa?.securePort,
       httpPort: pilot.httpPort,
       host: opts.host,
       source: opts.configDir ? `dir:${opts.configDir}` : "kubernetes",
@@ -121,7 +170,19 @@ async function start(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): 
     "pilot listening",
   );
   if (run.banner) {
-    process.stdout.write(connectHelp(opts.host, pilot.grpcPort, pilot.httpPort, injector?.port));
+    process.stdout.write(
+      connectHelp(
+        opts.host,
+        pilot.grpcPort,
+        pilot.httpPort,
+        injector?.port,
+        meshCa
+          ? { port: meshCa.securePort, source: meshCa.source }
+          : opts.secureGrpcPort >= 0 && !opts.configDir
+            ? { port: opts.secureGrpcPort, source: "the cluster (starting)" }
+            : undefined,
+      ),
+    );
   }
   let stopping = false;
   const stop = async (signal: string) => {
@@ -134,6 +195,7 @@ async function start(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): 
     }, SHUTDOWN_BACKSTOP_MS).unref();
     log.info({ signal }, "shutting down: closing xDS streams so proxies reconnect elsewhere");
     await injector?.close();
+    await meshCa?.close();
     await pilot.close(5_000);
     log.info("stopped");
     process.exit(0);

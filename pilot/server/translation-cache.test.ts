@@ -79,6 +79,9 @@ const NODES: NodeSpec[] = [
   spec("10.0.9.9", "grpc", "shop", { locality: at("r2", "z1"), meta: { GENERATOR: "grpc" } }),
   spec("10.0.9.9", "grpc", "pay", { locality: at("r1", "z1"), meta: { GENERATOR: "grpc" } }),
   spec("10.0.2.1", "ledger-1", "pay", { meta: { GENERATOR: "grpc" } }),
+  // Two proxyless replicas alike but for their IPs: their server listeners are named after them.
+  spec("10.0.2.1", "ledger-1", "pay", { locality: at("r1", "z1"), meta: { GENERATOR: "grpc" } }),
+  spec("10.0.2.2", "ledger-2", "pay", { locality: at("r1", "z1"), meta: { GENERATOR: "grpc" } }),
   spec("10.0.1.1", "cart-1", "shop", { meta: { INTERCEPTION_MODE: "TPROXY" } }),
   spec("10.0.8.1", "gw-1", "shop", { type: "router", labels: { istio: "gw" } }),
   spec("10.0.8.2", "gw-2", "shop", { type: "router", labels: { istio: "gw" } }),

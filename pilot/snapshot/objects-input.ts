@@ -6,7 +6,7 @@ import type { Namespace, Node, Pod, Secret, Service } from "kubernetes-types/cor
 import type { EndpointSlice } from "kubernetes-types/discovery/v1.d.ts";
 import { parseKubeYaml } from "../../injector/index.ts";
 import type { ConfigObject } from "../model/config.ts";
-import { isIstioNetworking, toConfigObject } from "../model/convert.ts";
+import { isIstioConfig, toConfigObject } from "../model/convert.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { MeshConfig } from "../model/mesh-config.ts";
 import type { SnapshotInput } from "../model/snapshot.ts";
@@ -144,7 +144,7 @@ export function objectsToSnapshotInput(
       for (const item of obj.items) visit(item, source, group);
       return;
     }
-    if (isIstioNetworking(obj)) {
+    if (isIstioConfig(obj)) {
       if (duplicate(obj, true, source, group)) return;
       const r = toConfigObject(obj, "default", source);
       if (r.ok) configs.push(r.config);

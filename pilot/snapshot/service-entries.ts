@@ -29,6 +29,7 @@ interface SeSpec {
   endpoints?: WorkloadEntryLike[];
   workloadSelector?: { labels?: Record<string, string> };
   exportTo?: string[];
+  subjectAltNames?: string[];
 }
 
 const RESOLUTIONS: readonly Resolution[] = ["STATIC", "DNS", "DNS_ROUND_ROBIN", "NONE"];
@@ -102,6 +103,7 @@ export function serviceEntryServices(
       source: `${namespace}/${name}`,
     };
     if (se.meta.creationTimestamp) service.creationTimestamp = se.meta.creationTimestamp;
+    if (spec.subjectAltNames?.length) service.subjectAltNames = [...spec.subjectAltNames];
     let endpoints = shared;
     if (endpoints.length === 0 && (resolution === "DNS" || resolution === "DNS_ROUND_ROBIN")) {
       if (host.startsWith("*")) {
@@ -213,7 +215,8 @@ function selectedEndpoints(
   workloadEntries: readonly ConfigObject<"WorkloadEntry">[],
 ): Endpoint[] {
   const out: Endpoint[] = [];
-  for (const entry of spec.endpoints ?? []) out.push(...entryEndpoints(entry, ports, {}));
+  // Inline endpoints belong to the ServiceEntry's namespace (their PeerAuthentication, their SPIFFE ids).
+  for (const entry of spec.endpoints ?? []) out.push(...entryEndpoints(entry, ports, { namespace }));
   const selector = spec.workloadSelector?.labels;
   if (!selector) return out;
   for (const pod of selectPods(index, namespace, selector)) {

@@ -4,10 +4,13 @@
 // grpc-js-xds accepts; anything else becomes a diagnostic, not a NACK.
 import { duration, durationSeconds, T, typed } from "../envoy/builders.ts";
 import type { EnvoyJson } from "../model/proxy-config.ts";
-import type { Protocol } from "../model/service.ts";
+import type { Endpoint, Protocol, Service } from "../model/service.ts";
+import { credentialResourceName, sdsSecretConfig } from "../sds/index.ts";
 import { isHttp2Protocol } from "../snapshot/protocol.ts";
 import { type Ctx, configRef, diag } from "./context.ts";
+import { endpointMtlsReady } from "./endpoints.ts";
 import type { ClientTls, TrafficPolicy } from "./istio-api.ts";
+import { istioClientTransportSocket, istioSni, rawBufferTransportSocket } from "./mtls.ts";
 import type { ScopedDestinationRule } from "./scope.ts";
 
 /** Envoy's "no limit" for circuit-breaker thresholds, which Istio sets explicitly. */
@@ -210,30 +213,118 @@ function grpcFailurePercentage(c5xx: number | undefined, gateway: number | undef
   };
 }
 
+/** What a cluster's TLS needs to know about its destination (Istio SNI, SANs, auto mTLS). */
+export interface TlsTarget {
+  port: number;
+  subset?: string;
+  service: Service;
+  /** The endpoints the cluster serves (auto mTLS for proxyless needs every one to be mTLS-ready). */
+  endpoints: () => readonly Endpoint[];
+}
+
+/** The destination's SPIFFE ids: its workloads' service accounts, or a ServiceEntry's subjectAltNames. */
+export function destinationSans(ctx: Ctx, service: Service): string[] {
+  const out = new Set<string>();
+  const td = ctx.snapshot.meshConfig.trustDomain;
+  for (const list of ctx.index.endpointsByPort.get(service.hostname)?.values() ?? []) {
+    for (const e of list) {
+      if (e.serviceAccount)
+        out.add(`spiffe://${td}/ns/${e.namespace ?? service.namespace}/sa/${e.serviceAccount}`);
+    }
+  }
+  for (const san of service.subjectAltNames ?? []) out.add(san);
+  return [...out].sort();
+}
+
+function applyIstioMtls(ctx: Ctx, c: EnvoyJson, t: TlsTarget, tls: ClientTls | undefined): void {
+  const sans = tls?.subjectAltNames?.length ? tls.subjectAltNames : destinationSans(ctx, t.service);
+  c.transport_socket = istioClientTransportSocket({
+    sni: tls?.sni ?? istioSni(t.port, t.subset, t.service.hostname),
+    sans,
+    proxyless: ctx.proxyless,
+  });
+}
+
+/**
+ * Auto mTLS (mesh `enableAutoMtls`, no TLS in the DestinationRule): sidecars choose per endpoint
+ * through transport socket matches on the `tlsMode: istio` endpoint metadata; gRPC clients read
+ * only `transport_socket`, so they get mTLS when every endpoint of the cluster is mTLS-ready and
+ * plain text otherwise.
+ */
+function applyAutoMtls(ctx: Ctx, c: EnvoyJson, t: TlsTarget): void {
+  if (!ctx.snapshot.meshConfig.enableAutoMtls || t.service.location === "MESH_EXTERNAL") return;
+  if (c.type === "ORIGINAL_DST") return;
+  if (ctx.proxyless) {
+    const eps = t.endpoints();
+    if (eps.length > 0 && eps.every((e) => endpointMtlsReady(ctx.snapshot, e)))
+      applyIstioMtls(ctx, c, t, undefined);
+    return;
+  }
+  const mtls: EnvoyJson = {};
+  applyIstioMtls(ctx, mtls, t, undefined);
+  c.transport_socket_matches = [
+    { name: "tlsMode-istio", match: { tlsMode: "istio" }, transport_socket: mtls.transport_socket },
+    { name: "tlsMode-disabled", match: {}, transport_socket: rawBufferTransportSocket() },
+  ];
+}
+
 function applyTls(
   ctx: Ctx,
   c: EnvoyJson,
   tls: ClientTls | undefined,
-  sniDefault: string,
+  target: TlsTarget,
   dr?: ScopedDestinationRule,
 ) {
-  if (!tls?.mode || tls.mode === "DISABLE") return;
-  if (ctx.proxyless || tls.mode === "ISTIO_MUTUAL" || tls.credentialName) {
+  if (!tls?.mode) {
+    applyAutoMtls(ctx, c, target);
+    return;
+  }
+  if (tls.mode === "DISABLE") return;
+  if (tls.mode === "ISTIO_MUTUAL") {
+    applyIstioMtls(ctx, c, target, tls);
+    return;
+  }
+  const fromSecret = !!tls.credentialName && ctx.proxy.type === "router";
+  if (ctx.proxyless || (tls.credentialName && !fromSecret)) {
     const why = ctx.proxyless
-      ? "proxyless gRPC clients need certificate-provider TLS, which Remora does not emit yet"
-      : tls.mode === "ISTIO_MUTUAL"
-        ? "Istio mTLS certificates (SDS) are not served by Remora yet"
-        : "credentialName needs SDS, which Remora does not serve yet";
+      ? "proxyless gRPC clients take certificates only from their certificate providers (use ISTIO_MUTUAL)"
+      : "credentialName in a DestinationRule applies to gateways (as in Istio); give the sidecar file paths instead";
     drDiag(
       ctx,
       dr,
-      "TR0202",
+      "TR0601",
       `tls mode ${tls.mode} for cluster ${c.name as string} was not applied: ${why}; traffic is sent in plain text`,
       "spec.trafficPolicy.tls",
     );
     return;
   }
+  const sniDefault = target.service.hostname;
   const common: EnvoyJson = {};
+  if (fromSecret && tls.credentialName) {
+    // TLS origination at a gateway with a Secret of its namespace (Istio's rule): the client
+    // certificate and the CA come over SDS, served only to gateways entitled to the Secret.
+    if (tls.mode === "MUTUAL")
+      common.tls_certificate_sds_secret_configs = [
+        sdsSecretConfig(credentialResourceName(tls.credentialName)),
+      ];
+    const defaults: EnvoyJson = {};
+    if (tls.subjectAltNames?.length)
+      defaults.match_subject_alt_names = tls.subjectAltNames.map((exact) => ({ exact }));
+    if (!tls.insecureSkipVerify) {
+      common.combined_validation_context = {
+        default_validation_context: defaults,
+        validation_context_sds_secret_config: sdsSecretConfig(
+          credentialResourceName(tls.credentialName, true),
+        ),
+      };
+    }
+    const upstream: EnvoyJson = { common_tls_context: common, sni: tls.sni ?? sniDefault };
+    c.transport_socket = {
+      name: "envoy.transport_sockets.tls",
+      typed_config: typed(T.upstreamTls, upstream),
+    };
+    return;
+  }
   if (tls.mode === "MUTUAL" && tls.clientCertificate && tls.privateKey) {
     common.tls_certificates = [
       { certificate_chain: { filename: tls.clientCertificate }, private_key: { filename: tls.privateKey } },
@@ -260,13 +351,13 @@ export function applyTrafficPolicy(
   cluster: EnvoyJson,
   policy: TrafficPolicy | undefined,
   protocol: Protocol,
-  sni: string,
+  target: TlsTarget,
   dr?: ScopedDestinationRule,
 ): void {
   applyLoadBalancer(ctx, cluster, policy, dr);
   applyConnectionPool(ctx, cluster, policy, protocol);
   applyOutlierDetection(ctx, cluster, policy);
-  applyTls(ctx, cluster, policy?.tls, sni, dr);
+  applyTls(ctx, cluster, policy?.tls, target, dr);
   // As Istio: locality weights are honoured when the rule distributes traffic, or fails over
   // between localities it names (failover needs outlier detection). gRPC clients always weigh
   // localities, so they do not get the field.

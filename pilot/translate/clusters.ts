@@ -101,8 +101,24 @@ function outbound(
       break;
   }
   c.connect_timeout = connectTimeout(ctx);
-  applyTrafficPolicy(ctx, c, policy, port.protocol, service.hostname, dr);
-  if (naming === "sni-dnat") delete c.transport_socket;
+  applyTrafficPolicy(
+    ctx,
+    c,
+    policy,
+    port.protocol,
+    {
+      port: port.port,
+      service,
+      ...(subset ? { subset: subset.name } : {}),
+      endpoints: () => (dns ? eps : clusterEndpoints(ctx, service.hostname, port.name, subset?.labels)),
+    },
+    dr,
+  );
+  // SNI-DNAT clusters pass the client's TLS (Istio mTLS included) through untouched.
+  if (naming === "sni-dnat") {
+    delete c.transport_socket;
+    delete c.transport_socket_matches;
+  }
   if (c.type === "ORIGINAL_DST") {
     c.lb_policy = "CLUSTER_PROVIDED";
     delete c.ring_hash_lb_config;

@@ -4,9 +4,12 @@
 import { socketAddress } from "../envoy/builders.ts";
 import type { EnvoyJson } from "../model/proxy-config.ts";
 import type { Endpoint, Locality } from "../model/service.ts";
+import type { MeshSnapshot } from "../model/snapshot.ts";
 import { labelsMatch, localityString } from "../snapshot/workloads.ts";
 import type { Ctx } from "./context.ts";
 import type { TrafficPolicy } from "./istio-api.ts";
+import { TLS_MODE_METADATA } from "./mtls.ts";
+import { effectiveMtls, modeForPort } from "./peer-authentication.ts";
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
@@ -64,10 +67,22 @@ export function clusterEndpoints(
   );
 }
 
+/**
+ * True when clients should use Istio mTLS toward this endpoint: its workload carries the
+ * `security.istio.io/tlsMode=istio` label (it has a sidecar, or is a proxyless server that takes
+ * mTLS) and its own PeerAuthentication does not DISABLE mTLS on the port (Istio's mTLS checker).
+ */
+export function endpointMtlsReady(snapshot: MeshSnapshot, e: Endpoint): boolean {
+  if (e.tlsMode !== "istio") return false;
+  if (snapshot.configs.PeerAuthentication.length === 0) return true;
+  return modeForPort(effectiveMtls(snapshot, e.namespace ?? "", e.labels), e.port) !== "DISABLE";
+}
+
 // Endpoints are immutable snapshot values: their locality key and Envoy form are computed once
-// and shared by every proxy's translation.
+// and shared by every proxy's translation (one form with the mTLS metadata, one without).
 const localityKeys = new WeakMap<Endpoint, string>();
 const lbEndpointJson = new WeakMap<Endpoint, EnvoyJson>();
+const lbEndpointMtlsJson = new WeakMap<Endpoint, EnvoyJson>();
 
 function localityKey(e: Endpoint): string {
   let k = localityKeys.get(e);
@@ -78,15 +93,17 @@ function localityKey(e: Endpoint): string {
   return k;
 }
 
-function lbEndpoint(e: Endpoint): EnvoyJson {
-  let j = lbEndpointJson.get(e);
+function lbEndpoint(e: Endpoint, mtls: boolean): EnvoyJson {
+  const cache = mtls ? lbEndpointMtlsJson : lbEndpointJson;
+  let j = cache.get(e);
   if (!j) {
     j = {
       endpoint: { address: socketAddress(e.address, e.port) },
       health_status: "HEALTHY",
       load_balancing_weight: e.weight ?? 1,
     };
-    lbEndpointJson.set(e, j);
+    if (mtls) j.metadata = TLS_MODE_METADATA;
+    cache.set(e, j);
   }
   return j;
 }
@@ -133,10 +150,25 @@ export function localityLbEndpoints(
   endpoints: readonly Endpoint[],
   policy?: TrafficPolicy,
 ): EnvoyJson[] {
-  return groupByLocality(endpoints, localityPlan(ctx, policy));
+  return groupByLocality(endpoints, localityPlan(ctx, policy), mtlsMetadata(ctx));
 }
 
-function groupByLocality(endpoints: readonly Endpoint[], plan: LocalityPlan): EnvoyJson[] {
+/**
+ * Which endpoints carry the `tlsMode: istio` metadata that sidecars' auto mTLS matches on. gRPC
+ * clients decide per cluster and do not read it. Depends only on the snapshot and the client
+ * class, both part of every shared-assignment key.
+ */
+function mtlsMetadata(ctx: Ctx): (e: Endpoint) => boolean {
+  if (ctx.proxyless) return () => false;
+  const snapshot = ctx.snapshot;
+  return (e) => endpointMtlsReady(snapshot, e);
+}
+
+function groupByLocality(
+  endpoints: readonly Endpoint[],
+  plan: LocalityPlan,
+  mtls: (e: Endpoint) => boolean,
+): EnvoyJson[] {
   const groups = new Map<string, { locality: Locality; eps: Endpoint[] }>();
   for (const e of endpoints) {
     const key = localityKey(e);
@@ -150,7 +182,7 @@ function groupByLocality(endpoints: readonly Endpoint[], plan: LocalityPlan): En
   const priorities = new Map<EnvoyJson, number>();
   for (const key of keys) {
     const g = groups.get(key)!;
-    const lbEndpoints = g.eps.map(lbEndpoint);
+    const lbEndpoints = g.eps.map((e) => lbEndpoint(e, mtls(e)));
     let weight = 0;
     for (const e of g.eps) weight += e.weight ?? 1;
     if (distribute?.to) {
@@ -196,7 +228,8 @@ export function loadAssignment(
  * The EDS assignment for an outbound cluster, shared across the proxies of one snapshot that see
  * the same thing. The key is everything the assignment is made of: the cluster and service port
  * (which endpoints), the subset's labels, the client class (proxyless clients get IP endpoints
- * only) and the locality plan (the proxy's locality, only when the policy makes it matter).
+ * only, and Envoy's carry the auto-mTLS metadata, which depends on the snapshot alone) and the
+ * locality plan (the proxy's locality, only when the policy makes it matter).
  */
 export function sharedLoadAssignment(
   ctx: Ctx,
@@ -219,7 +252,7 @@ export function sharedLoadAssignment(
   if (cached) return cached;
   const cla: EnvoyJson = {
     cluster_name: clusterName,
-    endpoints: groupByLocality(clusterEndpoints(ctx, host, portName, subsetLabels), plan),
+    endpoints: groupByLocality(clusterEndpoints(ctx, host, portName, subsetLabels), plan, mtlsMetadata(ctx)),
   };
   ctx.index.claCache.set(key, cla);
   return cla;

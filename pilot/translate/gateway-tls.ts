@@ -4,12 +4,14 @@
 // A credential that is missing or unusable in the proxy's namespace leaves that server's chain
 // out with a diagnostic, so the listener keeps working for every other host instead of waiting
 // for a secret that will not come. File paths (serverCertificate/privateKey) are loaded by Envoy.
+// ISTIO_MUTUAL servers use the gateway's own mesh certificate (SDS `default`, `ROOTCA`).
 import { T, typed } from "../envoy/builders.ts";
 import { credentialKey } from "../model/credential.ts";
 import type { EnvoyJson } from "../model/proxy-config.ts";
 import { credentialResourceName, parseCredentialResourceName, sdsSecretConfig } from "../sds/index.ts";
 import { type Ctx, configRef, diag } from "./context.ts";
 import { type MergedServer, tlsMode } from "./gateway-merge.ts";
+import { istioSdsCommon } from "./mtls.ts";
 
 const ALPN_HTTP = ["h2", "http/1.1"];
 const TLS_VERSIONS: Readonly<Record<string, string>> = {
@@ -77,15 +79,20 @@ export function downstreamTlsSocket(ctx: Ctx, s: MergedServer): EnvoyJson | unde
   const t = s.server.tls ?? {};
   const mode = tlsMode(s.server);
   if (mode === "ISTIO_MUTUAL") {
-    diag(ctx, {
-      code: "TR0505",
-      severity: "warning",
-      message:
-        "tls mode ISTIO_MUTUAL needs the mesh's workload certificates (SDS default/ROOTCA), which this pilot does not issue; the server was left out",
-      ref: configRef(s.gateway),
-      path: `${s.path}.tls.mode`,
-    });
-    return undefined;
+    // The gateway's own workload certificate and the mesh root (SDS default/ROOTCA, which pilot
+    // serves on the authenticated xDS of its TLS port); clients must present a mesh certificate.
+    const common = istioSdsCommon([], ALPN_HTTP);
+    if (t.subjectAltNames?.length) {
+      (common.combined_validation_context as EnvoyJson).default_validation_context = {
+        match_subject_alt_names: t.subjectAltNames.map((exact) => ({ exact })),
+      };
+    }
+    const params = tlsParams(s);
+    if (params) common.tls_params = params;
+    return {
+      name: "envoy.transport_sockets.tls",
+      typed_config: typed(T.downstreamTls, { common_tls_context: common, require_client_certificate: true }),
+    };
   }
   const mutual = mode === "MUTUAL" || mode === "OPTIONAL_MUTUAL";
   const common: EnvoyJson = { alpn_protocols: ALPN_HTTP };

@@ -257,6 +257,13 @@ test("TPROXY capture: transparent virtual listeners and original_src inbound, in
         mark: 1337,
       },
     },
+    // PERMISSIVE mTLS (no PeerAuthentication) tells TLS from plain text.
+    {
+      name: "envoy.filters.listener.tls_inspector",
+      typed_config: {
+        "@type": "type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector",
+      },
+    },
   ]);
   assert.deepEqual(checkProxyConfig(out).diagnostics, []);
   assert.equal(listener("virtualOutbound").transparent, undefined, "REDIRECT: not transparent");

@@ -1,7 +1,8 @@
 // A sidecar's inbound side: `virtualInbound` on 15006 with one chain per port the workload serves
 // (from the services whose endpoints are at the proxy's IPs, or the Sidecar resource's ingress
 // list), HTTP through an HCM with an inline route, others through tcp_proxy, and a pass-through
-// chain for undeclared ports. The matching `inbound|<port>||` clusters are built here too.
+// chain for undeclared ports; PeerAuthentication decides mTLS per port and AuthorizationPolicy adds
+// RBAC filters. The matching `inbound|<port>||` clusters are built here too.
 import {
   duration,
   FILTER,
@@ -15,10 +16,12 @@ import {
 import type { EnvoyJson } from "../model/proxy-config.ts";
 import type { Protocol } from "../model/service.ts";
 import { isHttp2Protocol, isHttpProtocol, parseProtocol } from "../snapshot/protocol.ts";
+import { rbacHttpFilters, rbacNetworkFilters } from "./authorization.ts";
 import { DEFAULT_CIRCUIT_BREAKERS } from "./cluster-policy.ts";
 import { connectionManagerFilter } from "./connection-manager.ts";
 import type { Ctx } from "./context.ts";
 import type { SidecarSpecLoose } from "./istio-api.ts";
+import { ISTIO_INBOUND_ALPN, istioServerTransportSocket } from "./mtls.ts";
 import {
   BLACKHOLE_CLUSTER,
   INBOUND_PASSTHROUGH_CLUSTER,
@@ -27,6 +30,8 @@ import {
   inboundCluster,
   VIRTUAL_INBOUND,
 } from "./names.ts";
+import { effectiveMtls, type MtlsMode, modeForPort } from "./peer-authentication.ts";
+import { jwtAuthnHttpFilter } from "./request-authentication.ts";
 
 export interface InboundPort {
   port: number;
@@ -61,60 +66,98 @@ export function inboundPorts(ctx: Ctx): InboundPort[] {
   return [...byPort.values()].sort((a, b) => a.port - b.port);
 }
 
-function inboundChain(ctx: Ctx, p: InboundPort): EnvoyJson {
+/** The HCM or tcp_proxy of one inbound port, with the workload's RBAC filters in front. */
+function inboundFilters(ctx: Ctx, p: InboundPort): EnvoyJson[] {
   const cluster = inboundCluster(p.port);
-  const chain: EnvoyJson = { name: cluster, filter_chain_match: { destination_port: p.port } };
-  if (isHttpProtocol(p.protocol)) {
-    chain.filters = [
-      connectionManagerFilter({
-        class: "inbound",
-        statPrefix: `inbound_0.0.0.0_${p.port}`,
-        routeConfig: {
-          name: cluster,
-          virtual_hosts: [
-            {
-              name: `inbound|http|${p.port}`,
-              domains: ["*"],
-              routes: [
-                {
-                  name: "default",
-                  match: { prefix: "/" },
-                  // As Istio: no timeout on the way in, and a gRPC deadline is the caller's business.
-                  route: {
-                    cluster,
-                    timeout: "0s",
-                    max_stream_duration: { max_stream_duration: "0s", grpc_timeout_header_max: "0s" },
-                  },
-                },
-              ],
-            },
-          ],
-          validate_clusters: false,
-        },
-        httpFilters: sidecarHttpFilters(),
-        mesh: ctx.snapshot.meshConfig,
-        http2: isHttp2Protocol(p.protocol),
-      }),
-    ];
-  } else {
-    chain.filters = [tcpProxyFilter(cluster, cluster)];
+  const statPrefix = `inbound_0.0.0.0_${p.port}`;
+  if (!isHttpProtocol(p.protocol)) {
+    return [...rbacNetworkFilters(ctx, `tcp.${statPrefix}`), tcpProxyFilter(cluster, cluster)];
   }
-  return chain;
+  const jwt = jwtAuthnHttpFilter(ctx);
+  return [
+    connectionManagerFilter({
+      class: "inbound",
+      statPrefix,
+      routeConfig: {
+        name: cluster,
+        virtual_hosts: [
+          {
+            name: `inbound|http|${p.port}`,
+            domains: ["*"],
+            routes: [
+              {
+                name: "default",
+                match: { prefix: "/" },
+                // As Istio: no timeout on the way in, and a gRPC deadline is the caller's business.
+                route: {
+                  cluster,
+                  timeout: "0s",
+                  max_stream_duration: { max_stream_duration: "0s", grpc_timeout_header_max: "0s" },
+                },
+              },
+            ],
+          },
+        ],
+        validate_clusters: false,
+      },
+      // Istio's order: JWT authentication, then authorization, then the filters route
+      // configuration needs, router last.
+      httpFilters: [...(jwt ? [jwt] : []), ...rbacHttpFilters(ctx), ...sidecarHttpFilters()],
+      mesh: ctx.snapshot.meshConfig,
+      http2: isHttp2Protocol(p.protocol),
+    }),
+  ];
+}
+
+/**
+ * The filter chains of one port under the workload's PeerAuthentication: STRICT accepts only
+ * Istio mTLS; PERMISSIVE adds a chain for Istio mTLS (TLS with Istio's ALPN, told apart by the
+ * tls_inspector) next to the plain-text one; DISABLE is plain text only.
+ */
+function inboundChains(ctx: Ctx, p: InboundPort, mode: MtlsMode): EnvoyJson[] {
+  const cluster = inboundCluster(p.port);
+  const http = isHttpProtocol(p.protocol);
+  const chains: EnvoyJson[] = [];
+  if (mode !== "DISABLE") {
+    const match: EnvoyJson = { destination_port: p.port, transport_protocol: "tls" };
+    if (mode === "PERMISSIVE") match.application_protocols = ISTIO_INBOUND_ALPN;
+    chains.push({
+      name: `${cluster}mtls`,
+      filter_chain_match: match,
+      filters: inboundFilters(ctx, p),
+      transport_socket: istioServerTransportSocket({ proxyless: false, http }),
+    });
+  }
+  if (mode !== "STRICT") {
+    chains.push({
+      name: cluster,
+      filter_chain_match: { destination_port: p.port },
+      filters: inboundFilters(ctx, p),
+    });
+  }
+  return chains;
 }
 
 export function virtualInbound(ctx: Ctx, ports: readonly InboundPort[]): EnvoyJson {
+  const mtls = effectiveMtls(ctx.snapshot, ctx.proxy.namespace, ctx.proxy.labels);
+  const chains = ports.flatMap((p) => inboundChains(ctx, p, modeForPort(mtls, p.port)));
   const tproxy = ctx.proxy.interceptionMode === "TPROXY";
-  const filters = [listenerFilter(FILTER.originalDst, T.originalDst)];
+  const listenerFilters = [listenerFilter(FILTER.originalDst, T.originalDst)];
   // TPROXY keeps the client's address on the way to the app: Istio's original_src with the mark
   // its iptables rules route back through the proxy.
-  if (tproxy) filters.push({ name: FILTER.originalSrc, typed_config: typed(T.originalSrc, { mark: 1337 }) });
+  if (tproxy) {
+    listenerFilters.push({ name: FILTER.originalSrc, typed_config: typed(T.originalSrc, { mark: 1337 }) });
+  }
+  if (chains.some((c) => (c.filter_chain_match as EnvoyJson | undefined)?.transport_protocol)) {
+    listenerFilters.push(listenerFilter(FILTER.tlsInspector, T.tlsInspector));
+  }
   return {
     name: VIRTUAL_INBOUND,
     address: socketAddress("0.0.0.0", INBOUND_PORT),
     ...(tproxy ? { transparent: true } : {}),
     traffic_direction: "INBOUND",
     continue_on_listener_filters_timeout: true,
-    listener_filters: filters,
+    listener_filters: listenerFilters,
     listener_filters_timeout: duration(ctx.snapshot.meshConfig.protocolDetectionTimeout) ?? "0s",
     filter_chains: [
       {
@@ -122,7 +165,7 @@ export function virtualInbound(ctx: Ctx, ports: readonly InboundPort[]): EnvoyJs
         filter_chain_match: { destination_port: INBOUND_PORT },
         filters: [tcpProxyFilter(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)],
       },
-      ...ports.map((p) => inboundChain(ctx, p)),
+      ...chains,
       {
         name: "PassthroughFilterChain",
         filters: [tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)],

@@ -11,6 +11,8 @@ import { encodeResource } from "../envoy/check.ts";
 import { type EnvoyJson, TYPE_URLS, type XdsKind } from "../model/proxy-config.ts";
 
 const require = createRequire(import.meta.url);
+// grpc-js-xds reads this once, when it loads: without it a listener with an RBAC filter is NACKed.
+process.env.GRPC_XDS_EXPERIMENTAL_RBAC = "true";
 // register() installs grpc-js-xds's HTTP filter and LB policy registries the validators consult.
 require("@grpc/grpc-js-xds").register();
 const base = "@grpc/grpc-js-xds/build/src/xds-resource-type/";
@@ -23,10 +25,14 @@ const decoders: Record<Exclude<XdsKind, "secret">, Decoder> = {
   cluster: require(`${base}cluster-resource-type.js`).ClusterResourceType.get(),
   endpoint: require(`${base}endpoint-resource-type.js`).EndpointResourceType.get(),
 };
-const context = { server: {}, bootstrap: { certificateProviders: {}, node: { id: "x", locality: {} } } };
+const context = {
+  server: {},
+  // The certificate provider instance the agent's bootstrap declares (`default`).
+  bootstrap: { certificateProviders: { default: {} }, node: { id: "x", locality: {} } },
+};
 const DIR = join(import.meta.dirname, "..", "testdata", "translate");
 
-for (const name of ["proxyless-basic", "proxyless-features"]) {
+for (const name of ["proxyless-basic", "proxyless-features", "proxyless-security"]) {
   test(`grpc-js-xds accepts every proxyless resource: ${name}`, () => {
     let count = 0;
     for (const [file, kind] of [

@@ -1,6 +1,7 @@
 // translationKey: everything translate() reads about a proxy, so proxies with equal keys (the
-// replicas of one deployment) share one translation per snapshot. The proxy's IPs are not part
-// of it: only the inbound ports they resolve to are.
+// replicas of one deployment) share one translation per snapshot. A sidecar's IPs are not part of
+// it, only the inbound ports they resolve to; a proxyless server's are, as its server listeners are
+// named after the addresses it may bind.
 import type { ProxyInfo } from "../model/proxy.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
 import { snapshotIndex } from "./context.ts";
@@ -32,5 +33,6 @@ export function translationKey(snapshot: MeshSnapshot, proxy: ProxyInfo): string
     proxy.clusterId ?? "",
     proxy.interceptionMode,
     [...inbound].sort().join(","),
+    proxy.generator === "grpc" ? [...proxy.ipAddresses].sort().join(",") : "",
   ].join("|");
 }

@@ -392,6 +392,18 @@ export class XdsServer<S extends XdsSnapshot, P> {
     this.log.info({ proxy: conn.node.id, id: conn.id }, "xDS stream closed");
   }
 
+  /**
+   * Serves ADS on another gRPC server too (pilot's TLS port), with its own authenticator: streams
+   * there are verified by it (and refused when it rejects them), while the plain port keeps
+   * `peerAuthenticator`.
+   */
+  serveOn(server: grpc.Server, authenticator: PeerAuthenticator): void {
+    server.addService(adsServiceDefinition(), {
+      StreamAggregatedResources: (call: Call) => this.handleStream("sotw", call, authenticator),
+      DeltaAggregatedResources: (call: Call) => this.handleStream("delta", call, authenticator),
+    });
+  }
+
   /** Forgets a stream (idempotent): pilot_xds and the decode queue no longer count it. */
   private untrack(call: Call): void {
     const info = this.streams.get(call);
@@ -401,7 +413,7 @@ export class XdsServer<S extends XdsSnapshot, P> {
     this.metrics.connected.dec({ type: info.mode });
   }
 
-  private handleStream(mode: "sotw" | "delta", call: Call): void {
+  private handleStream(mode: "sotw" | "delta", call: Call, authenticator?: PeerAuthenticator): void {
     if (this.closing) {
       this.metrics.rejectedStreams.inc({ reason: "shutdown" });
       call.emit("error", grpcError(grpc.status.UNAVAILABLE, "server shutting down"));
@@ -448,7 +460,7 @@ export class XdsServer<S extends XdsSnapshot, P> {
     // With an authenticator, the stream opens once the caller is verified; requests that arrive
     // meanwhile wait in the backlog as during admission.
     const open = (first: AnyRequest) => {
-      const auth = this.peerAuthenticator;
+      const auth = authenticator ?? this.peerAuthenticator;
       if (!auth) return openAs(first, undefined);
       auth(call).then(
         (verified) => {

@@ -34,11 +34,11 @@ after(() => {
 /** Every listener on a free port except the one given. */
 function args(command: "serve" | "injector", flag: string): string[] {
   const ports: Record<string, string[]> = {
-    serve: ["--grpc-port", "--http-port", "--injector-port"],
+    serve: ["--grpc-port", "--http-port", "--injector-port", "--secure-grpc-port"],
     injector: ["--port", "--monitoring-port"],
   };
   const out: string[] = [command, "--host", "127.0.0.1"];
-  if (command !== "injector") out.push("--config-dir", dir);
+  if (command !== "injector") out.push("--config-dir", dir, "--ca-dir", join(dir, "ca"));
   else out.push("--cert-dir", join(dir, "certs"));
   for (const p of ports[command] ?? []) out.push(p, p === flag ? String(takenPort) : "0");
   return out;
@@ -52,6 +52,7 @@ describe("a port in use stops the whole process with one line", () => {
     ["serve", "--injector-port", WEBHOOK],
     ["serve", "--grpc-port", XDS],
     ["serve", "--http-port", "health, metrics and debug (HTTP)"],
+    ["serve", "--secure-grpc-port", "the CSR API and authenticated xDS (TLS)"],
     ["injector", "--port", WEBHOOK],
     ["injector", "--monitoring-port", "the webhook's metrics (HTTP)"],
   ];
@@ -76,10 +77,13 @@ describe("a port in use stops the whole process with one line", () => {
 test("remora serve without --config-dir or a kubeconfig says what is missing and exits 2", async () => {
   const home = mkdtempSync(join(tmpdir(), "remora-home-"));
   try {
-    const r = await runRemora(["serve", "--grpc-port", "0", "--http-port", "0", "--injector-port", "0"], {
-      env: { HOME: home, KUBECONFIG: "", KUBERNETES_SERVICE_HOST: undefined },
-      timeoutMs: 120_000,
-    });
+    const r = await runRemora(
+      ["serve", "--grpc-port", "0", "--http-port", "0", "--injector-port", "0", "--secure-grpc-port", "0"],
+      {
+        env: { HOME: home, KUBECONFIG: "", KUBERNETES_SERVICE_HOST: undefined },
+        timeoutMs: 120_000,
+      },
+    );
     assert.equal(r.signal, null, r.stderr);
     assert.equal(r.code, 2, r.stderr);
     assert.match(

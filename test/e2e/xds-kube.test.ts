@@ -105,6 +105,8 @@ describe("grpc-js-xds clients through remora pilot on a (fake) Kubernetes API", 
       "0",
       "--http-port",
       "0",
+      "--secure-grpc-port",
+      "0",
       "--debounce-after",
       "20ms",
     ]);

@@ -34,6 +34,10 @@ spec:
       "0",
       "--injector-port",
       "0",
+      "--secure-grpc-port",
+      "0",
+      "--ca-dir",
+      join(dir, "ca"),
       // The webhook's self-generated certificate goes to $TMPDIR: keep it inside the test's dir.
     ],
     { env: { TMPDIR: dir } },

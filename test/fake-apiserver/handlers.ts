@@ -21,6 +21,8 @@ export interface ApiContext {
   registry: ResourceRegistry;
   hub: WatchHub;
   admission: AdmissionChain;
+  /** Service-account tokens (TokenRequest / TokenReview). */
+  tokens: import("./tokens.ts").ServiceAccountTokens;
   /** Answer expired watches with HTTP 410 instead of a 200 stream carrying an ERROR event. */
   expiredWatchAsHttp410: boolean;
 }

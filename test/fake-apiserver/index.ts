@@ -9,3 +9,4 @@ export { FakeApiServer, type FakeApiServerOptions } from "./server.ts";
 export { ApiError, type StatusBody, type StatusReason, statusBody } from "./status.ts";
 export type { KubeObject, StoreEvent } from "./store.ts";
 export { selfSignedCertificate, type TlsMaterial } from "./tls.ts";
+export { API_AUDIENCE, type IssueOptions, ServiceAccountTokens } from "./tokens.ts";

@@ -49,10 +49,15 @@ function builtin(
 }
 
 const ISTIO_VERSIONS = ["v1", "v1beta1", "v1alpha3"];
-function istio(kind: string, plural: string, shortNames: string[]): ResourceType {
+function istio(
+  kind: string,
+  plural: string,
+  shortNames: string[],
+  group = "networking.istio.io",
+): ResourceType {
   return {
-    group: "networking.istio.io",
-    versions: [...ISTIO_VERSIONS],
+    group,
+    versions: group === "networking.istio.io" ? [...ISTIO_VERSIONS] : ["v1", "v1beta1"],
     plural,
     singular: kind.toLowerCase(),
     kind,
@@ -100,6 +105,9 @@ export function defaultResources(): ResourceType[] {
     istio("Sidecar", "sidecars", []),
     istio("WorkloadEntry", "workloadentries", ["we"]),
     istio("WorkloadGroup", "workloadgroups", ["wg"]),
+    istio("PeerAuthentication", "peerauthentications", ["pa"], "security.istio.io"),
+    istio("AuthorizationPolicy", "authorizationpolicies", ["ap"], "security.istio.io"),
+    istio("RequestAuthentication", "requestauthentications", ["ra"], "security.istio.io"),
   ];
 }
 

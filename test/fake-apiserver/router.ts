@@ -16,6 +16,7 @@ import {
   watchObjects,
 } from "./handlers.ts";
 import { ApiError, notFound } from "./status.ts";
+import { tokenRequest, tokenReview } from "./tokens.ts";
 
 /** kube-apiserver's request body limit (3 MiB). */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -143,6 +144,22 @@ export async function route(ctx: ApiContext, req: IncomingMessage, res: ServerRe
     }
     if (segs[0] !== "api" && segs[0] !== "apis" && segs[0] !== "version") {
       throw new ApiError("NotFound", "the server could not find the requested resource");
+    }
+    if (req.method === "POST" && segs.join("/") === "apis/authentication.k8s.io/v1/tokenreviews") {
+      const { body } = await jsonBody(req, WRITE_TYPES);
+      return sendJson(res, 201, tokenReview(ctx.tokens, body));
+    }
+    if (
+      req.method === "POST" &&
+      segs.length === 7 &&
+      segs[0] === "api" &&
+      segs[1] === "v1" &&
+      segs[2] === "namespaces" &&
+      segs[4] === "serviceaccounts" &&
+      segs[6] === "token"
+    ) {
+      const { body } = await jsonBody(req, WRITE_TYPES);
+      return sendJson(res, 201, tokenRequest(ctx.tokens, segs[3] ?? "", segs[5] ?? "", body));
     }
     const disc = discovery(ctx, segs);
     if (disc !== undefined && req.method === "GET") return sendJson(res, 200, disc);

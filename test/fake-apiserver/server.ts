@@ -16,6 +16,7 @@ import { route, sendJson } from "./router.ts";
 import { ApiError, type StatusReason } from "./status.ts";
 import { type KubeObject, Store } from "./store.ts";
 import { selfSignedCertificate, type TlsMaterial } from "./tls.ts";
+import { ServiceAccountTokens } from "./tokens.ts";
 import { WatchHub } from "./watch-hub.ts";
 
 export interface FakeApiServerOptions {
@@ -48,6 +49,8 @@ export class FakeApiServer {
   readonly hub = new WatchHub();
   readonly admission: Chain = new AdmissionChain();
   readonly tls: TlsMaterial | undefined;
+  /** Mints and reviews service-account tokens (also reachable over the TokenRequest/TokenReview APIs). */
+  readonly tokens: ServiceAccountTokens;
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private port: number;
@@ -62,7 +65,9 @@ export class FakeApiServer {
     this.store.subscribe((ev) => this.hub.publish(ev));
     this.port = opts.port ?? 0;
     this.tls = opts.tls === true ? selfSignedCertificate() : opts.tls || undefined;
+    this.tokens = new ServiceAccountTokens(this.store);
     this.ctx = {
+      tokens: this.tokens,
       store: this.store,
       registry: this.registry,
       hub: this.hub,

@@ -64,6 +64,8 @@ export interface AdsClientOptions {
   channelOptions?: grpc.ChannelOptions;
   /** Request headers (gRPC metadata) sent when the stream opens, e.g. `authorization`. */
   headers?: Record<string, string>;
+  /** Channel credentials (default: plain text), e.g. TLS to pilot's 15012. */
+  credentials?: grpc.ChannelCredentials;
 }
 
 const NO_BYTES = new Uint8Array(0);
@@ -168,7 +170,7 @@ export class AdsClient {
 
   private makeClient(address: string): grpc.Client {
     const Ctor = grpc.makeGenericClientConstructor(adsClientDefinition() as grpc.ServiceDefinition, "ads");
-    return new Ctor(address, grpc.credentials.createInsecure(), {
+    return new Ctor(address, this.opts.credentials ?? grpc.credentials.createInsecure(), {
       "grpc.max_receive_message_length": 256 * 1024 * 1024,
       "grpc.max_send_message_length": 256 * 1024 * 1024,
       ...this.opts.channelOptions,

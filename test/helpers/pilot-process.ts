@@ -3,12 +3,15 @@
 // assertions, and small readers for its debug endpoints and metrics, including waiting for
 // convergence.
 import type { ChildProcess } from "node:child_process";
+import { join } from "node:path";
 import { spawnRemora } from "./cli.ts";
 
 export interface Pilot {
   proc: ChildProcess;
   grpcPort: number;
   httpPort: number;
+  /** The TLS port of the CSR API (0 when the CA did not start). */
+  securePort: number;
   /** Recent output lines (bounded), for failure messages. */
   logs: string[];
 }
@@ -16,7 +19,10 @@ export interface Pilot {
 /** Listen on loopback, on free ports (read back from the log). */
 export const LOOPBACK_ANY_PORT = ["--host", "127.0.0.1", "--grpc-port", "0", "--http-port", "0"];
 
-/** Starts `remora pilot --config-dir dir` on loopback with a short debounce; resolves once it listens. */
+/**
+ * Starts `remora pilot --config-dir dir` on loopback with a short debounce; the CA lives in
+ * `dir/ca` (so the test's cleanup removes it). Resolves once it listens.
+ */
 export function startPilot(dir: string, extraArgs: string[] = []): Promise<Pilot> {
   return startRemoraProcess([
     "pilot",
@@ -27,6 +33,10 @@ export function startPilot(dir: string, extraArgs: string[] = []): Promise<Pilot
     "20ms",
     "--debounce-max",
     "500ms",
+    "--secure-grpc-port",
+    "0",
+    "--ca-dir",
+    join(dir, "ca"),
     ...extraArgs,
   ]);
 }
@@ -51,10 +61,21 @@ export function startRemoraProcess(args: string[], timeoutMs = 60_000): Promise<
         logs.push(`${line}\n`);
         if (logs.length > 2000) logs.splice(0, 1000);
         try {
-          const j = JSON.parse(line) as { msg?: string; grpcPort?: number; httpPort?: number };
+          const j = JSON.parse(line) as {
+            msg?: string;
+            grpcPort?: number;
+            httpPort?: number;
+            securePort?: number;
+          };
           if (j.msg === "pilot listening" && j.grpcPort && j.httpPort) {
             clearTimeout(t);
-            resolve({ proc, grpcPort: j.grpcPort, httpPort: j.httpPort, logs });
+            resolve({
+              proc,
+              grpcPort: j.grpcPort,
+              httpPort: j.httpPort,
+              securePort: j.securePort ?? 0,
+              logs,
+            });
           }
         } catch {
           // not JSON

@@ -17,6 +17,11 @@ export interface WatchedKind {
   fieldSelector?: string;
   /** Reduces (or drops, with undefined) each object before it is stored. */
   transform?: (o: RawObject) => RawObject | undefined;
+  /**
+   * The source may become ready without it when the server does not serve it (404: its CRD is
+   * not installed); it is still watched and picked up once it appears.
+   */
+  optional?: boolean;
 }
 
 export const KUBE_KINDS: readonly WatchedKind[] = [
@@ -51,6 +56,23 @@ export function istioKinds(version = "v1"): WatchedKind[] {
     { kind: "Gateway", group: g, version, plural: "gateways", namespaced: true },
     { kind: "Sidecar", group: g, version, plural: "sidecars", namespaced: true },
     { kind: "WorkloadEntry", group: g, version, plural: "workloadentries", namespaced: true },
+    // security.istio.io is read in v1 (served since Istio 1.22; v1beta1 shares its storage).
+    ...(
+      [
+        ["PeerAuthentication", "peerauthentications"],
+        ["AuthorizationPolicy", "authorizationpolicies"],
+        ["RequestAuthentication", "requestauthentications"],
+      ] as const
+    ).map(([kind, plural]) => ({
+      kind,
+      group: "security.istio.io",
+      version: "v1",
+      plural,
+      namespaced: true,
+      // Clusters without Istio's security CRDs (or Remora's manifests, which install only the
+      // networking ones) must not keep pilot from becoming ready.
+      optional: true,
+    })),
   ];
 }
 

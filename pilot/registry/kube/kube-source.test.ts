@@ -226,3 +226,22 @@ describe("kube source under faults", () => {
     assert.ok(names.includes("ratings"));
   });
 });
+
+test("optional kinds whose CRD is not installed (security.istio.io) do not hold the source back", async () => {
+  const server = await FakeApiServer.start();
+  for (const plural of ["peerauthentications", "authorizationpolicies", "requestauthentications"]) {
+    server.registry.remove("security.istio.io", plural);
+  }
+  const source = createKubeSource({
+    kubeConfig: kubeConfigFor(server),
+    backoff: { initialMs: 5, maxMs: 50 },
+  });
+  try {
+    await source.start();
+    await source.whenSynced();
+    assert.equal(source.synced, true);
+  } finally {
+    await source.stop();
+    await server.stop();
+  }
+});

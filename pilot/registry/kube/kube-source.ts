@@ -106,6 +106,7 @@ export function createKubeSource(opts: KubeSourceOptions): KubeSource {
     );
   }
   const all = [...watches.values()];
+  const optional = new Set(kinds.filter((k) => k.optional).map((k) => watches.get(k.kind)));
   const check = opts.check ?? ((obj: RawObject, o: string) => validateObject(obj, { source: o }));
   // Validation results by object, and the last version of each object that passed.
   const checked = new Map<string, Checked>();
@@ -169,7 +170,7 @@ export function createKubeSource(opts: KubeSourceOptions): KubeSource {
     id: origin,
     watches,
     get synced() {
-      return all.every((w) => w.synced);
+      return all.every((w) => w.synced || (optional.has(w) && w.notServed));
     },
     async start() {
       for (const w of all) w.start();
@@ -178,7 +179,7 @@ export function createKubeSource(opts: KubeSourceOptions): KubeSource {
       await Promise.all(all.map((w) => w.stop()));
     },
     async whenSynced() {
-      await Promise.all(all.map((w) => w.whenSynced()));
+      await Promise.all(all.map((w) => (optional.has(w) ? w.whenSyncedOrAbsent() : w.whenSynced())));
     },
     contents,
     onChange: (fn) => emitter.on(fn),

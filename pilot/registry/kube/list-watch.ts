@@ -110,6 +110,9 @@ export class ListWatch {
     this.backoff = new Backoff(opts.backoff);
   }
 
+  /** True once the server answered the collection with 404 (a kind whose CRD is not installed). */
+  notServed = false;
+
   /** True once the first list completed. */
   get synced(): boolean {
     return this.hasSynced;
@@ -128,6 +131,13 @@ export class ListWatch {
     if (this.hasSynced) return Promise.resolve();
     return new Promise((resolve) => this.syncWaiters.push(resolve));
   }
+
+  /** Resolves once synced, or once the server said it does not serve the collection (404). */
+  whenSyncedOrAbsent(): Promise<void> {
+    if (this.hasSynced || this.notServed) return Promise.resolve();
+    return new Promise((resolve) => this.absentWaiters.push(resolve));
+  }
+  private readonly absentWaiters: Array<() => void> = [];
 
   start(): void {
     if (!this.stopped) return;
@@ -180,6 +190,8 @@ export class ListWatch {
           continue;
         }
         this.stats.errors++;
+        this.notServed = (err as { statusCode?: number } | undefined)?.statusCode === 404;
+        if (this.notServed) for (const w of this.absentWaiters.splice(0)) w();
         this.lastError = { message: err instanceof Error ? err.message : String(err), at: Date.now() };
         this.opts.onError?.(err);
         await this.sleep(this.backoff.next());
@@ -228,6 +240,7 @@ export class ListWatch {
       this.hasSynced = true;
       changed = true;
       for (const w of this.syncWaiters.splice(0)) w();
+      for (const w of this.absentWaiters.splice(0)) w();
     }
     if (changed) this.opts.onChange();
   }
