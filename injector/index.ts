@@ -29,6 +29,7 @@ export {
   parseKubeYaml,
   stringifyKubeYaml,
 } from "./kube-yaml.ts";
+export { matchesSelector } from "./label-selector.ts";
 // Injection webhook server, certificates and install manifests (the server code loads lazily).
 export type { ManifestOptions } from "./manifest/generate.ts";
 export { defaultManifestOptions, generateManifests } from "./manifest/generate.ts";
