@@ -1,8 +1,8 @@
-// Reused build results must equal a build from scratch. For every snapshot and translate golden
-// case and a set of changes to the objects a Service or ServiceEntry reads (its pods, their labels
-// and readiness, nodes, WorkloadEntries, the Service itself), a snapshot built after the change
-// with results reused from the previous build equals one built from fresh copies of every object
-// (nothing reusable); and what did not change is the very same object.
+// Snapshots share what did not change, and sharing must never hide a change. For every snapshot
+// and translate golden case and a set of changes to the objects a Service or ServiceEntry reads
+// (its pods, their labels and readiness, nodes, EndpointSlices, WorkloadEntries), a snapshot built
+// after the change from the previous one (conversions remembered, unchanged parts shared) equals
+// one built from fresh copies of every object; and an unchanged rebuild shares everything.
 import assert from "node:assert/strict";
 import { join, relative } from "node:path";
 import { test } from "node:test";
@@ -95,7 +95,7 @@ const view = (s: MeshSnapshot) =>
     },
   });
 
-test("snapshots built with reused results equal snapshots built from scratch", (t) => {
+test("snapshots built on the previous one equal snapshots built from scratch", (t) => {
   let compared = 0;
   let reusedAll = 0;
   for (const base of ["snapshot", "translate"]) {
