@@ -2,6 +2,7 @@
 // over every object read (files, a cluster, or both merged). Pure: the caller does the I/O.
 import type { Diagnostic } from "../model/diagnostic.ts";
 import { sortDiagnostics, VS, validateObject } from "../validation/index.ts";
+import { analyzeAnnotations } from "./annotations.ts";
 import { analyzeApplicationUids } from "./application-uid.ts";
 import { ANALYSIS_CODES, type AnalysisMessage } from "./codes.ts";
 import { AnalysisContext } from "./context.ts";
@@ -38,6 +39,7 @@ export function analyzeInput(input: AnalysisInput, opts: AnalyzeOptions = {}): D
   analyzeDeployments(ctx);
   analyzeInjection(ctx);
   analyzeApplicationUids(ctx);
+  analyzeAnnotations(ctx);
   analyzeDeprecations(ctx);
   analyzeAuthorizationPolicies(ctx);
   analyzeServiceEntries(ctx);
