@@ -9,6 +9,7 @@ import { AnalysisContext } from "./context.ts";
 import { analyzeDeployments } from "./deployments.ts";
 import { analyzeDeprecations } from "./deprecations.ts";
 import { analyzeDestinationRules } from "./destination-rules.ts";
+import { analyzeGatewayApiReferences } from "./gateway-api.ts";
 import { analyzeGateways } from "./gateways.ts";
 import { analyzeInjection } from "./injection.ts";
 import type { AnalysisInput } from "./input.ts";
@@ -45,6 +46,7 @@ export function analyzeInput(input: AnalysisInput, opts: AnalyzeOptions = {}): D
   analyzeServiceEntries(ctx);
   analyzeServiceEntryProtocols(ctx);
   analyzeJwtClaimRoutes(ctx);
+  analyzeGatewayApiReferences(ctx);
   analyzeNotImplemented(ctx);
   out.push(...ctx.findings);
   const filtered = opts.namespace

@@ -36,6 +36,8 @@ export const ANALYSIS_CODES = {
   ExternalNameServiceTypeInvalidPortName: { code: "IST0150", severity: "warning" },
   InvalidGatewayCredential: { code: "IST0161", severity: "error" },
   GatewayPortNotDefinedOnService: { code: "IST0162", severity: "warning" },
+  ReferencedInternalGateway: { code: "IST0165", severity: "warning" },
+  IneffectiveSelector: { code: "IST0166", severity: "warning" },
   ConflictingServiceEntryProtocol: { code: "IST0177", severity: "warning" },
   DestinationRuleSubsetNotSelectPods: { code: "IST0173", severity: "error" },
   UnknownDestinationRuleHost: { code: "IST0174", severity: "warning" },
