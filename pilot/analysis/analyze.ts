@@ -14,6 +14,7 @@ import { analyzeGateways } from "./gateways.ts";
 import { analyzeInjection } from "./injection.ts";
 import type { AnalysisInput } from "./input.ts";
 import { analyzeJwtClaimRoutes } from "./jwt-claim-routes.ts";
+import { analyzeMeshNetworks } from "./mesh-networks.ts";
 import { analyzeNotImplemented } from "./not-implemented.ts";
 import { analyzeAuthorizationPolicies } from "./security.ts";
 import { analyzeServiceEntries, analyzeServiceEntryProtocols } from "./service-entries.ts";
@@ -46,6 +47,7 @@ export function analyzeInput(input: AnalysisInput, opts: AnalyzeOptions = {}): D
   analyzeServiceEntries(ctx);
   analyzeServiceEntryProtocols(ctx);
   analyzeJwtClaimRoutes(ctx);
+  analyzeMeshNetworks(ctx);
   analyzeGatewayApiReferences(ctx);
   analyzeNotImplemented(ctx);
   out.push(...ctx.findings);

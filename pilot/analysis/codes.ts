@@ -16,6 +16,7 @@ export const ANALYSIS_CODES = {
   DeploymentAssociatedToMultipleServices: { code: "IST0116", severity: "warning" },
   PortNameIsNotUnderNamingConvention: { code: "IST0118", severity: "info" },
   NamespaceMultipleInjectionLabels: { code: "IST0123", severity: "warning" },
+  UnknownMeshNetworksServiceRegistry: { code: "IST0126", severity: "error" },
   InvalidAnnotation: { code: "IST0125", severity: "warning" },
   NoMatchingWorkloadsFound: { code: "IST0127", severity: "warning" },
   NoServerCertificateVerificationDestinationLevel: { code: "IST0128", severity: "warning" },
