@@ -62,14 +62,16 @@ function forwardedService(
   ns: string,
   labels: Record<string, string>,
   address: string,
-  port: { name: string; port: number; targetPort: number },
+  ports: readonly { name: string; port: number; targetPort: number }[],
 ): Record<string, unknown>[] {
   return [
     {
       apiVersion: "v1",
       kind: "Service",
       metadata: { name, namespace: ns, labels },
-      spec: { ports: [{ name: port.name, port: port.port, targetPort: port.targetPort, protocol: "TCP" }] },
+      spec: {
+        ports: ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort, protocol: "TCP" })),
+      },
     },
     {
       apiVersion: "discovery.k8s.io/v1",
@@ -81,7 +83,7 @@ function forwardedService(
       },
       addressType: isIP(address) === 6 ? "IPv6" : "IPv4",
       endpoints: [{ addresses: [address], conditions: { ready: true } }],
-      ports: [{ name: port.name, port: port.targetPort, protocol: "TCP" }],
+      ports: ports.map((p) => ({ name: p.name, port: p.targetPort, protocol: "TCP" })),
     },
   ];
 }
@@ -131,16 +133,15 @@ export function generateRemoteManifests(o: ManifestOptions): Record<string, unkn
   const names = controlPlaneNames(o.revision, ns);
   const cpLabels = { "app.kubernetes.io/part-of": "remora", app: "remora", "istio.io/rev": o.revision };
   objects.push(
-    ...forwardedService(names.pilotService, ns, cpLabels, r.primaryAddress, {
-      name: "grpc-xds",
-      port: PORTS.xds,
-      targetPort: PORTS.xds,
-    }),
-    ...forwardedService(names.injectorService, ns, cpLabels, r.primaryAddress, {
-      name: "https-webhook",
-      port: 443,
-      targetPort: PORTS.webhook,
-    }),
+    // Sidecars dial the TLS port (certificates, authenticated xDS, token exchange); proxyless
+    // templates use the plain-text one.
+    ...forwardedService(names.pilotService, ns, cpLabels, r.primaryAddress, [
+      { name: "grpc-xds", port: PORTS.xds, targetPort: PORTS.xds },
+      { name: "tls-xds", port: PORTS.secureXds, targetPort: PORTS.secureXds },
+    ]),
+    ...forwardedService(names.injectorService, ns, cpLabels, r.primaryAddress, [
+      { name: "https-webhook", port: 443, targetPort: PORTS.webhook },
+    ]),
     mutatingWebhookConfiguration({
       namespace: ns,
       revision: o.revision,

@@ -115,9 +115,9 @@ describe("primary–remote: the remote cluster's pods are injected by the primar
     const bootstrap = JSON.parse(args[args.indexOf("--config-yaml") + 1] ?? "{}");
     assert.equal(bootstrap.node.metadata.CLUSTER_ID, "cluster2");
     assert.equal(bootstrap.node.metadata.NETWORK, "network2");
-    const xds = bootstrap.static_resources.clusters.find((c: { name: string }) => c.name === "xds-grpc");
-    const address = xds.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address;
-    assert.deepEqual([address.address, address.port_value], [`remora-pilot.${NS}.svc`, 15010]);
+    // The sidecar dials the primary's TLS xDS port, as Istio's proxies do.
+    const ads = bootstrap.dynamic_resources.ads_config.grpc_services[0];
+    assert.equal(ads.google_grpc.target_uri, `remora-pilot.${NS}.svc:15012`);
     // That name resolves in the remote cluster: to the primary, through the generated Service.
     const slice = remote
       .objects("discovery.k8s.io", "endpointslices", NS)
