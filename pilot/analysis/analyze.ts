@@ -2,16 +2,19 @@
 // over every object read (files, a cluster, or both merged). Pure: the caller does the I/O.
 import type { Diagnostic } from "../model/diagnostic.ts";
 import { sortDiagnostics, VS, validateObject } from "../validation/index.ts";
+import { analyzeAnnotations } from "./annotations.ts";
 import { analyzeApplicationUids } from "./application-uid.ts";
 import { ANALYSIS_CODES, type AnalysisMessage } from "./codes.ts";
 import { AnalysisContext } from "./context.ts";
 import { analyzeDeployments } from "./deployments.ts";
 import { analyzeDeprecations } from "./deprecations.ts";
 import { analyzeDestinationRules } from "./destination-rules.ts";
+import { analyzeGatewayApiReferences } from "./gateway-api.ts";
 import { analyzeGateways } from "./gateways.ts";
 import { analyzeInjection } from "./injection.ts";
 import type { AnalysisInput } from "./input.ts";
 import { analyzeJwtClaimRoutes } from "./jwt-claim-routes.ts";
+import { analyzeMeshNetworks } from "./mesh-networks.ts";
 import { analyzeNotImplemented } from "./not-implemented.ts";
 import { analyzeAuthorizationPolicies } from "./security.ts";
 import { analyzeServiceEntries, analyzeServiceEntryProtocols } from "./service-entries.ts";
@@ -38,11 +41,14 @@ export function analyzeInput(input: AnalysisInput, opts: AnalyzeOptions = {}): D
   analyzeDeployments(ctx);
   analyzeInjection(ctx);
   analyzeApplicationUids(ctx);
+  analyzeAnnotations(ctx);
   analyzeDeprecations(ctx);
   analyzeAuthorizationPolicies(ctx);
   analyzeServiceEntries(ctx);
   analyzeServiceEntryProtocols(ctx);
   analyzeJwtClaimRoutes(ctx);
+  analyzeMeshNetworks(ctx);
+  analyzeGatewayApiReferences(ctx);
   analyzeNotImplemented(ctx);
   out.push(...ctx.findings);
   const filtered = opts.namespace

@@ -4,6 +4,7 @@
 import type { Service as KubeService, Pod } from "kubernetes-types/core/v1.d.ts";
 import type { ConfigObject, IstioKind } from "../model/config.ts";
 import type { Diagnostic, Severity } from "../model/diagnostic.ts";
+import type { MeshConfig } from "../model/mesh-config.ts";
 import type { Service } from "../model/service.ts";
 import type { MeshSnapshot, SnapshotInput } from "../model/snapshot.ts";
 import { buildSnapshot } from "../snapshot/index.ts";
@@ -88,6 +89,10 @@ export class AnalysisContext {
     if (inject !== undefined) return inject === "true";
     const ns = this.namespaceLabels(namespace);
     return ns !== undefined && ns["istio-injection"] === "enabled";
+  }
+
+  get meshConfig(): MeshConfig {
+    return this.input.meshConfig;
   }
 
   get domainSuffix(): string {
