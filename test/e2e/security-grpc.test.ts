@@ -5,17 +5,17 @@
 // client's SPIFFE id; plain text is refused under mTLS; AuthorizationPolicy ALLOW/DENY answer
 // PERMISSION_DENIED; policy changes apply live; PeerAuthentication DISABLE turns mTLS off.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { FakeApiServer, kubeConfigFor, kubeconfigYaml } from "../fake-apiserver/index.ts";
-import { runRemora } from "../helpers/cli.ts";
+import { freePort } from "../helpers/grpc-core-peer.ts";
 import { type Pilot, startPilot } from "../helpers/pilot-process.ts";
 import { until } from "../helpers/wait.ts";
+import { workloadBootstrap } from "../helpers/workload-certs.ts";
 
 // grpc-js-xds reads its RBAC switch once, when it loads (the grpc-agent template sets it).
 process.env.GRPC_XDS_EXPERIMENTAL_RBAC = "true";
@@ -35,17 +35,6 @@ let port: number;
 let server: InstanceType<typeof xds.XdsServer>;
 /** The URI SAN of the last caller the server saw ("" for plain text). */
 let lastPeer = "";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-    s.on("error", reject);
-  });
-}
 
 function serviceEntry(): string {
   return `apiVersion: networking.istio.io/v1
@@ -93,40 +82,8 @@ const write = (name: string, text: string) => writeFileSync(join(dir, "config", 
 const remove = (name: string) => rmSync(join(dir, "config", name), { force: true });
 
 /** `remora agent --once` for a workload: certificate files and its gRPC bootstrap. */
-async function agent(name: string, sa: string, labels: Record<string, string>): Promise<string> {
-  writeFileSync(
-    join(dir, `${name}.token`),
-    api.tokens.issue("default", sa, { audiences: ["istio-ca"] }).token,
-  );
-  const bootstrap = join(dir, name, "grpc-bootstrap.json");
-  const r = await runRemora(
-    [
-      "agent",
-      "--once",
-      "--ca-address",
-      `127.0.0.1:${pilot.securePort}`,
-      "--ca-server-name",
-      "localhost",
-      "--root-cert",
-      join(dir, "config", "ca", "root-cert.pem"),
-      "--token-file",
-      join(dir, `${name}.token`),
-      "--output-certs",
-      join(dir, name, "certs"),
-      "--bootstrap",
-      bootstrap,
-      "--discovery-address",
-      `127.0.0.1:${pilot.grpcPort}`,
-      "--node-id",
-      `sidecar~127.0.0.1~${name}-1.default~default.svc.cluster.local`,
-      "--refresh-interval",
-      "1s",
-    ],
-    { env: { POD_NAMESPACE: "default", ISTIO_META_LABELS: JSON.stringify(labels) }, timeoutMs: 180_000 },
-  );
-  assert.equal(r.code, 0, r.stderr + r.stdout);
-  return readFileSync(bootstrap, "utf8");
-}
+const agent = (name: string, serviceAccount: string, labels: Record<string, string>) =>
+  workloadBootstrap({ api, pilot, dir, name, serviceAccount, labels });
 
 function xdsOptions(bootstrap: string): grpc.ChannelOptions {
   return { "grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config": bootstrap } as grpc.ChannelOptions;
