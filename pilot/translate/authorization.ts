@@ -1,11 +1,11 @@
 // AuthorizationPolicy → Envoy RBAC, as istiod's authz builder does it. The policies that select a
-// workload (root-namespace ones mesh-wide, its own namespace's, by selector) become one RBAC
-// config per action: DENY is checked before ALLOW; with any ALLOW policy a request must match an
-// ALLOW rule (a policy without rules allows nothing); AUDIT becomes Envoy's LOG action; CUSTOM
-// (ext_authz) is reported as not supported. Each rule becomes a Policy: permissions from `to` and
-// the destination-side `when` keys, principals from `from` and the source-side keys. On TCP
-// chains HTTP-only fields cannot be evaluated: an ALLOW rule using one is dropped (allows less),
-// a DENY rule ignores them (denies more), as Istio does.
+// workload, sidecar or gateway pod (root-namespace ones mesh-wide, its own namespace's, by
+// selector) become one RBAC config per action: DENY is checked before ALLOW; with any ALLOW policy
+// a request must match an ALLOW rule (a policy without rules allows nothing); AUDIT becomes Envoy's
+// LOG action; CUSTOM (ext_authz) is reported as not supported. Each rule becomes a Policy:
+// permissions from `to` and the destination-side `when` keys, principals from `from` and the
+// source-side keys. On TCP chains HTTP-only fields cannot be evaluated: an ALLOW rule using one is
+// dropped (allows less), a DENY rule ignores them (denies more), as Istio does.
 
 import { typed } from "../envoy/builders.ts";
 import type { ConfigObject } from "../model/config.ts";

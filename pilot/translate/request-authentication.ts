@@ -1,9 +1,10 @@
-// RequestAuthentication (security.istio.io) as Envoy's jwt_authn HTTP filter on inbound HTTP
-// chains of sidecars. Istio's semantics: a request without a token passes (authorization decides),
-// a request with a token that no rule validates is refused with 401. Istio needs its own
-// `istio_authn` filter to publish the request principal; stock Envoy has none, so every provider
-// writes the verified payload to jwt_authn's dynamic metadata under one key, and authorization
-// matches `requestPrincipals` (`<iss>/<sub>`) and `request.auth.claims[...]` there.
+// RequestAuthentication (security.istio.io) as Envoy's jwt_authn HTTP filter on the inbound HTTP
+// chains of sidecars and every HTTP connection manager of gateways. Istio's semantics: a request
+// without a token passes (authorization decides), a request with a token that no rule validates is
+// refused with 401. Istio needs its own `istio_authn` filter to publish the request principal;
+// stock Envoy has none, so every provider writes the verified payload to jwt_authn's dynamic
+// metadata under one key, and authorization matches `requestPrincipals` (`<iss>/<sub>`) and
+// `request.auth.claims[...]` there.
 import { typed } from "../envoy/builders.ts";
 import type { ConfigObject, RequestAuthenticationSpec } from "../model/config.ts";
 import type { ProxyInfo } from "../model/proxy.ts";
