@@ -7,13 +7,8 @@
 // admits it and answers another with PERMISSION_DENIED. C-core NACKs what grpc-js tolerates, so
 // this is also a strictness check of what pilot emits for proxyless security.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { CoreV1Api } from "@kubernetes/client-node";
-import { FakeApiServer, kubeConfigFor, kubeconfigYaml } from "../fake-apiserver/index.ts";
 import {
   type CoreClient,
   type CoreServer,
@@ -22,10 +17,18 @@ import {
   startCoreClient,
   startCoreServer,
 } from "../helpers/grpc-core-peer.ts";
-import { metricValue, type Pilot, startPilot } from "../helpers/pilot-process.ts";
+import { metricValue } from "../helpers/pilot-process.ts";
 import { requires } from "../helpers/privileged.ts";
 import { until } from "../helpers/wait.ts";
-import { workloadBootstrap } from "../helpers/workload-certs.ts";
+import {
+  jsonCall,
+  jsonMethod,
+  meshServiceEntry,
+  peerSpiffeId,
+  type SecurityMesh,
+  startSecurityMesh,
+  workloadBootstrap,
+} from "../helpers/workload-certs.ts";
 
 const available = requires(GRPC_CORE);
 
@@ -37,26 +40,6 @@ xds.register();
 const JS_HOST = "echo-js.default.svc.cluster.local";
 const CORE_HOST = "echo-core.default.svc.cluster.local";
 const CALL = "/remora.test.Echo/Call";
-const toBuf = (o: unknown) => Buffer.from(JSON.stringify(o));
-const fromBuf = (b: Buffer) => JSON.parse(b.toString("utf8"));
-
-function serviceEntry(name: string, host: string, port: number): string {
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: ${name}, namespace: default}
-spec:
-  hosts: [${host}]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports:
-  - {number: 7070, name: grpc, protocol: GRPC}
-  endpoints:
-  - address: 127.0.0.1
-    ports: {grpc: ${port}}
-    serviceAccount: echo
-    labels: {app: ${name}, security.istio.io/tlsMode: istio}
-`;
-}
 
 // Namespace-wide, so both servers are under the same rules.
 const POLICIES = `apiVersion: security.istio.io/v1
@@ -77,9 +60,7 @@ spec:
 
 const CLIENT_ID = "spiffe://cluster.local/ns/default/sa/client";
 
-let api: FakeApiServer;
-let pilot: Pilot;
-let dir: string;
+let mesh: SecurityMesh;
 let jsServer: InstanceType<typeof xds.XdsServer>;
 let coreServer: CoreServer;
 let jsPort: number;
@@ -91,7 +72,7 @@ type Workload = "echo-js" | "echo-core" | "client" | "intruder";
 let boot: Record<Workload, string>;
 
 const agent = (name: string, serviceAccount: string, labels: Record<string, string>) =>
-  workloadBootstrap({ api, pilot, dir, name, serviceAccount, labels });
+  workloadBootstrap({ ...mesh, name, serviceAccount, labels });
 
 async function coreClient(target: string, bootstrap: string, xdsCreds = true): Promise<CoreClient> {
   const c = await startCoreClient(target, JSON.parse(bootstrap), { xdsCreds });
@@ -104,19 +85,9 @@ async function coreCall(c: CoreClient): Promise<{ code: string; peer?: unknown; 
   return { code: r?.code ?? "NO_RESULT", peer: r?.reply?.peer, details: r?.details };
 }
 
-function jsCall(c: grpc.Client): Promise<{ code: grpc.status; peer?: string }> {
-  return new Promise((resolve) => {
-    c.makeUnaryRequest(
-      CALL,
-      toBuf,
-      fromBuf,
-      {},
-      new grpc.Metadata(),
-      { deadline: Date.now() + 3000 },
-      (err, reply) =>
-        resolve({ code: err ? err.code : grpc.status.OK, peer: (reply as { peer?: string })?.peer }),
-    );
-  });
+async function jsCall(c: grpc.Client): Promise<{ code: grpc.status; peer?: string }> {
+  const r = await jsonCall(c, CALL);
+  return { code: r.code, peer: (r.reply as { peer?: string } | undefined)?.peer };
 }
 
 /** `until`, with C-core's logs in the failure (what it NACKed or refused). */
@@ -130,20 +101,13 @@ async function untilLogged(pred: () => Promise<boolean>, what: string, log: () =
 
 before(async () => {
   if (available.skip) return;
-  api = await FakeApiServer.start({ namespaces: ["default"] });
-  const core = kubeConfigFor(api).makeApiClient(CoreV1Api);
-  for (const name of ["echo", "client", "intruder"]) {
-    await core.createNamespacedServiceAccount({ namespace: "default", body: { metadata: { name } } });
-  }
-  dir = mkdtempSync(join(tmpdir(), "remora-security-core-e2e-"));
-  mkdirSync(join(dir, "config"));
-  writeFileSync(join(dir, "kubeconfig"), kubeconfigYaml(api));
   jsPort = await freePort();
   const corePort = await freePort();
-  writeFileSync(join(dir, "config", "echo-js.yaml"), serviceEntry("echo-js", JS_HOST, jsPort));
-  writeFileSync(join(dir, "config", "echo-core.yaml"), serviceEntry("echo-core", CORE_HOST, corePort));
-  writeFileSync(join(dir, "config", "policies.yaml"), POLICIES);
-  pilot = await startPilot(join(dir, "config"), ["--token-review-kubeconfig", join(dir, "kubeconfig")]);
+  mesh = await startSecurityMesh(["echo", "client", "intruder"], {
+    "echo-js.yaml": meshServiceEntry("echo-js", JS_HOST, jsPort),
+    "echo-core.yaml": meshServiceEntry("echo-core", CORE_HOST, corePort),
+    "policies.yaml": POLICIES,
+  });
   const names: Workload[] = ["echo-js", "echo-core", "client", "intruder"];
   const bootstraps = await Promise.all([
     agent("echo-js", "echo", { app: "echo-js", "security.istio.io/tlsMode": "istio" }),
@@ -156,21 +120,11 @@ before(async () => {
   jsServer = new xds.XdsServer({
     "grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config": boot["echo-js"],
   } as ConstructorParameters<typeof xds.XdsServer>[0]);
-  const method = {
-    path: CALL,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: toBuf,
-    requestDeserialize: fromBuf,
-    responseSerialize: toBuf,
-    responseDeserialize: fromBuf,
-  };
   jsServer.addService(
-    { Call: method },
+    { Call: jsonMethod(CALL) },
     {
       Call: (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-        const cert = call.getAuthContext().sslPeerCertificate;
-        lastJsPeer = /URI:(\S+?)(,|$)/.exec(cert?.subjectaltname ?? "")?.[1] ?? "";
+        lastJsPeer = peerSpiffeId(call);
         cb(null, { peer: lastJsPeer });
       },
     },
@@ -193,9 +147,7 @@ after(async () => {
   for (const c of jsClients) c.close();
   await coreServer?.close();
   jsServer?.forceShutdown();
-  pilot?.proc.kill("SIGTERM");
-  await api?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await mesh?.stop();
 });
 
 describe("mTLS and authorization with gRPC C-core peers through remora pilot", available, () => {
@@ -249,6 +201,6 @@ describe("mTLS and authorization with gRPC C-core peers through remora pilot", a
   });
 
   test("no client or server rejected anything pilot sent", async () => {
-    assert.equal(await metricValue(pilot, "pilot_total_xds_rejects"), 0);
+    assert.equal(await metricValue(mesh.pilot, "pilot_total_xds_rejects"), 0);
   });
 });
