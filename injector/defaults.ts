@@ -70,6 +70,15 @@ export const MESH = {
   clusterId: "Kubernetes",
 } as const;
 
+/**
+ * The read-only identity pilot uses in a remote cluster: `manifest generate --remote` creates it
+ * with its RBAC, `create-remote-secret` puts its token into the remote secret.
+ */
+export const REMOTE_READER_SERVICE_ACCOUNT = "remora-reader-service-account";
+
+/** How long pilot's first snapshot waits for the clusters its remote secrets name (istiod's PILOT_REMOTE_CLUSTER_TIMEOUT). */
+export const REMOTE_CLUSTER_TIMEOUT_MS = 30_000;
+
 /** Keys of the control plane's ConfigMap (Istio keeps the same split in its `istio` ConfigMap). */
 export const CONFIG_MAP_KEYS = {
   /** MeshConfig YAML. */

@@ -29,6 +29,7 @@ export {
   parseKubeYaml,
   stringifyKubeYaml,
 } from "./kube-yaml.ts";
+export { matchesSelector } from "./label-selector.ts";
 // Injection webhook server, certificates and install manifests (the server code loads lazily).
 export type { ManifestOptions } from "./manifest/generate.ts";
 export { defaultManifestOptions, generateManifests } from "./manifest/generate.ts";
@@ -42,6 +43,7 @@ export { loadInjectorServer, startInjector } from "./server/entry.ts";
 export { ListenError, type ListenerRole, listening } from "./server/listen-error.ts";
 export type { RunningInjector, StartInjectorOptions } from "./server/run-injector.ts";
 export type { InjectionError, InjectMeshConfig } from "./settings.ts";
+export { annotationErrors } from "./settings.ts";
 export type { RestoreRecord, SidecarStatus } from "./uninject.ts";
 export { isInjected, uninjectPod } from "./uninject.ts";
 export type { InjectorServer, InjectorServerOptions } from "./webhook/server.ts";

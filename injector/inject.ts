@@ -33,6 +33,11 @@ export interface InjectContext {
   namespaceLabels?: Record<string, string>;
   /** Overrides config.revision. */
   revision?: string;
+  /**
+   * The cluster and network the pod runs in, when the webhook was called as Istio's multi-cluster
+   * `/inject/cluster/<id>/net/<network>` (a remote cluster's webhook): they override the config's.
+   */
+  location?: { cluster: string; network: string };
   /** The workload that owns the pod (kube-inject knows it; the webhook infers it from ownerReferences). */
   owner?: { apiVersion: string; kind: string; name: string };
 }
@@ -42,10 +47,11 @@ const OVERRIDABLE = new Set([A.PROXY_CONTAINER, A.INIT_CONTAINER, A.VALIDATION_C
 export function injectPod(pod: Pod, ctx: InjectContext): InjectOutcome {
   const reinjected = isInjected(pod);
   const base = reinjected ? uninjectPod(pod) : pod;
-  const config =
+  let config =
     ctx.revision !== undefined && ctx.revision !== ctx.config.revision
       ? { ...ctx.config, revision: ctx.revision }
       : ctx.config;
+  if (ctx.location) config = { ...config, clusterId: ctx.location.cluster, network: ctx.location.network };
   const decision = decideInjection(base, ctx.namespace, config, ctx.namespaceLabels);
   if (!decision.inject) return { kind: "skipped", pod, decision };
 

@@ -4,7 +4,13 @@
 import { isIP } from "node:net";
 import type { ResourceRequirements, Volume, VolumeMount } from "kubernetes-types/core/v1.d.ts";
 import * as A from "./annotations.ts";
-import { type InjectionConfig, type InterceptionMode, isObject, isQuantity } from "./config.ts";
+import {
+  defaultInjectionConfig,
+  type InjectionConfig,
+  type InterceptionMode,
+  isObject,
+  isQuantity,
+} from "./config.ts";
 import { discoveryAddress } from "./defaults.ts";
 import { parseKubeYaml } from "./kube-yaml.ts";
 
@@ -397,4 +403,11 @@ function parseSmallYaml(v: string): unknown {
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
   }
+}
+
+/** What is wrong with a pod's annotations, judged as injection would with the default config. */
+export function annotationErrors(annotations: Readonly<Record<string, string>>): InjectionError[] {
+  const errors: InjectionError[] = [];
+  resolveSettings(annotations, defaultInjectionConfig(), undefined, errors);
+  return errors;
 }

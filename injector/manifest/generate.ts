@@ -17,6 +17,7 @@ import {
 import { cniNodeObjects } from "./cni-node.ts";
 import { networkingCrds, securityCrds } from "./crds.ts";
 import type { GatewayOptions } from "./gateway.ts";
+import type { RemoteOptions } from "./remote.ts";
 import { validatingWebhookConfiguration } from "./validating-webhook-config.ts";
 import { mutatingWebhookConfiguration } from "./webhook-config.ts";
 
@@ -41,6 +42,8 @@ export interface ManifestOptions {
   skipCrds: boolean;
   /** Generate a gateway deployment instead of the control plane (see gateway.ts). */
   gateway?: GatewayOptions;
+  /** Generate what a remote cluster needs instead (see remote.ts). */
+  remote?: RemoteOptions;
 }
 
 export function defaultManifestOptions(): ManifestOptions {
@@ -198,6 +201,8 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
         verbs: ["get", "update", "patch"],
       },
       { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
+      // Remote secrets (label istio/multiCluster=true) name the other clusters pilot reads.
+      { apiGroups: [""], resources: ["secrets"], verbs: ["list", "watch"] },
       {
         apiGroups: [""],
         resources: ["secrets"],

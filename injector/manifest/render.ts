@@ -13,6 +13,7 @@ import {
   type ManifestOptions,
   manifestOptionProblems,
 } from "./generate.ts";
+import { generateRemoteManifests, remoteOptionProblems } from "./remote.ts";
 
 export function renderManifests(objects: Record<string, unknown>[]): string {
   // A JSON round trip first: objects shared between documents must not become YAML anchors.
@@ -37,6 +38,10 @@ export interface ManifestCommandOptions {
   name?: string;
   network?: string;
   controlPlaneNamespace?: string;
+  /** Generate what a remote cluster needs instead of the control plane. */
+  remote?: boolean;
+  primaryAddress?: string;
+  clusterId?: string;
 }
 
 /** Turns command-line options into ManifestOptions, or readable problems. */
@@ -78,6 +83,23 @@ export function manifestOptionsFrom(
       problems.push((err as Error).message);
     }
   }
+  if (cli.remote) {
+    if (cli.gateway !== undefined)
+      problems.push("--remote and --gateway generate different things; pass one");
+    o.remote = {
+      ...(cli.primaryAddress !== undefined ? { primaryAddress: cli.primaryAddress } : {}),
+      ...(cli.clusterId !== undefined ? { clusterId: cli.clusterId } : {}),
+      network: cli.network ?? "",
+    };
+    problems.push(...remoteOptionProblems(o));
+  } else {
+    for (const [flag, v] of [
+      ["--primary-address", cli.primaryAddress],
+      ["--cluster-id", cli.clusterId],
+    ] as const) {
+      if (v !== undefined) problems.push(`${flag} only applies with --remote`);
+    }
+  }
   if (cli.gateway !== undefined) {
     const kind = cli.gateway as GatewayKind;
     o.gateway = {
@@ -90,10 +112,12 @@ export function manifestOptionsFrom(
   } else {
     for (const [flag, v] of [
       ["--name", cli.name],
-      ["--network", cli.network],
+      ["--network", cli.remote ? undefined : cli.network],
       ["--control-plane-namespace", cli.controlPlaneNamespace],
     ] as const) {
-      if (v !== undefined) problems.push(`${flag} only applies with --gateway`);
+      if (v !== undefined) {
+        problems.push(`${flag} only applies with --gateway${flag === "--network" ? " or --remote" : ""}`);
+      }
     }
   }
   problems.push(...manifestOptionProblems(o));
@@ -103,5 +127,6 @@ export function manifestOptionsFrom(
 /** The whole `remora manifest generate` output for these options. */
 export function generateManifestYaml(options: ManifestOptions): string {
   if (options.gateway) return renderManifests(generateGatewayManifests(options, options.gateway));
+  if (options.remote) return renderManifests(generateRemoteManifests(options));
   return renderManifests(generateManifests(options));
 }

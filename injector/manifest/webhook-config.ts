@@ -12,6 +12,8 @@ export interface WebhookConfigOptions {
   namespace: string;
   revision: string;
   serviceName: string;
+  /** Webhook path (default `/inject`; a remote cluster's names its cluster and network). */
+  path?: string;
   /** PEM CA bundle, base64-encoded; empty until the injector patches it in. */
   caBundle?: string;
   failurePolicy: "Fail" | "Ignore";
@@ -73,7 +75,7 @@ export function mutatingWebhookConfiguration(o: WebhookConfigOptions): Record<st
     webhooks: selectors.map(([name, nsSel, objSel]) => ({
       name: `${name}.sidecar-injector.istio.io`,
       clientConfig: {
-        service: { name: o.serviceName, namespace: o.namespace, path: "/inject", port: 443 },
+        service: { name: o.serviceName, namespace: o.namespace, path: o.path ?? "/inject", port: 443 },
         caBundle: o.caBundle ?? "",
       },
       rules: [

@@ -98,11 +98,20 @@ export function registerWebhookCommands(program: Command): void {
       "instead of the control plane, a gateway: ingress, egress or eastwest (--namespace is then the gateway's)",
     )
     .option("--name <name>", "gateway name (default istio-<kind>gateway)")
-    .option("--network <network>", "gateway's network (required for eastwest)")
+    .option("--network <network>", "gateway's network (required for eastwest); with --remote, the cluster's")
     .option(
       "--control-plane-namespace <ns>",
       "namespace of the control plane a gateway connects to (default remora-system)",
     )
+    .option(
+      "--remote",
+      "instead of the control plane, what a remote cluster needs for a primary's pilot to read it (a read-only reader account; see create-remote-secret)",
+    )
+    .option(
+      "--primary-address <ip>",
+      "with --remote: the remote cluster has no control plane; its pods are injected by, and connect to, the primary's (at this IP: its east-west gateway or a LoadBalancer)",
+    )
+    .option("--cluster-id <id>", "with --primary-address: this cluster's id in the mesh")
     .option("-o, --output <file>", "write to a file instead of stdout")
     .action(async (opts: Record<string, unknown>) => {
       const { runManifestGenerate } = await import("./run-manifest.ts");

@@ -56,6 +56,8 @@ export interface ReviewContext<C, M> {
   config: C;
   meshConfig?: M;
   revision?: string;
+  /** Cluster and network from the webhook path (`/inject/cluster/<id>/net/<network>`). */
+  location?: { cluster: string; network: string };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -194,6 +196,7 @@ export function reviewAdmission<C, M>(body: unknown, ctx: ReviewContext<C, M>): 
       config: ctx.config,
       ...(ctx.meshConfig !== undefined ? { meshConfig: ctx.meshConfig } : {}),
       ...(ctx.revision !== undefined ? { revision: ctx.revision } : {}),
+      ...(ctx.location ? { location: ctx.location } : {}),
     });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

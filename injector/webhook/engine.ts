@@ -27,6 +27,8 @@ export interface EngineInjectOptions<C, M> {
   config: C;
   meshConfig?: M;
   revision?: string;
+  /** Cluster and network from the webhook path (`/inject/cluster/<id>/net/<network>`). */
+  location?: { cluster: string; network: string };
 }
 
 /** The engine as the webhook sees it; `C` is the parsed injection config, `M` the mesh config. */

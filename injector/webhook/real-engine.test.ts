@@ -14,15 +14,27 @@ import { createInjectorServer } from "./server.ts";
 const server = createInjectorServer({ engine: defaultEngine, config: defaultInjectionConfig() });
 after(() => server.close());
 
-async function review(pod: Pod, version?: "admission.k8s.io/v1" | "admission.k8s.io/v1beta1") {
-  const res = await server.app.inject({
+/** POSTs an AdmissionReview for the pod (namespace bookinfo) to a webhook path. */
+function post(pod: Pod, url = "/inject", version?: "admission.k8s.io/v1" | "admission.k8s.io/v1beta1") {
+  return server.app.inject({
     method: "POST",
-    url: "/inject",
+    url,
     headers: { "content-type": "application/json" },
     payload: JSON.stringify(makeReview(pod, { namespace: "bookinfo", ...(version ? { version } : {}) })),
   });
+}
+
+async function review(pod: Pod, version?: "admission.k8s.io/v1" | "admission.k8s.io/v1beta1") {
+  const res = await post(pod, "/inject", version);
   assert.equal(res.statusCode, 200, res.body);
   return res.json().response;
+}
+
+/** The node metadata of the sidecar an answer's patch adds. */
+function proxyMetadata(pod: Pod, b64: string | undefined): Record<string, unknown> {
+  const proxy = patched(pod, b64).spec?.containers.find((c) => c.name === "istio-proxy");
+  const args = proxy?.args ?? [];
+  return JSON.parse(args[args.indexOf("--config-yaml") + 1] ?? "{}").node.metadata;
 }
 
 /** What the engine itself makes of the pod (managedFields are dropped before diffing). */
@@ -76,6 +88,24 @@ describe("webhook with the injection engine", () => {
       );
     });
   }
+
+  test("a remote cluster's webhook path (/inject/cluster/<id>/net/<network>) sets the proxy's CLUSTER_ID and NETWORK", async () => {
+    const pod = typicalPod();
+    const res = await post(pod, "/inject/cluster/cluster2/net/network2");
+    assert.equal(res.statusCode, 200, res.body);
+    const md = proxyMetadata(pod, res.json().response.patch);
+    assert.equal(md.CLUSTER_ID, "cluster2");
+    assert.equal(md.NETWORK, "network2");
+    // Istio's charts write `/net/` without a network: the proxy then has none.
+    const noNet = await post(pod, "/inject/cluster/cluster2/net/");
+    assert.equal(noNet.statusCode, 200, noNet.body);
+    const noNetMd = proxyMetadata(pod, noNet.json().response.patch);
+    assert.equal(noNetMd.CLUSTER_ID, "cluster2");
+    assert.equal(noNetMd.NETWORK, undefined);
+    const bad = await post(pod, "/inject/cluster/no%20spaces/net/n");
+    assert.equal(bad.statusCode, 400);
+    assert.match(bad.json().message, /cluster id "no spaces"/);
+  });
 
   test("the engine never mutates the pod it is given (the webhook diffs against it)", () => {
     const freeze = (v: unknown): unknown => {

@@ -75,6 +75,26 @@ const REFUSAL_TYPES: Record<string, string> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: "bad_content_length",
 };
 
+/** Cluster ids and network names: what Kubernetes accepts as a label value (they become labels). */
+const LOCATION_PART = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
+
+/** The path's cluster and network, undefined for plain `/inject`, or a problem. */
+function locationOf(params: unknown): { cluster: string; network: string } | undefined | string {
+  const p = params as { cluster?: unknown; network?: unknown } | undefined;
+  if (p?.cluster === undefined) return undefined;
+  for (const [what, v] of [
+    ["cluster id", p.cluster],
+    ["network", p.network],
+  ] as const) {
+    // Istio's charts write `/net/` when no network is set: an empty network means none.
+    const ok = typeof v === "string" && (LOCATION_PART.test(v) || (what === "network" && v === ""));
+    if (!ok) {
+      return `the webhook path's ${what} ${JSON.stringify(v)} is not a valid label value (letters, digits, '-', '_', '.', at most 63)`;
+    }
+  }
+  return { cluster: p.cluster as string, network: p.network as string };
+}
+
 export function createInjectorServer<C, M>(options: InjectorServerOptions<C, M>): InjectorServer<C, M> {
   const revision = options.revision ?? "default";
   const metrics = createWebhookMetrics(revision);
@@ -120,8 +140,16 @@ export function createInjectorServer<C, M>(options: InjectorServerOptions<C, M>)
   app.get("/healthz", health);
   app.get("/ready", ready);
 
-  const inject = async (request: { body: unknown; log: FastifyInstance["log"] }, reply: ReplyLike) => {
+  const inject = async (
+    request: { body: unknown; params?: unknown; log: FastifyInstance["log"] },
+    reply: ReplyLike,
+  ) => {
     const start = process.hrtime.bigint();
+    const location = locationOf(request.params);
+    if (typeof location === "string") {
+      metrics.refused("bad_location");
+      return reply.code(400).send({ error: "Bad Request", message: location });
+    }
     if (state.config === undefined) {
       metrics.refused("not_ready");
       return reply
@@ -134,6 +162,7 @@ export function createInjectorServer<C, M>(options: InjectorServerOptions<C, M>)
       ...(state.meshConfig !== undefined ? { meshConfig: state.meshConfig } : {}),
       // Only an explicit revision overrides the one in the injection config.
       ...(options.revision !== undefined ? { revision: options.revision } : {}),
+      ...(location ? { location } : {}),
     };
     const answer = reviewAdmission(request.body, ctx);
     metrics.observe(answer.outcome, Number(process.hrtime.bigint() - start) / 1e9);
@@ -146,7 +175,8 @@ export function createInjectorServer<C, M>(options: InjectorServerOptions<C, M>)
     return reply.code(answer.httpStatus).send(answer.body);
   };
   app.post("/inject", inject);
-  // Istio's multi-cluster form; cluster and network are informational here.
+  // Istio's multi-cluster form, used by a remote cluster's webhook: the pod's cluster and network
+  // (its proxy's CLUSTER_ID and NETWORK) come from the path.
   app.post("/inject/cluster/:cluster/net/:network", inject);
   // Always routed: without a validation function every review is allowed with a warning, so a
   // ValidatingWebhookConfiguration pointing here never blocks config writes by a 404.

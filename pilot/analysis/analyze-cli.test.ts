@@ -34,7 +34,10 @@ test("remora analyze --kubeconfig: reads the cluster; warnings only exit 0", asy
     const list = JSON.parse(r.stdout) as Array<{ code: string; ref: { name: string; source: string } }>;
     assert.deepEqual(
       list.map((d) => [d.code, d.ref.name, d.ref.source]),
-      [["IST0174", "ghost", "cluster:Kubernetes"]],
+      [
+        ["IST0174", "ghost", "cluster:Kubernetes"],
+        ["IST0102", "default", "cluster:Kubernetes"],
+      ],
     );
   } finally {
     await server.stop();

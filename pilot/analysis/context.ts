@@ -4,6 +4,7 @@
 import type { Service as KubeService, Pod } from "kubernetes-types/core/v1.d.ts";
 import type { ConfigObject, IstioKind } from "../model/config.ts";
 import type { Diagnostic, Severity } from "../model/diagnostic.ts";
+import type { MeshConfig } from "../model/mesh-config.ts";
 import type { Service } from "../model/service.ts";
 import type { MeshSnapshot, SnapshotInput } from "../model/snapshot.ts";
 import { buildSnapshot } from "../snapshot/index.ts";
@@ -48,7 +49,33 @@ export class AnalysisContext {
    * else the `sidecar.istio.io/inject` label or annotation, else its namespace's injection label.
    */
   podInMesh(pod: RawObject): boolean {
-    const spec = (pod.value.spec ?? {}) as {
+    return this.inMesh(pod.namespace, pod.labels, pod.annotations, pod.value.spec);
+  }
+
+  /** The same rule for a workload's pod template (`spec.template` of a Deployment). */
+  templateInMesh(workload: RawObject): boolean {
+    const t = (
+      (workload.value.spec ?? {}) as { template?: { metadata?: Record<string, unknown>; spec?: unknown } }
+    ).template;
+    const strings = (v: unknown) =>
+      Object.fromEntries(
+        Object.entries(v && typeof v === "object" ? v : {}).filter(([, x]) => typeof x === "string"),
+      );
+    return this.inMesh(
+      workload.namespace,
+      strings(t?.metadata?.labels),
+      strings(t?.metadata?.annotations),
+      t?.spec,
+    );
+  }
+
+  private inMesh(
+    namespace: string,
+    labels: Readonly<Record<string, string>>,
+    annotations: Readonly<Record<string, string>>,
+    podSpec: unknown,
+  ): boolean {
+    const spec = (podSpec ?? {}) as {
       containers?: Array<{ name?: string; image?: string }>;
       initContainers?: Array<{ name?: string; image?: string }>;
     };
@@ -58,10 +85,14 @@ export class AnalysisContext {
       )
     )
       return true;
-    const inject = pod.labels["sidecar.istio.io/inject"] ?? pod.annotations["sidecar.istio.io/inject"];
+    const inject = labels["sidecar.istio.io/inject"] ?? annotations["sidecar.istio.io/inject"];
     if (inject !== undefined) return inject === "true";
-    const ns = this.namespaceLabels(pod.namespace);
+    const ns = this.namespaceLabels(namespace);
     return ns !== undefined && ns["istio-injection"] === "enabled";
+  }
+
+  get meshConfig(): MeshConfig {
+    return this.input.meshConfig;
   }
 
   get domainSuffix(): string {

@@ -1,8 +1,9 @@
 // Registers the control-plane subcommands (serve, pilot, translate, validate, analyze,
-// proxy-status, proxy-config, version, agent). Implementations load lazily when a subcommand runs.
+// proxy-status, proxy-config, version, agent, create-remote-secret). Implementations load lazily when a subcommand runs.
 import type { Command } from "commander";
 import { registerAgentCommand } from "./agent-command.ts";
 import { registerAnalyzeCommand } from "./analyze-command.ts";
+import { registerCreateRemoteSecretCommand } from "./create-remote-secret-command.ts";
 import { registerPilotCommand } from "./pilot-command.ts";
 import { registerProxyConfigCommand } from "./proxy-config-command.ts";
 import { registerProxyStatusCommand } from "./proxy-status-command.ts";
@@ -21,4 +22,5 @@ export function registerPilotCommands(program: Command): void {
   registerProxyConfigCommand(program);
   registerVersionCommand(program);
   registerAgentCommand(program);
+  registerCreateRemoteSecretCommand(program);
 }

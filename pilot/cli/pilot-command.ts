@@ -2,7 +2,7 @@
 // a Kubernetes cluster. The implementation loads only when the command runs.
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { parsePort } from "../../injector/cli.ts";
-import { DEFAULT_REVISION, PORTS } from "../../injector/defaults.ts";
+import { DEFAULT_REVISION, MESH, PORTS, REMOTE_CLUSTER_TIMEOUT_MS } from "../../injector/defaults.ts";
 import { addSecurityOptions, type SecurityCliOptions } from "./security-options.ts";
 
 /** Parses `100ms`, `10s`, `1m`, `1.5s` or a bare number of milliseconds. */
@@ -25,6 +25,8 @@ export interface PilotCliOptions extends SecurityCliOptions {
   logLevel: string;
   revision: string;
   meshConfig?: string;
+  clusterId: string;
+  remoteClusterTimeout: number;
 }
 
 /** Options shared by `pilot` and `serve`. */
@@ -66,6 +68,19 @@ export function addPilotOptions(cmd: Command): Command {
     .option(
       "--mesh-config <file>",
       "mesh config YAML (MeshConfig fields); a cluster's mesh ConfigMap (key `mesh`) overrides it",
+    )
+    .option(
+      "--cluster-id <id>",
+      "id of the cluster pilot reads its config from (Istio's CLUSTER_ID); endpoints of remote clusters carry their remote secret's ids",
+      process.env.CLUSTER_ID || MESH.clusterId,
+    )
+    .addOption(
+      new Option(
+        "--remote-cluster-timeout <duration>",
+        "how long the first snapshot waits for the remote clusters named by remote secrets (istio/multiCluster=true Secrets in pilot's namespace) to sync",
+      )
+        .argParser(parseDurationMs)
+        .default(REMOTE_CLUSTER_TIMEOUT_MS, `${REMOTE_CLUSTER_TIMEOUT_MS / 1000}s`),
     );
   return addSecurityOptions(withPilot);
 }

@@ -25,12 +25,46 @@ export interface MeshConfig {
     normalization?: "DEFAULT" | "NONE" | "BASE" | "MERGE_SLASHES" | "DECODE_AND_MERGE_SLASHES";
   };
   inboundTrafficPolicy?: { mode: "PASSTHROUGH" | "LOCALHOST" };
+  /**
+   * Istio's MeshNetworks: which endpoints belong to which network (by cluster registry or CIDR)
+   * and each network's gateways. Read from the mesh ConfigMap's `meshNetworks` key, or from a
+   * `meshNetworks` field here.
+   */
+  meshNetworks?: MeshNetworks;
+  /** Per-host settings; `clusterLocal` keeps a host's endpoints inside each proxy's cluster. */
+  serviceSettings?: ServiceSettings[];
   defaultConfig: {
     discoveryAddress: string;
     proxyStatsMatcher?: Record<string, unknown>;
     holdApplicationUntilProxyStarts?: boolean;
     [key: string]: unknown;
   };
+}
+
+export interface MeshNetworkEndpoint {
+  /** A cluster id: every endpoint of that cluster is in the network. */
+  fromRegistry?: string;
+  /** A CIDR: endpoints whose address is in it are in the network. */
+  fromCidr?: string;
+}
+
+export interface MeshNetworkGateway {
+  /** A Service FQDN in the network's `fromRegistry` clusters; its load-balancer addresses are used. */
+  registryServiceName?: string;
+  /** A fixed gateway address. */
+  address?: string;
+  port: number;
+  locality?: string;
+}
+
+export interface MeshNetworks {
+  networks?: Record<string, { endpoints?: MeshNetworkEndpoint[]; gateways?: MeshNetworkGateway[] }>;
+}
+
+export interface ServiceSettings {
+  settings?: { clusterLocal?: boolean };
+  /** Hostnames, `*.` wildcards allowed. */
+  hosts?: string[];
 }
 
 export function defaultMeshConfig(): MeshConfig {

@@ -20,6 +20,15 @@ function str(v: unknown): string | undefined {
   return typeof v === "string" && v !== "" ? v : undefined;
 }
 
+/**
+ * A boolean node metadata flag: Istio's agent strips `ISTIO_META_` from proxyMetadata names, a
+ * Remora sidecar may carry either form.
+ */
+function metaFlag(md: Record<string, unknown>, name: string): boolean {
+  const v = md[name] ?? md[`ISTIO_META_${name}`];
+  return v === true || (typeof v === "string" && v.toLowerCase() === "true");
+}
+
 /** Envoy sends LABELS as a struct; some clients send a JSON string. Non-string values are dropped. */
 function stringMap(v: unknown): Record<string, string> | undefined {
   let obj = v;
@@ -80,10 +89,14 @@ export function parseProxy(node: NodeLike, snapshot?: MeshSnapshot): ParseProxyR
     .map((s) => s.trim())
     .filter(Boolean);
   const ipAddresses = instanceIps && instanceIps.length > 0 ? instanceIps : ip ? [ip] : [];
+  const clusterId = str(md.CLUSTER_ID);
   let workload: ReturnType<NonNullable<MeshSnapshot["workloadsByIp"]>["get"]>;
   if (snapshot) {
+    // Pod IPs may repeat across clusters of different networks: look in the proxy's own cluster.
+    const own = snapshot.clusters?.get(clusterId ?? snapshot.meshConfig?.clusterId ?? "")?.workloadsByIp;
+    const byIp = own ?? snapshot.workloadsByIp;
     for (const a of ipAddresses) {
-      const w = snapshot.workloadsByIp.get(a);
+      const w = byIp.get(a);
       if (w && w.namespace === namespace) {
         workload = w;
         break;
@@ -107,9 +120,9 @@ export function parseProxy(node: NodeLike, snapshot?: MeshSnapshot): ParseProxyR
     interceptionMode: (INTERCEPTION as readonly string[]).includes(interception ?? "")
       ? (interception as ProxyInfo["interceptionMode"])
       : "REDIRECT",
+    dnsCapture: metaFlag(md, "DNS_CAPTURE"),
     metadata: md,
   };
-  const clusterId = str(md.CLUSTER_ID);
   if (clusterId) proxy.clusterId = clusterId;
   const network = str(md.NETWORK);
   if (network) proxy.network = network;

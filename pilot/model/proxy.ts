@@ -23,6 +23,11 @@ export interface ProxyInfo {
   /** `grpc` for proxyless gRPC clients (GENERATOR metadata). */
   generator?: "grpc";
   interceptionMode: "REDIRECT" | "TPROXY" | "NONE";
+  /**
+   * The proxy captures DNS (`DNS_CAPTURE=true` metadata, Istio's proxyMetadata
+   * ISTIO_META_DNS_CAPTURE): it gets the DNS table listener on 15053 and auto-allocated VIPs.
+   */
+  dnsCapture: boolean;
   serviceAccount?: string;
   workloadName?: string;
   istioVersion?: string;

@@ -35,8 +35,22 @@ export interface Service {
   /** Kubernetes Service name (empty for ServiceEntry hosts). */
   name: string;
   registry: "Kubernetes" | "ServiceEntry";
-  /** Cluster IPs / ServiceEntry addresses; empty for headless services and hosts without VIPs. */
+  /**
+   * Cluster IPs / ServiceEntry addresses; empty for headless services and hosts without VIPs. For
+   * a Kubernetes Service present in several clusters, the first cluster's (the config cluster's
+   * when it has one).
+   */
   addresses: readonly string[];
+  /**
+   * A Kubernetes Service present in several clusters (namespace sameness): each cluster's own
+   * cluster IPs, so a proxy gets the VIP its own cluster's DNS answers with.
+   */
+  clusterAddresses?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * A ServiceEntry host without addresses (not a wildcard, resolution not NONE): the VIP Istio's
+   * DNS proxying allocates for it (240.240.0.0/16), used by proxies that capture DNS.
+   */
+  autoAddress?: string;
   ports: readonly ServicePort[];
   resolution: Resolution;
   location: "MESH_INTERNAL" | "MESH_EXTERNAL";
@@ -66,7 +80,9 @@ export interface Endpoint {
   servicePortName: string;
   labels: Readonly<Record<string, string>>;
   locality: Locality;
+  /** `topology.istio.io/network` of the workload, else its cluster's network, else meshNetworks. */
   network?: string;
+  /** The cluster the endpoint was read from (ServiceEntry endpoints: the config cluster). */
   clusterId?: string;
   serviceAccount?: string;
   /** Workload identity, e.g. pod name or WorkloadEntry name. */
@@ -88,4 +104,6 @@ export interface Workload {
   serviceAccount?: string;
   locality: Locality;
   nodeName?: string;
+  /** The cluster the Pod was read from (WorkloadEntries: the config cluster). */
+  clusterId?: string;
 }

@@ -37,6 +37,32 @@ export interface ChangeSet {
   basedOn?: string;
 }
 
+/**
+ * An east-west gateway of a network: endpoints of that network are reached through it from
+ * proxies in other networks (split-horizon EDS). From a Service labelled
+ * `topology.istio.io/network`, or from meshNetworks.
+ */
+export interface NetworkGateway {
+  network: string;
+  /** The cluster the gateway Service was read from; empty for a meshNetworks `address`. */
+  cluster: string;
+  address: string;
+  port: number;
+  /** What declared it: `<cluster>/<namespace>/<service>` or `meshNetworks:<network>`. */
+  source: string;
+}
+
+/** What a snapshot knows about one cluster it reads (the config cluster, remote clusters). */
+export interface ClusterView {
+  id: string;
+  /** True for the cluster pilot reads its Istio config from (and a config directory). */
+  primary: boolean;
+  /** The network of endpoints without their own label (system namespace label, meshNetworks). */
+  network?: string;
+  /** This cluster's workloads by IP (pod IPs may repeat across clusters of different networks). */
+  workloadsByIp: ReadonlyMap<string, Workload>;
+}
+
 export interface MeshSnapshot {
   /** Monotonic version, unique per published snapshot. */
   readonly version: string;
@@ -47,8 +73,15 @@ export interface MeshSnapshot {
   readonly services: ReadonlyMap<string, readonly Service[]>;
   /** Endpoints by service hostname. */
   readonly endpoints: ReadonlyMap<string, readonly Endpoint[]>;
-  /** Workloads by IP address, to find a proxy's labels when its node metadata lacks them. */
+  /**
+   * Workloads by IP address, to find a proxy's labels when its node metadata lacks them. The
+   * config cluster's first; another cluster's workload only where its IP is not taken.
+   */
   readonly workloadsByIp: ReadonlyMap<string, Workload>;
+  /** Every cluster read, by id (the config cluster's id is `meshConfig.clusterId`). */
+  readonly clusters: ReadonlyMap<string, ClusterView>;
+  /** East-west gateways of every network, sorted by address, port, network, cluster. */
+  readonly networkGateways: readonly NetworkGateway[];
   /** Namespace labels, for Sidecar/exportTo decisions and injection reports. */
   readonly namespaces: ReadonlyMap<string, Readonly<Record<string, string>>>;
   /**
@@ -61,6 +94,16 @@ export interface MeshSnapshot {
   readonly changes: ChangeSet;
 }
 
+/** The Kubernetes objects pilot reads from one cluster, as plain API objects. */
+export interface KubeObjects {
+  services: readonly import("kubernetes-types/core/v1.d.ts").Service[];
+  endpointSlices: readonly import("kubernetes-types/discovery/v1.d.ts").EndpointSlice[];
+  pods: readonly import("kubernetes-types/core/v1.d.ts").Pod[];
+  namespaces: readonly import("kubernetes-types/core/v1.d.ts").Namespace[];
+  nodes: readonly import("kubernetes-types/core/v1.d.ts").Node[];
+  secrets: readonly import("kubernetes-types/core/v1.d.ts").Secret[];
+}
+
 /**
  * Everything a snapshot is built from, as the sources deliver it: Istio configs already in the
  * internal form, and the Kubernetes objects pilot reads, as plain API objects.
@@ -68,14 +111,10 @@ export interface MeshSnapshot {
 export interface SnapshotInput {
   meshConfig: MeshConfig;
   configs: readonly ConfigObject[];
-  kube: {
-    services: readonly import("kubernetes-types/core/v1.d.ts").Service[];
-    endpointSlices: readonly import("kubernetes-types/discovery/v1.d.ts").EndpointSlice[];
-    pods: readonly import("kubernetes-types/core/v1.d.ts").Pod[];
-    namespaces: readonly import("kubernetes-types/core/v1.d.ts").Namespace[];
-    nodes: readonly import("kubernetes-types/core/v1.d.ts").Node[];
-    secrets: readonly import("kubernetes-types/core/v1.d.ts").Secret[];
-  };
+  /** The config cluster's objects (or a config directory's), cluster id `meshConfig.clusterId`. */
+  kube: KubeObjects;
+  /** Remote clusters (from remote secrets): their Kubernetes objects, sorted by cluster id. */
+  remoteClusters?: readonly { clusterId: string; kube: KubeObjects }[];
   /** Diagnostics the sources found while reading (bad files, unreadable objects). */
   diagnostics: readonly Diagnostic[];
 }

@@ -1,8 +1,10 @@
 // The aggregate: merges what every source holds (files, clusters) into one immutable MeshSnapshot.
 // Changes are debounced (hold-off 100 ms, at most 10 s, as istiod); nothing is published until
-// every source has synced once, so proxies never see a half-read mesh. Each snapshot carries a
-// version and a ChangeSet (computed by buildSnapshot against the previous snapshot); the kinds the
-// sources reported are passed along too.
+// every initial source has synced once, so proxies never see a half-read mesh. Remote clusters are
+// added and removed while running; each joins the snapshots once it has synced, so a cluster that
+// cannot be reached never holds back (or takes away) what the others serve. Each snapshot carries
+// a version and a ChangeSet (computed by buildSnapshot against the previous snapshot); the kinds
+// the sources reported are passed along too.
 import type { Diagnostic } from "../model/diagnostic.ts";
 import { defaultMeshConfig, type MeshConfig } from "../model/mesh-config.ts";
 import type { MeshSnapshot, SnapshotInput } from "../model/snapshot.ts";
@@ -39,19 +41,32 @@ export interface Aggregate {
   input(): SnapshotInput;
   /** Publishes pending changes now, skipping the hold-off. */
   flush(): Promise<void>;
+  /** Adds a source while running (a remote cluster); it is started here. */
+  addSource(source: ConfigSource): Promise<void>;
+  /** Stops and removes a source added with addSource; its objects leave the next snapshot. */
+  removeSource(id: string): Promise<void>;
+  /** The sources now merged or waiting to sync. */
+  sources(): readonly ConfigSource[];
 }
 
 /**
  * Merges source contents in source order. The same object twice is used once (the first source
  * wins; within a source, the first file) with a CFG0020 warning: for Istio objects across all
  * sources, for Kubernetes objects within one source (two clusters may each have their own).
+ * Remote cluster sources that have not synced yet are left out; those that have become
+ * `remoteClusters` (Istio config is read from the config cluster only).
  */
 export function mergeSources(sources: readonly ConfigSource[], meshConfig: MeshConfig): SnapshotInput {
   const objects: unknown[] = [];
   const origins: string[] = [];
   const groups: string[] = [];
   const diagnostics: Diagnostic[] = [];
+  const remote = new Map<string, ConfigSource>();
   for (const s of sources) {
+    if (s.remoteClusterId !== undefined) {
+      if (s.synced && !remote.has(s.remoteClusterId)) remote.set(s.remoteClusterId, s);
+      continue;
+    }
     const c = s.contents();
     diagnostics.push(...c.diagnostics);
     c.objects.forEach((o, i) => {
@@ -66,7 +81,17 @@ export function mergeSources(sources: readonly ConfigSource[], meshConfig: MeshC
     (i) => origins[i] ?? "unknown",
     (i) => groups[i] ?? "",
   );
-  return { ...input, diagnostics: [...diagnostics, ...input.diagnostics] };
+  const remoteClusters: NonNullable<SnapshotInput["remoteClusters"]>[number][] = [];
+  for (const [clusterId, s] of [...remote].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const c = s.contents();
+    diagnostics.push(...c.diagnostics);
+    const read = objectsToSnapshotInput(c.objects, meshConfig, (i) => c.origins[i] ?? s.id);
+    diagnostics.push(...read.diagnostics);
+    remoteClusters.push({ clusterId, kube: read.kube });
+  }
+  const out: SnapshotInput = { ...input, diagnostics: [...diagnostics, ...input.diagnostics] };
+  if (remoteClusters.length > 0) out.remoteClusters = remoteClusters;
+  return out;
 }
 
 export function createAggregate(opts: AggregateOptions): Aggregate {
@@ -76,7 +101,10 @@ export function createAggregate(opts: AggregateOptions): Aggregate {
   let deferred = new Set<string>();
   const unsubscribe: Array<() => void> = [];
   const readyWaiters: Array<(s: MeshSnapshot) => void> = [];
+  // The initial sources gate the first snapshot; sources added later join when they sync.
   const allSynced = () => opts.sources.every((s) => s.synced);
+  const sources: ConfigSource[] = [...opts.sources];
+  const added = new Map<string, () => void>();
 
   const debouncer = createDebouncer<Set<string>>({
     afterMs: opts.debounceAfterMs ?? 100,
@@ -93,7 +121,7 @@ export function createAggregate(opts: AggregateOptions): Aggregate {
       }
       for (const k of deferred) kinds.add(k);
       deferred = new Set();
-      snapshot = build(mergeSources(opts.sources, meshConfig), snapshot);
+      snapshot = build(mergeSources(sources, meshConfig), snapshot);
       for (const w of readyWaiters.splice(0)) w(snapshot);
       await opts.onSnapshot?.({ snapshot, kinds });
     },
@@ -115,14 +143,36 @@ export function createAggregate(opts: AggregateOptions): Aggregate {
     async stop() {
       debouncer.cancel();
       for (const u of unsubscribe.splice(0)) u();
-      await Promise.all(opts.sources.map((s) => s.stop()));
+      for (const u of added.values()) u();
+      added.clear();
+      await Promise.all(sources.map((s) => s.stop()));
     },
     current: () => snapshot,
     ready() {
       if (snapshot) return Promise.resolve(snapshot);
       return new Promise((resolve) => readyWaiters.push(resolve));
     },
-    input: () => mergeSources(opts.sources, meshConfig),
+    input: () => mergeSources(sources, meshConfig),
     flush: () => debouncer.flushNow(),
+    async addSource(source) {
+      if (sources.some((s) => s.id === source.id)) throw new Error(`source ${source.id} is already added`);
+      sources.push(source);
+      added.set(
+        source.id,
+        source.onChange((kinds) => debouncer.push(new Set(kinds))),
+      );
+      await source.start();
+      // Nothing to merge before the first sync; its first sync signals a change itself.
+    },
+    async removeSource(id) {
+      const i = sources.findIndex((s) => s.id === id);
+      if (i < 0) return;
+      const [source] = sources.splice(i, 1);
+      added.get(id)?.();
+      added.delete(id);
+      await source?.stop();
+      debouncer.push(new Set(["Cluster"]));
+    },
+    sources: () => [...sources],
   };
 }

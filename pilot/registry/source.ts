@@ -29,6 +29,11 @@ export interface SourceStatus {
 export interface ConfigSource {
   /** Stable identity, e.g. `file:samples` or `cluster:Kubernetes`. */
   readonly id: string;
+  /**
+   * Set for a remote cluster (read through a remote secret): its Kubernetes objects are that
+   * cluster's (endpoints carry its id), and it joins snapshots only once it has synced.
+   */
+  readonly remoteClusterId?: string;
   /** Begins reading and watching; returns at once (use whenSynced to wait). */
   start(): Promise<void>;
   stop(): Promise<void>;

@@ -15,17 +15,23 @@ const hostsCache = new WeakMap<PreparedConfig, Set<string>>();
 
 /**
  * Hostnames whose endpoints a config carries: every outbound cluster's host (`outbound|port|subset|host`,
- * EDS or DNS, as a DNS cluster holds its endpoints inline) and SNI-DNAT load assignments.
+ * EDS or DNS, as a DNS cluster holds its endpoints inline) and SNI-DNAT load assignments, including
+ * clusters and assignments the serving gate withheld (an endpoint change may be what lets them
+ * through).
  */
 function endpointHosts(config: PreparedConfig): Set<string> {
   let hosts = hostsCache.get(config);
   if (!hosts) {
     hosts = new Set();
+    const add = (name: string) => {
+      const host = hostOfCluster(name);
+      if (host) hosts?.add(host);
+    };
     for (const kind of ["cluster", "endpoint"] as const) {
-      for (const name of config.types[kind].byName.keys()) {
-        const host = hostOfCluster(name);
-        if (host) hosts.add(host);
-      }
+      for (const name of config.types[kind].byName.keys()) add(name);
+    }
+    for (const d of config.diagnostics) {
+      if (d.ref?.kind === "envoy:cluster" || d.ref?.kind === "envoy:endpoint") add(d.ref.name);
     }
     hostsCache.set(config, hosts);
   }

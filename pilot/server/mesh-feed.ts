@@ -1,11 +1,20 @@
-// The snapshot feed of a real pilot: config sources (a directory, or a Kubernetes cluster) merged
-// and debounced by the aggregate into MeshSnapshots, plus the debug views of the current snapshot.
+// The snapshot feed of a real pilot: config sources (a directory, or a Kubernetes cluster and the
+// remote clusters its remote secrets name) merged and debounced by the aggregate into
+// MeshSnapshots, plus the debug views of the current snapshot.
 import { KubeConfig } from "@kubernetes/client-node";
 import { endpointShards } from "../debug/endpointz.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { MeshConfig } from "../model/mesh-config.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
-import { type ConfigSource, createAggregate, createFileSource, createKubeSource } from "../registry/index.ts";
+import {
+  type ConfigSource,
+  createAggregate,
+  createFileSource,
+  createKubeSource,
+  createRemoteClusters,
+  type RemoteClusters,
+  registerRemoteClusterMetrics,
+} from "../registry/index.ts";
 import type { SnapshotFeed } from "./pilot.ts";
 
 export interface MeshFeedOptions {
@@ -18,15 +27,26 @@ export interface MeshFeedOptions {
   debounceAfterMs: number;
   debounceMaxMs: number;
   onError?: (err: unknown) => void;
+  /**
+   * Read remote clusters from remote secrets (Secrets labelled `istio/multiCluster=true` in this
+   * namespace of the config cluster). Only with a cluster source.
+   */
+  remoteSecrets?: { namespace: string; syncTimeoutMs: number };
+  log?: (level: "info" | "warn", msg: string, fields: Record<string, unknown>) => void;
 }
 
-function sourceFor(opts: MeshFeedOptions): ConfigSource {
-  if (opts.configDir) return createFileSource({ dir: opts.configDir });
+function kubeConfigOf(opts: MeshFeedOptions): KubeConfig {
   const kc = new KubeConfig();
   if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
   else kc.loadFromDefault();
+  return kc;
+}
+
+function sourceFor(opts: MeshFeedOptions, kc: KubeConfig | undefined): ConfigSource {
+  if (opts.configDir || !kc) return createFileSource({ dir: opts.configDir ?? "." });
   return createKubeSource({
     kubeConfig: kc,
+    ...(opts.meshConfig ? { clusterId: opts.meshConfig.clusterId } : {}),
     ...(opts.meshConfigMap
       ? { meshConfigNamespace: opts.meshConfigMap.namespace, meshConfigMapName: opts.meshConfigMap.name }
       : {}),
@@ -34,10 +54,17 @@ function sourceFor(opts: MeshFeedOptions): ConfigSource {
   });
 }
 
-function registryView(s: MeshSnapshot | undefined): unknown {
+function registryView(s: MeshSnapshot | undefined, remote: RemoteClusters | undefined): unknown {
   if (!s) return { services: [] };
   return {
     version: s.version,
+    clusters: [...s.clusters.values()].map((c) => ({
+      id: c.id,
+      primary: c.primary,
+      ...(c.network ? { network: c.network } : {}),
+    })),
+    ...(remote ? { remoteClusters: remote.clusters() } : {}),
+    networkGateways: s.networkGateways,
     services: [...s.services.values()].flat().map((svc) => ({
       ...svc,
       endpoints: s.endpoints.get(svc.hostname) ?? [],
@@ -61,10 +88,30 @@ function configView(s: MeshSnapshot | undefined): unknown {
  * see a half-read mesh. Sources validate Istio objects; an invalid one keeps its last good version.
  */
 export function createMeshFeed(opts: MeshFeedOptions): SnapshotFeed<MeshSnapshot> {
-  const source = sourceFor(opts);
+  const kc = opts.configDir ? undefined : kubeConfigOf(opts);
+  const source = sourceFor(opts, kc);
   let onSnapshot: ((s: MeshSnapshot) => void) | undefined;
+  const sources: ConfigSource[] = [source];
+  let remote: RemoteClusters | undefined;
+  if (kc && opts.remoteSecrets) {
+    remote = createRemoteClusters({
+      kubeConfig: kc,
+      namespace: opts.remoteSecrets.namespace,
+      configClusterId: opts.meshConfig?.clusterId ?? "Kubernetes",
+      syncTimeoutMs: opts.remoteSecrets.syncTimeoutMs,
+      addSource: (s) => aggregate.addSource(s),
+      removeSource: (id) => aggregate.removeSource(id),
+      loadKubeConfig: (text) => {
+        const k = new KubeConfig();
+        k.loadFromString(text);
+        return k;
+      },
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+    sources.push(remote);
+  }
   const aggregate = createAggregate({
-    sources: [source],
+    sources,
     debounceAfterMs: opts.debounceAfterMs,
     debounceMaxMs: opts.debounceMaxMs,
     ...(opts.meshConfig ? { meshConfig: opts.meshConfig } : {}),
@@ -73,19 +120,23 @@ export function createMeshFeed(opts: MeshFeedOptions): SnapshotFeed<MeshSnapshot
   });
   return {
     get synced() {
-      return source.synced && aggregate.current() !== undefined;
+      return sources.every((s) => s.synced) && aggregate.current() !== undefined;
     },
     async start(cb) {
       onSnapshot = cb;
       await aggregate.start();
     },
     stop: () => aggregate.stop(),
-    status: () => [
-      source.status?.() ?? { id: source.id, synced: source.synced, stale: false, diagnostics: [] },
-    ],
-    registry: registryView,
+    // The sources that gate readiness: the config cluster (or directory) and the remote-secret
+    // controller; remote clusters join when they sync and never hold pilot back.
+    status: () =>
+      sources.map((s) => s.status?.() ?? { id: s.id, synced: s.synced, stale: false, diagnostics: [] }),
+    registry: (s) => registryView(s, remote),
     configs: configView,
     endpointShards,
     diagnostics: (s): readonly Diagnostic[] => s?.diagnostics ?? [],
+    registerMetrics(registry) {
+      if (remote) registerRemoteClusterMetrics(registry, remote);
+    },
   };
 }

@@ -1,7 +1,7 @@
 // The pilot process, independent of where snapshots come from: a snapshot feed, the xDS server
 // and the HTTP debug/metrics server, started together and shut down gracefully together.
 import type { FastifyInstance } from "fastify";
-import { Gauge } from "prom-client";
+import { Gauge, type Registry } from "prom-client";
 import { listening } from "../../injector/index.ts";
 import { type DebugSources, type MetricsSource, startDebugServer } from "../debug/http-server.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
@@ -29,6 +29,8 @@ export interface SnapshotFeed<S> {
   registry(snapshot: S | undefined): unknown;
   configs(snapshot: S | undefined): unknown;
   diagnostics(snapshot: S | undefined): readonly Diagnostic[];
+  /** Registers the feed's own metrics (e.g. remote clusters) with the server's registry. */
+  registerMetrics?(registry: Registry): void;
   /** Endpoints by service in istiod's /debug/endpointz shape. */
   endpointShards?(snapshot: S | undefined): unknown;
 }
@@ -61,6 +63,7 @@ export async function startPilot<S extends XdsSnapshot, P>(
 ): Promise<RunningPilot<S, P>> {
   const xds = new XdsServer<S, P>(opts.backend, opts.encoder, opts.xds ?? {}, opts.log);
   const feed = opts.feed;
+  feed.registerMetrics?.(xds.metrics.registry);
   const ready = () => feed.synced && xds.currentSnapshot !== undefined;
   const sources: DebugSources = {
     ready,

@@ -16,6 +16,7 @@ import type { ServeCliOptions } from "../cli/serve-command.ts";
 import { defaultMeshConfig } from "../model/mesh-config.ts";
 import type { ProxyInfo } from "../model/proxy.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
+import { DEFAULT_REMOTE_SYNC_TIMEOUT_MS } from "../registry/index.ts";
 import { connectHelp } from "./banner.ts";
 import type { ServeInjector } from "./injector-seam.ts";
 import { meshBackend, meshEncoder } from "./mesh-backend.ts";
@@ -78,7 +79,9 @@ async function start(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): 
     debug: (msg: unknown, ...rest: unknown[]) => grpcLog.debug(format(msg, ...rest)),
   });
   const revision = opts.revision ?? DEFAULT_REVISION;
-  const meshConfig = opts.meshConfig ? readMeshConfigFile(opts.meshConfig) : undefined;
+  const namespace = process.env.POD_NAMESPACE ?? DEFAULT_NAMESPACE;
+  const fileMeshConfig = opts.meshConfig ? readMeshConfigFile(opts.meshConfig) : defaultMeshConfig();
+  const meshConfig = { ...fileMeshConfig, clusterId: opts.clusterId ?? fileMeshConfig.clusterId };
   // The webhooks first: their configuration and certificate are the likeliest to fail, and
   // pilot's /metrics serves their metrics (one scrape target on the monitoring port).
   let injector: ServeInjector | undefined;
@@ -86,17 +89,18 @@ async function start(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): 
     const { startInjectorForServe } = await import("./injector-seam.ts");
     injector = await startInjectorForServe(opts as ServeCliOptions, log);
   }
-  const namespace = process.env.POD_NAMESPACE ?? DEFAULT_NAMESPACE;
   let onCaSnapshot: ((s: MeshSnapshot) => void) | undefined;
   let pilot: RunningPilot<MeshSnapshot, ProxyInfo>;
   try {
     const feed = createMeshFeed({
       ...(opts.configDir ? { configDir: opts.configDir } : {}),
-      ...(meshConfig ? { meshConfig } : {}),
-      meshConfigMap: {
+      meshConfig,
+      meshConfigMap: { namespace, name: controlPlaneNames(revision).configMap },
+      remoteSecrets: {
         namespace,
-        name: controlPlaneNames(revision).configMap,
+        syncTimeoutMs: opts.remoteClusterTimeout ?? DEFAULT_REMOTE_SYNC_TIMEOUT_MS,
       },
+      log: (level, msg, fields) => log[level](fields, msg),
       ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
       debounceAfterMs: opts.debounceAfter,
       debounceMaxMs: opts.debounceMax,
@@ -121,7 +125,7 @@ async function start(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): 
     ...opts,
     namespace,
     serviceName: controlPlaneNames(revision).pilotService,
-    trustDomain: (meshConfig ?? defaultMeshConfig()).trustDomain,
+    trustDomain: meshConfig.trustDomain,
     registry: pilot.xds.metrics.registry,
     xds: pilot.xds,
     log,

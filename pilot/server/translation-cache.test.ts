@@ -5,26 +5,22 @@
 // those caches in several orders, and every result must equal an uncached translation of a
 // freshly built snapshot. An endpoint-only change then goes through the patch and skip paths.
 import assert from "node:assert/strict";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { test } from "node:test";
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
-import { defaultMeshConfig } from "../model/mesh-config.ts";
+import { loadConfigCase } from "../../test/helpers/config-case.ts";
 import { type NodeLike, parseProxy } from "../model/parse-proxy.ts";
 import type { ProxyInfo } from "../model/proxy.ts";
 import { type ProxyConfig, resourceName } from "../model/proxy-config.ts";
 import type { MeshSnapshot, SnapshotInput } from "../model/snapshot.ts";
 import { buildSnapshot } from "../snapshot/build-snapshot.ts";
-import { loadConfigFiles } from "../snapshot/load-files.ts";
 import { translate } from "../translate/translate.ts";
 import { createXdsMetrics } from "../xds/metrics.ts";
 import type { PreparedConfig } from "../xds/resources.ts";
 import { Translations } from "../xds/translations.ts";
 import { meshBackend, meshEncoder } from "./mesh-backend.ts";
 
-const CONFIG = relative(
-  process.cwd(),
-  join(import.meta.dirname, "..", "testdata", "translation-cache", "config.yaml"),
-);
+const CASE = join(import.meta.dirname, "..", "testdata", "translation-cache");
 
 interface NodeSpec {
   type?: "sidecar" | "router";
@@ -74,6 +70,26 @@ const NODES: NodeSpec[] = [
     labels: { app: "payer" },
     locality: at("r1", "z1"),
     meta: { CLUSTER_ID: "east" },
+  }),
+  spec("10.0.9.6", "payer", "pay", {
+    labels: { app: "payer" },
+    locality: at("r1", "z1"),
+    meta: { NETWORK: "n1" },
+  }),
+  // The same address in both clusters: each is its own workload.
+  spec("10.0.1.1", "cart-1", "shop", { meta: { CLUSTER_ID: "west", NETWORK: "n1" } }),
+  spec("10.0.1.1", "cart-e1", "shop", { meta: { CLUSTER_ID: "east", NETWORK: "n2" } }),
+  spec("10.5.9.1", "web-e1", "shop", { meta: { CLUSTER_ID: "east", NETWORK: "n2" } }),
+  spec("10.5.9.1", "web-e1", "shop", { meta: { CLUSTER_ID: "east" } }),
+  spec("10.5.9.1", "web-e1", "shop", { meta: { CLUSTER_ID: "east", NETWORK: "n2", DNS_CAPTURE: "true" } }),
+  spec("10.0.9.4", "frontend", "shop", {
+    labels: { app: "frontend" },
+    locality: at("r1", "z1"),
+    meta: { ISTIO_META_DNS_CAPTURE: "true" },
+  }),
+  spec("10.0.9.8", "grpc", "shop", {
+    locality: at("r1", "z1"),
+    meta: { GENERATOR: "grpc", CLUSTER_ID: "east", NETWORK: "n2" },
   }),
   spec("10.0.9.8", "grpc", "shop", { locality: at("r1", "z1"), meta: { GENERATOR: "grpc" } }),
   spec("10.0.9.9", "grpc", "shop", { locality: at("r2", "z1"), meta: { GENERATOR: "grpc" } }),
@@ -142,7 +158,7 @@ function assertSameConfig(got: ProxyConfig, want: ProxyConfig, what: string): vo
   assert.equal(JSON.stringify(got), JSON.stringify(want), `${what}: order`);
 }
 
-const input = (): SnapshotInput => loadConfigFiles([CONFIG], defaultMeshConfig());
+const input = (): SnapshotInput => loadConfigCase(CASE);
 
 /** An uncached translation: a fresh snapshot (fresh indexes and shared-object caches). */
 const uncachedResults = new Map<string, { config: ProxyConfig; diagnostics: string }>();
@@ -186,7 +202,10 @@ test("translate through the snapshot's shared caches equals uncached translation
   }
 });
 
-/** Endpoint-only changes, each alone (a combined one would take the full path everywhere). */
+/**
+ * Endpoint-only changes, each alone (a combined one would take the full path everywhere), in the
+ * config cluster's pods unless named for the remote cluster `east`.
+ */
 const CHANGES: Record<string, (pods: Pod[]) => Pod[]> = {
   // Behind a DNS_ROUND_ROBIN entry only the first endpoint is used: the cluster stays the same.
   "a pod joins the DNS_ROUND_ROBIN entry": (pods) => [...pods, copy(pods, "rr-2", "rr-3", "10.0.3.3")],
@@ -199,6 +218,8 @@ const CHANGES: Record<string, (pods: Pod[]) => Pod[]> = {
         ? { ...p, status: { ...p.status, conditions: [{ type: "Ready", status: "False" }] } }
         : p,
     ),
+  "east: a cart pod with a sidecar goes away (a gateway weight changes)": (pods) =>
+    pods.filter((p) => p.metadata?.name !== "cart-e1"),
 };
 
 function copy(pods: Pod[], from: string, name: string, ip: string): Pod {
@@ -209,6 +230,14 @@ function copy(pods: Pod[], from: string, name: string, ip: string): Pod {
 function changedInput(what: string): SnapshotInput {
   const base = input();
   const change = CHANGES[what] as (pods: Pod[]) => Pod[];
+  if (what.startsWith("east:")) {
+    return {
+      ...base,
+      remoteClusters: (base.remoteClusters ?? []).map((c) =>
+        c.clusterId === "east" ? { ...c, kube: { ...c.kube, pods: change(c.kube.pods as Pod[]) } } : c,
+      ),
+    };
+  }
   return { ...base, kube: { ...base.kube, pods: change(base.kube.pods as Pod[]) } };
 }
 

@@ -1,15 +1,15 @@
 // Golden tests for buildSnapshot (pilot/testdata/snapshot/<case>/config.yaml → services,
 // endpoints, workloads, diagnostics YAML) and the ChangeSet between snapshots.
 import assert from "node:assert/strict";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { test } from "node:test";
 import { stringifyKubeYaml } from "../../injector/index.ts";
+import { loadConfigCase } from "../../test/helpers/config-case.ts";
 import { assertGolden, goldenCases } from "../../test/helpers/golden.ts";
 import type { ConfigObject } from "../model/config.ts";
 import { defaultMeshConfig } from "../model/mesh-config.ts";
 import type { SnapshotInput } from "../model/snapshot.ts";
 import { buildSnapshot } from "./build-snapshot.ts";
-import { loadConfigFiles } from "./load-files.ts";
 import { objectsToSnapshotInput } from "./objects-input.ts";
 
 const DIR = join(import.meta.dirname, "..", "testdata", "snapshot");
@@ -18,11 +18,22 @@ const yaml = (v: unknown): string => stringifyKubeYaml(JSON.parse(JSON.stringify
 for (const name of goldenCases(DIR)) {
   test(`snapshot golden: ${name}`, () => {
     const dir = join(DIR, name);
-    const input = loadConfigFiles([relative(process.cwd(), join(dir, "config.yaml"))], defaultMeshConfig());
-    const snap = buildSnapshot(input);
+    const snap = buildSnapshot(loadConfigCase(dir));
     assertGolden(join(dir, "services.yaml"), yaml(Object.fromEntries(snap.services)));
     assertGolden(join(dir, "endpoints.yaml"), yaml(Object.fromEntries(snap.endpoints)));
     assertGolden(join(dir, "workloads.yaml"), yaml(Object.fromEntries(snap.workloadsByIp)));
+    assertGolden(
+      join(dir, "networks.yaml"),
+      yaml({
+        gateways: snap.networkGateways,
+        clusters: [...snap.clusters.values()].map((c) => ({
+          id: c.id,
+          primary: c.primary,
+          network: c.network,
+          workloads: [...c.workloadsByIp.keys()],
+        })),
+      }),
+    );
     assertGolden(
       join(dir, "diagnostics.yaml"),
       yaml({ diagnostics: snap.diagnostics, meshOutboundPolicy: snap.meshConfig.outboundTrafficPolicy }),

@@ -1,15 +1,19 @@
 // buildSnapshot: the pure step from what the sources read (SnapshotInput) to the immutable
-// MeshSnapshot translation reads. It computes services and endpoints from every registry,
-// workloads by IP (to label proxies), and what changed since the previous snapshot.
+// MeshSnapshot translation reads. It computes services and endpoints from every registry and
+// every cluster (one service per hostname across clusters), each endpoint's cluster and network,
+// the networks' gateways, workloads by IP (to label proxies), and what changed since the previous
+// snapshot.
 import type { Namespace } from "kubernetes-types/core/v1.d.ts";
 import type { ConfigObject, IstioKind } from "../model/config.ts";
 import { ISTIO_KINDS } from "../model/config.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { Endpoint, Service, Workload } from "../model/service.ts";
-import type { MeshSnapshot, SnapshotInput } from "../model/snapshot.ts";
+import type { ClusterView, KubeObjects, MeshSnapshot, SnapshotInput } from "../model/snapshot.ts";
+import { autoAllocate, needsAutoAddress } from "./auto-allocate.ts";
 import { computeChanges } from "./changes.ts";
 import { buildCredentials } from "./credentials.ts";
-import { indexKube, kubeService } from "./kube-services.ts";
+import { indexKube, type KubeIndex, kubeService } from "./kube-services.ts";
+import { clusterNetworks, networkGateways, networkRules } from "./networks.ts";
 import { serviceEntryServices } from "./service-entries.ts";
 import { podWorkload, workloadEntryWorkload } from "./workloads.ts";
 
@@ -24,15 +28,19 @@ function byAge(a: ConfigObject, b: ConfigObject): number {
 function compareEndpoints(a: Endpoint, b: Endpoint): number {
   if (a.servicePortName !== b.servicePortName) return a.servicePortName < b.servicePortName ? -1 : 1;
   if (a.address !== b.address) return a.address < b.address ? -1 : 1;
-  return a.port - b.port;
+  if (a.port !== b.port) return a.port - b.port;
+  const ca = a.clusterId ?? "";
+  const cb = b.clusterId ?? "";
+  return ca < cb ? -1 : ca > cb ? 1 : 0;
 }
 
 /**
- * One endpoint per (service port, address, port) from a list sorted by compareEndpoints: an address
- * in two EndpointSlices (a pod moving between slices, which consumers must deduplicate), a
- * ServiceEntry listing it twice, or two objects for one host. A ready copy wins over a not-ready
- * one; otherwise the first in source order (the sort is stable). gRPC clients reject a whole load
- * assignment that names an address twice.
+ * One endpoint per (service port, address, port, cluster) from a list sorted by
+ * compareEndpoints: an address in two EndpointSlices (a pod moving between slices, which consumers
+ * must deduplicate), a ServiceEntry listing it twice, or two objects for one host. A ready copy
+ * wins over a not-ready one; otherwise the first in source order (the sort is stable). gRPC
+ * clients reject a whole load assignment that names an address twice. Two clusters may reuse an
+ * address (pod IPs of different networks): those stay apart, each behind its own network.
  */
 export function dedupeEndpoints(sorted: Endpoint[]): Endpoint[] {
   let out: Endpoint[] | undefined;
@@ -40,7 +48,10 @@ export function dedupeEndpoints(sorted: Endpoint[]): Endpoint[] {
     const e = sorted[i] as Endpoint;
     const prev = (out ?? sorted)[(out ? out.length : i) - 1] as Endpoint;
     const same =
-      prev.servicePortName === e.servicePortName && prev.address === e.address && prev.port === e.port;
+      prev.servicePortName === e.servicePortName &&
+      prev.address === e.address &&
+      prev.port === e.port &&
+      prev.clusterId === e.clusterId;
     if (!out) {
       if (!same) continue;
       out = sorted.slice(0, i);
@@ -68,47 +79,108 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
   for (const c of input.configs) (configs[c.meta.kind] as ConfigObject[]).push(c);
   for (const kind of ISTIO_KINDS) (configs[kind] as ConfigObject[]).sort(byAge);
 
-  const index = indexKube(input.kube.pods, input.kube.nodes, input.kube.endpointSlices);
+  // The config cluster first, then remote clusters by id; a remote cluster with the config
+  // cluster's id (or a repeated id) is left out by the registry that reads them.
+  const clusterInputs: { id: string; primary: boolean; kube: KubeObjects }[] = [
+    { id: mesh.clusterId, primary: true, kube: input.kube },
+  ];
+  for (const r of input.remoteClusters ?? []) {
+    if (clusterInputs.some((c) => c.id === r.clusterId)) continue;
+    clusterInputs.push({ id: r.clusterId, primary: false, kube: r.kube });
+  }
+  const rules = networkRules(mesh, diagnostics);
+  const indexes = clusterInputs.map((c) =>
+    indexKube(
+      c.kube.pods,
+      c.kube.nodes,
+      c.kube.endpointSlices,
+      clusterNetworks(rules, c.id, c.kube.namespaces),
+    ),
+  );
   const services = new Map<string, Service[]>();
   const endpoints = new Map<string, Endpoint[]>();
+  const addEndpoints = (host: string, eps: readonly Endpoint[]): void => {
+    const list = endpoints.get(host);
+    if (list) list.push(...eps);
+    else endpoints.set(host, [...eps]);
+  };
   const add = (r: { service: Service; endpoints: Endpoint[] }): void => {
     const host = r.service.hostname;
     const list = services.get(host);
     if (list) list.push(r.service);
     else services.set(host, [r.service]);
-    const eps = endpoints.get(host);
-    if (eps) eps.push(...r.endpoints);
-    else endpoints.set(host, [...r.endpoints]);
+    addEndpoints(host, r.endpoints);
   };
-  for (const svc of input.kube.services) {
-    const r = kubeService(svc, mesh, index, diagnostics);
-    if (r) add(r);
+  // Namespace sameness: one Kubernetes Service per hostname whatever cluster it is in; the first
+  // cluster's definition is used, with every cluster's endpoints and each cluster's own VIPs.
+  const kubeByHost = new Map<string, { service: Service; clusters: Map<string, readonly string[]> }>();
+  for (const [i, c] of clusterInputs.entries()) {
+    const index = indexes[i] as KubeIndex;
+    for (const svc of c.kube.services) {
+      const r = kubeService(svc, mesh, index, diagnostics);
+      if (!r) continue;
+      const seen = kubeByHost.get(r.service.hostname);
+      if (!seen) {
+        kubeByHost.set(r.service.hostname, {
+          service: r.service,
+          clusters: new Map([[c.id, r.service.addresses]]),
+        });
+        add(r);
+        continue;
+      }
+      seen.clusters.set(c.id, r.service.addresses);
+      const accounts = new Set([...seen.service.serviceAccounts, ...r.service.serviceAccounts]);
+      seen.service.serviceAccounts = [...accounts].sort();
+      addEndpoints(r.service.hostname, r.endpoints);
+    }
+  }
+  for (const { service, clusters } of kubeByHost.values()) {
+    if (clusters.size > 1) service.clusterAddresses = Object.fromEntries(clusters);
   }
   for (const se of configs.ServiceEntry) {
-    for (const r of serviceEntryServices(se, mesh, index, configs.WorkloadEntry, diagnostics)) add(r);
+    for (const r of serviceEntryServices(se, mesh, indexes, configs.WorkloadEntry, diagnostics)) add(r);
   }
   for (const list of services.values()) {
     list.sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : 0));
   }
   for (const [host, list] of endpoints) endpoints.set(host, dedupeEndpoints(list.sort(compareEndpoints)));
+  allocateAddresses(services);
 
   const workloadsByIp = new Map<string, Workload>();
-  for (const we of configs.WorkloadEntry) {
-    const w = workloadEntryWorkload(we);
-    for (const ip of w.addresses) workloadsByIp.set(ip, w);
-  }
-  for (const pod of input.kube.pods) {
-    if (pod.spec?.hostNetwork) continue;
-    const w = podWorkload(pod, index.nodes);
-    for (const ip of w.addresses) workloadsByIp.set(ip, w);
+  const clusters = new Map<string, ClusterView>();
+  for (const [i, c] of clusterInputs.entries()) {
+    const index = indexes[i] as KubeIndex;
+    const own = new Map<string, Workload>();
+    if (c.primary) {
+      for (const we of configs.WorkloadEntry) {
+        const w = { ...workloadEntryWorkload(we), clusterId: c.id };
+        for (const ip of w.addresses) own.set(ip, w);
+      }
+    }
+    for (const pod of c.kube.pods) {
+      if (pod.spec?.hostNetwork) continue;
+      const w = podWorkload(pod, index.nodes, c.id);
+      for (const ip of w.addresses) own.set(ip, w);
+    }
+    for (const [ip, w] of own) if (!workloadsByIp.has(ip)) workloadsByIp.set(ip, w);
+    const view: ClusterView = { id: c.id, primary: c.primary, workloadsByIp: sorted(own) };
+    if (index.networks.network) view.network = index.networks.network;
+    clusters.set(c.id, view);
   }
   const namespaces = new Map<string, Readonly<Record<string, string>>>();
   for (const ns of input.kube.namespaces as Namespace[]) {
     if (ns.metadata?.name) namespaces.set(ns.metadata.name, ns.metadata.labels ?? {});
   }
+  const gateways = networkGateways(
+    mesh,
+    clusterInputs.map((c) => ({
+      clusterId: c.id,
+      services: c.kube.services,
+      domainSuffix: mesh.domainSuffix,
+    })),
+    diagnostics,
+  );
 
-  const sorted = <V>(m: Map<string, V>): Map<string, V> =>
-    new Map([...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const base = {
     version: nextVersion(previous),
     meshConfig: mesh,
@@ -116,9 +188,32 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
     services: sorted(services),
     endpoints: sorted(endpoints),
     workloadsByIp: sorted(workloadsByIp),
+    clusters,
+    networkGateways: gateways,
     namespaces: sorted(namespaces),
     credentials: buildCredentials(input.kube.secrets),
     diagnostics,
   };
   return { ...base, changes: computeChanges(base, previous) };
+}
+
+function sorted<V>(m: Map<string, V>): Map<string, V> {
+  return new Map([...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * Gives ServiceEntry hosts without addresses their auto-allocated VIP, in creation order as Istio
+ * allocates (the older of two colliding hosts keeps the first slot).
+ */
+function allocateAddresses(services: ReadonlyMap<string, Service[]>): void {
+  const candidates = [...services.values()].flat().filter(needsAutoAddress);
+  if (candidates.length === 0) return;
+  candidates.sort((a, b) => {
+    const ta = a.creationTimestamp ?? "";
+    const tb = b.creationTimestamp ?? "";
+    if (ta !== tb) return ta < tb ? -1 : 1;
+    if (a.hostname !== b.hostname) return a.hostname < b.hostname ? -1 : 1;
+    return a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : 0;
+  });
+  for (const [svc, address] of autoAllocate(candidates)) svc.autoAddress = address;
 }

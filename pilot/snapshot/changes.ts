@@ -45,8 +45,8 @@ function credentialChanges(
 
 /**
  * Compares a new snapshot body with the previous snapshot. Kinds: Istio kinds, plus "Service",
- * "Endpoints", "Workload" (pod/WorkloadEntry identity by IP), "Namespace", "MeshConfig" and
- * "Secret" (credential content or status).
+ * "Endpoints", "Workload" (pod/WorkloadEntry identity by IP), "Namespace", "MeshConfig",
+ * "Network" (network gateways) and "Secret" (credential content or status).
  */
 export function computeChanges(next: SnapshotBody, previous: MeshSnapshot | undefined): ChangeSet {
   if (!previous) {
@@ -59,6 +59,7 @@ export function computeChanges(next: SnapshotBody, previous: MeshSnapshot | unde
         "Namespace",
         "MeshConfig",
         "Secret",
+        "Network",
       ]),
       endpointHosts: new Set(next.endpoints.keys()),
       secrets: new Set(next.credentials.keys()),
@@ -77,6 +78,8 @@ export function computeChanges(next: SnapshotBody, previous: MeshSnapshot | unde
   const workloadIps = changedKeys(next.workloadsByIp, previous.workloadsByIp);
   if (workloadIps.size > 0) kinds.add("Workload");
   if (changedKeys(next.namespaces, previous.namespaces).size > 0) kinds.add("Namespace");
+  // Gateways shape every proxy's view of other networks (split horizon): never endpoint-only.
+  if (!sameJson(next.networkGateways, previous.networkGateways)) kinds.add("Network");
   const meshChanged = !sameJson(next.meshConfig, previous.meshConfig);
   if (meshChanged) kinds.add("MeshConfig");
   const creds = credentialChanges(next, previous);

@@ -6,13 +6,17 @@ import type { EndpointSlice } from "kubernetes-types/discovery/v1.d.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { MeshConfig } from "../model/mesh-config.ts";
 import type { Endpoint, Service, ServicePort } from "../model/service.ts";
+import type { ClusterNetworks } from "./networks.ts";
 import { kubePortProtocol } from "./protocol.ts";
-import { LABEL_NETWORK, labelsMatch, podAddresses, podLocality, podReady, podTlsMode } from "./workloads.ts";
+import { labelsMatch, podAddresses, podLocality, podReady, podTlsMode } from "./workloads.ts";
 
 const EXPORT_TO_ANNOTATION = "networking.istio.io/exportTo";
 const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
 
 export interface KubeIndex {
+  /** The cluster these objects were read from, and its network rules. */
+  clusterId: string;
+  networks: ClusterNetworks;
   pods: readonly Pod[];
   podsByKey: ReadonlyMap<string, Pod>;
   podsByIp: ReadonlyMap<string, Pod>;
@@ -46,6 +50,7 @@ export function indexKube(
   pods: readonly Pod[],
   nodes: readonly Node[],
   slices: readonly EndpointSlice[],
+  networks: ClusterNetworks,
 ): KubeIndex {
   const podsByKey = new Map<string, Pod>();
   const podsByIp = new Map<string, Pod>();
@@ -67,7 +72,16 @@ export function indexKube(
     const key = `${s.metadata?.namespace ?? "default"}/${svc}`;
     push(slicesByService, key, s);
   }
-  return { pods, podsByKey, podsByIp, nodes: nodeMap, slicesByService, podsByNsLabel };
+  return {
+    clusterId: networks.clusterId,
+    networks,
+    pods,
+    podsByKey,
+    podsByIp,
+    nodes: nodeMap,
+    slicesByService,
+    podsByNsLabel,
+  };
 }
 
 function exportTo(svc: KubeService, mesh: MeshConfig, namespace: string): string[] {
@@ -127,6 +141,7 @@ export function kubeService(
           labels: {},
           locality: {},
           healthy: true,
+          clusterId: index.clusterId,
         }))
       : [];
   } else {
@@ -172,7 +187,8 @@ function endpointFromPod(
     namespace: pod ? (pod.metadata?.namespace ?? "default") : undefined,
     workloadName: pod?.metadata?.name || undefined,
     serviceAccount: pod ? pod.spec?.serviceAccountName || pod.spec?.serviceAccount || undefined : undefined,
-    network: pod?.metadata?.labels?.[LABEL_NETWORK] || undefined,
+    network: index.networks.networkOf(base.address, pod?.metadata?.labels),
+    clusterId: index.clusterId,
     tlsMode: pod ? podTlsMode(pod) : undefined,
   } as Endpoint;
   return e;

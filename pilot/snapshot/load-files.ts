@@ -44,6 +44,38 @@ export function loadConfigFiles(files: readonly string[], meshConfig: MeshConfig
   return toInput(objects, origins, diagnostics, meshConfig);
 }
 
+/**
+ * Adds remote clusters to an input: each cluster's files are read like a config directory, and
+ * their Kubernetes objects become that cluster's (Istio config is read from the config cluster
+ * only, as istiod does; a remote cluster's Istio objects are reported and ignored).
+ */
+export function withRemoteClusters(
+  input: SnapshotInput,
+  remotes: readonly { clusterId: string; files: readonly string[] }[],
+): SnapshotInput {
+  const diagnostics = [...input.diagnostics];
+  const remoteClusters = [...(input.remoteClusters ?? [])];
+  for (const r of [...remotes].sort((a, b) => (a.clusterId < b.clusterId ? -1 : 1))) {
+    const read = loadConfigFiles(r.files, input.meshConfig);
+    diagnostics.push(...read.diagnostics);
+    for (const c of read.configs) {
+      diagnostics.push({
+        code: "MC0006",
+        severity: "warning",
+        message: `${c.meta.kind} ${c.meta.namespace}/${c.meta.name} is in remote cluster ${r.clusterId}; Istio config is read from the config cluster only, so it is ignored`,
+        ref: {
+          kind: c.meta.kind,
+          namespace: c.meta.namespace,
+          name: c.meta.name,
+          source: c.meta.source ?? "",
+        },
+      });
+    }
+    remoteClusters.push({ clusterId: r.clusterId, kube: read.kube });
+  }
+  return { ...input, remoteClusters, diagnostics };
+}
+
 /** Reads every config file under the given files and directories (user paths: never blocks). */
 export async function loadConfigDir(
   paths: string | readonly string[],

@@ -71,6 +71,25 @@ export function mergeMeshConfigText(
   } as MeshConfig;
 }
 
+/** Sets meshNetworks from the mesh ConfigMap's `meshNetworks` key (YAML with `networks:`). */
+export function mergeMeshNetworksText(
+  base: MeshConfig,
+  text: string,
+  source: string,
+  diagnostics: Diagnostic[],
+): MeshConfig {
+  const doc = parseKubeYaml(text)[0];
+  if (!doc || doc.errors.length > 0 || (doc.value !== null && typeof doc.value !== "object")) {
+    diagnostics.push({
+      code: "CFG0010",
+      severity: "error",
+      message: `meshNetworks in ${source} is not a YAML mapping${doc?.errors[0] ? `: ${doc.errors[0]}` : ""}; it was ignored`,
+    });
+    return base;
+  }
+  return { ...base, meshNetworks: (doc.value ?? {}) as MeshConfig["meshNetworks"] & object };
+}
+
 /**
  * Sorts parsed objects into SnapshotInput. Objects of kinds pilot does not read (Deployments,
  * ConfigMaps other than the mesh config…) are skipped silently: a directory of manifests is
@@ -181,6 +200,10 @@ export function objectsToSnapshotInput(
         const mesh_ = obj.data?.mesh;
         if (obj.metadata?.name === "istio" && typeof mesh_ === "string") {
           mesh = mergeMeshConfigText(mesh, mesh_, source, diagnostics);
+        }
+        const networks = obj.data?.meshNetworks;
+        if (obj.metadata?.name === "istio" && typeof networks === "string") {
+          mesh = mergeMeshNetworksText(mesh, networks, source, diagnostics);
         }
         return;
       }

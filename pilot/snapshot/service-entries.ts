@@ -1,6 +1,8 @@
 // ServiceEntries become one Service per host, with endpoints from spec.endpoints, from the Pods
-// and WorkloadEntries a workloadSelector picks (in the ServiceEntry's namespace), or — for DNS
-// resolution without endpoints — the host name itself, as Istio does.
+// (of every cluster) and WorkloadEntries a workloadSelector picks (in the ServiceEntry's
+// namespace), or — for DNS resolution without endpoints — the host name itself, as Istio does.
+// Endpoints that are not Pods belong to the config cluster; without their own `network` they get
+// its network rules.
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
 import type { ConfigObject } from "../model/config.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
@@ -9,7 +11,6 @@ import type { Endpoint, Resolution, Service, ServicePort } from "../model/servic
 import { type KubeIndex, selectPods } from "./kube-services.ts";
 import { parseProtocol } from "./protocol.ts";
 import {
-  LABEL_NETWORK,
   LABEL_TLS_MODE,
   labelsMatch,
   parseLocality,
@@ -37,7 +38,8 @@ const RESOLUTIONS: readonly Resolution[] = ["STATIC", "DNS", "DNS_ROUND_ROBIN", 
 export function serviceEntryServices(
   se: ConfigObject<"ServiceEntry">,
   mesh: MeshConfig,
-  index: KubeIndex,
+  /** Every cluster's objects, the config cluster first. */
+  clusters: readonly KubeIndex[],
   workloadEntries: readonly ConfigObject<"WorkloadEntry">[],
   diagnostics: Diagnostic[],
 ): { service: Service; endpoints: Endpoint[] }[] {
@@ -75,7 +77,7 @@ export function serviceEntryServices(
   const exportTo = [
     ...new Set((spec.exportTo ?? mesh.defaultServiceExportTo).map((e) => (e === "." ? namespace : e))),
   ].sort();
-  const shared = selectedEndpoints(spec, ports, namespace, index, workloadEntries);
+  const shared = selectedEndpoints(spec, ports, namespace, clusters, workloadEntries);
   const twice = duplicateAddresses(shared);
   if (twice.length > 0) {
     diagnostics.push({
@@ -122,6 +124,7 @@ export function serviceEntryServices(
           labels: {},
           locality: {},
           healthy: true,
+          clusterId: mesh.clusterId,
         }));
       }
     }
@@ -161,9 +164,11 @@ function duplicateAddresses(endpoints: readonly Endpoint[]): string[] {
 function entryEndpoints(
   entry: WorkloadEntryLike,
   ports: readonly ServicePort[],
+  config: KubeIndex | undefined,
   extra: Partial<Endpoint>,
 ): Endpoint[] {
   if (!entry.address) return [];
+  const network = entry.network || config?.networks.networkOf(entry.address, entry.labels);
   return ports.map((p) => {
     const e: Endpoint = {
       address: entry.address as string,
@@ -175,7 +180,8 @@ function entryEndpoints(
       tlsMode: entry.labels?.[LABEL_TLS_MODE] === "istio" ? "istio" : "disabled",
       ...extra,
     };
-    if (entry.network) e.network = entry.network;
+    if (config) e.clusterId = config.clusterId;
+    if (network) e.network = network;
     if (entry.weight) e.weight = entry.weight;
     if (entry.serviceAccount) e.serviceAccount = entry.serviceAccount;
     return e;
@@ -199,8 +205,9 @@ function podEndpoints(pod: Pod, ports: readonly ServicePort[], index: KubeIndex)
       if (pod.metadata?.name) e.workloadName = pod.metadata.name;
       const sa = pod.spec?.serviceAccountName ?? pod.spec?.serviceAccount;
       if (sa) e.serviceAccount = sa;
-      const network = pod.metadata?.labels?.[LABEL_NETWORK];
+      const network = index.networks.networkOf(address, pod.metadata?.labels);
       if (network) e.network = network;
+      e.clusterId = index.clusterId;
       out.push(e);
     }
   }
@@ -211,16 +218,17 @@ function selectedEndpoints(
   spec: SeSpec,
   ports: readonly ServicePort[],
   namespace: string,
-  index: KubeIndex,
+  clusters: readonly KubeIndex[],
   workloadEntries: readonly ConfigObject<"WorkloadEntry">[],
 ): Endpoint[] {
   const out: Endpoint[] = [];
+  const config = clusters[0];
   // Inline endpoints belong to the ServiceEntry's namespace (their PeerAuthentication, their SPIFFE ids).
-  for (const entry of spec.endpoints ?? []) out.push(...entryEndpoints(entry, ports, { namespace }));
+  for (const entry of spec.endpoints ?? []) out.push(...entryEndpoints(entry, ports, config, { namespace }));
   const selector = spec.workloadSelector?.labels;
   if (!selector) return out;
-  for (const pod of selectPods(index, namespace, selector)) {
-    out.push(...podEndpoints(pod, ports, index));
+  for (const index of clusters) {
+    for (const pod of selectPods(index, namespace, selector)) out.push(...podEndpoints(pod, ports, index));
   }
   for (const we of workloadEntries) {
     if (we.meta.namespace !== namespace) continue;
@@ -228,7 +236,7 @@ function selectedEndpoints(
     const labels = { ...we.meta.labels, ...(weSpec.labels ?? {}) };
     if (!labelsMatch(selector, labels)) continue;
     out.push(
-      ...entryEndpoints({ ...weSpec, labels }, ports, {
+      ...entryEndpoints({ ...weSpec, labels }, ports, config, {
         workloadName: we.meta.name,
         namespace,
       }),

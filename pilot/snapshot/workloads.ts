@@ -77,7 +77,7 @@ export function podReady(pod: Pod): boolean {
   return ready ? ready.status === "True" : pod.status?.phase === "Running";
 }
 
-export function podWorkload(pod: Pod, nodes: ReadonlyMap<string, Node>): Workload {
+export function podWorkload(pod: Pod, nodes: ReadonlyMap<string, Node>, clusterId?: string): Workload {
   return {
     kind: "Pod",
     name: pod.metadata?.name ?? "",
@@ -87,6 +87,7 @@ export function podWorkload(pod: Pod, nodes: ReadonlyMap<string, Node>): Workloa
     locality: podLocality(pod, nodes),
     serviceAccount: pod.spec?.serviceAccountName || pod.spec?.serviceAccount || undefined,
     nodeName: pod.spec?.nodeName || undefined,
+    clusterId,
   } as Workload;
 }
 

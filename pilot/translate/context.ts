@@ -68,6 +68,21 @@ export function snapshotIndex(snapshot: MeshSnapshot): SnapshotIndex {
   return index;
 }
 
+/**
+ * The services a proxy's own IPs serve. Pod IPs may repeat across clusters of different networks,
+ * so only endpoints of the proxy's cluster count (ServiceEntry endpoints without a cluster too).
+ */
+export function proxyTargets(index: SnapshotIndex, ip: string, cluster: string): readonly ServiceTarget[] {
+  const all = index.targetsByIp.get(ip);
+  if (!all) return [];
+  for (const t of all) {
+    if (t.endpoint.clusterId !== undefined && t.endpoint.clusterId !== cluster) {
+      return all.filter((x) => x.endpoint.clusterId === undefined || x.endpoint.clusterId === cluster);
+    }
+  }
+  return all;
+}
+
 export interface Ctx {
   snapshot: MeshSnapshot;
   proxy: ProxyInfo;

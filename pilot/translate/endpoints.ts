@@ -1,15 +1,21 @@
-// ClusterLoadAssignments: a service port's healthy endpoints (narrowed to a subset's labels),
-// grouped by locality with weights always set (gRPC clients drop localities without one), and
-// with locality-aware priorities (failover) or weights (distribute) from the DestinationRule.
+// ClusterLoadAssignments: a service port's healthy endpoints (narrowed to a subset's labels, and
+// to the proxy's cluster for cluster-local hosts), grouped by locality with weights always set
+// (gRPC clients drop localities without one), other networks' endpoints replaced by their
+// gateways (split horizon), and with locality-aware priorities (failover) or weights (distribute)
+// from the DestinationRule.
 import { socketAddress } from "../envoy/builders.ts";
 import type { EnvoyJson } from "../model/proxy-config.ts";
 import type { Endpoint, Locality } from "../model/service.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
+import { clusterLocalHosts } from "../snapshot/cluster-local.ts";
 import { labelsMatch, localityString } from "../snapshot/workloads.ts";
 import type { Ctx } from "./context.ts";
 import type { TrafficPolicy } from "./istio-api.ts";
 import { TLS_MODE_METADATA } from "./mtls.ts";
+import { isSniDnatCluster } from "./names.ts";
 import { effectiveMtls, modeForPort } from "./peer-authentication.ts";
+import { proxyClusterId } from "./proxy-addresses.ts";
+import { type GatewayIndex, gatewayIndex, networkFilter } from "./split-horizon.ts";
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
@@ -51,7 +57,16 @@ function failoverPriority(
   return 3;
 }
 
-/** The endpoints a cluster serves: healthy ones of the port, within the subset's labels. */
+/** The proxy's cluster when `hostname` is cluster-local (its endpoints are then only that cluster's). */
+function localCluster(ctx: Ctx, hostname: string): string | undefined {
+  if (!clusterLocalHosts(ctx.snapshot.meshConfig).isClusterLocal(hostname)) return undefined;
+  return proxyClusterId(ctx.snapshot, ctx.proxy);
+}
+
+/**
+ * The endpoints a cluster serves: healthy ones of the port, within the subset's labels, and of
+ * the proxy's own cluster when the host is cluster-local.
+ */
 export function clusterEndpoints(
   ctx: Ctx,
   hostname: string,
@@ -59,11 +74,14 @@ export function clusterEndpoints(
   subsetLabels?: Readonly<Record<string, string>>,
 ): Endpoint[] {
   const eps = ctx.index.endpointsByPort.get(hostname)?.get(portName) ?? [];
+  const local = localCluster(ctx, hostname);
+  const config = ctx.snapshot.meshConfig.clusterId;
   return eps.filter(
     (e) =>
       e.healthy &&
       (!subsetLabels || labelsMatch(subsetLabels, e.labels)) &&
-      (!ctx.proxyless || isIp(e.address)),
+      (!ctx.proxyless || isIp(e.address)) &&
+      (local === undefined || (e.clusterId ?? config) === local),
   );
 }
 
@@ -83,6 +101,9 @@ export function endpointMtlsReady(snapshot: MeshSnapshot, e: Endpoint): boolean 
 const localityKeys = new WeakMap<Endpoint, string>();
 const lbEndpointJson = new WeakMap<Endpoint, EnvoyJson>();
 const lbEndpointMtlsJson = new WeakMap<Endpoint, EnvoyJson>();
+/** Forms with a weight scaled for split horizon (the scale rarely changes: one form is kept). */
+const scaledJson = new WeakMap<Endpoint, EnvoyJson>();
+const scaledMtlsJson = new WeakMap<Endpoint, EnvoyJson>();
 
 function localityKey(e: Endpoint): string {
   let k = localityKeys.get(e);
@@ -108,6 +129,18 @@ function lbEndpoint(e: Endpoint, mtls: boolean): EnvoyJson {
   return j;
 }
 
+function weightedLbEndpoint(e: Endpoint, weight: number, mtls: boolean): EnvoyJson {
+  const plain = lbEndpoint(e, mtls);
+  if (plain.load_balancing_weight === weight) return plain;
+  const cache = mtls ? scaledMtlsJson : scaledJson;
+  let j = cache.get(e);
+  if (!j || j.load_balancing_weight !== weight) {
+    j = { ...plain, load_balancing_weight: weight };
+    cache.set(e, j);
+  }
+  return j;
+}
+
 /**
  * How a load assignment depends on where the proxy is: by the DestinationRule's distribute rule
  * for the proxy's locality, or by failover priorities relative to it (Istio's default whenever
@@ -119,29 +152,50 @@ interface LocalityPlan {
   distribute?: { from?: string; to?: Record<string, number> };
   /** The proxy's locality and the rule's failover targets, when priorities apply. */
   failover?: { proxy: Locality; rules: readonly { from?: string; to?: string }[] };
+  /**
+   * Split horizon, once any network has a gateway: the proxy's network, and the policy's TLS mode
+   * (which decides whether an endpoint gets Istio mTLS and so may be reached through a gateway).
+   */
+  network?: { gateways: GatewayIndex; proxyNetwork: string | undefined; tlsMode: string | undefined };
+}
+
+function networkPlan(ctx: Ctx, policy: TrafficPolicy | undefined): LocalityPlan["network"] {
+  const gateways = gatewayIndex(ctx.snapshot);
+  if (!gateways) return undefined;
+  return { gateways, proxyNetwork: ctx.proxy.network, tlsMode: policy?.tls?.mode };
 }
 
 function localityPlan(ctx: Ctx, policy: TrafficPolicy | undefined): LocalityPlan {
+  const network = networkPlan(ctx, policy);
+  const plan: LocalityPlan = network ? { network } : {};
   const lb = policy?.loadBalancer;
   const setting = lb?.localityLbSetting;
   const proxyLoc = ctx.proxy.locality;
-  if (setting?.enabled === false || !(proxyLoc.region || proxyLoc.zone)) return {};
+  if (setting?.enabled === false || !(proxyLoc.region || proxyLoc.zone)) return plan;
   const distribute = setting?.distribute?.find((d) => d.from && localityMatches(d.from, proxyLoc));
-  if (distribute) return { distribute };
+  if (distribute) return { ...plan, distribute };
   // Failover priorities only make sense when unhealthy hosts get ejected, so (as in Istio) they
   // need outlier detection.
-  if (!policy?.outlierDetection) return {};
-  return { failover: { proxy: proxyLoc, rules: setting?.failover ?? [] } };
+  if (!policy?.outlierDetection) return plan;
+  return { ...plan, failover: { proxy: proxyLoc, rules: setting?.failover ?? [] } };
 }
 
 /** The plan as a cache-key part: empty when the assignment is the same wherever the proxy is. */
 function planKey(plan: LocalityPlan): string {
-  if (plan.distribute) return `distribute ${JSON.stringify(plan.distribute)}`;
+  const net = plan.network
+    ? `network ${plan.network.proxyNetwork ?? ""} tls ${plan.network.tlsMode ?? ""}`
+    : "";
+  if (plan.distribute) return `distribute ${JSON.stringify(plan.distribute)} ${net}`;
   if (plan.failover) {
     const rule = plan.failover.rules.find((f) => f.from === plan.failover?.proxy.region);
-    return `failover ${localityString(plan.failover.proxy)} ${rule ? JSON.stringify(rule) : ""}`;
+    return `failover ${localityString(plan.failover.proxy)} ${rule ? JSON.stringify(rule) : ""} ${net}`;
   }
-  return "";
+  return net;
+}
+
+/** Whether the proxy talks Istio mTLS to an endpoint: the DestinationRule's mode, else auto mTLS. */
+function istioMtls(tlsMode: string | undefined, e: Endpoint, ready: (e: Endpoint) => boolean): boolean {
+  return tlsMode ? tlsMode === "ISTIO_MUTUAL" : ready(e);
 }
 
 /** Groups endpoints into LocalityLbEndpoints, applying the locality load-balancer setting. */
@@ -150,24 +204,35 @@ export function localityLbEndpoints(
   endpoints: readonly Endpoint[],
   policy?: TrafficPolicy,
 ): EnvoyJson[] {
-  return groupByLocality(endpoints, localityPlan(ctx, policy), mtlsMetadata(ctx));
+  return groupByLocality(endpoints, localityPlan(ctx, policy), mtlsPredicates(ctx), false);
 }
 
 /**
- * Which endpoints carry the `tlsMode: istio` metadata that sidecars' auto mTLS matches on. gRPC
- * clients decide per cluster and do not read it. Depends only on the snapshot and the client
- * class, both part of every shared-assignment key.
+ * Which endpoints take Istio mTLS (`ready`: they carry `security.istio.io/tlsMode=istio` and their
+ * PeerAuthentication does not DISABLE the port) and which carry the `tlsMode: istio` metadata that
+ * sidecars' auto mTLS matches on (`metadata`: gRPC clients decide per cluster and do not read it).
+ * Both depend only on the snapshot and the client class, part of every shared-assignment key.
  */
-function mtlsMetadata(ctx: Ctx): (e: Endpoint) => boolean {
-  if (ctx.proxyless) return () => false;
-  const snapshot = ctx.snapshot;
-  return (e) => endpointMtlsReady(snapshot, e);
+interface MtlsPredicates {
+  ready: (e: Endpoint) => boolean;
+  metadata: (e: Endpoint) => boolean;
 }
 
+function mtlsPredicates(ctx: Ctx): MtlsPredicates {
+  const snapshot = ctx.snapshot;
+  const ready = (e: Endpoint) => endpointMtlsReady(snapshot, e);
+  return { ready, metadata: ctx.proxyless ? () => false : ready };
+}
+
+/**
+ * `mtlsOnly` (SNI-DNAT assignments, as istiod's mTLS filter after its network filter): direct
+ * endpoints without Istio mTLS are left out, and so are localities left empty.
+ */
 function groupByLocality(
   endpoints: readonly Endpoint[],
   plan: LocalityPlan,
-  mtls: (e: Endpoint) => boolean,
+  mtls: MtlsPredicates,
+  mtlsOnly: boolean,
 ): EnvoyJson[] {
   const groups = new Map<string, { locality: Locality; eps: Endpoint[] }>();
   for (const e of endpoints) {
@@ -180,11 +245,28 @@ function groupByLocality(
   const keys = groups.size === 1 ? [...groups.keys()] : [...groups.keys()].sort();
   const out: EnvoyJson[] = [];
   const priorities = new Map<EnvoyJson, number>();
+  const network = plan.network;
   for (const key of keys) {
     const g = groups.get(key)!;
-    const lbEndpoints = g.eps.map((e) => lbEndpoint(e, mtls(e)));
+    let lbEndpoints: EnvoyJson[];
     let weight = 0;
-    for (const e of g.eps) weight += e.weight ?? 1;
+    if (network) {
+      const filtered = networkFilter(g.eps, {
+        gateways: network.gateways,
+        proxyNetwork: network.proxyNetwork,
+        mtls: (e) => istioMtls(network.tlsMode, e, mtls.ready),
+        ...(mtlsOnly ? { mtlsOnly: mtls.ready } : {}),
+        direct: (e, w) => weightedLbEndpoint(e, w, mtls.metadata(e)),
+      });
+      if (filtered.lbEndpoints.length === 0) continue; // everything behind an unusable gateway
+      lbEndpoints = filtered.lbEndpoints;
+      weight = filtered.weight;
+    } else {
+      const eps = mtlsOnly ? g.eps.filter(mtls.ready) : g.eps;
+      if (eps.length === 0) continue;
+      lbEndpoints = eps.map((e) => lbEndpoint(e, mtls.metadata(e)));
+      for (const e of eps) weight += e.weight ?? 1;
+    }
     if (distribute?.to) {
       let share = 0;
       for (const [pattern, w] of Object.entries(distribute.to)) {
@@ -228,8 +310,9 @@ export function loadAssignment(
  * The EDS assignment for an outbound cluster, shared across the proxies of one snapshot that see
  * the same thing. The key is everything the assignment is made of: the cluster and service port
  * (which endpoints), the subset's labels, the client class (proxyless clients get IP endpoints
- * only, and Envoy's carry the auto-mTLS metadata, which depends on the snapshot alone) and the
- * locality plan (the proxy's locality, only when the policy makes it matter).
+ * only, and Envoy's carry the auto-mTLS metadata, which depends on the snapshot alone), the
+ * locality plan (the proxy's locality, only when the policy makes it matter; its network and the
+ * TLS mode, once networks have gateways) and, for a cluster-local host, the proxy's cluster.
  */
 export function sharedLoadAssignment(
   ctx: Ctx,
@@ -247,12 +330,18 @@ export function sharedLoadAssignment(
     ctx.proxyless ? "grpc" : "envoy",
     subsetLabels ? JSON.stringify(subsetLabels) : "",
     planKey(plan),
+    localCluster(ctx, host) ?? "",
   ].join("\n");
   const cached = ctx.index.claCache.get(key);
   if (cached) return cached;
   const cla: EnvoyJson = {
     cluster_name: clusterName,
-    endpoints: groupByLocality(clusterEndpoints(ctx, host, portName, subsetLabels), plan, mtlsMetadata(ctx)),
+    endpoints: groupByLocality(
+      clusterEndpoints(ctx, host, portName, subsetLabels),
+      plan,
+      mtlsPredicates(ctx),
+      isSniDnatCluster(clusterName),
+    ),
   };
   ctx.index.claCache.set(key, cla);
   return cla;

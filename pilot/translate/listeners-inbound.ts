@@ -19,7 +19,7 @@ import { isHttp2Protocol, isHttpProtocol, parseProtocol } from "../snapshot/prot
 import { rbacHttpFilters, rbacNetworkFilters } from "./authorization.ts";
 import { DEFAULT_CIRCUIT_BREAKERS } from "./cluster-policy.ts";
 import { connectionManagerFilter } from "./connection-manager.ts";
-import type { Ctx } from "./context.ts";
+import { type Ctx, proxyTargets } from "./context.ts";
 import type { SidecarSpecLoose } from "./istio-api.ts";
 import { ISTIO_INBOUND_ALPN, istioServerTransportSocket } from "./mtls.ts";
 import {
@@ -31,6 +31,7 @@ import {
   VIRTUAL_INBOUND,
 } from "./names.ts";
 import { effectiveMtls, type MtlsMode, modeForPort } from "./peer-authentication.ts";
+import { proxyClusterId } from "./proxy-addresses.ts";
 import { jwtAuthnHttpFilter } from "./request-authentication.ts";
 
 export interface InboundPort {
@@ -54,8 +55,9 @@ export function inboundPorts(ctx: Ctx): InboundPort[] {
       byPort.set(n, p);
     }
   } else {
+    const cluster = proxyClusterId(ctx.snapshot, ctx.proxy);
     for (const ip of ctx.proxy.ipAddresses) {
-      for (const t of ctx.index.targetsByIp.get(ip) ?? []) {
+      for (const t of proxyTargets(ctx.index, ip, cluster)) {
         if (t.service.namespace !== ctx.proxy.namespace && t.service.registry === "Kubernetes") continue;
         const sp = t.service.ports.find((p) => p.name === t.endpoint.servicePortName);
         if (!sp || sp.protocol === "UDP" || byPort.has(t.endpoint.port)) continue;

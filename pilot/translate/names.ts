@@ -23,6 +23,11 @@ export function sniDnatCluster(port: number, subset: string | undefined, host: s
   return `outbound_.${port}_.${subset ?? ""}_.${host}`;
 }
 
+/** Whether a cluster (or load assignment) name is an SNI-DNAT one (`outbound_.<port>_.<subset>_.<host>`). */
+export function isSniDnatCluster(name: string): boolean {
+  return name.startsWith("outbound_.");
+}
+
 /** `inbound|9080||`: named by the port the application listens on. */
 export function inboundCluster(port: number): string {
   return `inbound|${port}||`;
@@ -37,6 +42,7 @@ export function listenerName(bind: string, port: number): string {
 export function hostOfCluster(name: string): string | undefined {
   const parsed = parseOutboundCluster(name);
   if (parsed) return parsed.host || undefined;
+  if (!isSniDnatCluster(name)) return undefined;
   const m = /^outbound_\.\d+_\.[^_]*_\.(.+)$/.exec(name);
   return m?.[1];
 }

@@ -9,6 +9,7 @@ import type { MeshSnapshot } from "../model/snapshot.ts";
 import { labelsMatch } from "../snapshot/workloads.ts";
 import { exportedTo, hostMatches, type NsHost, nsHostSelects, parseNsHost, resolveHost } from "./hosts.ts";
 import type { DestinationRule, SidecarSpecLoose, VirtualService } from "./istio-api.ts";
+import { proxyClusterId, serviceForProxy } from "./proxy-addresses.ts";
 
 export interface ScopedVirtualService {
   config: ConfigObject<"VirtualService">;
@@ -66,10 +67,12 @@ export function buildScope(snapshot: MeshSnapshot, proxy: ProxyInfo): Scope {
 
   const services: Service[] = [];
   const byHost = new Map<string, Service>();
+  const cluster = proxyClusterId(snapshot, proxy);
   for (const [host, list] of snapshot.services) {
     const visible = list.filter((s) => exportedTo(s.exportTo, s.namespace, ns));
-    const chosen = visible.find((s) => s.namespace === ns) ?? visible[0];
-    if (!chosen || !reachable(chosen.namespace, host)) continue;
+    const found = visible.find((s) => s.namespace === ns) ?? visible[0];
+    if (!found || !reachable(found.namespace, host)) continue;
+    const chosen = serviceForProxy(found, cluster, proxy.dnsCapture);
     services.push(chosen);
     byHost.set(host, chosen);
   }

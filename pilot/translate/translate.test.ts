@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { test } from "node:test";
 import { parseKubeYaml, stringifyKubeYaml } from "../../injector/index.ts";
+import { loadConfigCase } from "../../test/helpers/config-case.ts";
 import { assertGolden, goldenCases } from "../../test/helpers/golden.ts";
 import { checkProxyConfig } from "../envoy/check.ts";
 import { defaultMeshConfig } from "../model/mesh-config.ts";
@@ -24,9 +25,7 @@ const yaml = (v: unknown): string => stringifyKubeYaml(JSON.parse(JSON.stringify
 for (const name of goldenCases(DIR)) {
   test(`translate golden: ${name}`, () => {
     const dir = join(DIR, name);
-    const snapshot = buildSnapshot(
-      loadConfigFiles([relative(process.cwd(), join(dir, "config.yaml"))], defaultMeshConfig()),
-    );
+    const snapshot = buildSnapshot(loadConfigCase(dir));
     const node = parseKubeYaml(readFileSync(join(dir, "proxy.yaml"), "utf8"))[0]?.value as NodeLike;
     const parsed = parseProxy(node, snapshot);
     assert.ok(parsed.ok, parsed.ok ? "" : parsed.error);

@@ -7,6 +7,7 @@ import type { EnvoyJson, ProxyConfig } from "../model/proxy-config.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
 import { fixedClusters, outboundClusters } from "./clusters.ts";
 import { type Ctx, configRef, snapshotIndex } from "./context.ts";
+import { dnsListener } from "./dns-table.ts";
 import { gatewayConfig } from "./gateway.ts";
 import { inboundClusters, inboundPorts, virtualInbound } from "./listeners-inbound.ts";
 import { outboundListeners } from "./listeners-outbound.ts";
@@ -81,6 +82,7 @@ export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo): TranslateRe
     const ports = inboundPorts(ctx);
     const cl = outboundClusters(ctx);
     config.listeners = [...out.listeners, virtualInbound(ctx, ports)];
+    if (proxy.dnsCapture) config.listeners.push(dnsListener(ctx));
     config.routes = out.routes;
     config.clusters = [...cl.clusters, ...inboundClusters(ctx, ports), ...fixedClusters(ctx)];
     config.endpoints = cl.endpoints;

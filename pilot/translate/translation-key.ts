@@ -4,7 +4,8 @@
 // named after the addresses it may bind.
 import type { ProxyInfo } from "../model/proxy.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
-import { snapshotIndex } from "./context.ts";
+import { proxyTargets, snapshotIndex } from "./context.ts";
+import { proxyClusterId } from "./proxy-addresses.ts";
 
 function sortedEntries(r: Readonly<Record<string, string>>): string {
   return Object.keys(r)
@@ -16,8 +17,9 @@ function sortedEntries(r: Readonly<Record<string, string>>): string {
 export function translationKey(snapshot: MeshSnapshot, proxy: ProxyInfo): string {
   const index = snapshotIndex(snapshot);
   const inbound = new Set<string>();
+  const cluster = proxyClusterId(snapshot, proxy);
   for (const ip of proxy.ipAddresses) {
-    for (const t of index.targetsByIp.get(ip) ?? []) {
+    for (const t of proxyTargets(index, ip, cluster)) {
       inbound.add(`${t.service.hostname}/${t.endpoint.servicePortName}/${t.endpoint.port}`);
     }
   }
@@ -32,6 +34,7 @@ export function translationKey(snapshot: MeshSnapshot, proxy: ProxyInfo): string
     proxy.network ?? "",
     proxy.clusterId ?? "",
     proxy.interceptionMode,
+    proxy.dnsCapture ? "dns" : "",
     [...inbound].sort().join(","),
     proxy.generator === "grpc" ? [...proxy.ipAddresses].sort().join(",") : "",
   ].join("|");

@@ -82,7 +82,8 @@ function hasType(v: unknown, node: SchemaNode): boolean {
   }
 }
 
-const join = (path: string, k: string) =>
+/** `path.key`, or `path["key"]` for keys that are not identifiers (how findings name map entries). */
+export const fieldPath = (path: string, k: string) =>
   /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`;
 
 function checkBounds(f: Findings, v: unknown, node: SchemaNode, path: string): void {
@@ -157,7 +158,7 @@ function walk(f: Findings, v: unknown, node: SchemaNode, path: string): void {
   const o = v as Record<string, unknown>;
   for (const r of node.required ?? []) {
     if (o[r] === undefined || o[r] === null)
-      f.error(SCHEMA_TYPE, join(path, r), `${join(path, r)} is required`);
+      f.error(SCHEMA_TYPE, fieldPath(path, r), `${fieldPath(path, r)} is required`);
   }
   for (const group of node.exclusive ?? []) {
     const set = group.filter((k) => o[k] !== undefined && o[k] !== null);
@@ -171,7 +172,7 @@ function walk(f: Findings, v: unknown, node: SchemaNode, path: string): void {
   }
   const props = node.properties;
   for (const [k, x] of Object.entries(o)) {
-    const p = join(path, k);
+    const p = fieldPath(path, k);
     const sub = props?.[k] ?? node.additionalProperties;
     if (sub) walk(f, x, sub, p);
     else if (props && !node.preserveUnknown) {

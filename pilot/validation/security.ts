@@ -47,8 +47,38 @@ function checkTargetRef(f: Findings, code: string, path: string, ref: Json): voi
   }
 }
 
-/** selector / targetRef / targetRefs: at most one, and each well formed (PA only has a selector). */
-function checkPolicyScope(f: Findings, code: string, spec: Json): void {
+/**
+ * A selector's labels (istiod's validateWorkloadSelector): no empty keys, no wildcards; a selector
+ * without labels selects every workload of the namespace (a warning).
+ */
+export function checkSelectorLabels(
+  f: Findings,
+  code: string,
+  path: string,
+  field: "matchLabels" | "labels",
+  selector: Json,
+  subject: string,
+): void {
+  const labels = asObj(selector[field]);
+  for (const [k, v] of Object.entries(labels)) {
+    const p = `${path}.${field}[${JSON.stringify(k)}]`;
+    if (k === "") f.error(code, p, "an empty label key is not supported in a selector");
+    if (k.includes("*") || String(v).includes("*"))
+      f.error(code, p, `wildcards are not supported in a selector (${k}=${String(v)})`);
+  }
+  if (Object.keys(labels).length === 0)
+    f.warn(
+      code,
+      path,
+      `the selector has no labels, so the ${subject} applies to every workload in its namespace`,
+    );
+}
+
+/**
+ * selector / targetRef / targetRefs: at most one, and each well formed (PA and ProxyConfig only have
+ * a selector). Telemetry and WasmPlugin use the same rules (istiod's validateOneOfSelectorType).
+ */
+export function checkPolicyScope(f: Findings, code: string, spec: Json): void {
   const set = ["selector", "targetRef", "targetRefs"].filter((k) =>
     k === "targetRefs" ? asArr(spec[k]).length > 0 : has(spec, k),
   );
@@ -58,21 +88,8 @@ function checkPolicyScope(f: Findings, code: string, spec: Json): void {
       "spec",
       `only one of selector, targetRef or targetRefs can be set (found ${set.join(", ")})`,
     );
-  if (has(spec, "selector")) {
-    const labels = asObj(asObj(spec.selector).matchLabels);
-    for (const [k, v] of Object.entries(labels)) {
-      const p = `spec.selector.matchLabels[${JSON.stringify(k)}]`;
-      if (k === "") f.error(code, p, "an empty label key is not supported in a selector");
-      if (k.includes("*") || String(v).includes("*"))
-        f.error(code, p, `wildcards are not supported in a selector (${k}=${String(v)})`);
-    }
-    if (Object.keys(labels).length === 0)
-      f.warn(
-        code,
-        "spec.selector",
-        "the selector has no labels, so the policy applies to every workload in its namespace",
-      );
-  }
+  if (has(spec, "selector"))
+    checkSelectorLabels(f, code, "spec.selector", "matchLabels", asObj(spec.selector), "policy");
   if (has(spec, "targetRef")) checkTargetRef(f, code, "spec.targetRef", asObj(spec.targetRef));
   asArr(spec.targetRefs).forEach((r, i) => {
     checkTargetRef(f, code, `spec.targetRefs[${i}]`, asObj(r));

@@ -8,8 +8,10 @@ import type { IstioKind } from "../model/config.ts";
 import { isIstioNetworking, toConfigObject } from "../model/convert.ts";
 import type { Diagnostic, ObjectRef } from "../model/diagnostic.ts";
 import { validateDestinationRule } from "./destination-rule.ts";
+import { validateEnvoyFilter } from "./envoy-filter.ts";
 import { Findings, type Json } from "./findings.ts";
 import { validateGateway } from "./gateway.ts";
+import { validateProxyConfig } from "./proxy-config.ts";
 import { checkSchema, crdSchema, istioKindsOf, SCHEMA_TYPE, servedVersions } from "./schema.ts";
 import {
   validateAuthorizationPolicy,
@@ -18,7 +20,9 @@ import {
 } from "./security.ts";
 import { validateServiceEntry } from "./service-entry.ts";
 import { validateSidecar } from "./sidecar.ts";
+import { validateTelemetry } from "./telemetry.ts";
 import { validateVirtualService } from "./virtual-service.ts";
+import { validateWasmPlugin } from "./wasm-plugin.ts";
 import { validateWorkloadEntry, validateWorkloadGroup } from "./workload-entry.ts";
 
 /** The name and namespace of the object a rule checks (some rules depend on them). */
@@ -48,6 +52,10 @@ const OTHER_RULES: Record<string, Rule> = {
   "security.istio.io/AuthorizationPolicy": validateAuthorizationPolicy,
   "security.istio.io/RequestAuthentication": validateRequestAuthentication,
   "networking.istio.io/WorkloadGroup": validateWorkloadGroup,
+  "networking.istio.io/ProxyConfig": validateProxyConfig,
+  "networking.istio.io/EnvoyFilter": validateEnvoyFilter,
+  "telemetry.istio.io/Telemetry": validateTelemetry,
+  "extensions.istio.io/WasmPlugin": validateWasmPlugin,
 };
 
 export const UNKNOWN_KIND = "VAL0001";

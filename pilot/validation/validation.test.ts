@@ -7,7 +7,21 @@ import { test } from "node:test";
 import { stringifyKubeYaml } from "../../injector/index.ts";
 import { REPO_ROOT } from "../../test/helpers/cli.ts";
 import { assertGolden, goldenCases } from "../../test/helpers/golden.ts";
-import { DR, GW, re2Problem, SC, SE, sortDiagnostics, VS, validateDocuments, WE } from "./index.ts";
+import {
+  DR,
+  EF,
+  GW,
+  PC,
+  re2Problem,
+  SC,
+  SE,
+  sortDiagnostics,
+  TM,
+  VS,
+  validateDocuments,
+  WE,
+  WP,
+} from "./index.ts";
 
 const DIR = join(REPO_ROOT, "pilot", "testdata", "validation");
 const cases = goldenCases(DIR);
@@ -39,7 +53,7 @@ test("a directResponse body over 100KB warns, over 1MB is refused (too big for a
 });
 
 test("every validation rule has a golden case", () => {
-  const all = [VS, DR, SE, GW, SC, WE].flatMap((m) => Object.values(m));
+  const all = [VS, DR, SE, GW, SC, WE, TM, WP, PC, EF].flatMap((m) => Object.values(m));
   const missing = all.filter((c) => !seenCodes.has(c));
   assert.deepEqual(missing, [], `rule codes without a golden case: ${missing.join(", ")}`);
 });

@@ -27,6 +27,7 @@ import {
   checkRewrite,
   isJwtClaimHeader,
 } from "./virtual-service-http.ts";
+import { checkReachability } from "./virtual-service-reachability.ts";
 
 export { VS };
 
@@ -347,4 +348,5 @@ export function validateVirtualService(f: Findings, spec: Json, meta: { namespac
     checkL4Route(f, `spec.tcp[${i}]`, r, "tcp", hosts, gateway);
   });
   checkExportTo(f, VS.EXPORT_TO, "spec.exportTo", spec.exportTo, { namespace: meta.namespace });
+  checkReachability(f, spec);
 }

@@ -11,6 +11,7 @@ import {
   resourceFromCrd,
   storageKey,
 } from "./resources.ts";
+import { prepareSecret } from "./secrets.ts";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.ts";
 import { ApiError, notFound, statusBody } from "./status.ts";
 import type { KubeObject, Store } from "./store.ts";
@@ -25,6 +26,8 @@ export interface ApiContext {
   tokens: import("./tokens.ts").ServiceAccountTokens;
   /** Answer expired watches with HTTP 410 instead of a 200 stream carrying an ERROR event. */
   expiredWatchAsHttp410: boolean;
+  /** The server's CA (its own certificate), put into service-account token Secrets. */
+  caCert?: string;
 }
 
 export interface Target {
@@ -214,6 +217,7 @@ export async function createObject(
   }
   delete obj.metadata.resourceVersion;
   applyDefaults(t.resource, obj);
+  if (t.resource.group === "" && t.resource.plural === "secrets") prepareSecret(ctx.store, obj, ctx.caCert);
   obj = (await admit(ctx, t, "CREATE", obj, undefined, dryRun)) ?? obj;
   if (dryRun) return out(t, obj);
   const stored = ctx.store.create(key(t), obj);
@@ -246,6 +250,8 @@ export async function updateObject(
     next = incoming;
     if (current.status !== undefined) next.status = current.status;
     else delete next.status;
+    if (t.resource.group === "" && t.resource.plural === "secrets")
+      prepareSecret(ctx.store, next, ctx.caCert);
   }
   next = (await admit(ctx, t, "UPDATE", next, current, dryRun)) ?? next;
   if (dryRun) return out(t, next);

@@ -81,6 +81,10 @@ export function defaultResources(): ResourceType[] {
     builtin("", "v1", "ServiceAccount", "serviceaccounts", true, ["sa"]),
     builtin("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true),
     builtin("coordination.k8s.io", "v1", "Lease", "leases", true),
+    builtin("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false),
+    builtin("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false),
+    builtin("rbac.authorization.k8s.io", "v1", "Role", "roles", true),
+    builtin("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true),
     builtin(
       "admissionregistration.k8s.io",
       "v1",

@@ -73,6 +73,7 @@ export class FakeApiServer {
       hub: this.hub,
       admission: this.admission,
       expiredWatchAsHttp410: opts.expiredWatchAsHttp410 ?? false,
+      ...(this.tls ? { caCert: this.tls.cert } : {}),
     };
     this.seedNamespaces();
   }

@@ -41,9 +41,22 @@ export function startPilot(dir: string, extraArgs: string[] = []): Promise<Pilot
   ]);
 }
 
+/** Like startPilot, with the source given in `args` (e.g. `--kubeconfig FILE`) and extra env. */
+export function startPilotWith(args: string[], env: Record<string, string> = {}): Promise<Pilot> {
+  return startRemoraProcess(
+    ["pilot", ...LOOPBACK_ANY_PORT, "--debounce-after", "20ms", "--debounce-max", "500ms", ...args],
+    60_000,
+    env,
+  );
+}
+
 /** Starts `remora <args>` (a pilot or serve command binding ports 0) and waits until it listens. */
-export function startRemoraProcess(args: string[], timeoutMs = 60_000): Promise<Pilot> {
-  const proc = spawnRemora(args);
+export function startRemoraProcess(
+  args: string[],
+  timeoutMs = 60_000,
+  env: Record<string, string> = {},
+): Promise<Pilot> {
+  const proc = spawnRemora(args, { env });
   const logs: string[] = [];
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => {
