@@ -14,6 +14,7 @@ import type { EnvoyJson } from "../model/proxy-config.ts";
 import { labelsMatch } from "../snapshot/workloads.ts";
 import { type Ctx, configRef, diag } from "./context.ts";
 import { requestAuthCondition, requestPrincipalId } from "./request-authentication.ts";
+import { workloadPolicies } from "./workload-policies.ts";
 
 type Action = "ALLOW" | "DENY" | "AUDIT" | "CUSTOM";
 
@@ -74,23 +75,7 @@ function spec(c: ConfigObject<"AuthorizationPolicy">): PolicySpec {
 
 /** The AuthorizationPolicies that apply to the proxy's workload, oldest first. */
 export function policiesFor(ctx: Ctx, proxy: ProxyInfo): ConfigObject<"AuthorizationPolicy">[] {
-  const root = ctx.snapshot.meshConfig.rootNamespace;
-  return ctx.snapshot.configs.AuthorizationPolicy.filter((c) => {
-    if (c.meta.namespace !== proxy.namespace && c.meta.namespace !== root) return false;
-    const s = spec(c);
-    if (s.targetRef || s.targetRefs?.length) {
-      diag(ctx, {
-        code: "TR0604",
-        severity: "warning",
-        message:
-          "targetRef/targetRefs select gateways and waypoints of the Gateway API, which Remora does not run; the policy is not applied",
-        ref: configRef(c),
-        path: "spec.targetRefs",
-      });
-      return false;
-    }
-    return labelsMatch(s.selector?.matchLabels, proxy.labels);
-  });
+  return workloadPolicies(ctx, proxy, ctx.snapshot.configs.AuthorizationPolicy);
 }
 
 // ---- string matching in Istio's wildcard form -------------------------------------------------

@@ -11,6 +11,7 @@ import type { ProxyInfo } from "../model/proxy.ts";
 import type { EnvoyJson } from "../model/proxy-config.ts";
 import { labelsMatch } from "../snapshot/workloads.ts";
 import { type Ctx, configRef, diag } from "./context.ts";
+import { workloadPolicies } from "./workload-policies.ts";
 
 export const JWT_AUTHN_FILTER = "envoy.filters.http.jwt_authn";
 const JWT_AUTHN = "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication";
@@ -24,23 +25,7 @@ export function requestAuthenticationsFor(
   ctx: Ctx,
   proxy: ProxyInfo,
 ): ConfigObject<"RequestAuthentication">[] {
-  const root = ctx.snapshot.meshConfig.rootNamespace;
-  return ctx.snapshot.configs.RequestAuthentication.filter((c) => {
-    if (c.meta.namespace !== proxy.namespace && c.meta.namespace !== root) return false;
-    const s = c.spec as RequestAuthenticationSpec & { targetRef?: unknown; targetRefs?: unknown[] };
-    if (s.targetRef || s.targetRefs?.length) {
-      diag(ctx, {
-        code: "TR0604",
-        severity: "warning",
-        message:
-          "targetRef/targetRefs select gateways and waypoints of the Gateway API, which Remora does not run; the policy is not applied",
-        ref: configRef(c),
-        path: "spec.targetRefs",
-      });
-      return false;
-    }
-    return labelsMatch(s.selector?.matchLabels, proxy.labels);
-  });
+  return workloadPolicies(ctx, proxy, ctx.snapshot.configs.RequestAuthentication);
 }
 
 function provider(rule: JwtRule): EnvoyJson {
