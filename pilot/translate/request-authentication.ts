@@ -9,7 +9,6 @@ import { typed } from "../envoy/builders.ts";
 import type { ConfigObject, RequestAuthenticationSpec } from "../model/config.ts";
 import type { ProxyInfo } from "../model/proxy.ts";
 import type { EnvoyJson } from "../model/proxy-config.ts";
-import { labelsMatch } from "../snapshot/workloads.ts";
 import { type Ctx, configRef, diag } from "./context.ts";
 import { workloadPolicies } from "./workload-policies.ts";
 
