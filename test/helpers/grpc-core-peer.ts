@@ -188,15 +188,25 @@ export interface CoreServer {
   log(maxChars?: number): string;
 }
 
-/** A free loopback port (an xDS server's listener name carries its port, so it is chosen first). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A free port for a server that binds it later (an xDS server's listener name carries its port,
+ * so it is chosen first). Picked below the kernel's ephemeral range (32768+ by default) and probed
+ * on 0.0.0.0, where xDS servers bind: a port from listen(0) is an ephemeral one, which outgoing
+ * connections of a busy test run can take as their local port before the server binds it.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (await canListen(port)) return port;
+  }
+  throw new Error("no free port in 20000-31999 after 50 tries");
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
+    s.once("error", () => resolve(false));
+    s.listen(port, "0.0.0.0", () => s.close(() => resolve(true)));
   });
 }
 
