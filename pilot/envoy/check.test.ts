@@ -6,7 +6,8 @@ import { test } from "node:test";
 import { parseKubeYaml } from "../../injector/index.ts";
 import { type EnvoyJson, type ProxyConfig, TYPE_URLS } from "../model/proxy-config.ts";
 import { checkProxyConfig, encodeResource, validateResource } from "./check.ts";
-import { encodeJson } from "./proto.ts";
+import { fastEncode } from "./fast-encode.ts";
+import { encodeJson, envoyType } from "./proto.ts";
 
 const GOLDEN = join(import.meta.dirname, "..", "testdata", "translate");
 
@@ -22,10 +23,13 @@ test("the fast strict encoder gives the same bytes as protojson for every golden
       const list = parseKubeYaml(readFileSync(join(GOLDEN, c, `${file}.yaml`), "utf8"))[0]
         ?.value as EnvoyJson[];
       for (const r of list) {
+        const expected = encodeJson(TYPE_URLS[kind], r);
+        assert.deepEqual(encodeResource(kind, r), expected, `${c}/${file} ${String(r.name)}`);
+        // Every emitted type, Struct metadata included, is on the fast path: no fallback per resource.
         assert.deepEqual(
-          encodeResource(kind, r),
-          encodeJson(TYPE_URLS[kind], r),
-          `${c}/${file} ${String(r.name)}`,
+          fastEncode(envoyType(TYPE_URLS[kind]), r),
+          expected,
+          `${c}/${file} ${String(r.name)} (fast)`,
         );
         n++;
       }
@@ -308,5 +312,18 @@ test("the gate refuses a load assignment that lists an address twice, naming the
   assert.match(
     inline.diagnostics.map((d) => d.message).join(),
     /cluster outbound\|80\|\|db\.example\.com .*db\.example\.com:80 .*twice/,
+  );
+});
+
+test("Struct metadata of every JSON shape encodes on the fast path as protojson does", () => {
+  const url = TYPE_URLS.cluster;
+  const r = {
+    name: "c",
+    metadata: { filter_metadata: { x: { a: [1, "b", true, null, { c: [] }], d: { e: 2.5 }, f: {} } } },
+  };
+  assert.deepEqual(fastEncode(envoyType(url), r), encodeJson(url, r));
+  assert.throws(
+    () => fastEncode(envoyType(url), { name: "c", metadata: { filter_metadata: { x: [] } } }),
+    /Struct/,
   );
 });

@@ -115,12 +115,50 @@ function value(field: protobuf.Field, v: unknown, path: string): unknown {
   return scalar(field.type, v, path);
 }
 
+// google.protobuf.Struct and friends (endpoint metadata, transport socket matches): any JSON,
+// boxed into the Value oneof by the JSON type, as protojson does (protobufjs names these
+// well-known fields in camelCase).
+function struct(json: unknown, path: string): unknown {
+  if (typeof json !== "object" || json === null || Array.isArray(json))
+    throw new StrictEncodeError(`${path}: expected an object for google.protobuf.Struct`);
+  const fields: Record<string, unknown> = {};
+  for (const k in json as Record<string, unknown>)
+    fields[k] = structValue((json as Record<string, unknown>)[k], `${path}.${k}`);
+  return { fields };
+}
+
+function listValue(json: unknown, path: string): unknown {
+  if (!Array.isArray(json))
+    throw new StrictEncodeError(`${path}: expected a list for google.protobuf.ListValue`);
+  return { values: json.map((x, i) => structValue(x, `${path}[${i}]`)) };
+}
+
+function structValue(json: unknown, path: string): unknown {
+  if (json === null) return { nullValue: 0 };
+  switch (typeof json) {
+    case "number":
+      if (!Number.isFinite(json)) throw new StrictEncodeError(`${path}: a Value number must be finite`);
+      return { numberValue: json };
+    case "string":
+      return { stringValue: json };
+    case "boolean":
+      return { boolValue: json };
+    case "object":
+      return Array.isArray(json) ? { listValue: listValue(json, path) } : { structValue: struct(json, path) };
+    default:
+      throw new StrictEncodeError(`${path}: ${typeof json} is not a JSON value`);
+  }
+}
+
 // What message() does with a type, decided once per type rather than by name on every value.
 const PLAIN = 0;
 const DURATION = 1;
 const WRAPPER = 2;
 const ANY = 3;
 const UNSUPPORTED = 4;
+const STRUCT = 5;
+const VALUE = 6;
+const LIST_VALUE = 7;
 const handling = new WeakMap<protobuf.Type, number>();
 
 function handlingOf(type: protobuf.Type): number {
@@ -130,6 +168,9 @@ function handlingOf(type: protobuf.Type): number {
     if (tn === "google.protobuf.Duration") h = DURATION;
     else if (WRAPPERS.has(tn)) h = WRAPPER;
     else if (tn === "google.protobuf.Any") h = ANY;
+    else if (tn === "google.protobuf.Struct") h = STRUCT;
+    else if (tn === "google.protobuf.Value") h = VALUE;
+    else if (tn === "google.protobuf.ListValue") h = LIST_VALUE;
     else if (tn.startsWith("google.protobuf.") && tn !== "google.protobuf.Empty") h = UNSUPPORTED;
     else h = PLAIN;
     handling.set(type, h);
@@ -144,6 +185,9 @@ function handlingOf(type: protobuf.Type): number {
 export function message(type: protobuf.Type, json: unknown, path: string, inAny = false): unknown {
   const h = handlingOf(type);
   if (h === DURATION) return duration(json, path);
+  if (h === STRUCT) return struct(json, path);
+  if (h === VALUE) return structValue(json, path);
+  if (h === LIST_VALUE) return listValue(json, path);
   if (h === WRAPPER) return { value: scalar(type.fields.value!.type, json, path) };
   const tn = name(type);
   if (!json || typeof json !== "object" || Array.isArray(json)) {

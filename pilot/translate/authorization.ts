@@ -1,19 +1,19 @@
 // AuthorizationPolicy → Envoy RBAC, as istiod's authz builder does it. The policies that select a
-// workload (root-namespace ones mesh-wide, its own namespace's, by selector) become one RBAC
-// config per action: DENY is checked before ALLOW; with any ALLOW policy a request must match an
-// ALLOW rule (a policy without rules allows nothing); AUDIT becomes Envoy's LOG action; CUSTOM
-// (ext_authz) is reported as not supported. Each rule becomes a Policy: permissions from `to` and
-// the destination-side `when` keys, principals from `from` and the source-side keys. On TCP
-// chains HTTP-only fields cannot be evaluated: an ALLOW rule using one is dropped (allows less),
-// a DENY rule ignores them (denies more), as Istio does.
+// workload, sidecar or gateway pod (root-namespace ones mesh-wide, its own namespace's, by
+// selector) become one RBAC config per action: DENY is checked before ALLOW; with any ALLOW policy
+// a request must match an ALLOW rule (a policy without rules allows nothing); AUDIT becomes Envoy's
+// LOG action; CUSTOM (ext_authz) is reported as not supported. Each rule becomes a Policy:
+// permissions from `to` and the destination-side `when` keys, principals from `from` and the
+// source-side keys. On TCP chains HTTP-only fields cannot be evaluated: an ALLOW rule using one is
+// dropped (allows less), a DENY rule ignores them (denies more), as Istio does.
 
 import { typed } from "../envoy/builders.ts";
 import type { ConfigObject } from "../model/config.ts";
 import type { ProxyInfo } from "../model/proxy.ts";
 import type { EnvoyJson } from "../model/proxy-config.ts";
-import { labelsMatch } from "../snapshot/workloads.ts";
 import { type Ctx, configRef, diag } from "./context.ts";
 import { requestAuthCondition, requestPrincipalId } from "./request-authentication.ts";
+import { workloadPolicies } from "./workload-policies.ts";
 
 type Action = "ALLOW" | "DENY" | "AUDIT" | "CUSTOM";
 
@@ -74,23 +74,7 @@ function spec(c: ConfigObject<"AuthorizationPolicy">): PolicySpec {
 
 /** The AuthorizationPolicies that apply to the proxy's workload, oldest first. */
 export function policiesFor(ctx: Ctx, proxy: ProxyInfo): ConfigObject<"AuthorizationPolicy">[] {
-  const root = ctx.snapshot.meshConfig.rootNamespace;
-  return ctx.snapshot.configs.AuthorizationPolicy.filter((c) => {
-    if (c.meta.namespace !== proxy.namespace && c.meta.namespace !== root) return false;
-    const s = spec(c);
-    if (s.targetRef || s.targetRefs?.length) {
-      diag(ctx, {
-        code: "TR0604",
-        severity: "warning",
-        message:
-          "targetRef/targetRefs select gateways and waypoints of the Gateway API, which Remora does not run; the policy is not applied",
-        ref: configRef(c),
-        path: "spec.targetRefs",
-      });
-      return false;
-    }
-    return labelsMatch(s.selector?.matchLabels, proxy.labels);
-  });
+  return workloadPolicies(ctx, proxy, ctx.snapshot.configs.AuthorizationPolicy);
 }
 
 // ---- string matching in Istio's wildcard form -------------------------------------------------

@@ -4,10 +4,14 @@
 // per server), terminated TLS and plain TCP (tcp_proxy), PASSTHROUGH and AUTO_PASSTHROUGH. Clusters
 // and EDS only for the destinations the routes and chains use, the SNI-DNAT clusters of
 // AUTO_PASSTHROUGH servers, and BlackHoleCluster. Readiness (15021) and stats (15090) are the
-// bootstrap's static listeners, as for sidecars.
+// bootstrap's static listeners, as for sidecars. AuthorizationPolicy and RequestAuthentication
+// that select the gateway's pods apply as Istio applies them: jwt_authn and RBAC HTTP filters in
+// every HTTP connection manager, RBAC network filters before the tcp_proxy of TCP, terminated-TLS
+// and PASSTHROUGH chains; AUTO_PASSTHROUGH chains carry none (Istio's choice: they only relay mTLS).
 import { FILTER, listenerFilter, sidecarHttpFilters, socketAddress, T } from "../envoy/builders.ts";
 import type { EnvoyJson } from "../model/proxy-config.ts";
 import type { Service } from "../model/service.ts";
+import { rbacHttpFilters, rbacNetworkFilters } from "./authorization.ts";
 import { fixedClusters, outboundClusters } from "./clusters.ts";
 import { connectionManagerFilter } from "./connection-manager.ts";
 import type { Ctx } from "./context.ts";
@@ -31,6 +35,7 @@ import { gatewayRouteConfig } from "./gateway-routes.ts";
 import { downstreamTlsSocket } from "./gateway-tls.ts";
 import type { GatewaySpecLoose } from "./istio-api.ts";
 import { BLACKHOLE_CLUSTER, hostOfCluster, listenerName } from "./names.ts";
+import { jwtAuthnHttpFilter } from "./request-authentication.ts";
 
 export interface GatewayOutput {
   listeners: EnvoyJson[];
@@ -42,16 +47,28 @@ export interface GatewayOutput {
 /** Istio bounds the TLS handshake at gateways, against slow-handshake memory exhaustion. */
 const TRANSPORT_SOCKET_CONNECT_TIMEOUT = "15s";
 
-/** The edge connection manager: Istio's gateway class trusts the peer address (use_remote_address). */
+/**
+ * The edge connection manager: Istio's gateway class trusts the peer address (use_remote_address).
+ * Istio's filter order: JWT authentication, authorization (DENY before ALLOW), router last.
+ */
 function httpFilter(ctx: Ctx, statPrefix: string, rds: string): EnvoyJson {
+  const jwt = jwtAuthnHttpFilter(ctx);
   return connectionManagerFilter({
     class: "gateway",
     statPrefix,
     rds,
-    httpFilters: sidecarHttpFilters(),
+    httpFilters: [...(jwt ? [jwt] : []), ...rbacHttpFilters(ctx), ...sidecarHttpFilters()],
     mesh: ctx.snapshot.meshConfig,
     useRemoteAddress: true,
   });
+}
+
+/** A TCP chain's filters with the gateway's RBAC network filters in front of its proxy filter. */
+function authorizedTcp(ctx: Ctx, p: MergedPort, filters: EnvoyJson[]): EnvoyJson[] {
+  return [
+    ...rbacNetworkFilters(ctx, `tcp.outbound_${listenerName(p.bind || "0.0.0.0", p.port)}`),
+    ...filters,
+  ];
 }
 
 function sniMatch(s: MergedServer): EnvoyJson | undefined {
@@ -68,7 +85,12 @@ function tlsServerChains(
   auto: Service[],
 ): EnvoyJson[] {
   const mode = tlsMode(s.server);
-  if (mode === "PASSTHROUGH") return passthroughChains(ctx, s, seenSni);
+  if (mode === "PASSTHROUGH") {
+    return passthroughChains(ctx, s, seenSni).map((c) => ({
+      ...c,
+      filters: authorizedTcp(ctx, p, c.filters as EnvoyJson[]),
+    }));
+  }
   if (mode === "AUTO_PASSTHROUGH") {
     const services = autoPassthroughServices(ctx, s);
     auto.push(...services);
@@ -87,7 +109,7 @@ function tlsServerChains(
   const chain: EnvoyJson = {};
   const match = sniMatch(s);
   if (match) chain.filter_chain_match = match;
-  chain.filters = [filter];
+  chain.filters = isHttpServer(s) ? [filter] : authorizedTcp(ctx, p, [filter]);
   chain.transport_socket = socket;
   return [chain];
 }
@@ -104,7 +126,7 @@ function portListener(ctx: Ctx, p: MergedPort, rdsUsed: Set<string>, auto: Servi
     chains.push({ filters: [httpFilter(ctx, `outbound_${name}`, rds)] });
   } else if (first) {
     const filter = tcpServerFilter(ctx, first);
-    if (filter) chains.push({ filters: [filter] });
+    if (filter) chains.push({ filters: authorizedTcp(ctx, p, [filter]) });
   }
   const plainChains = chains.length;
   const seenSni = new Map<string, string>();

@@ -1,15 +1,16 @@
-// RequestAuthentication (security.istio.io) as Envoy's jwt_authn HTTP filter on inbound HTTP
-// chains of sidecars. Istio's semantics: a request without a token passes (authorization decides),
-// a request with a token that no rule validates is refused with 401. Istio needs its own
-// `istio_authn` filter to publish the request principal; stock Envoy has none, so every provider
-// writes the verified payload to jwt_authn's dynamic metadata under one key, and authorization
-// matches `requestPrincipals` (`<iss>/<sub>`) and `request.auth.claims[...]` there.
+// RequestAuthentication (security.istio.io) as Envoy's jwt_authn HTTP filter on the inbound HTTP
+// chains of sidecars and every HTTP connection manager of gateways. Istio's semantics: a request
+// without a token passes (authorization decides), a request with a token that no rule validates is
+// refused with 401. Istio needs its own `istio_authn` filter to publish the request principal;
+// stock Envoy has none, so every provider writes the verified payload to jwt_authn's dynamic
+// metadata under one key, and authorization matches `requestPrincipals` (`<iss>/<sub>`) and
+// `request.auth.claims[...]` there.
 import { typed } from "../envoy/builders.ts";
 import type { ConfigObject, RequestAuthenticationSpec } from "../model/config.ts";
 import type { ProxyInfo } from "../model/proxy.ts";
 import type { EnvoyJson } from "../model/proxy-config.ts";
-import { labelsMatch } from "../snapshot/workloads.ts";
 import { type Ctx, configRef, diag } from "./context.ts";
+import { workloadPolicies } from "./workload-policies.ts";
 
 export const JWT_AUTHN_FILTER = "envoy.filters.http.jwt_authn";
 const JWT_AUTHN = "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication";
@@ -23,23 +24,7 @@ export function requestAuthenticationsFor(
   ctx: Ctx,
   proxy: ProxyInfo,
 ): ConfigObject<"RequestAuthentication">[] {
-  const root = ctx.snapshot.meshConfig.rootNamespace;
-  return ctx.snapshot.configs.RequestAuthentication.filter((c) => {
-    if (c.meta.namespace !== proxy.namespace && c.meta.namespace !== root) return false;
-    const s = c.spec as RequestAuthenticationSpec & { targetRef?: unknown; targetRefs?: unknown[] };
-    if (s.targetRef || s.targetRefs?.length) {
-      diag(ctx, {
-        code: "TR0604",
-        severity: "warning",
-        message:
-          "targetRef/targetRefs select gateways and waypoints of the Gateway API, which Remora does not run; the policy is not applied",
-        ref: configRef(c),
-        path: "spec.targetRefs",
-      });
-      return false;
-    }
-    return labelsMatch(s.selector?.matchLabels, proxy.labels);
-  });
+  return workloadPolicies(ctx, proxy, ctx.snapshot.configs.RequestAuthentication);
 }
 
 function provider(rule: JwtRule): EnvoyJson {

@@ -5,6 +5,7 @@
 // client CA for MUTUAL, none with ISTIO_MUTUAL); port names unique across servers.
 import { isIP } from "node:net";
 import { asArr, asObj, asStr, type Findings, type Json } from "./findings.ts";
+import { isHttp, isTls, PROTOCOLS } from "./port-protocols.ts";
 import { checkLabels, checkPort, hostProblem, isDnsLabel } from "./primitives.ts";
 import { unixPathProblem } from "./workload-entry.ts";
 
@@ -20,22 +21,6 @@ export const GW = {
 } as const;
 
 const set = (v: unknown) => v !== undefined && v !== null && v !== "";
-const PROTOCOLS = new Set([
-  "tcp",
-  "udp",
-  "grpc",
-  "grpc-web",
-  "http",
-  "http_proxy",
-  "http2",
-  "https",
-  "tls",
-  "mongo",
-  "redis",
-  "mysql",
-]);
-const isHttp = (p: string) => ["http", "http2", "http_proxy", "grpc", "grpc-web"].includes(p);
-const isTls = (p: string) => p === "https" || p === "tls";
 
 // istiod's cipher suite names (pkg/config/security); names not starting with a letter or digit
 // (e.g. "-AES128-SHA", "[...]") are BoringSSL syntax and pass.

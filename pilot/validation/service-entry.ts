@@ -5,6 +5,7 @@
 // DYNAMIC_DNS has wildcard hosts, no addresses or endpoints and HTTP/TLS/gRPC ports only.
 import { isIP } from "node:net";
 import { asArr, asObj, asStr, type Findings, type Json } from "./findings.ts";
+import { isHttp, isTls, PROTOCOLS } from "./port-protocols.ts";
 import { checkExportTo, checkLabels, checkPort, hostProblem, isDnsLabel, isIpOrCidr } from "./primitives.ts";
 import { checkWorkloadEndpoint } from "./workload-entry.ts";
 
@@ -61,22 +62,6 @@ function duplicateEndpoints(f: Findings, endpoints: unknown[], ports: Json[]): v
 }
 
 /** Istio's protocol names (protocol.Parse, case-insensitive); "" means sniffed. */
-const PROTOCOLS = new Set([
-  "tcp",
-  "udp",
-  "grpc",
-  "grpc-web",
-  "http",
-  "http_proxy",
-  "http2",
-  "https",
-  "tls",
-  "mongo",
-  "redis",
-  "mysql",
-]);
-const isHttp = (p: string) => ["http", "http2", "http_proxy", "grpc", "grpc-web"].includes(p);
-const isTls = (p: string) => p === "https" || p === "tls";
 const isTcp = (p: string) => ["tcp", "https", "tls", "mongo", "redis", "mysql"].includes(p);
 
 /** A FQDN as istiod checks it: DNS labels, a non-numeric top-level label, a trailing dot allowed. */

@@ -6,6 +6,7 @@ import { isIP } from "node:net";
 import { checkConnectionPool } from "./destination-rule.ts";
 import { asArr, asObj, asStr, type Findings, type Json } from "./findings.ts";
 import { checkTlsOptions } from "./gateway.ts";
+import { isHttp, PROTOCOLS } from "./port-protocols.ts";
 import { checkPort, hostProblem, isDnsLabel } from "./primitives.ts";
 import { fqdnProblem } from "./service-entry.ts";
 import { unixPathProblem } from "./workload-entry.ts";
@@ -21,21 +22,6 @@ export const SC = {
 } as const;
 
 const set = (v: unknown) => v !== undefined && v !== null;
-const PROTOCOLS = new Set([
-  "tcp",
-  "udp",
-  "grpc",
-  "grpc-web",
-  "http",
-  "http_proxy",
-  "http2",
-  "https",
-  "tls",
-  "mongo",
-  "redis",
-  "mysql",
-]);
-const isHttp = (p: string) => ["http", "http2", "http_proxy", "grpc", "grpc-web"].includes(p);
 
 function checkSidecarPort(f: Findings, path: string, port: Json, allowZero: boolean): void {
   const name = asStr(port.name) ?? "";

@@ -5,17 +5,21 @@
 // client's SPIFFE id; plain text is refused under mTLS; AuthorizationPolicy ALLOW/DENY answer
 // PERMISSION_DENIED; policy changes apply live; PeerAuthentication DISABLE turns mTLS off.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { CoreV1Api } from "@kubernetes/client-node";
-import { FakeApiServer, kubeConfigFor, kubeconfigYaml } from "../fake-apiserver/index.ts";
-import { runRemora } from "../helpers/cli.ts";
-import { type Pilot, startPilot } from "../helpers/pilot-process.ts";
+import { freePort } from "../helpers/grpc-core-peer.ts";
 import { until } from "../helpers/wait.ts";
+import {
+  jsonCall,
+  jsonMethod,
+  meshServiceEntry,
+  peerSpiffeId,
+  type SecurityMesh,
+  startSecurityMesh,
+  workloadBootstrap,
+} from "../helpers/workload-certs.ts";
 
 // grpc-js-xds reads its RBAC switch once, when it loads (the grpc-agent template sets it).
 process.env.GRPC_XDS_EXPERIMENTAL_RBAC = "true";
@@ -25,45 +29,12 @@ xds.register();
 const HOST = "echo.default.svc.cluster.local";
 const CALL = "/remora.test.Echo/Call";
 const ADMIN = "/remora.test.Echo/Admin";
-const toBuf = (o: unknown) => Buffer.from(JSON.stringify(o));
-const fromBuf = (b: Buffer) => JSON.parse(b.toString("utf8"));
 
-let api: FakeApiServer;
-let pilot: Pilot;
-let dir: string;
+let mesh: SecurityMesh;
 let port: number;
 let server: InstanceType<typeof xds.XdsServer>;
 /** The URI SAN of the last caller the server saw ("" for plain text). */
 let lastPeer = "";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-    s.on("error", reject);
-  });
-}
-
-function serviceEntry(): string {
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: echo, namespace: default}
-spec:
-  hosts: [${HOST}]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports:
-  - {number: 7070, name: grpc, protocol: GRPC}
-  endpoints:
-  - address: 127.0.0.1
-    ports: {grpc: ${port}}
-    serviceAccount: echo
-    labels: {app: echo, security.istio.io/tlsMode: istio}
-`;
-}
 
 function allow(principal: string): string {
   return `apiVersion: security.istio.io/v1
@@ -89,44 +60,12 @@ spec:
     - operation: {paths: [${ADMIN}]}
 `;
 
-const write = (name: string, text: string) => writeFileSync(join(dir, "config", name), text);
-const remove = (name: string) => rmSync(join(dir, "config", name), { force: true });
+const write = (name: string, text: string) => writeFileSync(join(mesh.dir, "config", name), text);
+const remove = (name: string) => rmSync(join(mesh.dir, "config", name), { force: true });
 
 /** `remora agent --once` for a workload: certificate files and its gRPC bootstrap. */
-async function agent(name: string, sa: string, labels: Record<string, string>): Promise<string> {
-  writeFileSync(
-    join(dir, `${name}.token`),
-    api.tokens.issue("default", sa, { audiences: ["istio-ca"] }).token,
-  );
-  const bootstrap = join(dir, name, "grpc-bootstrap.json");
-  const r = await runRemora(
-    [
-      "agent",
-      "--once",
-      "--ca-address",
-      `127.0.0.1:${pilot.securePort}`,
-      "--ca-server-name",
-      "localhost",
-      "--root-cert",
-      join(dir, "config", "ca", "root-cert.pem"),
-      "--token-file",
-      join(dir, `${name}.token`),
-      "--output-certs",
-      join(dir, name, "certs"),
-      "--bootstrap",
-      bootstrap,
-      "--discovery-address",
-      `127.0.0.1:${pilot.grpcPort}`,
-      "--node-id",
-      `sidecar~127.0.0.1~${name}-1.default~default.svc.cluster.local`,
-      "--refresh-interval",
-      "1s",
-    ],
-    { env: { POD_NAMESPACE: "default", ISTIO_META_LABELS: JSON.stringify(labels) }, timeoutMs: 180_000 },
-  );
-  assert.equal(r.code, 0, r.stderr + r.stdout);
-  return readFileSync(bootstrap, "utf8");
-}
+const agent = (name: string, serviceAccount: string, labels: Record<string, string>) =>
+  workloadBootstrap({ ...mesh, name, serviceAccount, labels });
 
 function xdsOptions(bootstrap: string): grpc.ChannelOptions {
   return { "grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config": bootstrap } as grpc.ChannelOptions;
@@ -140,60 +79,32 @@ function client(bootstrap: string): grpc.Client {
   );
 }
 
-function call(c: grpc.Client, path = CALL): Promise<grpc.status> {
-  return new Promise((resolve) => {
-    c.makeUnaryRequest(
-      path,
-      toBuf,
-      fromBuf,
-      {},
-      new grpc.Metadata(),
-      { deadline: Date.now() + 3000 },
-      (err) => resolve(err ? err.code : grpc.status.OK),
-    );
-  });
+async function call(c: grpc.Client, path = CALL): Promise<grpc.status> {
+  return (await jsonCall(c, path)).code;
 }
 
 const handler = (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-  const cert = call.getAuthContext().sslPeerCertificate;
-  lastPeer = /URI:(\S+?)(,|$)/.exec(cert?.subjectaltname ?? "")?.[1] ?? "";
+  lastPeer = peerSpiffeId(call);
   cb(null, { ok: true });
 };
-const method = (path: string) => ({
-  path,
-  requestStream: false,
-  responseStream: false,
-  requestSerialize: toBuf,
-  requestDeserialize: fromBuf,
-  responseSerialize: toBuf,
-  responseDeserialize: fromBuf,
-});
 
 let echoClient: grpc.Client;
 let intruderClient: grpc.Client;
 let plainClient: grpc.Client;
 
 before(async () => {
-  api = await FakeApiServer.start({ namespaces: ["default"] });
-  const core = kubeConfigFor(api).makeApiClient(CoreV1Api);
-  for (const name of ["echo", "client", "intruder"]) {
-    await core.createNamespacedServiceAccount({ namespace: "default", body: { metadata: { name } } });
-  }
-  dir = mkdtempSync(join(tmpdir(), "remora-security-e2e-"));
-  mkdirSync(join(dir, "config"));
-  writeFileSync(join(dir, "kubeconfig"), kubeconfigYaml(api));
   port = await freePort();
-  write("echo.yaml", serviceEntry());
-  write("allow.yaml", allow("client"));
-  pilot = await startPilot(join(dir, "config"), ["--token-review-kubeconfig", join(dir, "kubeconfig")]);
-  assert.ok(pilot.securePort > 0, "the CSR API is listening");
+  mesh = await startSecurityMesh(["echo", "client", "intruder"], {
+    "echo.yaml": meshServiceEntry("echo", HOST, port),
+    "allow.yaml": allow("client"),
+  });
   const [serverBootstrap, clientBootstrap, intruderBootstrap] = await Promise.all([
     agent("echo", "echo", { app: "echo", "security.istio.io/tlsMode": "istio" }),
     agent("client", "client", { app: "client" }),
     agent("intruder", "intruder", { app: "intruder" }),
   ]);
   server = new xds.XdsServer(xdsOptions(serverBootstrap) as ConstructorParameters<typeof xds.XdsServer>[0]);
-  server.addService({ Call: method(CALL), Admin: method(ADMIN) }, { Call: handler, Admin: handler });
+  server.addService({ Call: jsonMethod(CALL), Admin: jsonMethod(ADMIN) }, { Call: handler, Admin: handler });
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(
       `127.0.0.1:${port}`,
@@ -209,9 +120,7 @@ before(async () => {
 after(async () => {
   for (const c of [echoClient, intruderClient, plainClient]) c?.close();
   server?.forceShutdown();
-  pilot?.proc.kill("SIGTERM");
-  await api?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await mesh?.stop();
 });
 
 describe("mTLS and authorization with grpc-js-xds peers through remora pilot", () => {

@@ -14,10 +14,12 @@ so end-to-end tests run it next to grpc-js-xds. Driven by test/helpers/grpc-core
         {"op": "close"}           -> exits 0
       The bootstrap comes from GRPC_XDS_BOOTSTRAP (or GRPC_XDS_BOOTSTRAP_CONFIG).
 
-  server --port N --name NAME [--host 127.0.0.1] [--xds]
-      Serves /remora.test.Echo/Call: the reply is {"version": NAME, "impl": "c-core"}; a request
+  server --port N --name NAME [--host 127.0.0.1] [--xds] [--xds-creds]
+      Serves /remora.test.Echo/Call: the reply is {"version": NAME, "impl": "c-core", "peer": ID}
+      (ID: the caller's SPIFFE id from its certificate, "" over plain text); a request
       {"slowMs": n} answers after n ms, {"fail": "UNAVAILABLE"} fails with that status. With --xds
-      it is an xDS-enabled server (its listener comes from the control plane). stdin commands:
+      it is an xDS-enabled server (its listener comes from the control plane); --xds-creds adds
+      xDS server credentials (TLS and mTLS as the listener says, plain text otherwise). stdin commands:
         {"op": "fail", "every": 2}   fail every 2nd call with UNAVAILABLE (0: never)
         {"op": "stats"}              -> {"calls": n}
         {"op": "close"}
@@ -152,7 +154,18 @@ class Echo:
         slow = request.get("slowMs") if isinstance(request, dict) else None
         if slow:
             time.sleep(slow / 1000.0)
-        return {"version": self.name, "impl": "c-core"}
+        return {"version": self.name, "impl": "c-core", "peer": peer_identity(context)}
+
+
+def peer_identity(context):
+    """The caller's SPIFFE id: the URI SAN of its certificate ("" without one)."""
+    auth = context.auth_context() or {}
+    for key in ("peer_spiffe_id", "x509_subject_alternative_name"):
+        for value in auth.get(key, []):
+            text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+            if text.startswith("spiffe://"):
+                return text
+    return ""
 
 
 def run_server(args):
@@ -167,7 +180,11 @@ def run_server(args):
     )
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), handlers=[handler], xds=args.xds)
     address = "%s:%d" % (args.host, args.port)
-    port = server.add_insecure_port(address)
+    if args.xds_creds:
+        creds = grpc.xds_server_credentials(grpc.insecure_server_credentials())
+        port = server.add_secure_port(address, creds)
+    else:
+        port = server.add_insecure_port(address)
     if port == 0:
         emit({"ready": False, "error": "cannot bind %s" % address})
         sys.exit(1)
@@ -196,6 +213,7 @@ def main():
     s.add_argument("--name", required=True)
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--xds", action="store_true")
+    s.add_argument("--xds-creds", action="store_true", help="xDS server credentials (TLS from xDS)")
     args = parser.parse_args()
     if args.role == "client":
         run_client(args)

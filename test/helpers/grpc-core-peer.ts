@@ -153,14 +153,17 @@ export interface CoreClient {
 
 /**
  * A C-core xDS client channel to `target` (`xds:///host:port`), bootstrapped from `bootstrap`
- * (written to a file named by GRPC_XDS_BOOTSTRAP). `env` adds variables (e.g. GRPC_TRACE).
+ * (written to a file named by GRPC_XDS_BOOTSTRAP). `env` adds variables (e.g. GRPC_TRACE);
+ * `xdsCreds` makes it a `grpc.xds_channel_credentials` channel (TLS as the cluster says).
  */
 export async function startCoreClient(
   target: string,
   bootstrap: Record<string, unknown>,
-  env: Record<string, string> = {},
+  opts: { env?: Record<string, string>; xdsCreds?: boolean } = {},
 ): Promise<CoreClient> {
-  const peer = spawnPeer(["client", "--target", target], bootstrap, env);
+  const args = ["client", "--target", target];
+  if (opts.xdsCreds) args.push("--xds-creds");
+  const peer = spawnPeer(args, bootstrap, opts.env);
   await peer.ready;
   return {
     async calls(opts = {}) {
@@ -185,30 +188,42 @@ export interface CoreServer {
   log(maxChars?: number): string;
 }
 
-/** A free loopback port (an xDS server's listener name carries its port, so it is chosen first). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A free port for a server that binds it later (an xDS server's listener name carries its port,
+ * so it is chosen first). Picked below the kernel's ephemeral range (32768+ by default) and probed
+ * on 0.0.0.0, where xDS servers bind: a port from listen(0) is an ephemeral one, which outgoing
+ * connections of a busy test run can take as their local port before the server binds it.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (await canListen(port)) return port;
+  }
+  throw new Error("no free port in 20000-31999 after 50 tries");
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
+    s.once("error", () => resolve(false));
+    s.listen(port, "0.0.0.0", () => s.close(() => resolve(true)));
   });
 }
 
 /**
- * A C-core echo server answering `{version: name}`. With `xds` it is an xDS-enabled server on
- * 0.0.0.0:<port> whose listener comes from the control plane named in `xds.bootstrap`; without,
- * a plain server on 127.0.0.1.
+ * A C-core echo server answering `{version: name, peer}`. With `xds` it is an xDS-enabled server
+ * on 0.0.0.0:<port> whose listener comes from the control plane named in `xds.bootstrap` (with
+ * `xds.creds`, `grpc.xds_server_credentials`: TLS as the listener says); without, a plain server
+ * on 127.0.0.1.
  */
 export async function startCoreServer(
   name: string,
-  opts: { xds?: { bootstrap: Record<string, unknown> }; port?: number } = {},
+  opts: { xds?: { bootstrap: Record<string, unknown>; creds?: boolean }; port?: number } = {},
 ): Promise<CoreServer> {
   const port = opts.port ?? (await freePort());
   const args = ["server", "--name", name, "--port", String(port)];
   if (opts.xds) args.push("--xds", "--host", "0.0.0.0");
+  if (opts.xds?.creds) args.push("--xds-creds");
   const peer = spawnPeer(args, opts.xds?.bootstrap);
   const ready = await peer.ready;
   return {
