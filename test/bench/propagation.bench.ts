@@ -107,9 +107,25 @@ interface Scenario {
   name: string;
   source: ConfigSource;
   host: (s: number) => string;
-  endpointChange(s: number, gen: number): Promise<number>;
-  vsChange(s: number, gen: number): Promise<number>;
+  /** Moves every endpoint of service `s` to addresses it did not have just before. */
+  endpointChange(s: number): Promise<number>;
+  /** Changes the route timeout of the VirtualService of service `s` (a multiple of VS_EVERY). */
+  vsChange(s: number): Promise<number>;
   close(): Promise<void>;
+}
+
+/**
+ * Per-object generations, counted up on every change: a change always produces content the
+ * object did not have just before (addresses cycle every 250 / ENDPOINTS generations, so a generation
+ * computed from a round number could land on the very addresses already there and change nothing).
+ */
+function generations(): (s: number) => number {
+  const gen = new Map<number, number>();
+  return (s) => {
+    const g = (gen.get(s) ?? 0) + 1;
+    gen.set(s, g);
+    return g;
+  };
 }
 
 function fileScenario(): Scenario {
@@ -118,18 +134,22 @@ function fileScenario(): Scenario {
   const vsYaml = (s: number, gen: number) =>
     JSON.stringify(virtualService(fileHost(s), `vs-${s}`, "default", 10 + gen));
   for (let s = 0; s < SERVICES; s += VS_EVERY) writeFileSync(join(dir, `vs-${s}.yaml`), vsYaml(s, 0));
+  const epGen = generations();
+  const vsGen = generations();
   return {
     name: "file",
     source: createFileSource({ dir }),
     host: fileHost,
-    async endpointChange(s, gen) {
+    async endpointChange(s) {
+      const yaml = serviceEntryYaml(s, epGen(s));
       const t = now();
-      writeFileSync(join(dir, `se-${s}.yaml`), serviceEntryYaml(s, gen));
+      writeFileSync(join(dir, `se-${s}.yaml`), yaml);
       return t;
     },
-    async vsChange(s, gen) {
+    async vsChange(s) {
+      const yaml = vsYaml(s, vsGen(s));
       const t = now();
-      writeFileSync(join(dir, `vs-${s}.yaml`), vsYaml(s, gen));
+      writeFileSync(join(dir, `vs-${s}.yaml`), yaml);
       return t;
     },
     async close() {
@@ -169,18 +189,22 @@ async function kubeScenario(): Promise<Scenario> {
       metadata: { ...(cur?.metadata ?? {}), ...obj.metadata },
     } as KubeObject);
   };
+  const epGen = generations();
+  const vsGen = generations();
   return {
     name: "kube",
     source: createKubeSource({ kubeConfig: kubeConfigFor(server) }),
     host: kubeHost,
-    async endpointChange(s, gen) {
+    async endpointChange(s) {
+      const slice = endpointSlice(s, epGen(s));
       const t = now();
-      replace(SLICES, kubeNs(s), `svc-${s}-a`, endpointSlice(s, gen));
+      replace(SLICES, kubeNs(s), `svc-${s}-a`, slice);
       return t;
     },
-    async vsChange(s, gen) {
+    async vsChange(s) {
+      const vs = virtualService(kubeHost(s), `vs-${s}`, kubeNs(s), 10 + vsGen(s));
       const t = now();
-      replace(VS, kubeNs(s), `vs-${s}`, virtualService(kubeHost(s), `vs-${s}`, kubeNs(s), 10 + gen));
+      replace(VS, kubeNs(s), `vs-${s}`, vs);
       return t;
     },
     close: () => server.stop(),
@@ -247,7 +271,7 @@ async function oneChange(
     const wait = clients.call({ cmd: "expect", typeUrl: TYPE_URLS[kind], name });
     await sleep(50);
     const c0 = process.cpuUsage();
-    const t0 = what === "endpoint" ? await sc.endpointChange(s, run + 1) : await sc.vsChange(s, run + 1);
+    const t0 = what === "endpoint" ? await sc.endpointChange(s) : await sc.vsChange(s);
     const times = (await wait).map((t) => t - t0);
     await pilot.xds.idle();
     const c1 = process.cpuUsage(c0);
@@ -295,14 +319,22 @@ async function churn(
   const total = Math.round(CHURN_RATE * CHURN_SECONDS);
   const start = now();
   let next = 0;
-  const sampler = setInterval(() => queue.push(pilot.xds.queueSize), 250);
+  // The server keeps its last 50 push records; sampled often enough, none is missed.
+  const records = new Map<string, PushRecord>();
+  const collect = () => {
+    for (const h of pilot.xds.pushHistory()) records.set(h.version, h);
+  };
+  const before = new Set(pilot.xds.pushHistory().map((h) => h.version));
+  const sampler = setInterval(() => {
+    queue.push(pilot.xds.queueSize);
+    collect();
+  }, 250);
   while (next < total) {
     const due = start + (next * 1000) / CHURN_RATE;
     const wait = due - now();
     if (wait > 0) await sleep(wait);
     const s = next % SERVICES;
-    // Each service's own generation counts up by one per round, so its address always moves.
-    const at = await sc.endpointChange(s, 1000 + Math.floor(next / SERVICES));
+    const at = await sc.endpointChange(s);
     changes.push({ name: clusterOf(sc.host(s)), at });
     next++;
   }
@@ -311,6 +343,9 @@ async function churn(
   await pilot.xds.idle();
   await sleep(1000);
   clearInterval(sampler);
+  collect();
+  for (const v of before) records.delete(v);
+  const pushes = [...records.values()];
   lag.disable();
   // Changes superseded before they were pushed (the same service changed again within the
   // window) are judged by the push that carried the later change: both are counted.
@@ -357,10 +392,10 @@ async function churn(
       pushQueueLastThird: round(avg(queue.slice(-third))),
       pushQueueMax: Math.max(0, ...queue),
       eventLoopLagP99Ms: round(lag.percentile(99) / 1e6),
-      snapshots: pilot.xds.pushHistory().length,
-      pushed: pilot.xds.pushHistory().reduce((a, h) => a + h.proxies, 0),
-      skipped: pilot.xds.pushHistory().reduce((a, h) => a + h.skipped, 0),
-      reasons: [...new Set(pilot.xds.pushHistory().map((h) => h.reason))],
+      snapshots: pushes.length,
+      pushed: pushes.reduce((a, h) => a + h.proxies, 0),
+      skipped: pushes.reduce((a, h) => a + h.skipped, 0),
+      reasons: [...new Set(pushes.map((h) => h.reason))],
     },
   });
 }
