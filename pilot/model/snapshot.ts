@@ -31,6 +31,12 @@ export interface ChangeSet {
    */
   secretsOnly?: boolean;
   /**
+   * True when nothing a translation reads changed (an object rewritten as it was, a field pilot
+   * does not read): every translation stays as it was, and only a proxy whose own key moved (its
+   * workload, read through parseProxy) needs a push.
+   */
+  unchanged?: boolean;
+  /**
    * Version of the snapshot these changes are relative to. Consumers that patch their state from
    * the previous snapshot check it is the one they hold.
    */

@@ -97,6 +97,34 @@ test("an endpoint change's push records every stage, from the source change to t
   assert.ok((s.firstWriteMs as number) + 1 >= (s.debounceMs as number), JSON.stringify(s));
 });
 
+test("a rewrite that changes nothing pilot reads pushes nothing, and the next endpoint change still patches", async () => {
+  const before = (await pushStatus()).pushes.length;
+  const seen = ads.responses.length;
+  writeFileSync(join(dir, "echo.yaml"), `${serviceEntry("192.0.2.11")}# reformatted\n`);
+  const deadline = Date.now() + 10_000;
+  while ((await pushStatus()).pushes.length === before && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 20));
+  await pilot.xds.idle();
+  const push = (await pushStatus()).pushes.at(-1) as PushRecord;
+  assert.equal(push.reason, "unchanged");
+  assert.equal(push.proxies, 0);
+  assert.equal(push.skipped, 1);
+  assert.equal(ads.responses.length, seen, "nothing was sent");
+  // The class's config under the unchanged snapshot is the previous one, so it is still the base
+  // of an incremental EDS push.
+  const edsBefore = ads.responses.filter((r) => r.typeUrl === EDS).length;
+  writeFileSync(join(dir, "echo.yaml"), serviceEntry("192.0.2.12"));
+  await ads.waitFor(
+    () => ads.responses.filter((r) => r.typeUrl === EDS).length > edsBefore,
+    10_000,
+    "the new assignment",
+  );
+  await pilot.xds.idle();
+  const next = (await pushStatus()).pushes.at(-1) as PushRecord;
+  assert.equal(next.reason, "endpoints");
+  assert.equal(next.stages.patched, 1, JSON.stringify(next.stages));
+});
+
 test("a config change is translated in full, and its gate and encoding are reported", async () => {
   const edsBefore = ads.responses.filter((r) => r.typeUrl === CDS).length;
   writeFileSync(

@@ -102,6 +102,12 @@ test("ChangeSet: config and service changes are not endpoint-only; no change is 
   const d = buildSnapshot(input([svc2, pod("web-1", "10.0.0.1", true), vs]), c);
   assert.equal(d.changes.kinds.size, 0);
   assert.equal(d.changes.endpointsOnly, false);
+  assert.equal(d.changes.unchanged, true);
+  assert.equal(c.changes.unchanged, false);
+  // A field pilot does not read (an annotation) changes nothing either.
+  const annotated = { ...svc2, metadata: { ...svc2.metadata, annotations: { note: "x" } } };
+  const e = buildSnapshot(input([annotated, pod("web-1", "10.0.0.1", true), vs]), d);
+  assert.equal(e.changes.unchanged, true, JSON.stringify([...e.changes.kinds]));
 });
 
 test("buildSnapshot sorts configs oldest first and is deterministic", () => {

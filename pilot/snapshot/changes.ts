@@ -181,6 +181,7 @@ export function diffSnapshots(
       workloadIps,
       secrets: creds.keys,
       secretsOnly,
+      unchanged: kinds.size === 0,
       basedOn: previous.version,
     },
   };

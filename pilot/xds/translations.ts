@@ -53,7 +53,15 @@ export class Translations<S extends XdsSnapshot, P> {
 
   /** A new snapshot replaces `previous`: its configs become the base for patching. */
   advance(previous: S | undefined): void {
-    this.previous = previous ? { version: previous.version, configs: this.current } : undefined;
+    const configs = this.current;
+    // A snapshot that changed nothing leaves every class's config as it was, asked for under it
+    // or not: those nobody asked for are carried over, so the next endpoint change still patches.
+    const before = this.previous;
+    if (previous && before && isUnchanged(previous, before.version)) {
+      for (const [key, entry] of before.configs)
+        if (!configs.has(key)) configs.set(key, restamp(entry, previous.version));
+    }
+    this.previous = previous ? { version: previous.version, configs } : undefined;
     this.current = new Map();
     this.made = 0;
     this.resources.advance();
@@ -141,16 +149,18 @@ export class Translations<S extends XdsSnapshot, P> {
   }
 
   /**
-   * The previous snapshot's config as it was, when nothing but credential content changed (a
-   * rotation reaches proxies over SDS alone; translation does not read the material).
+   * The previous snapshot's config as it was, when nothing translation reads changed, or nothing
+   * but credential content (a rotation reaches proxies over SDS alone; translation does not read
+   * the material).
    */
   private unchanged(snapshot: S, key: string): Entry | undefined {
     const prev = this.previous;
-    if (!snapshot.changes.secretsOnly || !prev || snapshot.changes.basedOn !== prev.version) return undefined;
+    if (!prev || !(snapshot.changes.secretsOnly || isUnchanged(snapshot, prev.version))) return undefined;
+    if (snapshot.changes.basedOn !== prev.version) return undefined;
     const base = prev.configs.get(key);
     // As for patches: a config standing in last-good resources depends on whose they were.
     if (!base || base.refused.length > 0) return undefined;
-    return { ...base, config: { ...base.config, snapshotVersion: snapshot.version } };
+    return restamp(base, snapshot.version);
   }
 
   /**
@@ -169,4 +179,15 @@ export class Translations<S extends XdsSnapshot, P> {
     const changed = this.backend.generateEndpoints(snapshot, proxy);
     return changed && patchEndpoints(base, snapshot.version, changed, this.resources);
   }
+}
+
+/** True when `snapshot` changed nothing translation reads since the snapshot `basedOn`. */
+function isUnchanged(snapshot: XdsSnapshot, basedOn: string): boolean {
+  const c = snapshot.changes;
+  return c.unchanged === true && !c.full && c.basedOn === basedOn;
+}
+
+/** The same config under another snapshot version. */
+function restamp(entry: Entry, version: string): Entry {
+  return { ...entry, config: { ...entry.config, snapshotVersion: version } };
 }

@@ -222,6 +222,7 @@ export class XdsServer<S extends XdsSnapshot, P> {
     const now = this.snapshotAt;
     // A rotation: translations stay as they were (see Translations), only SDS goes out.
     const secretsOnly = snapshot.changes.secretsOnly === true && !snapshot.changes.full;
+    const unchanged = snapshot.changes.unchanged === true && !snapshot.changes.full;
     for (const conn of this.conns) {
       const parsed = this.backend.parseProxy(conn.node, snapshot);
       if (parsed.ok) conn.proxy = parsed.proxy;
@@ -232,6 +233,11 @@ export class XdsServer<S extends XdsSnapshot, P> {
         }
         this.queue.enqueue(conn, { startedAt, enqueuedAt: now, reason: "sds", kinds: ["secret"] });
         queued++;
+        continue;
+      }
+      // Nothing translation reads changed: only a proxy whose own key moved has anything new.
+      if (unchanged && conn.config && conn.config.key === this.backend.cacheKey(snapshot, conn.proxy)) {
+        skipped++;
         continue;
       }
       if (
@@ -248,7 +254,15 @@ export class XdsServer<S extends XdsSnapshot, P> {
     }
     this.history.push({
       version: snapshot.version,
-      reason: endpointsOnly ? "endpoints" : secretsOnly ? "secrets" : snapshot.changes.full ? "full" : reason,
+      reason: endpointsOnly
+        ? "endpoints"
+        : secretsOnly
+          ? "secrets"
+          : snapshot.changes.full
+            ? "full"
+            : unchanged
+              ? "unchanged"
+              : reason,
       at: new Date(now).toISOString(),
       endpointsOnly,
       proxies: queued,
