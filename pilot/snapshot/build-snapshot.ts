@@ -9,13 +9,20 @@ import { ISTIO_KINDS } from "../model/config.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { Endpoint, Service, Workload } from "../model/service.ts";
 import type { ClusterView, KubeObjects, MeshSnapshot, SnapshotInput } from "../model/snapshot.ts";
-import { autoAllocate, needsAutoAddress } from "./auto-allocate.ts";
-import { diffSnapshots } from "./changes.ts";
+import { needsAutoAddress } from "./auto-allocate.ts";
+import { diffSnapshots, sameValue } from "./changes.ts";
 import { buildCredentials } from "./credentials.ts";
-import { indexKube, type KubeIndex, kubeService } from "./kube-services.ts";
+import type { KubeIndex } from "./kube-services.ts";
 import { clusterNetworks, networkGateways, networkRules } from "./networks.ts";
-import { serviceEntryServices } from "./service-entries.ts";
-import { podWorkload, workloadEntryWorkload } from "./workloads.ts";
+import {
+  autoAddressed,
+  BuildMemo,
+  hostEndpoints,
+  reusedEntryWorkload,
+  reusedPodWorkload,
+  reuseKubeService,
+  reuseServiceEntry,
+} from "./reuse.ts";
 
 function byAge(a: ConfigObject, b: ConfigObject): number {
   const ta = a.meta.creationTimestamp ?? "";
@@ -69,11 +76,15 @@ function nextVersion(previous: MeshSnapshot | undefined): string {
 
 /**
  * Builds a snapshot from source input. Pure: the same input (and previous snapshot) gives the
- * same snapshot; `previous` only feeds the version counter and the ChangeSet.
+ * same snapshot; `previous` feeds the version counter and the ChangeSet, and lends the objects
+ * of whatever did not change (results of unchanged Services and ServiceEntries: see reuse.ts).
  */
 export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): MeshSnapshot {
   const diagnostics: Diagnostic[] = [...input.diagnostics];
-  const mesh = input.meshConfig;
+  // The previous mesh config when equal (a mesh ConfigMap is parsed anew on every read): reused
+  // results are keyed on its identity.
+  const mesh =
+    previous && sameValue(input.meshConfig, previous.meshConfig) ? previous.meshConfig : input.meshConfig;
   const configs = {} as { [K in IstioKind]: ConfigObject<K>[] };
   for (const kind of ISTIO_KINDS) (configs as Record<string, ConfigObject[]>)[kind] = [];
   for (const c of input.configs) (configs[c.meta.kind] as ConfigObject[]).push(c);
@@ -89,8 +100,9 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
     clusterInputs.push({ id: r.clusterId, primary: false, kube: r.kube });
   }
   const rules = networkRules(mesh, diagnostics);
+  const memo = BuildMemo.after(previous);
   const indexes = clusterInputs.map((c) =>
-    indexKube(
+    memo.index(
       c.kube.pods,
       c.kube.nodes,
       c.kube.endpointSlices,
@@ -98,13 +110,14 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
     ),
   );
   const services = new Map<string, Service[]>();
-  const endpoints = new Map<string, Endpoint[]>();
+  // Each host's endpoint lists as the builders returned them (never modified: they may be reused).
+  const endpointParts = new Map<string, (readonly Endpoint[])[]>();
   const addEndpoints = (host: string, eps: readonly Endpoint[]): void => {
-    const list = endpoints.get(host);
-    if (list) list.push(...eps);
-    else endpoints.set(host, [...eps]);
+    const list = endpointParts.get(host);
+    if (list) list.push(eps);
+    else endpointParts.set(host, [eps]);
   };
-  const add = (r: { service: Service; endpoints: Endpoint[] }): void => {
+  const add = (r: { service: Service; endpoints: readonly Endpoint[] }): void => {
     const host = r.service.hostname;
     const list = services.get(host);
     if (list) list.push(r.service);
@@ -112,61 +125,81 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
     addEndpoints(host, r.endpoints);
   };
   // Namespace sameness: one Kubernetes Service per hostname whatever cluster it is in; the first
-  // cluster's definition is used, with every cluster's endpoints and each cluster's own VIPs.
-  const kubeByHost = new Map<string, { service: Service; clusters: Map<string, readonly string[]> }>();
+  // cluster's definition is used, with every cluster's endpoints, service accounts and VIPs.
+  const kubeByHost = new Map<
+    string,
+    { service: Service; accounts: Set<string>; clusters: Map<string, readonly string[]> }
+  >();
   for (const [i, c] of clusterInputs.entries()) {
     const index = indexes[i] as KubeIndex;
     for (const svc of c.kube.services) {
-      const r = kubeService(svc, mesh, index, diagnostics);
+      const r = reuseKubeService(svc, mesh, index, diagnostics);
       if (!r) continue;
       const seen = kubeByHost.get(r.service.hostname);
       if (!seen) {
         kubeByHost.set(r.service.hostname, {
           service: r.service,
+          accounts: new Set(r.service.serviceAccounts),
           clusters: new Map([[c.id, r.service.addresses]]),
         });
         add(r);
         continue;
       }
       seen.clusters.set(c.id, r.service.addresses);
-      const accounts = new Set([...seen.service.serviceAccounts, ...r.service.serviceAccounts]);
-      seen.service.serviceAccounts = [...accounts].sort();
+      for (const a of r.service.serviceAccounts) seen.accounts.add(a);
       addEndpoints(r.service.hostname, r.endpoints);
     }
   }
-  for (const { service, clusters } of kubeByHost.values()) {
-    if (clusters.size > 1) service.clusterAddresses = Object.fromEntries(clusters);
+  for (const { service, accounts, clusters } of kubeByHost.values()) {
+    if (clusters.size < 2) continue;
+    // A copy: the first cluster's result may be reused by a later build.
+    replaceService(services, service, {
+      ...service,
+      serviceAccounts: [...accounts].sort(),
+      clusterAddresses: Object.fromEntries(clusters),
+    });
   }
   for (const se of configs.ServiceEntry) {
-    for (const r of serviceEntryServices(se, mesh, indexes, configs.WorkloadEntry, diagnostics)) add(r);
+    for (const r of reuseServiceEntry(se, mesh, indexes, configs.WorkloadEntry, diagnostics)) add(r);
   }
   for (const list of services.values()) {
     list.sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : 0));
   }
-  for (const [host, list] of endpoints) endpoints.set(host, dedupeEndpoints(list.sort(compareEndpoints)));
-  allocateAddresses(services);
+  const endpoints = new Map<string, readonly Endpoint[]>();
+  for (const [host, parts] of endpointParts) {
+    endpoints.set(
+      host,
+      hostEndpoints(parts, (list) => dedupeEndpoints(list.sort(compareEndpoints))),
+    );
+  }
+  allocateAddresses(services, memo);
 
-  const workloadsByIp = new Map<string, Workload>();
+  const merged = new Map<string, Workload>();
   const clusters = new Map<string, ClusterView>();
   for (const [i, c] of clusterInputs.entries()) {
     const index = indexes[i] as KubeIndex;
-    const own = new Map<string, Workload>();
-    if (c.primary) {
-      for (const we of configs.WorkloadEntry) {
-        const w = { ...workloadEntryWorkload(we), clusterId: c.id };
-        for (const ip of w.addresses) own.set(ip, w);
+    const entries = c.primary ? configs.WorkloadEntry : [];
+    const own = memo.workloads(index, entries, () => {
+      const m = new Map<string, Workload>();
+      for (const we of entries) {
+        const w = reusedEntryWorkload(we, c.id);
+        for (const ip of w.addresses) m.set(ip, w);
       }
-    }
-    for (const pod of c.kube.pods) {
-      if (pod.spec?.hostNetwork) continue;
-      const w = podWorkload(pod, index.nodes, c.id);
-      for (const ip of w.addresses) own.set(ip, w);
-    }
-    for (const [ip, w] of own) if (!workloadsByIp.has(ip)) workloadsByIp.set(ip, w);
-    const view: ClusterView = { id: c.id, primary: c.primary, workloadsByIp: sorted(own) };
+      for (const pod of c.kube.pods) {
+        if (pod.spec?.hostNetwork) continue;
+        const w = reusedPodWorkload(pod, index.nodes, c.id);
+        for (const ip of w.addresses) m.set(ip, w);
+      }
+      return sorted(m);
+    });
+    for (const [ip, w] of own) if (!merged.has(ip)) merged.set(ip, w);
+    const view: ClusterView = { id: c.id, primary: c.primary, workloadsByIp: own };
     if (index.networks.network) view.network = index.networks.network;
     clusters.set(c.id, view);
   }
+  // One cluster: its own (sorted, possibly reused) map is the mesh's.
+  const workloadsByIp =
+    clusterInputs.length === 1 ? (clusters.get(mesh.clusterId)?.workloadsByIp ?? merged) : sorted(merged);
   const namespaces = new Map<string, Readonly<Record<string, string>>>();
   for (const ns of input.kube.namespaces as Namespace[]) {
     if (ns.metadata?.name) namespaces.set(ns.metadata.name, ns.metadata.labels ?? {});
@@ -187,7 +220,7 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
     configs,
     services: sorted(services),
     endpoints: sorted(endpoints),
-    workloadsByIp: sorted(workloadsByIp),
+    workloadsByIp,
     clusters,
     networkGateways: gateways,
     namespaces: sorted(namespaces),
@@ -195,7 +228,9 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
     diagnostics,
   };
   const { body, changes } = diffSnapshots(base, previous);
-  return { ...body, changes };
+  const snapshot = { ...body, changes };
+  memo.keep(snapshot);
+  return snapshot;
 }
 
 function sorted<V>(m: Map<string, V>): Map<string, V> {
@@ -206,7 +241,7 @@ function sorted<V>(m: Map<string, V>): Map<string, V> {
  * Gives ServiceEntry hosts without addresses their auto-allocated VIP, in creation order as Istio
  * allocates (the older of two colliding hosts keeps the first slot).
  */
-function allocateAddresses(services: ReadonlyMap<string, Service[]>): void {
+function allocateAddresses(services: ReadonlyMap<string, Service[]>, memo: BuildMemo): void {
   const candidates = [...services.values()].flat().filter(needsAutoAddress);
   if (candidates.length === 0) return;
   candidates.sort((a, b) => {
@@ -216,5 +251,13 @@ function allocateAddresses(services: ReadonlyMap<string, Service[]>): void {
     if (a.hostname !== b.hostname) return a.hostname < b.hostname ? -1 : 1;
     return a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : 0;
   });
-  for (const [svc, address] of autoAllocate(candidates)) svc.autoAddress = address;
+  for (const [svc, address] of memo.allocate(candidates))
+    replaceService(services, svc, autoAddressed(svc, address));
+}
+
+/** Puts `copy` where `original` is in its host's list. */
+function replaceService(services: ReadonlyMap<string, Service[]>, original: Service, copy: Service): void {
+  const list = services.get(original.hostname);
+  const i = list ? list.indexOf(original) : -1;
+  if (list && i >= 0) list[i] = copy;
 }

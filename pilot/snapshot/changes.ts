@@ -61,6 +61,7 @@ export function sameValue(a: unknown, b: unknown): boolean {
 
 function changedKeys<V>(a: ReadonlyMap<string, V>, b: ReadonlyMap<string, V>): Set<string> {
   const out = new Set<string>();
+  if (a === b) return out;
   for (const [k, v] of a) if (!b.has(k) || !sameValue(v, b.get(k))) out.add(k);
   for (const k of b.keys()) if (!a.has(k)) out.add(k);
   return out;

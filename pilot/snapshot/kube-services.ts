@@ -46,12 +46,10 @@ export function selectPods(
   return best.filter((p) => labelsMatch(selector, p.metadata?.labels ?? {}));
 }
 
-export function indexKube(
+/** The pod part of a KubeIndex. */
+export function indexPods(
   pods: readonly Pod[],
-  nodes: readonly Node[],
-  slices: readonly EndpointSlice[],
-  networks: ClusterNetworks,
-): KubeIndex {
+): Pick<KubeIndex, "pods" | "podsByKey" | "podsByIp" | "podsByNsLabel"> {
   const podsByKey = new Map<string, Pod>();
   const podsByIp = new Map<string, Pod>();
   const podsByNsLabel = new Map<string, Pod[]>();
@@ -63,8 +61,16 @@ export function indexKube(
     if (p.spec?.hostNetwork) continue;
     for (const ip of podAddresses(p)) podsByIp.set(ip, p);
   }
+  return { pods, podsByKey, podsByIp, podsByNsLabel };
+}
+
+export function indexNodes(nodes: readonly Node[]): ReadonlyMap<string, Node> {
   const nodeMap = new Map<string, Node>();
   for (const n of nodes) if (n.metadata?.name) nodeMap.set(n.metadata.name, n);
+  return nodeMap;
+}
+
+export function indexSlices(slices: readonly EndpointSlice[]): ReadonlyMap<string, EndpointSlice[]> {
   const slicesByService = new Map<string, EndpointSlice[]>();
   for (const s of slices) {
     const svc = s.metadata?.labels?.[SERVICE_NAME_LABEL];
@@ -72,15 +78,21 @@ export function indexKube(
     const key = `${s.metadata?.namespace ?? "default"}/${svc}`;
     push(slicesByService, key, s);
   }
+  return slicesByService;
+}
+
+export function indexKube(
+  pods: readonly Pod[],
+  nodes: readonly Node[],
+  slices: readonly EndpointSlice[],
+  networks: ClusterNetworks,
+): KubeIndex {
   return {
     clusterId: networks.clusterId,
     networks,
-    pods,
-    podsByKey,
-    podsByIp,
-    nodes: nodeMap,
-    slicesByService,
-    podsByNsLabel,
+    ...indexPods(pods),
+    nodes: indexNodes(nodes),
+    slicesByService: indexSlices(slices),
   };
 }
 

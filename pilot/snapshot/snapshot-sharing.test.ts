@@ -1,16 +1,20 @@
-// Snapshots share what did not change, and sharing must never hide a change. For every snapshot
-// and translate golden case and a set of changes to the objects a Service or ServiceEntry reads
-// (its pods, their labels and readiness, nodes, EndpointSlices, WorkloadEntries), a snapshot built
-// after the change from the previous one (conversions remembered, unchanged parts shared) equals
-// one built from fresh copies of every object; and an unchanged rebuild shares everything.
+// Snapshots share what did not change and reuse the build results of unchanged objects, and
+// neither may ever hide a change. For every snapshot and translate golden case (remote clusters and
+// meshNetworks included) and a set of changes to what a Service or ServiceEntry build reads (pods,
+// their labels, readiness and network, nodes, EndpointSlices, WorkloadEntries, a remote cluster's
+// objects, the system namespace's network label, the mesh config, the objects themselves), a
+// snapshot built after the change from the previous one equals one built from fresh copies of
+// every object (nothing reusable). Changes are also applied one after another in several orders,
+// ending with the original input again, comparing at every step; and an unchanged rebuild shares
+// (and reuses) everything.
 import assert from "node:assert/strict";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { test } from "node:test";
+import { loadConfigCase } from "../../test/helpers/config-case.ts";
 import { goldenCases } from "../../test/helpers/golden.ts";
-import { defaultMeshConfig } from "../model/mesh-config.ts";
-import type { MeshSnapshot, SnapshotInput } from "../model/snapshot.ts";
+import type { KubeObjects, MeshSnapshot, SnapshotInput } from "../model/snapshot.ts";
 import { buildSnapshot } from "./build-snapshot.ts";
-import { loadConfigFiles } from "./load-files.ts";
+import { reuseStats } from "./reuse.ts";
 
 type Obj = { metadata?: { name?: string; labels?: Record<string, string> }; [k: string]: unknown };
 type Change = (input: SnapshotInput) => SnapshotInput | undefined;
@@ -24,15 +28,72 @@ const mapFirst = <T extends Obj>(
   return i < 0 ? undefined : list.map((o, j) => (j === i ? f(o) : o));
 };
 
+type KubeChange = (kube: KubeObjects) => KubeObjects | undefined;
+
+const inConfigCluster =
+  (f: KubeChange): Change =>
+  (input) => {
+    const kube = f(input.kube);
+    return kube && { ...input, kube };
+  };
+
+const inRemoteCluster =
+  (f: KubeChange): Change =>
+  (input) => {
+    const first = input.remoteClusters?.[0];
+    const kube = first && f(first.kube);
+    if (!first || !kube) return undefined;
+    return { ...input, remoteClusters: [{ ...first, kube }, ...(input.remoteClusters ?? []).slice(1)] };
+  };
+
+const podLabels: KubeChange = (kube) => {
+  const pods = mapFirst(
+    kube.pods as Obj[],
+    (p) => !!p.metadata?.labels,
+    (p) => ({ ...p, metadata: { ...p.metadata, labels: { ...p.metadata?.labels, version: "v9" } } }),
+  );
+  return pods && { ...kube, pods: pods as never };
+};
+
+const podNetwork: KubeChange = (kube) => {
+  const pods = mapFirst(
+    kube.pods as Obj[],
+    () => true,
+    (p) => ({
+      ...p,
+      metadata: { ...p.metadata, labels: { ...p.metadata?.labels, "topology.istio.io/network": "net-q" } },
+    }),
+  );
+  return pods && { ...kube, pods: pods as never };
+};
+
+const sliceAddresses: KubeChange = (kube) => {
+  const slices = mapFirst(
+    kube.endpointSlices as unknown as Obj[],
+    () => true,
+    (s) => ({ ...s, endpoints: [{ addresses: ["10.252.0.1"], conditions: { ready: true } }] }),
+  );
+  return slices && { ...kube, endpointSlices: slices as never };
+};
+
+/** The system namespace (the mesh's root namespace) labelled with a network of its own. */
+const systemNetwork =
+  (root: string): KubeChange =>
+  (kube) => {
+    const others = kube.namespaces.filter((n) => n.metadata?.name !== root);
+    const system = kube.namespaces.find((n) => n.metadata?.name === root);
+    const labels = { ...system?.metadata?.labels, "topology.istio.io/network": "net-sys" };
+    return {
+      ...kube,
+      namespaces: [
+        ...others,
+        { apiVersion: "v1", kind: "Namespace", metadata: { ...system?.metadata, name: root, labels } },
+      ],
+    };
+  };
+
 const CHANGES: Record<string, Change> = {
-  "a pod's labels": (input) => {
-    const pods = mapFirst(
-      input.kube.pods as Obj[],
-      (p) => !!p.metadata?.labels,
-      (p) => ({ ...p, metadata: { ...p.metadata, labels: { ...p.metadata?.labels, version: "v9" } } }),
-    );
-    return pods && { ...input, kube: { ...input.kube, pods: pods as never } };
-  },
+  "a pod's labels": inConfigCluster(podLabels),
   "a pod becomes not ready": (input) => {
     const pods = mapFirst(
       input.kube.pods as Obj[],
@@ -59,13 +120,61 @@ const CHANGES: Record<string, Change> = {
     );
     return nodes && { ...input, kube: { ...input.kube, nodes: nodes as never } };
   },
-  "an EndpointSlice's addresses": (input) => {
-    const slices = mapFirst(
-      input.kube.endpointSlices as unknown as Obj[],
+  "an EndpointSlice's addresses": inConfigCluster(sliceAddresses),
+  "a pod's network label": inConfigCluster(podNetwork),
+  "the system namespace's network label": (input) =>
+    inConfigCluster(systemNetwork(input.meshConfig.rootNamespace))(input),
+  "remote: a pod's labels": inRemoteCluster(podLabels),
+  "remote: an EndpointSlice's addresses": inRemoteCluster(sliceAddresses),
+  "remote: the system namespace's network label": (input) =>
+    inRemoteCluster(systemNetwork(input.meshConfig.rootNamespace))(input),
+  "the mesh config's default exportTo": (input) => ({
+    ...input,
+    meshConfig: { ...input.meshConfig, defaultServiceExportTo: ["."] },
+  }),
+  "the mesh config's networks": (input) => ({
+    ...input,
+    meshConfig: {
+      ...input.meshConfig,
+      meshNetworks: { networks: { "net-all": { endpoints: [{ fromCidr: "0.0.0.0/0" }], gateways: [] } } },
+    },
+  }),
+  "every object copied (same content, new identities)": (input) => ({
+    ...input,
+    configs: input.configs.map((c) => ({ ...c })),
+    kube: structuredClone(input.kube),
+  }),
+  "a Service's exportTo annotation": (input) => {
+    const services = mapFirst(
+      input.kube.services as Obj[],
       () => true,
-      (s) => ({ ...s, endpoints: [{ addresses: ["10.252.0.1"], conditions: { ready: true } }] }),
+      (svc) => ({
+        ...svc,
+        metadata: {
+          ...svc.metadata,
+          annotations: {
+            ...(svc.metadata as { annotations?: object }).annotations,
+            "networking.istio.io/exportTo": ".",
+          },
+        },
+      }),
     );
-    return slices && { ...input, kube: { ...input.kube, endpointSlices: slices as never } };
+    return services && { ...input, kube: { ...input.kube, services: services as never } };
+  },
+  "a ServiceEntry's first endpoint": (input) => {
+    const i = input.configs.findIndex(
+      (c) => c.meta.kind === "ServiceEntry" && !!(c.spec as { endpoints?: unknown[] }).endpoints?.length,
+    );
+    if (i < 0) return undefined;
+    const configs = input.configs.map((c, j) => {
+      if (j !== i) return c;
+      const eps = (c.spec as { endpoints: { address?: string }[] }).endpoints;
+      return {
+        ...c,
+        spec: { ...c.spec, endpoints: [{ ...eps[0], address: "10.253.0.7" }, ...eps.slice(1)] },
+      };
+    });
+    return { ...input, configs: configs as never };
   },
   "a WorkloadEntry's labels": (input) => {
     const i = input.configs.findIndex((c) => c.meta.kind === "WorkloadEntry");
@@ -87,45 +196,85 @@ const view = (s: MeshSnapshot) =>
     services: [...s.services],
     endpoints: [...s.endpoints],
     workloads: [...s.workloadsByIp],
+    clusters: [...s.clusters.values()].map((c) => ({ ...c, workloadsByIp: [...c.workloadsByIp] })),
+    gateways: s.networkGateways,
     diagnostics: s.diagnostics,
     changes: {
       ...s.changes,
       kinds: [...s.changes.kinds].sort(),
       endpointHosts: [...s.changes.endpointHosts],
+      workloadIps: [...(s.changes.workloadIps ?? [])].sort(),
+      secrets: [...(s.changes.secrets ?? [])].sort(),
     },
   });
+
+function cases(): { name: string; input: SnapshotInput }[] {
+  const out: { name: string; input: SnapshotInput }[] = [];
+  for (const base of ["snapshot", "translate"]) {
+    const dir = join(import.meta.dirname, "..", "testdata", base);
+    for (const name of goldenCases(dir))
+      out.push({ name: `${base}/${name}`, input: loadConfigCase(join(dir, name)) });
+  }
+  return out;
+}
 
 test("snapshots built on the previous one equal snapshots built from scratch", (t) => {
   let compared = 0;
   let reusedAll = 0;
-  for (const base of ["snapshot", "translate"]) {
-    const dir = join(import.meta.dirname, "..", "testdata", base);
-    for (const name of goldenCases(dir)) {
-      const input = loadConfigFiles(
-        [relative(process.cwd(), join(dir, name, "config.yaml"))],
-        defaultMeshConfig(),
-      );
-      const s1 = buildSnapshot(input);
-      // Unchanged input: everything is reused, and is the very same object.
-      const again = buildSnapshot(input, s1);
-      assert.equal(again.changes.kinds.size, 0, `${name}: nothing changed`);
-      for (const [host, list] of again.services)
-        assert.equal(list, s1.services.get(host), `${name}: ${host}`);
-      for (const [host, list] of again.endpoints)
-        assert.equal(list, s1.endpoints.get(host), `${name}: ${host}`);
-      reusedAll++;
-      for (const [what, change] of Object.entries(CHANGES)) {
-        const next = change(input);
-        if (!next) continue;
-        const warm = buildSnapshot(next, s1);
-        const cold = buildSnapshot(fresh(next), buildSnapshot(fresh(input)));
-        assert.equal(view(warm), view(cold), `${base}/${name}: ${what}`);
-        compared++;
-      }
+  for (const { name, input } of cases()) {
+    const s1 = buildSnapshot(input);
+    // Unchanged input: everything is shared and every result reused.
+    const before = { ...reuseStats };
+    const again = buildSnapshot(input, s1);
+    assert.equal(reuseStats.built, before.built, `${name}: nothing rebuilt`);
+    assert.equal(again.changes.kinds.size, 0, `${name}: nothing changed`);
+    assert.equal(again.changes.unchanged, true, name);
+    for (const [host, list] of again.services) assert.equal(list, s1.services.get(host), `${name}: ${host}`);
+    for (const [host, list] of again.endpoints)
+      assert.equal(list, s1.endpoints.get(host), `${name}: ${host}`);
+    reusedAll++;
+    for (const [what, change] of Object.entries(CHANGES)) {
+      const next = change(input);
+      if (!next) continue;
+      const warm = buildSnapshot(next, s1);
+      const cold = buildSnapshot(fresh(next), buildSnapshot(fresh(input)));
+      assert.equal(view(warm), view(cold), `${name}: ${what}`);
+      compared++;
     }
   }
   t.diagnostic(
     `${compared} changed snapshots equal a build from scratch; ${reusedAll} unchanged rebuilds shared everything`,
   );
-  assert.ok(compared >= 20, `${compared} comparisons`);
+  assert.ok(compared >= 60, `${compared} comparisons`);
+});
+
+test("changes applied one after another, in several orders and back, equal builds from scratch", (t) => {
+  const names = Object.keys(CHANGES);
+  // Rotations and the reverse: each change comes after a different one.
+  const orders = [
+    names,
+    [...names].reverse(),
+    ...[3, 7].map((k) => [...names.slice(k), ...names.slice(0, k)]),
+  ];
+  let steps = 0;
+  for (const { name, input } of cases()) {
+    for (const order of orders) {
+      let cur = input;
+      let warm = buildSnapshot(input);
+      let coldPrev = buildSnapshot(fresh(input));
+      // Back to the original objects last: results kept from the first build must be checked again.
+      for (const what of [...order, "(the original input)"]) {
+        const next = what === "(the original input)" ? input : CHANGES[what]?.(cur);
+        if (!next) continue;
+        warm = buildSnapshot(next, warm);
+        const cold = buildSnapshot(fresh(next), coldPrev);
+        assert.equal(view(warm), view(cold), `${name}: ${order.join(" → ")}: at ${what}`);
+        coldPrev = cold;
+        cur = next;
+        steps++;
+      }
+    }
+  }
+  t.diagnostic(`${steps} chained steps equal builds from scratch`);
+  assert.ok(steps >= 200, `${steps} steps`);
 });
