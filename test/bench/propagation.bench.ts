@@ -1,9 +1,10 @@
 // Change propagation as a user sees it: from the write at the source (a file in the config
 // directory, or an object in the fake Kubernetes API server) to each simulated proxy's receipt,
 // through the whole pilot (source, debounce, snapshot, translation, gate, encoding, push).
-//   1. one endpoint change, 2. one VirtualService change: p50/p99 over clients (median of runs),
-//      with the push's stage breakdown from /debug/push_status;
-//   3. churn: CHURN_RATE endpoint changes per second for CHURN_SECONDS over all services
+//   1. one endpoint change, 2. one VirtualService change, 3. (Kubernetes) a Pod becoming ready:
+//      p50/p99 over clients (median of runs), with the push's stage breakdown from
+//      /debug/push_status;
+//   4. churn: CHURN_RATE endpoint changes per second for CHURN_SECONDS over all services
 //      (a rolling deployment; Kubernetes source): p99 over (change, client) and whether the push
 //      queue or the propagation delay grows.
 // Baseline, measured in the same run: the debounce hold-off plus the same process writing the
@@ -83,7 +84,28 @@ function virtualService(host: string, name: string, ns: string, timeoutS: number
   };
 }
 
-function endpointSlice(s: number, gen: number, resourceVersion?: string) {
+/** The services whose Pod-becoming-ready change run `run` measures (none of the endpoint runs' services). */
+const readyService = (run: number) => (run * 101 + 50) % SERVICES;
+const readyPodName = (s: number) => `ready-${s}`;
+const readyPodIp = (s: number) => `10.${(s >> 8) & 255}.${s & 255}.251`;
+
+function readyPod(s: number, ready: boolean) {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: readyPodName(s), namespace: kubeNs(s), labels: { app: `svc-${s}` } },
+    spec: { containers: [{ name: "app", image: "app" }] },
+    status: {
+      phase: "Running",
+      podIP: readyPodIp(s),
+      podIPs: [{ ip: readyPodIp(s) }],
+      conditions: [{ type: "Ready", status: ready ? "True" : "False" }],
+    },
+  };
+}
+
+/** A service's EndpointSlice; `pod` adds its Pod (ready or not), as the slice controller lists it. */
+function endpointSlice(s: number, gen: number, pod?: { ready: boolean }) {
   return {
     apiVersion: "discovery.k8s.io/v1",
     kind: "EndpointSlice",
@@ -91,14 +113,24 @@ function endpointSlice(s: number, gen: number, resourceVersion?: string) {
       name: `svc-${s}-a`,
       namespace: kubeNs(s),
       labels: { "kubernetes.io/service-name": `svc-${s}` },
-      ...(resourceVersion ? { resourceVersion } : {}),
     },
     addressType: "IPv4",
     ports: [{ name: "http", port: PORT }],
-    endpoints: Array.from({ length: ENDPOINTS }, (_, e) => ({
-      addresses: [ip(s, e, gen)],
-      conditions: { ready: true },
-    })),
+    endpoints: [
+      ...Array.from({ length: ENDPOINTS }, (_, e) => ({
+        addresses: [ip(s, e, gen)],
+        conditions: { ready: true },
+      })),
+      ...(pod
+        ? [
+            {
+              addresses: [readyPodIp(s)],
+              conditions: { ready: pod.ready },
+              targetRef: { kind: "Pod", name: readyPodName(s), namespace: kubeNs(s) },
+            },
+          ]
+        : []),
+    ],
   };
 }
 
@@ -111,6 +143,11 @@ interface Scenario {
   endpointChange(s: number): Promise<number>;
   /** Changes the route timeout of the VirtualService of service `s` (a multiple of VS_EVERY). */
   vsChange(s: number): Promise<number>;
+  /**
+   * Kubernetes only: the not-ready Pod of service `s` (a readyService) becomes ready: the kubelet's
+   * status write, then the EndpointSlice controller's (the time is the first write).
+   */
+  readyChange?(s: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -168,6 +205,7 @@ async function kubeScenario(): Promise<Scenario> {
       kind: "Namespace",
       metadata: { name: `ns-${n}` },
     });
+  const readySet = new Set(Array.from({ length: RUNS }, (_, run) => readyService(run)));
   for (let s = 0; s < SERVICES; s++) {
     server.store.create("/services", {
       apiVersion: "v1",
@@ -175,7 +213,8 @@ async function kubeScenario(): Promise<Scenario> {
       metadata: { name: `svc-${s}`, namespace: kubeNs(s) },
       spec: { clusterIP: `10.96.${Math.floor(s / 250)}.${s % 250}`, ports: [{ name: "http", port: PORT }] },
     });
-    server.store.create(SLICES, endpointSlice(s, 0));
+    server.store.create(SLICES, endpointSlice(s, 0, readySet.has(s) ? { ready: false } : undefined));
+    if (readySet.has(s)) server.store.create("/pods", readyPod(s, false));
     if (s % VS_EVERY === 0)
       server.store.create(
         VS,
@@ -198,6 +237,14 @@ async function kubeScenario(): Promise<Scenario> {
     async endpointChange(s) {
       const slice = endpointSlice(s, epGen(s));
       const t = now();
+      replace(SLICES, kubeNs(s), `svc-${s}-a`, slice);
+      return t;
+    },
+    async readyChange(s) {
+      const pod = readyPod(s, true);
+      const slice = endpointSlice(s, 0, { ready: true });
+      const t = now();
+      replace("/pods", kubeNs(s), readyPodName(s), pod);
       replace(SLICES, kubeNs(s), `svc-${s}-a`, slice);
       return t;
     },
@@ -249,8 +296,15 @@ async function rawPush(pilot: Pilot, clients: ClientPool<PropCmd>, kind: "endpoi
   return percentile(times, 99);
 }
 
+type ChangeKind = "endpoint" | "VirtualService" | "podReady";
+const RESULT_NAME: Record<ChangeKind, string> = {
+  endpoint: "endpoint",
+  VirtualService: "virtualservice",
+  podReady: "pod_ready",
+};
+
 async function oneChange(
-  what: "endpoint" | "VirtualService",
+  what: ChangeKind,
   sc: Scenario,
   pilot: Pilot,
   clients: ClientPool<PropCmd>,
@@ -262,16 +316,25 @@ async function oneChange(
   const cpu: number[] = [];
   for (let run = 0; run < RUNS; run++) {
     const s =
-      what === "endpoint" ? (run * 7919) % SERVICES : ((run * 7) % Math.ceil(SERVICES / VS_EVERY)) * VS_EVERY;
-    const kind = what === "endpoint" ? "endpoint" : "route";
-    const name = what === "endpoint" ? clusterOf(sc.host(s)) : String(PORT);
+      what === "endpoint"
+        ? (run * 7919) % SERVICES
+        : what === "podReady"
+          ? readyService(run)
+          : ((run * 7) % Math.ceil(SERVICES / VS_EVERY)) * VS_EVERY;
+    const kind = what === "VirtualService" ? "route" : "endpoint";
+    const name = what === "VirtualService" ? String(PORT) : clusterOf(sc.host(s));
     await clients.call({ cmd: "forget" });
     await clients.call({ cmd: "gc" });
     globalThis.gc?.();
     const wait = clients.call({ cmd: "expect", typeUrl: TYPE_URLS[kind], name });
     await sleep(50);
     const c0 = process.cpuUsage();
-    const t0 = what === "endpoint" ? await sc.endpointChange(s) : await sc.vsChange(s);
+    const t0 =
+      what === "endpoint"
+        ? await sc.endpointChange(s)
+        : what === "podReady"
+          ? await (sc.readyChange as (s: number) => Promise<number>)(s)
+          : await sc.vsChange(s);
     const times = (await wait).map((t) => t - t0);
     await pilot.xds.idle();
     const c1 = process.cpuUsage(c0);
@@ -284,7 +347,7 @@ async function oneChange(
   }
   const mid = stages[Math.floor(stages.length / 2)];
   report({
-    name: `propagation_${sc.name}_${what === "endpoint" ? "endpoint" : "virtualservice"}_change_p99`,
+    name: `propagation_${sc.name}_${RESULT_NAME[what]}_change_p99`,
     ours: round(median(p99)),
     baseline: round(median(base)),
     runs: RUNS,
@@ -427,6 +490,7 @@ async function runScenario(sc: Scenario, clients: ClientPool<PropCmd>): Promise<
     await pilot.xds.idle();
     await oneChange("endpoint", sc, pilot, clients);
     await oneChange("VirtualService", sc, pilot, clients);
+    if (sc.readyChange) await oneChange("podReady", sc, pilot, clients);
     if (CHURN_SECONDS > 0 && sc.name === "kube") await churn(sc, pilot, clients, DEBOUNCE_MS);
   } finally {
     await clients.call({ cmd: "closeAll" });
