@@ -20,6 +20,9 @@ export function benchSidecar(address: string, i: number, firstOctet: number, rds
     nodeId: `sidecar~${ip}~app-${i}.default~default.svc.cluster.local`,
     decode: false,
     channelOptions: { "grpc-node.flow_control_window": 256 * 1024 * 1024 },
+    // As Envoy retries its ADS stream (500 ms doubling to 30 s): a stream the server closes (its
+    // first request not read in time under load) or that fails to connect is opened again.
+    retry: { baseMs: 500, maxMs: 30_000 },
   });
   c.start();
   c.setNames(RDS, rds);

@@ -56,7 +56,7 @@ export function clientsMain(): void {
               .then(() => now() - t0),
           ),
         );
-        send({ ok: true, times });
+        send({ ok: true, times, retries: clients.reduce((n, c) => n + c.retries, 0) });
       } else if (m.cmd === "expect") {
         const times = await Promise.all(
           clients.map((c) => {

@@ -476,7 +476,7 @@ async function runScenario(sc: Scenario, clients: ClientPool<PropCmd>): Promise<
   try {
     while (!pilot.xds.currentSnapshot) await sleep(20);
     const t0 = now();
-    const conv = await clients.call({
+    const replies = await clients.callAll({
       cmd: "connect",
       address: `127.0.0.1:${pilot.grpcPort}`,
       count: CLIENTS,
@@ -484,8 +484,10 @@ async function runScenario(sc: Scenario, clients: ClientPool<PropCmd>): Promise<
       minClusters: SERVICES,
       minEndpoints: SERVICES,
     });
+    const conv = replies.flatMap((r) => r.times);
+    const retries = replies.reduce((n, r) => n + Number(r.retries ?? 0), 0);
     process.stderr.write(
-      `# ${sc.name}: ${CLIENTS} clients × ${SERVICES} services converged, p99 ${round(percentile(conv, 99))} ms (${round(now() - t0)} ms)\n`,
+      `# ${sc.name}: ${CLIENTS} clients × ${SERVICES} services converged, p99 ${round(percentile(conv, 99))} ms (${round(now() - t0)} ms), ${retries} streams retried\n`,
     );
     await pilot.xds.idle();
     await oneChange("endpoint", sc, pilot, clients);

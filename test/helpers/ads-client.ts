@@ -66,6 +66,11 @@ export interface AdsClientOptions {
   headers?: Record<string, string>;
   /** Channel credentials (default: plain text), e.g. TLS to pilot's 15012. */
   credentials?: grpc.ChannelCredentials;
+  /**
+   * Reopen the stream after it fails, as Envoy retries its ADS stream: after `baseMs`, doubling
+   * up to `maxMs`, with jitter (what it holds is kept, as on reconnect). Default: no retry.
+   */
+  retry?: { baseMs: number; maxMs: number };
 }
 
 const NO_BYTES = new Uint8Array(0);
@@ -150,6 +155,9 @@ function rdsNames(listener: Record<string, unknown>): string[] {
 export class AdsClient {
   readonly held = new Map<string, Map<string, HeldResource>>();
   readonly responses: ReceivedResponse[] = [];
+  /** Streams reopened after a failure (with `retry`). */
+  retries = 0;
+  private retryDelay = 0;
   readonly nacks: { typeUrl: string; nonce: string; message: string }[] = [];
   error: grpc.ServiceError | undefined;
   ended = false;
@@ -212,6 +220,20 @@ export class AdsClient {
     this.firstSent = false;
     call.on("data", (b: Buffer) => this.onData(b));
     call.on("error", (e: grpc.ServiceError) => {
+      const retry = this.opts.retry;
+      if (retry && e.code !== grpc.status.CANCELLED && this.call === call) {
+        this.retryDelay = Math.min(retry.maxMs, this.retryDelay ? this.retryDelay * 2 : retry.baseMs);
+        const t = setTimeout(
+          () => {
+            if (this.call !== call) return;
+            this.retries++;
+            this.reconnect();
+          },
+          this.retryDelay * (0.5 + Math.random() / 2),
+        );
+        t.unref();
+        return;
+      }
       this.error = e;
       this.notify();
     });
@@ -252,7 +274,9 @@ export class AdsClient {
   }
 
   close(): void {
-    this.call?.cancel();
+    const call = this.call;
+    this.call = undefined;
+    call?.cancel();
     this.client.close();
   }
 
@@ -348,6 +372,7 @@ export class AdsClient {
   }
 
   private onData(buf: Buffer): void {
+    this.retryDelay = 0;
     let typeUrl: string;
     let nonce: string;
     let version: string;
