@@ -106,7 +106,8 @@ function credentialChanges(
  * Compares a new snapshot body with the previous snapshot, and returns the body with every
  * unchanged part replaced by the previous snapshot's object. Kinds: Istio kinds, plus "Service",
  * "Endpoints", "Workload" (pod/WorkloadEntry identity by IP), "Namespace", "MeshConfig",
- * "Network" (network gateways) and "Secret" (credential content or status).
+ * "Network" (network gateways), "Secret" (credential content or status) and "Jwks" (fetched
+ * RequestAuthentication keys).
  */
 export function diffSnapshots(
   next: SnapshotBody,
@@ -125,6 +126,7 @@ export function diffSnapshots(
           "MeshConfig",
           "Secret",
           "Network",
+          "Jwks",
         ]),
         endpointHosts: new Set(next.endpoints.keys()),
         secrets: new Set(next.credentials.keys()),
@@ -152,6 +154,9 @@ export function diffSnapshots(
   if (!sameValue(next.networkGateways, previous.networkGateways)) kinds.add("Network");
   const meshChanged = !sameValue(next.meshConfig, previous.meshConfig);
   if (meshChanged) kinds.add("MeshConfig");
+  // A JWKS fetched or refreshed changes what jwt_authn inlines: a config change, as in istiod.
+  const noJwks = new Map<string, never>();
+  if (changedKeys(next.jwks ?? noJwks, previous.jwks ?? noJwks).size > 0) kinds.add("Jwks");
   const creds = credentialChanges(next, previous);
   // Only a status change reaches translation; a rotation alone leaves every other kind alone.
   const secretsOnly = creds.keys.size > 0 && !creds.status && kinds.size === 0;
