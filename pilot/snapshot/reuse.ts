@@ -8,7 +8,9 @@
 // and labels, EndpointSlices, label selections), recorded as it ran and checked again before the
 // result is reused, and the WorkloadEntries for a ServiceEntry that selects workloads. Results are
 // never modified afterwards: the build copies a service it has to change (merged across clusters,
-// an auto-allocated address).
+// an auto-allocated address). BuildMemo keeps, from one build to the next, the parts computed
+// over whole lists (each cluster's index, its workloads by IP, the auto-allocated addresses),
+// rebuilt only when their own input list changed.
 import type { Node, Pod } from "kubernetes-types/core/v1.d.ts";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1.d.ts";
 import type { ConfigObject } from "../model/config.ts";
