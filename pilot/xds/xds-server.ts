@@ -204,6 +204,7 @@ export class XdsServer<S extends XdsSnapshot, P> {
 
   /** Publishes a new snapshot: every proxy that can see the change gets a push. */
   setSnapshot(snapshot: S, reason = "config"): void {
+    const previousVersion = this.snapshot?.version;
     this.translations.advance(this.snapshot);
     this.snapshot = snapshot;
     this.snapshotAt = Date.now();
@@ -238,6 +239,8 @@ export class XdsServer<S extends XdsSnapshot, P> {
       // Nothing translation reads changed: only a proxy whose own key moved has anything new.
       if (unchanged && conn.config && conn.config.key === this.backend.cacheKey(snapshot, conn.proxy)) {
         skipped++;
+        // What it holds is this snapshot's config too: it stays in sync (debug views, proxy-status).
+        if (conn.pushedVersion === previousVersion) conn.pushedVersion = snapshot.version;
         continue;
       }
       if (
@@ -247,6 +250,7 @@ export class XdsServer<S extends XdsSnapshot, P> {
         !this.backend.affects(snapshot, conn.proxy, conn.config)
       ) {
         skipped++;
+        if (conn.pushedVersion === previousVersion) conn.pushedVersion = snapshot.version;
         continue;
       }
       this.queue.enqueue(conn, { startedAt, enqueuedAt: now, reason: endpointsOnly ? "eds" : reason });
