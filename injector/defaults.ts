@@ -79,6 +79,12 @@ export const REMOTE_READER_SERVICE_ACCOUNT = "remora-reader-service-account";
 /** How long pilot's first snapshot waits for the clusters its remote secrets name (istiod's PILOT_REMOTE_CLUSTER_TIMEOUT). */
 export const REMOTE_CLUSTER_TIMEOUT_MS = 30_000;
 
+/**
+ * How long an auto-registered VM's WorkloadEntry outlives its last xDS stream before pilot
+ * deletes it (istiod's PILOT_WORKLOAD_ENTRY_GRACE_PERIOD).
+ */
+export const WORKLOAD_ENTRY_GRACE_PERIOD_MS = 10_000;
+
 /** Keys of the control plane's ConfigMap (Istio keeps the same split in its `istio` ConfigMap). */
 export const CONFIG_MAP_KEYS = {
   /** MeshConfig YAML. */

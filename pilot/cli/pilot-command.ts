@@ -2,7 +2,13 @@
 // a Kubernetes cluster. The implementation loads only when the command runs.
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { parsePort } from "../../injector/cli.ts";
-import { DEFAULT_REVISION, MESH, PORTS, REMOTE_CLUSTER_TIMEOUT_MS } from "../../injector/defaults.ts";
+import {
+  DEFAULT_REVISION,
+  MESH,
+  PORTS,
+  REMOTE_CLUSTER_TIMEOUT_MS,
+  WORKLOAD_ENTRY_GRACE_PERIOD_MS,
+} from "../../injector/defaults.ts";
 import { addSecurityOptions, type SecurityCliOptions } from "./security-options.ts";
 
 /** Parses `100ms`, `10s`, `1m`, `1.5s` or a bare number of milliseconds. */
@@ -27,6 +33,7 @@ export interface PilotCliOptions extends SecurityCliOptions {
   meshConfig?: string;
   clusterId: string;
   remoteClusterTimeout: number;
+  workloadEntryGracePeriod: number;
 }
 
 /** Options shared by `pilot` and `serve`. */
@@ -81,6 +88,14 @@ export function addPilotOptions(cmd: Command): Command {
       )
         .argParser(parseDurationMs)
         .default(REMOTE_CLUSTER_TIMEOUT_MS, `${REMOTE_CLUSTER_TIMEOUT_MS / 1000}s`),
+    )
+    .addOption(
+      new Option(
+        "--workload-entry-grace-period <duration>",
+        "how long an auto-registered VM's WorkloadEntry outlives its last xDS stream before pilot deletes it (istiod's PILOT_WORKLOAD_ENTRY_GRACE_PERIOD)",
+      )
+        .argParser(parseDurationMs)
+        .default(WORKLOAD_ENTRY_GRACE_PERIOD_MS, `${WORKLOAD_ENTRY_GRACE_PERIOD_MS / 1000}s`),
     );
   return addSecurityOptions(withPilot);
 }
