@@ -4,6 +4,7 @@ import { type Command, InvalidArgumentError, Option } from "commander";
 import { parsePort } from "../../injector/cli.ts";
 import {
   DEFAULT_REVISION,
+  JWKS_REFRESH_MS,
   MESH,
   PORTS,
   REMOTE_CLUSTER_TIMEOUT_MS,
@@ -34,6 +35,9 @@ export interface PilotCliOptions extends SecurityCliOptions {
   clusterId: string;
   remoteClusterTimeout: number;
   workloadEntryGracePeriod: number;
+  jwtPubKeyRefreshInterval: number;
+  jwksCaFile?: string;
+  jwksBlockedCidrs?: string;
 }
 
 /** Options shared by `pilot` and `serve`. */
@@ -96,6 +100,22 @@ export function addPilotOptions(cmd: Command): Command {
       )
         .argParser(parseDurationMs)
         .default(WORKLOAD_ENTRY_GRACE_PERIOD_MS, `${WORKLOAD_ENTRY_GRACE_PERIOD_MS / 1000}s`),
+    )
+    .addOption(
+      new Option(
+        "--jwt-pub-key-refresh-interval <duration>",
+        "how often JWKS named by RequestAuthentication jwksUri (or issuer discovery) are fetched again (istiod's PILOT_JWT_PUB_KEY_REFRESH_INTERVAL)",
+      )
+        .argParser(parseDurationMs)
+        .default(JWKS_REFRESH_MS, `${JWKS_REFRESH_MS / 60_000}m`),
+    )
+    .option(
+      "--jwks-ca-file <file>",
+      "extra trusted CA certificates (PEM) for HTTPS JWKS servers, beside the system roots",
+    )
+    .option(
+      "--jwks-blocked-cidrs <cidrs>",
+      "comma-separated CIDRs JWKS are never fetched from, beside link-local and cloud metadata addresses (istiod's BLOCKED_CIDRS_IN_JWKS_URIS)",
     );
   return addSecurityOptions(withPilot);
 }
