@@ -4,6 +4,7 @@ import { isIP } from "node:net";
 import { type Command, InvalidArgumentError } from "commander";
 import { parseWholeNumber } from "../../injector/cli.ts";
 import { DEFAULT_NAMESPACE, DEFAULT_REVISION, MESH } from "../../injector/defaults.ts";
+import { kubeConfigWithContext } from "./kubeconfig-context.ts";
 
 interface VmBootstrapCliOptions {
   workloadGroup?: string;
@@ -132,19 +133,7 @@ export function registerVmCommand(program: Command): void {
       if (opts.tokenDuration < 600)
         throw new InvalidArgumentError("--token-duration must be at least 600 seconds");
       const needCluster = !opts.file || !opts.rootCert || !opts.tokenFile;
-      let kc: import("@kubernetes/client-node").KubeConfig | undefined;
-      if (needCluster) {
-        const { KubeConfig } = await import("@kubernetes/client-node");
-        kc = new KubeConfig();
-        if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-        else kc.loadFromDefault();
-        if (opts.context) {
-          if (!kc.getContextObject(opts.context)) {
-            throw new InvalidArgumentError(`the kubeconfig has no context ${JSON.stringify(opts.context)}`);
-          }
-          kc.setCurrentContext(opts.context);
-        }
-      }
+      const kc = needCluster ? await kubeConfigWithContext(opts.kubeconfig, opts.context) : undefined;
       const { vmBootstrap } = await import("../vm/index.ts");
       const result = await vmBootstrap(
         {
