@@ -7,6 +7,16 @@ import type { Endpoint, ServicePort } from "../model/service.ts";
 import type { KubeIndex } from "./kube-services.ts";
 import { LABEL_TLS_MODE, labelsMatch, parseLocality, type WorkloadEntryLike } from "./workloads.ts";
 
+/**
+ * Istio's rule for entries: the `security.istio.io/tlsMode` label when present, else Istio mTLS
+ * when the entry names a service account (a VM with an identity runs a proxy), else none.
+ */
+function entryTlsMode(entry: WorkloadEntryLike): "istio" | "disabled" {
+  const label = entry.labels?.[LABEL_TLS_MODE];
+  if (label !== undefined) return label === "istio" ? "istio" : "disabled";
+  return entry.serviceAccount ? "istio" : "disabled";
+}
+
 export function entryEndpoints(
   entry: WorkloadEntryLike,
   ports: readonly ServicePort[],
@@ -23,7 +33,7 @@ export function entryEndpoints(
       labels: entry.labels ?? {},
       locality: parseLocality(entry.locality),
       healthy: true,
-      tlsMode: entry.labels?.[LABEL_TLS_MODE] === "istio" ? "istio" : "disabled",
+      tlsMode: entryTlsMode(entry),
       ...extra,
     };
     if (config) e.clusterId = config.clusterId;
