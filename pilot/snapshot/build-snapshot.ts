@@ -133,7 +133,7 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
   for (const [i, c] of clusterInputs.entries()) {
     const index = indexes[i] as KubeIndex;
     for (const svc of c.kube.services) {
-      const r = reuseKubeService(svc, mesh, index, diagnostics);
+      const r = reuseKubeService(svc, mesh, index, c.primary ? configs.WorkloadEntry : [], diagnostics);
       if (!r) continue;
       const seen = kubeByHost.get(r.service.hostname);
       if (!seen) {

@@ -140,15 +140,22 @@ type SeResult = ReturnType<typeof serviceEntryServices>;
 const kubeServices = new WeakMap<object, Memo<KubeResult>>();
 const serviceEntries = new WeakMap<object, Memo<SeResult>>();
 
-/** kubeService for a Service of the cluster `index` was read from, reused while its inputs are. */
+/**
+ * kubeService for a Service of the cluster `index` was read from, reused while its inputs are. A
+ * Service with a selector also reads the WorkloadEntries it may select (a list), so it is reused
+ * only while that list is the previous one element for element.
+ */
 export function reuseKubeService(
   svc: Parameters<typeof kubeService>[0],
   mesh: MeshConfig,
   index: KubeIndex,
+  workloadEntries: readonly ConfigObject<"WorkloadEntry">[],
   diagnostics: Diagnostic[],
 ): KubeResult {
-  return reuse(kubeServices, svc, mesh, [index], [], diagnostics, (ix, d) =>
-    kubeService(svc, mesh, ix[0] as KubeIndex, d),
+  const selects = Object.keys(svc.spec?.selector ?? {}).length > 0;
+  const extra = selects ? [...workloadEntries] : [];
+  return reuse(kubeServices, svc, mesh, [index], extra, diagnostics, (ix, d) =>
+    kubeService(svc, mesh, ix[0] as KubeIndex, d, workloadEntries),
   );
 }
 
