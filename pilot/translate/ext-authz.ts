@@ -256,7 +256,7 @@ function providerError(ctx: Ctx, rules: CustomRules): string | undefined {
       diag(ctx, {
         code: "TR0602",
         severity: "warning",
-        message: `CUSTOM authorization cannot use provider ${JSON.stringify(provider)}: ${why}; the requests its rules match are denied (403)`,
+        message: `CUSTOM authorization cannot use provider ${JSON.stringify(provider)}: ${why}; the requests and connections its rules match are denied`,
         ref: configRef(c),
         path: "spec.provider.name",
       });
