@@ -14,7 +14,14 @@ import type { ExtAuthzGrpcProvider, ExtAuthzHttpProvider } from "../model/mesh-c
 import type { EnvoyJson } from "../model/proxy-config.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
 import { extAuthzProviderProblems, httpStatusNames } from "../validation/extension-providers.ts";
-import { addPolicyRules, customProvider, policiesFor, RBAC_FILTER, RBAC_HTTP, RBAC_NETWORK } from "./authorization.ts";
+import {
+  addPolicyRules,
+  customProvider,
+  policiesFor,
+  RBAC_FILTER,
+  RBAC_HTTP,
+  RBAC_NETWORK,
+} from "./authorization.ts";
 import { type Ctx, configRef, diag } from "./context.ts";
 import { outboundCluster } from "./names.ts";
 
@@ -111,11 +118,20 @@ function requestBody(p: ExtAuthzHttpProvider | ExtAuthzGrpcProvider): EnvoyJson 
   };
 }
 
-function httpProviderFilter(name: string, p: ExtAuthzHttpProvider, hostname: string, cluster: string): EnvoyJson {
+function httpProviderFilter(
+  name: string,
+  p: ExtAuthzHttpProvider,
+  hostname: string,
+  cluster: string,
+): EnvoyJson {
   const service: EnvoyJson = {};
   if (p.pathPrefix) service.path_prefix = p.pathPrefix;
   // Envoy requires the URI but sends checks to the cluster.
-  service.server_uri = { uri: `http://${hostname}`, cluster, timeout: duration(p.timeout) ?? DEFAULT_TIMEOUT };
+  service.server_uri = {
+    uri: `http://${hostname}`,
+    cluster,
+    timeout: duration(p.timeout) ?? DEFAULT_TIMEOUT,
+  };
   const extra = Object.keys(p.includeAdditionalHeadersInCheck ?? {}).sort();
   if (extra.length > 0) {
     service.authorization_request = {
@@ -235,7 +251,12 @@ function customRules(ctx: Ctx, tcp: boolean): CustomRules {
       policies.set(provider, []);
     }
     policies.get(provider)?.push(c);
-    addPolicyRules(ctx, c, { tcp, prefix: provider ? `${MATCH_PREFIX}-${provider}-` : `${MATCH_PREFIX}-` }, rules);
+    addPolicyRules(
+      ctx,
+      c,
+      { tcp, prefix: provider ? `${MATCH_PREFIX}-${provider}-` : `${MATCH_PREFIX}-` },
+      rules,
+    );
   }
   return { byProvider, policies };
 }
@@ -286,9 +307,7 @@ function checkReachable(ctx: Ctx, provider: string, r: ResolvedProvider, rules: 
   const why = svc
     ? `service ${r.hostname} has no port ${r.port}`
     : `service ${r.hostname} is not visible to this proxy (its Sidecar egress hosts or the service's exportTo hide it)`;
-  const outcome = r.failOpen
-    ? "let through (failOpen)"
-    : `answered with status ${r.statusOnError ?? 403}`;
+  const outcome = r.failOpen ? "let through (failOpen)" : `answered with status ${r.statusOnError ?? 403}`;
   for (const c of rules.policies.get(provider) ?? []) {
     diag(ctx, {
       code: "TR0607",

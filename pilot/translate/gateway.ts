@@ -12,11 +12,11 @@ import { FILTER, listenerFilter, sidecarHttpFilters, socketAddress, T } from "..
 import type { EnvoyJson } from "../model/proxy-config.ts";
 import type { Service } from "../model/service.ts";
 import { rbacHttpFilters, rbacNetworkFilters } from "./authorization.ts";
-import { customHttpFilters, customNetworkFilters } from "./ext-authz.ts";
 import { fixedClusters, outboundClusters } from "./clusters.ts";
 import { connectionManagerFilter } from "./connection-manager.ts";
 import type { Ctx } from "./context.ts";
 import { diag } from "./context.ts";
+import { customHttpFilters, customNetworkFilters } from "./ext-authz.ts";
 import {
   autoPassthroughChains,
   autoPassthroughServices,

@@ -66,7 +66,8 @@ function serviceProblem(service: unknown): string | undefined {
   const host = rest.join("/");
   if (ns === "" || host === "") return "config namespace and dnsName in host entry cannot be empty";
   const bare = ns.replace(/^~/, "");
-  if (bare !== "*" && bare !== "." && !isDnsLabel(bare)) return `invalid namespace value ${JSON.stringify(ns)}`;
+  if (bare !== "*" && bare !== "." && !isDnsLabel(bare))
+    return `invalid namespace value ${JSON.stringify(ns)}`;
   const p = hostProblem(host, { allowIp: true });
   return p ? `invalid service ${JSON.stringify(s)}: ${p}` : undefined;
 }
@@ -82,13 +83,17 @@ function commonProblems(p: Json, out: string[]): void {
     const code = /^\d+$/.test(text) ? Number(text) : Number.NaN;
     if (Number.isNaN(code)) out.push(`invalid statusOnError ${JSON.stringify(text)}: not a number`);
     else if (!httpStatusNames().has(code))
-      out.push(`unsupported statusOnError ${text}, supported values: ${[...httpStatusNames().keys()].join(", ")}`);
+      out.push(
+        `unsupported statusOnError ${text}, supported values: ${[...httpStatusNames().keys()].join(", ")}`,
+      );
   }
   if (p.timeout !== undefined) {
     const t = asStr(p.timeout);
     const ms = t === undefined ? undefined : parseDuration(t);
     if (ms === undefined || ms <= 0)
-      out.push(`timeout ${JSON.stringify(p.timeout)} is not a positive duration; write it like "500ms" or "2s"`);
+      out.push(
+        `timeout ${JSON.stringify(p.timeout)} is not a positive duration; write it like "500ms" or "2s"`,
+      );
   }
   const body = p.includeRequestBodyInCheck;
   if (body !== undefined && body !== null) {
@@ -129,7 +134,9 @@ function httpProblems(p: Json, out: string[]): void {
   const extra = p.includeAdditionalHeadersInCheck;
   if (extra !== undefined && extra !== null) {
     const ok =
-      typeof extra === "object" && !Array.isArray(extra) && Object.values(extra).every((x) => typeof x === "string");
+      typeof extra === "object" &&
+      !Array.isArray(extra) &&
+      Object.values(extra).every((x) => typeof x === "string");
     if (!ok) out.push("includeAdditionalHeadersInCheck must map header names to string values");
   }
 }
@@ -138,15 +145,19 @@ function httpProblems(p: Json, out: string[]): void {
  * Every extensionProviders entry of an ext_authz kind with its problems (an empty list when it is
  * usable). Entries of other kinds are left out, but their names still count for uniqueness.
  */
-export function extAuthzProviderProblems(providers: readonly ExtensionProvider[] | undefined): ProviderProblems[] {
+export function extAuthzProviderProblems(
+  providers: readonly ExtensionProvider[] | undefined,
+): ProviderProblems[] {
   const out: ProviderProblems[] = [];
   const seen = new Set<string>();
   for (const [index, raw] of asArr(providers).entries()) {
     const entry = asObj(raw);
     const name = asStr(entry.name) ?? "";
     const problems: string[] = [];
-    if (name === "") problems.push(`extension provider name must not be empty, found empty at index: ${index}`);
-    else if (seen.has(name)) problems.push(`extension provider name must be unique, found duplicate: ${name}`);
+    if (name === "")
+      problems.push(`extension provider name must not be empty, found empty at index: ${index}`);
+    else if (seen.has(name))
+      problems.push(`extension provider name must be unique, found duplicate: ${name}`);
     seen.add(name);
     const kinds = EXT_AUTHZ_KINDS.filter((k) => entry[k] !== undefined && entry[k] !== null);
     const kind = kinds[0];
