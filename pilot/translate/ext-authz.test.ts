@@ -80,7 +80,7 @@ function run(yaml: string) {
 }
 
 const rbacOf = (f: EnvoyJson | undefined) =>
-  (f?.typed_config as { rules?: { action: string; policies: Record<string, unknown> } }).rules;
+  (f?.typed_config as { rules?: { action: string; policies: Record<string, unknown> } } | undefined)?.rules;
 
 test("providers come from the mesh ConfigMap; service as namespace/host or a host one namespace has", () => {
   for (const service of ["security/authz.security.svc.cluster.local", "authz.security.svc.cluster.local"]) {
@@ -96,8 +96,9 @@ test("providers come from the mesh ConfigMap; service as namespace/host or a hos
         "envoy.filters.http.router",
       ],
     );
-    const grpc = (filters[1]?.typed_config as { grpc_service: { envoy_grpc: EnvoyJson } }).grpc_service;
-    assert.deepEqual(grpc.envoy_grpc, {
+    const grpc = (filters[1]?.typed_config as { grpc_service: { envoy_grpc: EnvoyJson } } | undefined)
+      ?.grpc_service;
+    assert.deepEqual(grpc?.envoy_grpc, {
       cluster_name: "outbound|9000||authz.security.svc.cluster.local",
       authority: "authz.security.svc.cluster.local",
     });
