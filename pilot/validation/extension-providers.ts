@@ -105,13 +105,22 @@ function commonProblems(p: Json, out: string[]): void {
   }
 }
 
+/** What Go's url.Parse refuses in a path: control characters and `%` not followed by two hex digits. */
+function isUrlPath(s: string): boolean {
+  for (const c of s) {
+    const code = c.codePointAt(0) ?? 0;
+    if (code < 0x20 || code === 0x7f) return false;
+  }
+  return !/%(?![0-9a-fA-F]{2})/.test(s);
+}
+
 function httpProblems(p: Json, out: string[]): void {
   commonProblems(p, out);
   if (p.pathPrefix !== undefined && p.pathPrefix !== "") {
     const prefix = asStr(p.pathPrefix);
     if (prefix === undefined || !prefix.startsWith("/"))
       out.push(`pathPrefix must begin with \`/\`, found: ${JSON.stringify(p.pathPrefix)}`);
-    else if (/[\s\u0000-\u001f\u007f]/.test(prefix)) out.push(`invalid pathPrefix ${JSON.stringify(prefix)}`);
+    else if (!isUrlPath(prefix)) out.push(`invalid pathPrefix ${JSON.stringify(prefix)}: not a URL path`);
   }
   for (const field of [
     "includeRequestHeadersInCheck",
