@@ -104,6 +104,10 @@ test("service, port, statusOnError, pathPrefix and header wildcards as istiod ch
     problems({ name: "p", envoyExtAuthzHttp: { service: SVC, port: 80, pathPrefix: "check" } }).join(),
     /pathPrefix must begin with `\/`, found: "check"/,
   );
+  assert.match(
+    problems({ name: "p", envoyExtAuthzHttp: { service: SVC, port: 80, pathPrefix: "/a%zz" } }).join(),
+    /invalid pathPrefix "\/a%zz": not a URL path/,
+  );
   for (const field of [
     "includeRequestHeadersInCheck",
     "includeHeadersInCheck",
