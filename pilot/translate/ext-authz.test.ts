@@ -179,7 +179,7 @@ test("an invalid or twice-named provider is reported with the snapshot and its C
   const { snapshot, filters, diagnostics } = run(WORKLOAD + policy("admin", "authz") + meshConfigMap(mesh));
   assert.deepEqual(
     snapshot.diagnostics.map((d) => [d.code, d.path]),
-    [["MC0001", "extensionProviders[1]"]],
+    [["CFG0022", "extensionProviders[1]"]],
   );
   assert.equal(rbacOf(filters[0])?.action, "DENY");
   assert.match(diagnostics[0]?.message ?? "", /must be unique, found duplicate: authz/);

@@ -152,7 +152,7 @@ test("diagnostics name the mesh config entry and say what happens to CUSTOM poli
     ],
   });
   assert.equal(diags.length, 1);
-  assert.equal(diags[0]?.code, "MC0001");
+  assert.equal(diags[0]?.code, "CFG0022");
   assert.equal(diags[0]?.path, "extensionProviders[1]");
   assert.deepEqual(diags[0]?.ref, { kind: "MeshConfig", name: "mesh" });
   assert.match(diags[0]?.message ?? "", /"broken".*port must be in the range.*deny the requests they match/);

@@ -10,7 +10,7 @@ import type { ExtensionProvider, MeshConfig } from "../model/mesh-config.ts";
 import { asArr, asNum, asObj, asStr, type Json } from "./findings.ts";
 import { hostProblem, isDnsLabel, parseDuration } from "./primitives.ts";
 
-export const MC = { EXTENSION_PROVIDER: "MC0001" } as const;
+export const MESH_CONFIG = { EXTENSION_PROVIDER: "CFG0022" } as const;
 
 /** The provider kinds Remora builds; the others (tracing, logging) are not read. */
 export const EXT_AUTHZ_KINDS = ["envoyExtAuthzHttp", "envoyExtAuthzGrpc"] as const;
@@ -188,7 +188,7 @@ export function validateExtensionProviders(mesh: Pick<MeshConfig, "extensionProv
   return extAuthzProviderProblems(mesh.extensionProviders)
     .filter((p) => p.problems.length > 0)
     .map((p) => ({
-      code: MC.EXTENSION_PROVIDER,
+      code: MESH_CONFIG.EXTENSION_PROVIDER,
       severity: "error" as const,
       message: `extension provider ${JSON.stringify(p.name)} (${p.kind}) is not usable: ${p.problems.join("; ")}; AuthorizationPolicies with action CUSTOM naming it deny the requests they match until it is fixed`,
       ref: { kind: "MeshConfig", name: "mesh" },
