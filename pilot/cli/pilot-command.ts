@@ -2,7 +2,13 @@
 // a Kubernetes cluster. The implementation loads only when the command runs.
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { parsePort } from "../../injector/cli.ts";
-import { DEFAULT_REVISION, MESH, PORTS, REMOTE_CLUSTER_TIMEOUT_MS } from "../../injector/defaults.ts";
+import {
+  DEFAULT_REVISION,
+  JWKS_REFRESH_MS,
+  MESH,
+  PORTS,
+  REMOTE_CLUSTER_TIMEOUT_MS,
+} from "../../injector/defaults.ts";
 import { addSecurityOptions, type SecurityCliOptions } from "./security-options.ts";
 
 /** Parses `100ms`, `10s`, `1m`, `1.5s` or a bare number of milliseconds. */
@@ -27,6 +33,9 @@ export interface PilotCliOptions extends SecurityCliOptions {
   meshConfig?: string;
   clusterId: string;
   remoteClusterTimeout: number;
+  jwtPubKeyRefreshInterval: number;
+  jwksCaFile?: string;
+  jwksBlockedCidrs?: string;
 }
 
 /** Options shared by `pilot` and `serve`. */
@@ -81,6 +90,22 @@ export function addPilotOptions(cmd: Command): Command {
       )
         .argParser(parseDurationMs)
         .default(REMOTE_CLUSTER_TIMEOUT_MS, `${REMOTE_CLUSTER_TIMEOUT_MS / 1000}s`),
+    )
+    .addOption(
+      new Option(
+        "--jwt-pub-key-refresh-interval <duration>",
+        "how often JWKS named by RequestAuthentication jwksUri (or issuer discovery) are fetched again (istiod's PILOT_JWT_PUB_KEY_REFRESH_INTERVAL)",
+      )
+        .argParser(parseDurationMs)
+        .default(JWKS_REFRESH_MS, `${JWKS_REFRESH_MS / 60_000}m`),
+    )
+    .option(
+      "--jwks-ca-file <file>",
+      "extra trusted CA certificates (PEM) for HTTPS JWKS servers, beside the system roots",
+    )
+    .option(
+      "--jwks-blocked-cidrs <cidrs>",
+      "comma-separated CIDRs JWKS are never fetched from, beside link-local and cloud metadata addresses (istiod's BLOCKED_CIDRS_IN_JWKS_URIS)",
     );
   return addSecurityOptions(withPilot);
 }
