@@ -74,6 +74,21 @@ function assertArrived(a: Answer | string, name: string, listener: number, orig?
   if (orig) assert.equal(got.orig, orig);
 }
 
+/** A rule of someone else's in the pod's legacy filter table: legacy now "holds rules" there. */
+async function addLegacyRule(n: PodNet): Promise<void> {
+  const r = await n.exec(n.pod, "iptables-legacy", [
+    "-t",
+    "filter",
+    "-A",
+    "INPUT",
+    "-p",
+    "253",
+    "-j",
+    "ACCEPT",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+}
+
 async function withPair(tag: string, fn: (n: PodNet) => Promise<void>): Promise<void> {
   const n = await PodNet.create(tag);
   try {
@@ -261,17 +276,7 @@ describe("remora iptables in real network namespaces (TPROXY, IPv6, legacy, vali
     await withPair("legacy", async (n) => {
       await n.serve(n.pod, "pod", POD_PORTS);
       await n.serve(n.peer, "peer", [80]);
-      const marker = await n.exec(n.pod, "iptables-legacy", [
-        "-t",
-        "filter",
-        "-A",
-        "INPUT",
-        "-p",
-        "253",
-        "-j",
-        "ACCEPT",
-      ]);
-      assert.equal(marker.code, 0, marker.stderr);
+      await addLegacyRule(n);
       const r = await n.remora([...INJECTOR_DEFAULT_ARGS]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /IPv4 \(iptables-legacy\): applied/);
@@ -314,17 +319,7 @@ describe("remora iptables in real network namespaces (TPROXY, IPv6, legacy, vali
       assert.doesNotMatch(await n.save(n.pod, "iptables-legacy-save"), /ISTIO_/);
     });
     await withPair("fromnodeleg", async (n) => {
-      const marker = await n.exec(n.pod, "iptables-legacy", [
-        "-t",
-        "filter",
-        "-A",
-        "INPUT",
-        "-p",
-        "253",
-        "-j",
-        "ACCEPT",
-      ]);
-      assert.equal(marker.code, 0, marker.stderr);
+      await addLegacyRule(n);
       const t = traced(realExecutor(n.podPath));
       const r = await applyRuleSet(t.exec, set, { speculativeNft: true });
       assert.equal(t.cmds[0], "iptables-nft-restore (probing)");
