@@ -30,6 +30,11 @@ export interface BootstrapOptions {
   statusPort: number;
   probes: readonly AppProbe[];
   adminPort?: number;
+  /**
+   * Where the mesh root and the service-account token are read for TLS to pilot; default the
+   * pod's mounts (a VM keeps them where `remora vm bootstrap` says).
+   */
+  identityFiles?: { rootCertPath: string; tokenPath: string };
 }
 
 const HCM =
@@ -49,18 +54,22 @@ export function secureDiscovery(discoveryAddress: string): boolean {
 }
 
 /** ADS over TLS with STS-exchanged token credentials (the bootstrap's grpc_services entry). */
-function secureAdsService(host: string, port: number): Record<string, unknown> {
+function secureAdsService(
+  host: string,
+  port: number,
+  files: { rootCertPath: string; tokenPath: string },
+): Record<string, unknown> {
   const target = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
   return {
     google_grpc: {
       target_uri: target,
       stat_prefix: XDS_CLUSTER,
-      channel_credentials: { ssl_credentials: { root_certs: { filename: POD_IDENTITY.rootCertPath } } },
+      channel_credentials: { ssl_credentials: { root_certs: { filename: files.rootCertPath } } },
       call_credentials: [
         {
           sts_service: {
             token_exchange_service_uri: `https://${target}${POD_IDENTITY.tokenExchangePath}`,
-            subject_token_path: POD_IDENTITY.tokenPath,
+            subject_token_path: files.tokenPath,
             subject_token_type: JWT_TOKEN_TYPE,
             audience: POD_IDENTITY.tokenAudience,
           },
@@ -179,7 +188,9 @@ export function buildEnvoyBootstrap(o: BootstrapOptions): EnvoyBootstrapJson {
         transport_api_version: "V3",
         set_node_on_first_message_only: true,
         grpc_services: [
-          secure ? secureAdsService(xdsHost, xdsPort) : { envoy_grpc: { cluster_name: XDS_CLUSTER } },
+          secure
+            ? secureAdsService(xdsHost, xdsPort, o.identityFiles ?? POD_IDENTITY)
+            : { envoy_grpc: { cluster_name: XDS_CLUSTER } },
         ],
       },
       cds_config: { ads: {}, resource_api_version: "V3" },

@@ -8,6 +8,7 @@ import {
   MESH,
   PORTS,
   REMOTE_CLUSTER_TIMEOUT_MS,
+  WORKLOAD_ENTRY_GRACE_PERIOD_MS,
 } from "../../injector/defaults.ts";
 import { addSecurityOptions, type SecurityCliOptions } from "./security-options.ts";
 
@@ -33,6 +34,7 @@ export interface PilotCliOptions extends SecurityCliOptions {
   meshConfig?: string;
   clusterId: string;
   remoteClusterTimeout: number;
+  workloadEntryGracePeriod: number;
   jwtPubKeyRefreshInterval: number;
   jwksCaFile?: string;
   jwksBlockedCidrs?: string;
@@ -90,6 +92,14 @@ export function addPilotOptions(cmd: Command): Command {
       )
         .argParser(parseDurationMs)
         .default(REMOTE_CLUSTER_TIMEOUT_MS, `${REMOTE_CLUSTER_TIMEOUT_MS / 1000}s`),
+    )
+    .addOption(
+      new Option(
+        "--workload-entry-grace-period <duration>",
+        "how long an auto-registered VM's WorkloadEntry outlives its last xDS stream before pilot deletes it (istiod's PILOT_WORKLOAD_ENTRY_GRACE_PERIOD)",
+      )
+        .argParser(parseDurationMs)
+        .default(WORKLOAD_ENTRY_GRACE_PERIOD_MS, `${WORKLOAD_ENTRY_GRACE_PERIOD_MS / 1000}s`),
     )
     .addOption(
       new Option(

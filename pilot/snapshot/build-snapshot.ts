@@ -117,7 +117,7 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
   for (const [i, c] of clusterInputs.entries()) {
     const index = indexes[i] as KubeIndex;
     for (const svc of c.kube.services) {
-      const r = kubeService(svc, mesh, index, diagnostics);
+      const r = kubeService(svc, mesh, index, diagnostics, c.primary ? configs.WorkloadEntry : []);
       if (!r) continue;
       const seen = kubeByHost.get(r.service.hostname);
       if (!seen) {
