@@ -17,6 +17,11 @@ import {
 } from "../registry/index.ts";
 import type { SnapshotFeed } from "./pilot.ts";
 
+/** The feed, and the remote clusters it reads (their clients review their pods' tokens). */
+export interface MeshFeed extends SnapshotFeed<MeshSnapshot> {
+  readonly remoteClusters?: RemoteClusters;
+}
+
 export interface MeshFeedOptions {
   configDir?: string;
   kubeconfig?: string;
@@ -87,7 +92,7 @@ function configView(s: MeshSnapshot | undefined): unknown {
  * `debounceMaxMs`); the first snapshot is built once every source has synced, so proxies never
  * see a half-read mesh. Sources validate Istio objects; an invalid one keeps its last good version.
  */
-export function createMeshFeed(opts: MeshFeedOptions): SnapshotFeed<MeshSnapshot> {
+export function createMeshFeed(opts: MeshFeedOptions): MeshFeed {
   const kc = opts.configDir ? undefined : kubeConfigOf(opts);
   const source = sourceFor(opts, kc);
   let onSnapshot: ((s: MeshSnapshot) => void) | undefined;
@@ -119,6 +124,7 @@ export function createMeshFeed(opts: MeshFeedOptions): SnapshotFeed<MeshSnapshot
     ...(opts.onError ? { onError: opts.onError } : {}),
   });
   return {
+    ...(remote ? { remoteClusters: remote } : {}),
     get synced() {
       return sources.every((s) => s.synced) && aggregate.current() !== undefined;
     },
