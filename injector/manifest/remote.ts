@@ -45,10 +45,19 @@ export function remoteOptionProblems(o: ManifestOptions): string[] {
   } else if (r.clusterId !== undefined) {
     problems.push("--cluster-id only applies with --primary-address");
   }
-  for (const [flag, v] of [
-    ["--cluster-id", r.clusterId],
-    ["--network", r.network || undefined],
-  ] as const) {
+  problems.push(
+    ...labelValueProblems([
+      ["--cluster-id", r.clusterId],
+      ["--network", r.network || undefined],
+    ]),
+  );
+  return problems;
+}
+
+/** Flags whose values become label values (cluster ids, networks): each must be one. */
+export function labelValueProblems(flags: readonly (readonly [string, string | undefined])[]): string[] {
+  const problems: string[] = [];
+  for (const [flag, v] of flags) {
     if (v !== undefined && !LABEL_VALUE.test(v)) {
       problems.push(
         `${flag} ${JSON.stringify(v)} is not a valid label value (letters, digits, '-', '_', '.', at most 63)`,
