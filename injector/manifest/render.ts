@@ -114,8 +114,6 @@ export function manifestOptionsFrom(
         ["--network", mesh.network],
       ]),
     );
-  } else if (cli.gateway !== undefined && cli.clusterId !== undefined) {
-    problems.push("--cluster-id applies to the control plane or --remote, not to a gateway");
   }
   if (cli.gateway !== undefined) {
     const kind = cli.gateway as GatewayKind;
@@ -124,7 +122,9 @@ export function manifestOptionsFrom(
       name: cli.name ?? defaultGatewayName(kind),
       network: cli.network ?? "",
       controlPlaneNamespace: cli.controlPlaneNamespace ?? defaultManifestOptions().namespace,
+      ...(cli.clusterId !== undefined ? { clusterId: cli.clusterId } : {}),
     };
+    problems.push(...labelValueProblems([["--cluster-id", cli.clusterId]]));
     problems.push(...gatewayOptionProblems(o.gateway));
   } else {
     for (const [flag, v] of [

@@ -116,7 +116,7 @@ export function registerWebhookCommands(program: Command): void {
     )
     .option(
       "--cluster-id <id>",
-      "this cluster's id in the mesh: the control plane's (its CLUSTER_ID and its sidecars') or, with --remote --primary-address, the remote cluster's",
+      "this cluster's id in the mesh: the control plane's (its CLUSTER_ID and its sidecars'), a gateway's, or, with --remote --primary-address, the remote cluster's",
     )
     .option(
       "--external-istiod",
