@@ -63,10 +63,8 @@ describe("manifest generate golden output", () => {
       problems({ remote: true, externalIstiod: true }),
       /--external-istiod applies to the control plane/,
     );
-    assert.match(
-      problems({ gateway: "ingress", clusterId: "c1" }),
-      /--cluster-id applies to the control plane/,
-    );
+    assert.equal(problems({ gateway: "ingress", clusterId: "c1" }), "");
+    assert.match(problems({ gateway: "ingress", clusterId: "c 1" }), /not a valid label value/);
     assert.match(problems({ primaryAddress: "192.0.2.1" }), /--primary-address only applies with --remote/);
   });
 });
