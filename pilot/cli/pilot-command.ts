@@ -2,7 +2,13 @@
 // a Kubernetes cluster. The implementation loads only when the command runs.
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { parsePort } from "../../injector/cli.ts";
-import { DEFAULT_REVISION, MESH, PORTS, REMOTE_CLUSTER_TIMEOUT_MS } from "../../injector/defaults.ts";
+import {
+  DEFAULT_REVISION,
+  JWKS_REFRESH_MS,
+  MESH,
+  PORTS,
+  REMOTE_CLUSTER_TIMEOUT_MS,
+} from "../../injector/defaults.ts";
 import { addSecurityOptions, type SecurityCliOptions } from "./security-options.ts";
 
 /** Parses `100ms`, `10s`, `1m`, `1.5s` or a bare number of milliseconds. */
@@ -28,6 +34,9 @@ export interface PilotCliOptions extends SecurityCliOptions {
   clusterId: string;
   remoteClusterTimeout: number;
   externalIstiod: boolean;
+  jwtPubKeyRefreshInterval: number;
+  jwksCaFile?: string;
+  jwksBlockedCidrs?: string;
 }
 
 /** Options shared by `pilot` and `serve`. */
@@ -87,6 +96,22 @@ export function addPilotOptions(cmd: Command): Command {
       "--external-istiod",
       "this pilot is the control plane of remote clusters (Istio's EXTERNAL_ISTIOD, also read from $EXTERNAL_ISTIOD=true): it publishes istio-ca-root-cert to every namespace of each remote cluster whose system namespace names this cluster (or *) in the topology.istio.io/controlPlaneClusters annotation",
       process.env.EXTERNAL_ISTIOD === "true",
+    )
+    .addOption(
+      new Option(
+        "--jwt-pub-key-refresh-interval <duration>",
+        "how often JWKS named by RequestAuthentication jwksUri (or issuer discovery) are fetched again (istiod's PILOT_JWT_PUB_KEY_REFRESH_INTERVAL)",
+      )
+        .argParser(parseDurationMs)
+        .default(JWKS_REFRESH_MS, `${JWKS_REFRESH_MS / 60_000}m`),
+    )
+    .option(
+      "--jwks-ca-file <file>",
+      "extra trusted CA certificates (PEM) for HTTPS JWKS servers, beside the system roots",
+    )
+    .option(
+      "--jwks-blocked-cidrs <cidrs>",
+      "comma-separated CIDRs JWKS are never fetched from, beside link-local and cloud metadata addresses (istiod's BLOCKED_CIDRS_IN_JWKS_URIS)",
     );
   return addSecurityOptions(withPilot);
 }

@@ -1,4 +1,4 @@
-// Registers `remora validate`: offline validation of Istio networking YAML with the webhook's rules.
+// Registers `remora validate`: offline validation of Istio YAML (networking, security, telemetry, ...) with the webhook's rules.
 import type { Command } from "commander";
 
 function collect(value: string, previous: string[]): string[] {
@@ -8,7 +8,9 @@ function collect(value: string, previous: string[]): string[] {
 export function registerValidateCommand(program: Command): void {
   program
     .command("validate")
-    .description("validate networking.istio.io objects in YAML files (exit 1 when any is invalid)")
+    .description(
+      "validate Istio objects (networking, security, telemetry, extensions) in YAML files (exit 1 when any is invalid)",
+    )
     .option("-f, --filename <file>", "file or directory to validate, `-` for stdin (repeatable)", collect, [])
     .option("-o, --output <format>", "diagnostics format: yaml or json", "yaml")
     .option("-n, --namespace <ns>", "namespace for objects that name none", "default")

@@ -4,6 +4,7 @@
 import type { ConfigObject, IstioKind } from "./config.ts";
 import type { TlsCredential } from "./credential.ts";
 import type { Diagnostic } from "./diagnostic.ts";
+import type { JwksEntry } from "./jwks.ts";
 import type { MeshConfig } from "./mesh-config.ts";
 import type { Endpoint, Service, Workload } from "./service.ts";
 
@@ -96,6 +97,11 @@ export interface MeshSnapshot {
    * the material is served over SDS, and only to proxies entitled to it.
    */
   readonly credentials: ReadonlyMap<string, TlsCredential>;
+  /**
+   * Fetched JWKS documents of RequestAuthentication rules without inline keys, by JwksRef key
+   * (jwksUri, or `openid:<issuer>`). Absent when nothing was fetched.
+   */
+  readonly jwks?: ReadonlyMap<string, JwksEntry>;
   /** Source-level diagnostics (bad files, invalid objects that were dropped). */
   readonly diagnostics: readonly Diagnostic[];
   readonly changes: ChangeSet;
@@ -122,6 +128,8 @@ export interface SnapshotInput {
   kube: KubeObjects;
   /** Remote clusters (from remote secrets): their Kubernetes objects, sorted by cluster id. */
   remoteClusters?: readonly { clusterId: string; kube: KubeObjects }[];
+  /** JWKS documents the resolver fetched, by JwksRef key. */
+  jwks?: ReadonlyMap<string, JwksEntry>;
   /** Diagnostics the sources found while reading (bad files, unreadable objects). */
   diagnostics: readonly Diagnostic[];
 }

@@ -6,6 +6,7 @@
 // a version and a ChangeSet (computed by buildSnapshot against the previous snapshot); the kinds
 // the sources reported are passed along too.
 import type { Diagnostic } from "../model/diagnostic.ts";
+import type { JwksEntry } from "../model/jwks.ts";
 import { defaultMeshConfig, type MeshConfig } from "../model/mesh-config.ts";
 import type { MeshSnapshot, SnapshotInput } from "../model/snapshot.ts";
 import { buildSnapshot, objectsToSnapshotInput } from "../snapshot/index.ts";
@@ -62,6 +63,7 @@ export function mergeSources(sources: readonly ConfigSource[], meshConfig: MeshC
   const groups: string[] = [];
   const diagnostics: Diagnostic[] = [];
   const remote = new Map<string, ConfigSource>();
+  const jwks = new Map<string, JwksEntry>();
   for (const s of sources) {
     if (s.remoteClusterId !== undefined) {
       if (s.synced && !remote.has(s.remoteClusterId)) remote.set(s.remoteClusterId, s);
@@ -69,6 +71,7 @@ export function mergeSources(sources: readonly ConfigSource[], meshConfig: MeshC
     }
     const c = s.contents();
     diagnostics.push(...c.diagnostics);
+    for (const [k, v] of c.jwks ?? []) if (!jwks.has(k)) jwks.set(k, v);
     c.objects.forEach((o, i) => {
       objects.push(o);
       origins.push(c.origins[i] ?? s.id);
@@ -91,6 +94,7 @@ export function mergeSources(sources: readonly ConfigSource[], meshConfig: MeshC
   }
   const out: SnapshotInput = { ...input, diagnostics: [...diagnostics, ...input.diagnostics] };
   if (remoteClusters.length > 0) out.remoteClusters = remoteClusters;
+  if (jwks.size > 0) out.jwks = jwks;
   return out;
 }
 

@@ -3,6 +3,7 @@
 // done, and signals which kinds changed. Conversion into SnapshotInput happens once, in the
 // aggregate, so every source gets identical treatment.
 import type { Diagnostic } from "../model/diagnostic.ts";
+import type { JwksEntry } from "../model/jwks.ts";
 
 export interface SourceContents {
   /** Raw Kubernetes/Istio objects (apiVersion, kind, metadata, spec…). */
@@ -11,6 +12,8 @@ export interface SourceContents {
   origins: readonly string[];
   /** Problems the source met while reading (bad files, unreadable objects). */
   diagnostics: readonly Diagnostic[];
+  /** JWKS documents held for RequestAuthentication rules (the JWKS resolver), by JwksRef key. */
+  jwks?: ReadonlyMap<string, JwksEntry>;
 }
 
 /** How a source is doing right now (readiness, /debug/push_status, metrics, logs). */

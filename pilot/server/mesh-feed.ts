@@ -1,5 +1,5 @@
 // The snapshot feed of a real pilot: config sources (a directory, or a Kubernetes cluster and the
-// remote clusters its remote secrets name) merged and debounced by the aggregate into
+// remote clusters its remote secrets name, and the JWKS documents RequestAuthentications name) merged and debounced by the aggregate into
 // MeshSnapshots, plus the debug views of the current snapshot.
 import { KubeConfig } from "@kubernetes/client-node";
 import { endpointShards } from "../debug/endpointz.ts";
@@ -15,6 +15,8 @@ import {
   type RemoteClusters,
   registerRemoteClusterMetrics,
 } from "../registry/index.ts";
+import { registerJwksMetrics } from "../security/jwks-metrics.ts";
+import { createJwksResolver, type JwksResolverOptions } from "../security/jwks-resolver.ts";
 import type { SnapshotFeed } from "./pilot.ts";
 
 /** The feed, and the remote clusters it reads (their clients review their pods' tokens). */
@@ -37,6 +39,8 @@ export interface MeshFeedOptions {
    * namespace of the config cluster). Only with a cluster source.
    */
   remoteSecrets?: { namespace: string; syncTimeoutMs: number };
+  /** How RequestAuthentication keys named by jwksUri (or issuer) are fetched and refreshed. */
+  jwks?: JwksResolverOptions;
   log?: (level: "info" | "warn", msg: string, fields: Record<string, unknown>) => void;
 }
 
@@ -115,12 +119,19 @@ export function createMeshFeed(opts: MeshFeedOptions): MeshFeed {
     });
     sources.push(remote);
   }
+  // The keys RequestAuthentication rules name by URI: fetched as each snapshot asks for them,
+  // and merged into the next snapshot like any source's contents.
+  const jwks = createJwksResolver({ ...opts.jwks, ...(opts.log ? { log: opts.log } : {}) });
+  sources.push(jwks);
   const aggregate = createAggregate({
     sources,
     debounceAfterMs: opts.debounceAfterMs,
     debounceMaxMs: opts.debounceMaxMs,
     ...(opts.meshConfig ? { meshConfig: opts.meshConfig } : {}),
-    onSnapshot: (ev) => onSnapshot?.(ev.snapshot),
+    onSnapshot: (ev) => {
+      jwks.observe(ev.snapshot);
+      onSnapshot?.(ev.snapshot);
+    },
     ...(opts.onError ? { onError: opts.onError } : {}),
   });
   return {
@@ -143,6 +154,7 @@ export function createMeshFeed(opts: MeshFeedOptions): MeshFeed {
     diagnostics: (s): readonly Diagnostic[] => s?.diagnostics ?? [],
     registerMetrics(registry) {
       if (remote) registerRemoteClusterMetrics(registry, remote);
+      registerJwksMetrics(registry, jwks);
     },
   };
 }

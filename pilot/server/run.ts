@@ -2,7 +2,7 @@
 // webhooks, the start-up banner, and graceful shutdown on SIGINT/SIGTERM. Start-up is all or
 // nothing: a component that cannot start (a port in use, a bad config file) stops whatever already
 // started and the command fails with one line naming the port and the flag that changes it.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { format } from "node:util";
@@ -17,6 +17,8 @@ import { defaultMeshConfig } from "../model/mesh-config.ts";
 import type { ProxyInfo } from "../model/proxy.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
 import { DEFAULT_REMOTE_SYNC_TIMEOUT_MS } from "../registry/index.ts";
+import { blockedAddresses } from "../security/jwks-fetch.ts";
+import type { JwksResolverOptions } from "../security/jwks-resolver.ts";
 import { connectHelp } from "./banner.ts";
 import type { ServeInjector } from "./injector-seam.ts";
 import { meshBackend, meshEncoder } from "./mesh-backend.ts";
@@ -68,6 +70,34 @@ export async function runPilot(opts: PilotCliOptions | ServeCliOptions, run: Run
   }
 }
 
+/** The JWKS resolver's options from the flags; an unreadable CA file or a bad CIDR stops start-up. */
+function jwksOptions(opts: PilotCliOptions | ServeCliOptions): JwksResolverOptions {
+  const out: JwksResolverOptions = { refreshIntervalMs: opts.jwtPubKeyRefreshInterval };
+  if (opts.jwksCaFile) {
+    try {
+      out.extraCaPem = readFileSync(opts.jwksCaFile, "utf8");
+    } catch (err) {
+      throw new InvalidArgumentError(`--jwks-ca-file ${opts.jwksCaFile}: ${(err as Error).message}`);
+    }
+    if (!out.extraCaPem.includes("-----BEGIN CERTIFICATE-----")) {
+      throw new InvalidArgumentError(`--jwks-ca-file ${opts.jwksCaFile}: no PEM certificate in it`);
+    }
+  }
+  if (opts.jwksBlockedCidrs) {
+    const cidrs = opts.jwksBlockedCidrs
+      .split(",")
+      .map((c) => c.trim())
+      .filter(Boolean);
+    try {
+      blockedAddresses(cidrs);
+    } catch (err) {
+      throw new InvalidArgumentError(`--jwks-blocked-cidrs: ${(err as Error).message}`);
+    }
+    out.blockedCidrs = cidrs;
+  }
+  return out;
+}
+
 async function start(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): Promise<void> {
   const log = pino({ level: opts.logLevel, base: { component: "pilot" } });
   // grpc-js prints its own errors to stderr ("E No address added…"); they belong in the log,
@@ -101,6 +131,7 @@ async function start(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): 
         namespace,
         syncTimeoutMs: opts.remoteClusterTimeout ?? DEFAULT_REMOTE_SYNC_TIMEOUT_MS,
       },
+      jwks: jwksOptions(opts),
       log: (level, msg, fields) => log[level](fields, msg),
       ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
       debounceAfterMs: opts.debounceAfter,

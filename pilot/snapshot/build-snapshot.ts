@@ -199,6 +199,7 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
     networkGateways: gateways,
     namespaces: sorted(namespaces),
     credentials: buildCredentials(input.kube.secrets),
+    ...(input.jwks && input.jwks.size > 0 ? { jwks: sorted(new Map(input.jwks)) } : {}),
     diagnostics,
   };
   return { ...base, changes: computeChanges(base, previous) };

@@ -46,7 +46,8 @@ function credentialChanges(
 /**
  * Compares a new snapshot body with the previous snapshot. Kinds: Istio kinds, plus "Service",
  * "Endpoints", "Workload" (pod/WorkloadEntry identity by IP), "Namespace", "MeshConfig",
- * "Network" (network gateways) and "Secret" (credential content or status).
+ * "Network" (network gateways), "Secret" (credential content or status) and "Jwks" (fetched
+ * RequestAuthentication keys).
  */
 export function computeChanges(next: SnapshotBody, previous: MeshSnapshot | undefined): ChangeSet {
   if (!previous) {
@@ -60,6 +61,7 @@ export function computeChanges(next: SnapshotBody, previous: MeshSnapshot | unde
         "MeshConfig",
         "Secret",
         "Network",
+        "Jwks",
       ]),
       endpointHosts: new Set(next.endpoints.keys()),
       secrets: new Set(next.credentials.keys()),
@@ -82,6 +84,9 @@ export function computeChanges(next: SnapshotBody, previous: MeshSnapshot | unde
   if (!sameJson(next.networkGateways, previous.networkGateways)) kinds.add("Network");
   const meshChanged = !sameJson(next.meshConfig, previous.meshConfig);
   if (meshChanged) kinds.add("MeshConfig");
+  // A JWKS fetched or refreshed changes what jwt_authn inlines: a config change, as in istiod.
+  const noJwks = new Map<string, never>();
+  if (changedKeys(next.jwks ?? noJwks, previous.jwks ?? noJwks).size > 0) kinds.add("Jwks");
   const creds = credentialChanges(next, previous);
   // Only a status change reaches translation; a rotation alone leaves every other kind alone.
   const secretsOnly = creds.keys.size > 0 && !creds.status && kinds.size === 0;

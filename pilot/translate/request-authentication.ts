@@ -7,6 +7,7 @@
 // `request.auth.claims[...]` there.
 import { typed } from "../envoy/builders.ts";
 import type { ConfigObject, RequestAuthenticationSpec } from "../model/config.ts";
+import { jwksRefOf, UNUSABLE_JWKS } from "../model/jwks.ts";
 import type { ProxyInfo } from "../model/proxy.ts";
 import type { EnvoyJson } from "../model/proxy-config.ts";
 import { type Ctx, configRef, diag } from "./context.ts";
@@ -27,10 +28,10 @@ export function requestAuthenticationsFor(
   return workloadPolicies(ctx, proxy, ctx.snapshot.configs.RequestAuthentication);
 }
 
-function provider(rule: JwtRule): EnvoyJson {
+function provider(rule: JwtRule, keys: string): EnvoyJson {
   const p: EnvoyJson = {
     issuer: rule.issuer,
-    local_jwks: { inline_string: rule.jwks },
+    local_jwks: { inline_string: keys },
     payload_in_metadata: JWT_PAYLOAD_KEY,
   };
   if (rule.audiences?.length) p.audiences = [...rule.audiences];
@@ -53,6 +54,25 @@ function provider(rule: JwtRule): EnvoyJson {
   return p;
 }
 
+/**
+ * The fetched keys of a rule that names them by jwksUri (or issuer); keys nobody holds, with a
+ * diagnostic, while they cannot be had, so that issuer's tokens are refused (istiod does the same).
+ */
+function keysFor(ctx: Ctx, c: ConfigObject<"RequestAuthentication">, rule: JwtRule, i: number): string {
+  const ref = jwksRefOf(rule);
+  const entry = ref ? ctx.snapshot.jwks?.get(ref.key) : undefined;
+  if (entry?.keys) return entry.keys;
+  const from = rule.jwksUri ?? `${rule.issuer}'s OpenID discovery`;
+  diag(ctx, {
+    code: "TR0606",
+    severity: "warning",
+    message: `issuer ${rule.issuer}: no keys from ${from} (${entry?.error ?? "not fetched yet"}); tokens of this issuer are refused until they can be fetched`,
+    ref: configRef(c),
+    path: `spec.jwtRules[${i}]`,
+  });
+  return UNUSABLE_JWKS;
+}
+
 /** The jwt_authn filter for the proxy's inbound HTTP chains, or undefined when no rule applies. */
 export function jwtAuthnHttpFilter(ctx: Ctx): EnvoyJson | undefined {
   if (ctx.proxyless) return undefined;
@@ -62,17 +82,8 @@ export function jwtAuthnHttpFilter(ctx: Ctx): EnvoyJson | undefined {
     const rules = (c.spec as RequestAuthenticationSpec).jwtRules ?? [];
     rules.forEach((rule, i) => {
       if (!rule.issuer) return;
-      if (!rule.jwks) {
-        diag(ctx, {
-          code: "TR0606",
-          severity: "warning",
-          message: `issuer ${rule.issuer}: only inline jwks is supported (jwksUri is not fetched yet); tokens of this issuer are refused`,
-          ref: configRef(c),
-          path: `spec.jwtRules[${i}]`,
-        });
-        return;
-      }
-      const p = provider(rule);
+      const keys = rule.jwks ?? keysFor(ctx, c, rule, i);
+      const p = provider(rule, keys);
       const name = `origins-${names.length}`;
       providers[name] = p;
       names.push(name);

@@ -40,7 +40,7 @@ const NETWORKING_RULES: Record<IstioKind, Rule> = {
   Gateway: validateGateway,
   Sidecar: validateSidecar,
   WorkloadEntry: validateWorkloadEntry,
-  // security.istio.io objects do not reach this table yet (isIstioGroup is networking-only).
+  // Security kinds are checked by OTHER_RULES (keyed by group/Kind) below; the snapshot model has no rules of its own for them.
   PeerAuthentication: () => {},
   AuthorizationPolicy: () => {},
   RequestAuthentication: () => {},
