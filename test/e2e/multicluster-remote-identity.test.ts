@@ -15,18 +15,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import {
-  CoreV1Api,
-  type KubernetesObject,
-  KubernetesObjectApi,
-  type V1Secret,
-} from "@kubernetes/client-node";
-import { parseAllDocuments } from "yaml";
+import { CoreV1Api } from "@kubernetes/client-node";
 import { requestCertificate, spiffeId, workloadCsr } from "../../pilot/security/index.ts";
 import { FakeApiServer, kubeConfigFor, kubeconfigYaml } from "../fake-apiserver/index.ts";
 import { AdsClient, LDS, SDS } from "../helpers/ads-client.ts";
-import { runRemora } from "../helpers/cli.ts";
 import { type Pilot, startPilotWith, stopPilot } from "../helpers/pilot-process.ts";
+import { joinRemoteCluster } from "../helpers/remote-cluster.ts";
 import { until } from "../helpers/wait.ts";
 
 const NS = "remora-system";
@@ -79,37 +73,21 @@ describe("remote cluster identities: per-cluster token review and the root in re
     writeFileSync(join(dir, "kubeconfig-2"), kubeconfigYaml(c2));
     // Any CA will do for the webhook's caBundle: no pod is created in this test.
     writeFileSync(join(dir, "injector-ca.pem"), c2.tls?.cert ?? "");
-    const remote = await runRemora([
-      "manifest",
-      "generate",
-      "--remote",
-      "--namespace",
-      NS,
-      "--primary-address",
-      "127.0.0.1",
-      "--cluster-id",
-      "cluster2",
-      "--ca-bundle-file",
-      join(dir, "injector-ca.pem"),
-    ]);
-    assert.equal(remote.code, 0, remote.stderr);
-    const objects = KubernetesObjectApi.makeApiClient(kubeConfigFor(c2));
-    for (const doc of parseAllDocuments(remote.stdout)) {
-      const o = doc.toJS() as KubernetesObject;
-      if (o.kind !== "Namespace") await objects.create(o);
-    }
-    const printed = await runRemora([
-      "create-remote-secret",
-      "--name",
-      "cluster2",
-      "--kubeconfig",
-      join(dir, "kubeconfig-2"),
-      "--namespace",
-      NS,
-    ]);
-    assert.equal(printed.code, 0, printed.stderr);
-    const secret = parseAllDocuments(printed.stdout)[0]?.toJS() as V1Secret;
-    await kubeConfigFor(c1).makeApiClient(CoreV1Api).createNamespacedSecret({ namespace: NS, body: secret });
+    await joinRemoteCluster({
+      primary: c1,
+      remote: c2,
+      remoteKubeconfig: join(dir, "kubeconfig-2"),
+      clusterId: "cluster2",
+      namespace: NS,
+      manifestArgs: [
+        "--primary-address",
+        "127.0.0.1",
+        "--cluster-id",
+        "cluster2",
+        "--ca-bundle-file",
+        join(dir, "injector-ca.pem"),
+      ],
+    });
     pilot = await startPilotWith(
       [
         "--kubeconfig",

@@ -15,7 +15,12 @@ import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { AppsV1Api, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { parse, stringify } from "yaml";
-import { FakeApiServer, kubeConfigFor, kubeconfigYaml, type ResourceType } from "../fake-apiserver/index.ts";
+import {
+  FakeApiServer,
+  installManifestResources,
+  kubeConfigFor,
+  kubeconfigYaml,
+} from "../fake-apiserver/index.ts";
 import { REPO_ROOT } from "../helpers/cli.ts";
 import { getJson, type Pilot, startPilotWith, stopPilot } from "../helpers/pilot-process.ts";
 import { requires } from "../helpers/privileged.ts";
@@ -25,21 +30,6 @@ const run = promisify(execFile);
 const README = join(REPO_ROOT, "samples", "multicluster", "README.md");
 const NS = "remora-system";
 const HELLO = "helloworld.sample.svc.cluster.local";
-
-/** The install manifests' workload and policy kinds (the fake server serves storage for them). */
-const EXTRA: ResourceType[] = [
-  ["apps", "Deployment", "deployments"],
-  ["policy", "PodDisruptionBudget", "poddisruptionbudgets"],
-].map(([group, kind, plural]) => ({
-  group: group as string,
-  versions: ["v1"],
-  kind: kind as string,
-  plural: plural as string,
-  singular: (kind as string).toLowerCase(),
-  listKind: `${kind}List`,
-  namespaced: true,
-  builtin: true,
-}));
 
 /** The shell block after `<!-- sample-test:name -->` in the README. */
 function block(name: string): string {
@@ -52,7 +42,7 @@ function block(name: string): string {
 /** Two fake clusters behind one kubeconfig with contexts ctx-1 and ctx-2, and a shell to run blocks. */
 async function twoClusters(dir: string) {
   const servers = [await FakeApiServer.start({ tls: true }), await FakeApiServer.start({ tls: true })];
-  for (const s of servers) for (const r of EXTRA) s.registry.add(r);
+  for (const s of servers) for (const r of installManifestResources()) s.registry.add(r);
   const merged: { clusters: unknown[]; users: unknown[]; contexts: unknown[] } & Record<string, unknown> = {
     apiVersion: "v1",
     kind: "Config",
