@@ -30,6 +30,11 @@ export interface BootstrapOptions {
   statusPort: number;
   probes: readonly AppProbe[];
   adminPort?: number;
+  /**
+   * Where the mesh root and the service-account token are read for TLS to pilot; default the
+   * pod's mounts (a VM keeps them where `remora vm bootstrap` says).
+   */
+  identityFiles?: { rootCertPath: string; tokenPath: string };
 }
 
 const HCM =
@@ -56,6 +61,7 @@ export function secureDiscovery(discoveryAddress: string): boolean {
 function secureAdsService(
   host: string,
   port: number,
+  files: { rootCertPath: string; tokenPath: string },
   clusterId: string | undefined,
 ): Record<string, unknown> {
   const target = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
@@ -65,12 +71,12 @@ function secureAdsService(
     google_grpc: {
       target_uri: target,
       stat_prefix: XDS_CLUSTER,
-      channel_credentials: { ssl_credentials: { root_certs: { filename: POD_IDENTITY.rootCertPath } } },
+      channel_credentials: { ssl_credentials: { root_certs: { filename: files.rootCertPath } } },
       call_credentials: [
         {
           sts_service: {
             token_exchange_service_uri: `https://${target}${exchangePath}`,
-            subject_token_path: POD_IDENTITY.tokenPath,
+            subject_token_path: files.tokenPath,
             subject_token_type: JWT_TOKEN_TYPE,
             audience: POD_IDENTITY.tokenAudience,
           },
@@ -194,7 +200,7 @@ export function buildEnvoyBootstrap(o: BootstrapOptions): EnvoyBootstrapJson {
         set_node_on_first_message_only: true,
         grpc_services: [
           secure
-            ? secureAdsService(xdsHost, xdsPort, clusterIdOf(o.metadata))
+            ? secureAdsService(xdsHost, xdsPort, o.identityFiles ?? POD_IDENTITY, clusterIdOf(o.metadata))
             : { envoy_grpc: { cluster_name: XDS_CLUSTER } },
         ],
       },

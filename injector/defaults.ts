@@ -95,6 +95,12 @@ export const REMOTE_READER_SERVICE_ACCOUNT = "remora-reader-service-account";
 /** How long pilot's first snapshot waits for the clusters its remote secrets name (istiod's PILOT_REMOTE_CLUSTER_TIMEOUT). */
 export const REMOTE_CLUSTER_TIMEOUT_MS = 30_000;
 
+/**
+ * How long an auto-registered VM's WorkloadEntry outlives its last xDS stream before pilot
+ * deletes it (istiod's PILOT_WORKLOAD_ENTRY_GRACE_PERIOD).
+ */
+export const WORKLOAD_ENTRY_GRACE_PERIOD_MS = 10_000;
+
 /** How often pilot fetches RequestAuthentication JWKS again (istiod's PILOT_JWT_PUB_KEY_REFRESH_INTERVAL). */
 export const JWKS_REFRESH_MS = 20 * 60_000;
 

@@ -1,7 +1,9 @@
 // Public surface of injector/: what other folders may import.
 export * as annotations from "./annotations.ts";
 export type { BootstrapOptions, EnvoyBootstrapJson } from "./bootstrap.ts";
-export { buildEnvoyBootstrap } from "./bootstrap.ts";
+export { buildEnvoyBootstrap, secureDiscovery } from "./bootstrap.ts";
+export { canonicalService } from "./canonical.ts";
+export { captureArgs } from "./capture-args.ts";
 export type { CniLogLevel, CniNodeSettings, CniRepairMode } from "./cni-node-settings.ts";
 export {
   applyCniNodeSettings,

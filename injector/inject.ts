@@ -5,6 +5,7 @@
 import type { Container, Pod, PodSpec } from "kubernetes-types/core/v1.d.ts";
 import * as A from "./annotations.ts";
 import { assembleContainers } from "./assemble.ts";
+import { canonicalService } from "./canonical.ts";
 import type { InjectionConfig } from "./config.ts";
 import { type Decision, decideInjection } from "./decision.ts";
 import { type AppProbe, type OriginalProbes, rewriteProbes } from "./probes.ts";
@@ -115,12 +116,11 @@ export function injectPod(pod: Pod, ctx: InjectContext): InjectOutcome {
     labels[k] = v;
   };
   if (traits.tlsModeLabel) setLabel(A.TLS_MODE, "istio");
-  const canonicalName = truncateLabel(
-    labels[A.CANONICAL_NAME] ?? labels["app.kubernetes.io/name"] ?? labels.app ?? workloadName,
-  );
+  const canonical = canonicalService(labels, workloadName);
+  const canonicalName = canonical.name;
   if (traits.meshMetadata) {
     setLabel(A.CANONICAL_NAME, canonicalName);
-    setLabel(A.CANONICAL_REVISION, labels["app.kubernetes.io/version"] ?? labels.version ?? "latest");
+    setLabel(A.CANONICAL_REVISION, canonical.revision);
   }
   if (Object.keys(labelRecord).length) {
     record.labels = labelRecord;
@@ -258,8 +258,4 @@ export function inferWorkloadName(pod: Pod): string {
   }
   if (meta.name) return meta.name;
   return (meta.generateName ?? "unknown").replace(/-$/, "") || "unknown";
-}
-
-function truncateLabel(v: string): string {
-  return v.length <= 63 ? v : v.slice(0, 63).replace(/[^A-Za-z0-9]+$/, "");
 }

@@ -27,6 +27,7 @@ export type {
   SidecarSpec,
   VirtualServiceSpec,
   WorkloadEntrySpec,
+  WorkloadGroupSpec,
 } from "./model/config.ts";
 export { configKey, ISTIO_KINDS, ISTIO_NETWORKING_GROUP, ISTIO_NETWORKING_VERSIONS } from "./model/config.ts";
 export type { ConvertResult } from "./model/convert.ts";

@@ -103,6 +103,7 @@ const NETWORKING_CRDS: CrdInfo[] = [
       AGE,
     ],
   },
+  { kind: "WorkloadGroup", plural: "workloadgroups", shortNames: ["wg"], printerColumns: [AGE] },
 ];
 
 const SECURITY_CRDS: CrdInfo[] = [

@@ -171,6 +171,13 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
       { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["get", "list", "watch"] },
       { apiGroups: ["networking.istio.io"], resources: ["*"], verbs: ["get", "list", "watch"] },
       { apiGroups: ["networking.istio.io"], resources: ["*/status"], verbs: ["get", "patch", "update"] },
+      // VM auto-registration: pilot creates a WorkloadEntry when a VM connects and deletes it
+      // after the grace period (istiod's rule).
+      {
+        apiGroups: ["networking.istio.io"],
+        resources: ["workloadentries"],
+        verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+      },
       { apiGroups: ["security.istio.io"], resources: ["*"], verbs: ["get", "list", "watch"] },
       // The mesh CA: callers of the CSR API and the TLS xDS port are identified by TokenReview,
       // and the root is published to every namespace as ConfigMap istio-ca-root-cert.

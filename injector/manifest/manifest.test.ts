@@ -120,8 +120,8 @@ describe("CRDs", () => {
     return crd.spec.versions.find((v) => v.name === version)!.schema.openAPIV3Schema;
   };
 
-  test("six networking kinds (three versions) and three security kinds (two), one storage version each, structural schemas", () => {
-    assert.equal(crds.length, 9);
+  test("seven networking kinds (three versions) and three security kinds (two), one storage version each, structural schemas", () => {
+    assert.equal(crds.length, 10);
     for (const crd of crds) {
       const spec = crd.spec as {
         group: string;

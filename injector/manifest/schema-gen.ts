@@ -19,6 +19,7 @@ export const NETWORKING_KINDS = [
   "Sidecar",
   "VirtualService",
   "WorkloadEntry",
+  "WorkloadGroup",
 ] as const;
 
 export const SECURITY_KINDS = ["AuthorizationPolicy", "PeerAuthentication", "RequestAuthentication"] as const;

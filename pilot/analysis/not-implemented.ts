@@ -7,7 +7,6 @@ import type { RawObject } from "./input.ts";
 /** `group/Kind` → what is missing. */
 const KINDS: Record<string, string> = {
   "networking.istio.io/EnvoyFilter": "EnvoyFilter patches are not applied",
-  "networking.istio.io/WorkloadGroup": "WorkloadGroups (VM auto-registration) are not read",
   "networking.istio.io/ProxyConfig": "ProxyConfig is not read; proxies keep the mesh defaults",
   "telemetry.istio.io/Telemetry": "Telemetry is not read",
   "extensions.istio.io/WasmPlugin": "Wasm plugins are not loaded",

@@ -1,5 +1,5 @@
 // Registers the control-plane subcommands (serve, pilot, translate, validate, analyze,
-// proxy-status, proxy-config, version, agent, create-remote-secret). Implementations load lazily when a subcommand runs.
+// proxy-status, proxy-config, version, agent, create-remote-secret, vm). Implementations load lazily when a subcommand runs.
 import type { Command } from "commander";
 import { registerAgentCommand } from "./agent-command.ts";
 import { registerAnalyzeCommand } from "./analyze-command.ts";
@@ -11,6 +11,7 @@ import { registerServeCommand } from "./serve-command.ts";
 import { registerTranslateCommand } from "./translate-command.ts";
 import { registerValidateCommand } from "./validate-command.ts";
 import { registerVersionCommand } from "./version-command.ts";
+import { registerVmCommand } from "./vm-command.ts";
 
 export function registerPilotCommands(program: Command): void {
   registerServeCommand(program);
@@ -23,4 +24,5 @@ export function registerPilotCommands(program: Command): void {
   registerVersionCommand(program);
   registerAgentCommand(program);
   registerCreateRemoteSecretCommand(program);
+  registerVmCommand(program);
 }

@@ -3,6 +3,7 @@
 // primary: `remora create-remote-secret --name cluster2 --kubeconfig c2.yaml | kubectl apply -f -`.
 import type { Command } from "commander";
 import { DEFAULT_NAMESPACE, REMOTE_READER_SERVICE_ACCOUNT } from "../../injector/defaults.ts";
+import { kubeConfigWithContext } from "./kubeconfig-context.ts";
 
 interface CreateRemoteSecretCliOptions {
   name: string;
@@ -40,17 +41,8 @@ export function registerCreateRemoteSecretCommand(program: Command): void {
       "API server URL the primary's pilot reaches this cluster at (default the kubeconfig's)",
     )
     .action(async (opts: CreateRemoteSecretCliOptions) => {
-      const { KubeConfig } = await import("@kubernetes/client-node");
       const { createRemoteSecretYaml } = await import("../multicluster/index.ts");
-      const kc = new KubeConfig();
-      if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-      else kc.loadFromDefault();
-      if (opts.context) {
-        if (!kc.getContextObject(opts.context)) {
-          throw new Error(`the kubeconfig has no context ${JSON.stringify(opts.context)}`);
-        }
-        kc.setCurrentContext(opts.context);
-      }
+      const kc = await kubeConfigWithContext(opts.kubeconfig, opts.context);
       const yaml = await createRemoteSecretYaml(kc, {
         clusterId: opts.name,
         namespace: opts.namespace,

@@ -8,6 +8,7 @@ import {
   MESH,
   PORTS,
   REMOTE_CLUSTER_TIMEOUT_MS,
+  WORKLOAD_ENTRY_GRACE_PERIOD_MS,
 } from "../../injector/defaults.ts";
 import { addSecurityOptions, type SecurityCliOptions } from "./security-options.ts";
 
@@ -34,6 +35,7 @@ export interface PilotCliOptions extends SecurityCliOptions {
   clusterId: string;
   remoteClusterTimeout: number;
   externalIstiod: boolean;
+  workloadEntryGracePeriod: number;
   jwtPubKeyRefreshInterval: number;
   jwksCaFile?: string;
   jwksBlockedCidrs?: string;
@@ -96,6 +98,14 @@ export function addPilotOptions(cmd: Command): Command {
       "--external-istiod",
       "this pilot is the control plane of remote clusters (Istio's EXTERNAL_ISTIOD, also read from $EXTERNAL_ISTIOD=true): it publishes istio-ca-root-cert to every namespace of each remote cluster whose system namespace names this cluster (or *) in the topology.istio.io/controlPlaneClusters annotation",
       process.env.EXTERNAL_ISTIOD === "true",
+    )
+    .addOption(
+      new Option(
+        "--workload-entry-grace-period <duration>",
+        "how long an auto-registered VM's WorkloadEntry outlives its last xDS stream before pilot deletes it (istiod's PILOT_WORKLOAD_ENTRY_GRACE_PERIOD)",
+      )
+        .argParser(parseDurationMs)
+        .default(WORKLOAD_ENTRY_GRACE_PERIOD_MS, `${WORKLOAD_ENTRY_GRACE_PERIOD_MS / 1000}s`),
     )
     .addOption(
       new Option(

@@ -7,6 +7,7 @@ import type { IServiceEntry } from "@kubernetes-models/istio/networking.istio.io
 import type { ISidecar } from "@kubernetes-models/istio/networking.istio.io/v1/Sidecar";
 import type { IVirtualService } from "@kubernetes-models/istio/networking.istio.io/v1/VirtualService";
 import type { IWorkloadEntry } from "@kubernetes-models/istio/networking.istio.io/v1/WorkloadEntry";
+import type { IWorkloadGroup } from "@kubernetes-models/istio/networking.istio.io/v1/WorkloadGroup";
 import type { IAuthorizationPolicy } from "@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy";
 import type { IPeerAuthentication } from "@kubernetes-models/istio/security.istio.io/v1/PeerAuthentication";
 import type { IRequestAuthentication } from "@kubernetes-models/istio/security.istio.io/v1/RequestAuthentication";
@@ -22,6 +23,7 @@ export type ServiceEntrySpec = NonNullable<IServiceEntry["spec"]>;
 export type GatewaySpec = NonNullable<IGateway["spec"]>;
 export type SidecarSpec = NonNullable<ISidecar["spec"]>;
 export type WorkloadEntrySpec = NonNullable<IWorkloadEntry["spec"]>;
+export type WorkloadGroupSpec = NonNullable<IWorkloadGroup["spec"]>;
 export type PeerAuthenticationSpec = NonNullable<IPeerAuthentication["spec"]>;
 export type AuthorizationPolicySpec = NonNullable<IAuthorizationPolicy["spec"]>;
 export type RequestAuthenticationSpec = NonNullable<IRequestAuthentication["spec"]>;
@@ -33,6 +35,8 @@ export interface IstioSpecs {
   Gateway: GatewaySpec;
   Sidecar: SidecarSpec;
   WorkloadEntry: WorkloadEntrySpec;
+  /** Read for VM auto-registration (templates of WorkloadEntries); not translated itself. */
+  WorkloadGroup: WorkloadGroupSpec;
   PeerAuthentication: PeerAuthenticationSpec;
   AuthorizationPolicy: AuthorizationPolicySpec;
   RequestAuthentication: RequestAuthenticationSpec;
@@ -45,6 +49,7 @@ export const ISTIO_KINDS: readonly IstioKind[] = [
   "Gateway",
   "Sidecar",
   "WorkloadEntry",
+  "WorkloadGroup",
   "PeerAuthentication",
   "AuthorizationPolicy",
   "RequestAuthentication",

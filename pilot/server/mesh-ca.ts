@@ -95,7 +95,8 @@ export interface RunningMeshCa {
 
 const RESYNC_MS = 60_000;
 
-function kubeConfigFrom(file: string | undefined): KubeConfig {
+/** A kubeconfig from a file, else from the default places ($KUBECONFIG, ~/.kube/config, in-cluster). */
+export function loadKubeConfig(file: string | undefined): KubeConfig {
   const kc = new KubeConfig();
   if (file) kc.loadFromFile(file);
   else kc.loadFromDefault();
@@ -122,18 +123,18 @@ export async function startMeshCa(o: MeshCaSetup): Promise<RunningMeshCa | undef
     source = `dir:${dir}`;
     created = loaded.created;
     if (o.tokenReviewKubeconfig) {
-      localAuthenticator = new TokenReviewAuthenticator(kubeConfigFrom(o.tokenReviewKubeconfig), [
+      localAuthenticator = new TokenReviewAuthenticator(loadKubeConfig(o.tokenReviewKubeconfig), [
         SECURITY_DEFAULTS.tokenAudience,
       ]);
     }
   } else {
-    const kc = kubeConfigFrom(o.kubeconfig);
+    const kc = loadKubeConfig(o.kubeconfig);
     const loaded = await loadOrCreateCaSecret(kc, o.namespace, o.trustDomain);
     ca = new MeshCa(loaded.bundle, caOptions);
     source = `secret:${loaded.secret}`;
     created = loaded.created;
     localAuthenticator = new TokenReviewAuthenticator(
-      o.tokenReviewKubeconfig ? kubeConfigFrom(o.tokenReviewKubeconfig) : kc,
+      o.tokenReviewKubeconfig ? loadKubeConfig(o.tokenReviewKubeconfig) : kc,
       [SECURITY_DEFAULTS.tokenAudience],
     );
     publisher = new RootCertPublisher(kc, ca.rootCertPem, o.log);

@@ -17,6 +17,7 @@ import {
 } from "../registry/index.ts";
 import { registerJwksMetrics } from "../security/jwks-metrics.ts";
 import { createJwksResolver, type JwksResolverOptions } from "../security/jwks-resolver.ts";
+import { loadKubeConfig } from "./mesh-ca.ts";
 import type { SnapshotFeed } from "./pilot.ts";
 
 /** The feed, and the remote clusters it reads (their clients review their pods' tokens). */
@@ -42,13 +43,6 @@ export interface MeshFeedOptions {
   /** How RequestAuthentication keys named by jwksUri (or issuer) are fetched and refreshed. */
   jwks?: JwksResolverOptions;
   log?: (level: "info" | "warn", msg: string, fields: Record<string, unknown>) => void;
-}
-
-function kubeConfigOf(opts: MeshFeedOptions): KubeConfig {
-  const kc = new KubeConfig();
-  if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-  else kc.loadFromDefault();
-  return kc;
 }
 
 function sourceFor(opts: MeshFeedOptions, kc: KubeConfig | undefined): ConfigSource {
@@ -97,7 +91,7 @@ function configView(s: MeshSnapshot | undefined): unknown {
  * see a half-read mesh. Sources validate Istio objects; an invalid one keeps its last good version.
  */
 export function createMeshFeed(opts: MeshFeedOptions): MeshFeed {
-  const kc = opts.configDir ? undefined : kubeConfigOf(opts);
+  const kc = opts.configDir ? undefined : loadKubeConfig(opts.kubeconfig);
   const source = sourceFor(opts, kc);
   let onSnapshot: ((s: MeshSnapshot) => void) | undefined;
   const sources: ConfigSource[] = [source];

@@ -48,6 +48,10 @@ export interface PilotOptions<S extends XdsSnapshot, P> {
   onSnapshot?: (snapshot: S) => void;
   /** Served on /metrics after pilot's own (one scrape target per process). */
   extraMetrics?: readonly MetricsSource[];
+  /** Runs on the xDS server before it listens (e.g. to observe connections). */
+  configureXds?: (xds: XdsServer<S, P>) => void;
+  /** Problems found outside the snapshot (e.g. auto-registration), shown with the others. */
+  extraDiagnostics?: () => readonly Diagnostic[];
 }
 
 export interface RunningPilot<S extends XdsSnapshot, P> {
@@ -62,6 +66,7 @@ export async function startPilot<S extends XdsSnapshot, P>(
   opts: PilotOptions<S, P>,
 ): Promise<RunningPilot<S, P>> {
   const xds = new XdsServer<S, P>(opts.backend, opts.encoder, opts.xds ?? {}, opts.log);
+  opts.configureXds?.(xds);
   const feed = opts.feed;
   feed.registerMetrics?.(xds.metrics.registry);
   const ready = () => feed.synced && xds.currentSnapshot !== undefined;
@@ -74,6 +79,7 @@ export async function startPilot<S extends XdsSnapshot, P>(
     diagnostics: () => [
       ...feed.status().flatMap((s) => s.diagnostics),
       ...feed.diagnostics(xds.currentSnapshot),
+      ...(opts.extraDiagnostics?.() ?? []),
     ],
     endpointShards: () => feed.endpointShards?.(xds.currentSnapshot),
   };

@@ -22,10 +22,11 @@ import type { JwksResolverOptions } from "../security/jwks-resolver.ts";
 import { connectHelp } from "./banner.ts";
 import type { ServeInjector } from "./injector-seam.ts";
 import { meshBackend, meshEncoder } from "./mesh-backend.ts";
-import { type RunningMeshCa, startMeshCa } from "./mesh-ca.ts";
+import { loadKubeConfig, type RunningMeshCa, startMeshCa } from "./mesh-ca.ts";
 import { readMeshConfigFile } from "./mesh-config-file.ts";
 import { createMeshFeed, type MeshFeed } from "./mesh-feed.ts";
 import { type RunningPilot, startPilot } from "./pilot.ts";
+import { createVmRegistration } from "./vm-registration.ts";
 
 export interface RunOptions {
   injector: boolean;
@@ -119,6 +120,11 @@ async function start(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): 
     const { startInjectorForServe } = await import("./injector-seam.ts");
     injector = await startInjectorForServe(opts as ServeCliOptions, log);
   }
+  const vm = createVmRegistration({
+    kubeConfig: opts.configDir ? undefined : loadKubeConfig(opts.kubeconfig),
+    gracePeriodMs: opts.workloadEntryGracePeriod,
+    log: log.child({ component: "autoregistration" }),
+  });
   let onCaSnapshot: ((s: MeshSnapshot) => void) | undefined;
   let pilot: RunningPilot<MeshSnapshot, ProxyInfo>;
   let feed: MeshFeed;
@@ -148,6 +154,8 @@ async function start(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): 
       httpPort: opts.httpPort,
       log,
       ...(injector ? { extraMetrics: [injector.metrics] } : {}),
+      configureXds: (xds) => vm.attach(xds),
+      extraDiagnostics: () => vm.diagnostics(),
     });
   } catch (err) {
     await injector?.close();
@@ -235,6 +243,7 @@ async function start(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): 
     await injector?.close();
     await meshCa?.close();
     await pilot.close(5_000);
+    vm.close();
     log.info("stopped");
     process.exit(0);
   };

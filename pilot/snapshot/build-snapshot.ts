@@ -9,6 +9,7 @@ import { ISTIO_KINDS } from "../model/config.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { Endpoint, Service, Workload } from "../model/service.ts";
 import type { ClusterView, KubeObjects, MeshSnapshot, SnapshotInput } from "../model/snapshot.ts";
+import { validateExtensionProviders } from "../validation/extension-providers.ts";
 import { autoAllocate, needsAutoAddress } from "./auto-allocate.ts";
 import { computeChanges } from "./changes.ts";
 import { buildCredentials } from "./credentials.ts";
@@ -89,6 +90,7 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
     clusterInputs.push({ id: r.clusterId, primary: false, kube: r.kube });
   }
   const rules = networkRules(mesh, diagnostics);
+  diagnostics.push(...validateExtensionProviders(mesh));
   const indexes = clusterInputs.map((c) =>
     indexKube(
       c.kube.pods,
@@ -117,7 +119,7 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
   for (const [i, c] of clusterInputs.entries()) {
     const index = indexes[i] as KubeIndex;
     for (const svc of c.kube.services) {
-      const r = kubeService(svc, mesh, index, diagnostics);
+      const r = kubeService(svc, mesh, index, diagnostics, c.primary ? configs.WorkloadEntry : []);
       if (!r) continue;
       const seen = kubeByHost.get(r.service.hostname);
       if (!seen) {

@@ -1,13 +1,17 @@
 // Kubernetes Services become registry-neutral Services, and their EndpointSlices (or, when a
 // Service has a selector but no slices, the ready Pods it selects) become Endpoints. Named
-// targetPorts are resolved per endpoint from the slice ports or the pod's container ports.
+// targetPorts are resolved per endpoint from the slice ports or the pod's container ports. The
+// selector also picks the config cluster's WorkloadEntries in the Service's namespace (VMs), as
+// istiod's Kubernetes registry does.
 import type { Service as KubeService, Node, Pod } from "kubernetes-types/core/v1.d.ts";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1.d.ts";
+import type { ConfigObject } from "../model/config.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { MeshConfig } from "../model/mesh-config.ts";
 import type { Endpoint, Service, ServicePort } from "../model/service.ts";
 import type { ClusterNetworks } from "./networks.ts";
 import { kubePortProtocol } from "./protocol.ts";
+import { selectedWorkloadEntryEndpoints } from "./workload-entry-endpoints.ts";
 import { labelsMatch, podAddresses, podLocality, podReady, podTlsMode } from "./workloads.ts";
 
 const EXPORT_TO_ANNOTATION = "networking.istio.io/exportTo";
@@ -101,6 +105,8 @@ export function kubeService(
   mesh: MeshConfig,
   index: KubeIndex,
   diagnostics: Diagnostic[],
+  /** The config cluster's WorkloadEntries, which the Service's selector also picks (as Istio's). */
+  workloadEntries: readonly ConfigObject<"WorkloadEntry">[] = [],
 ): { service: Service; endpoints: Endpoint[] } | undefined {
   const name = svc.metadata?.name;
   if (!name) return undefined;
@@ -151,6 +157,11 @@ export function kubeService(
       : spec.selector
         ? fromSelector(service, spec.selector, svc, index)
         : [];
+    if (spec.selector && Object.keys(spec.selector).length > 0) {
+      endpoints.push(
+        ...selectedWorkloadEntryEndpoints(spec.selector, ports, namespace, index, workloadEntries),
+      );
+    }
   }
   const accounts = new Set<string>();
   for (const e of endpoints) if (e.serviceAccount) accounts.add(e.serviceAccount);

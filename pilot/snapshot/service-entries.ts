@@ -10,16 +10,8 @@ import type { MeshConfig } from "../model/mesh-config.ts";
 import type { Endpoint, Resolution, Service, ServicePort } from "../model/service.ts";
 import { type KubeIndex, selectPods } from "./kube-services.ts";
 import { parseProtocol } from "./protocol.ts";
-import {
-  LABEL_TLS_MODE,
-  labelsMatch,
-  parseLocality,
-  podAddresses,
-  podLocality,
-  podReady,
-  podTlsMode,
-  type WorkloadEntryLike,
-} from "./workloads.ts";
+import { entryEndpoints, selectedWorkloadEntryEndpoints } from "./workload-entry-endpoints.ts";
+import { podAddresses, podLocality, podReady, podTlsMode, type WorkloadEntryLike } from "./workloads.ts";
 
 interface SeSpec {
   hosts?: string[];
@@ -161,33 +153,6 @@ function duplicateAddresses(endpoints: readonly Endpoint[]): string[] {
   return [...twice];
 }
 
-function entryEndpoints(
-  entry: WorkloadEntryLike,
-  ports: readonly ServicePort[],
-  config: KubeIndex | undefined,
-  extra: Partial<Endpoint>,
-): Endpoint[] {
-  if (!entry.address) return [];
-  const network = entry.network || config?.networks.networkOf(entry.address, entry.labels);
-  return ports.map((p) => {
-    const e: Endpoint = {
-      address: entry.address as string,
-      port: entry.ports?.[p.name] ?? p.targetPort ?? p.port,
-      servicePortName: p.name,
-      labels: entry.labels ?? {},
-      locality: parseLocality(entry.locality),
-      healthy: true,
-      tlsMode: entry.labels?.[LABEL_TLS_MODE] === "istio" ? "istio" : "disabled",
-      ...extra,
-    };
-    if (config) e.clusterId = config.clusterId;
-    if (network) e.network = network;
-    if (entry.weight) e.weight = entry.weight;
-    if (entry.serviceAccount) e.serviceAccount = entry.serviceAccount;
-    return e;
-  });
-}
-
 function podEndpoints(pod: Pod, ports: readonly ServicePort[], index: KubeIndex): Endpoint[] {
   const out: Endpoint[] = [];
   for (const address of podAddresses(pod)) {
@@ -230,17 +195,6 @@ function selectedEndpoints(
   for (const index of clusters) {
     for (const pod of selectPods(index, namespace, selector)) out.push(...podEndpoints(pod, ports, index));
   }
-  for (const we of workloadEntries) {
-    if (we.meta.namespace !== namespace) continue;
-    const weSpec = we.spec as WorkloadEntryLike;
-    const labels = { ...we.meta.labels, ...(weSpec.labels ?? {}) };
-    if (!labelsMatch(selector, labels)) continue;
-    out.push(
-      ...entryEndpoints({ ...weSpec, labels }, ports, config, {
-        workloadName: we.meta.name,
-        namespace,
-      }),
-    );
-  }
+  out.push(...selectedWorkloadEntryEndpoints(selector, ports, namespace, config, workloadEntries));
   return out;
 }

@@ -20,6 +20,7 @@ import { rbacHttpFilters, rbacNetworkFilters } from "./authorization.ts";
 import { DEFAULT_CIRCUIT_BREAKERS } from "./cluster-policy.ts";
 import { connectionManagerFilter } from "./connection-manager.ts";
 import { type Ctx, proxyTargets } from "./context.ts";
+import { customHttpFilters, customNetworkFilters } from "./ext-authz.ts";
 import type { SidecarSpecLoose } from "./istio-api.ts";
 import { ISTIO_INBOUND_ALPN, istioServerTransportSocket } from "./mtls.ts";
 import {
@@ -73,7 +74,11 @@ function inboundFilters(ctx: Ctx, p: InboundPort): EnvoyJson[] {
   const cluster = inboundCluster(p.port);
   const statPrefix = `inbound_0.0.0.0_${p.port}`;
   if (!isHttpProtocol(p.protocol)) {
-    return [...rbacNetworkFilters(ctx, `tcp.${statPrefix}`), tcpProxyFilter(cluster, cluster)];
+    return [
+      ...customNetworkFilters(ctx, `tcp.${statPrefix}`),
+      ...rbacNetworkFilters(ctx, `tcp.${statPrefix}`),
+      tcpProxyFilter(cluster, cluster),
+    ];
   }
   const jwt = jwtAuthnHttpFilter(ctx);
   return [
@@ -102,9 +107,14 @@ function inboundFilters(ctx: Ctx, p: InboundPort): EnvoyJson[] {
         ],
         validate_clusters: false,
       },
-      // Istio's order: JWT authentication, then authorization, then the filters route
-      // configuration needs, router last.
-      httpFilters: [...(jwt ? [jwt] : []), ...rbacHttpFilters(ctx), ...sidecarHttpFilters()],
+      // Istio's order: CUSTOM (ext_authz), JWT authentication, then authorization, then the
+      // filters route configuration needs, router last.
+      httpFilters: [
+        ...customHttpFilters(ctx),
+        ...(jwt ? [jwt] : []),
+        ...rbacHttpFilters(ctx),
+        ...sidecarHttpFilters(),
+      ],
       mesh: ctx.snapshot.meshConfig,
       http2: isHttp2Protocol(p.protocol),
     }),

@@ -40,6 +40,7 @@ const NETWORKING_RULES: Record<IstioKind, Rule> = {
   Gateway: validateGateway,
   Sidecar: validateSidecar,
   WorkloadEntry: validateWorkloadEntry,
+  WorkloadGroup: validateWorkloadGroup,
   // Security kinds are checked by OTHER_RULES (keyed by group/Kind) below; the snapshot model has no rules of its own for them.
   PeerAuthentication: () => {},
   AuthorizationPolicy: () => {},
@@ -51,7 +52,6 @@ const OTHER_RULES: Record<string, Rule> = {
   "security.istio.io/PeerAuthentication": validatePeerAuthentication,
   "security.istio.io/AuthorizationPolicy": validateAuthorizationPolicy,
   "security.istio.io/RequestAuthentication": validateRequestAuthentication,
-  "networking.istio.io/WorkloadGroup": validateWorkloadGroup,
   "networking.istio.io/ProxyConfig": validateProxyConfig,
   "networking.istio.io/EnvoyFilter": validateEnvoyFilter,
   "telemetry.istio.io/Telemetry": validateTelemetry,

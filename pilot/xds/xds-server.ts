@@ -64,6 +64,17 @@ export interface StreamInfo {
 
 let streamCounter = 0;
 
+/**
+ * Told when a proxy's stream opens and closes (VM auto-registration lives behind it). `opened`
+ * may return a promise: the stream is served once it resolves and refused with the error's gRPC
+ * code (`code`, default FAILED_PRECONDITION) when it rejects, as istiod refuses a proxy whose
+ * WorkloadEntry cannot be registered. `closed` follows every `opened`.
+ */
+export interface ConnectionObserver<P> {
+  opened(conn: XdsConnection<P>): Promise<void> | undefined;
+  closed(conn: XdsConnection<P>): void;
+}
+
 function grpcError(code: grpc.status, details: string): grpc.ServiceError {
   return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
 }
@@ -86,12 +97,15 @@ export class XdsServer<S extends XdsSnapshot, P> {
   private closing = false;
   private readonly history: PushRecord[] = [];
   private readonly hooks: ConnectionHooks;
+  /** Connections the observer was told about (and must hear closed). */
+  private readonly observed = new Set<XdsConnection<P>>();
   private sliceStart = 0;
   /** Observer for ACKs (tests and benchmarks). */
   onAck: ((conn: XdsConnection<P>, kind: XdsKind) => void) | undefined;
   private readonly secrets: SecretServing<S, P>;
   /** Proves who opens a stream (set by the transport's security); without it only addresses are known. */
   peerAuthenticator: PeerAuthenticator | undefined;
+  connectionObserver: ConnectionObserver<P> | undefined;
 
   constructor(
     private readonly backend: XdsBackend<S, P>,
@@ -390,6 +404,7 @@ export class XdsServer<S extends XdsSnapshot, P> {
     this.queue.remove(conn);
     if (call) this.untrack(call);
     this.log.info({ proxy: conn.node.id, id: conn.id }, "xDS stream closed");
+    if (this.observed.delete(conn)) this.connectionObserver?.closed(conn);
   }
 
   /**
@@ -498,6 +513,22 @@ export class XdsServer<S extends XdsSnapshot, P> {
       );
       if (verified) c.identity = { ...c.identity, verified };
       conn = c;
+      const observer = this.connectionObserver;
+      if (observer) this.observed.add(c);
+      const pending = observer?.opened(c);
+      if (!pending) return serve(c);
+      pending.then(
+        () => {
+          if (state === "admitting" && !call.cancelled) serve(c);
+        },
+        (err: unknown) => {
+          const e = err as { code?: unknown; message?: unknown };
+          const code = typeof e?.code === "number" ? e.code : grpc.status.FAILED_PRECONDITION;
+          fail(code, String(e?.message ?? err), "refused_by_observer");
+        },
+      );
+    };
+    const serve = (c: XdsConnection<P>) => {
       state = "open";
       info.state = "open";
       info.conn = c as XdsConnection<unknown>;
@@ -509,7 +540,7 @@ export class XdsServer<S extends XdsSnapshot, P> {
           id: c.id,
           mode,
           peer: c.peer,
-          verified: verified?.principal ?? verified?.serviceAccount,
+          verified: c.identity.verified?.principal ?? c.identity.verified?.serviceAccount,
         },
         "xDS stream opened",
       );

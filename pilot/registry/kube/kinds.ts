@@ -56,6 +56,9 @@ export function istioKinds(version = "v1"): WatchedKind[] {
     { kind: "Gateway", group: g, version, plural: "gateways", namespaced: true },
     { kind: "Sidecar", group: g, version, plural: "sidecars", namespaced: true },
     { kind: "WorkloadEntry", group: g, version, plural: "workloadentries", namespaced: true },
+    // Only VM auto-registration reads groups; clusters installed before Remora shipped the CRD
+    // must still become ready (it is picked up once installed).
+    { kind: "WorkloadGroup", group: g, version, plural: "workloadgroups", namespaced: true, optional: true },
     // security.istio.io is read in v1 (served since Istio 1.22; v1beta1 shares its storage).
     ...(
       [

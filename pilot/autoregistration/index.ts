@@ -1,0 +1,18 @@
+// Public surface of pilot/autoregistration: VM auto-registration (WorkloadEntries created for
+// proxies that connect with a WorkloadGroup's identity, removed after a grace period).
+export {
+  AutoRegistration,
+  type AutoRegistrationLogger,
+  type AutoRegistrationOptions,
+  type RegistrationConn,
+  RegistrationError,
+} from "./controller.ts";
+export { ApiCallError, type EntryStore, kubeEntryStore } from "./entry-store.ts";
+export {
+  ANNOTATIONS,
+  AUTO_REGISTER_GROUP,
+  entryName,
+  type WorkloadEntryObject,
+  type WorkloadGroupObject,
+  workloadEntryFromGroup,
+} from "./workload-entry.ts";
