@@ -165,8 +165,15 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
       for (const ip of w.addresses) own.set(ip, w);
     }
     for (const [ip, w] of own) if (!workloadsByIp.has(ip)) workloadsByIp.set(ip, w);
-    const view: ClusterView = { id: c.id, primary: c.primary, workloadsByIp: sorted(own) };
+    const view: ClusterView = {
+      id: c.id,
+      primary: c.primary,
+      workloadsByIp: sorted(own),
+      namespaces: c.kube.namespaces.flatMap((n) => (n.metadata?.name ? [n.metadata.name] : [])).sort(),
+    };
     if (index.networks.network) view.network = index.networks.network;
+    const controlPlanes = controlPlaneClusters(c.kube.namespaces, mesh.rootNamespace);
+    if (controlPlanes) view.controlPlaneClusters = controlPlanes;
     clusters.set(c.id, view);
   }
   const namespaces = new Map<string, Readonly<Record<string, string>>>();
@@ -198,6 +205,20 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
     diagnostics,
   };
   return { ...base, changes: computeChanges(base, previous) };
+}
+
+/** Istio's annotation on a cluster's system namespace naming the control planes that manage it. */
+export const CONTROL_PLANE_CLUSTERS_ANNOTATION = "topology.istio.io/controlPlaneClusters";
+
+function controlPlaneClusters(namespaces: readonly Namespace[], system: string): string[] | undefined {
+  const value = namespaces.find((n) => n.metadata?.name === system)?.metadata?.annotations?.[
+    CONTROL_PLANE_CLUSTERS_ANNOTATION
+  ];
+  if (value === undefined) return undefined;
+  return value
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
 }
 
 function sorted<V>(m: Map<string, V>): Map<string, V> {
