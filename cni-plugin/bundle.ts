@@ -3,8 +3,10 @@
 // pod, so it must start fast and stand alone in /opt/cni/bin (no node_modules, no tsx).
 // `npm run build` runs this file: `tsx cni-plugin/bundle.ts [out]` (default dist/cni/remora-cni).
 import { chmodSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import type { Plugin } from "esbuild";
 
 // This file runs from source (cni-plugin/) and compiled (dist/cni-plugin/): both find the root.
 const PARENT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -18,6 +20,45 @@ export interface BundleInfo {
   bytes: number;
   /** Source files and packages in the bundle, largest first (to watch the import graph). */
   inputs: { path: string; bytes: number }[];
+}
+
+/**
+ * Packages the plugin bundles but evaluates only when first used. `yaml` (about 100 KiB, more than
+ * half the bundle) is needed only for a `proxy.istio.io/config` annotation or a YAML kubeconfig,
+ * yet evaluating it at start-up cost more CPU than the rest of the bundle together and grew the
+ * heap enough to force a garbage collection in every ADD.
+ */
+const LAZY_PACKAGES = ["yaml"];
+
+/**
+ * Replaces each lazy package, for the bundle's own importers, with a CommonJS stand-in that has
+ * the package's export names as getters and requires the real package on the first read. esbuild
+ * turns `import { X } from "pkg"` of a CommonJS package into reads of `pkg.X` at the use sites,
+ * and every use in these sources is inside a function, so nothing is read at load time. The names
+ * come from the installed package itself, so the stand-in cannot fall out of step with it.
+ */
+function lazyPackages(names: readonly string[]): Plugin {
+  const req = createRequire(join(REPO, "package.json"));
+  const filter = new RegExp(`^(${names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})$`);
+  return {
+    name: "lazy-packages",
+    setup(b) {
+      b.onResolve({ filter }, (a) =>
+        a.namespace === "lazy-package" ? undefined : { path: a.path, namespace: "lazy-package" },
+      );
+      b.onLoad({ filter: /.*/, namespace: "lazy-package" }, (a) => {
+        const keys = Object.keys(req(a.path) as object);
+        const getters = keys
+          .map((k) => `${JSON.stringify(k)}: { enumerable: true, get: () => load()[${JSON.stringify(k)}] }`)
+          .join(",\n  ");
+        return {
+          contents: `let real;\nconst load = () => (real ??= require(${JSON.stringify(a.path)}));\nObject.defineProperties(module.exports, {\n  ${getters}\n});\n`,
+          loader: "js",
+          resolveDir: REPO,
+        };
+      });
+    },
+  };
 }
 
 /**
@@ -46,6 +87,7 @@ export async function buildPluginBundle(outFile = PLUGIN_BUNDLE_PATH): Promise<B
     legalComments: "none",
     banner: { js: "#!/usr/bin/env node" },
     metafile: true,
+    plugins: [lazyPackages(LAZY_PACKAGES)],
     logLevel: "silent",
   });
   chmodSync(tmp, 0o755);

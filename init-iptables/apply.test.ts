@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { applyRuleSet, cleanupRuleSet } from "./apply.ts";
 import { detectBackend } from "./backend.ts";
 import { INJECTOR_DEFAULT_ARGS } from "./config.ts";
-import { type RecordedCall, RecordingExecutor } from "./exec.ts";
+import { ProbingRecordingExecutor, type RecordedCall, RecordingExecutor } from "./exec.ts";
 import { runIptables } from "./main.ts";
 import { parseCaptureArgs } from "./parse-args.ts";
 import { planRules } from "./plan.ts";
@@ -178,6 +178,40 @@ test("speculative nft (another namespace): legacy probe and nft restore in one r
   const report = await applyRuleSet(exec, set, { speculativeNft: true });
   assert.deepEqual(cmds(exec.calls), ["iptables-legacy-save", "iptables-nft-restore --noflush"]);
   assert.deepEqual(report.families, [{ family: 4, backend: "nft", outcome: "applied", drift: [] }]);
+});
+
+test("speculative nft with a probing executor: one restore when the namespace has no legacy table", async () => {
+  const set = plan();
+  const exec = new ProbingRecordingExecutor(undefined, { ip_tables_names: "" });
+  const report = await applyRuleSet(exec, set, { speculativeNft: true });
+  assert.deepEqual(cmds(exec.calls), ["iptables-nft-restore --noflush"]);
+  assert.equal(exec.calls[0]?.input, renderRestore(set.v4));
+  assert.deepEqual(report.families, [{ family: 4, backend: "nft", outcome: "applied", drift: [] }]);
+});
+
+test("speculative nft with a probing executor: legacy tables (or no answer) mean nothing written, then detection", async () => {
+  const set = plan();
+  const legacyRules = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n";
+  for (const files of [{ ip_tables_names: "filter\n" }, {}] as Record<string, string>[]) {
+    const exec = new ProbingRecordingExecutor(
+      (c) => (c.cmd === "iptables-legacy-save" ? { stdout: legacyRules } : {}),
+      files,
+    );
+    const report = await applyRuleSet(exec, set, { speculativeNft: true });
+    assert.equal(exec.calls[0]?.cmd, "iptables-nft-restore");
+    assert.equal(exec.calls[0]?.input, "");
+    assert.deepEqual(cmds(exec.calls).slice(1), [
+      "iptables-legacy-save",
+      "iptables-nft-save",
+      "iptables-legacy-restore --wait=30 --noflush",
+    ]);
+    assert.deepEqual(report.families, [{ family: 4, backend: "legacy", outcome: "applied", drift: [] }]);
+  }
+  // Tables without rules: detection settles on nft, and the plan goes there.
+  const empty = new ProbingRecordingExecutor(undefined, { ip_tables_names: "nat\n" });
+  const r = await applyRuleSet(empty, set, { speculativeNft: true });
+  assert.equal(empty.calls.at(-1)?.input, renderRestore(set.v4));
+  assert.deepEqual(r.families, [{ family: 4, backend: "nft", outcome: "applied", drift: [] }]);
 });
 
 test("speculative nft: when legacy holds rules, the nft rules come out again and legacy gets them", async () => {

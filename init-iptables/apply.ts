@@ -2,7 +2,7 @@
 // --noflush` per family (atomic per table); safe to re-run (a matching state is left alone);
 // drift is reported, or rebuilt behind DROP guardrails with `reconcile`; cleanup removes the
 // ISTIO_* chains, the jumps into them and the planned built-in-chain rules.
-import { type Backend, backendFor, detectBackend, hasRules } from "./backend.ts";
+import { type Backend, backendFor, detectBackend, hasRules, legacyTablesFile } from "./backend.ts";
 import { type Executor, mapLimit } from "./exec.ts";
 import { builtinChainRules, renderCleanup, renderIpCommands, renderRestore, showCommand } from "./render.ts";
 import type { Family, Rule, RuleSet, Table } from "./rules.ts";
@@ -15,9 +15,11 @@ export interface ApplyOptions {
   /** See detectBackend: false for a family means legacy holds nothing there. */
   legacyHint?: (family: Family) => boolean;
   /**
-   * Without a legacy hint (programming another namespace, as the CNI plugin does): restore into
-   * nft while probing legacy at the same time, and take the nft rules out again in the rare case
-   * legacy already holds rules there. One round of two commands instead of three in two rounds.
+   * Without a legacy hint (programming another namespace, as the CNI plugin does): one nft
+   * restore that first looks, through its own /proc entry, whether the namespace has any legacy
+   * table (none: legacy cannot hold rules, the plan goes in; some: it writes nothing and the usual
+   * detection follows). With an executor that cannot probe: restore into nft while probing legacy
+   * at the same time, and take the nft rules out again in the rare case legacy holds rules there.
    */
   speculativeNft?: boolean;
   /** Progress lines (stderr in the CLI). */
@@ -122,7 +124,7 @@ async function withGuardrails(exec: Executor, b: Backend, fn: () => Promise<void
  * single table, feed the restore straight to nft. Its `-N` of an existing chain fails the whole
  * table atomically, so if anything of ours is already there this returns false with nothing
  * changed, and the caller inspects the state as usual. Saves a save/compare round on the
- * init container's hot path. With `speculativeNft` the legacy probe runs alongside.
+ * init container's hot path. With `speculativeNft` the legacy probe goes with it (see there).
  */
 async function tryFreshApply(exec: Executor, family: Family, rules: readonly Rule[], opts: ApplyOptions) {
   if (opts.forceBackend || opts.forceApply) return false;
@@ -133,6 +135,15 @@ async function tryFreshApply(exec: Executor, family: Family, rules: readonly Rul
     return (await exec.run(nft.restore, ["--noflush"], renderRestore(rules))).code === 0;
   }
   if (!opts.speculativeNft) return false;
+  if (exec.runProbing) {
+    let legacyTables = true;
+    const n = await exec.runProbing(nft.restore, ["--noflush"], (net) => {
+      // Unreadable counts as present: then the usual detection decides.
+      legacyTables = (net(legacyTablesFile(family)) ?? "x").trim() !== "";
+      return legacyTables ? "" : renderRestore(rules);
+    });
+    return !legacyTables && n.code === 0;
+  }
   const legacy = backendFor(family, "legacy", "");
   const [l, n] = await Promise.all([
     exec.run(legacy.save, []),

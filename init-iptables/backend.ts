@@ -41,11 +41,15 @@ export function backendFor(family: Family, kind: Backend["kind"], state: string)
  */
 export function legacyTablesPresent(family: Family): boolean {
   try {
-    const file = family === 4 ? "/proc/net/ip_tables_names" : "/proc/net/ip6_tables_names";
-    return readFileSync(file, "utf8").trim() !== "";
+    return readFileSync(`/proc/net/${legacyTablesFile(family)}`, "utf8").trim() !== "";
   } catch {
     return false;
   }
+}
+
+/** The /proc/net file listing a namespace's legacy x_tables of one family (empty: none). */
+export function legacyTablesFile(family: Family): string {
+  return family === 4 ? "ip_tables_names" : "ip6_tables_names";
 }
 
 /**

@@ -7,8 +7,8 @@ import { after, before, describe, test } from "node:test";
 import { requires } from "../test/helpers/privileged.ts";
 import { applyRuleSet } from "./apply.ts";
 import { bundleCli, type CliBundle } from "./bundle-cli.ts";
-import { INJECTOR_DEFAULT_ARGS } from "./config.ts";
-import { realExecutor } from "./exec.ts";
+import { type CaptureConfig, INJECTOR_DEFAULT_ARGS } from "./config.ts";
+import { type Executor, realExecutor } from "./exec.ts";
 import {
   type Answer,
   NODE,
@@ -72,6 +72,21 @@ function assertArrived(a: Answer | string, name: string, listener: number, orig?
   const got = answer(a);
   assert.equal(`${got.name}:${got.listener}`, `${name}:${listener}`, `arrived at ${JSON.stringify(got)}`);
   if (orig) assert.equal(got.orig, orig);
+}
+
+/** A rule of someone else's in the pod's legacy filter table: legacy now "holds rules" there. */
+async function addLegacyRule(n: PodNet): Promise<void> {
+  const r = await n.exec(n.pod, "iptables-legacy", [
+    "-t",
+    "filter",
+    "-A",
+    "INPUT",
+    "-p",
+    "253",
+    "-j",
+    "ACCEPT",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
 }
 
 async function withPair(tag: string, fn: (n: PodNet) => Promise<void>): Promise<void> {
@@ -261,17 +276,7 @@ describe("remora iptables in real network namespaces (TPROXY, IPv6, legacy, vali
     await withPair("legacy", async (n) => {
       await n.serve(n.pod, "pod", POD_PORTS);
       await n.serve(n.peer, "peer", [80]);
-      const marker = await n.exec(n.pod, "iptables-legacy", [
-        "-t",
-        "filter",
-        "-A",
-        "INPUT",
-        "-p",
-        "253",
-        "-j",
-        "ACCEPT",
-      ]);
-      assert.equal(marker.code, 0, marker.stderr);
+      await addLegacyRule(n);
       const r = await n.remora([...INJECTOR_DEFAULT_ARGS]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /IPv4 \(iptables-legacy\): applied/);
@@ -286,6 +291,56 @@ describe("remora iptables in real network namespaces (TPROXY, IPv6, legacy, vali
       const left = await n.save(n.pod, "iptables-legacy-save");
       assert.doesNotMatch(left, /ISTIO_/);
       assert.match(left, /-A INPUT -p (253|sctp-253) -j ACCEPT|-A INPUT -p 253 -j ACCEPT/);
+    });
+  });
+
+  test("from the node (CNI plugin): one probing nft restore; legacy only where it holds rules", async () => {
+    const set = planRules({ ...(parseCaptureArgs(ARGS, {}).config as CaptureConfig), ipv6: false });
+    const traced = (exec: Executor) => {
+      const cmds: string[] = [];
+      const wrapped: Executor = {
+        run: (c, a, i) => {
+          cmds.push(c);
+          return exec.run(c, a, i);
+        },
+        runProbing: (c, a, f) => {
+          cmds.push(`${c} (probing)`);
+          return exec.runProbing?.(c, a, f) ?? assert.fail("the real executor probes");
+        },
+      };
+      return { cmds, exec: wrapped };
+    };
+    await withPair("fromnode", async (n) => {
+      const t = traced(realExecutor(n.podPath));
+      const r = await applyRuleSet(t.exec, set, { speculativeNft: true });
+      assert.deepEqual(t.cmds, ["iptables-nft-restore (probing)"]);
+      assert.equal(r.families[0]?.backend, "nft");
+      assert.match(await n.save(n.pod), /-A ISTIO_OUTPUT -j ISTIO_REDIRECT/);
+      assert.doesNotMatch(await n.save(n.pod, "iptables-legacy-save"), /ISTIO_/);
+    });
+    await withPair("fromnodeleg", async (n) => {
+      await addLegacyRule(n);
+      const t = traced(realExecutor(n.podPath));
+      const r = await applyRuleSet(t.exec, set, { speculativeNft: true });
+      assert.equal(t.cmds[0], "iptables-nft-restore (probing)");
+      assert.ok(t.cmds.includes("iptables-legacy-save"), t.cmds.join(", "));
+      assert.deepEqual(r.families[0], { family: 4, backend: "legacy", outcome: "applied", drift: [] });
+      assert.doesNotMatch(await n.save(n.pod, "iptables-nft-save"), /ISTIO_/);
+      assert.match(await n.save(n.pod, "iptables-legacy-save"), /-A ISTIO_OUTPUT -j ISTIO_REDIRECT/);
+      await n.serve(n.pod, "pod", POD_PORTS);
+      await n.serve(n.peer, "peer", [80]);
+      assertArrived(await n.dial(n.pod, APP_UID, "192.0.2.2", 80), "pod", 15001, "192.0.2.2:80");
+    });
+    await withPair("fromnodeempty", async (n) => {
+      // Legacy tables that exist but hold no rule: nothing written by the probe, nft chosen after.
+      const list = await n.exec(n.pod, "iptables-legacy", ["-t", "nat", "-L", "-n"]);
+      assert.equal(list.code, 0, list.stderr);
+      const t = traced(realExecutor(n.podPath));
+      const r = await applyRuleSet(t.exec, set, { speculativeNft: true });
+      assert.equal(t.cmds[0], "iptables-nft-restore (probing)");
+      assert.ok(t.cmds.includes("iptables-legacy-save"), t.cmds.join(", "));
+      assert.deepEqual(r.families[0], { family: 4, backend: "nft", outcome: "applied", drift: [] });
+      assert.match(await n.save(n.pod), /-A ISTIO_OUTPUT -j ISTIO_REDIRECT/);
     });
   });
 

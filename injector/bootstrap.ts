@@ -12,7 +12,7 @@
 //   Pilot binds that stream to the reviewed service account and serves it its workload
 //   certificate over SDS (`default`, `ROOTCA`).
 import { PORTS } from "./annotations.ts";
-import { PORTS as CONTROL_PLANE_PORTS, POD_IDENTITY } from "./defaults.ts";
+import { PORTS as CONTROL_PLANE_PORTS, POD_IDENTITY, tokenExchangePathFor } from "./defaults.ts";
 import type { AppProbe } from "./probes.ts";
 
 export type EnvoyBootstrapJson = Record<string, unknown>;
@@ -53,14 +53,21 @@ export function secureDiscovery(discoveryAddress: string): boolean {
   return splitHostPort(discoveryAddress)[1] === CONTROL_PLANE_PORTS.secureXds;
 }
 
-/** ADS over TLS with STS-exchanged token credentials (the bootstrap's grpc_services entry). */
+/**
+ * ADS over TLS with STS-exchanged token credentials (the bootstrap's grpc_services entry). The
+ * pod's cluster travels as Istio's `ClusterID` header on the stream and in the exchange's path,
+ * so pilot reviews the token with that cluster's API server.
+ */
 function secureAdsService(
   host: string,
   port: number,
   files: { rootCertPath: string; tokenPath: string },
+  clusterId: string | undefined,
 ): Record<string, unknown> {
   const target = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  const exchangePath = clusterId ? tokenExchangePathFor(clusterId) : POD_IDENTITY.tokenExchangePath;
   return {
+    ...(clusterId ? { initial_metadata: [{ key: POD_IDENTITY.clusterIdHeader, value: clusterId }] } : {}),
     google_grpc: {
       target_uri: target,
       stat_prefix: XDS_CLUSTER,
@@ -68,7 +75,7 @@ function secureAdsService(
       call_credentials: [
         {
           sts_service: {
-            token_exchange_service_uri: `https://${target}${POD_IDENTITY.tokenExchangePath}`,
+            token_exchange_service_uri: `https://${target}${exchangePath}`,
             subject_token_path: files.tokenPath,
             subject_token_type: JWT_TOKEN_TYPE,
             audience: POD_IDENTITY.tokenAudience,
@@ -77,6 +84,10 @@ function secureAdsService(
       ],
     },
   };
+}
+
+function clusterIdOf(metadata: Record<string, unknown>): string | undefined {
+  return typeof metadata.CLUSTER_ID === "string" && metadata.CLUSTER_ID ? metadata.CLUSTER_ID : undefined;
 }
 
 export function buildEnvoyBootstrap(o: BootstrapOptions): EnvoyBootstrapJson {
@@ -189,7 +200,7 @@ export function buildEnvoyBootstrap(o: BootstrapOptions): EnvoyBootstrapJson {
         set_node_on_first_message_only: true,
         grpc_services: [
           secure
-            ? secureAdsService(xdsHost, xdsPort, o.identityFiles ?? POD_IDENTITY)
+            ? secureAdsService(xdsHost, xdsPort, o.identityFiles ?? POD_IDENTITY, clusterIdOf(o.metadata))
             : { envoy_grpc: { cluster_name: XDS_CLUSTER } },
         ],
       },

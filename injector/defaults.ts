@@ -46,14 +46,30 @@ export const POD_IDENTITY = {
   tokenPath: "/var/run/secrets/tokens/istio-token",
   tokenAudience: "istio-ca",
   tokenExpirationSeconds: 43200,
-  /** Where pilot's TLS port answers the token exchange (RFC 8693) for Envoy's STS credentials. */
+  /**
+   * Where pilot's TLS port answers the token exchange (RFC 8693) for Envoy's STS credentials;
+   * `<path>/cluster/<id>` names the pod's cluster (see tokenExchangePathFor).
+   */
   tokenExchangePath: "/token",
+  /**
+   * Istio's `ClusterID` request header (gRPC metadata, lower-cased on the wire): the pod's cluster,
+   * whose API server reviews its token.
+   */
+  clusterIdHeader: "clusterid",
   /** The mesh root from ConfigMap `istio-ca-root-cert`, mounted for TLS to the control plane. */
   rootCertVolume: "istiod-ca-cert",
   rootCertConfigMap: "istio-ca-root-cert",
   rootCertDir: "/var/run/secrets/istio",
   rootCertPath: "/var/run/secrets/istio/root-cert.pem",
 } as const;
+
+/**
+ * The token-exchange path a pod of `clusterId` uses: the cluster picks which API server reviews
+ * its token (Envoy's STS credentials cannot add Istio's `ClusterID` header, so it is in the path).
+ */
+export function tokenExchangePathFor(clusterId: string): string {
+  return `${POD_IDENTITY.tokenExchangePath}/cluster/${encodeURIComponent(clusterId)}`;
+}
 
 /** The mesh CA's Secrets in the control-plane namespace (Istio's names). */
 export const CA_SECRETS = {

@@ -9,6 +9,7 @@ import {
   Gateway,
   ServiceEntry,
   VirtualService,
+  WorkloadGroup,
 } from "@kubernetes-models/istio/networking.istio.io/v1";
 import { PeerAuthentication } from "@kubernetes-models/istio/security.istio.io/v1";
 import { Deployment } from "kubernetes-models/apps/v1";
@@ -37,6 +38,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   "networking.istio.io/v1/VirtualService": VirtualService,
   "networking.istio.io/v1/DestinationRule": DestinationRule,
   "networking.istio.io/v1/ServiceEntry": ServiceEntry,
+  "networking.istio.io/v1/WorkloadGroup": WorkloadGroup,
   "security.istio.io/v1/PeerAuthentication": PeerAuthentication,
 };
 

@@ -22,6 +22,8 @@ export interface GatewayOptions {
   network: string;
   /** Where the control plane runs (its pilot Service is the discovery address). */
   controlPlaneNamespace: string;
+  /** The cluster the gateway runs in (its proxy's CLUSTER_ID; default the injection default). */
+  clusterId?: string;
 }
 
 interface Port {
@@ -168,6 +170,7 @@ function gatewayPodTemplate(
     revision: o.revision,
     discoveryAddress: discoveryAddress(o.revision, g.controlPlaneNamespace),
     network: g.network,
+    ...(g.clusterId ? { clusterId: g.clusterId } : {}),
   };
   config.images = { ...config.images, proxy: o.proxyImage, init: o.initImage };
   const out = injectPod(pod, {

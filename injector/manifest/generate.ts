@@ -44,6 +44,20 @@ export interface ManifestOptions {
   gateway?: GatewayOptions;
   /** Generate what a remote cluster needs instead (see remote.ts). */
   remote?: RemoteOptions;
+  /**
+   * The control plane's place in a multi-cluster mesh, as Istio's install values
+   * `global.multiCluster.clusterName`, `global.network` and `pilot.env.EXTERNAL_ISTIOD` set it.
+   */
+  mesh?: ControlPlaneMeshOptions;
+}
+
+export interface ControlPlaneMeshOptions {
+  /** The cluster id of pilot (CLUSTER_ID) and of the sidecars it injects. */
+  clusterId?: string;
+  /** The cluster's network: the system namespace's label and the injected sidecars' NETWORK. */
+  network?: string;
+  /** Pilot also manages remote clusters that name it (EXTERNAL_ISTIOD=true). */
+  externalIstiod?: boolean;
 }
 
 export function defaultManifestOptions(): ManifestOptions {
@@ -131,7 +145,14 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
   objects.push({
     apiVersion: "v1",
     kind: "Namespace",
-    metadata: { name: ns, labels: { ...common, "istio-injection": "disabled" } },
+    metadata: {
+      name: ns,
+      labels: {
+        ...common,
+        "istio-injection": "disabled",
+        ...(o.mesh?.network ? { "topology.istio.io/network": o.mesh.network } : {}),
+      },
+    },
   });
   if (!o.skipCrds) objects.push(...networkingCrds(common), ...securityCrds(common));
   objects.push({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace: ns, labels } });
@@ -248,6 +269,9 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
         `  proxy: ${o.proxyImage}`,
         `  init: ${o.initImage}`,
         `cni: ${o.cni}`,
+        // Injected sidecars name this cluster and network (pilot reviews their tokens there).
+        ...(o.mesh?.clusterId ? [`clusterId: ${o.mesh.clusterId}`] : []),
+        ...(o.mesh?.network ? [`network: ${o.mesh.network}`] : []),
         "",
       ].join("\n"),
     },
@@ -300,6 +324,8 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
                   valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.namespace" } },
                 },
                 { name: "REVISION", value: rev },
+                ...(o.mesh?.clusterId ? [{ name: "CLUSTER_ID", value: o.mesh.clusterId }] : []),
+                ...(o.mesh?.externalIstiod ? [{ name: "EXTERNAL_ISTIOD", value: "true" }] : []),
               ],
               ports: [
                 { name: "grpc-xds", containerPort: PORTS.xds, protocol: "TCP" },

@@ -54,6 +54,19 @@ describe("manifest generate golden output", () => {
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--failure-policy must be Fail or Ignore/);
   });
+
+  test("multi-cluster flags are checked against what they apply to", () => {
+    const problems = (o: Record<string, unknown>) => manifestOptionsFrom(o, () => "").problems.join("; ");
+    assert.equal(problems({ clusterId: "cluster1", network: "net1", externalIstiod: true }), "");
+    assert.match(problems({ clusterId: "bad id" }), /--cluster-id "bad id" is not a valid label value/);
+    assert.match(
+      problems({ remote: true, externalIstiod: true }),
+      /--external-istiod applies to the control plane/,
+    );
+    assert.equal(problems({ gateway: "ingress", clusterId: "c1" }), "");
+    assert.match(problems({ gateway: "ingress", clusterId: "c 1" }), /not a valid label value/);
+    assert.match(problems({ primaryAddress: "192.0.2.1" }), /--primary-address only applies with --remote/);
+  });
 });
 
 function structuralProblems(s: JsonSchema, path: string, out: string[]): void {

@@ -1,13 +1,15 @@
 // `remora manifest generate --remote`: what a remote cluster needs. Always the control-plane
-// namespace and a read-only reader account (Services, EndpointSlices, Pods, Nodes, Namespaces:
-// what pilot reads from a remote cluster), whose token `remora create-remote-secret` puts into
-// the primary's remote secret. With `--primary-address IP` (primary–remote: the remote cluster
-// has no control plane of its own) also, as Istio's remote profile: selector-less `remora-pilot`
-// and `remora-injector` Services whose EndpointSlices point at the primary's address (its
-// east-west gateway or a LoadBalancer), so the injected discovery address resolves to the
-// primary's pilot in this cluster too; and the injection webhook, served by the primary's
-// injector through that Service on Istio's `/inject/cluster/<id>/net/<network>` path, which makes
-// the pods' proxies carry this cluster's id and network.
+// namespace and a reader account (Services, EndpointSlices, Pods, Nodes, Namespaces: what pilot
+// reads from a remote cluster; TokenReviews: how pilot checks this cluster's pods' tokens), whose
+// token `remora create-remote-secret` puts into the primary's remote secret. With
+// `--primary-address IP` (primary–remote: the remote cluster has no control plane of its own)
+// also, as Istio's remote profile: selector-less `remora-pilot` and `remora-injector` Services
+// whose EndpointSlices point at the primary's address (its east-west gateway or a LoadBalancer),
+// so the injected discovery address resolves to the primary's pilot in this cluster too;
+// ConfigMap writes for the reader (a pilot run with --external-istiod publishes
+// istio-ca-root-cert here); and the injection webhook, served by the primary's injector through
+// that Service on Istio's `/inject/cluster/<id>/net/<network>` path, which makes the pods'
+// proxies carry this cluster's id and network.
 import { isIP } from "node:net";
 import { controlPlaneNames, PORTS, REMOTE_READER_SERVICE_ACCOUNT } from "../defaults.ts";
 import type { ManifestOptions } from "./generate.ts";
@@ -43,10 +45,19 @@ export function remoteOptionProblems(o: ManifestOptions): string[] {
   } else if (r.clusterId !== undefined) {
     problems.push("--cluster-id only applies with --primary-address");
   }
-  for (const [flag, v] of [
-    ["--cluster-id", r.clusterId],
-    ["--network", r.network || undefined],
-  ] as const) {
+  problems.push(
+    ...labelValueProblems([
+      ["--cluster-id", r.clusterId],
+      ["--network", r.network || undefined],
+    ]),
+  );
+  return problems;
+}
+
+/** Flags whose values become label values (cluster ids, networks): each must be one. */
+export function labelValueProblems(flags: readonly (readonly [string, string | undefined])[]): string[] {
+  const problems: string[] = [];
+  for (const [flag, v] of flags) {
     if (v !== undefined && !LABEL_VALUE.test(v)) {
       problems.push(
         `${flag} ${JSON.stringify(v)} is not a valid label value (letters, digits, '-', '_', '.', at most 63)`,
@@ -118,6 +129,18 @@ export function generateRemoteManifests(o: ManifestOptions): Record<string, unkn
           verbs: ["get", "list", "watch"],
         },
         { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["get", "list", "watch"] },
+        // Pilot reviews this cluster's service-account tokens here (Istio's reader role too).
+        { apiGroups: ["authentication.k8s.io"], resources: ["tokenreviews"], verbs: ["create"] },
+        // Primary–remote: pilot publishes istio-ca-root-cert in every namespace (Istio's remote profile).
+        ...(o.remote?.primaryAddress
+          ? [
+              {
+                apiGroups: [""],
+                resources: ["configmaps"],
+                verbs: ["create", "get", "list", "watch", "update"],
+              },
+            ]
+          : []),
       ],
     },
     {

@@ -8,12 +8,13 @@ import {
   generateGatewayManifests,
 } from "./gateway.ts";
 import {
+  type ControlPlaneMeshOptions,
   defaultManifestOptions,
   generateManifests,
   type ManifestOptions,
   manifestOptionProblems,
 } from "./generate.ts";
-import { generateRemoteManifests, remoteOptionProblems } from "./remote.ts";
+import { generateRemoteManifests, labelValueProblems, remoteOptionProblems } from "./remote.ts";
 
 export function renderManifests(objects: Record<string, unknown>[]): string {
   // A JSON round trip first: objects shared between documents must not become YAML anchors.
@@ -42,6 +43,7 @@ export interface ManifestCommandOptions {
   remote?: boolean;
   primaryAddress?: string;
   clusterId?: string;
+  externalIstiod?: boolean;
 }
 
 /** Turns command-line options into ManifestOptions, or readable problems. */
@@ -92,13 +94,26 @@ export function manifestOptionsFrom(
       network: cli.network ?? "",
     };
     problems.push(...remoteOptionProblems(o));
-  } else {
-    for (const [flag, v] of [
-      ["--primary-address", cli.primaryAddress],
-      ["--cluster-id", cli.clusterId],
-    ] as const) {
-      if (v !== undefined) problems.push(`${flag} only applies with --remote`);
-    }
+  } else if (cli.primaryAddress !== undefined) {
+    problems.push("--primary-address only applies with --remote");
+  }
+  if (cli.externalIstiod && (cli.remote || cli.gateway !== undefined)) {
+    problems.push("--external-istiod applies to the control plane, not with --remote or --gateway");
+  }
+  if (!cli.remote && cli.gateway === undefined) {
+    // The control plane in a multi-cluster mesh.
+    const mesh: ControlPlaneMeshOptions = {
+      ...(cli.clusterId !== undefined ? { clusterId: cli.clusterId } : {}),
+      ...(cli.network !== undefined ? { network: cli.network } : {}),
+      ...(cli.externalIstiod ? { externalIstiod: true } : {}),
+    };
+    if (Object.keys(mesh).length > 0) o.mesh = mesh;
+    problems.push(
+      ...labelValueProblems([
+        ["--cluster-id", mesh.clusterId],
+        ["--network", mesh.network],
+      ]),
+    );
   }
   if (cli.gateway !== undefined) {
     const kind = cli.gateway as GatewayKind;
@@ -107,17 +122,16 @@ export function manifestOptionsFrom(
       name: cli.name ?? defaultGatewayName(kind),
       network: cli.network ?? "",
       controlPlaneNamespace: cli.controlPlaneNamespace ?? defaultManifestOptions().namespace,
+      ...(cli.clusterId !== undefined ? { clusterId: cli.clusterId } : {}),
     };
+    problems.push(...labelValueProblems([["--cluster-id", cli.clusterId]]));
     problems.push(...gatewayOptionProblems(o.gateway));
   } else {
     for (const [flag, v] of [
       ["--name", cli.name],
-      ["--network", cli.remote ? undefined : cli.network],
       ["--control-plane-namespace", cli.controlPlaneNamespace],
     ] as const) {
-      if (v !== undefined) {
-        problems.push(`${flag} only applies with --gateway${flag === "--network" ? " or --remote" : ""}`);
-      }
+      if (v !== undefined) problems.push(`${flag} only applies with --gateway`);
     }
   }
   problems.push(...manifestOptionProblems(o));

@@ -98,7 +98,10 @@ export function registerWebhookCommands(program: Command): void {
       "instead of the control plane, a gateway: ingress, egress or eastwest (--namespace is then the gateway's)",
     )
     .option("--name <name>", "gateway name (default istio-<kind>gateway)")
-    .option("--network <network>", "gateway's network (required for eastwest); with --remote, the cluster's")
+    .option(
+      "--network <network>",
+      "the cluster's network: the control plane's (its namespace's topology.istio.io/network label and its sidecars'), a gateway's (required for eastwest) or, with --remote, the remote cluster's",
+    )
     .option(
       "--control-plane-namespace <ns>",
       "namespace of the control plane a gateway connects to (default remora-system)",
@@ -111,7 +114,14 @@ export function registerWebhookCommands(program: Command): void {
       "--primary-address <ip>",
       "with --remote: the remote cluster has no control plane; its pods are injected by, and connect to, the primary's (at this IP: its east-west gateway or a LoadBalancer)",
     )
-    .option("--cluster-id <id>", "with --primary-address: this cluster's id in the mesh")
+    .option(
+      "--cluster-id <id>",
+      "this cluster's id in the mesh: the control plane's (its CLUSTER_ID and its sidecars'), a gateway's, or, with --remote --primary-address, the remote cluster's",
+    )
+    .option(
+      "--external-istiod",
+      "the control plane also manages remote clusters that name it in topology.istio.io/controlPlaneClusters (EXTERNAL_ISTIOD=true: it publishes istio-ca-root-cert there)",
+    )
     .option("-o, --output <file>", "write to a file instead of stdout")
     .action(async (opts: Record<string, unknown>) => {
       const { runManifestGenerate } = await import("./run-manifest.ts");

@@ -135,6 +135,10 @@ export class WorkloadAgent {
         rootCertPem,
         token,
         ...(this.o.caServerName ? { serverName: this.o.caServerName } : {}),
+        // As Istio's agent: the pod's cluster names the API server that reviews its token.
+        ...(typeof this.o.metadata.CLUSTER_ID === "string" && this.o.metadata.CLUSTER_ID
+          ? { clusterId: this.o.metadata.CLUSTER_ID }
+          : {}),
       },
       { csr: csrPem, validity_duration: this.o.certTtlSeconds },
     );

@@ -34,6 +34,7 @@ export interface PilotCliOptions extends SecurityCliOptions {
   meshConfig?: string;
   clusterId: string;
   remoteClusterTimeout: number;
+  externalIstiod: boolean;
   workloadEntryGracePeriod: number;
   jwtPubKeyRefreshInterval: number;
   jwksCaFile?: string;
@@ -92,6 +93,11 @@ export function addPilotOptions(cmd: Command): Command {
       )
         .argParser(parseDurationMs)
         .default(REMOTE_CLUSTER_TIMEOUT_MS, `${REMOTE_CLUSTER_TIMEOUT_MS / 1000}s`),
+    )
+    .option(
+      "--external-istiod",
+      "this pilot is the control plane of remote clusters (Istio's EXTERNAL_ISTIOD, also read from $EXTERNAL_ISTIOD=true): it publishes istio-ca-root-cert to every namespace of each remote cluster whose system namespace names this cluster (or *) in the topology.istio.io/controlPlaneClusters annotation",
+      process.env.EXTERNAL_ISTIOD === "true",
     )
     .addOption(
       new Option(

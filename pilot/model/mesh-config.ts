@@ -33,6 +33,11 @@ export interface MeshConfig {
   meshNetworks?: MeshNetworks;
   /** Per-host settings; `clusterLocal` keeps a host's endpoints inside each proxy's cluster. */
   serviceSettings?: ServiceSettings[];
+  /**
+   * Named providers that policies refer to. Remora uses the external authorization ones
+   * (AuthorizationPolicy `action: CUSTOM`); other kinds (tracing, logging) are kept but unused.
+   */
+  extensionProviders?: ExtensionProvider[];
   defaultConfig: {
     discoveryAddress: string;
     proxyStatsMatcher?: Record<string, unknown>;
@@ -65,6 +70,47 @@ export interface ServiceSettings {
   settings?: { clusterLocal?: boolean };
   /** Hostnames, `*.` wildcards allowed. */
   hosts?: string[];
+}
+
+/** What an ext_authz check sends the authorizer of the request body (Envoy's BufferSettings). */
+export interface ExtAuthzRequestBody {
+  maxRequestBytes?: number;
+  allowPartialMessage?: boolean;
+  packAsBytes?: boolean;
+}
+
+/** Fields both ext_authz provider kinds share. */
+interface ExtAuthzCommon {
+  /** `host` or `namespace/host` of the authorizer's service. */
+  service?: string;
+  port?: number;
+  /** Duration text ("0.5s", "2s"); Envoy's check timeout, 600s when unset. */
+  timeout?: string;
+  /** Let the request through when the authorizer cannot be reached or fails. */
+  failOpen?: boolean;
+  /** HTTP status (as text) returned when the check fails and failOpen is off; Envoy's 403 by default. */
+  statusOnError?: string;
+  includeRequestBodyInCheck?: ExtAuthzRequestBody;
+}
+
+export interface ExtAuthzHttpProvider extends ExtAuthzCommon {
+  pathPrefix?: string;
+  includeRequestHeadersInCheck?: string[];
+  /** Deprecated by Istio for includeRequestHeadersInCheck, read only when that is unset. */
+  includeHeadersInCheck?: string[];
+  includeAdditionalHeadersInCheck?: Record<string, string>;
+  headersToUpstreamOnAllow?: string[];
+  headersToDownstreamOnDeny?: string[];
+  headersToDownstreamOnAllow?: string[];
+}
+
+export type ExtAuthzGrpcProvider = ExtAuthzCommon;
+
+export interface ExtensionProvider {
+  name?: string;
+  envoyExtAuthzHttp?: ExtAuthzHttpProvider;
+  envoyExtAuthzGrpc?: ExtAuthzGrpcProvider;
+  [kind: string]: unknown;
 }
 
 export function defaultMeshConfig(): MeshConfig {

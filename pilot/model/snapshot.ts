@@ -80,6 +80,13 @@ export interface ClusterView {
   network?: string;
   /** This cluster's workloads by IP (pod IPs may repeat across clusters of different networks). */
   workloadsByIp: ReadonlyMap<string, Workload>;
+  /** This cluster's namespace names, sorted (where the mesh root is published). */
+  namespaces: readonly string[];
+  /**
+   * The control planes its system namespace names in `topology.istio.io/controlPlaneClusters`
+   * (cluster ids, or `*`): an external control plane manages a remote cluster that names it.
+   */
+  controlPlaneClusters?: readonly string[];
 }
 
 export interface MeshSnapshot {

@@ -4,6 +4,7 @@
 // security/v1alpha1/ca.proto), and serve both the server and the clients (agent, tests).
 import * as grpc from "@grpc/grpc-js";
 import protobuf from "protobufjs";
+import { CLUSTER_ID_HEADER } from "./cluster-authenticator.ts";
 
 export const CSR_SERVICE = "istio.v1.auth.IstioCertificateService";
 export const CSR_METHOD_PATH = `/${CSR_SERVICE}/CreateCertificate`;
@@ -78,6 +79,11 @@ export interface CsrCallOptions {
   token: string;
   /** The name to check the serving certificate for (default: the host of `address`). */
   serverName?: string;
+  /**
+   * The workload's cluster, sent as Istio's `ClusterID` header: the CA reviews the token with
+   * that cluster's API server. Unset: the CA's own cluster.
+   */
+  clusterId?: string;
   deadlineMs?: number;
 }
 
@@ -88,6 +94,7 @@ export function requestCertificate(o: CsrCallOptions, request: CsrRequest): Prom
     grpc.credentials.createFromMetadataGenerator((_params, cb) => {
       const md = new grpc.Metadata();
       md.set("authorization", `Bearer ${o.token}`);
+      if (o.clusterId) md.set(CLUSTER_ID_HEADER, o.clusterId);
       cb(null, md);
     }),
   );

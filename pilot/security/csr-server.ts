@@ -4,6 +4,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { Counter, Gauge, type Registry } from "prom-client";
 import { CsrRefused, type MeshCa } from "./ca.ts";
+import { CLUSTER_ID_HEADER, claimedClusterId } from "./cluster-authenticator.ts";
 import type { CsrRequest, CsrResponse } from "./csr-api.ts";
 import { certificateInfo } from "./pki.ts";
 import { spiffeId } from "./spiffe.ts";
@@ -72,6 +73,8 @@ export function csrHandler(o: CsrHandlerOptions): grpc.handleUnaryCall<CsrReques
     o.metrics.csr.inc();
     const peer = call.getPeer();
     const token = bearerToken(call.metadata.get("authorization"));
+    // The caller's cluster picks the API server that reviews its token (Istio's ClusterID header).
+    const clusterId = claimedClusterId(call.metadata.get(CLUSTER_ID_HEADER));
     void (async () => {
       const ca = o.ca();
       if (!ca) {
@@ -80,12 +83,12 @@ export function csrHandler(o: CsrHandlerOptions): grpc.handleUnaryCall<CsrReques
       }
       let identity: string;
       try {
-        const caller = await o.authenticator.authenticate(token);
+        const caller = await o.authenticator.authenticate(token, clusterId);
         identity = spiffeId(ca.trustDomain, caller.namespace, caller.serviceAccount);
       } catch (err) {
         o.metrics.authnFailures.inc();
         o.log.warn(
-          { peer, reason: err instanceof AuthenticationFailed ? err.message : String(err) },
+          { peer, clusterId, reason: err instanceof AuthenticationFailed ? err.message : String(err) },
           "CSR refused: authentication failed",
         );
         callback(fail(grpc.status.UNAUTHENTICATED, "request authenticate failure"));

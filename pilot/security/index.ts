@@ -12,6 +12,13 @@ export {
 } from "./ca.ts";
 export { defaultCaDir, type LoadedCa, loadOrCreateCaDir } from "./ca-dir.ts";
 export {
+  CLUSTER_ID_HEADER,
+  ClusterAuthenticator,
+  type ClusterAuthenticatorOptions,
+  claimedClusterId,
+  type RemoteClusterClients,
+} from "./cluster-authenticator.ts";
+export {
   CSR_METHOD_PATH,
   CSR_SERVICE,
   type CsrRequest,

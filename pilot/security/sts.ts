@@ -6,6 +6,7 @@
 // TLS to pilot. Served as `POST /token` on the TLS port, next to the gRPC services.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Counter, type Registry } from "prom-client";
+import { CLUSTER_ID_HEADER, claimedClusterId } from "./cluster-authenticator.ts";
 import { SECURITY_DEFAULTS } from "./security-defaults.ts";
 import { AuthenticationFailed, type Authenticator, expiryOf } from "./token-review.ts";
 
@@ -91,7 +92,25 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   return new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
 }
 
-async function exchange(o: StsOptions, req: IncomingMessage): Promise<object> {
+/**
+ * The path's cluster: `/token` names none, `/token/cluster/<id>` names one; undefined for any
+ * other path. Without one in the path, Istio's `clusterid` header may name it.
+ */
+function stsTarget(path: string): { clusterId?: string } | undefined {
+  const base = SECURITY_DEFAULTS.stsPath;
+  if (path === base) return {};
+  const prefix = `${base}/cluster/`;
+  if (!path.startsWith(prefix)) return undefined;
+  const raw = path.slice(prefix.length);
+  if (!raw || raw.includes("/")) return undefined;
+  try {
+    return { clusterId: decodeURIComponent(raw) };
+  } catch {
+    return undefined;
+  }
+}
+
+async function exchange(o: StsOptions, req: IncomingMessage, clusterId: string | undefined): Promise<object> {
   const form = await readForm(req);
   const one = (name: string): string | undefined => {
     const all = form.getAll(name);
@@ -121,10 +140,10 @@ async function exchange(o: StsOptions, req: IncomingMessage): Promise<object> {
     throw new StsError(400, "invalid_target", `audience must be one of ${audiences.join(", ")}`);
   }
   try {
-    await o.authenticator.authenticate(subject);
+    await o.authenticator.authenticate(subject, clusterId);
   } catch (err) {
     const reason = err instanceof AuthenticationFailed ? err.message : String(err);
-    o.log.warn({ peer: req.socket.remoteAddress, reason }, "token exchange refused");
+    o.log.warn({ peer: req.socket.remoteAddress, clusterId, reason }, "token exchange refused");
     throw new StsError(400, "unauthenticated", "the subject token was not accepted");
   }
   const exp = expiryOf(subject);
@@ -140,11 +159,12 @@ async function exchange(o: StsOptions, req: IncomingMessage): Promise<object> {
 /** The HTTP handler: `POST /token`; anything else is 404 or 405. */
 export function stsHandler(o: StsOptions): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    const path = (req.url ?? "").split("?")[0];
-    if (path !== SECURITY_DEFAULTS.stsPath) {
+    const path = (req.url ?? "").split("?")[0] ?? "";
+    const target = stsTarget(path);
+    if (!target) {
       send(res, 404, {
         error: "invalid_request",
-        error_description: `no such endpoint; POST ${SECURITY_DEFAULTS.stsPath}`,
+        error_description: `no such endpoint; POST ${SECURITY_DEFAULTS.stsPath} or ${SECURITY_DEFAULTS.stsPath}/cluster/<cluster id>`,
       });
       req.resume();
       return;
@@ -155,7 +175,9 @@ export function stsHandler(o: StsOptions): (req: IncomingMessage, res: ServerRes
       req.resume();
       return;
     }
-    exchange(o, req).then(
+    const header = req.headers[CLUSTER_ID_HEADER];
+    const clusterId = target.clusterId ?? claimedClusterId(header === undefined ? [] : [header].flat());
+    exchange(o, req, clusterId).then(
       (body) => {
         o.metrics.exchanges.inc({ result: "ok" });
         send(res, 200, body);

@@ -7,6 +7,8 @@ import { AuthenticationV1Api, type KubeConfig } from "@kubernetes/client-node";
 
 export interface Caller {
   namespace: string;
+  /** The cluster whose API server reviewed the token (set by the cluster-aware authenticator). */
+  clusterId?: string;
   serviceAccount: string;
   podName?: string;
   podUid?: string;
@@ -16,7 +18,11 @@ export interface Caller {
 export class AuthenticationFailed extends Error {}
 
 export interface Authenticator {
-  authenticate(token: string): Promise<Caller>;
+  /**
+   * Reviews a token. `clusterId` is the caller's claim of which cluster it runs in (Istio's
+   * `ClusterID` header); authenticators that know several clusters ask that one's API server.
+   */
+  authenticate(token: string, clusterId?: string): Promise<Caller>;
 }
 
 export interface ReviewResult {

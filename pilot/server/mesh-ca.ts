@@ -13,6 +13,9 @@ import { loadOrCreateCaSecret } from "../security/ca-secret.ts";
 import {
   type Authenticator,
   bearerToken,
+  CLUSTER_ID_HEADER,
+  ClusterAuthenticator,
+  claimedClusterId,
   createCaMetrics,
   createStsMetrics,
   csrHandler,
@@ -21,6 +24,7 @@ import {
   loadOrCreateCaDir,
   MeshCa,
   noAuthenticator,
+  type RemoteClusterClients,
   recordRootExpiry,
   SECURITY_DEFAULTS,
   SecureGrpcServer,
@@ -31,6 +35,7 @@ import {
 import { RootCertPublisher } from "../security/root-publisher.ts";
 import type { PeerAuthenticator } from "../xds/peer.ts";
 import type { XdsServer } from "../xds/xds-server.ts";
+import { RemoteRootPublishers } from "./remote-roots.ts";
 
 export interface MeshCaLogger {
   info(obj: object, msg: string): void;
@@ -46,6 +51,15 @@ export interface MeshCaSetup extends SecurityCliOptions {
   /** Pilot's Service name (on the serving certificate). */
   serviceName: string;
   trustDomain: string;
+  /** The config cluster's id: tokens claiming it (or no cluster) are reviewed there. */
+  clusterId: string;
+  /** Remote clusters from remote secrets: their tokens are reviewed by their own API servers. */
+  remoteClusters?: RemoteClusterClients;
+  /**
+   * Istio's EXTERNAL_ISTIOD: publish the root to remote clusters whose system namespace names
+   * this cluster in `topology.istio.io/controlPlaneClusters`.
+   */
+  externalIstiod?: boolean;
   registry: Registry;
   log: MeshCaLogger;
   /** The xDS server: it also serves ADS on the TLS port, and workload certificates over SDS. */
@@ -55,7 +69,10 @@ export interface MeshCaSetup extends SecurityCliOptions {
 /** Verifies an xDS stream on the TLS port by its service-account token (authorization metadata). */
 export function tokenPeerAuthenticator(authn: Authenticator, trustDomain: string): PeerAuthenticator {
   return async (call) => {
-    const caller = await authn.authenticate(bearerToken(call.metadata.get("authorization")));
+    const caller = await authn.authenticate(
+      bearerToken(call.metadata.get("authorization")),
+      claimedClusterId(call.metadata.get(CLUSTER_ID_HEADER)),
+    );
     return {
       namespace: caller.namespace,
       serviceAccount: caller.serviceAccount,
@@ -96,8 +113,9 @@ export async function startMeshCa(o: MeshCaSetup): Promise<RunningMeshCa | undef
   let ca: MeshCa;
   let source: string;
   let created: boolean;
-  let authenticator: Authenticator = noAuthenticator;
+  let localAuthenticator: Authenticator = noAuthenticator;
   let publisher: RootCertPublisher | undefined;
+  let remoteRoots: RemoteRootPublishers | undefined;
   if (o.configDir) {
     const dir = o.caDir ?? defaultCaDir(o.trustDomain);
     const loaded = loadOrCreateCaDir(dir, o.trustDomain);
@@ -105,7 +123,7 @@ export async function startMeshCa(o: MeshCaSetup): Promise<RunningMeshCa | undef
     source = `dir:${dir}`;
     created = loaded.created;
     if (o.tokenReviewKubeconfig) {
-      authenticator = new TokenReviewAuthenticator(loadKubeConfig(o.tokenReviewKubeconfig), [
+      localAuthenticator = new TokenReviewAuthenticator(loadKubeConfig(o.tokenReviewKubeconfig), [
         SECURITY_DEFAULTS.tokenAudience,
       ]);
     }
@@ -115,13 +133,28 @@ export async function startMeshCa(o: MeshCaSetup): Promise<RunningMeshCa | undef
     ca = new MeshCa(loaded.bundle, caOptions);
     source = `secret:${loaded.secret}`;
     created = loaded.created;
-    authenticator = new TokenReviewAuthenticator(
+    localAuthenticator = new TokenReviewAuthenticator(
       o.tokenReviewKubeconfig ? loadKubeConfig(o.tokenReviewKubeconfig) : kc,
       [SECURITY_DEFAULTS.tokenAudience],
     );
     publisher = new RootCertPublisher(kc, ca.rootCertPem, o.log);
+    if (o.externalIstiod && o.remoteClusters) {
+      remoteRoots = new RemoteRootPublishers({
+        clusterId: o.clusterId,
+        remotes: o.remoteClusters,
+        rootPem: ca.rootCertPem,
+        log: o.log,
+      });
+    }
   }
-  if (authenticator === noAuthenticator) {
+  // Istio's per-cluster review: the caller's ClusterID picks the API server (remote secrets).
+  const authenticator: Authenticator = new ClusterAuthenticator({
+    clusterId: o.clusterId,
+    local: localAuthenticator,
+    ...(o.remoteClusters ? { remotes: o.remoteClusters } : {}),
+    audiences: [SECURITY_DEFAULTS.tokenAudience],
+  });
+  if (localAuthenticator === noAuthenticator) {
     o.log.warn(
       {},
       "the CSR API has no API server to review tokens with and refuses every request; pass --token-review-kubeconfig",
@@ -168,7 +201,10 @@ export async function startMeshCa(o: MeshCaSetup): Promise<RunningMeshCa | undef
   }
   const securePort = await listening("secure", o.host, o.secureGrpcPort, () => secure.listen());
   let namespaces: string[] = [];
-  const resync = setInterval(() => void publisher?.sync(namespaces, true), RESYNC_MS);
+  const resync = setInterval(() => {
+    void publisher?.sync(namespaces, true);
+    remoteRoots?.resync();
+  }, RESYNC_MS);
   resync.unref();
   return {
     ca,
@@ -179,6 +215,7 @@ export async function startMeshCa(o: MeshCaSetup): Promise<RunningMeshCa | undef
       if (!publisher) return;
       namespaces = [...snapshot.namespaces.keys()];
       void publisher.sync(namespaces);
+      remoteRoots?.onSnapshot(snapshot);
     },
     async close() {
       clearInterval(resync);

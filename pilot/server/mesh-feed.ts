@@ -20,6 +20,11 @@ import { createJwksResolver, type JwksResolverOptions } from "../security/jwks-r
 import { loadKubeConfig } from "./mesh-ca.ts";
 import type { SnapshotFeed } from "./pilot.ts";
 
+/** The feed, and the remote clusters it reads (their clients review their pods' tokens). */
+export interface MeshFeed extends SnapshotFeed<MeshSnapshot> {
+  readonly remoteClusters?: RemoteClusters;
+}
+
 export interface MeshFeedOptions {
   /** A source made by the caller (tests, benchmarks); else configDir or kubeconfig. */
   source?: ConfigSource;
@@ -88,7 +93,7 @@ function configView(s: MeshSnapshot | undefined): unknown {
  * `debounceMaxMs`); the first snapshot is built once every source has synced, so proxies never
  * see a half-read mesh. Sources validate Istio objects; an invalid one keeps its last good version.
  */
-export function createMeshFeed(opts: MeshFeedOptions): SnapshotFeed<MeshSnapshot> {
+export function createMeshFeed(opts: MeshFeedOptions): MeshFeed {
   const kc = opts.configDir || opts.source ? undefined : loadKubeConfig(opts.kubeconfig);
   const source = sourceFor(opts, kc);
   let onSnapshot: ((s: MeshSnapshot) => void) | undefined;
@@ -127,6 +132,7 @@ export function createMeshFeed(opts: MeshFeedOptions): SnapshotFeed<MeshSnapshot
     ...(opts.onError ? { onError: opts.onError } : {}),
   });
   return {
+    ...(remote ? { remoteClusters: remote } : {}),
     get synced() {
       return sources.every((s) => s.synced) && aggregate.current() !== undefined;
     },

@@ -24,7 +24,7 @@ import type { ServeInjector } from "./injector-seam.ts";
 import { meshBackend, meshEncoder } from "./mesh-backend.ts";
 import { loadKubeConfig, type RunningMeshCa, startMeshCa } from "./mesh-ca.ts";
 import { readMeshConfigFile } from "./mesh-config-file.ts";
-import { createMeshFeed } from "./mesh-feed.ts";
+import { createMeshFeed, type MeshFeed } from "./mesh-feed.ts";
 import { type RunningPilot, startPilot } from "./pilot.ts";
 import { createVmRegistration } from "./vm-registration.ts";
 
@@ -127,8 +127,9 @@ async function start(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): 
   });
   let onCaSnapshot: ((s: MeshSnapshot) => void) | undefined;
   let pilot: RunningPilot<MeshSnapshot, ProxyInfo>;
+  let feed: MeshFeed;
   try {
-    const feed = createMeshFeed({
+    feed = createMeshFeed({
       ...(opts.configDir ? { configDir: opts.configDir } : {}),
       meshConfig,
       meshConfigMap: { namespace, name: controlPlaneNames(revision).configMap },
@@ -165,6 +166,8 @@ async function start(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): 
     namespace,
     serviceName: controlPlaneNames(revision).pilotService,
     trustDomain: meshConfig.trustDomain,
+    clusterId: meshConfig.clusterId,
+    ...(feed.remoteClusters ? { remoteClusters: feed.remoteClusters } : {}),
     registry: pilot.xds.metrics.registry,
     xds: pilot.xds,
     log,

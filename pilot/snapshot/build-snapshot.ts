@@ -9,6 +9,7 @@ import { ISTIO_KINDS } from "../model/config.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { Endpoint, Service, Workload } from "../model/service.ts";
 import type { ClusterView, KubeObjects, MeshSnapshot, SnapshotInput } from "../model/snapshot.ts";
+import { validateExtensionProviders } from "../validation/extension-providers.ts";
 import { needsAutoAddress } from "./auto-allocate.ts";
 import { diffSnapshots, sameValue } from "./changes.ts";
 import { buildCredentials } from "./credentials.ts";
@@ -101,6 +102,7 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
   }
   const rules = networkRules(mesh, diagnostics);
   const memo = BuildMemo.after(previous);
+  diagnostics.push(...validateExtensionProviders(mesh));
   const indexes = clusterInputs.map((c) =>
     memo.index(
       c.kube.pods,
@@ -193,8 +195,15 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
       return sorted(m);
     });
     for (const [ip, w] of own) if (!merged.has(ip)) merged.set(ip, w);
-    const view: ClusterView = { id: c.id, primary: c.primary, workloadsByIp: own };
+    const view: ClusterView = {
+      id: c.id,
+      primary: c.primary,
+      workloadsByIp: own,
+      namespaces: c.kube.namespaces.flatMap((n) => (n.metadata?.name ? [n.metadata.name] : [])).sort(),
+    };
     if (index.networks.network) view.network = index.networks.network;
+    const controlPlanes = controlPlaneClusters(c.kube.namespaces, mesh.rootNamespace);
+    if (controlPlanes) view.controlPlaneClusters = controlPlanes;
     clusters.set(c.id, view);
   }
   // One cluster: its own (sorted, possibly reused) map is the mesh's.
@@ -232,6 +241,20 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
   const snapshot = { ...body, changes };
   memo.keep(snapshot);
   return snapshot;
+}
+
+/** Istio's annotation on a cluster's system namespace naming the control planes that manage it. */
+export const CONTROL_PLANE_CLUSTERS_ANNOTATION = "topology.istio.io/controlPlaneClusters";
+
+function controlPlaneClusters(namespaces: readonly Namespace[], system: string): string[] | undefined {
+  const value = namespaces.find((n) => n.metadata?.name === system)?.metadata?.annotations?.[
+    CONTROL_PLANE_CLUSTERS_ANNOTATION
+  ];
+  if (value === undefined) return undefined;
+  return value
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
 }
 
 function sorted<V>(m: Map<string, V>): Map<string, V> {

@@ -2,7 +2,8 @@
 // workload, sidecar or gateway pod (root-namespace ones mesh-wide, its own namespace's, by
 // selector) become one RBAC config per action: DENY is checked before ALLOW; with any ALLOW policy
 // a request must match an ALLOW rule (a policy without rules allows nothing); AUDIT becomes Envoy's
-// LOG action; CUSTOM (ext_authz) is reported as not supported. Each rule becomes a Policy:
+// LOG action; CUSTOM policies become a shadow RBAC plus ext_authz (ext-authz.ts), ahead of the
+// others. Each rule becomes a Policy:
 // permissions from `to` and the destination-side `when` keys, principals from `from` and the
 // source-side keys. On TCP chains HTTP-only fields cannot be evaluated: an ALLOW rule using one is
 // dropped (allows less), a DENY rule ignores them (denies more), as Istio does.
@@ -70,6 +71,11 @@ class Unsupported extends Error {}
 
 function spec(c: ConfigObject<"AuthorizationPolicy">): PolicySpec {
   return c.spec as PolicySpec;
+}
+
+/** The provider a CUSTOM policy names (empty when it names none). */
+export function customProvider(c: ConfigObject<"AuthorizationPolicy">): string {
+  return spec(c).provider?.name ?? "";
 }
 
 /** The AuthorizationPolicies that apply to the proxy's workload, oldest first. */
@@ -349,8 +355,54 @@ function withoutHttp(rule: Rule): Rule {
 }
 
 /**
- * RBAC configs for the policies that apply to this proxy. `tcp` builds for a network (TCP)
- * filter; `proxyless` keeps to what gRPC implements (ALLOW and DENY, no JWT).
+ * Adds one policy's rules to `into` as RBAC policies named `<prefix>ns[..]-policy[..]-rule[i]`
+ * (Istio's names; ext_authz finds CUSTOM matches by them). A policy without rules gets a policy
+ * that never matches, as Istio writes it. CUSTOM rules are built as DENY ones are: on TCP the
+ * HTTP-only parts are dropped, so more connections are checked, never fewer.
+ */
+export function addPolicyRules(
+  ctx: Ctx,
+  c: ConfigObject<"AuthorizationPolicy">,
+  opts: { tcp: boolean; prefix?: string },
+  into: Record<string, EnvoyJson>,
+): void {
+  const s = spec(c);
+  const action: Action = s.action ?? "ALLOW";
+  const prefix = opts.prefix ?? "";
+  const base = `${prefix}ns[${c.meta.namespace}]-policy[${c.meta.name}]`;
+  if (action === "CUSTOM" && !s.rules?.length) {
+    into[`${base}-rule[0]`] = MATCH_NEVER;
+    return;
+  }
+  for (const [i, rule] of (s.rules ?? []).entries()) {
+    const o: GenOptions = { tcp: opts.tcp, proxyless: ctx.proxyless, action };
+    try {
+      into[`${base}-rule[${i}]`] = rulePolicy(opts.tcp && action !== "ALLOW" ? withoutHttp(rule) : rule, o);
+    } catch (err) {
+      if (!(err instanceof Unsupported)) throw err;
+      // ALLOW: leaving the rule out allows less; DENY: a rule that cannot be checked is kept
+      // as broad as what can be checked (done above for TCP), else dropped with a warning.
+      diag(ctx, {
+        code: "TR0605",
+        severity: action === "ALLOW" ? "info" : "warning",
+        message: `rule ${i} is not applied ${opts.tcp ? "on TCP ports" : ctx.proxyless ? "by proxyless gRPC" : "here"}: ${err.message}${action === "ALLOW" ? " (requests it would allow are refused)" : ""}`,
+        ref: configRef(c),
+        path: `spec.rules[${i}]`,
+      });
+    }
+  }
+}
+
+/** Istio's policy for a rule-less policy: no permission and no principal can match it. */
+const MATCH_NEVER: EnvoyJson = {
+  permissions: [{ not_rule: { any: true } }],
+  principals: [{ not_id: { any: true } }],
+};
+
+/**
+ * RBAC configs for the ALLOW, DENY and AUDIT policies that apply to this proxy (CUSTOM ones are
+ * built by ext-authz.ts). `tcp` builds for a network (TCP) filter; `proxyless` keeps to what gRPC
+ * implements (ALLOW and DENY, no JWT).
  */
 export function rbacConfigs(ctx: Ctx, opts: { tcp: boolean }): RbacConfigs {
   const out: RbacConfigs = {};
@@ -358,48 +410,25 @@ export function rbacConfigs(ctx: Ctx, opts: { tcp: boolean }): RbacConfigs {
   for (const c of policiesFor(ctx, ctx.proxy)) {
     const s = spec(c);
     const action: Action = s.action ?? "ALLOW";
-    if (action === "CUSTOM") {
-      diag(ctx, {
-        code: "TR0602",
-        severity: "warning",
-        message: `CUSTOM authorization (ext_authz provider ${JSON.stringify(s.provider?.name ?? "")}) is not supported by Remora; the policy is not enforced`,
-        ref: configRef(c),
-        path: "spec.action",
-      });
-      continue;
-    }
-    if (action === "AUDIT" && proxyless) {
+    if ((action === "AUDIT" || action === "CUSTOM") && proxyless) {
+      // As istiod's gRPC generator: proxyless servers get DENY and ALLOW policies only.
       diag(ctx, {
         code: "TR0603",
-        severity: "info",
+        severity: action === "CUSTOM" ? "warning" : "info",
         message:
-          "AUDIT policies are not supported by proxyless gRPC servers (only ALLOW and DENY); it is ignored for them",
+          action === "CUSTOM"
+            ? `CUSTOM (ext_authz provider ${JSON.stringify(s.provider?.name ?? "")}) policies are not supported by proxyless gRPC servers (only ALLOW and DENY); it is not enforced for them`
+            : "AUDIT policies are not supported by proxyless gRPC servers (only ALLOW and DENY); it is ignored for them",
         ref: configRef(c),
         path: "spec.action",
       });
       continue;
     }
+    if (action === "CUSTOM") continue;
     const key = action === "DENY" ? "deny" : action === "AUDIT" ? "audit" : "allow";
     if (!out[key]) out[key] = { action: action === "AUDIT" ? "LOG" : action, policies: {} };
     const rbac = out[key] as { policies: Record<string, EnvoyJson> };
-    for (const [i, rule] of (s.rules ?? []).entries()) {
-      const name = `ns[${c.meta.namespace}]-policy[${c.meta.name}]-rule[${i}]`;
-      const o: GenOptions = { tcp: opts.tcp, proxyless, action };
-      try {
-        rbac.policies[name] = rulePolicy(opts.tcp && action !== "ALLOW" ? withoutHttp(rule) : rule, o);
-      } catch (err) {
-        if (!(err instanceof Unsupported)) throw err;
-        // ALLOW: leaving the rule out allows less; DENY: a rule that cannot be checked is kept
-        // as broad as what can be checked (done above for TCP), else dropped with a warning.
-        diag(ctx, {
-          code: "TR0605",
-          severity: action === "ALLOW" ? "info" : "warning",
-          message: `rule ${i} is not applied ${opts.tcp ? "on TCP ports" : proxyless ? "by proxyless gRPC" : "here"}: ${err.message}${action === "ALLOW" ? " (requests it would allow are refused)" : ""}`,
-          ref: configRef(c),
-          path: `spec.rules[${i}]`,
-        });
-      }
-    }
+    addPolicyRules(ctx, c, opts, rbac.policies);
   }
   return out;
 }
@@ -414,6 +443,9 @@ export const RBAC_FILTER = {
   networkDeny: "envoy.filters.network.rbac.DENY",
   networkAllow: "envoy.filters.network.rbac",
   networkAudit: "envoy.filters.network.rbac.AUDIT",
+  /** CUSTOM's shadow RBAC (it only marks requests for ext_authz), or its deny for a bad provider. */
+  custom: "envoy.filters.http.rbac.CUSTOM",
+  networkCustom: "envoy.filters.network.rbac.CUSTOM",
 } as const;
 
 /** The RBAC HTTP filters of an inbound HCM, in Istio's order (before the router). */

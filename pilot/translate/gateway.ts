@@ -16,6 +16,7 @@ import { fixedClusters, outboundClusters } from "./clusters.ts";
 import { connectionManagerFilter } from "./connection-manager.ts";
 import type { Ctx } from "./context.ts";
 import { diag } from "./context.ts";
+import { customHttpFilters, customNetworkFilters } from "./ext-authz.ts";
 import {
   autoPassthroughChains,
   autoPassthroughServices,
@@ -49,7 +50,8 @@ const TRANSPORT_SOCKET_CONNECT_TIMEOUT = "15s";
 
 /**
  * The edge connection manager: Istio's gateway class trusts the peer address (use_remote_address).
- * Istio's filter order: JWT authentication, authorization (DENY before ALLOW), router last.
+ * Istio's filter order: CUSTOM (ext_authz), JWT authentication, authorization (DENY before ALLOW),
+ * router last.
  */
 function httpFilter(ctx: Ctx, statPrefix: string, rds: string): EnvoyJson {
   const jwt = jwtAuthnHttpFilter(ctx);
@@ -57,7 +59,12 @@ function httpFilter(ctx: Ctx, statPrefix: string, rds: string): EnvoyJson {
     class: "gateway",
     statPrefix,
     rds,
-    httpFilters: [...(jwt ? [jwt] : []), ...rbacHttpFilters(ctx), ...sidecarHttpFilters()],
+    httpFilters: [
+      ...customHttpFilters(ctx),
+      ...(jwt ? [jwt] : []),
+      ...rbacHttpFilters(ctx),
+      ...sidecarHttpFilters(),
+    ],
     mesh: ctx.snapshot.meshConfig,
     useRemoteAddress: true,
   });
@@ -65,10 +72,8 @@ function httpFilter(ctx: Ctx, statPrefix: string, rds: string): EnvoyJson {
 
 /** A TCP chain's filters with the gateway's RBAC network filters in front of its proxy filter. */
 function authorizedTcp(ctx: Ctx, p: MergedPort, filters: EnvoyJson[]): EnvoyJson[] {
-  return [
-    ...rbacNetworkFilters(ctx, `tcp.outbound_${listenerName(p.bind || "0.0.0.0", p.port)}`),
-    ...filters,
-  ];
+  const statPrefix = `tcp.outbound_${listenerName(p.bind || "0.0.0.0", p.port)}`;
+  return [...customNetworkFilters(ctx, statPrefix), ...rbacNetworkFilters(ctx, statPrefix), ...filters];
 }
 
 function sniMatch(s: MergedServer): EnvoyJson | undefined {
@@ -177,7 +182,10 @@ function portListener(ctx: Ctx, p: MergedPort, rdsUsed: Set<string>, auto: Servi
   return l;
 }
 
-/** Cluster names a resource forwards to (route actions, weighted clusters, mirrors, tcp_proxy). */
+/**
+ * Cluster names a resource forwards to (route actions, weighted clusters, mirrors, tcp_proxy) or
+ * calls (ext_authz HTTP `cluster` and gRPC `cluster_name`).
+ */
 function referencedClusters(v: unknown, out: Set<string>): void {
   if (!v || typeof v !== "object") return;
   if (Array.isArray(v)) {
@@ -186,6 +194,7 @@ function referencedClusters(v: unknown, out: Set<string>): void {
   }
   const o = v as Record<string, unknown>;
   if (typeof o.cluster === "string") out.add(o.cluster);
+  if (typeof o.cluster_name === "string") out.add(o.cluster_name);
   const weighted = o.weighted_clusters as { clusters?: { name?: string }[] } | undefined;
   for (const c of weighted?.clusters ?? []) if (c.name) out.add(c.name);
   for (const x of Object.values(o)) referencedClusters(x, out);

@@ -20,6 +20,7 @@ import { rbacHttpFilters, rbacNetworkFilters } from "./authorization.ts";
 import { DEFAULT_CIRCUIT_BREAKERS } from "./cluster-policy.ts";
 import { connectionManagerFilter } from "./connection-manager.ts";
 import { type Ctx, proxyTargets } from "./context.ts";
+import { customHttpFilters, customNetworkFilters } from "./ext-authz.ts";
 import type { SidecarSpecLoose } from "./istio-api.ts";
 import { ISTIO_INBOUND_ALPN, istioServerTransportSocket } from "./mtls.ts";
 import {
@@ -30,7 +31,7 @@ import {
   inboundCluster,
   VIRTUAL_INBOUND,
 } from "./names.ts";
-import { effectiveMtls, type MtlsMode, modeForPort } from "./peer-authentication.ts";
+import { type EffectiveMtls, effectiveMtls, type MtlsMode, modeForPort } from "./peer-authentication.ts";
 import { proxyClusterId } from "./proxy-addresses.ts";
 import { jwtAuthnHttpFilter } from "./request-authentication.ts";
 
@@ -73,7 +74,11 @@ function inboundFilters(ctx: Ctx, p: InboundPort): EnvoyJson[] {
   const cluster = inboundCluster(p.port);
   const statPrefix = `inbound_0.0.0.0_${p.port}`;
   if (!isHttpProtocol(p.protocol)) {
-    return [...rbacNetworkFilters(ctx, `tcp.${statPrefix}`), tcpProxyFilter(cluster, cluster)];
+    return [
+      ...customNetworkFilters(ctx, `tcp.${statPrefix}`),
+      ...rbacNetworkFilters(ctx, `tcp.${statPrefix}`),
+      tcpProxyFilter(cluster, cluster),
+    ];
   }
   const jwt = jwtAuthnHttpFilter(ctx);
   return [
@@ -102,9 +107,14 @@ function inboundFilters(ctx: Ctx, p: InboundPort): EnvoyJson[] {
         ],
         validate_clusters: false,
       },
-      // Istio's order: JWT authentication, then authorization, then the filters route
-      // configuration needs, router last.
-      httpFilters: [...(jwt ? [jwt] : []), ...rbacHttpFilters(ctx), ...sidecarHttpFilters()],
+      // Istio's order: CUSTOM (ext_authz), JWT authentication, then authorization, then the
+      // filters route configuration needs, router last.
+      httpFilters: [
+        ...customHttpFilters(ctx),
+        ...(jwt ? [jwt] : []),
+        ...rbacHttpFilters(ctx),
+        ...sidecarHttpFilters(),
+      ],
       mesh: ctx.snapshot.meshConfig,
       http2: isHttp2Protocol(p.protocol),
     }),
@@ -142,7 +152,10 @@ function inboundChains(ctx: Ctx, p: InboundPort, mode: MtlsMode): EnvoyJson[] {
 
 export function virtualInbound(ctx: Ctx, ports: readonly InboundPort[]): EnvoyJson {
   const mtls = effectiveMtls(ctx.snapshot, ctx.proxy.namespace, ctx.proxy.labels);
-  const chains = ports.flatMap((p) => inboundChains(ctx, p, modeForPort(mtls, p.port)));
+  const chains = [
+    ...ports.flatMap((p) => inboundChains(ctx, p, modeForPort(mtls, p.port))),
+    ...passthroughChains(ctx, ports, mtls),
+  ];
   const tproxy = ctx.proxy.interceptionMode === "TPROXY";
   const listenerFilters = [listenerFilter(FILTER.originalDst, T.originalDst)];
   // TPROXY keeps the client's address on the way to the app: Istio's original_src with the mark
@@ -168,12 +181,50 @@ export function virtualInbound(ctx: Ctx, ports: readonly InboundPort[]): EnvoyJs
         filters: [tcpProxyFilter(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)],
       },
       ...chains,
-      {
-        name: "PassthroughFilterChain",
-        filters: [tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)],
-      },
     ],
   };
+}
+
+const PASSTHROUGH_CHAIN = "PassthroughFilterChain";
+
+/**
+ * Chains for traffic to ports no service declares, to the original destination. They keep the
+ * workload's PeerAuthentication and authorization as Istio's passthrough chains do (a STRICT
+ * workload takes no plain text on any port); a portLevelMtls port that no service declares gets
+ * its own pair. Undeclared ports are TCP here (no inbound sniffing), so the RBAC is the network
+ * filter's.
+ */
+function passthroughChains(ctx: Ctx, ports: readonly InboundPort[], mtls: EffectiveMtls): EnvoyJson[] {
+  const statPrefix = `tcp.${INBOUND_PASSTHROUGH_CLUSTER}`;
+  const filters = (): EnvoyJson[] => [
+    ...customNetworkFilters(ctx, statPrefix),
+    ...rbacNetworkFilters(ctx, statPrefix),
+    tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER),
+  ];
+  const declared = new Set(ports.map((p) => p.port));
+  const out: EnvoyJson[] = [];
+  const add = (mode: MtlsMode, port?: number): void => {
+    const name = port === undefined ? PASSTHROUGH_CHAIN : `${PASSTHROUGH_CHAIN}-${port}`;
+    const base: EnvoyJson = port === undefined ? {} : { destination_port: port };
+    if (mode !== "DISABLE") {
+      const match: EnvoyJson = { ...base, transport_protocol: "tls" };
+      if (mode === "PERMISSIVE") match.application_protocols = ISTIO_INBOUND_ALPN;
+      out.push({
+        name: `${name}mtls`,
+        filter_chain_match: match,
+        filters: filters(),
+        transport_socket: istioServerTransportSocket({ proxyless: false, http: false }),
+      });
+    }
+    if (mode !== "STRICT") {
+      out.push({ name, ...(port === undefined ? {} : { filter_chain_match: base }), filters: filters() });
+    }
+  };
+  for (const [port, mode] of [...mtls.ports].sort(([a], [b]) => a - b)) {
+    if (!declared.has(port)) add(mode, port);
+  }
+  add(mtls.mode);
+  return out;
 }
 
 /** Istio's "never clean up" for original-destination hosts of inbound clusters (max Duration in Go). */

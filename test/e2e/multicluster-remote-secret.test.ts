@@ -9,19 +9,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import {
-  CoreV1Api,
-  DiscoveryV1Api,
-  type KubernetesObject,
-  KubernetesObjectApi,
-  type V1Secret,
-} from "@kubernetes/client-node";
+import { CoreV1Api, DiscoveryV1Api, type V1Secret } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
 import { remoteSecret } from "../../pilot/multicluster/index.ts";
 import { FakeApiServer, kubeConfigFor, kubeconfigYaml } from "../fake-apiserver/index.ts";
-import { runRemora } from "../helpers/cli.ts";
 import { type Backend, calls, startBackend, xdsClient } from "../helpers/echo-grpc.ts";
 import { getJson, metricValue, type Pilot, startPilotWith, stopPilot } from "../helpers/pilot-process.ts";
+import { joinRemoteCluster } from "../helpers/remote-cluster.ts";
 import { until } from "../helpers/wait.ts";
 
 const NS = "remora-system";
@@ -92,26 +86,14 @@ describe("one pilot, two clusters through a remote secret", () => {
     dir = mkdtempSync(join(tmpdir(), "remora-mc-"));
     writeFileSync(join(dir, "kubeconfig"), kubeconfigYaml(c1));
     writeFileSync(join(dir, "kubeconfig-2"), kubeconfigYaml(c2));
-    // The remote cluster's reader account, as an operator installs it.
-    const remote = await runRemora(["manifest", "generate", "--remote", "--namespace", NS]);
-    assert.equal(remote.code, 0, remote.stderr);
-    const objects = KubernetesObjectApi.makeApiClient(kubeConfigFor(c2));
-    for (const doc of parseAllDocuments(remote.stdout)) {
-      const o = doc.toJS() as KubernetesObject;
-      if (o.kind !== "Namespace") await objects.create(o);
-    }
-    const printed = await runRemora([
-      "create-remote-secret",
-      "--name",
-      "cluster2",
-      "--kubeconfig",
-      join(dir, "kubeconfig-2"),
-      "--namespace",
-      NS,
-    ]);
-    assert.equal(printed.code, 0, printed.stderr);
-    generated = parseAllDocuments(printed.stdout)[0]?.toJS() as V1Secret;
-    await secretApi().createNamespacedSecret({ namespace: NS, body: generated });
+    // The remote cluster's reader account, as an operator installs it, and its remote secret.
+    generated = await joinRemoteCluster({
+      primary: c1,
+      remote: c2,
+      remoteKubeconfig: join(dir, "kubeconfig-2"),
+      clusterId: "cluster2",
+      namespace: NS,
+    });
     pilot = await startPilotWith(
       [
         "--kubeconfig",

@@ -15,8 +15,7 @@ import { defaultManifestOptions, generateManifests } from "../../injector/manife
 import { type RunningInjector, startInjector } from "../../injector/server/run-injector.ts";
 import { istioValidateFn } from "../../pilot/server/validate-webhook.ts";
 import { installMutatingWebhooks, installValidatingWebhooks } from "../fake-apiserver/admission-webhooks.ts";
-import { FakeApiServer, kubeconfigYaml } from "../fake-apiserver/index.ts";
-import type { ResourceType } from "../fake-apiserver/resources.ts";
+import { FakeApiServer, installManifestResources, kubeconfigYaml } from "../fake-apiserver/index.ts";
 import { collectionPath as collectionPathOf, rawRequest } from "../fake-apiserver/rest-client.ts";
 import { findCommand, requires } from "../helpers/privileged.ts";
 
@@ -27,24 +26,8 @@ const tmp = mkdtempSync(join(tmpdir(), "remora-e2e-validate-"));
 const NS = "default";
 const VS_PATH = `/apis/networking.istio.io/v1/namespaces/${NS}/virtualservices`;
 
-// Install manifests carry workload, RBAC and policy objects too; served for storage only.
-const EXTRA: ResourceType[] = [
-  ["apps", "Deployment", "deployments", true],
-  ["rbac.authorization.k8s.io", "ClusterRole", "clusterroles", false],
-  ["rbac.authorization.k8s.io", "ClusterRoleBinding", "clusterrolebindings", false],
-  ["rbac.authorization.k8s.io", "Role", "roles", true],
-  ["rbac.authorization.k8s.io", "RoleBinding", "rolebindings", true],
-  ["policy", "PodDisruptionBudget", "poddisruptionbudgets", true],
-].map(([group, kind, plural, namespaced]) => ({
-  group: group as string,
-  versions: ["v1"],
-  kind: kind as string,
-  plural: plural as string,
-  singular: (kind as string).toLowerCase(),
-  listKind: `${kind}List`,
-  namespaced: namespaced as boolean,
-  builtin: true,
-}));
+// Install manifests carry workload and policy objects too; served for storage only.
+const EXTRA = installManifestResources();
 
 let api: FakeApiServer;
 let injector: RunningInjector;

@@ -3,7 +3,7 @@ export type { AdmissionAttributes, AdmissionHook, AdmissionOperation, AdmissionR
 export { kubeConfigFor, kubeconfigYaml } from "./kubeconfig.ts";
 export { mergePatch, PATCH_TYPES, strategicMergePatch } from "./patch.ts";
 export type { ResourceType } from "./resources.ts";
-export { apiVersionOf, defaultResources, storageKey } from "./resources.ts";
+export { apiVersionOf, defaultResources, installManifestResources, storageKey } from "./resources.ts";
 export { parseFieldSelector, parseLabelSelector } from "./selectors.ts";
 export { FakeApiServer, type FakeApiServerOptions } from "./server.ts";
 export { ApiError, type StatusBody, type StatusReason, statusBody } from "./status.ts";

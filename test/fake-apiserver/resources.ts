@@ -115,6 +115,17 @@ export function defaultResources(): ResourceType[] {
   ];
 }
 
+/**
+ * Kinds install manifests carry beyond the default set (Deployments, PodDisruptionBudgets),
+ * served for storage only: add them to a server's registry to apply such manifests.
+ */
+export function installManifestResources(): ResourceType[] {
+  return [
+    builtin("apps", "v1", "Deployment", "deployments", true),
+    builtin("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true),
+  ];
+}
+
 /** Lookup table over served resources, updated when CRDs are created or deleted. */
 export class ResourceRegistry {
   private readonly byKey = new Map<string, ResourceType>();

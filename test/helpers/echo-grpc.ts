@@ -70,7 +70,13 @@ let clientCounter = 0;
 /** A proxyless gRPC node (GENERATOR=grpc) in namespace `default`, for a bootstrap file or config. */
 export function xdsBootstrap(
   grpcPort: number,
-  node: { name?: string; namespace?: string; locality?: Record<string, string> } = {},
+  node: {
+    name?: string;
+    namespace?: string;
+    locality?: Record<string, string>;
+    /** Extra node metadata (e.g. CLUSTER_ID). */
+    metadata?: Record<string, string>;
+  } = {},
 ): Record<string, unknown> {
   const ns = node.namespace ?? "default";
   const name = node.name ?? `client-${++clientCounter}`;
@@ -85,7 +91,7 @@ export function xdsBootstrap(
     node: {
       id: `sidecar~127.0.0.1~${name}.${ns}~${ns}.svc.cluster.local`,
       locality: node.locality ?? {},
-      metadata: { GENERATOR: "grpc", NAMESPACE: ns },
+      metadata: { ...node.metadata, GENERATOR: "grpc", NAMESPACE: ns },
     },
     server_listener_resource_name_template: "xds.istio.io/grpc/lds/inbound/%s",
   };

@@ -61,6 +61,14 @@ export interface RemoteClusters extends ConfigSource {
   readonly syncTimeouts: number;
   /** List and watch errors of remote clusters so far, by cluster id. */
   errors(): ReadonlyMap<string, number>;
+  /**
+   * The kubeconfig pilot uses for a remote cluster (the one in service: an updated kubeconfig
+   * once its source has synced), or undefined when no remote secret names the cluster. The object
+   * changes exactly when the kubeconfig does, so callers may key clients on it.
+   */
+  kubeConfig(clusterId: string): KubeConfig | undefined;
+  /** Ids of the remote clusters the remote secrets name now. */
+  clusterIds(): string[];
 }
 
 interface Running {
@@ -68,6 +76,7 @@ interface Running {
   secret: string;
   hash: string;
   source: KubeSource & { readonly remoteClusterId: string };
+  kubeConfig: KubeConfig;
   started: string;
   syncedAt?: string;
   error?: string;
@@ -201,6 +210,7 @@ export function createRemoteClusters(opts: RemoteClustersOptions): RemoteCluster
       secret: w.secret,
       hash: w.hash,
       source,
+      kubeConfig,
       started: new Date().toISOString(),
     };
     if (replaces) r.replaces = replaces;
@@ -366,5 +376,12 @@ export function createRemoteClusters(opts: RemoteClustersOptions): RemoteCluster
         });
     },
     errors: () => errorCounts,
+    kubeConfig(clusterId) {
+      const r = running.get(clusterId);
+      if (!r) return undefined;
+      // Until an updated kubeconfig has synced, the one it replaces stays in service.
+      return !r.source.synced && r.replaces ? r.replaces.kubeConfig : r.kubeConfig;
+    },
+    clusterIds: () => [...running.keys()].sort(),
   };
 }
