@@ -98,6 +98,19 @@ export function xdsBootstrap(
 }
 
 /** A grpc-js-xds client channel for `target` (e.g. `xds:///echo.default.svc.cluster.local:7070`). */
+/**
+ * grpc-js-xds's priority balancer keeps a deactivated priority for 15 minutes on a timer it does
+ * not unref, so a test whose EDS drops a priority could not exit after closing its client. Timers
+ * of ten minutes or more are unref'd in test processes that use these clients; no test waits that
+ * long for anything.
+ */
+const setTimeoutOriginal = globalThis.setTimeout;
+globalThis.setTimeout = ((fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+  const t = setTimeoutOriginal(fn, ms, ...args);
+  if ((ms ?? 0) >= 600_000) t.unref();
+  return t;
+}) as typeof setTimeout;
+
 export function xdsClient(
   grpcPort: number,
   target: string,
