@@ -4,6 +4,7 @@
 // own LABELS), an owner reference to the group, and the controller annotations istiod reads to
 // tell connected, disconnected and auto-registered entries apart. Pure functions only.
 import type { ProxyInfo } from "../model/proxy.ts";
+import type { WorkloadEntryLike } from "../snapshot/workloads.ts";
 
 /** istiod's annotations (istio.io/api annotation table). */
 export const ANNOTATIONS = {
@@ -31,15 +32,8 @@ export interface KubeMeta {
   ownerReferences?: Record<string, unknown>[];
 }
 
-export interface WorkloadEntryTemplate {
-  address?: string;
-  ports?: Record<string, number>;
-  labels?: Record<string, string>;
-  network?: string;
-  locality?: string;
-  weight?: number;
-  serviceAccount?: string;
-}
+/** A WorkloadGroup's template is a WorkloadEntry spec. */
+export type WorkloadEntryTemplate = WorkloadEntryLike;
 
 export interface WorkloadGroupObject {
   apiVersion?: string;
