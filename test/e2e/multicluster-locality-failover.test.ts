@@ -16,7 +16,7 @@ import { type KubernetesObject, KubernetesObjectApi } from "@kubernetes/client-n
 import { remoteSecret } from "../../pilot/multicluster/index.ts";
 import { FakeApiServer, kubeConfigFor, kubeconfigYaml } from "../fake-apiserver/index.ts";
 import { type Backend, calls, startBackend, xdsClient } from "../helpers/echo-grpc.ts";
-import { getJson, type Pilot, startPilotWith, stopPilot } from "../helpers/pilot-process.ts";
+import { getJson, type Pilot, startPrimaryPilot, stopPilot } from "../helpers/pilot-process.ts";
 import { until } from "../helpers/wait.ts";
 
 const NS = "remora-system";
@@ -153,19 +153,7 @@ describe("locality failover across two clusters", () => {
     );
     dir = mkdtempSync(join(tmpdir(), "remora-mc-failover-"));
     writeFileSync(join(dir, "kubeconfig"), kubeconfigYaml(c1));
-    pilot = await startPilotWith(
-      [
-        "--kubeconfig",
-        join(dir, "kubeconfig"),
-        "--cluster-id",
-        "cluster1",
-        "--remote-cluster-timeout",
-        "10s",
-        "--secure-grpc-port",
-        "off",
-      ],
-      { POD_NAMESPACE: NS },
-    );
+    pilot = await startPrimaryPilot(join(dir, "kubeconfig"), NS, ["--secure-grpc-port", "off"]);
     client = xdsClient(pilot.grpcPort, `xds:///${HOST}:7070`, {
       name: CLIENT,
       locality: { region: "us-east", zone: "us-east-1a" },

@@ -19,7 +19,7 @@ import { CoreV1Api } from "@kubernetes/client-node";
 import { requestCertificate, spiffeId, workloadCsr } from "../../pilot/security/index.ts";
 import { FakeApiServer, kubeConfigFor, kubeconfigYaml } from "../fake-apiserver/index.ts";
 import { AdsClient, LDS, SDS } from "../helpers/ads-client.ts";
-import { type Pilot, startPilotWith, stopPilot } from "../helpers/pilot-process.ts";
+import { type Pilot, startPrimaryPilot, stopPilot } from "../helpers/pilot-process.ts";
 import { joinRemoteCluster } from "../helpers/remote-cluster.ts";
 import { until } from "../helpers/wait.ts";
 
@@ -88,20 +88,11 @@ describe("remote cluster identities: per-cluster token review and the root in re
         join(dir, "injector-ca.pem"),
       ],
     });
-    pilot = await startPilotWith(
-      [
-        "--kubeconfig",
-        join(dir, "kubeconfig"),
-        "--cluster-id",
-        "cluster1",
-        "--remote-cluster-timeout",
-        "10s",
-        "--secure-grpc-port",
-        "0",
-        "--external-istiod",
-      ],
-      { POD_NAMESPACE: NS },
-    );
+    pilot = await startPrimaryPilot(join(dir, "kubeconfig"), NS, [
+      "--secure-grpc-port",
+      "0",
+      "--external-istiod",
+    ]);
     // In a cluster the CA starts after xDS (its Secret comes from the API server): its log line has the port.
     await until(async () => {
       for (const line of pilot.logs) {

@@ -14,7 +14,7 @@ import { parseAllDocuments } from "yaml";
 import { remoteSecret } from "../../pilot/multicluster/index.ts";
 import { FakeApiServer, kubeConfigFor, kubeconfigYaml } from "../fake-apiserver/index.ts";
 import { type Backend, calls, startBackend, xdsClient } from "../helpers/echo-grpc.ts";
-import { getJson, metricValue, type Pilot, startPilotWith, stopPilot } from "../helpers/pilot-process.ts";
+import { getJson, metricValue, type Pilot, startPrimaryPilot, stopPilot } from "../helpers/pilot-process.ts";
 import { joinRemoteCluster } from "../helpers/remote-cluster.ts";
 import { until } from "../helpers/wait.ts";
 
@@ -94,17 +94,7 @@ describe("one pilot, two clusters through a remote secret", () => {
       clusterId: "cluster2",
       namespace: NS,
     });
-    pilot = await startPilotWith(
-      [
-        "--kubeconfig",
-        join(dir, "kubeconfig"),
-        "--cluster-id",
-        "cluster1",
-        "--remote-cluster-timeout",
-        "10s",
-      ],
-      { POD_NAMESPACE: NS },
-    );
+    pilot = await startPrimaryPilot(join(dir, "kubeconfig"), NS);
   });
 
   after(async () => {

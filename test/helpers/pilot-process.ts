@@ -50,6 +50,21 @@ export function startPilotWith(args: string[], env: Record<string, string> = {})
   );
 }
 
+/**
+ * A primary pilot of a multi-cluster test: the config cluster from `kubeconfig` as `cluster1`,
+ * remote secrets read from `namespace` (its POD_NAMESPACE), a short wait for remote clusters.
+ */
+export function startPrimaryPilot(
+  kubeconfig: string,
+  namespace: string,
+  extraArgs: string[] = [],
+): Promise<Pilot> {
+  return startPilotWith(
+    ["--kubeconfig", kubeconfig, "--cluster-id", "cluster1", "--remote-cluster-timeout", "10s", ...extraArgs],
+    { POD_NAMESPACE: namespace },
+  );
+}
+
 /** Starts `remora <args>` (a pilot or serve command binding ports 0) and waits until it listens. */
 export function startRemoraProcess(
   args: string[],
