@@ -183,10 +183,19 @@ function istioProbers(spec: PodSpec, injected: Set<string>): OriginalProbes | un
   const out: OriginalProbes = {};
   for (const [path, entry] of Object.entries(table)) {
     const m = /^\/app-health\/([^/]+)\/(livez|readyz|startupz)$/.exec(path);
-    if (!m || !isObject(entry) || !isObject(entry.httpGet)) continue;
+    if (!m || !isObject(entry)) continue;
+    // Istio's agent table keeps each original handler under its own key.
+    const original = isObject(entry.httpGet)
+      ? (entry.httpGet as never)
+      : isObject(entry.tcpSocket)
+        ? { tcpSocket: entry.tcpSocket as never }
+        : isObject(entry.grpc)
+          ? { grpc: entry.grpc as never }
+          : undefined;
+    if (!original) continue;
     const kind = PROBE_KINDS.find(([, s]) => s === m[2])?.[0] as ProbeKind;
     const saved = out[m[1] as string] ?? {};
-    saved[kind] = entry.httpGet as never;
+    saved[kind] = original;
     out[m[1] as string] = saved;
   }
   return out;
