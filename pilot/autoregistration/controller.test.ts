@@ -75,6 +75,21 @@ class MemoryStore implements EntryStore {
     this.entries.set(key, stored);
     return structuredClone(stored);
   }
+  async replaceEntryStatus(e: WorkloadEntryObject) {
+    this.calls.push(`status ${e.metadata.name}`);
+    const key = `${e.metadata.namespace}/${e.metadata.name}`;
+    const cur = this.entries.get(key);
+    if (!cur || cur.metadata.resourceVersion !== e.metadata.resourceVersion) {
+      throw Object.assign(new Error("conflict"), { status: 409 });
+    }
+    const stored = {
+      ...cur,
+      status: e.status,
+      metadata: { ...cur.metadata, resourceVersion: String(++this.rv) },
+    };
+    this.entries.set(key, stored as WorkloadEntryObject);
+    return structuredClone(stored) as WorkloadEntryObject;
+  }
   async deleteEntry(ns: string, name: string, rv?: string) {
     this.calls.push(`delete ${name}`);
     const cur = this.entries.get(`${ns}/${name}`);

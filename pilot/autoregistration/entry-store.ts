@@ -1,5 +1,5 @@
 // The Kubernetes calls auto-registration makes: read a WorkloadGroup, and read, create, replace
-// and delete WorkloadEntries in the config cluster (networking.istio.io v1). Every call is
+// (also their status, for health checks) and delete WorkloadEntries in the config cluster (networking.istio.io v1). Every call is
 // bounded by a timeout, so a hung API server cannot hold an xDS stream open forever; "not
 // found" is a value, every other failure an error carrying the HTTP status.
 import { CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
@@ -15,6 +15,8 @@ export interface EntryStore {
   createEntry(entry: WorkloadEntryObject): Promise<WorkloadEntryObject | undefined>;
   /** Replaces it; a changed resourceVersion is an error with status 409. */
   replaceEntry(entry: WorkloadEntryObject): Promise<WorkloadEntryObject>;
+  /** Replaces only its status (the status subresource); a changed resourceVersion is a 409 error. */
+  replaceEntryStatus(entry: WorkloadEntryObject): Promise<WorkloadEntryObject>;
   /** Deletes it if it still has `resourceVersion`; false when it was gone or had changed. */
   deleteEntry(namespace: string, name: string, resourceVersion?: string): Promise<boolean>;
 }
@@ -112,6 +114,14 @@ export function kubeEntryStore(kubeConfig: KubeConfig, timeoutMs = 10_000): Entr
     replaceEntry: (entry) =>
       call(`update WorkloadEntry ${entry.metadata.namespace}/${entry.metadata.name}`, () =>
         api.replaceNamespacedCustomObject({
+          ...where(entry.metadata.namespace, "workloadentries"),
+          name: entry.metadata.name,
+          body: entry,
+        }),
+      ) as Promise<WorkloadEntryObject>,
+    replaceEntryStatus: (entry) =>
+      call(`update WorkloadEntry ${entry.metadata.namespace}/${entry.metadata.name} status`, () =>
+        api.replaceNamespacedCustomObjectStatus({
           ...where(entry.metadata.namespace, "workloadentries"),
           name: entry.metadata.name,
           body: entry,

@@ -1,5 +1,6 @@
 // Public surface of pilot/autoregistration: VM auto-registration (WorkloadEntries created for
-// proxies that connect with a WorkloadGroup's identity, removed after a grace period).
+// proxies that connect with a WorkloadGroup's identity, removed after a grace period) and their
+// health from the VM's Envoy checking the group's probe.
 export {
   AutoRegistration,
   type AutoRegistrationLogger,
@@ -8,6 +9,15 @@ export {
   RegistrationError,
 } from "./controller.ts";
 export { ApiCallError, type EntryStore, kubeEntryStore } from "./entry-store.ts";
+export {
+  describeCheck,
+  type GroupProbe,
+  groupProbe,
+  healthCheckSpecifier,
+  healthClusterName,
+  verdictOf,
+} from "./health-check.ts";
+export { type HealthReport, HealthStatusWriter } from "./health-status.ts";
 export {
   ANNOTATIONS,
   AUTO_REGISTER_GROUP,

@@ -4,6 +4,7 @@
 // own LABELS), an owner reference to the group, and the controller annotations istiod reads to
 // tell connected, disconnected and auto-registered entries apart. Pure functions only.
 import type { ProxyInfo } from "../model/proxy.ts";
+import { HEALTH_CHECKS_ANNOTATION } from "../snapshot/workload-entry-endpoints.ts";
 import type { WorkloadEntryLike } from "../snapshot/workloads.ts";
 
 /** istiod's annotations (istio.io/api annotation table). */
@@ -51,6 +52,8 @@ export interface WorkloadEntryObject {
   kind: "WorkloadEntry";
   metadata: KubeMeta;
   spec: WorkloadEntryTemplate;
+  /** Written through the status subresource only (the Healthy condition). */
+  status?: Record<string, unknown>;
 }
 
 /** The group a proxy asks to be registered in, from its node metadata. */
@@ -102,6 +105,9 @@ export function workloadEntryFromGroup(
     [ANNOTATIONS.group]: group.metadata.name,
     ...(group.spec?.metadata?.annotations ?? {}),
   };
+  // As istiod: a group with a probe makes its entries unhealthy until a check says otherwise.
+  if (group.spec?.probe !== undefined && group.spec.probe !== null)
+    annotations[HEALTH_CHECKS_ANNOTATION] = "true";
   return {
     apiVersion: group.apiVersion ?? "networking.istio.io/v1",
     kind: "WorkloadEntry",

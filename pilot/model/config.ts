@@ -87,6 +87,8 @@ export interface ConfigMeta {
 export interface ConfigObject<K extends IstioKind = IstioKind> {
   readonly meta: Readonly<ConfigMeta> & { kind: K };
   readonly spec: Readonly<IstioSpecs[K]>;
+  /** The object's status; kept for WorkloadEntries only (their Healthy condition decides EDS). */
+  readonly status?: Readonly<Record<string, unknown>>;
 }
 
 /** `namespace/name`, the key every store uses. */

@@ -116,5 +116,12 @@ export function toConfigObject(raw: unknown, defaultNamespace = "default", sourc
   if (typeof metadata.generation === "number") meta.generation = metadata.generation;
   if (typeof metadata.creationTimestamp === "string") meta.creationTimestamp = metadata.creationTimestamp;
   if (source) meta.source = source;
+  const status = obj.status;
+  if (kind === "WorkloadEntry" && status && typeof status === "object" && !Array.isArray(status)) {
+    return {
+      ok: true,
+      config: { meta, spec: spec as ConfigObject["spec"], status: status as Record<string, unknown> },
+    };
+  }
   return { ok: true, config: { meta, spec: spec as ConfigObject["spec"] } };
 }

@@ -145,7 +145,10 @@ async function start(opts: PilotCliOptions | ServeCliOptions, run: RunOptions): 
       onError: (err) => log.warn({ err }, "config source error"),
     });
     pilot = await startPilot({
-      onSnapshot: (s) => onCaSnapshot?.(s),
+      onSnapshot: (s) => {
+        onCaSnapshot?.(s);
+        vm.onSnapshot(s);
+      },
       backend: meshBackend(),
       encoder: meshEncoder,
       feed,

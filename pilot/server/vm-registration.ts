@@ -1,4 +1,4 @@
-// Wires VM auto-registration into a pilot process: the controller writes to the config cluster
+// Wires VM auto-registration and health checks (HDS, vm-health.ts) into a pilot process: the controller writes to the config cluster
 // (none with --config-dir: registration requests are then a diagnostic), hears about streams
 // through the xDS server's connection observer, and sweeps leaked entries from the snapshot's
 // WorkloadEntries every ten grace periods, as istiod does.
@@ -15,10 +15,13 @@ import type { ProxyInfo } from "../model/proxy.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
 import type { XdsConnection } from "../xds/connection.ts";
 import type { XdsServer } from "../xds/xds-server.ts";
+import { VmHealth } from "./vm-health.ts";
 
 export interface VmRegistration {
   /** Creates the controller (its metrics in the server's registry) and observes the server's streams. */
   attach(xds: XdsServer<MeshSnapshot, ProxyInfo>): void;
+  /** Every published snapshot (health check streams follow their group's probe). */
+  onSnapshot(s: MeshSnapshot): void;
   diagnostics(): Diagnostic[];
   close(): void;
 }
@@ -53,16 +56,25 @@ export function createVmRegistration(o: {
   log: AutoRegistrationLogger;
 }): VmRegistration {
   let controller: AutoRegistration | undefined;
+  let health: VmHealth | undefined;
   let sweep: ReturnType<typeof setInterval> | undefined;
   return {
     attach(xds) {
+      const store = o.kubeConfig ? kubeEntryStore(o.kubeConfig) : undefined;
       const c = new AutoRegistration({
-        store: o.kubeConfig ? kubeEntryStore(o.kubeConfig) : undefined,
+        store,
         gracePeriodMs: o.gracePeriodMs,
         log: o.log,
         registry: xds.metrics.registry,
       });
       controller = c;
+      health = new VmHealth({
+        store,
+        instanceId: c.instanceId,
+        snapshot: () => xds.currentSnapshot,
+        log: o.log,
+      });
+      xds.addSideService(health.service());
       xds.connectionObserver = {
         opened: (conn) => c.onConnect(asRegistration(conn)),
         closed: (conn) => c.onDisconnect(asRegistration(conn)),
@@ -72,10 +84,12 @@ export function createVmRegistration(o: {
         sweep.unref();
       }
     },
-    diagnostics: () => controller?.diagnostics() ?? [],
+    onSnapshot: (s) => health?.onSnapshot(s),
+    diagnostics: () => [...(controller?.diagnostics() ?? []), ...(health?.diagnostics() ?? [])],
     close() {
       clearInterval(sweep);
       controller?.close();
+      health?.close();
     },
   };
 }

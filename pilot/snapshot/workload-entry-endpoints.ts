@@ -2,10 +2,48 @@
 // per service port, the port from the entry's `ports` map by service port name, else the target
 // port. Used by ServiceEntries (inline endpoints, workloadSelector) and by Kubernetes Services,
 // whose selectors pick WorkloadEntries of their namespace as Istio's do (VMs behind a Service).
+// An entry with health checks enabled is an unhealthy endpoint until its Healthy condition is True.
 import type { ConfigObject } from "../model/config.ts";
 import type { Endpoint, ServicePort } from "../model/service.ts";
 import type { KubeIndex } from "./kube-services.ts";
 import { LABEL_TLS_MODE, labelsMatch, parseLocality, type WorkloadEntryLike } from "./workloads.ts";
+
+function asObject(v: unknown): Record<string, unknown> | undefined {
+  return v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+/** Istio's annotation: the entry is unhealthy until its `Healthy` condition says True. */
+export const HEALTH_CHECKS_ANNOTATION = "proxy.istio.io/health-checks-enabled";
+export const HEALTHY_CONDITION = "Healthy";
+
+export interface HealthCondition {
+  type: string;
+  status: "True" | "False";
+  lastProbeTime: string;
+  lastTransitionTime: string;
+  message?: string;
+}
+
+/** The entry's current `Healthy` condition, if any. */
+export function healthCondition(status: unknown): HealthCondition | undefined {
+  const conds = asObject(status)?.conditions;
+  if (!Array.isArray(conds)) return undefined;
+  const c = conds.map(asObject).find((x) => x?.type === HEALTHY_CONDITION);
+  return c as HealthCondition | undefined;
+}
+
+/**
+ * Istio's isHealthy: an entry with health checks enabled (the annotation parses as true, Go's
+ * ParseBool spellings) is healthy only while its `Healthy` condition is True; any other entry is.
+ */
+export function entryHealthy(
+  annotations: Readonly<Record<string, string>> | undefined,
+  status: unknown,
+): boolean {
+  const v = annotations?.[HEALTH_CHECKS_ANNOTATION];
+  if (!v || !["1", "t", "T", "true", "TRUE", "True"].includes(v)) return true;
+  return healthCondition(status)?.status === "True";
+}
 
 /**
  * Istio's rule for entries: the `security.istio.io/tlsMode` label when present, else Istio mTLS
@@ -62,6 +100,9 @@ export function selectedWorkloadEntryEndpoints(
       ...entryEndpoints({ ...weSpec, labels }, ports, config, {
         workloadName: we.meta.name,
         namespace,
+        // Health-checked entries wait for a Healthy: True condition (Istio's isHealthy); EDS
+        // leaves unhealthy endpoints out, as it does unready pods.
+        healthy: entryHealthy(we.meta.annotations, we.status),
       }),
     );
   }

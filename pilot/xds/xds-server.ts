@@ -78,6 +78,15 @@ export interface ConnectionObserver<P> {
   closed(conn: XdsConnection<P>): void;
 }
 
+/**
+ * Another stream service served on every port ADS is on (e.g. Envoy's HDS), given that port's
+ * way of verifying callers (undefined identity: the caller proved none).
+ */
+export interface SideService {
+  definition: grpc.ServiceDefinition;
+  handlers(authenticate: PeerAuthenticator): grpc.UntypedServiceImplementation;
+}
+
 function grpcError(code: grpc.status, details: string): grpc.ServiceError {
   return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
 }
@@ -111,6 +120,7 @@ export class XdsServer<S extends XdsSnapshot, P> {
   /** Proves who opens a stream (set by the transport's security); without it only addresses are known. */
   peerAuthenticator: PeerAuthenticator | undefined;
   connectionObserver: ConnectionObserver<P> | undefined;
+  private readonly sideServices: SideService[] = [];
 
   constructor(
     private readonly backend: XdsBackend<S, P>,
@@ -156,6 +166,11 @@ export class XdsServer<S extends XdsSnapshot, P> {
     }
   }
 
+  /** Serves `service` next to ADS on every port; add it before listen/serveOn. */
+  addSideService(service: SideService): void {
+    this.sideServices.push(service);
+  }
+
   /** Starts gRPC on host:port (0 picks a free port); resolves to the bound port. */
   listen(host: string, port: number): Promise<number> {
     const o = this.options;
@@ -171,6 +186,9 @@ export class XdsServer<S extends XdsSnapshot, P> {
       StreamAggregatedResources: (call: Call) => this.handleStream("sotw", call),
       DeltaAggregatedResources: (call: Call) => this.handleStream("delta", call),
     });
+    const plain: PeerAuthenticator = (call) =>
+      this.peerAuthenticator ? this.peerAuthenticator(call) : Promise.resolve(undefined);
+    for (const s of this.sideServices) server.addService(s.definition, s.handlers(plain));
     this.grpcServer = server;
     if (!installFramedSend())
       this.log.warn(
@@ -454,6 +472,7 @@ export class XdsServer<S extends XdsSnapshot, P> {
       StreamAggregatedResources: (call: Call) => this.handleStream("sotw", call, authenticator),
       DeltaAggregatedResources: (call: Call) => this.handleStream("delta", call, authenticator),
     });
+    for (const s of this.sideServices) server.addService(s.definition, s.handlers(authenticator));
   }
 
   /** Forgets a stream (idempotent): pilot_xds and the decode queue no longer count it. */
