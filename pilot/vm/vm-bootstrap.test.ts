@@ -78,8 +78,34 @@ describe("remora vm bootstrap output (golden, one folder per case)", () => {
       );
       assert.equal(grpcService.callCredentials[0].stsService.audience, "istio-ca");
       assert.match(grpcService.targetUri, /:15012$/);
+      // A group with a probe: HDS on exactly ADS's channel and credentials.
+      const probe = (json.hds_config !== undefined) as boolean;
+      assert.equal(probe, /\n {2}probe:/.test(readFileSync(join(caseDir, "workloadgroup.yaml"), "utf8")));
+      if (probe) {
+        const hds = decoded.hdsConfig.grpcServices[0];
+        const ads = decoded.dynamicResources.adsConfig.grpcServices[0];
+        assert.deepEqual(
+          { ...hds, googleGrpc: { ...hds.googleGrpc, statPrefix: "" } },
+          { ...ads, googleGrpc: { ...ads.googleGrpc, statPrefix: "" } },
+        );
+      }
     });
   }
+});
+
+test("an exec probe cannot be run by Envoy: no hds_config, and a warning saying so", async () => {
+  const file = join(dir, "exec.yaml");
+  writeFileSync(
+    file,
+    "apiVersion: networking.istio.io/v1\nkind: WorkloadGroup\nmetadata: {name: wg, namespace: shop}\nspec:\n  template: {serviceAccount: sa}\n  probe: {exec: {command: [cat, /ready]}}\n",
+  );
+  const r = await vmBootstrap(options({ file, outputDir: join(dir, "exec-out") }), undefined);
+  const json = JSON.parse(readFileSync(join(dir, "exec-out", "envoy-bootstrap.json"), "utf8"));
+  assert.equal(json.hds_config, undefined);
+  assert.ok(
+    r.warnings.some((w) => /spec\.probe\.exec cannot be run/.test(w) && /stays unhealthy/.test(w)),
+    r.warnings.join("\n"),
+  );
 });
 
 test("systemd arguments: plain ones bare, others quoted; % and $ never expand", () => {

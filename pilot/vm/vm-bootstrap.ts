@@ -14,7 +14,7 @@ import {
   POD_IDENTITY,
 } from "../../injector/defaults.ts";
 import { loadMeshConfig, parseKubeYaml, secureDiscovery } from "../../injector/index.ts";
-import type { WorkloadGroupObject } from "../autoregistration/index.ts";
+import { groupProbe, type WorkloadGroupObject } from "../autoregistration/index.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import { validateObject } from "../validation/index.ts";
 import { type VmFile, vmFiles } from "./vm-files.ts";
@@ -228,6 +228,20 @@ export async function vmBootstrap(
       `${discoveryAddress} is not pilot's TLS port (15012): the VM proves no identity there, so pilot will refuse to auto-register it`,
     );
   }
+  const probe = groupProbe(group);
+  if ("error" in probe) {
+    warnings.push(
+      `WorkloadGroup ${ns}/${group.metadata.name} has a probe Envoy cannot run, so the VM gets no health checks and its WorkloadEntry stays unhealthy: ${probe.error}`,
+    );
+  } else if (
+    "probe" in probe &&
+    !o.autoRegister &&
+    !("ISTIO_META_WORKLOAD_ENTRY" in ((defaultConfig.proxyMetadata ?? {}) as Record<string, unknown>))
+  ) {
+    warnings.push(
+      "the WorkloadGroup has a probe but the VM does not auto-register: pilot reports health only for the entry the proxy names (set ISTIO_META_WORKLOAD_ENTRY in the mesh config's proxyMetadata)",
+    );
+  }
   let ingressIp = o.ingressIp;
   if (!ingressIp && kc) ingressIp = await ingressAddress(cluster, o.controlPlaneNamespace, o.ingressService);
   if (!ingressIp) {
@@ -249,6 +263,7 @@ export async function vmBootstrap(
     token,
     ...(ingressIp ? { ingressIp } : {}),
     autoRegister: o.autoRegister,
+    healthChecks: "probe" in probe,
     captureDns: o.captureDns,
     binaries: o.binaries,
   });

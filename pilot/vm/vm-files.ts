@@ -2,7 +2,8 @@
 // (pure: the cluster reads happen in vm-bootstrap.ts). The Envoy bootstrap comes from the
 // injector's sidecar builder, with the node metadata Istio's agent would send for a VM
 // (istioctl x workload entry configure's proxyMetadata), so pilot treats the VM like any
-// sidecar and, with AUTO_REGISTER_GROUP, registers it. Beside it, the files istioctl writes
+// sidecar and, with AUTO_REGISTER_GROUP, registers it; with the group's probe, Envoy also opens
+// HDS to pilot and runs the probe for it. Beside it, the files istioctl writes
 // (cluster.env, mesh.yaml, root-cert.pem, istio-token, hosts), the `remora iptables` arguments,
 // and a systemd unit that captures traffic, runs Envoy as uid 1337 and removes the capture on stop.
 import { stringify } from "yaml";
@@ -35,6 +36,8 @@ export interface VmFilesInput {
   /** Where the VM reaches pilot's host name (the east-west gateway); no hosts line without it. */
   ingressIp?: string;
   autoRegister: boolean;
+  /** The group has a probe Envoy can run: the bootstrap gets `hds_config`. */
+  healthChecks: boolean;
   captureDns: boolean;
   /** Envoy's and remora's paths on the VM. */
   binaries: { envoy: string; remora: string };
@@ -111,6 +114,16 @@ export function vmFiles(input: VmFilesInput): {
     identityFiles: { rootCertPath: VM_PATHS.rootCert, tokenPath: VM_PATHS.token },
   });
 
+  // Health checks (the group's probe) run in the VM's Envoy over HDS, on ADS's channel and
+  // credentials; a probe Envoy cannot run (exec) gets none (vm-bootstrap.ts says so).
+  if (input.healthChecks) {
+    const ads = (bootstrap.dynamic_resources as { ads_config: { grpc_services: unknown[] } }).ads_config;
+    const services = structuredClone(ads.grpc_services) as { google_grpc?: { stat_prefix?: string } }[];
+    // Its own stats prefix, so HDS's channel counters do not mix with ADS's.
+    for (const s of services) if (s.google_grpc) s.google_grpc.stat_prefix = "hds-grpc";
+    bootstrap.hds_config = { api_type: "GRPC", transport_api_version: "V3", grpc_services: services };
+  }
+
   // istioctl's proxyMetadata for the VM (mesh.yaml and cluster.env carry the same facts).
   const proxyMetadata: Record<string, string> = {
     ...userMetadata,
@@ -127,7 +140,10 @@ export function vmFiles(input: VmFilesInput): {
   if (ports.length) proxyMetadata.ISTIO_META_POD_PORTS = JSON.stringify(ports);
   if (input.captureDns) proxyMetadata.ISTIO_META_DNS_CAPTURE = "true";
   if (input.autoRegister) proxyMetadata.ISTIO_META_AUTO_REGISTER_GROUP = g.metadata.name;
-  const mesh = { defaultConfig: { ...input.defaultConfig, proxyMetadata } };
+  const defaultConfig: Record<string, unknown> = { ...input.defaultConfig, proxyMetadata };
+  // istioctl writes the group's probe as the proxy's readinessProbe (for reference here).
+  if (g.spec?.probe !== undefined && g.spec.probe !== null) defaultConfig.readinessProbe = g.spec.probe;
+  const mesh = { defaultConfig };
 
   const inboundPorts = ports.length ? ports.map((p) => String(p.containerPort)).join(",") : "*";
   const iptablesArgs = captureArgs({
