@@ -136,6 +136,70 @@ test("pagination, dryRun, status subresource", async () => {
   assert.equal(st.metadata.generation, 1);
 });
 
+test("WorkloadEntry status subresource: PUT and PATCH change only status, bump resourceVersion, are watched", async () => {
+  const base = "/apis/networking.istio.io/v1/namespaces/default/workloadentries";
+  const start = (await call("GET", base)).body.metadata.resourceVersion;
+  const created = await call("POST", base, {
+    apiVersion: "networking.istio.io/v1",
+    kind: "WorkloadEntry",
+    metadata: { name: "vm", annotations: { a: "1" } },
+    spec: { address: "10.0.0.7" },
+  });
+  assert.equal(created.status, 201);
+  const healthy = { conditions: [{ type: "Healthy", status: "True" }] };
+  // Spec and metadata changes sent to /status are ignored; only status is taken.
+  const put = (
+    await call("PUT", `${base}/vm/status`, {
+      ...created.body,
+      metadata: { ...created.body.metadata, annotations: { a: "2" } },
+      spec: { address: "10.9.9.9" },
+      status: healthy,
+    })
+  ).body;
+  assert.deepEqual(put.status, healthy);
+  assert.equal(put.spec.address, "10.0.0.7");
+  assert.equal(put.metadata.annotations.a, "1");
+  assert.ok(Number(put.metadata.resourceVersion) > Number(created.body.metadata.resourceVersion));
+  // A stale resourceVersion conflicts; the main resource ignores status.
+  const stale = await call("PUT", `${base}/vm/status`, { ...created.body, status: {} });
+  assert.equal(stale.status, 409);
+  const main = (await call("PUT", `${base}/vm`, { ...put, status: { conditions: [] } })).body;
+  assert.deepEqual(main.status, healthy);
+  const patched = await call(
+    "PATCH",
+    `${base}/vm/status`,
+    { status: { conditions: [{ type: "Healthy", status: "False" }] }, spec: { address: "10.8.8.8" } },
+    "application/merge-patch+json",
+  );
+  assert.equal(patched.body.status.conditions[0].status, "False");
+  assert.equal(patched.body.spec.address, "10.0.0.7");
+  const ctrl = new AbortController();
+  const res = await fetch(`${server.url}${base}?watch=1&resourceVersion=${start}`, { signal: ctrl.signal });
+  const reader = res.body?.getReader();
+  let text = "";
+  while (text.split("\n").length < 5 && reader) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += Buffer.from(value).toString();
+  }
+  ctrl.abort();
+  const events = text
+    .trim()
+    .split("\n")
+    .map(
+      (l) => JSON.parse(l) as { type: string; object: { status?: { conditions?: { status: string }[] } } },
+    );
+  assert.deepEqual(
+    events.map((e) => [e.type, e.object.status?.conditions?.[0]?.status]),
+    [
+      ["ADDED", undefined],
+      ["MODIFIED", "True"],
+      ["MODIFIED", "True"],
+      ["MODIFIED", "False"],
+    ],
+  );
+});
+
 test("Status bodies for bad requests", async () => {
   const e415 = await call("POST", "/api/v1/namespaces/default/configmaps", "a: b", "application/yaml");
   assert.equal(e415.status, 415);
