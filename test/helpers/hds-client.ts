@@ -35,14 +35,17 @@ function hdsClientConstructor(): grpc.ServiceClientConstructor {
   return ctor;
 }
 
-/** JSON to google.protobuf.Struct, as Envoy's node metadata travels. */
+/**
+ * JSON to google.protobuf.Struct, as Envoy's node metadata travels (protobufjs's bundled
+ * struct.proto names Value's fields in camelCase, even with keepCase).
+ */
 function toValue(v: unknown): Json {
-  if (v === null || v === undefined) return { null_value: "NULL_VALUE" };
-  if (typeof v === "string") return { string_value: v };
-  if (typeof v === "number") return { number_value: v };
-  if (typeof v === "boolean") return { bool_value: v };
-  if (Array.isArray(v)) return { list_value: { values: v.map(toValue) } };
-  return { struct_value: toStruct(v as Record<string, unknown>) };
+  if (v === null || v === undefined) return { nullValue: "NULL_VALUE" };
+  if (typeof v === "string") return { stringValue: v };
+  if (typeof v === "number") return { numberValue: v };
+  if (typeof v === "boolean") return { boolValue: v };
+  if (Array.isArray(v)) return { listValue: { values: v.map(toValue) } };
+  return { structValue: toStruct(v as Record<string, unknown>) };
 }
 function toStruct(o: Record<string, unknown>): Json {
   return { fields: Object.fromEntries(Object.entries(o).map(([k, v]) => [k, toValue(v)])) };
