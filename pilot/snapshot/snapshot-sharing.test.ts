@@ -186,6 +186,36 @@ const CHANGES: Record<string, Change> = {
     );
     return { ...input, configs: configs as never };
   },
+  // Only the status changes (the Healthy condition flips), or health checks are switched on.
+  "a WorkloadEntry's Healthy condition": (input) => {
+    const i = input.configs.findIndex((c) => c.meta.kind === "WorkloadEntry");
+    if (i < 0) return undefined;
+    const configs = input.configs.map((c, j) => {
+      if (j !== i) return c;
+      const was = (c.status?.conditions as { status?: string }[] | undefined)?.[0]?.status;
+      const status = { conditions: [{ type: "Healthy", status: was === "True" ? "False" : "True" }] };
+      return { ...c, status };
+    });
+    return { ...input, configs: configs as never };
+  },
+  "health checks enabled on a WorkloadEntry": (input) => {
+    const i = input.configs.findIndex(
+      (c) => c.meta.kind === "WorkloadEntry" && !c.meta.annotations["proxy.istio.io/health-checks-enabled"],
+    );
+    if (i < 0) return undefined;
+    const configs = input.configs.map((c, j) =>
+      j === i
+        ? {
+            ...c,
+            meta: {
+              ...c.meta,
+              annotations: { ...c.meta.annotations, "proxy.istio.io/health-checks-enabled": "true" },
+            },
+          }
+        : c,
+    );
+    return { ...input, configs: configs as never };
+  },
 };
 
 /** Fresh copies of every object, so no reused result can apply. */
