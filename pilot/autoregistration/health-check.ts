@@ -39,9 +39,12 @@ function obj(v: unknown): Json | undefined {
   return v && typeof v === "object" && !Array.isArray(v) ? (v as Json) : undefined;
 }
 
-function seconds(v: unknown, dflt: number): number {
-  return typeof v === "number" && Number.isInteger(v) && v > 0 ? v : dflt;
+/** Kubelet's rule: unset or not positive means the default. Bounded so Envoy's fields hold it. */
+function positive(v: unknown, dflt: number, max: number): number {
+  return typeof v === "number" && Number.isInteger(v) && v > 0 ? Math.min(v, max) : dflt;
 }
+const MAX_SECONDS = 365 * 24 * 3600;
+const MAX_THRESHOLD = 2 ** 31 - 1;
 
 function port(v: unknown, where: string): number | string {
   if (typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= 65535) return v;
@@ -64,10 +67,10 @@ export function groupProbe(group: Pick<WorkloadGroupObject, "spec">): ProbeResul
         ? Math.floor(p.initialDelaySeconds)
         : 0,
     ),
-    timeoutSeconds: seconds(p.timeoutSeconds, 1),
-    periodSeconds: seconds(p.periodSeconds, 10),
-    successThreshold: seconds(p.successThreshold, 1),
-    failureThreshold: seconds(p.failureThreshold, 3),
+    timeoutSeconds: positive(p.timeoutSeconds, 1, MAX_SECONDS),
+    periodSeconds: positive(p.periodSeconds, 10, MAX_SECONDS),
+    successThreshold: positive(p.successThreshold, 1, MAX_THRESHOLD),
+    failureThreshold: positive(p.failureThreshold, 3, MAX_THRESHOLD),
   };
   const hostOf = (v: unknown, where: string): string | { error: string } => {
     if (v === undefined || v === "") return "127.0.0.1";

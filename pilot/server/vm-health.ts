@@ -336,7 +336,15 @@ export class VmHealth {
     const text = JSON.stringify(spec);
     if (text === st.sent || st.call.cancelled) return;
     st.sent = text;
-    st.call.write(spec);
+    try {
+      st.call.write(spec);
+    } catch (err) {
+      // Built from checked input and tested to encode; a failure here is a bug, not the VM's fault.
+      this.o.log.warn(
+        { entry: `${st.namespace}/${st.entry}`, err },
+        "could not send the HealthCheckSpecifier",
+      );
+    }
   }
 
   private onReport(st: HealthStream, response: unknown): void {

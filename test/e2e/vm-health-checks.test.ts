@@ -141,6 +141,29 @@ describe("WorkloadEntry health checks over HDS", () => {
     }
   });
 
+  test("bad input: no node refuses the stream; reports about other clusters are ignored", async () => {
+    const tls = cluster.tls();
+    const noNode = new HdsClient(`127.0.0.1:${cluster.securePort}`, { nodeId: "", ...tls }).start({
+      endpoint_health_response: {},
+    });
+    const c = hdsClient();
+    try {
+      await noNode.waitFor(() => noNode.error !== undefined, 20_000, "the stream is refused");
+      assert.equal(noNode.error?.code, grpc.status.INVALID_ARGUMENT);
+      assert.match(noNode.error?.details ?? "", /HealthCheckRequest carrying node\.id/);
+      await c.waitFor(() => c.specifiers.length > 0, 20_000, "the HealthCheckSpecifier");
+      const before = await cluster.getEntry();
+      c.report("some-other-cluster", "127.0.0.1", 1, "UNHEALTHY");
+      c.report(HEALTH_CLUSTER, "127.0.0.1", 9080, "UNKNOWN");
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(c.error, undefined);
+      assert.equal((await cluster.getEntry())?.metadata.resourceVersion, before?.metadata.resourceVersion);
+    } finally {
+      noNode.close();
+      c.close();
+    }
+  });
+
   test("another service account's token is refused", async () => {
     const token = cluster.api.tokens.issue("shop", "reviews", { audiences: ["istio-ca"] }).token;
     const c = hdsClient(cluster.securePort, token);

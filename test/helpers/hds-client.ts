@@ -77,7 +77,8 @@ export class HdsClient {
     );
   }
 
-  start(): this {
+  /** Opens the stream with a HealthCheckRequest for the node, or with `first` instead. */
+  start(first?: Json): this {
     const md = new grpc.Metadata();
     for (const [k, v] of Object.entries(this.o.headers ?? {})) md.set(k, v);
     const call = (this.client as Json).StreamHealthCheck(md) as grpc.ClientDuplexStream<Json, Json>;
@@ -86,12 +87,14 @@ export class HdsClient {
     call.on("error", (err: grpc.ServiceError) => {
       this.error = err;
     });
-    call.write({
-      health_check_request: {
-        node: { id: this.o.nodeId, metadata: toStruct(this.o.metadata ?? {}) },
-        capability: { health_check_protocols: ["HTTP", "TCP"] },
+    call.write(
+      first ?? {
+        health_check_request: {
+          node: { id: this.o.nodeId, metadata: toStruct(this.o.metadata ?? {}) },
+          capability: { health_check_protocols: ["HTTP", "TCP"] },
+        },
       },
-    });
+    );
     return this;
   }
 
