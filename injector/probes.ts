@@ -5,12 +5,15 @@
 // `/app-health/<container>/{livez,readyz,startupz}`, as Istio rewrites them. The bootstrap serves
 // that path from Envoy alone: an HTTP probe is forwarded to the app's port and path on 127.0.0.1;
 // a TCP or gRPC probe is answered from an Envoy active health check of the app's port (TCP
-// connect, or grpc.health.v1), see bootstrap.ts. Exec probes run inside the container and are left
-// alone. The original handlers are returned so uninject restores the pod exactly.
+// connect, or grpc.health.v1), see probe-bootstrap.ts. Exec probes run inside the container and are
+// left alone. httpGet lifecycle hooks (postStart, preStop) are captured the same way and go to
+// `/app-lifecycle/<container>/{poststartz,prestopz}`, forwarded to the app like HTTP probes.
+// The original handlers are returned so uninject restores the pod exactly.
 import type {
   Container,
   GRPCAction,
   HTTPGetAction,
+  Lifecycle,
   Probe,
   TCPSocketAction,
 } from "kubernetes-types/core/v1.d.ts";
@@ -22,6 +25,7 @@ interface AppProbeBase {
   port: number;
   /** The probe's host when it is an IP literal; otherwise the app is reached on 127.0.0.1. */
   host?: string;
+  /** 0: no deadline (lifecycle hooks: kubelet gives them none either). */
   timeoutSeconds: number;
 }
 
@@ -51,14 +55,21 @@ export const PROBE_KINDS = [
 ] as const;
 export type ProbeKind = (typeof PROBE_KINDS)[number][0];
 
+/** Lifecycle hooks with an httpGet handler are rewritten too (Istio's `/app-lifecycle/` paths). */
+export const HOOK_KINDS = [
+  ["postStart", "poststartz"],
+  ["preStop", "prestopz"],
+] as const;
+export type HookKind = (typeof HOOK_KINDS)[number][0];
+
 /**
  * An original handler: an httpGet action as such (the form earlier releases recorded, so their
  * pods still uninject), or a tcpSocket/grpc handler under its own key.
  */
 export type OriginalHandler = HTTPGetAction | { tcpSocket: TCPSocketAction } | { grpc: GRPCAction };
 
-/** Original handlers by container name and probe kind. */
-export type OriginalProbes = Record<string, Partial<Record<ProbeKind, OriginalHandler>>>;
+/** Original handlers by container name and probe kind (or lifecycle hook: always an httpGet). */
+export type OriginalProbes = Record<string, Partial<Record<ProbeKind | HookKind, OriginalHandler>>>;
 
 /**
  * Rewrites the probes of `containers` in place (they must be copies) and returns what the
@@ -83,6 +94,19 @@ export function rewriteProbes(
       originals[c.name] = saved;
       const { httpGet: _h, tcpSocket: _t, grpc: _g, ...rest } = probe;
       c[kind] = { ...rest, httpGet: { path, port: statusPort } };
+    }
+    for (const [hook, suffix] of HOOK_KINDS) {
+      // Only httpGet: kubelet does not run tcpSocket hooks (kept by Kubernetes for compatibility).
+      const get = c.lifecycle?.[hook]?.httpGet;
+      if (!get) continue;
+      const path = `/app-lifecycle/${c.name}/${suffix}`;
+      const app = appProbe({ httpGet: get, timeoutSeconds: 0 }, c, path, statusPort);
+      if (!app) continue;
+      probes.push(app.probe);
+      const saved = originals[c.name] ?? {};
+      saved[hook] = get;
+      originals[c.name] = saved;
+      c.lifecycle = { ...c.lifecycle, [hook]: { httpGet: { path, port: statusPort } } } as Lifecycle;
     }
   }
   return { probes, originals };
@@ -153,6 +177,11 @@ export function restoreProbes(containers: Container[], originals: OriginalProbes
       if ("tcpSocket" in original) c[kind] = { ...rest, tcpSocket: original.tcpSocket };
       else if ("grpc" in original) c[kind] = { ...rest, grpc: original.grpc };
       else c[kind] = { ...rest, httpGet: original };
+    }
+    for (const [hook] of HOOK_KINDS) {
+      const original = saved[hook];
+      if (!original || !c.lifecycle?.[hook] || "tcpSocket" in original || "grpc" in original) continue;
+      c.lifecycle = { ...c.lifecycle, [hook]: { httpGet: original } };
     }
   }
 }
