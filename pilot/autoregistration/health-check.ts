@@ -51,6 +51,17 @@ function port(v: unknown, where: string): number | string {
   return `${where}.port must be a port number (1-65535), got ${JSON.stringify(v)}`;
 }
 
+/** Where a check connects: the port, and the host (the VM's loopback unless an IP is given). */
+function target(o: Json, where: string): { host: string; port: number } | { error: string } {
+  const pt = port(o.port, where);
+  if (typeof pt === "string") return { error: pt };
+  if (o.host === undefined || o.host === "") return { host: "127.0.0.1", port: pt };
+  if (typeof o.host === "string" && isIP(o.host)) return { host: o.host, port: pt };
+  return {
+    error: `${where}.host ${JSON.stringify(o.host)} is not an IP address; Envoy health-checks addresses, so leave it out (127.0.0.1 on the VM) or give an IP`,
+  };
+}
+
 /**
  * The group's probe, or `none` when it has none, or why Envoy cannot run it (exec probes, a
  * host that is not an IP address: Envoy's health checker connects to addresses, not names).
@@ -72,13 +83,6 @@ export function groupProbe(group: Pick<WorkloadGroupObject, "spec">): ProbeResul
     successThreshold: positive(p.successThreshold, 1, MAX_THRESHOLD),
     failureThreshold: positive(p.failureThreshold, 3, MAX_THRESHOLD),
   };
-  const hostOf = (v: unknown, where: string): string | { error: string } => {
-    if (v === undefined || v === "") return "127.0.0.1";
-    if (typeof v === "string" && isIP(v)) return v;
-    return {
-      error: `${where}.host ${JSON.stringify(v)} is not an IP address; Envoy health-checks addresses, so leave it out (127.0.0.1 on the VM) or give an IP`,
-    };
-  };
   if (p.exec !== undefined) {
     return {
       error:
@@ -87,10 +91,8 @@ export function groupProbe(group: Pick<WorkloadGroupObject, "spec">): ProbeResul
   }
   const http = obj(p.httpGet);
   if (http) {
-    const pt = port(http.port, "spec.probe.httpGet");
-    if (typeof pt === "string") return { error: pt };
-    const host = hostOf(http.host, "spec.probe.httpGet");
-    if (typeof host !== "string") return host;
+    const at = target(http, "spec.probe.httpGet");
+    if ("error" in at) return at;
     const scheme = String(http.scheme ?? "HTTP").toUpperCase();
     if (scheme !== "HTTP" && scheme !== "HTTPS")
       return { error: `spec.probe.httpGet.scheme must be HTTP or HTTPS, got ${JSON.stringify(http.scheme)}` };
@@ -104,8 +106,7 @@ export function groupProbe(group: Pick<WorkloadGroupObject, "spec">): ProbeResul
         ...base,
         check: {
           kind: "http",
-          host,
-          port: pt,
+          ...at,
           path: path.startsWith("/") ? path : `/${path}`,
           scheme,
           headers,
@@ -115,11 +116,9 @@ export function groupProbe(group: Pick<WorkloadGroupObject, "spec">): ProbeResul
   }
   const tcp = obj(p.tcpSocket);
   if (tcp) {
-    const pt = port(tcp.port, "spec.probe.tcpSocket");
-    if (typeof pt === "string") return { error: pt };
-    const host = hostOf(tcp.host, "spec.probe.tcpSocket");
-    if (typeof host !== "string") return host;
-    return { probe: { ...base, check: { kind: "tcp", host, port: pt } } };
+    const at = target(tcp, "spec.probe.tcpSocket");
+    if ("error" in at) return at;
+    return { probe: { ...base, check: { kind: "tcp", ...at } } };
   }
   const grpc = obj(p.grpc);
   if (grpc) {
