@@ -67,3 +67,8 @@ export const ISTIO_JSON_LOG_FORMAT: Readonly<Record<string, string>> = {
   requested_server_name: "%REQUESTED_SERVER_NAME%",
   upstream_transport_failure_reason: "%UPSTREAM_TRANSPORT_FAILURE_REASON%",
 };
+
+/** The sections of a Telemetry that Remora accepts but does not apply (only accessLogging is). */
+export function unappliedTelemetrySections(spec: TelemetrySpec): ("tracing" | "metrics")[] {
+  return (["tracing", "metrics"] as const).filter((k) => (spec[k]?.length ?? 0) > 0);
+}
