@@ -214,3 +214,27 @@ test("no access log without accessLogFile or Telemetry, and none for proxyless g
   const grpc = configFor(s, "10.1.0.1", "web-1", "shop", { GENERATOR: "grpc" });
   assert.doesNotMatch(JSON.stringify(grpc.config), /access_log/);
 });
+
+test("a Telemetry edit is a config change for every proxy, never an endpoint-only push", () => {
+  const input = (filter: string) =>
+    objectsToSnapshotInput(
+      parseKubeYaml(
+        WORKLOADS +
+          telemetry(
+            "ns",
+            "shop",
+            `{accessLogging: [{providers: [{name: a}], filter: {expression: "${filter}"}}]}`,
+          ),
+      ).map((d) => d.value),
+      { ...defaultMeshConfig(), extensionProviders: PROVIDERS },
+      "test",
+    );
+  const s1 = buildSnapshot(input("true"));
+  const s2 = buildSnapshot(input("false"), s1);
+  assert.ok(s2.changes.kinds.has("Telemetry"));
+  assert.equal(s2.changes.endpointsOnly, false);
+  assert.match(
+    JSON.stringify(configFor(s2, "10.1.0.1", "web-1", "shop").config.listeners),
+    /"expression":"false"/,
+  );
+});
