@@ -213,10 +213,13 @@ function loggersFor(ctx: Ctx, applicable: ApplicableLogging, mode: LogMode): Log
   return ctx.snapshot.meshConfig.disableEnvoyListenerLog ? { filters: l.filters, listener: [] } : l;
 }
 
+/**
+ * The filter with its loggers set (not appended: builders set none, and a listener reused from an
+ * earlier translation must not end up with two of each).
+ */
 function withLogs(filter: EnvoyJson, logs: EnvoyJson[]): EnvoyJson {
   const tc = filter.typed_config as EnvoyJson;
-  const existing = (tc.access_log as EnvoyJson[] | undefined) ?? [];
-  return { ...filter, typed_config: { ...tc, access_log: [...existing, ...logs] } };
+  return { ...filter, typed_config: { ...tc, access_log: logs } };
 }
 
 function chainWithLogs(chain: EnvoyJson, logs: EnvoyJson[]): EnvoyJson {

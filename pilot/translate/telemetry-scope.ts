@@ -85,24 +85,45 @@ function attaches(ctx: Ctx, t: ConfigObject<"Telemetry">, proxy: ProxyInfo): boo
   );
 }
 
+interface NamespaceTelemetries {
+  /** The oldest namespace-wide Telemetry (istiod uses that one). */
+  wide?: ConfigObject<"Telemetry">;
+  /** Those with a selector or targetRefs, oldest first. */
+  selecting: ConfigObject<"Telemetry">[];
+}
+
+/** Telemetries by namespace, built once per snapshot (every proxy's translation reads them). */
+const byNamespace = new WeakMap<object, Map<string, NamespaceTelemetries>>();
+
+function telemetriesIn(ctx: Ctx, ns: string): NamespaceTelemetries | undefined {
+  const all = ctx.snapshot.configs.Telemetry ?? [];
+  let index = byNamespace.get(all);
+  if (!index) {
+    index = new Map();
+    for (const t of all) {
+      let entry = index.get(t.meta.namespace);
+      if (!entry) index.set(t.meta.namespace, (entry = { selecting: [] }));
+      if (!namespaceWide(t)) entry.selecting.push(t);
+      else if (!entry.wide) entry.wide = t; // the list is sorted by age
+    }
+    byNamespace.set(all, index);
+  }
+  return index.get(ns);
+}
+
 /** The Telemetries whose accessLogging applies to the proxy, root first, workload ones last. */
 export function applicableLogging(ctx: Ctx): ApplicableLogging {
   const { snapshot, proxy } = ctx;
   const root = snapshot.meshConfig.rootNamespace;
-  const all = snapshot.configs.Telemetry ?? [];
   const levels: ApplicableLogging["levels"] = [];
   const add = (t: ConfigObject<"Telemetry"> | undefined) => {
     const logging = t?.spec.accessLogging ?? [];
     if (t && logging.length > 0) levels.push({ telemetry: t, logging });
   };
-  // The oldest namespace-wide Telemetry of a namespace wins (the list is sorted by age).
-  const wide = (ns: string) => all.find((t) => t.meta.namespace === ns && namespaceWide(t));
-  if (root) add(wide(root));
-  if (proxy.namespace !== root) add(wide(proxy.namespace));
-  for (const t of all) {
-    if (t.meta.namespace !== proxy.namespace || namespaceWide(t)) continue;
-    if (attaches(ctx, t, proxy)) add(t);
-  }
+  if (root) add(telemetriesIn(ctx, root)?.wide);
+  const own = telemetriesIn(ctx, proxy.namespace);
+  if (proxy.namespace !== root) add(own?.wide);
+  for (const t of own?.selecting ?? []) if (attaches(ctx, t, proxy)) add(t);
   return { levels };
 }
 
