@@ -102,7 +102,10 @@ function telemetriesIn(ctx: Ctx, ns: string): NamespaceTelemetries | undefined {
     index = new Map();
     for (const t of all) {
       let entry = index.get(t.meta.namespace);
-      if (!entry) index.set(t.meta.namespace, (entry = { selecting: [] }));
+      if (!entry) {
+        entry = { selecting: [] };
+        index.set(t.meta.namespace, entry);
+      }
       if (!namespaceWide(t)) entry.selecting.push(t);
       else if (!entry.wide) entry.wide = t; // the list is sorted by age
     }
