@@ -7,6 +7,7 @@ import type { ProxyInfo } from "../model/proxy.ts";
 import type { Endpoint, Service } from "../model/service.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
 import type { Scope } from "./scope.ts";
+import type { Memo } from "./translate-memo.ts";
 
 export interface ServiceTarget {
   service: Service;
@@ -90,6 +91,8 @@ export interface Ctx {
   scope: Scope;
   proxyless: boolean;
   diagnostics: Map<string, Diagnostic>;
+  /** Parts of the class's previous translation that may be reused (translate-memo.ts). */
+  memo?: Memo;
 }
 
 export function configRef(c: ConfigObject): ObjectRef {

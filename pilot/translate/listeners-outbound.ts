@@ -24,7 +24,8 @@ import {
   VIRTUAL_OUTBOUND,
 } from "./names.ts";
 import { tcpFilter, tlsServiceChains } from "./tcp-chains.ts";
-import { serviceDomains, serviceRoutes } from "./virtual-hosts.ts";
+import { memoVhost } from "./translate-memo.ts";
+import { serviceDomains, serviceRoutes, virtualServiceFor } from "./virtual-hosts.ts";
 
 export interface OutboundOutput {
   listeners: EnvoyJson[];
@@ -108,11 +109,15 @@ function httpChain(ctx: Ctx, statPrefix: string, rds: string, sniffed: boolean):
 function routeConfiguration(ctx: Ctx, name: string, vhosts: EnvoyJson[], catchAll: boolean): EnvoyJson {
   const used = new Set<string>();
   const out: EnvoyJson[] = [];
+  // A pass over every virtual host of the port: RDS sends the route configuration whole, so it is
+  // assembled whole. The virtual hosts themselves are kept as built (memoised ones are the very
+  // objects of the last translation) unless a domain has to go.
   for (const vh of vhosts.sort((a, b) => ((a.name as string) < (b.name as string) ? -1 : 1))) {
-    const domains = (vh.domains as string[]).filter((d) => !used.has(d));
+    const all = vh.domains as string[];
+    const domains = all.filter((d) => !used.has(d));
     for (const d of domains) used.add(d);
     if (domains.length === 0) continue;
-    out.push({ ...vh, domains });
+    out.push(domains.length === all.length ? vh : { ...vh, domains });
   }
   if (catchAll) out.push(catchAllVhost(ctx));
   // Istio's limit on direct-response bodies (Envoy's default 4 KiB would reject larger ones).
@@ -120,12 +125,14 @@ function routeConfiguration(ctx: Ctx, name: string, vhosts: EnvoyJson[], catchAl
 }
 
 function vhost(ctx: Ctx, service: Service, port: number, domains?: string[]): EnvoyJson {
-  return {
-    name: `${service.hostname}:${port}`,
+  const name = `${service.hostname}:${port}`;
+  const vs = virtualServiceFor(ctx, service.hostname);
+  return memoVhost(ctx, domains ? `${name}|${domains.join(",")}` : name, vs, () => ({
+    name,
     domains: domains ?? serviceDomains(ctx, service, port),
-    routes: serviceRoutes(ctx, service, port),
+    routes: serviceRoutes(ctx, service, port, vs),
     include_request_attempt_count: true,
-  };
+  }));
 }
 
 export function virtualOutbound(ctx: Ctx): EnvoyJson {

@@ -13,6 +13,7 @@ import { inboundClusters, inboundPorts, virtualInbound } from "./listeners-inbou
 import { outboundListeners } from "./listeners-outbound.ts";
 import { proxylessInboundListeners, proxylessListenersAndRoutes } from "./proxyless.ts";
 import { buildScope } from "./scope.ts";
+import { memoSection, openMemo } from "./translate-memo.ts";
 
 export interface TranslateResult {
   config: ProxyConfig;
@@ -61,8 +62,22 @@ export function translateEndpoints(
   return outboundClusters(context(snapshot, proxy), hosts);
 }
 
-export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo): TranslateResult {
+export interface TranslateOptions {
+  /**
+   * Reuse what the previous translation of the same proxy class built when only VirtualServices
+   * changed since (default true). False translates from scratch and records nothing.
+   */
+  memo?: boolean;
+}
+
+export function translate(
+  snapshot: MeshSnapshot,
+  proxy: ProxyInfo,
+  opts: TranslateOptions = {},
+): TranslateResult {
   const ctx = context(snapshot, proxy);
+  const memo = opts.memo === false ? undefined : openMemo(snapshot, proxy);
+  if (memo) ctx.memo = memo;
   const config: ProxyConfig = { listeners: [], routes: [], clusters: [], endpoints: [], secrets: [] };
   if (proxy.type === "router") {
     const gw = gatewayConfig(ctx);
@@ -72,20 +87,29 @@ export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo): TranslateRe
     config.endpoints = gw.endpoints;
   } else if (ctx.proxyless) {
     const lr = proxylessListenersAndRoutes(ctx);
-    const cl = outboundClusters(ctx);
+    const cl = memoSection(ctx, "outboundClusters", () => outboundClusters(ctx));
     config.listeners = [...lr.listeners, ...proxylessInboundListeners(ctx)];
     config.routes = lr.routes;
-    config.clusters = cl.clusters;
-    config.endpoints = cl.endpoints;
+    config.clusters = [...cl.clusters];
+    config.endpoints = [...cl.endpoints];
   } else {
     const out = outboundListeners(ctx);
-    const ports = inboundPorts(ctx);
-    const cl = outboundClusters(ctx);
-    config.listeners = [...out.listeners, virtualInbound(ctx, ports)];
-    if (proxy.dnsCapture) config.listeners.push(dnsListener(ctx));
+    // Clusters, load assignments, the inbound side and the DNS table read no VirtualService.
+    const side = memoSection(ctx, "sidecar", () => {
+      const ports = inboundPorts(ctx);
+      const cl = outboundClusters(ctx);
+      return {
+        inbound: virtualInbound(ctx, ports),
+        dns: proxy.dnsCapture ? dnsListener(ctx) : undefined,
+        clusters: [...cl.clusters, ...inboundClusters(ctx, ports), ...fixedClusters(ctx)],
+        endpoints: cl.endpoints,
+      };
+    });
+    config.listeners = [...out.listeners, side.inbound];
+    if (side.dns) config.listeners.push(side.dns);
     config.routes = out.routes;
-    config.clusters = [...cl.clusters, ...inboundClusters(ctx, ports), ...fixedClusters(ctx)];
-    config.endpoints = cl.endpoints;
+    config.clusters = [...side.clusters];
+    config.endpoints = [...side.endpoints];
   }
   for (const vs of ctx.scope.virtualServices) {
     for (const host of vs.hosts) {

@@ -46,9 +46,13 @@ export function serviceDomains(ctx: Ctx, service: Service, port: number): string
   return out;
 }
 
-/** The routes for one service on one port: its VirtualService's, else the default route. */
-export function serviceRoutes(ctx: Ctx, service: Service, port: number): EnvoyJson[] {
-  const vs = virtualServiceFor(ctx, service.hostname);
+/** The routes for one service on one port: its VirtualService's (`vs`), else the default route. */
+export function serviceRoutes(
+  ctx: Ctx,
+  service: Service,
+  port: number,
+  vs: ScopedVirtualService | undefined = virtualServiceFor(ctx, service.hostname),
+): EnvoyJson[] {
   if (vs) {
     const routes = virtualServiceRoutes(ctx, vs, port);
     if (routes.length > 0) return routes;
