@@ -100,7 +100,8 @@ export function encodeRouteByParts(type: protobuf.Type, json: EnvoyJson): Uint8A
   }
   const rest = fastEncode(type, { ...json, virtual_hosts: [] });
   const at = insertionPoint(type, field, rest);
-  const out = new Uint8Array(rest.length + size);
+  // A Buffer, as protobufjs gives for a whole encoding.
+  const out = Buffer.allocUnsafe(rest.length + size);
   out.set(rest.subarray(0, at), 0);
   let pos = at;
   const tag = (field.id << 3) | 2;
