@@ -5,7 +5,7 @@ import { contentHash, shortHash as hash } from "../envoy/content-hash.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { EnvoyJson, ProxyConfig, XdsKind } from "../model/proxy-config.ts";
 import { resourceName, TYPE_URLS } from "../model/proxy-config.ts";
-import { deltaEntry, encodeAny, sotwEntry } from "./wire.ts";
+import { anyAndSotwEntry, deltaEntry } from "./wire.ts";
 
 /** Push order: clusters before endpoints before listeners before routes (Envoy warming order). */
 export const PUSH_ORDER: readonly XdsKind[] = ["cluster", "endpoint", "listener", "route", "secret"];
@@ -151,8 +151,8 @@ export class ResourceCache {
       return { error: err instanceof Error ? err.message : String(err), name };
     }
     this.encodes++;
-    const any = encodeAny(TYPE_URLS[kind], value);
-    const r: PreparedResource = { name, version, json, any, sotw: sotwEntry(any), sources: sourcesOf(json) };
+    const { any, sotw } = anyAndSotwEntry(TYPE_URLS[kind], value);
+    const r: PreparedResource = { name, version, json, any, sotw, sources: sourcesOf(json) };
     const e: CacheEntry = { r, gen: this.generation, live: true };
     this.entries.set(key, e);
     return e;

@@ -119,6 +119,27 @@ export function encodeAny(typeUrl: string, value: Uint8Array): Buffer {
   return Buffer.concat([stringField(1, typeUrl), lengthDelimited(2, value)]);
 }
 
+/**
+ * A resource's google.protobuf.Any and its DiscoveryResponse.resources entry, in one allocation:
+ * the Any is a view into the entry. A route configuration of 1,000 virtual hosts is most of a
+ * megabyte; copying it once instead of three times matters on every push that changes it.
+ */
+export function anyAndSotwEntry(typeUrl: string, value: Uint8Array): { any: Buffer; sotw: Buffer } {
+  const url = Buffer.byteLength(typeUrl, "utf8");
+  const anyLen = 1 + varintLength(url) + url + 1 + varintLength(value.length) + value.length;
+  const head = 1 + varintLength(anyLen);
+  const sotw = Buffer.allocUnsafe(head + anyLen);
+  let pos = writeVarint(sotw, 0, (2 << 3) | 2);
+  pos = writeVarint(sotw, pos, anyLen);
+  pos = writeVarint(sotw, pos, (1 << 3) | 2);
+  pos = writeVarint(sotw, pos, url);
+  pos += sotw.write(typeUrl, pos, "utf8");
+  pos = writeVarint(sotw, pos, (2 << 3) | 2);
+  pos = writeVarint(sotw, pos, value.length);
+  sotw.set(value, pos);
+  return { any: sotw.subarray(head), sotw };
+}
+
 /** A DiscoveryResponse.resources entry (field 2) holding `anyBytes`. */
 export function sotwEntry(anyBytes: Uint8Array): Buffer {
   return lengthDelimited(2, anyBytes);
