@@ -87,8 +87,19 @@ function jsonPath(segments: readonly (string | number)[]): string {
  * JavaScript cannot compile is certainly invalid for Envoy and gRPC too.
  */
 function badRegexes(json: EnvoyJson): string[] {
-  // Remembered per content, as the gate's own verdicts are: a full translation builds every
-  // resource again, and walking each one's JSON for regexes would cost in proportion to the mesh.
+  // Remembered per object and per content, as the gate's own verdicts are: a translation reuses
+  // unchanged parts (the same objects) and builds others again with mostly the same content, and
+  // walking each one's JSON for regexes would cost in proportion to the mesh.
+  const seen = regexVerdictsByObject.get(json);
+  if (seen) return seen;
+  const bad = badRegexesByContent(json);
+  regexVerdictsByObject.set(json, bad);
+  return bad;
+}
+
+const regexVerdictsByObject = new WeakMap<object, string[]>();
+
+function badRegexesByContent(json: EnvoyJson): string[] {
   const key = contentHash(json);
   const known = regexVerdicts.get(key);
   if (known) return known;
@@ -187,6 +198,8 @@ export function meshBackend(): XdsBackend<MeshSnapshot, ProxyInfo> & {
       }
       const refused: { kind: XdsKind; name: string }[] = [];
       for (const [field, kind] of KINDS) {
+        // What the gate keeps is a subsequence of what was translated: as many means all.
+        if (checked.ok[field].length === t.config[field].length) continue;
         const kept = new Set(checked.ok[field].map(resourceName));
         for (const r of t.config[field])
           if (!kept.has(resourceName(r))) refused.push({ kind, name: resourceName(r) });
