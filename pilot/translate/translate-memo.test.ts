@@ -6,7 +6,7 @@
 // step; configs and diagnostics must be equal. And a VirtualService change does reuse: the
 // untouched virtual hosts and the clusters are the very objects of the previous translation.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { parseKubeYaml } from "../../injector/index.ts";
@@ -19,7 +19,7 @@ import type { EnvoyJson } from "../model/proxy-config.ts";
 import type { MeshSnapshot, SnapshotInput } from "../model/snapshot.ts";
 import { buildSnapshot } from "../snapshot/build-snapshot.ts";
 import { translate } from "./translate.ts";
-import { clearTranslateMemo } from "./translate-memo.ts";
+import { clearTranslateMemo, MEMO_INPUTS, NOT_READ_BY_TRANSLATION } from "./translate-memo.ts";
 
 const DIR = join(import.meta.dirname, "..", "testdata", "translate");
 
@@ -225,7 +225,11 @@ test("a VirtualService change reuses the clusters and the untouched virtual host
   const after = buildSnapshot(replaceConfig(input, vs, withSpec(vs, { ...vs.spec, http })), before);
   const b = translate(after, proxy).config;
   assert.deepEqual(b.clusters.length, a.clusters.length);
-  for (const [i, c] of b.clusters.entries()) assert.equal(c, a.clusters[i], `cluster ${c.name} is reused`);
+  const outbound = (c: EnvoyJson) => String(c.name).startsWith("outbound|");
+  for (const [i, c] of b.clusters.entries()) {
+    if (outbound(c)) assert.equal(c, a.clusters[i], `cluster ${c.name} is reused`);
+  }
+  for (const [i, e] of b.endpoints.entries()) assert.equal(e, a.endpoints[i], "load assignments are reused");
   const vhosts = (c: typeof a) => c.routes.flatMap((r) => r.virtual_hosts as EnvoyJson[]);
   const old = new Set(vhosts(a));
   const reused = vhosts(b).filter((v) => old.has(v));
@@ -239,4 +243,45 @@ test("a VirtualService change reuses the clusters and the untouched virtual host
     `only the changed service's virtual hosts are built again: ${changed.map((v) => v.name).join(", ")}`,
   );
   assert.deepEqual(b, translate(after, proxy, { memo: false }).config);
+
+  // A Pod of one service moves: that service's clusters are built again, the others' are kept.
+  const pod = input.kube.pods.find((p) => p.metadata?.labels?.app === "cart");
+  assert.ok(pod, "the case has a cart Pod");
+  const moved = {
+    ...input,
+    kube: {
+      ...input.kube,
+      pods: input.kube.pods.map((p) =>
+        p === pod ? { ...p, status: { ...p.status, podIP: "10.249.1.1" } } : p,
+      ),
+    },
+  };
+  const later = buildSnapshot(replaceConfig(moved, vs, withSpec(vs, { ...vs.spec, http })), after);
+  const c = translate(later, proxy).config;
+  const rebuiltClusters = c.clusters.filter((x, i) => outbound(x) && x !== b.clusters[i]).map((x) => x.name);
+  assert.deepEqual(rebuiltClusters, ["outbound|80||cart.shop.svc.cluster.local"]);
+  assert.deepEqual(c, translate(later, proxy, { memo: false }).config);
+});
+
+test("translation reads no snapshot part the memo does not check", () => {
+  // The memo compares MEMO_INPUTS, and checks VirtualServices and endpoints part by part. A
+  // translation source reading any other part of the snapshot must be added there (the CLI that
+  // prints a translation reads its diagnostics too, outside translate()).
+  const checked = new Set<string>([...MEMO_INPUTS, "endpoints", "version"]);
+  for (const file of readdirSync(import.meta.dirname)) {
+    if (
+      !file.endsWith(".ts") ||
+      file.endsWith(".test.ts") ||
+      file === "translate-memo.ts" ||
+      file === "translate-cli.ts"
+    )
+      continue;
+    const text = readFileSync(join(import.meta.dirname, file), "utf8");
+    for (const m of text.matchAll(/(?<![/\w-])snapshot\??\.(\w+)/g)) {
+      assert.ok(checked.has(m[1] as string), `${file} reads snapshot.${m[1]}`);
+    }
+    for (const m of text.matchAll(/\bconfigs\.(\w+)/g)) {
+      assert.ok(!NOT_READ_BY_TRANSLATION.includes(m[1] as never), `${file} reads configs.${m[1]}`);
+    }
+  }
 });

@@ -1,12 +1,13 @@
-// Reuse of a proxy class's previous translation after a change that only touched VirtualServices.
-// A sidecar's clusters, load assignments and inbound side never read a VirtualService, and the
-// virtual host of one (service, port) reads the one VirtualService that owns its host: so when
-// every other input of translation is the very same object as last time (the snapshot is
-// structurally shared), those parts are taken from the previous translation of the same proxy
-// class and only the virtual hosts whose VirtualService changed are built again. Translation stays
-// a pure function of (snapshot, proxy): the memo is keyed on the proxy's translation key (every
-// proxy attribute translation reads) and checked against every snapshot part it read, and a
-// reused part brings back the diagnostics it produced when it was built.
+// Reuse of a proxy class's previous translation for the parts a change did not touch. The
+// snapshot is structurally shared: what did not change is the very same object. So a virtual host
+// of one (service, port) is taken from the class's previous translation when its VirtualService
+// is the same object and nothing else routing reads changed, and a service's outbound clusters and
+// load assignments when its endpoints are the same list and nothing else they read changed: after
+// a one-VirtualService change only that VirtualService's virtual hosts are built again, and after
+// an endpoint change only that service's clusters. Translation stays a pure function of (snapshot,
+// proxy): the memo is keyed on the proxy's translation key (every proxy attribute translation
+// reads) and checked against every snapshot part it read, and a reused part brings back the
+// diagnostics it produced when it was built.
 import type { ConfigObject, IstioKind } from "../model/config.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { ProxyInfo } from "../model/proxy.ts";
@@ -32,8 +33,13 @@ interface VhostPart extends Part<EnvoyJson> {
 /** What one translation of a class built, for the next translation of that class to reuse. */
 export interface MemoState {
   readonly inputs: Inputs;
-  readonly sections: Map<string, Part<unknown>>;
   readonly vhosts: Map<string, VhostPart>;
+  readonly services: Map<string, ServicePart>;
+}
+
+interface ServicePart extends Part<{ clusters: EnvoyJson[]; endpoints: EnvoyJson[] }> {
+  /** The service's endpoint list the part was built from (the snapshot's, by identity). */
+  readonly endpoints: readonly unknown[] | undefined;
 }
 
 /** The per-translation view of the memo: what may be reused (prev) and what is recorded (next). */
@@ -42,16 +48,32 @@ export interface Memo {
   readonly next: MemoState;
 }
 
-/** Every snapshot part translation reads, VirtualServices apart. */
+/**
+ * What translation reads of a snapshot besides VirtualServices and endpoints (which each part
+ * checks for itself). ServiceEntries, WorkloadEntries and WorkloadGroups are read only through
+ * the services and endpoints built from them; workloads by IP, cluster views and namespace labels
+ * not at all (parseProxy reads workloads; the proxy's attributes are in the class key).
+ * `translate-memo.test.ts` checks translation's sources read nothing else.
+ */
+export const MEMO_INPUTS = [
+  "meshConfig",
+  "configs",
+  "services",
+  "networkGateways",
+  "credentials",
+  "jwks",
+] as const;
+export const NOT_READ_BY_TRANSLATION: readonly IstioKind[] = [
+  "ServiceEntry",
+  "WorkloadEntry",
+  "WorkloadGroup",
+];
+
 interface Inputs {
   readonly meshConfig: MeshSnapshot["meshConfig"];
   readonly configs: readonly (readonly ConfigObject[])[];
   readonly services: MeshSnapshot["services"];
-  readonly endpoints: MeshSnapshot["endpoints"];
-  readonly workloadsByIp: MeshSnapshot["workloadsByIp"];
-  readonly clusters: MeshSnapshot["clusters"];
   readonly networkGateways: MeshSnapshot["networkGateways"];
-  readonly namespaces: MeshSnapshot["namespaces"];
   readonly credentials: MeshSnapshot["credentials"];
   readonly jwks: MeshSnapshot["jwks"];
 }
@@ -59,17 +81,14 @@ interface Inputs {
 function inputsOf(snapshot: MeshSnapshot): Inputs {
   const configs: (readonly ConfigObject[])[] = [];
   for (const kind of Object.keys(snapshot.configs).sort() as IstioKind[]) {
-    if (kind !== "VirtualService") configs.push(snapshot.configs[kind] as readonly ConfigObject[]);
+    if (kind === "VirtualService" || NOT_READ_BY_TRANSLATION.includes(kind)) continue;
+    configs.push(snapshot.configs[kind] as readonly ConfigObject[]);
   }
   return {
     meshConfig: snapshot.meshConfig,
     configs,
     services: snapshot.services,
-    endpoints: snapshot.endpoints,
-    workloadsByIp: snapshot.workloadsByIp,
-    clusters: snapshot.clusters,
     networkGateways: snapshot.networkGateways,
-    namespaces: snapshot.namespaces,
     credentials: snapshot.credentials,
     jwks: snapshot.jwks,
   };
@@ -112,11 +131,7 @@ function sameInputs(a: Inputs, b: Inputs): boolean {
   return (
     a.meshConfig === b.meshConfig &&
     a.services === b.services &&
-    a.endpoints === b.endpoints &&
-    a.workloadsByIp === b.workloadsByIp &&
-    a.namespaces === b.namespaces &&
     a.jwks === b.jwks &&
-    same(a.clusters, b.clusters, 3) &&
     same(a.networkGateways, b.networkGateways, 2) &&
     same(a.credentials, b.credentials, 1)
   );
@@ -127,9 +142,9 @@ const states = new Map<string, MemoState>();
 const MAX_CLASSES = 256;
 
 /**
- * The memo for translating `proxy` under `snapshot`: the class's previous state when everything
- * but VirtualServices is the same, and a fresh state this translation fills. Routers are not
- * memoised (their clusters follow the routes their VirtualServices bind).
+ * The memo for translating `proxy` under `snapshot`: the class's previous state when every input
+ * but VirtualServices and endpoints is the same, and a fresh state this translation fills.
+ * Routers are not memoised (their clusters follow the routes their VirtualServices bind).
  */
 export function openMemo(snapshot: MeshSnapshot, proxy: ProxyInfo): Memo | undefined {
   if (proxy.type === "router") return undefined;
@@ -137,7 +152,7 @@ export function openMemo(snapshot: MeshSnapshot, proxy: ProxyInfo): Memo | undef
   const key = full.slice(full.indexOf("|") + 1);
   const inputs = inputsOf(snapshot);
   const before = states.get(key);
-  const next: MemoState = { inputs, sections: new Map(), vhosts: new Map() };
+  const next: MemoState = { inputs, vhosts: new Map(), services: new Map() };
   states.delete(key);
   states.set(key, next);
   if (states.size > MAX_CLASSES) {
@@ -167,20 +182,25 @@ function built<T>(ctx: Ctx, build: () => T): Part<T> {
 }
 
 /**
- * A part of the translation that reads no VirtualService (the caller's promise): last
- * translation's when the class's other inputs are unchanged, else built. The value must not be
- * modified by the caller.
+ * The outbound clusters and load assignments of one service (`key`: its hostname and how clusters
+ * are named): last translation's when the class's other inputs are unchanged and the host's
+ * endpoints are the same list. They read no VirtualService. The value must not be modified.
  */
-export function memoSection<T>(ctx: Ctx, name: string, build: () => T): T {
+export function memoService(
+  ctx: Ctx,
+  key: string,
+  endpoints: readonly unknown[] | undefined,
+  build: () => { clusters: EnvoyJson[]; endpoints: EnvoyJson[] },
+): { clusters: EnvoyJson[]; endpoints: EnvoyJson[] } {
   const memo = ctx.memo;
   if (!memo) return build();
-  const hit = memo.prev?.sections.get(name) as Part<T> | undefined;
-  let part: Part<T>;
-  if (hit) {
+  const hit = memo.prev?.services.get(key);
+  let part: ServicePart;
+  if (hit && hit.endpoints === endpoints) {
     for (const d of hit.diagnostics) diag(ctx, d);
     part = hit;
-  } else part = built(ctx, build);
-  memo.next.sections.set(name, part);
+  } else part = { ...built(ctx, build), endpoints };
+  memo.next.services.set(key, part);
   return part.value;
 }
 

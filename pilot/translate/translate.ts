@@ -13,7 +13,7 @@ import { inboundClusters, inboundPorts, virtualInbound } from "./listeners-inbou
 import { outboundListeners } from "./listeners-outbound.ts";
 import { proxylessInboundListeners, proxylessListenersAndRoutes } from "./proxyless.ts";
 import { buildScope } from "./scope.ts";
-import { memoSection, openMemo } from "./translate-memo.ts";
+import { openMemo } from "./translate-memo.ts";
 
 export interface TranslateResult {
   config: ProxyConfig;
@@ -87,29 +87,20 @@ export function translate(
     config.endpoints = gw.endpoints;
   } else if (ctx.proxyless) {
     const lr = proxylessListenersAndRoutes(ctx);
-    const cl = memoSection(ctx, "outboundClusters", () => outboundClusters(ctx));
+    const cl = outboundClusters(ctx);
     config.listeners = [...lr.listeners, ...proxylessInboundListeners(ctx)];
     config.routes = lr.routes;
-    config.clusters = [...cl.clusters];
-    config.endpoints = [...cl.endpoints];
+    config.clusters = cl.clusters;
+    config.endpoints = cl.endpoints;
   } else {
     const out = outboundListeners(ctx);
-    // Clusters, load assignments, the inbound side and the DNS table read no VirtualService.
-    const side = memoSection(ctx, "sidecar", () => {
-      const ports = inboundPorts(ctx);
-      const cl = outboundClusters(ctx);
-      return {
-        inbound: virtualInbound(ctx, ports),
-        dns: proxy.dnsCapture ? dnsListener(ctx) : undefined,
-        clusters: [...cl.clusters, ...inboundClusters(ctx, ports), ...fixedClusters(ctx)],
-        endpoints: cl.endpoints,
-      };
-    });
-    config.listeners = [...out.listeners, side.inbound];
-    if (side.dns) config.listeners.push(side.dns);
+    const ports = inboundPorts(ctx);
+    const cl = outboundClusters(ctx);
+    config.listeners = [...out.listeners, virtualInbound(ctx, ports)];
+    if (proxy.dnsCapture) config.listeners.push(dnsListener(ctx));
     config.routes = out.routes;
-    config.clusters = [...side.clusters];
-    config.endpoints = [...side.endpoints];
+    config.clusters = [...cl.clusters, ...inboundClusters(ctx, ports), ...fixedClusters(ctx)];
+    config.endpoints = cl.endpoints;
   }
   for (const vs of ctx.scope.virtualServices) {
     for (const host of vs.hosts) {
