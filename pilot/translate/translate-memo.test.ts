@@ -120,6 +120,39 @@ function changes(base: MeshSnapshot): Change[] {
       },
     },
     {
+      // A host of its own on a Service's address and port: its virtual host shares the address
+      // domains with the Service's, the domain check drops them from one of the two, and later
+      // steps (a VirtualService for it) reuse that decision for a rebuilt virtual host.
+      name: "ServiceEntry on a Service's address",
+      apply(input) {
+        const svc = input.kube.services.find((x) => x.spec?.clusterIP && x.spec.ports?.length);
+        if (!svc) return undefined;
+        const entry = {
+          meta: { kind: "ServiceEntry", name: "memo-collide", namespace: "default" },
+          spec: {
+            hosts: ["memo-collide.example"],
+            addresses: [svc.spec?.clusterIP],
+            ports: [{ number: svc.spec?.ports?.[0]?.port, name: "http", protocol: "HTTP" }],
+            resolution: "STATIC",
+          },
+        } as unknown as ConfigObject;
+        return { ...input, configs: [...input.configs, entry] };
+      },
+    },
+    {
+      name: "VirtualService for the entry on a Service's address",
+      apply: (input) =>
+        input.configs.some((c) => c.meta.name === "memo-collide")
+          ? {
+              ...input,
+              configs: [
+                ...input.configs,
+                newVirtualService("memo-collide-vs", "default", ["memo-collide.example"], "5s"),
+              ],
+            }
+          : undefined,
+    },
+    {
       name: "DestinationRule edited",
       apply(input) {
         const dr = configsOf(input, "DestinationRule")[0];

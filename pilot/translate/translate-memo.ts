@@ -35,6 +35,8 @@ export interface MemoState {
   readonly inputs: Inputs;
   readonly vhosts: Map<string, VhostPart>;
   readonly services: Map<string, ServicePart>;
+  /** Per route configuration: its sorted virtual hosts and what the domain check made of each. */
+  readonly routes: Map<string, { sorted: readonly EnvoyJson[]; kept: readonly (EnvoyJson | undefined)[] }>;
 }
 
 interface ServicePart extends Part<{ clusters: EnvoyJson[]; endpoints: EnvoyJson[] }> {
@@ -45,6 +47,8 @@ interface ServicePart extends Part<{ clusters: EnvoyJson[]; endpoints: EnvoyJson
 /** The per-translation view of the memo: what may be reused (prev) and what is recorded (next). */
 export interface Memo {
   readonly prev: MemoState | undefined;
+  /** The class's previous state even when other inputs changed (for parts that read nothing else). */
+  readonly last: MemoState | undefined;
   readonly next: MemoState;
 }
 
@@ -152,14 +156,14 @@ export function openMemo(snapshot: MeshSnapshot, proxy: ProxyInfo): Memo | undef
   const key = full.slice(full.indexOf("|") + 1);
   const inputs = inputsOf(snapshot);
   const before = states.get(key);
-  const next: MemoState = { inputs, vhosts: new Map(), services: new Map() };
+  const next: MemoState = { inputs, vhosts: new Map(), services: new Map(), routes: new Map() };
   states.delete(key);
   states.set(key, next);
   if (states.size > MAX_CLASSES) {
     const oldest = states.keys().next().value;
     if (oldest !== undefined) states.delete(oldest);
   }
-  return { prev: before && sameInputs(before.inputs, inputs) ? before : undefined, next };
+  return { prev: before && sameInputs(before.inputs, inputs) ? before : undefined, last: before, next };
 }
 
 /** Forgets every class's state (tests comparing memoised and fresh translations). */
@@ -230,4 +234,49 @@ export function memoVhost(
   } else part = { ...built(ctx, build), vs: vs?.config, vsHosts };
   memo.next.vhosts.set(key, part);
   return part.value;
+}
+
+function sameDomains(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * `dedupe(sorted)` (each virtual host with the domains no earlier one has), taken from the
+ * previous translation of route configuration `name` where it must come out the same: the same
+ * virtual host names in the same order with the same domains give the same decisions, so a
+ * position whose virtual host is the same object keeps last time's result, and one rebuilt with
+ * the same domains gets last time's decision applied to it. Anything else is worked out again.
+ * It depends on nothing but its input, so it holds whatever else changed.
+ */
+export function memoDedupe(
+  ctx: Ctx,
+  name: string,
+  sorted: readonly EnvoyJson[],
+  dedupe: (sorted: readonly EnvoyJson[]) => (EnvoyJson | undefined)[],
+): readonly (EnvoyJson | undefined)[] {
+  const memo = ctx.memo;
+  if (!memo) return dedupe(sorted);
+  const prev = memo.last?.routes.get(name);
+  let kept: (EnvoyJson | undefined)[] | undefined;
+  if (prev && prev.sorted.length === sorted.length) {
+    kept = [];
+    for (let i = 0; i < sorted.length; i++) {
+      const vh = sorted[i] as EnvoyJson;
+      const was = prev.sorted[i] as EnvoyJson;
+      const out = prev.kept[i];
+      if (vh === was) kept.push(out);
+      else if (vh.name === was.name && sameDomains(vh.domains, was.domains)) {
+        kept.push(out === undefined ? undefined : out === was ? vh : { ...vh, domains: out.domains });
+      } else {
+        kept = undefined;
+        break;
+      }
+    }
+  }
+  kept ??= dedupe(sorted);
+  memo.next.routes.set(name, { sorted, kept });
+  return kept;
 }
