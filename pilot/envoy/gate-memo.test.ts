@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type EnvoyJson, type ProxyConfig, TYPE_URLS } from "../model/proxy-config.ts";
+import { fakeListener } from "../xds/fake-backend.ts";
 import { checkProxyConfig, clearCheckCache, encodeResource, validateResource } from "./check.ts";
 import { contentHash } from "./content-hash.ts";
 import { fastEncode } from "./fast-encode.ts";
@@ -23,34 +24,6 @@ const routeConfig = (name: string, vhosts: EnvoyJson[]): EnvoyJson => ({
   virtual_hosts: vhosts,
   validate_clusters: false,
   max_direct_response_body_size_bytes: 1048576,
-});
-
-const listener = (port: number, rds: string): EnvoyJson => ({
-  name: `0.0.0.0_${port}`,
-  address: { socket_address: { address: "0.0.0.0", port_value: port } },
-  filter_chains: [
-    {
-      filters: [
-        {
-          name: "envoy.filters.network.http_connection_manager",
-          typed_config: {
-            "@type":
-              "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-            stat_prefix: `outbound_0.0.0.0_${port}`,
-            rds: { route_config_name: rds, config_source: { ads: {}, resource_api_version: "V3" } },
-            http_filters: [
-              {
-                name: "envoy.filters.http.router",
-                typed_config: {
-                  "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
-                },
-              },
-            ],
-          },
-        },
-      ],
-    },
-  ],
 });
 
 const cluster = (i: number): EnvoyJson => ({
@@ -85,8 +58,8 @@ test("the remembering gate concludes what a gate with nothing remembered does", 
   let vhosts = Array.from({ length: N }, (_, i) => vhost(i));
   const clusters = Array.from({ length: N }, (_, i) => cluster(i));
   let endpoints = Array.from({ length: N }, (_, i) => cla(i));
-  const l8080 = listener(8080, "8080");
-  const l9090 = listener(9090, "9090");
+  const l8080 = fakeListener(8080);
+  const l9090 = fakeListener(9090);
   const small = routeConfig("9090", [vhost(100)]);
   const configOf = (): ProxyConfig => ({
     listeners: [l8080, l9090],

@@ -10,6 +10,7 @@ import protobuf from "protobufjs";
 import type { EnvoyJson } from "../model/proxy-config.ts";
 import { fastEncode } from "./fast-encode.ts";
 import { validateMessage } from "./validate-rules.ts";
+import { varintLength, writeVarint } from "./varint.ts";
 
 /** Fewer virtual hosts than this are encoded whole (assembly would cost more than it saves). */
 const MIN_PARTS = 8;
@@ -37,24 +38,6 @@ function vhostField(type: protobuf.Type): protobuf.Field {
   if (!f) throw new Error(`${type.fullName} has no virtual_hosts field`);
   f.resolve();
   return f;
-}
-
-function varintLength(n: number): number {
-  let len = 1;
-  while (n >= 128) {
-    n = Math.floor(n / 128);
-    len++;
-  }
-  return len;
-}
-
-function writeVarint(buf: Uint8Array, pos: number, n: number): number {
-  while (n >= 128) {
-    buf[pos++] = (n % 128) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  buf[pos++] = n;
-  return pos;
 }
 
 /**

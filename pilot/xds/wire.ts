@@ -5,6 +5,7 @@
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
 import type protobuf from "protobufjs";
 import { envoyRoot } from "../envoy/proto.ts";
+import { varintLength, writeVarint } from "../envoy/varint.ts";
 import { decodeDeltaRequest, decodeSotwRequest } from "./request-decoder.ts";
 
 export const ADS_SERVICE = "envoy.service.discovery.v3.AggregatedDiscoveryService";
@@ -80,24 +81,6 @@ function str(v: unknown): string {
 }
 
 // ---- hand encoding -------------------------------------------------------------------------
-
-function varintLength(n: number): number {
-  let len = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    len++;
-  }
-  return len;
-}
-
-function writeVarint(buf: Buffer, pos: number, n: number): number {
-  while (n >= 0x80) {
-    buf[pos++] = (n % 128) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  buf[pos++] = n;
-  return pos;
-}
 
 /** One length-delimited field (tag + length + payload) as bytes. */
 export function lengthDelimited(field: number, payload: Uint8Array): Buffer {
