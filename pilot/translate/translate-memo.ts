@@ -12,6 +12,7 @@ import type { ConfigObject, IstioKind } from "../model/config.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { ProxyInfo } from "../model/proxy.ts";
 import type { EnvoyJson } from "../model/proxy-config.ts";
+import type { Service } from "../model/service.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
 import { type Ctx, diag } from "./context.ts";
 import type { HttpRoute } from "./istio-api.ts";
@@ -134,11 +135,45 @@ function sameInputs(a: Inputs, b: Inputs): boolean {
   for (let i = 0; i < a.configs.length; i++) if (a.configs[i] !== b.configs[i]) return false;
   return (
     a.meshConfig === b.meshConfig &&
-    a.services === b.services &&
+    sameServices(a.services, b.services) &&
     a.jwks === b.jwks &&
     same(a.networkGateways, b.networkGateways, 2) &&
     same(a.credentials, b.credentials, 1)
   );
+}
+
+const signatures = new WeakMap<Service, string>();
+
+/** A service's content as text, once per service object (services are small plain data). */
+function signature(s: Service): string {
+  let sig = signatures.get(s);
+  if (sig === undefined) {
+    sig = JSON.stringify(s);
+    signatures.set(s, sig);
+  }
+  return sig;
+}
+
+/**
+ * The same services: the same map, or maps whose every host has the same list, or a list of
+ * services equal in content. A Service whose endpoints changed may be built into a new object
+ * with the same content (and a new map holds it); translation reads the content only. A lookup
+ * per host, and text compared only for a service object not seen before.
+ */
+function sameServices(a: MeshSnapshot["services"], b: MeshSnapshot["services"]): boolean {
+  if (a === b) return true;
+  if (a.size !== b.size) return false;
+  for (const [host, list] of b) {
+    const was = a.get(host);
+    if (was === list) continue;
+    if (!was || was.length !== list.length) return false;
+    for (let i = 0; i < list.length; i++) {
+      const x = list[i] as Service;
+      const y = was[i] as Service;
+      if (x !== y && signature(x) !== signature(y)) return false;
+    }
+  }
+  return true;
 }
 
 /** Memo states by class key, least recently used first; bounded so memory follows live classes. */
