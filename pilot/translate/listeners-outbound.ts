@@ -110,7 +110,7 @@ function httpChain(ctx: Ctx, statPrefix: string, rds: string, sniffed: boolean):
  * has (Envoy rejects a domain in two virtual hosts); undefined where none is left. Aligned with
  * `sorted`, which is what lets the memo reuse it position by position.
  */
-export function dedupeDomains(sorted: readonly EnvoyJson[]): (EnvoyJson | undefined)[] {
+function dedupeDomains(sorted: readonly EnvoyJson[]): (EnvoyJson | undefined)[] {
   const used = new Set<string>();
   return sorted.map((vh) => {
     const all = vh.domains as string[];
