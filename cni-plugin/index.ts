@@ -5,6 +5,7 @@ export type { BundleInfo } from "./bundle.ts";
 export { buildPluginBundle, PLUGIN_BUNDLE_PATH } from "./bundle.ts";
 export type { InstallerOptions, InstallState } from "./installer.ts";
 export { CniInstaller, pluginEntry } from "./installer.ts";
+export type { NodePodCache, NodePodCacheFactory } from "./pod-agent.ts";
 export type { PluginOutcome } from "./plugin.ts";
 export { runPlugin } from "./plugin.ts";
 export { CODES, SUPPORTED_VERSIONS } from "./protocol.ts";
