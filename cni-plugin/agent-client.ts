@@ -79,7 +79,8 @@ export function askAgent(
       settled = true;
       clearTimeout(timer);
       sock.destroy();
-      if (err) reject(err instanceof AgentUnavailable ? err : new AgentUnavailable(`${socketPath}: ${err.message}`));
+      if (err)
+        reject(err instanceof AgentUnavailable ? err : new AgentUnavailable(`${socketPath}: ${err.message}`));
       else resolve(answer as AgentAnswer);
     };
     const sock = connect(socketPath);

@@ -9,8 +9,8 @@ import { after, before, describe, test } from "node:test";
 import { FakeApiServer, storageKey } from "../test/fake-apiserver/index.ts";
 import { kubeconfigText } from "./install-kubeconfig.ts";
 import { KubeUnreachable, kubeRequest } from "./kube-request.ts";
-import { KubeconfigError, loadKubeconfig, parseKubeconfig, readBounded } from "./kubeconfig.ts";
 import type { KubeConnection } from "./kubeconfig.ts";
+import { KubeconfigError, loadKubeconfig, parseKubeconfig, readBounded } from "./kubeconfig.ts";
 import { checkPodRef, fetchPod } from "./pod-lookup.ts";
 import { CniError } from "./protocol.ts";
 

@@ -19,6 +19,8 @@ import { checkPodRef } from "./pod-lookup.ts";
 export interface NodePodCache {
   start(): void;
   stop(): Promise<void>;
+  /** Resolves once the node's pods were listed completely. */
+  whenSynced(): Promise<void>;
   get(namespace: string, name: string): Pod | undefined;
 }
 
@@ -101,7 +103,11 @@ export class PodLookupAgent {
     const parts = url.startsWith(AGENT_POD_PATH) ? url.slice(AGENT_POD_PATH.length).split("/") : [];
     const [namespace, name] = parts;
     if (parts.length !== 2 || !namespace || !name) {
-      return status(404, "NotFound", `no such path ${url.slice(0, 200)}; ask ${AGENT_POD_PATH}<namespace>/<name>`);
+      return status(
+        404,
+        "NotFound",
+        `no such path ${url.slice(0, 200)}; ask ${AGENT_POD_PATH}<namespace>/<name>`,
+      );
     }
     try {
       checkPodRef(namespace, name);
@@ -122,11 +128,19 @@ export class PodLookupAgent {
           return status(404, "NotFound", `pod ${namespace}/${name} not found`);
         }
         this.stats.errors++;
-        status(503, "ServiceUnavailable", `the API server answered HTTP ${r.status} for ${namespace}/${name}`);
+        status(
+          503,
+          "ServiceUnavailable",
+          `the API server answered HTTP ${r.status} for ${namespace}/${name}`,
+        );
       },
       (e: Error) => {
         this.stats.errors++;
-        status(503, "ServiceUnavailable", `cannot read ${namespace}/${name} from the API server: ${e.message}`);
+        status(
+          503,
+          "ServiceUnavailable",
+          `cannot read ${namespace}/${name} from the API server: ${e.message}`,
+        );
       },
     );
   }

@@ -18,7 +18,9 @@ function slim(o: RawObject): RawObject {
 export const nodePodCache: NodePodCacheFactory = (o) => {
   const kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: "node", server: o.server, caFile: join(o.serviceAccountDir, "ca.crt"), skipTLSVerify: false }],
+    clusters: [
+      { name: "node", server: o.server, caFile: join(o.serviceAccountDir, "ca.crt"), skipTLSVerify: false },
+    ],
     // tokenFile: client-node reads the token again as the kubelet rotates it.
     users: [
       {
@@ -50,10 +52,10 @@ export const nodePodCache: NodePodCacheFactory = (o) => {
       lastError = msg;
     },
   });
-  const cache: NodePodCache & { watch: ListWatch } = {
-    watch: lw,
+  const cache: NodePodCache = {
     start: () => lw.start(),
     stop: () => lw.stop(),
+    whenSynced: () => lw.whenSynced(),
     get: (namespace, name) => index.get(`${namespace}/${name}`),
   };
   return cache;
