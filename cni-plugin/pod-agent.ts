@@ -87,27 +87,30 @@ export class PodLookupAgent {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
-    const send = (status: number, body: unknown) => {
+    void this.answer(req).then(([code, body]) => {
       const text = Buffer.from(JSON.stringify(body));
-      res.writeHead(status, {
+      res.writeHead(code, {
         "Content-Type": "application/json",
         "Content-Length": text.length,
         Connection: "close",
       });
       res.end(text);
-    };
-    const status = (code: number, reason: string, message: string) =>
-      send(code, { kind: "Status", apiVersion: "v1", status: "Failure", reason, code, message });
+    });
+  }
+
+  /** The status and body for one request; never rejects. */
+  private async answer(req: IncomingMessage): Promise<[number, unknown]> {
+    const status = (code: number, reason: string, message: string): [number, unknown] => [
+      code,
+      { kind: "Status", apiVersion: "v1", status: "Failure", reason, code, message },
+    ];
     if (req.method !== "GET") return status(405, "MethodNotAllowed", "only GET is served");
     const url = req.url ?? "";
     const parts = url.startsWith(AGENT_POD_PATH) ? url.slice(AGENT_POD_PATH.length).split("/") : [];
     const [namespace, name] = parts;
     if (parts.length !== 2 || !namespace || !name) {
-      return status(
-        404,
-        "NotFound",
-        `no such path ${url.slice(0, 200)}; ask ${AGENT_POD_PATH}<namespace>/<name>`,
-      );
+      const path = url.slice(0, 200);
+      return status(404, "NotFound", `no such path ${path}; ask ${AGENT_POD_PATH}<namespace>/<name>`);
     }
     try {
       checkPodRef(namespace, name);
@@ -117,31 +120,30 @@ export class PodLookupAgent {
     const cached = this.o.cache.get(namespace, name);
     if (cached) {
       this.stats.hits++;
-      return send(200, cached);
+      return [200, cached];
     }
+    // Not delivered by the watch yet (a pod created a moment ago): ask the API server now.
     this.stats.misses++;
-    this.o.liveGet(namespace, name).then(
-      (r) => {
-        if (r.status === 200 && typeof r.body === "object" && r.body !== null) return send(200, r.body);
-        if (r.status === 404) {
-          this.stats.notFound++;
-          return status(404, "NotFound", `pod ${namespace}/${name} not found`);
-        }
-        this.stats.errors++;
-        status(
-          503,
-          "ServiceUnavailable",
-          `the API server answered HTTP ${r.status} for ${namespace}/${name}`,
-        );
-      },
-      (e: Error) => {
-        this.stats.errors++;
-        status(
-          503,
-          "ServiceUnavailable",
-          `cannot read ${namespace}/${name} from the API server: ${e.message}`,
-        );
-      },
-    );
+    try {
+      const r = await this.o.liveGet(namespace, name);
+      if (r.status === 200 && typeof r.body === "object" && r.body !== null) return [200, r.body];
+      if (r.status === 404) {
+        this.stats.notFound++;
+        return status(404, "NotFound", `pod ${namespace}/${name} not found`);
+      }
+      this.stats.errors++;
+      return status(
+        503,
+        "ServiceUnavailable",
+        `the API server answered HTTP ${r.status} for ${namespace}/${name}`,
+      );
+    } catch (e) {
+      this.stats.errors++;
+      return status(
+        503,
+        "ServiceUnavailable",
+        `cannot read ${namespace}/${name} from the API server: ${(e as Error).message}`,
+      );
+    }
   }
 }
