@@ -19,7 +19,7 @@ import {
 import { CniInstaller } from "./installer.ts";
 import { kubeRequest } from "./kube-request.ts";
 import { type KubeConnection, readBounded } from "./kubeconfig.ts";
-import { type NodePodCacheFactory, PodLookupAgent } from "./pod-agent.ts";
+import { type NodePodCache, type NodePodCacheFactory, PodLookupAgent } from "./pod-agent.ts";
 import { repairPass } from "./repair.ts";
 
 export interface CniInstallCommandOptions {
@@ -182,13 +182,19 @@ export async function runCniInstall(o: CniInstallCommandOptions, io: CommandIo):
 /** Live reads on a cache miss answer within this, before the plugin's own 5 s deadline. */
 const LIVE_GET_TIMEOUT_MS = 4_000;
 
+export interface RunningPodAgent {
+  agent: PodLookupAgent;
+  cache: NodePodCache;
+  stop(): Promise<void>;
+}
+
 /** Serves the pod-lookup socket when it is configured and the node's pods can be watched. */
-async function startPodAgent(
+export async function startPodAgent(
   settings: CniNodeSettings,
   saDir: string,
   nodeName: string,
   io: CommandIo,
-): Promise<{ stop(): Promise<void> } | undefined> {
+): Promise<RunningPodAgent | undefined> {
   if (settings.agentSocket === "" || !io.podCache) return undefined;
   const log = (l: string) => io.stderr(`remora cni: ${l}\n`);
   if (nodeName === "") {
@@ -224,6 +230,8 @@ async function startPodAgent(
     return undefined;
   }
   return {
+    agent,
+    cache,
     stop: async () => {
       await agent.stop();
       await cache.stop();
