@@ -87,7 +87,7 @@ const FIELDS: Record<keyof CniNodeSettings, Check> = {
   agentSocket: (v) =>
     v === "" || (typeof v === "string" && v.startsWith("/") && v.length <= 100)
       ? undefined
-      : "expected an absolute path of at most 100 bytes (a Unix socket's limit), or \"\" for none",
+      : 'expected an absolute path of at most 100 bytes (a Unix socket\'s limit), or "" for none',
   repair: oneOf("off", "label", "delete"),
   repairIntervalSeconds: intIn(1, 3600),
   healthPort: intIn(0, 65535),
