@@ -454,18 +454,23 @@ describe("remora-cni asking the node agent's pod-lookup socket", NEEDS, () => {
     assert.match(await save(a), /-A OUTPUT -j ISTIO_OUTPUT/);
   }
 
-  test("ADD reads the pod from the agent's watch: rules applied with the API unreachable from the node", async () => {
-    const a = await agentPod("cached");
-    const agent = running?.agent as RunningPodAgent["agent"];
-    for (let i = 0; i < 200 && !running?.cache.get("shop", "cached"); i++)
-      await new Promise((r) => setTimeout(r, 10));
-    const hits = agent.stats.hits;
+  /** ADD with the API server unreachable from the host namespace: only the agent can answer. */
+  async function addWithApiCut(a: Attachment): Promise<void> {
     await bridge.cut();
     try {
       await addExpectingRules(a);
     } finally {
       await bridge.restore();
     }
+  }
+
+  test("ADD reads the pod from the agent's watch: rules applied with the API unreachable from the node", async () => {
+    const a = await agentPod("cached");
+    const agent = running?.agent as RunningPodAgent["agent"];
+    for (let i = 0; i < 200 && !running?.cache.get("shop", "cached"); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    const hits = agent.stats.hits;
+    await addWithApiCut(a);
     assert.equal(agent.stats.hits, hits + 1);
   });
 
@@ -476,12 +481,7 @@ describe("remora-cni asking the node agent's pod-lookup socket", NEEDS, () => {
     const a = await agentPod("just-created");
     assert.equal(running?.cache.get("shop", "just-created"), undefined);
     const misses = agent.stats.misses;
-    await bridge.cut();
-    try {
-      await addExpectingRules(a);
-    } finally {
-      await bridge.restore();
-    }
+    await addWithApiCut(a);
     assert.equal(agent.stats.misses, misses + 1);
   });
 
