@@ -78,6 +78,9 @@ interface Classified {
   id: string | undefined;
   /** NUL, `apiVersion/`, id: a Kubernetes object's identity within one reader (its group goes first). */
   scoped: string;
+  /** `scoped` behind the last reader group it was read from (one string per object, not per build). */
+  group?: string;
+  groupScoped?: string;
 }
 
 /**
@@ -192,7 +195,14 @@ export function objectsToSnapshotInput(
    */
   const duplicate = (obj: KubeObject, d: Classified, source: string, group: string): boolean => {
     if (d.id === undefined) return false;
-    const scoped = d.istio ? d.id : group === "" ? d.scoped : `${group}${d.scoped}`;
+    let scoped = d.istio ? d.id : d.scoped;
+    if (!d.istio && group !== "") {
+      if (d.group !== group) {
+        d.group = group;
+        d.groupScoped = `${group}${d.scoped}`;
+      }
+      scoped = d.groupScoped as string;
+    }
     const first = firstSeen.get(scoped);
     if (first === undefined) {
       firstSeen.set(scoped, source);
