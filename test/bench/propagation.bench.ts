@@ -379,12 +379,10 @@ async function drained(pilot: Pilot, timeoutMs: number): Promise<number> {
       await sleep(100);
       continue;
     }
-    const unacked = pilot.xds
-      .connections()
-      .filter((c) => {
-        const w = c.watches.get("endpoint");
-        return w !== undefined && w.nonceSent !== "" && w.nonceAcked !== w.nonceSent && !w.lastError;
-      }).length;
+    const unacked = pilot.xds.connections().filter((c) => {
+      const w = c.watches.get("endpoint");
+      return w !== undefined && w.nonceSent !== "" && w.nonceAcked !== w.nonceSent && !w.lastError;
+    }).length;
     if ((unacked === 0 && pilot.xds.queueSize === 0) || now() > end) return unacked;
     await sleep(100);
   }
