@@ -15,6 +15,7 @@ test("the bootstrap encodes strictly under Envoy's Bootstrap schema", () => {
     statusPort: 15020,
     probes: [
       {
+        kind: "http",
         path: "/app-health/web/readyz",
         port: 8080,
         scheme: "HTTP",
@@ -26,12 +27,22 @@ test("the bootstrap encodes strictly under Envoy's Bootstrap schema", () => {
         timeoutSeconds: 2,
       },
       {
+        kind: "http",
         path: "/app-health/web/livez",
         port: 8443,
         scheme: "HTTPS",
         appPath: "/",
         headers: [],
         timeoutSeconds: 1,
+      },
+      { kind: "tcp", path: "/app-health/db/livez", port: 5432, timeoutSeconds: 2, periodSeconds: 15 },
+      {
+        kind: "grpc",
+        path: "/app-health/api/readyz",
+        port: 9090,
+        timeoutSeconds: 1,
+        periodSeconds: 5,
+        service: "shop",
       },
     ],
   });
@@ -48,6 +59,33 @@ test("the bootstrap encodes strictly under Envoy's Bootstrap schema", () => {
     "remora-pilot.remora-system.svc",
   );
   assert.equal(decoded.dynamicResources.adsConfig.grpcServices[0].envoyGrpc.clusterName, "xds-grpc");
+
+  // TCP and gRPC probes: a health-checked cluster each, answered by a health_check filter.
+  const tcp = decoded.staticResources.clusters.find((c: Json) => c.name === "app-health|tcp|db/livez");
+  assert.deepEqual(tcp.healthChecks[0].tcpHealthCheck, {});
+  assert.equal(tcp.healthChecks[0].interval, "15s");
+  assert.equal(tcp.healthChecks[0].noTrafficInterval, "15s");
+  const grpc = decoded.staticResources.clusters.find((c: Json) => c.name === "app-health|grpc|api/readyz");
+  assert.deepEqual(grpc.healthChecks[0].grpcHealthCheck, {
+    serviceName: "shop",
+    authority: "127.0.0.1:9090",
+  });
+  const status = decoded.staticResources.listeners.find((l: Json) => l.name === "status");
+  const hcm = status.filterChains[0].filters[0].typedConfig;
+  const filters = hcm.httpFilters.map((f: Json) => f.typedConfig["@type"].split(".").at(-1));
+  assert.deepEqual(filters, ["HealthCheck", "HealthCheck", "Router"]);
+  const first = hcm.httpFilters[0].typedConfig;
+  assert.equal(first.passThroughMode, false);
+  assert.deepEqual(first.headers, [{ name: ":path", stringMatch: { exact: "/app-health/db/livez" } }]);
+  assert.deepEqual(first.clusterMinHealthyPercentages, { "app-health|tcp|db/livez": { value: 100 } });
+  // Only the HTTP probes are routes.
+  const paths = hcm.routeConfig.virtualHosts[0].routes.map((r: Json) => r.match.path);
+  assert.deepEqual(paths, [
+    "/app-health/web/readyz",
+    "/app-health/web/livez",
+    "/healthz/ready",
+    "/stats/prometheus",
+  ]);
 });
 
 test("unknown fields would be rejected by the same check", () => {

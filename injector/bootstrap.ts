@@ -3,8 +3,9 @@
 // agent, so everything an agent would serve is an Envoy listener here:
 // - 15090 `/stats/prometheus` → the admin interface (Envoy's own stats),
 // - 15021 `/healthz/ready` → admin `/ready` (LIVE once the first xDS config is applied),
-// - 15020 (status port) `/app-health/<container>/<probe>` → the app's port and path on
-//   127.0.0.1 (rewritten probes), plus `/stats/prometheus` and `/healthz/ready` as Istio serves,
+// - 15020 (status port) `/app-health/<container>/<probe>` → rewritten probes (probe-bootstrap.ts:
+//   forwarded to the app, or answered from Envoy's health check of its port), plus
+//   `/stats/prometheus` and `/healthz/ready` as Istio serves,
 // - ADS to pilot: plain text over the `xds-grpc` cluster (HTTP/2, DNS-resolved) to 15010; to the
 //   TLS port (15012, as Istio's agent decides by port) a `google_grpc` channel that verifies pilot
 //   with the mounted mesh root and authenticates with the pod's projected token, exchanged through
@@ -13,6 +14,7 @@
 //   certificate over SDS (`default`, `ROOTCA`).
 import { PORTS } from "./annotations.ts";
 import { PORTS as CONTROL_PLANE_PORTS, POD_IDENTITY, tokenExchangePathFor } from "./defaults.ts";
+import { probeClusters, probeHttpFilters, probeRoutes } from "./probe-bootstrap.ts";
 import type { AppProbe } from "./probes.ts";
 
 export type EnvoyBootstrapJson = Record<string, unknown>;
@@ -41,7 +43,6 @@ const HCM =
   "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 const ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
 const HTTP_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
-const UPSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
 
 /** Cluster pointing at Envoy's own admin interface (Istio names it `prometheus_stats`). */
 export const ADMIN_CLUSTER = "prometheus_stats";
@@ -98,9 +99,6 @@ export function buildEnvoyBootstrap(o: BootstrapOptions): EnvoyBootstrapJson {
   if (o.serviceCluster) node.cluster = o.serviceCluster;
   node.metadata = o.metadata;
 
-  const probeClusters = new Map<string, AppProbe>();
-  for (const p of o.probes) probeClusters.set(probeClusterName(p), p);
-
   const secure = secureDiscovery(o.discoveryAddress);
   const clusters: unknown[] = [
     // The plain-text ADS cluster (the TLS channel is a google_grpc target, no cluster).
@@ -131,22 +129,7 @@ export function buildEnvoyBootstrap(o: BootstrapOptions): EnvoyBootstrapJson {
       connect_timeout: "0.250s",
       load_assignment: loadAssignment(ADMIN_CLUSTER, "127.0.0.1", adminPort),
     },
-    ...[...probeClusters].map(([name, p]) => {
-      const cluster: Record<string, unknown> = {
-        name,
-        type: "STATIC",
-        connect_timeout: "1s",
-        load_assignment: loadAssignment(name, p.host ?? "127.0.0.1", p.port),
-      };
-      if (p.scheme === "HTTPS") {
-        // Kubelet does not verify the app's certificate either.
-        cluster.transport_socket = {
-          name: "envoy.transport_sockets.tls",
-          typed_config: { "@type": UPSTREAM_TLS },
-        };
-      }
-      return cluster;
-    }),
+    ...(o.statusPort !== 0 ? probeClusters(o.probes) : []),
   ];
 
   const readyRoute = {
@@ -164,27 +147,14 @@ export function buildEnvoyBootstrap(o: BootstrapOptions): EnvoyBootstrapJson {
     httpListener("readiness", PORTS.readiness, [readyRoute]),
   ];
   if (o.statusPort !== 0) {
-    const probeRoutes = o.probes.map((p) => {
-      const route: Record<string, unknown> = {
-        match: { path: p.path },
-        route: {
-          cluster: probeClusterName(p),
-          prefix_rewrite: p.appPath,
-          timeout: `${p.timeoutSeconds}s`,
-        },
-      };
-      const host = p.headers.find((h) => h.name.toLowerCase() === "host");
-      if (host) (route.route as Record<string, unknown>).host_rewrite_literal = host.value;
-      const others = p.headers.filter((h) => h.name.toLowerCase() !== "host");
-      if (others.length) {
-        route.request_headers_to_add = others.map((h) => ({
-          header: { key: h.name, value: h.value },
-          append_action: "OVERWRITE_IF_EXISTS_OR_ADD",
-        }));
-      }
-      return route;
-    });
-    listeners.push(httpListener("status", o.statusPort, [...probeRoutes, readyRoute, statsRoute]));
+    listeners.push(
+      httpListener(
+        "status",
+        o.statusPort,
+        [...probeRoutes(o.probes), readyRoute, statsRoute],
+        probeHttpFilters(o.probes),
+      ),
+    );
   }
 
   return {
@@ -210,10 +180,6 @@ export function buildEnvoyBootstrap(o: BootstrapOptions): EnvoyBootstrapJson {
   };
 }
 
-function probeClusterName(p: AppProbe): string {
-  return `app-health|${p.host ?? "127.0.0.1"}|${p.port}|${p.scheme.toLowerCase()}`;
-}
-
 function loadAssignment(name: string, host: string, port: number) {
   return {
     cluster_name: name,
@@ -223,7 +189,7 @@ function loadAssignment(name: string, host: string, port: number) {
   };
 }
 
-function httpListener(name: string, port: number, routes: unknown[]) {
+function httpListener(name: string, port: number, routes: unknown[], filters: unknown[] = []) {
   return {
     name,
     address: { socket_address: { address: "0.0.0.0", port_value: port } },
@@ -240,7 +206,10 @@ function httpListener(name: string, port: number, routes: unknown[]) {
                 name,
                 virtual_hosts: [{ name, domains: ["*"], routes }],
               },
-              http_filters: [{ name: "envoy.filters.http.router", typed_config: { "@type": ROUTER } }],
+              http_filters: [
+                ...filters,
+                { name: "envoy.filters.http.router", typed_config: { "@type": ROUTER } },
+              ],
             },
           },
         ],

@@ -199,13 +199,16 @@ export function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * Reads an injection config (YAML or JSON) over the defaults, bare or as the ConfigMap that
+ * Reads an injection config (YAML or JSON) over the defaults (`base`), bare or as the ConfigMap that
  * `remora manifest generate` installs (key `injection`). Unknown keys and bad values are errors
  * naming the key; on any error the returned config is the defaults with the valid keys applied,
  * so the caller decides whether to go on.
  */
-export function loadInjectionConfig(text: string): { config: InjectionConfig; errors: string[] } {
-  const config = defaultInjectionConfig();
+export function loadInjectionConfig(
+  text: string,
+  base: () => InjectionConfig = defaultInjectionConfig,
+): { config: InjectionConfig; errors: string[] } {
+  const config = base();
   const errors: string[] = [];
   let docs: ReturnType<typeof parseKubeYaml>;
   try {
@@ -234,7 +237,7 @@ export function loadInjectionConfig(text: string): { config: InjectionConfig; er
         ],
       };
     }
-    return loadInjectionConfig(text);
+    return loadInjectionConfig(text, base);
   }
   applyFields(config as unknown as Record<string, unknown>, doc.value, FIELDS, "", errors);
   return { config, errors };

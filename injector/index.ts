@@ -48,5 +48,6 @@ export type { InjectionError, InjectMeshConfig } from "./settings.ts";
 export { annotationErrors } from "./settings.ts";
 export type { RestoreRecord, SidecarStatus } from "./uninject.ts";
 export { isInjected, uninjectPod } from "./uninject.ts";
+export { engineWithDefaults } from "./webhook/default-engine.ts";
 export type { InjectorServer, InjectorServerOptions } from "./webhook/server.ts";
 export type { ValidateFn, ValidationVerdict } from "./webhook/validate-route.ts";

@@ -7,7 +7,14 @@
 import type { Container, Pod, PodSecurityContext, PodSpec } from "kubernetes-types/core/v1.d.ts";
 import * as A from "./annotations.ts";
 import { isObject } from "./config.ts";
-import { type OriginalProbes, PROBE_KINDS, type ProbeKind, restoreProbes } from "./probes.ts";
+import {
+  HOOK_KINDS,
+  type HookKind,
+  type OriginalProbes,
+  PROBE_KINDS,
+  type ProbeKind,
+  restoreProbes,
+} from "./probes.ts";
 import type { ReplacedVolume } from "./volumes.ts";
 
 export type CreatedField =
@@ -182,11 +189,20 @@ function istioProbers(spec: PodSpec, injected: Set<string>): OriginalProbes | un
   if (!isObject(table)) return undefined;
   const out: OriginalProbes = {};
   for (const [path, entry] of Object.entries(table)) {
-    const m = /^\/app-health\/([^/]+)\/(livez|readyz|startupz)$/.exec(path);
-    if (!m || !isObject(entry) || !isObject(entry.httpGet)) continue;
-    const kind = PROBE_KINDS.find(([, s]) => s === m[2])?.[0] as ProbeKind;
+    const m = /^\/app-(?:health|lifecycle)\/([^/]+)\/(livez|readyz|startupz|poststartz|prestopz)$/.exec(path);
+    if (!m || !isObject(entry)) continue;
+    // Istio's agent table keeps each original handler under its own key.
+    const original = isObject(entry.httpGet)
+      ? (entry.httpGet as never)
+      : isObject(entry.tcpSocket)
+        ? { tcpSocket: entry.tcpSocket as never }
+        : isObject(entry.grpc)
+          ? { grpc: entry.grpc as never }
+          : undefined;
+    if (!original) continue;
+    const kind = [...PROBE_KINDS, ...HOOK_KINDS].find(([, s]) => s === m[2])?.[0] as ProbeKind | HookKind;
     const saved = out[m[1] as string] ?? {};
-    saved[kind] = entry.httpGet as never;
+    saved[kind] = original;
     out[m[1] as string] = saved;
   }
   return out;

@@ -4,7 +4,7 @@
 export const NOT_SUPPORTED: readonly string[] = [
   "inbound protocol sniffing: undeclared inbound ports are proxied as TCP",
   "Sidecar egress listeners' port and bind: the union of their hosts is used",
-  "rewriting TCP and gRPC probes and lifecycle hooks; merging application metrics",
+  "merging application metrics",
   "multi-cluster: WorkloadEntry health checks (WorkloadGroup probe); cross-network traffic through east-west gateways is configured but not tested end to end",
   "telemetry.istio.io",
   "installing next to an existing Istio: same CRDs and webhook names (docs/install.md)",

@@ -1,9 +1,10 @@
 // Starts the webhooks inside `remora serve`, next to pilot: sidecar injection (POST /inject) and
 // Istio config validation (POST /validate), with the flags the generated control-plane Deployment
-// passes (revision, config files, shared TLS Secret, webhook name). The webhook opens no
-// monitoring listener of its own: pilot's /metrics on the monitoring port serves its metrics too,
-// so the one port the manifests annotate for Prometheus has everything.
-import { startInjector } from "../../injector/index.ts";
+// passes (revision, config files, shared TLS Secret, webhook name) and pilot's --cluster-id as the
+// injection default. The webhook opens no monitoring listener of its own: pilot's /metrics on the
+// monitoring port serves its metrics too, so the one port the manifests annotate for Prometheus
+// has everything.
+import { engineWithDefaults, startInjector } from "../../injector/index.ts";
 import type { ServeCliOptions } from "../cli/serve-command.ts";
 import type { MetricsSource } from "../debug/http-server.ts";
 import type { XdsLogger } from "../xds/xds-server.ts";
@@ -36,6 +37,9 @@ export async function startInjectorForServe(opts: ServeCliOptions, log: XdsLogge
     logLevel: opts.logLevel,
     // Istio config writes are checked with the same rules the sources apply (POST /validate).
     validate: istioValidateFn(),
+    // Sidecars name the cluster this pilot serves unless the injection config says otherwise: a
+    // proxy whose cluster id differs is refused on the TLS xDS port.
+    engine: engineWithDefaults({ clusterId: opts.clusterId }),
   });
   log.info(
     { port: running.port, caFile: running.caFile },
