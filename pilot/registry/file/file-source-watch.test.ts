@@ -7,21 +7,14 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, wr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { serviceEntryYaml } from "../../../test/helpers/config-yaml.ts";
 import { createFileSource, type FileSource } from "./file-source.ts";
 
 let dir: string;
 let source: FileSource;
 const accept = () => [];
 
-const entry = (name: string, address: string) => `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: ${name}, namespace: default}
-spec:
-  hosts: [${name}.example.com]
-  resolution: STATIC
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  endpoints: [{address: ${address}}]
-`;
+const entry = serviceEntryYaml;
 
 function nextChange(s: FileSource): Promise<void> {
   return new Promise((resolve) => {
