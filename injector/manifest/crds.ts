@@ -1,8 +1,8 @@
-// CustomResourceDefinitions for networking.istio.io, served in v1, v1beta1 and v1alpha3, and for
-// security.istio.io, served in v1 and v1beta1, each kind with one structural schema (generated from
-// the Istio types, see schema-gen.ts). Like Istio, every version shares the schema and the storage
-// versions are Istio's (v1alpha3, v1beta1), so clusters that already hold Istio objects keep them
-// readable.
+// CustomResourceDefinitions for networking.istio.io, served in v1, v1beta1 and v1alpha3, for
+// security.istio.io, served in v1 and v1beta1, and for telemetry.istio.io, served in v1 and
+// v1alpha1, each kind with one structural schema (generated from the Istio types, see
+// schema-gen.ts). Like Istio, every version shares the schema and the storage versions are Istio's
+// (v1alpha3, v1beta1, v1alpha1), so clusters that already hold Istio objects keep them readable.
 import type { JsonSchema } from "./crd-schema-types.ts";
 import { ISTIO_SPEC_SCHEMAS } from "./generated/istio-crd-schemas.ts";
 
@@ -143,10 +143,16 @@ const SECURITY_CRDS: CrdInfo[] = [
   },
 ];
 
+const TELEMETRY_CRDS: CrdInfo[] = [
+  { kind: "Telemetry", plural: "telemetries", shortNames: ["telemetry"], printerColumns: [AGE] },
+];
+
 export const CRD_VERSIONS = ["v1", "v1beta1", "v1alpha3"] as const;
 const STORAGE_VERSION = "v1alpha3";
 const SECURITY_VERSIONS = ["v1", "v1beta1"] as const;
 const SECURITY_STORAGE_VERSION = "v1beta1";
+const TELEMETRY_VERSIONS = ["v1", "v1alpha1"] as const;
+const TELEMETRY_STORAGE_VERSION = "v1alpha1";
 
 function versionSchema(spec: JsonSchema): JsonSchema {
   return {
@@ -207,5 +213,11 @@ export function networkingCrds(labels: Record<string, string>): Record<string, u
 export function securityCrds(labels: Record<string, string>): Record<string, unknown>[] {
   return SECURITY_CRDS.map((c) =>
     crd("security.istio.io", "security", c, SECURITY_VERSIONS, SECURITY_STORAGE_VERSION, labels),
+  );
+}
+
+export function telemetryCrds(labels: Record<string, string>): Record<string, unknown>[] {
+  return TELEMETRY_CRDS.map((c) =>
+    crd("telemetry.istio.io", "telemetry", c, TELEMETRY_VERSIONS, TELEMETRY_STORAGE_VERSION, labels),
   );
 }

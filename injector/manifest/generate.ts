@@ -15,7 +15,7 @@ import {
   PORTS,
 } from "../defaults.ts";
 import { cniNodeObjects } from "./cni-node.ts";
-import { networkingCrds, securityCrds } from "./crds.ts";
+import { networkingCrds, securityCrds, telemetryCrds } from "./crds.ts";
 import type { GatewayOptions } from "./gateway.ts";
 import type { RemoteOptions } from "./remote.ts";
 import { validatingWebhookConfiguration } from "./validating-webhook-config.ts";
@@ -154,7 +154,7 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
       },
     },
   });
-  if (!o.skipCrds) objects.push(...networkingCrds(common), ...securityCrds(common));
+  if (!o.skipCrds) objects.push(...networkingCrds(common), ...securityCrds(common), ...telemetryCrds(common));
   objects.push({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace: ns, labels } });
 
   // Cluster-wide: read what the mesh is made of; write only our own webhook configuration.
@@ -179,6 +179,7 @@ export function generateManifests(o: ManifestOptions): Record<string, unknown>[]
         verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
       },
       { apiGroups: ["security.istio.io"], resources: ["*"], verbs: ["get", "list", "watch"] },
+      { apiGroups: ["telemetry.istio.io"], resources: ["*"], verbs: ["get", "list", "watch"] },
       // The mesh CA: callers of the CSR API and the TLS xDS port are identified by TokenReview,
       // and the root is published to every namespace as ConfigMap istio-ca-root-cert.
       { apiGroups: ["authentication.k8s.io"], resources: ["tokenreviews"], verbs: ["create"] },

@@ -120,8 +120,8 @@ describe("CRDs", () => {
     return crd.spec.versions.find((v) => v.name === version)!.schema.openAPIV3Schema;
   };
 
-  test("seven networking kinds (three versions) and three security kinds (two), one storage version each, structural schemas", () => {
-    assert.equal(crds.length, 10);
+  test("seven networking kinds (three versions), three security kinds (two) and Telemetry (two), one storage version each, structural schemas", () => {
+    assert.equal(crds.length, 11);
     for (const crd of crds) {
       const spec = crd.spec as {
         group: string;
@@ -130,7 +130,11 @@ describe("CRDs", () => {
       const versions = spec.versions;
       assert.deepEqual(
         versions.map((v) => v.name),
-        spec.group === "security.istio.io" ? ["v1", "v1beta1"] : ["v1", "v1beta1", "v1alpha3"],
+        spec.group === "security.istio.io"
+          ? ["v1", "v1beta1"]
+          : spec.group === "telemetry.istio.io"
+            ? ["v1", "v1alpha1"]
+            : ["v1", "v1beta1", "v1alpha3"],
       );
       assert.equal(versions.filter((v) => v.storage).length, 1);
       for (const v of versions) {

@@ -92,12 +92,12 @@ test("remora analyze -: reads stdin; features Remora does not implement are warn
     "apiVersion: telemetry.istio.io/v1",
     "kind: Telemetry",
     "metadata: {name: default, namespace: remora-system}",
-    "spec: {accessLogging: [{providers: [{name: envoy}]}]}",
+    "spec: {accessLogging: [{providers: [{name: envoy}]}], tracing: [{providers: [{name: zipkin}]}]}",
   ].join("\n");
   const r = await runRemora(["analyze", "-"], { input: yaml });
   assert.equal(r.code, 0, r.stderr);
   assert.match(
     r.stdout,
-    /^Warning \[ANA0004\] \(Telemetry default\.remora-system stdin:1\) .*Telemetry is not read/m,
+    /^Warning \[ANA0004\] \(Telemetry default\.remora-system stdin:1\) .*Telemetry tracing is not implemented by Remora yet: only accessLogging is applied/m,
   );
 });

@@ -2,7 +2,8 @@
 // selector picks the pods of a Kubernetes Gateway (IST0166, after istioctl's
 // k8sgateway.SelectorAnalyzer; istiod wants targetRef there), and an AuthorizationPolicy or
 // RequestAuthentication bound with targetRef/targetRefs (ANA0004: translation skips it, TR0604).
-// Telemetry and WasmPlugin are reported as kinds by not-implemented.ts.
+// WasmPlugin is reported as a kind by not-implemented.ts; a Telemetry's targetRefs attach as in
+// istiod (translation reports TR0702 for proxies they do not bind).
 import type { AnalysisContext } from "./context.ts";
 
 /** The label Istio's Gateway API deployment puts on a Kubernetes Gateway's pods. */

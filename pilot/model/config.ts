@@ -1,6 +1,6 @@
 // The Istio configuration model: one internal form for networking.istio.io v1, v1beta1 and
-// v1alpha3 and security.istio.io v1 and v1beta1 (each kind's versions share one spec shape),
-// wrapped with Kubernetes metadata.
+// v1alpha3, security.istio.io v1 and v1beta1 and telemetry.istio.io v1 and v1alpha1 (each kind's
+// versions share one spec shape), wrapped with Kubernetes metadata.
 import type { IDestinationRule } from "@kubernetes-models/istio/networking.istio.io/v1/DestinationRule";
 import type { IGateway } from "@kubernetes-models/istio/networking.istio.io/v1/Gateway";
 import type { IServiceEntry } from "@kubernetes-models/istio/networking.istio.io/v1/ServiceEntry";
@@ -11,6 +11,7 @@ import type { IWorkloadGroup } from "@kubernetes-models/istio/networking.istio.i
 import type { IAuthorizationPolicy } from "@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy";
 import type { IPeerAuthentication } from "@kubernetes-models/istio/security.istio.io/v1/PeerAuthentication";
 import type { IRequestAuthentication } from "@kubernetes-models/istio/security.istio.io/v1/RequestAuthentication";
+import { TELEMETRY_GROUP, TELEMETRY_VERSIONS, type TelemetrySpec } from "./telemetry.ts";
 
 export const ISTIO_NETWORKING_GROUP = "networking.istio.io";
 export const ISTIO_NETWORKING_VERSIONS = ["v1", "v1beta1", "v1alpha3"] as const;
@@ -40,6 +41,8 @@ export interface IstioSpecs {
   PeerAuthentication: PeerAuthenticationSpec;
   AuthorizationPolicy: AuthorizationPolicySpec;
   RequestAuthentication: RequestAuthenticationSpec;
+  /** telemetry.istio.io: Remora applies its accessLogging (pilot/translate/access-log.ts). */
+  Telemetry: TelemetrySpec;
 }
 export type IstioKind = keyof IstioSpecs;
 export const ISTIO_KINDS: readonly IstioKind[] = [
@@ -53,6 +56,7 @@ export const ISTIO_KINDS: readonly IstioKind[] = [
   "PeerAuthentication",
   "AuthorizationPolicy",
   "RequestAuthentication",
+  "Telemetry",
 ];
 
 export const ISTIO_SECURITY_KINDS: readonly IstioKind[] = [
@@ -63,6 +67,7 @@ export const ISTIO_SECURITY_KINDS: readonly IstioKind[] = [
 
 /** The API group of a kind, and the versions Remora reads it in. */
 export function groupOf(kind: IstioKind): { group: string; versions: readonly string[] } {
+  if (kind === "Telemetry") return { group: TELEMETRY_GROUP, versions: TELEMETRY_VERSIONS };
   return ISTIO_SECURITY_KINDS.includes(kind)
     ? { group: ISTIO_SECURITY_GROUP, versions: ISTIO_SECURITY_VERSIONS }
     : { group: ISTIO_NETWORKING_GROUP, versions: ISTIO_NETWORKING_VERSIONS };

@@ -30,18 +30,21 @@ export function isIstioNetworking(obj: { apiVersion?: unknown; kind?: unknown })
   return (
     group === ISTIO_NETWORKING_GROUP &&
     (ISTIO_NETWORKING_VERSIONS as readonly string[]).includes(version ?? "") &&
-    (ISTIO_KINDS as readonly string[]).includes(obj.kind)
+    (ISTIO_KINDS as readonly string[]).includes(obj.kind) &&
+    obj.kind !== "Telemetry"
   );
 }
 
 /**
- * True when the object is an Istio kind Remora reads: a networking.istio.io kind, or a
- * security.istio.io kind (PeerAuthentication, AuthorizationPolicy, RequestAuthentication).
+ * True when the object is an Istio kind Remora reads: a networking.istio.io kind, a
+ * security.istio.io kind (PeerAuthentication, AuthorizationPolicy, RequestAuthentication) or a
+ * telemetry.istio.io Telemetry.
  */
 export function isIstioConfig(obj: { apiVersion?: unknown; kind?: unknown }): boolean {
   if (isIstioNetworking(obj)) return true;
   if (typeof obj.apiVersion !== "string" || typeof obj.kind !== "string") return false;
-  if (!(ISTIO_SECURITY_KINDS as readonly string[]).includes(obj.kind)) return false;
+  if (!(ISTIO_SECURITY_KINDS as readonly string[]).includes(obj.kind) && obj.kind !== "Telemetry")
+    return false;
   const [group, version] = obj.apiVersion.split("/");
   const g = groupOf(obj.kind as IstioKind);
   return group === g.group && g.versions.includes(version ?? "");
@@ -70,7 +73,7 @@ export function toConfigObject(raw: unknown, defaultNamespace = "default", sourc
       diagnostic: {
         code: "CFG0002",
         severity: "error",
-        message: `${String(obj.apiVersion)}/${String(obj.kind)} is not an Istio kind Remora reads${where}; supported: ${ISTIO_KINDS.join(", ")} (networking.istio.io ${ISTIO_NETWORKING_VERSIONS.join(", ")}; security.istio.io v1, v1beta1)`,
+        message: `${String(obj.apiVersion)}/${String(obj.kind)} is not an Istio kind Remora reads${where}; supported: ${ISTIO_KINDS.join(", ")} (networking.istio.io ${ISTIO_NETWORKING_VERSIONS.join(", ")}; security.istio.io v1, v1beta1; telemetry.istio.io v1, v1alpha1)`,
       },
     };
   }

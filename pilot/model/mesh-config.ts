@@ -35,9 +35,20 @@ export interface MeshConfig {
   serviceSettings?: ServiceSettings[];
   /**
    * Named providers that policies refer to. Remora uses the external authorization ones
-   * (AuthorizationPolicy `action: CUSTOM`); other kinds (tracing, logging) are kept but unused.
+   * (AuthorizationPolicy `action: CUSTOM`) and `envoyFileAccessLog` (Telemetry accessLogging);
+   * other kinds (tracing, metrics, gRPC/OpenTelemetry access logs) are kept but not applied.
    */
   extensionProviders?: ExtensionProvider[];
+  /** Providers that apply when no Telemetry names one (Istio's defaultProviders). */
+  defaultProviders?: { accessLogging?: string[]; tracing?: string[]; metrics?: string[] };
+  /** Where every proxy writes access logs (e.g. /dev/stdout); empty means none (Istio's default). */
+  accessLogFile?: string;
+  /** Text format, or with JSON encoding a JSON object of fields; empty means Istio's default. */
+  accessLogFormat?: string;
+  /** TEXT (default) or JSON; Istio's enum may also be written as its number (0, 1). */
+  accessLogEncoding?: "TEXT" | "JSON" | 0 | 1;
+  /** Leaves out the listener-level access log (connections that match no filter chain). */
+  disableEnvoyListenerLog?: boolean;
   defaultConfig: {
     discoveryAddress: string;
     proxyStatsMatcher?: Record<string, unknown>;

@@ -68,3 +68,33 @@ test("the webhook applies validate's rules to every Istio group: security kinds,
     /^SCH0001 spec\.websocketUpgrade: unknown field "websocketUpgrade" is ignored/,
   );
 });
+
+test("Telemetry: accessLogging Remora applies is allowed in v1 and v1alpha1; what istiod rejects is denied", () => {
+  const validate = istioValidateFn();
+  const telemetry = (apiVersion: string, spec: unknown) =>
+    validate({ apiVersion, kind: "Telemetry", metadata: { name: "logs", namespace: "shop" }, spec });
+  const ok = {
+    selector: { matchLabels: { app: "web" } },
+    accessLogging: [
+      {
+        providers: [{ name: "envoy" }],
+        match: { mode: "SERVER" },
+        filter: { expression: "response.code >= 400" },
+      },
+    ],
+  };
+  assert.deepEqual(telemetry("telemetry.istio.io/v1", ok), { allowed: true });
+  assert.deepEqual(telemetry("telemetry.istio.io/v1alpha1", ok), { allowed: true });
+  const badCel = telemetry("telemetry.istio.io/v1", {
+    accessLogging: [{ filter: { expression: "response.code >=" } }],
+  });
+  assert.equal(badCel.allowed, false);
+  assert.match(
+    badCel.message ?? "",
+    /TM0005 spec\.accessLogging\[0\]\.filter\.expression: .*not a valid CEL expression/,
+  );
+  const unnamed = telemetry("telemetry.istio.io/v1", { accessLogging: [{ providers: [{ name: "" }] }] });
+  assert.equal(unnamed.allowed, false);
+  const badMode = telemetry("telemetry.istio.io/v1", { accessLogging: [{ match: { mode: "BOTH" } }] });
+  assert.equal(badMode.allowed, false, "the CRD schema's enum, as the API server would refuse it");
+});

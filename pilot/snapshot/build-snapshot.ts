@@ -24,6 +24,7 @@ import {
   reuseKubeService,
   reuseServiceEntry,
 } from "./reuse.ts";
+import { telemetryDiagnostics } from "./telemetry.ts";
 
 function byAge(a: ConfigObject, b: ConfigObject): number {
   const ta = a.meta.creationTimestamp ?? "";
@@ -103,6 +104,7 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
   const rules = networkRules(mesh, diagnostics);
   const memo = BuildMemo.after(previous);
   diagnostics.push(...validateExtensionProviders(mesh));
+  diagnostics.push(...telemetryDiagnostics(configs.Telemetry));
   const indexes = clusterInputs.map((c) =>
     memo.index(
       c.kube.pods,

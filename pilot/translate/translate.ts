@@ -5,6 +5,7 @@ import type { Diagnostic } from "../model/diagnostic.ts";
 import type { ProxyInfo } from "../model/proxy.ts";
 import type { EnvoyJson, ProxyConfig } from "../model/proxy-config.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
+import { withAccessLogs } from "./access-log.ts";
 import { fixedClusters, outboundClusters } from "./clusters.ts";
 import { type Ctx, configRef, snapshotIndex } from "./context.ts";
 import { dnsListener } from "./dns-table.ts";
@@ -99,6 +100,7 @@ export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo): TranslateRe
       });
     }
   }
+  config.listeners = withAccessLogs(ctx, config.listeners);
   config.listeners.sort(byKey("name"));
   config.routes.sort(byKey("name"));
   config.clusters.sort(byKey("name"));

@@ -41,10 +41,11 @@ const NETWORKING_RULES: Record<IstioKind, Rule> = {
   Sidecar: validateSidecar,
   WorkloadEntry: validateWorkloadEntry,
   WorkloadGroup: validateWorkloadGroup,
-  // Security kinds are checked by OTHER_RULES (keyed by group/Kind) below; the snapshot model has no rules of its own for them.
+  // Security and telemetry kinds are checked by OTHER_RULES (keyed by group/Kind) below; the snapshot model has no rules of its own for them.
   PeerAuthentication: () => {},
   AuthorizationPolicy: () => {},
   RequestAuthentication: () => {},
+  Telemetry: () => {},
 };
 
 /** Semantic rules of the kinds outside the snapshot model, by `group/Kind`. */

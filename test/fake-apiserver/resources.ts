@@ -57,7 +57,12 @@ function istio(
 ): ResourceType {
   return {
     group,
-    versions: group === "networking.istio.io" ? [...ISTIO_VERSIONS] : ["v1", "v1beta1"],
+    versions:
+      group === "networking.istio.io"
+        ? [...ISTIO_VERSIONS]
+        : group === "telemetry.istio.io"
+          ? ["v1", "v1alpha1"]
+          : ["v1", "v1beta1"],
     plural,
     singular: kind.toLowerCase(),
     kind,
@@ -112,6 +117,7 @@ export function defaultResources(): ResourceType[] {
     istio("PeerAuthentication", "peerauthentications", ["pa"], "security.istio.io"),
     istio("AuthorizationPolicy", "authorizationpolicies", ["ap"], "security.istio.io"),
     istio("RequestAuthentication", "requestauthentications", ["ra"], "security.istio.io"),
+    istio("Telemetry", "telemetries", ["telemetry"], "telemetry.istio.io"),
   ];
 }
 

@@ -1,5 +1,5 @@
 // The collections pilot reads from a cluster: the Kubernetes kinds behind the service model and
-// the Istio networking kinds. Istio kinds are read in one version (v1 by default; the apiserver
+// the Istio networking, security and telemetry kinds. Istio kinds are read in one version (v1 by default; the apiserver
 // converts, since all versions share one storage). Secrets are read only for TLS credentials:
 // token and Helm release Secrets are excluded server-side, and every other Secret is reduced to
 // its credential keys (or dropped) before it is stored.
@@ -76,6 +76,16 @@ export function istioKinds(version = "v1"): WatchedKind[] {
       // networking ones) must not keep pilot from becoming ready.
       optional: true,
     })),
+    // telemetry.istio.io in v1 (served since Istio 1.22; v1alpha1 shares its storage); optional
+    // for clusters installed before Remora shipped its CRD.
+    {
+      kind: "Telemetry",
+      group: "telemetry.istio.io",
+      version: "v1",
+      plural: "telemetries",
+      namespaced: true,
+      optional: true,
+    },
   ];
 }
 

@@ -245,3 +245,54 @@ test("optional kinds whose CRD is not installed (security.istio.io) do not hold 
     await server.stop();
   }
 });
+
+test("Telemetry is read (written in v1alpha1, read in v1); an invalid update keeps its last valid version", async () => {
+  const server = await FakeApiServer.start();
+  const kc = kubeConfigFor(server);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const source = createKubeSource({ kubeConfig: kc, backoff: { initialMs: 5, maxMs: 50 } });
+  const telemetry = () =>
+    source.contents().objects.find((o) => (o as { kind?: string }).kind === "Telemetry") as
+      | { apiVersion?: string; spec?: { accessLogging?: { filter?: { expression?: string } }[] } }
+      | undefined;
+  const until = async (what: string, ok: () => boolean) => {
+    const deadline = Date.now() + 20_000;
+    while (!ok()) {
+      if (Date.now() > deadline) assert.fail(`source did not see ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  try {
+    await source.start();
+    await source.whenSynced();
+    await custom.createNamespacedCustomObject({
+      group: "telemetry.istio.io",
+      version: "v1alpha1",
+      namespace: "default",
+      plural: "telemetries",
+      body: {
+        apiVersion: "telemetry.istio.io/v1alpha1",
+        kind: "Telemetry",
+        metadata: { name: "logs" },
+        spec: { accessLogging: [{ providers: [{ name: "envoy" }], filter: { expression: "true" } }] },
+      },
+    });
+    await until("the Telemetry", () => telemetry() !== undefined);
+    assert.equal(telemetry()?.apiVersion, "telemetry.istio.io/v1");
+    await custom.patchNamespacedCustomObject({
+      group: "telemetry.istio.io",
+      version: "v1",
+      namespace: "default",
+      plural: "telemetries",
+      name: "logs",
+      body: [{ op: "replace", path: "/spec/accessLogging/0/filter/expression", value: "response.code >=" }],
+    });
+    await until("the rejected update", () =>
+      source.contents().diagnostics.some((d) => d.code === "CFG0015" && d.ref?.kind === "Telemetry"),
+    );
+    assert.equal(telemetry()?.spec?.accessLogging?.[0]?.filter?.expression, "true");
+  } finally {
+    await source.stop();
+    await server.stop();
+  }
+});

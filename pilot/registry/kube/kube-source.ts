@@ -113,7 +113,8 @@ export function createKubeSource(opts: KubeSourceOptions): KubeSource {
   const lastGood = new Map<string, RawObject>();
   const objectKey = (o: RawObject) => `${o.kind}/${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
   const istio = (o: RawObject) =>
-    typeof o.apiVersion === "string" && o.apiVersion.startsWith("networking.istio.io/");
+    typeof o.apiVersion === "string" &&
+    (o.apiVersion.startsWith("networking.istio.io/") || o.apiVersion.startsWith("telemetry.istio.io/"));
 
   /** One kind's part of contents(), kept while its list is the same array (see ListWatch.list). */
   interface Part {
