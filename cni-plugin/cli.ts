@@ -3,6 +3,7 @@
 // are CNI_NODE_DEFAULTS (applied by the implementation); a flag overrides the --config file.
 import type { Command } from "commander";
 import { CNI_NODE_DEFAULTS as D } from "../injector/defaults.ts";
+import type { NodePodCacheFactory } from "./pod-agent.ts";
 
 function dirOptions(c: Command): Command {
   return c
@@ -19,7 +20,12 @@ function dirOptions(c: Command): Command {
     .option("--service-account-dir <dir>", "service-account mount with ca.crt and token");
 }
 
-export function registerCniCommands(program: Command): void {
+export interface CniCommandDeps {
+  /** The watch of the node's pods behind the pod-lookup socket, loaded when install runs. */
+  podCache?: () => Promise<NodePodCacheFactory>;
+}
+
+export function registerCniCommands(program: Command, deps: CniCommandDeps = {}): void {
   const cni = program
     .command("cni")
     .description("the CNI node agent: Remora's chained CNI plugin on this node");
@@ -36,6 +42,10 @@ export function registerCniCommands(program: Command): void {
       "--pod-lookup-timeout <seconds>",
       `seconds the plugin retries reading a pod (default ${D.podLookupTimeoutSeconds})`,
     )
+    .option(
+      "--agent-socket <path>",
+      `pod-lookup socket the plugin asks before the API server, "" for none (default ${D.agentSocket})`,
+    )
     .option("--repair <mode>", `pods whose validation failed: off, label or delete (default ${D.repair})`)
     .option(
       "--repair-interval <seconds>",
@@ -46,10 +56,12 @@ export function registerCniCommands(program: Command): void {
     .option("--once", "install or update once and exit (0 when everything is in place)")
     .action(async (opts) => {
       const { runCniInstall } = await import("./install-command.ts");
+      const podCache = await deps.podCache?.();
       process.exitCode = await runCniInstall(opts, {
         stdout: (s) => process.stdout.write(s),
         stderr: (s) => process.stderr.write(s),
         env: process.env,
+        ...(podCache ? { podCache } : {}),
       });
     });
   dirOptions(cni.command("uninstall"))

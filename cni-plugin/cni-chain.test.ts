@@ -3,11 +3,12 @@
 // namespace the test made, for pod namespaces the test made. Pods are read from the in-repo fake
 // API server (HTTPS, reached through a loopback bridge into the host namespace). Real TCP then
 // shows the capture, and the pod's own istio-validation container passes; CHECK, DEL, API outages
-// and 20 concurrent ADDs are exercised. Needs root;
+// and 20 concurrent ADDs are exercised; then the same plugin asking the node agent's pod-lookup
+// socket, served by the installer's own code from a watch of the fake API server. Needs root;
 // mandatory under REQUIRE_PRIVILEGED=1.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -22,12 +23,14 @@ import {
   type StagedHelpers,
   stageHelpers,
 } from "../init-iptables/netns-fixture.ts";
-import { defaultInjectionConfig, injectPod } from "../injector/index.ts";
+import { defaultCniNodeSettings, defaultInjectionConfig, injectPod } from "../injector/index.ts";
+import { nodePodCache } from "../pilot/cli/cni-pod-cache.ts";
 import { FakeApiServer, storageKey } from "../test/fake-apiserver/index.ts";
 import { requires } from "../test/helpers/privileged.ts";
 import { ApiBridge } from "./api-bridge.test-support.ts";
 import { buildPluginBundle } from "./bundle.ts";
 import { type Attachment, CniRuntime, type NetworkList } from "./cni-runtime.test-support.ts";
+import { type RunningPodAgent, startPodAgent } from "./install-command.ts";
 import { kubeconfigText } from "./install-kubeconfig.ts";
 
 const NEEDS = requires({
@@ -66,10 +69,12 @@ function appPod(name: string, namespace: string, annotations: Record<string, str
  * Stores the pod, injected for CNI mode unless `inject` is false, as the webhook would have
  * (injected as if in another namespace, so even a kube-system pod carries a sidecar here).
  */
-function storePod(pod: Pod, inject = true): void {
-  let stored = pod;
+function storePod(pod: Pod, inject = true, nodeName = ""): void {
+  let stored: Pod = nodeName
+    ? { ...pod, spec: { ...pod.spec, nodeName, containers: pod.spec?.containers ?? [] } }
+    : pod;
   if (inject) {
-    const out = injectPod(pod, { namespace: "shop", config: { ...defaultInjectionConfig(), cni: true } });
+    const out = injectPod(stored, { namespace: "shop", config: { ...defaultInjectionConfig(), cni: true } });
     assert.equal(out.kind, "injected");
     stored = (out as { pod: Pod }).pod;
   }
@@ -397,5 +402,111 @@ describe("remora-cni after bridge + host-local", NEEDS, () => {
     assert.equal(gc.code, 0, gc.stdout);
     const missing = await runtime.exec("remora-cni", "STATUS", { ...entry, kubeconfig: join(tmp, "absent") });
     assert.equal(missing.output?.code, 50, missing.stdout);
+  });
+});
+
+describe("remora-cni asking the node agent's pod-lookup socket", NEEDS, () => {
+  const NODE_NAME = "node-a";
+  let running: RunningPodAgent | undefined;
+  let socket = "";
+  /** The runtime with the agent's socket in remora-cni's entry and a 2 s lookup deadline. */
+  let viaAgent: CniRuntime;
+
+  before(async () => {
+    if (NEEDS.skip) return;
+    const sa = join(tmp, "serviceaccount");
+    mkdirSync(sa);
+    writeFileSync(join(sa, "ca.crt"), api.tls?.cert ?? "");
+    writeFileSync(join(sa, "token"), "agent-token");
+    socket = join(tmp, "run", "remora-cni", "pod-lookup.sock");
+    const url = new URL(api.url);
+    // The agent runs where the test runs (it reaches the API server directly); the plugin, in the
+    // host namespace, reaches the API only through the bridge, and the socket through the file system.
+    running = await startPodAgent({ ...defaultCniNodeSettings(), agentSocket: socket }, sa, NODE_NAME, {
+      stdout: () => {},
+      stderr: () => {},
+      env: { KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port },
+      podCache: nodePodCache,
+    });
+    assert.ok(running);
+    await running.cache.whenSynced();
+    const plugins = runtime.list.plugins.map((p) =>
+      p.type === "remora-cni" ? { ...p, agent_socket: socket, pod_lookup_timeout_seconds: 2 } : p,
+    );
+    viaAgent = new CniRuntime({ ...runtime.list, plugins }, runtime.binDirs, hostNs);
+  });
+
+  after(async () => {
+    await running?.stop();
+  });
+
+  /** Stores an injected pod on the agent's node, with a namespace for it. */
+  async function agentPod(name: string): Promise<Attachment> {
+    const pod = appPod(name, "shop");
+    storePod(pod, true, NODE_NAME);
+    return podNetns(pod);
+  }
+
+  async function addExpectingRules(a: Attachment): Promise<void> {
+    const out = await viaAgent.add(a);
+    attached.push({ at: a, result: out.result ?? out.runs[0]?.output });
+    assert.ok(out.ok, `${out.failed?.type}: ${out.failed?.stdout}`);
+    assert.match(await save(a), /-A OUTPUT -j ISTIO_OUTPUT/);
+  }
+
+  /** ADD with the API server unreachable from the host namespace: only the agent can answer. */
+  async function addWithApiCut(a: Attachment): Promise<void> {
+    await bridge.cut();
+    try {
+      await addExpectingRules(a);
+    } finally {
+      await bridge.restore();
+    }
+  }
+
+  test("ADD reads the pod from the agent's watch: rules applied with the API unreachable from the node", async () => {
+    const a = await agentPod("cached");
+    const agent = running?.agent as RunningPodAgent["agent"];
+    for (let i = 0; i < 200 && !running?.cache.get("shop", "cached"); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    const hits = agent.stats.hits;
+    await addWithApiCut(a);
+    assert.equal(agent.stats.hits, hits + 1);
+  });
+
+  test("a pod the watch has not delivered yet is read live by the agent", async () => {
+    const agent = running?.agent as RunningPodAgent["agent"];
+    // Watches silenced: the new pod reaches the agent's cache only through its live GET.
+    api.freezeWatches();
+    const a = await agentPod("just-created");
+    assert.equal(running?.cache.get("shop", "just-created"), undefined);
+    const misses = agent.stats.misses;
+    await addWithApiCut(a);
+    assert.equal(agent.stats.misses, misses + 1);
+  });
+
+  test("agent down: ADD falls back to its kubeconfig lookup", async () => {
+    await running?.stop();
+    const a = await agentPod("fallback");
+    await addExpectingRules(a);
+    assert.match(
+      readFileSync(join(tmp, "remora-cni.log"), "utf8"),
+      /ADD shop\/fallback .*node agent not answering/,
+    );
+  });
+
+  test("agent and API both down: 11 and no rules at all", async () => {
+    const a = await agentPod("stranded");
+    await bridge.cut();
+    try {
+      const out = await viaAgent.add(a);
+      attached.push({ at: a, result: out.runs[0]?.output });
+      assert.equal(out.failed?.type, "remora-cni");
+      assert.equal(out.failed?.output?.code, 11, out.failed?.stdout);
+      assert.match(String(out.failed?.output?.msg), /from the node agent or the Kubernetes API/);
+      assert.doesNotMatch(await save(a), /ISTIO_/);
+    } finally {
+      await bridge.restore();
+    }
   });
 });

@@ -7,6 +7,7 @@ export type { InstallerOptions, InstallState } from "./installer.ts";
 export { CniInstaller, pluginEntry } from "./installer.ts";
 export type { PluginOutcome } from "./plugin.ts";
 export { runPlugin } from "./plugin.ts";
+export type { NodePodCache, NodePodCacheFactory } from "./pod-agent.ts";
 export { CODES, SUPPORTED_VERSIONS } from "./protocol.ts";
 export type { RepairResult } from "./repair.ts";
 export { isBrokenPod, repairPass } from "./repair.ts";

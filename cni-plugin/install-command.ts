@@ -1,6 +1,7 @@
 // `remora cni install` and `remora cni uninstall`: settings from the defaults, then the
 // `remora-cni` ConfigMap file (--config), then flags; the installer and its watch; /readyz; the
-// repair loop; and on SIGTERM or SIGINT, the entry, kubeconfig and binaries taken out again.
+// pod-lookup socket (pod-agent.ts); the repair loop; and on SIGTERM or SIGINT, the socket, entry,
+// kubeconfig and binaries taken out again.
 import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import {
@@ -16,8 +17,9 @@ import {
   type ServiceAccountCredentials,
 } from "./install-kubeconfig.ts";
 import { CniInstaller } from "./installer.ts";
-import type { KubeConnection } from "./kubeconfig.ts";
-import { readBounded } from "./kubeconfig.ts";
+import { kubeRequest } from "./kube-request.ts";
+import { type KubeConnection, readBounded } from "./kubeconfig.ts";
+import { type NodePodCache, type NodePodCacheFactory, PodLookupAgent } from "./pod-agent.ts";
 import { repairPass } from "./repair.ts";
 
 export interface CniInstallCommandOptions {
@@ -31,6 +33,7 @@ export interface CniInstallCommandOptions {
   logLevel?: string;
   pluginLogFile?: string;
   podLookupTimeout?: string;
+  agentSocket?: string;
   repair?: string;
   repairInterval?: string;
   healthPort?: string;
@@ -45,6 +48,8 @@ export interface CommandIo {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
   env: Readonly<Record<string, string | undefined>>;
+  /** The watch of this node's pods behind the pod-lookup socket (none: no socket is served). */
+  podCache?: NodePodCacheFactory;
 }
 
 const num = (v: string | undefined) => (v === undefined ? undefined : /^\d+$/.test(v) ? Number(v) : v);
@@ -75,6 +80,7 @@ export function settingsFrom(o: CniInstallCommandOptions): { settings: CniNodeSe
     logLevel: o.logLevel,
     pluginLogFile: o.pluginLogFile,
     podLookupTimeoutSeconds: num(o.podLookupTimeout),
+    agentSocket: o.agentSocket,
     repair: o.repair,
     repairIntervalSeconds: num(o.repairInterval),
     healthPort: num(o.healthPort),
@@ -156,18 +162,81 @@ export async function runCniInstall(o: CniInstallCommandOptions, io: CommandIo):
     }
   }
 
+  const agent = await startPodAgent(settings, saDir, nodeName, io);
+
   return new Promise((resolve) => {
-    const shutdown = (signal: string) => {
+    const shutdown = async (signal: string) => {
       io.stderr(`remora cni: ${signal}: removing Remora from this node's CNI chain\n`);
       if (repairTimer) clearInterval(repairTimer);
+      await agent?.stop();
       installer.stop();
       installer.uninstall();
       server?.close();
       resolve(0);
     };
-    process.once("SIGTERM", () => shutdown("SIGTERM"));
-    process.once("SIGINT", () => shutdown("SIGINT"));
+    process.once("SIGTERM", () => void shutdown("SIGTERM"));
+    process.once("SIGINT", () => void shutdown("SIGINT"));
   });
+}
+
+/** Live reads on a cache miss answer within this, before the plugin's own 5 s deadline. */
+const LIVE_GET_TIMEOUT_MS = 4_000;
+
+export interface RunningPodAgent {
+  agent: PodLookupAgent;
+  cache: NodePodCache;
+  stop(): Promise<void>;
+}
+
+/** Serves the pod-lookup socket when it is configured and the node's pods can be watched. */
+export async function startPodAgent(
+  settings: CniNodeSettings,
+  saDir: string,
+  nodeName: string,
+  io: CommandIo,
+): Promise<RunningPodAgent | undefined> {
+  if (settings.agentSocket === "" || !io.podCache) return undefined;
+  const log = (l: string) => io.stderr(`remora cni: ${l}\n`);
+  if (nodeName === "") {
+    log("no pod-lookup socket: the node name is unknown (set NODE_NAME or --node-name)");
+    return undefined;
+  }
+  let server: string;
+  try {
+    server = readServiceAccount(saDir, io.env).server;
+  } catch (e) {
+    log(`no pod-lookup socket: ${(e as Error).message}`);
+    return undefined;
+  }
+  const cache = io.podCache({ server, serviceAccountDir: saDir, nodeName, log });
+  const agent = new PodLookupAgent({
+    socketPath: settings.agentSocket,
+    cache,
+    liveGet: (namespace, name) =>
+      kubeRequest(
+        connection(readServiceAccount(saDir, io.env)),
+        `/api/v1/namespaces/${namespace}/pods/${name}`,
+        { timeoutMs: LIVE_GET_TIMEOUT_MS },
+      ),
+    log,
+  });
+  cache.start();
+  try {
+    await agent.start();
+  } catch (e) {
+    // The plugin still works without it (its own API lookup); say why it is slower.
+    log(`no pod-lookup socket: ${(e as Error).message}`);
+    await cache.stop();
+    return undefined;
+  }
+  return {
+    agent,
+    cache,
+    stop: async () => {
+      await agent.stop();
+      await cache.stop();
+    },
+  };
 }
 
 export function runCniUninstall(o: CniInstallCommandOptions, io: CommandIo): number {

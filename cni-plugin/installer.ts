@@ -57,6 +57,7 @@ export function pluginEntry(s: CniNodeSettings): Record<string, unknown> {
   };
   if (s.pluginLogFile) entry.log_file = s.pluginLogFile;
   entry.pod_lookup_timeout_seconds = s.podLookupTimeoutSeconds;
+  if (s.agentSocket) entry.agent_socket = s.agentSocket;
   return entry;
 }
 

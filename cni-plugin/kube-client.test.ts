@@ -9,9 +9,13 @@ import { after, before, describe, test } from "node:test";
 import { FakeApiServer, storageKey } from "../test/fake-apiserver/index.ts";
 import { kubeconfigText } from "./install-kubeconfig.ts";
 import { KubeUnreachable, kubeRequest } from "./kube-request.ts";
+import type { KubeConnection } from "./kubeconfig.ts";
 import { KubeconfigError, loadKubeconfig, parseKubeconfig, readBounded } from "./kubeconfig.ts";
 import { checkPodRef, fetchPod } from "./pod-lookup.ts";
 import { CniError } from "./protocol.ts";
+
+/** Lookups straight from the API server, as without a node agent. */
+const viaApi = (c: KubeConnection) => ({ agentSocket: "", kube: () => c });
 
 let tmp = "";
 let api: FakeApiServer;
@@ -136,7 +140,7 @@ describe("requests and the pod lookup", () => {
 
   test("failures are retried until the pod is read", async () => {
     api.failNext(3, { reason: "InternalError" });
-    const pod = await fetchPod(loadKubeconfig(installerKubeconfig()), "shop", "web-0", {
+    const pod = await fetchPod(viaApi(loadKubeconfig(installerKubeconfig())), "shop", "web-0", {
       deadlineMs: 10_000,
     });
     assert.equal(pod.metadata?.name, "web-0");
@@ -145,14 +149,14 @@ describe("requests and the pod lookup", () => {
   test("an API that stays away ends in 11 after the deadline, naming the last error", async () => {
     const c = loadKubeconfig(installerKubeconfig("https://127.0.0.1:1"));
     const t0 = Date.now();
-    await assert.rejects(fetchPod(c, "shop", "web-0", { deadlineMs: 1500 }), (e: Error) => {
+    await assert.rejects(fetchPod(viaApi(c), "shop", "web-0", { deadlineMs: 1500 }), (e: Error) => {
       assert.ok(e instanceof CniError);
       assert.equal(e.code, 11);
       assert.match(e.details, /attempts over 1.5 s; last: 127.0.0.1:1: connect ECONNREFUSED/);
       return true;
     });
     assert.ok(Date.now() - t0 < 5000);
-    const gone = await fetchPod(loadKubeconfig(installerKubeconfig()), "shop", "absent", {
+    const gone = await fetchPod(viaApi(loadKubeconfig(installerKubeconfig())), "shop", "absent", {
       deadlineMs: 300,
     }).catch((e: CniError) => e);
     assert.match((gone as CniError).details, /HTTP 404/);

@@ -1,7 +1,8 @@
 // The network configuration the runtime gives the plugin on stdin: the spec's common fields, the
 // runtime's additions (prevResult) and Remora's entry:
 //   {"type": "remora-cni", "kubeconfig": "<path>", "exclude_namespaces": ["kube-system"],
-//    "log_level": "info", "log_file": "<optional path>", "pod_lookup_timeout_seconds": 30}
+//    "log_level": "info", "log_file": "<optional path>", "pod_lookup_timeout_seconds": 30,
+//    "agent_socket": "/var/run/remora-cni/pod-lookup.sock"}
 // Checked in the order libcni's skeleton checks: decodable (6), a network name (7), a supported
 // version for the command (1), then Remora's fields (7). Unknown fields are passed over, as the spec asks.
 import { isAbsolute } from "node:path";
@@ -23,6 +24,8 @@ export interface NetConfig {
   logLevel: LogLevel;
   logFile: string;
   podLookupTimeoutSeconds: number;
+  /** The node agent's pod-lookup socket, asked before the API server (empty: none). */
+  agentSocket: string;
   /** The previous plugin's result, as given (absent for the first plugin of a chain). */
   prevResult?: unknown;
   /** Top-level keys Remora does not know (logged, they may be typos). */
@@ -49,6 +52,7 @@ const KNOWN = new Set([
   "log_level",
   "log_file",
   "pod_lookup_timeout_seconds",
+  "agent_socket",
 ]);
 
 function invalid(msg: string): CniError {
@@ -106,6 +110,10 @@ export function parseNetConfig(text: string, command: Command): NetConfig {
   if (typeof timeout !== "number" || !Number.isFinite(timeout) || timeout <= 0 || timeout > 600) {
     throw invalid('"pod_lookup_timeout_seconds" must be a number of seconds from 0 to 600');
   }
+  const agentSocket = c.agent_socket ?? "";
+  if (typeof agentSocket !== "string" || (agentSocket !== "" && !isAbsolute(agentSocket))) {
+    throw invalid('"agent_socket" must be an absolute path (the node agent\'s pod-lookup socket)');
+  }
   const config: NetConfig = {
     cniVersion,
     name: c.name,
@@ -114,6 +122,7 @@ export function parseNetConfig(text: string, command: Command): NetConfig {
     logLevel: level as LogLevel,
     logFile,
     podLookupTimeoutSeconds: timeout,
+    agentSocket,
     unknownKeys: Object.keys(c).filter((k) => !KNOWN.has(k) && !k.startsWith("cni.dev/")),
   };
   if (c.prevResult !== undefined) config.prevResult = c.prevResult;

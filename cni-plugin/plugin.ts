@@ -108,15 +108,18 @@ async function captureArgsFor(inv: Invocation, cfg: NetConfig, log: Logger): Pro
   }
   checkPodRef(pod.namespace, pod.name);
   checkNetns(inv.netns);
-  let conn: ReturnType<typeof loadKubeconfig>;
-  try {
-    conn = loadKubeconfig(cfg.kubeconfig);
-  } catch (e) {
-    // Missing until the installer has run on this node: worth retrying; malformed is a config error.
-    const missing = /ENOENT/.test((e as Error).message);
-    throw new CniError(missing ? CODES.tryAgainLater : CODES.invalidConfig, (e as KubeconfigError).message);
-  }
-  const found = await fetchPod(conn, pod.namespace, pod.name, {
+  // The kubeconfig is read only when the pod is read from the API server: not at all while the
+  // node agent answers.
+  const kube = () => {
+    try {
+      return loadKubeconfig(cfg.kubeconfig);
+    } catch (e) {
+      // Missing until the installer has run on this node: worth retrying; malformed is a config error.
+      const missing = /ENOENT/.test((e as Error).message);
+      throw new CniError(missing ? CODES.tryAgainLater : CODES.invalidConfig, (e as KubeconfigError).message);
+    }
+  };
+  const found = await fetchPod({ agentSocket: cfg.agentSocket, kube }, pod.namespace, pod.name, {
     deadlineMs: cfg.podLookupTimeoutSeconds * 1000,
     log: (l) => log.warn(l),
   });

@@ -1,8 +1,11 @@
-// Reading the pod being set up from the API server, retried until a deadline. Every failure is
-// retried (refused connections during an API server restart, 5xx, 429, and also 401/403 while the
-// installer rewrites a rotated token, or a 404 from a lagging cache); when the deadline passes the
-// runtime gets "try again later" (11) and no rule has been touched.
+// Reading the pod being set up, retried until a deadline: from the node agent's socket when the
+// config names one (a cached copy, no TLS), else, or once the agent does not answer, from the API
+// server with the kubeconfig. Every failure is retried (refused connections during an API server
+// restart, 5xx, 429, and also 401/403 while the installer rewrites a rotated token, or a 404 from a
+// lagging cache); when the deadline passes the runtime gets "try again later" (11) and no rule has
+// been touched.
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
+import { AgentUnavailable, askAgent } from "./agent-client.ts";
 import { kubeRequest, statusMessage } from "./kube-request.ts";
 import type { KubeConnection } from "./kubeconfig.ts";
 import { CniError, CODES } from "./protocol.ts";
@@ -28,6 +31,13 @@ export function checkPodRef(namespace: string, name: string): void {
   }
 }
 
+export interface PodSources {
+  /** The node agent's socket; empty: none. */
+  agentSocket: string;
+  /** The API connection, read only when needed (throws a CniError when it cannot be had). */
+  kube: () => KubeConnection;
+}
+
 export interface LookupOptions {
   deadlineMs: number;
   log?: (line: string) => void;
@@ -37,8 +47,11 @@ export interface LookupOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const isPod = (b: unknown): b is Pod =>
+  typeof b === "object" && b !== null && typeof (b as Pod).metadata === "object";
+
 export async function fetchPod(
-  conn: KubeConnection,
+  sources: PodSources,
   namespace: string,
   name: string,
   opts: LookupOptions,
@@ -48,18 +61,39 @@ export async function fetchPod(
   let delay = 100;
   let attempt = 0;
   let last = "";
+  let agent = sources.agentSocket !== "";
+  let conn: KubeConnection | undefined;
   for (;;) {
     attempt++;
     const left = end - Date.now();
-    try {
-      const r = await kubeRequest(conn, path, {
-        timeoutMs: Math.max(50, Math.min(opts.requestTimeoutMs ?? 5000, left)),
-      });
-      const body = r.body as Pod | undefined;
-      if (r.status === 200 && body && typeof body === "object" && body.metadata) return body;
-      last = r.status === 200 ? "the answer is not a Pod" : `HTTP ${r.status}: ${statusMessage(r)}`;
-    } catch (e) {
-      last = (e as Error).message;
+    const timeoutMs = Math.max(50, Math.min(opts.requestTimeoutMs ?? 5000, left));
+    let asked = false;
+    if (agent) {
+      try {
+        const r = await askAgent(sources.agentSocket, namespace, name, timeoutMs);
+        if (r.status === 200 && isPod(r.body)) return r.body;
+        last = `node agent: HTTP ${r.status}: ${messageOf(r.body, r.text)}`;
+        // 404: the agent asked the API server itself, which does not know the pod (yet): retry.
+        asked = r.status === 404;
+      } catch (e) {
+        if (!(e instanceof AgentUnavailable)) throw e;
+        last = (e as Error).message;
+      }
+      if (!asked) {
+        // Down, restarting or unable to reach the API: read the pod as an install without it does.
+        agent = false;
+        opts.log?.(`node agent not answering (${last}); reading the pod from the Kubernetes API`);
+      }
+    }
+    if (!asked) {
+      conn ??= sources.kube();
+      try {
+        const r = await kubeRequest(conn, path, { timeoutMs });
+        if (r.status === 200 && isPod(r.body)) return r.body;
+        last = r.status === 200 ? "the answer is not a Pod" : `HTTP ${r.status}: ${statusMessage(r)}`;
+      } catch (e) {
+        last = (e as Error).message;
+      }
     }
     const wait = Math.min(delay, end - Date.now());
     if (wait <= 0) break;
@@ -72,7 +106,12 @@ export async function fetchPod(
   }
   throw new CniError(
     CODES.tryAgainLater,
-    `cannot read pod ${namespace}/${name} from the Kubernetes API; the pod is not started without its traffic capture`,
+    `cannot read pod ${namespace}/${name} from the node agent or the Kubernetes API; the pod is not started without its traffic capture`,
     `${attempt} attempts over ${Math.round(opts.deadlineMs / 100) / 10} s; last: ${last}`,
   );
+}
+
+function messageOf(body: unknown, text: string): string {
+  const m = (body as { message?: unknown } | undefined)?.message;
+  return typeof m === "string" ? m : text.slice(0, 200);
 }

@@ -28,6 +28,11 @@ export interface CniNodeSettings {
   pluginLogFile: string;
   /** How long the plugin keeps trying to read a pod before failing with "try again later". */
   podLookupTimeoutSeconds: number;
+  /**
+   * The agent's pod-lookup socket, the same path on the node and in the agent (empty: none, the
+   * plugin reads pods from the API server itself).
+   */
+  agentSocket: string;
   repair: CniRepairMode;
   repairIntervalSeconds: number;
   /** `/readyz` port (0: none). */
@@ -79,6 +84,10 @@ const FIELDS: Record<keyof CniNodeSettings, Check> = {
   logLevel: oneOf("debug", "info", "warn", "error"),
   pluginLogFile: (v) => (v === "" ? undefined : absPath(v)),
   podLookupTimeoutSeconds: intIn(1, 600),
+  agentSocket: (v) =>
+    v === "" || (typeof v === "string" && v.startsWith("/") && v.length <= 100)
+      ? undefined
+      : 'expected an absolute path of at most 100 bytes (a Unix socket\'s limit), or "" for none',
   repair: oneOf("off", "label", "delete"),
   repairIntervalSeconds: intIn(1, 3600),
   healthPort: intIn(0, 65535),

@@ -184,6 +184,12 @@ export const CNI_NODE_DEFAULTS = {
   pluginLogFile: "",
   /** Istio's plugin tries 30 times, 1 s apart. */
   podLookupTimeoutSeconds: 30,
+  /**
+   * The node agent's pod-lookup socket (plain HTTP over a Unix socket, 0600 in a 0700 directory),
+   * which the plugin asks before the API server; empty: no socket, the plugin reads the API itself.
+   * The DaemonSet mounts its directory at the same path, so one path serves agent and plugin.
+   */
+  agentSocket: "/var/run/remora-cni/pod-lookup.sock",
   repair: "label",
   repairIntervalSeconds: 30,
   healthPort: 8000,

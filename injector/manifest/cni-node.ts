@@ -4,6 +4,7 @@
 // holding its settings, written out in full from the defaults so they are visible and editable.
 // A node has one CNI chain, so these objects are the same for every revision (like the CRDs): a
 // canary's manifest replaces the agent rather than adding a second one fighting over the files.
+import { dirname } from "node:path";
 import { type CniNodeSettings, defaultCniNodeSettings } from "../cni-node-settings.ts";
 import { stringifyKubeYaml } from "../kube-yaml.ts";
 
@@ -24,6 +25,9 @@ export function cniNodeObjects(o: CniNodeManifestOptions): Record<string, unknow
   const node = "remora-cni-node";
   const labels = { ...o.labels, app: node };
   const roleName = `${name}-${ns}`;
+  // The pod-lookup socket's directory, at the same path in the agent as on the node, so the one
+  // path in the settings is right for the agent that serves it and the plugin that dials it.
+  const socketDir = s.agentSocket ? dirname(s.agentSocket) : "";
   return [
     { apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace: ns, labels } },
     {
@@ -31,7 +35,8 @@ export function cniNodeObjects(o: CniNodeManifestOptions): Record<string, unknow
       kind: "ClusterRole",
       metadata: { name: roleName, labels },
       rules: [
-        // get: the plugin reads each pod it sets up; list/watch/patch/delete: the repair loop.
+        // get: the plugin reads each pod it sets up (and the agent on a cache miss); list/watch: the
+        // agent's cache of its node's pods and the repair loop; patch/delete: the repair loop.
         { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "patch", "delete"] },
       ],
     },
@@ -101,6 +106,7 @@ export function cniNodeObjects(o: CniNodeManifestOptions): Record<string, unknow
                   { name: "cni-bin-dir", mountPath: s.cniBinDir },
                   { name: "cni-net-dir", mountPath: s.cniNetDir },
                   { name: "config", mountPath: CONFIG_MOUNT, readOnly: true },
+                  ...(socketDir ? [{ name: "cni-socket-dir", mountPath: socketDir }] : []),
                 ],
               },
             ],
@@ -108,6 +114,9 @@ export function cniNodeObjects(o: CniNodeManifestOptions): Record<string, unknow
               { name: "cni-bin-dir", hostPath: { path: s.hostCniBinDir, type: "DirectoryOrCreate" } },
               { name: "cni-net-dir", hostPath: { path: s.hostCniNetDir, type: "DirectoryOrCreate" } },
               { name: "config", configMap: { name } },
+              ...(socketDir
+                ? [{ name: "cni-socket-dir", hostPath: { path: socketDir, type: "DirectoryOrCreate" } }]
+                : []),
             ],
           },
         },

@@ -70,7 +70,9 @@ export function buildProgram(io: { out?: Writable; err?: Writable } = {}): Comma
   registerPilotCommands(program);
   registerInjectorCommands(program);
   registerInitIptablesCommands(program);
-  registerCniCommands(program);
+  registerCniCommands(program, {
+    podCache: async () => (await import("./cni-pod-cache.ts")).nodePodCache,
+  });
   checkRequiredOptionsLast(program);
   return program;
 }

@@ -19,6 +19,8 @@ export { type Slicer, timeSlicer } from "./slicer.ts";
 export {
   CONFIG_FILE,
   configDirProblem,
+  fileStamp,
+  identity,
   MAX_TREE_DEPTH,
   scanConfigTree,
   type TreeFile,

@@ -82,3 +82,27 @@ test("malformed ids and unsupported types are errors with the expected form", ()
   assert.equal(ztunnel.ok, false);
   assert.match(ztunnel.ok ? "" : ztunnel.error, /proxy type "ztunnel" is not supported/);
 });
+
+test("a node parsed again keeps its ProxyInfo while its workload is the same object, and not after", () => {
+  const node = { id: "sidecar~10.0.0.5~productpage-v1-x.default~default.svc.cluster.local" };
+  const first = parseProxy(node, snapshot);
+  // A later snapshot sharing the workload object: the very same answer.
+  const same = parseProxy(node, { ...snapshot, version: "2" } as MeshSnapshot);
+  assert.ok(first.ok && same.ok);
+  assert.equal(same.proxy, first.proxy);
+  // The pod's labels changed: a new workload object, a new answer with the new labels.
+  const w = snapshot.workloadsByIp.get("10.0.0.5");
+  const relabelled = {
+    ...snapshot,
+    version: "3",
+    workloadsByIp: new Map([["10.0.0.5", { ...w, labels: { app: "productpage", version: "v2" } }]]),
+  } as unknown as MeshSnapshot;
+  const next = parseProxy(node, relabelled);
+  assert.ok(next.ok);
+  assert.notEqual(next.proxy, first.proxy);
+  assert.deepEqual(next.proxy.labels, { app: "productpage", version: "v2" });
+  // An equal node that is another object is parsed on its own.
+  const other = parseProxy({ ...node }, snapshot);
+  assert.ok(other.ok);
+  assert.deepEqual(other.proxy, first.proxy);
+});

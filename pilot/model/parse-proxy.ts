@@ -103,6 +103,42 @@ export function parseProxy(node: NodeLike, snapshot?: MeshSnapshot): ParseProxyR
       }
     }
   }
+  // The result is a function of the node and the workload found: a connection's node is one
+  // object for its life, so while its workload is the very same object (snapshots share unchanged
+  // workloads), the previous answer is this one, and keeping its identity lets per-proxy work
+  // downstream (translation keys) be remembered.
+  const prev = parsedByNode.get(node);
+  if (prev && prev.workload === workload) return prev.result;
+  const result = buildProxy(
+    node,
+    md,
+    { type, ip: ipAddresses, id, podName, namespace, dnsDomain, clusterId },
+    workload,
+  );
+  parsedByNode.set(node, { workload, result });
+  return result;
+}
+
+const parsedByNode = new WeakMap<NodeLike, { workload: Workload | undefined; result: ParseProxyResult }>();
+
+type Workload = NonNullable<ReturnType<NonNullable<MeshSnapshot["workloadsByIp"]>["get"]>>;
+
+function buildProxy(
+  node: NodeLike,
+  md: NonNullable<NodeLike["metadata"]>,
+  p: {
+    type: string;
+    ip: string[];
+    id: string;
+    podName: string;
+    namespace: string;
+    dnsDomain: string;
+    clusterId: string | undefined;
+  },
+  workload: Workload | undefined,
+): ParseProxyResult {
+  const { type, id, podName, namespace, dnsDomain, clusterId } = p;
+  const ipAddresses = p.ip;
   const labels = stringMap(md.LABELS) ?? workload?.labels ?? {};
   let locality = nodeLocality(node.locality);
   if (!locality.region && !locality.zone && workload) locality = workload.locality;

@@ -47,23 +47,38 @@ const KINDS: readonly [keyof ReturnType<typeof checkProxyConfig>["ok"], XdsKind]
   ["secrets", "secret"],
 ];
 
-/** Every `safe_regex.regex` in a resource, with its JSON path. */
-function regexes(v: unknown, path: string, out: { path: string; regex: string }[]): void {
+/**
+ * Every `safe_regex.regex` in a resource, with its JSON path. The path is kept as a stack of
+ * segments and joined only for a hit: a route configuration holds every virtual host of a port,
+ * and building a path string for each of its nodes cost more than the walk itself.
+ */
+function regexes(v: unknown, path: (string | number)[], out: { path: string; regex: string }[]): void {
   if (!v || typeof v !== "object") return;
   if (Array.isArray(v)) {
-    for (const [i, x] of v.entries()) regexes(x, `${path}[${i}]`, out);
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (!x || typeof x !== "object") continue;
+      path.push(i);
+      regexes(x, path, out);
+      path.pop();
+    }
     return;
   }
-  for (const [k, x] of Object.entries(v)) {
-    if (
-      k === "safe_regex" &&
-      x &&
-      typeof x === "object" &&
-      typeof (x as { regex?: unknown }).regex === "string"
-    ) {
-      out.push({ path: `${path}.${k}`, regex: (x as { regex: string }).regex });
-    } else regexes(x, path ? `${path}.${k}` : k, out);
+  for (const k in v) {
+    const x = (v as Record<string, unknown>)[k];
+    if (!x || typeof x !== "object") continue;
+    path.push(k);
+    if (k === "safe_regex" && typeof (x as { regex?: unknown }).regex === "string") {
+      out.push({ path: jsonPath(path), regex: (x as { regex: string }).regex });
+    } else regexes(x, path, out);
+    path.pop();
   }
+}
+
+function jsonPath(segments: readonly (string | number)[]): string {
+  let out = "";
+  for (const s of segments) out += typeof s === "number" ? `[${s}]` : out ? `.${s}` : s;
+  return out;
 }
 
 /**
@@ -72,8 +87,19 @@ function regexes(v: unknown, path: string, out: { path: string; regex: string }[
  * JavaScript cannot compile is certainly invalid for Envoy and gRPC too.
  */
 function badRegexes(json: EnvoyJson): string[] {
-  // Remembered per content, as the gate's own verdicts are: a full translation builds every
-  // resource again, and walking each one's JSON for regexes would cost in proportion to the mesh.
+  // Remembered per object and per content, as the gate's own verdicts are: a translation reuses
+  // unchanged parts (the same objects) and builds others again with mostly the same content, and
+  // walking each one's JSON for regexes would cost in proportion to the mesh.
+  const seen = regexVerdictsByObject.get(json);
+  if (seen) return seen;
+  const bad = badRegexesByContent(json);
+  regexVerdictsByObject.set(json, bad);
+  return bad;
+}
+
+const regexVerdictsByObject = new WeakMap<object, string[]>();
+
+function badRegexesByContent(json: EnvoyJson): string[] {
   const key = contentHash(json);
   const known = regexVerdicts.get(key);
   if (known) return known;
@@ -88,7 +114,7 @@ const MAX_REGEX_VERDICTS = 200_000;
 
 function findBadRegexes(json: EnvoyJson): string[] {
   const found: { path: string; regex: string }[] = [];
-  regexes(json, "", found);
+  regexes(json, [], found);
   const bad: string[] = [];
   for (const f of found) {
     try {
@@ -172,6 +198,8 @@ export function meshBackend(): XdsBackend<MeshSnapshot, ProxyInfo> & {
       }
       const refused: { kind: XdsKind; name: string }[] = [];
       for (const [field, kind] of KINDS) {
+        // What the gate keeps is a subsequence of what was translated: as many means all.
+        if (checked.ok[field].length === t.config[field].length) continue;
         const kept = new Set(checked.ok[field].map(resourceName));
         for (const r of t.config[field])
           if (!kept.has(resourceName(r))) refused.push({ kind, name: resourceName(r) });

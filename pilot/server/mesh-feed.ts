@@ -96,7 +96,7 @@ function configView(s: MeshSnapshot | undefined): unknown {
 export function createMeshFeed(opts: MeshFeedOptions): MeshFeed {
   const kc = opts.configDir || opts.source ? undefined : loadKubeConfig(opts.kubeconfig);
   const source = sourceFor(opts, kc);
-  let onSnapshot: ((s: MeshSnapshot) => void) | undefined;
+  let onSnapshot: ((s: MeshSnapshot) => void | Promise<void>) | undefined;
   const sources: ConfigSource[] = [source];
   let remote: RemoteClusters | undefined;
   if (kc && opts.remoteSecrets) {
@@ -127,7 +127,7 @@ export function createMeshFeed(opts: MeshFeedOptions): MeshFeed {
     ...(opts.meshConfig ? { meshConfig: opts.meshConfig } : {}),
     onSnapshot: (ev) => {
       jwks.observe(ev.snapshot);
-      onSnapshot?.(ev.snapshot);
+      return onSnapshot?.(ev.snapshot);
     },
     ...(opts.onError ? { onError: opts.onError } : {}),
   });

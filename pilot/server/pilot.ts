@@ -13,13 +13,21 @@ import { createDiagnosticLog } from "./diagnostic-log.ts";
 
 /** How often source health is checked for the log (stale kinds appear within this time). */
 const STATUS_LOG_MS = 1_000;
+/**
+ * Longest the next snapshot waits for the current push round to reach every proxy (see
+ * XdsServer.roundStarted): a few slow streams must not hold back everyone's next change.
+ */
+const ROUND_WAIT_MS = 1_000;
 /** Longest a shutdown waits for the sources to stop; they cannot hold the process. */
 const SOURCE_STOP_MS = 2_000;
 
 /** Where snapshots come from (the debounced aggregate of config sources). */
 export interface SnapshotFeed<S> {
-  /** Starts reading; `onSnapshot` gets every debounced snapshot. */
-  start(onSnapshot: (snapshot: S) => void): Promise<void>;
+  /**
+   * Starts reading; `onSnapshot` gets every debounced snapshot. The next snapshot is not
+   * published before the promise it returns (if any) settles.
+   */
+  start(onSnapshot: (snapshot: S) => void | Promise<void>): Promise<void>;
   /** True once every source completed its first read. */
   readonly synced: boolean;
   /** Health of every source (readiness detail, staleness, source diagnostics). */
@@ -106,6 +114,7 @@ export async function startPilot<S extends XdsSnapshot, P>(
       xds.setSnapshot(snapshot);
       opts.onSnapshot?.(snapshot);
       logDiagnostics();
+      return xds.roundStarted(ROUND_WAIT_MS);
     });
   } catch (err) {
     await feed.stop();

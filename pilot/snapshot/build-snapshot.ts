@@ -183,6 +183,8 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
   for (const [i, c] of clusterInputs.entries()) {
     const index = indexes[i] as KubeIndex;
     const entries = c.primary ? configs.WorkloadEntry : [];
+    // Rebuilt over all of the cluster's pods when any pod changed (a Pod becoming ready): the
+    // per-pod workloads are reused and the rebuild is map insertions and a sort by address.
     const own = memo.workloads(index, entries, () => {
       const m = new Map<string, Workload>();
       for (const we of entries) {
@@ -196,7 +198,8 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
       }
       return sorted(m);
     });
-    for (const [ip, w] of own) if (!merged.has(ip)) merged.set(ip, w);
+    // One cluster's map is the mesh's as it is (below); merging copies every workload.
+    if (clusterInputs.length > 1) for (const [ip, w] of own) if (!merged.has(ip)) merged.set(ip, w);
     const view: ClusterView = {
       id: c.id,
       primary: c.primary,

@@ -58,14 +58,41 @@ export function indexPods(
   const podsByIp = new Map<string, Pod>();
   const podsByNsLabel = new Map<string, Pod[]>();
   for (const p of pods) {
-    const ns = p.metadata?.namespace ?? "default";
-    push(podsByNsLabel, ns, p);
-    for (const [k, v] of Object.entries(p.metadata?.labels ?? {})) push(podsByNsLabel, `${ns}\0${k}=${v}`, p);
-    podsByKey.set(`${p.metadata?.namespace ?? "default"}/${p.metadata?.name ?? ""}`, p);
-    if (p.spec?.hostNetwork) continue;
-    for (const ip of podAddresses(p)) podsByIp.set(ip, p);
+    const k = podKeys(p);
+    for (const key of k.selectable) push(podsByNsLabel, key, p);
+    podsByKey.set(k.key, p);
+    for (const ip of k.ips) podsByIp.set(ip, p);
   }
   return { pods, podsByKey, podsByIp, podsByNsLabel };
+}
+
+interface PodKeys {
+  /** `namespace/name`. */
+  key: string;
+  /** The namespace, then `namespace\0label=value` for each label. */
+  selectable: readonly string[];
+  /** Its addresses (none for a hostNetwork pod). */
+  ips: readonly string[];
+}
+
+/**
+ * A pod's index keys, worked out once per pod object (sources keep the very same object until it
+ * changes, and it is never modified): a cluster's index is rebuilt over all its pods whenever one
+ * of them changes, and this keeps that rebuild to map insertions.
+ */
+const podKeyCache = new WeakMap<Pod, PodKeys>();
+
+function podKeys(p: Pod): PodKeys {
+  let k = podKeyCache.get(p);
+  if (k) return k;
+  const ns = p.metadata?.namespace ?? "default";
+  k = {
+    key: `${ns}/${p.metadata?.name ?? ""}`,
+    selectable: [ns, ...Object.entries(p.metadata?.labels ?? {}).map(([l, v]) => `${ns}\0${l}=${v}`)],
+    ips: p.spec?.hostNetwork ? [] : podAddresses(p),
+  };
+  podKeyCache.set(p, k);
+  return k;
 }
 
 export function indexNodes(nodes: readonly Node[]): ReadonlyMap<string, Node> {

@@ -131,3 +131,49 @@ test("Kubernetes objects of two sources (clusters) are not duplicates; Istio obj
   const one = objectsToSnapshotInput([svc, svc], defaultMeshConfig(), "x.yaml");
   assert.equal(one.kube.services.length, 1);
 });
+
+test("remembered per-object classification: a merge of the same objects equals one of fresh copies, under any grouping", () => {
+  const objects: unknown[] = [
+    { apiVersion: "v1", kind: "Service", metadata: { name: "a", namespace: "x" }, spec: {} },
+    {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "a", namespace: "x" },
+      spec: { clusterIP: "10.0.0.9" },
+    },
+    { apiVersion: "v1", kind: "Service", metadata: { name: "b" }, spec: {} },
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: "x" } },
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: "x" } },
+    { apiVersion: "v1", kind: "Node", metadata: { name: "n" } },
+    { apiVersion: "v1", kind: "Pod", metadata: { name: "p", namespace: "x" } },
+    { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "other", namespace: "x" }, data: {} },
+    { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "d", namespace: "x" } },
+    {
+      apiVersion: "networking.istio.io/v1",
+      kind: "VirtualService",
+      metadata: { name: "v", namespace: "x" },
+      spec: { hosts: ["a"], http: [{ route: [{ destination: { host: "a" } }] }] },
+    },
+    {
+      apiVersion: "networking.istio.io/v1",
+      kind: "VirtualService",
+      metadata: { name: "v", namespace: "x" },
+      spec: { hosts: ["a"], http: [{ route: [{ destination: { host: "a" } }] }] },
+    },
+  ];
+  const mesh = defaultMeshConfig();
+  const label = (i: number) => `src-${i}`;
+  const groupings: ((i: number) => string)[] = [
+    () => "",
+    () => "g",
+    (i) => (i % 2 ? "one" : "two"),
+    (i) => `g${i}`,
+  ];
+  // Each grouping twice on the same objects (the second from what the first remembered), and
+  // back again, each against a merge of fresh copies.
+  for (const group of [...groupings, ...groupings.reverse()]) {
+    const warm = objectsToSnapshotInput(objects, mesh, label, group);
+    const cold = objectsToSnapshotInput(structuredClone(objects), mesh, label, group);
+    assert.deepEqual(warm, cold);
+  }
+});

@@ -66,6 +66,60 @@ function withNamespace<T extends { metadata?: { namespace?: string } }>(obj: T, 
   return result;
 }
 
+/** What objectsToSnapshotInput needs to know of an object before sorting it in. */
+interface Classified {
+  istio: boolean;
+  /** `apiVersion/kind`. */
+  kindId: string;
+  /** A Kubernetes kind pilot reads (of ConfigMaps only the mesh config). */
+  read: boolean;
+  clusterScoped: boolean;
+  /** `Kind/namespace/name` (`Kind/name` when cluster-scoped); undefined without a name. */
+  id: string | undefined;
+  /** NUL, `apiVersion/`, id: a Kubernetes object's identity within one reader (its group goes first). */
+  scoped: string;
+  /** `scoped` behind the last reader group it was read from (one string per object, not per build). */
+  group?: string;
+  groupScoped?: string;
+}
+
+/**
+ * Classification by object. Sources keep the very same object until it changes, so a snapshot
+ * build merging thousands of unchanged objects repeats no string work for them; the result reads
+ * only the object itself (apiVersion, kind, metadata.name and namespace), which is never modified.
+ */
+const classified = new WeakMap<object, Classified>();
+
+function classify(obj: KubeObject): Classified {
+  const hit = classified.get(obj);
+  if (hit) return hit;
+  const istio = isIstioConfig(obj);
+  const kindId = `${typeof obj.apiVersion === "string" ? obj.apiVersion : ""}/${String(obj.kind)}`;
+  // Of ConfigMaps only the mesh config is read; other copies are not pilot's concern.
+  const read = READ_KINDS.has(kindId) && (kindId !== "v1/ConfigMap" || obj.metadata?.name === "istio");
+  const name = obj.metadata?.name;
+  const kind = String(obj.kind);
+  // Namespaces and Nodes are cluster-scoped.
+  const clusterScoped = !istio && (kind === "Namespace" || kind === "Node");
+  const ns = clusterScoped ? undefined : obj.metadata?.namespace;
+  const id =
+    typeof name !== "string" || name === ""
+      ? undefined
+      : clusterScoped
+        ? `${kind}/${name}`
+        : `${kind}/${typeof ns === "string" && ns ? ns : "default"}/${name}`;
+  const c: Classified = {
+    istio,
+    kindId,
+    read,
+    clusterScoped,
+    id,
+    scoped: `\u0000${String(obj.apiVersion)}/${id}`,
+  };
+  classified.set(obj, c);
+  return c;
+}
+
 /** Merges the `mesh` key of Istio's mesh ConfigMap (YAML text) over the given mesh config. */
 export function mergeMeshConfigText(
   base: MeshConfig,
@@ -139,30 +193,32 @@ export function objectsToSnapshotInput(
    * one read wins, deterministically (sources in order, files by name), as for a duplicate Istio
    * object across sources, and each copy is reported.
    */
-  const duplicate = (obj: KubeObject, istio: boolean, source: string, group: string): boolean => {
-    const name = obj.metadata?.name;
-    if (typeof name !== "string" || name === "") return false;
-    const kind = String(obj.kind);
-    // Namespaces and Nodes are cluster-scoped.
-    const clusterScoped = !istio && (kind === "Namespace" || kind === "Node");
-    const ns = clusterScoped ? undefined : obj.metadata?.namespace;
-    const id = clusterScoped
-      ? `${kind}/${name}`
-      : `${kind}/${typeof ns === "string" && ns ? ns : "default"}/${name}`;
-    const scoped = istio ? id : `${group}\u0000${String(obj.apiVersion)}/${id}`;
+  const duplicate = (obj: KubeObject, d: Classified, source: string, group: string): boolean => {
+    if (d.id === undefined) return false;
+    let scoped = d.istio ? d.id : d.scoped;
+    if (!d.istio && group !== "") {
+      if (d.group !== group) {
+        d.group = group;
+        d.groupScoped = `${group}${d.scoped}`;
+      }
+      scoped = d.groupScoped as string;
+    }
     const first = firstSeen.get(scoped);
     if (first === undefined) {
       firstSeen.set(scoped, source);
       return false;
     }
+    const kind = String(obj.kind);
+    const name = String(obj.metadata?.name);
+    const ns = d.clusterScoped ? undefined : obj.metadata?.namespace;
     diagnostics.push({
       code: "CFG0020",
       severity: "warning",
-      message: `${id} is defined twice (${first} and ${source}); the first one is used`,
+      message: `${d.id} is defined twice (${first} and ${source}); the first one is used`,
       ref: {
         kind,
         name,
-        ...(clusterScoped ? {} : { namespace: typeof ns === "string" && ns ? ns : "default" }),
+        ...(d.clusterScoped ? {} : { namespace: typeof ns === "string" && ns ? ns : "default" }),
         source,
       },
     });
@@ -183,17 +239,16 @@ export function objectsToSnapshotInput(
       for (const item of obj.items) visit(item, source, group);
       return;
     }
-    if (isIstioConfig(obj)) {
-      if (duplicate(obj, true, source, group)) return;
+    const d = classify(obj);
+    if (d.istio) {
+      if (duplicate(obj, d, source, group)) return;
       const r = convertOnce(obj, source);
       if (r.ok) configs.push(r.config);
       else diagnostics.push(r.diagnostic);
       return;
     }
-    const kindId = `${typeof obj.apiVersion === "string" ? obj.apiVersion : ""}/${String(obj.kind)}`;
-    // Of ConfigMaps only the mesh config is read; other copies are not pilot's concern.
-    const read = READ_KINDS.has(kindId) && (kindId !== "v1/ConfigMap" || obj.metadata?.name === "istio");
-    if (read && duplicate(obj, false, source, group)) return;
+    const kindId = d.kindId;
+    if (d.read && duplicate(obj, d, source, group)) return;
     switch (kindId) {
       case "v1/Service":
         kube.services.push(withNamespace(obj as Service, "default"));

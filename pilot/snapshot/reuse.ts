@@ -33,6 +33,12 @@ interface Lookup {
   field: LookupField;
   key: string;
   value: unknown;
+  /**
+   * The map it was made in. Index maps are never modified and are carried over from build to
+   * build while their input list is unchanged (BuildMemo), so a lookup in the very same map
+   * finds the same value and need not be made again.
+   */
+  map: ReadonlyMap<string, unknown>;
 }
 
 /** What a builder read besides its lookups: the clusters (id and network) in order, and a list. */
@@ -70,7 +76,7 @@ function recording(index: KubeIndex, cluster: number, lookups: Lookup[], whole: 
     out[field] = {
       get(key: string) {
         const value = map.get(key);
-        lookups.push({ cluster, field, key, value });
+        lookups.push({ cluster, field, key, value, map });
         return value;
       },
     };
@@ -95,7 +101,7 @@ function stillValid<R>(
   if (!sameFound(memo.extra, extra)) return false;
   for (const l of memo.lookups) {
     const map = (indexes[l.cluster] as KubeIndex)[l.field] as ReadonlyMap<string, unknown>;
-    if (!sameFound(map.get(l.key), l.value)) return false;
+    if (map !== l.map && !sameFound(map.get(l.key), l.value)) return false;
   }
   return true;
 }

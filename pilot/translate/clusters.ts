@@ -17,6 +17,7 @@ import {
   PASSTHROUGH_CLUSTER,
   sniDnatCluster,
 } from "./names.ts";
+import { memoService } from "./translate-memo.ts";
 
 export interface ClusterOutput {
   clusters: EnvoyJson[];
@@ -143,30 +144,46 @@ export function outboundClusters(
   const out: ClusterOutput = { clusters: [], endpoints: [] };
   for (const service of ctx.scope.services) {
     if (only && !only.has(service.hostname)) continue;
-    const dr = destinationRuleFor(ctx, service.hostname, service);
-    for (const port of service.ports) {
-      if (port.protocol === "UDP") continue;
-      outbound(ctx, service, port, undefined, out, naming);
-      for (const [i, subset] of (dr?.spec.subsets ?? []).entries()) {
-        if (!subset.name) {
-          diag(ctx, {
-            code: "TR0303",
-            severity: "error",
-            message: `subset ${i} has no name, so no cluster can be built for it; give every subset a name`,
-            ref: configRef(dr!.config),
-            path: `spec.subsets[${i}].name`,
-          });
-          continue;
-        }
-        outbound(
-          ctx,
-          service,
-          port,
-          { name: subset.name, ...(subset.labels ? { labels: subset.labels } : {}) },
-          out,
-          naming,
-        );
+    // A service's clusters read its own endpoints and nothing a VirtualService decides: the
+    // memo reuses them while the endpoint list is the same (the loop itself visits every
+    // service because CDS lists them all).
+    const own = memoService(
+      ctx,
+      `${naming}|${service.hostname}`,
+      ctx.snapshot.endpoints.get(service.hostname),
+      () => serviceClusters(ctx, service, naming),
+    );
+    out.clusters.push(...own.clusters);
+    out.endpoints.push(...own.endpoints);
+  }
+  return out;
+}
+
+function serviceClusters(ctx: Ctx, service: Service, naming: ClusterNaming): ClusterOutput {
+  const out: ClusterOutput = { clusters: [], endpoints: [] };
+  const dr = destinationRuleFor(ctx, service.hostname, service);
+  for (const port of service.ports) {
+    if (port.protocol === "UDP") continue;
+    outbound(ctx, service, port, undefined, out, naming);
+    for (const [i, subset] of (dr?.spec.subsets ?? []).entries()) {
+      if (!subset.name) {
+        diag(ctx, {
+          code: "TR0303",
+          severity: "error",
+          message: `subset ${i} has no name, so no cluster can be built for it; give every subset a name`,
+          ref: configRef(dr!.config),
+          path: `spec.subsets[${i}].name`,
+        });
+        continue;
       }
+      outbound(
+        ctx,
+        service,
+        port,
+        { name: subset.name, ...(subset.labels ? { labels: subset.labels } : {}) },
+        out,
+        naming,
+      );
     }
   }
   return out;

@@ -7,6 +7,7 @@ import type { ProxyInfo } from "../model/proxy.ts";
 import type { Endpoint, Service } from "../model/service.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
 import type { Scope } from "./scope.ts";
+import type { Memo } from "./translate-memo.ts";
 
 export interface ServiceTarget {
   service: Service;
@@ -39,9 +40,22 @@ function serviceOf(services: readonly Service[], e: Endpoint): Service | undefin
   return undefined;
 }
 
-export function snapshotIndex(snapshot: MeshSnapshot): SnapshotIndex {
-  const cached = indexes.get(snapshot);
-  if (cached) return cached;
+/**
+ * The last index built from services and endpoints, for the next snapshot that has the very same
+ * maps (a change to Istio config only): it takes their part of the index as it is instead of
+ * going over every endpoint of the mesh again.
+ */
+let lastEndpointIndex:
+  | {
+      services: MeshSnapshot["services"];
+      endpoints: MeshSnapshot["endpoints"];
+      index: Pick<SnapshotIndex, "targetsByIp" | "endpointsByPort">;
+    }
+  | undefined;
+
+function endpointIndex(snapshot: MeshSnapshot): Pick<SnapshotIndex, "targetsByIp" | "endpointsByPort"> {
+  const last = lastEndpointIndex;
+  if (last && last.services === snapshot.services && last.endpoints === snapshot.endpoints) return last.index;
   const targetsByIp = new Map<string, ServiceTarget[]>();
   const endpointsByPort = new Map<string, Map<string, Endpoint[]>>();
   for (const [host, eps] of snapshot.endpoints) {
@@ -59,6 +73,15 @@ export function snapshotIndex(snapshot: MeshSnapshot): SnapshotIndex {
       else targetsByIp.set(e.address, [{ service, endpoint: e }]);
     }
   }
+  const index = { targetsByIp, endpointsByPort };
+  lastEndpointIndex = { services: snapshot.services, endpoints: snapshot.endpoints, index };
+  return index;
+}
+
+export function snapshotIndex(snapshot: MeshSnapshot): SnapshotIndex {
+  const cached = indexes.get(snapshot);
+  if (cached) return cached;
+  const { targetsByIp, endpointsByPort } = endpointIndex(snapshot);
   const virtualServicesByKey = new Map<string, ConfigObject<"VirtualService">>();
   for (const vs of snapshot.configs.VirtualService) {
     virtualServicesByKey.set(`${vs.meta.namespace}/${vs.meta.name}`, vs);
@@ -90,6 +113,8 @@ export interface Ctx {
   scope: Scope;
   proxyless: boolean;
   diagnostics: Map<string, Diagnostic>;
+  /** Parts of the class's previous translation that may be reused (translate-memo.ts). */
+  memo?: Memo;
 }
 
 export function configRef(c: ConfigObject): ObjectRef {

@@ -24,7 +24,8 @@ import {
   VIRTUAL_OUTBOUND,
 } from "./names.ts";
 import { tcpFilter, tlsServiceChains } from "./tcp-chains.ts";
-import { serviceDomains, serviceRoutes } from "./virtual-hosts.ts";
+import { memoDedupe, memoVhost } from "./translate-memo.ts";
+import { serviceDomains, serviceRoutes, virtualServiceFor } from "./virtual-hosts.ts";
 
 export interface OutboundOutput {
   listeners: EnvoyJson[];
@@ -104,28 +105,46 @@ function httpChain(ctx: Ctx, statPrefix: string, rds: string, sniffed: boolean):
   return chain;
 }
 
+/**
+ * The virtual hosts of a route configuration in name order, each with the domains no earlier one
+ * has (Envoy rejects a domain in two virtual hosts); undefined where none is left. Aligned with
+ * `sorted`, which is what lets the memo reuse it position by position.
+ */
+function dedupeDomains(sorted: readonly EnvoyJson[]): (EnvoyJson | undefined)[] {
+  const used = new Set<string>();
+  return sorted.map((vh) => {
+    const all = vh.domains as string[];
+    const domains = all.filter((d) => !used.has(d));
+    for (const d of domains) used.add(d);
+    if (domains.length === 0) return undefined;
+    // Kept as built (memoised virtual hosts are the very objects of the last translation) unless
+    // a domain has to go.
+    return domains.length === all.length ? vh : { ...vh, domains };
+  });
+}
+
 /** Route configuration with deduplicated domains (Envoy rejects a domain in two virtual hosts). */
 function routeConfiguration(ctx: Ctx, name: string, vhosts: EnvoyJson[], catchAll: boolean): EnvoyJson {
-  const used = new Set<string>();
+  // A pass over every virtual host of the port: RDS sends the route configuration whole, so it is
+  // assembled whole; the domain check is reused where the virtual hosts and their domains are the
+  // same as last time (translate-memo.ts).
+  const sorted = vhosts.sort((a, b) => ((a.name as string) < (b.name as string) ? -1 : 1));
   const out: EnvoyJson[] = [];
-  for (const vh of vhosts.sort((a, b) => ((a.name as string) < (b.name as string) ? -1 : 1))) {
-    const domains = (vh.domains as string[]).filter((d) => !used.has(d));
-    for (const d of domains) used.add(d);
-    if (domains.length === 0) continue;
-    out.push({ ...vh, domains });
-  }
+  for (const vh of memoDedupe(ctx, name, sorted, dedupeDomains)) if (vh) out.push(vh);
   if (catchAll) out.push(catchAllVhost(ctx));
   // Istio's limit on direct-response bodies (Envoy's default 4 KiB would reject larger ones).
   return { name, virtual_hosts: out, validate_clusters: false, max_direct_response_body_size_bytes: 1048576 };
 }
 
 function vhost(ctx: Ctx, service: Service, port: number, domains?: string[]): EnvoyJson {
-  return {
-    name: `${service.hostname}:${port}`,
+  const name = `${service.hostname}:${port}`;
+  const vs = virtualServiceFor(ctx, service.hostname);
+  return memoVhost(ctx, domains ? `${name}|${domains.join(",")}` : name, vs, () => ({
+    name,
     domains: domains ?? serviceDomains(ctx, service, port),
-    routes: serviceRoutes(ctx, service, port),
+    routes: serviceRoutes(ctx, service, port, vs),
     include_request_attempt_count: true,
-  };
+  }));
 }
 
 export function virtualOutbound(ctx: Ctx): EnvoyJson {

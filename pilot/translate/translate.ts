@@ -14,6 +14,7 @@ import { inboundClusters, inboundPorts, virtualInbound } from "./listeners-inbou
 import { outboundListeners } from "./listeners-outbound.ts";
 import { proxylessInboundListeners, proxylessListenersAndRoutes } from "./proxyless.ts";
 import { buildScope } from "./scope.ts";
+import { openMemo } from "./translate-memo.ts";
 
 export interface TranslateResult {
   config: ProxyConfig;
@@ -62,8 +63,22 @@ export function translateEndpoints(
   return outboundClusters(context(snapshot, proxy), hosts);
 }
 
-export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo): TranslateResult {
+export interface TranslateOptions {
+  /**
+   * Reuse what the previous translation of the same proxy class built when only VirtualServices
+   * changed since (default true). False translates from scratch and records nothing.
+   */
+  memo?: boolean;
+}
+
+export function translate(
+  snapshot: MeshSnapshot,
+  proxy: ProxyInfo,
+  opts: TranslateOptions = {},
+): TranslateResult {
   const ctx = context(snapshot, proxy);
+  const memo = opts.memo === false ? undefined : openMemo(snapshot, proxy);
+  if (memo) ctx.memo = memo;
   const config: ProxyConfig = { listeners: [], routes: [], clusters: [], endpoints: [], secrets: [] };
   if (proxy.type === "router") {
     const gw = gatewayConfig(ctx);

@@ -14,7 +14,22 @@ function sortedEntries(r: Readonly<Record<string, string>>): string {
     .join(",");
 }
 
+/**
+ * The last key worked out per proxy object: the server asks twice per connection and snapshot
+ * (does the change affect it, which class is it), and parseProxy keeps a connection's ProxyInfo
+ * object while nothing it reads changed. Both inputs are immutable, so (proxy, snapshot) is the key.
+ */
+const lastKey = new WeakMap<ProxyInfo, { snapshot: MeshSnapshot; key: string }>();
+
 export function translationKey(snapshot: MeshSnapshot, proxy: ProxyInfo): string {
+  const last = lastKey.get(proxy);
+  if (last && last.snapshot === snapshot) return last.key;
+  const key = computeKey(snapshot, proxy);
+  lastKey.set(proxy, { snapshot, key });
+  return key;
+}
+
+function computeKey(snapshot: MeshSnapshot, proxy: ProxyInfo): string {
   const index = snapshotIndex(snapshot);
   const inbound = new Set<string>();
   const cluster = proxyClusterId(snapshot, proxy);

@@ -96,7 +96,8 @@ function cla(s: FakeService): EnvoyJson {
   };
 }
 
-function listener(port: number): EnvoyJson {
+/** An outbound HTTP listener on `port` loading route configuration `<port>` over ADS. */
+export function fakeListener(port: number): EnvoyJson {
   return {
     name: `0.0.0.0_${port}`,
     address: { socket_address: { address: "0.0.0.0", port_value: port } },
@@ -178,7 +179,7 @@ export function fakeGenerate(snapshot: FakeSnapshot, proxy: FakeProxy): ProxyCon
       broken.has(clusterName(s)) ? cluster(s, true) : memo(clusterMemo, s, () => cluster(s, false)),
     ),
     endpoints: visible.map((s) => memo(claMemo, s, () => cla(s))),
-    listeners: ports.map((p) => memoShape(`listener|${p}`, () => listener(p))),
+    listeners: ports.map((p) => memoShape(`listener|${p}`, () => fakeListener(p))),
     routes: ports.map((p) => {
       const onPort = visible.filter((s) => s.port === p);
       return memoShape(`route|${p}|${onPort.map((s) => s.host).join(",")}`, () => routes(p, onPort));

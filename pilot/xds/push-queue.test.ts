@@ -68,3 +68,28 @@ test("admission: burst, then waits, then refuses beyond the timeout", () => {
   for (let i = 0; i < 8; i++) a.reserve(1000);
   assert.equal(a.reserve(50), -1, "refused when the wait exceeds the timeout");
 });
+
+test("started() resolves once every pending push has started, before they finish", async () => {
+  let release: () => void = () => {};
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const started: string[] = [];
+  const q = new PushQueue<string>(1, async (c) => {
+    started.push(c);
+    await gate;
+  });
+  await q.started(); // nothing queued
+  q.enqueue("a", req(1));
+  q.enqueue("b", req(2)); // waits for a: concurrency 1
+  let resolved = false;
+  const done = q.started().then(() => {
+    resolved = true;
+  });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(resolved, false);
+  release();
+  await done;
+  assert.deepEqual(started, ["a", "b"]);
+  await q.idle();
+});

@@ -28,6 +28,7 @@ export class PushQueue<C> {
   private inflight = new Set<C>();
   private running = 0;
   private idleWaiters: (() => void)[] = [];
+  private startedWaiters: (() => void)[] = [];
 
   constructor(
     private concurrency: number,
@@ -49,6 +50,13 @@ export class PushQueue<C> {
 
   remove(conn: C): void {
     this.pending.delete(conn);
+    this.schedule();
+  }
+
+  /** Resolves when no push is waiting to start (those running may still be writing or draining). */
+  started(): Promise<void> {
+    if (this.pending.size === 0) return Promise.resolve();
+    return new Promise((r) => this.startedWaiters.push(r));
   }
 
   /** Resolves when nothing is pending or running (tests and benchmarks). */
@@ -66,6 +74,11 @@ export class PushQueue<C> {
       this.inflight.add(conn);
       this.running++;
       void this.run(conn, req);
+    }
+    if (this.pending.size === 0 && this.startedWaiters.length > 0) {
+      const ws = this.startedWaiters;
+      this.startedWaiters = [];
+      for (const w of ws) w();
     }
     if (this.pending.size === 0 && this.running === 0) {
       const ws = this.idleWaiters;

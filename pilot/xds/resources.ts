@@ -5,7 +5,7 @@ import { contentHash, shortHash as hash } from "../envoy/content-hash.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import type { EnvoyJson, ProxyConfig, XdsKind } from "../model/proxy-config.ts";
 import { resourceName, TYPE_URLS } from "../model/proxy-config.ts";
-import { deltaEntry, encodeAny, sotwEntry } from "./wire.ts";
+import { anyAndSotwEntry, deltaEntry } from "./wire.ts";
 
 /** Push order: clusters before endpoints before listeners before routes (Envoy warming order). */
 export const PUSH_ORDER: readonly XdsKind[] = ["cluster", "endpoint", "listener", "route", "secret"];
@@ -110,7 +110,11 @@ export class ResourceCache {
     return this.entries.size;
   }
 
-  /** Starts a new generation and evicts entries unused for the last two. */
+  /**
+   * Starts a new generation and evicts entries unused for the last two. A sweep over the cache (a
+   * number compare per resource held, once per snapshot): it is what lets memory follow the live
+   * configuration, and a replaced route configuration of a large port is most of a megabyte.
+   */
   advance(): void {
     this.generation++;
     for (const [k, v] of this.entries) {
@@ -151,8 +155,8 @@ export class ResourceCache {
       return { error: err instanceof Error ? err.message : String(err), name };
     }
     this.encodes++;
-    const any = encodeAny(TYPE_URLS[kind], value);
-    const r: PreparedResource = { name, version, json, any, sotw: sotwEntry(any), sources: sourcesOf(json) };
+    const { any, sotw } = anyAndSotwEntry(TYPE_URLS[kind], value);
+    const r: PreparedResource = { name, version, json, any, sotw, sources: sourcesOf(json) };
     const e: CacheEntry = { r, gen: this.generation, live: true };
     this.entries.set(key, e);
     return e;
@@ -213,6 +217,10 @@ export function prepareConfig(
 ): PreparedConfig {
   const diags = [...diagnostics];
   const types = {} as Record<XdsKind, TypeSet>;
+  // A pass over the class's resources, once per translation: a resource translation reused is
+  // found by object, and a type whose resources are all the previous ones keeps its TypeSet, so
+  // connections diff only the types that changed, and within them only the changed names.
+  // (Connections need the whole set in any case: SotW LDS and CDS responses carry all of it.)
   for (const kind of PUSH_ORDER) {
     const list = (config[KIND_LIST[kind]] ?? []) as EnvoyJson[];
     const prepared: PreparedResource[] = [];

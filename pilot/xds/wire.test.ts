@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  anyAndSotwEntry,
   decodeDeltaResponse,
   decodeSotwRequest,
   decodeSotwResponse,
@@ -32,6 +33,15 @@ test("SotW and delta responses built from pre-encoded entries decode", () => {
   assert.deepEqual(delta.removed_resources, ["gone"]);
   assert.equal(delta.resources[0]?.name, "x");
   assert.equal(delta.resources[0]?.version, "h1");
+});
+
+test("the Any and the SotW entry made in one allocation equal the ones made apart", () => {
+  for (const size of [3, 200, 70_000]) {
+    const value = Buffer.alloc(size, 7);
+    const one = anyAndSotwEntry(URL, value);
+    assert.deepEqual(one.any, encodeAny(URL, value));
+    assert.deepEqual(one.sotw, sotwEntry(encodeAny(URL, value)));
+  }
 });
 
 test("request node metadata (Struct) becomes plain JSON", () => {

@@ -5,6 +5,7 @@
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
 import type protobuf from "protobufjs";
 import { envoyRoot } from "../envoy/proto.ts";
+import { varintLength, writeVarint } from "../envoy/varint.ts";
 import { decodeDeltaRequest, decodeSotwRequest } from "./request-decoder.ts";
 
 export const ADS_SERVICE = "envoy.service.discovery.v3.AggregatedDiscoveryService";
@@ -81,24 +82,6 @@ function str(v: unknown): string {
 
 // ---- hand encoding -------------------------------------------------------------------------
 
-function varintLength(n: number): number {
-  let len = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    len++;
-  }
-  return len;
-}
-
-function writeVarint(buf: Buffer, pos: number, n: number): number {
-  while (n >= 0x80) {
-    buf[pos++] = (n % 128) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  buf[pos++] = n;
-  return pos;
-}
-
 /** One length-delimited field (tag + length + payload) as bytes. */
 export function lengthDelimited(field: number, payload: Uint8Array): Buffer {
   const tag = (field << 3) | 2;
@@ -117,6 +100,27 @@ export function stringField(field: number, s: string): Buffer {
 /** google.protobuf.Any bytes for an encoded resource. */
 export function encodeAny(typeUrl: string, value: Uint8Array): Buffer {
   return Buffer.concat([stringField(1, typeUrl), lengthDelimited(2, value)]);
+}
+
+/**
+ * A resource's google.protobuf.Any and its DiscoveryResponse.resources entry, in one allocation:
+ * the Any is a view into the entry. A route configuration of 1,000 virtual hosts is most of a
+ * megabyte; copying it once instead of three times matters on every push that changes it.
+ */
+export function anyAndSotwEntry(typeUrl: string, value: Uint8Array): { any: Buffer; sotw: Buffer } {
+  const url = Buffer.byteLength(typeUrl, "utf8");
+  const anyLen = 1 + varintLength(url) + url + 1 + varintLength(value.length) + value.length;
+  const head = 1 + varintLength(anyLen);
+  const sotw = Buffer.allocUnsafe(head + anyLen);
+  let pos = writeVarint(sotw, 0, (2 << 3) | 2);
+  pos = writeVarint(sotw, pos, anyLen);
+  pos = writeVarint(sotw, pos, (1 << 3) | 2);
+  pos = writeVarint(sotw, pos, url);
+  pos += sotw.write(typeUrl, pos, "utf8");
+  pos = writeVarint(sotw, pos, (2 << 3) | 2);
+  pos = writeVarint(sotw, pos, value.length);
+  sotw.set(value, pos);
+  return { any: sotw.subarray(head), sotw };
 }
 
 /** A DiscoveryResponse.resources entry (field 2) holding `anyBytes`. */

@@ -229,6 +229,23 @@ export class XdsServer<S extends XdsSnapshot, P> {
     return this.queue.size + this.queue.active;
   }
 
+  /**
+   * Resolves once every queued push has started (the current round has reached every proxy it
+   * goes to), or after `maxMs`. The feed waits for this before it publishes the next snapshot:
+   * under a steady stream of changes a snapshot published while the previous round is still
+   * queued would only be merged into the same pending pushes, after paying for its build and a
+   * pass over every connection; waiting lets it carry everything that arrived meanwhile.
+   */
+  roundStarted(maxMs: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return Promise.race([
+      this.queue.started(),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, maxMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
   /** Resolves when all queued pushes have been written. */
   idle(): Promise<void> {
     return this.queue.idle();

@@ -18,6 +18,8 @@ export type PropCmd =
   | { cmd: "expect"; typeUrl: string; name: string }
   /** Latency histogram (1 ms buckets) of every (change, client): first receipt of its name at or after its time. */
   | { cmd: "latencies"; typeUrl: string; changes: { name: string; at: number }[] }
+  /** Stream retries so far (streams the server closed or that failed, opened again). */
+  | { cmd: "retries" }
   | { cmd: "forget" }
   | { cmd: "gc" }
   | { cmd: "closeAll" };
@@ -106,6 +108,8 @@ export function clientsMain(): void {
           0,
         );
         send({ ok: true, times: [], hist, missing, responses });
+      } else if (m.cmd === "retries") {
+        send({ ok: true, times: [], retries: clients.reduce((n, c) => n + c.retries, 0) });
       } else if (m.cmd === "forget") {
         for (const c of clients) c.responses.length = 0;
         send({ ok: true, times: [] });

@@ -366,6 +366,28 @@ async function oneChange(
   });
 }
 
+/**
+ * Waits until nothing is queued and every stream's last endpoint response was acknowledged, or
+ * `timeoutMs`; returns how many streams still had one outstanding.
+ */
+async function drained(pilot: Pilot, timeoutMs: number): Promise<number> {
+  const end = now() + timeoutMs;
+  for (;;) {
+    await pilot.xds.idle();
+    // A stream the server closed (its client too slow to read) is opened again by its client.
+    if (pilot.xds.connections().length < CLIENTS && now() < end) {
+      await sleep(100);
+      continue;
+    }
+    const unacked = pilot.xds.connections().filter((c) => {
+      const w = c.watches.get("endpoint");
+      return w !== undefined && w.nonceSent !== "" && w.nonceAcked !== w.nonceSent && !w.lastError;
+    }).length;
+    if ((unacked === 0 && pilot.xds.queueSize === 0) || now() > end) return unacked;
+    await sleep(100);
+  }
+}
+
 /** CHURN_RATE endpoint changes per second for CHURN_SECONDS, round robin over the services. */
 async function churn(
   sc: Scenario,
@@ -375,6 +397,9 @@ async function churn(
 ): Promise<void> {
   await clients.call({ cmd: "forget" });
   await clients.call({ cmd: "gc" });
+  const retries = async () =>
+    (await clients.callAll({ cmd: "retries" })).reduce((n, r) => n + Number(r.retries ?? 0), 0);
+  const retriesBefore = await retries();
   const changes: { name: string; at: number }[] = [];
   const queue: number[] = [];
   const lag = monitorEventLoopDelay({ resolution: 10 });
@@ -402,16 +427,22 @@ async function churn(
     next++;
   }
   const writtenFor = now() - start;
+  // Counted only once every change can have arrived: the last write published, pushed, and every
+  // client's latest endpoint response acknowledged (so it was read and recorded). Waiting for the
+  // server's queue alone counted responses still in the clients' sockets as never received.
   await sleep(DEBOUNCE_MS * 3);
-  await pilot.xds.idle();
-  await sleep(1000);
+  const drainStart = now();
+  const unacked = await drained(pilot, 120_000);
+  const drainMs = now() - drainStart;
   clearInterval(sampler);
   collect();
   for (const v of before) records.delete(v);
   const pushes = [...records.values()];
+  const streamsRetried = (await retries()) - retriesBefore;
   lag.disable();
-  // Changes superseded before they were pushed (the same service changed again within the
-  // window) are judged by the push that carried the later change: both are counted.
+  // A change is received by a client at its first response naming that assignment at or after
+  // the change: a change superseded before it was pushed (the same service changed again) is
+  // delivered by the push that carried the later version, which holds it.
   const replies = await clients.callAll({ cmd: "latencies", typeUrl: TYPE_URLS.endpoint, changes });
   const hist = new Map<number, number>();
   let missing = 0;
@@ -450,6 +481,11 @@ async function churn(
       p50: pct(50),
       p90: pct(90),
       missing,
+      unackedAfterDrain: unacked,
+      // Streams closed during the run (the server closes one its client does not read within
+      // sendTimeoutMs) and opened again: their clients miss what was pushed meanwhile.
+      streamsRetried,
+      drainMs: round(drainMs),
       edsResponsesReceived: received,
       pushQueueFirstThird: round(avg(queue.slice(0, third))),
       pushQueueLastThird: round(avg(queue.slice(-third))),

@@ -21,6 +21,8 @@ import { benchPod, benchService } from "./mesh-objects.ts";
 import { median, report, SMOKE, timeRuns } from "./report.ts";
 
 const SERVICES = SMOKE ? 50 : 1000;
+/** Full translations here are from scratch: the memo would reuse the previous snapshot's parts. */
+const FRESH = { memo: false } as const;
 const PER_SERVICE = 10;
 const NAMESPACES = 10;
 const RUNS = SMOKE ? 3 : 7;
@@ -131,27 +133,27 @@ async function proxyCase(
   // Warm the JIT (protobufjs generates its encoders per type on first use) before any timing,
   // so neither side pays for code generation.
   for (let i = 0; i < (SMOKE ? 1 : 3); i++) {
-    const c = translate({ ...snapshot }, proxy).config;
+    const c = translate({ ...snapshot }, proxy, FRESH).config;
     encodeAll(c);
     encodeAllUncached(c);
     checkProxyConfig(c);
   }
   // A shallow copy is a new snapshot identity: per-snapshot indexes and caches start cold.
   const full = await timeRuns(() => {
-    const { config } = translate({ ...snapshot }, proxy);
+    const { config } = translate({ ...snapshot }, proxy, FRESH);
     bytes = encodeAll(config);
     resources =
       config.listeners.length + config.routes.length + config.clusters.length + config.endpoints.length;
   }, RUNS);
-  const prebuilt = translate({ ...snapshot }, proxy).config;
+  const prebuilt = translate({ ...snapshot }, proxy, FRESH).config;
   const encodeOnly = await timeRuns(() => encodeAllUncached(prebuilt), RUNS);
-  const translateOnly = await timeRuns(() => translate({ ...snapshot }, proxy), RUNS);
+  const translateOnly = await timeRuns(() => translate({ ...snapshot }, proxy, FRESH), RUNS);
   const warmSecond: number[] = [];
   for (let i = 0; i < (SMOKE ? 1 : 3); i++) {
     const snap = { ...snapshot };
-    encodeAll(translate(snap, proxy).config);
+    encodeAll(translate(snap, proxy, FRESH).config);
     const t0 = performance.now();
-    encodeAll(translate(snap, parsed2.proxy).config);
+    encodeAll(translate(snap, parsed2.proxy, FRESH).config);
     warmSecond.push(performance.now() - t0);
   }
   // The gate remembers verdicts by content: cold clears them each run (a first push), warm keeps
@@ -159,13 +161,13 @@ async function proxyCase(
   const gate = await timeRuns(
     () => {
       clearCheckCache();
-      checkProxyConfig(translate({ ...snapshot }, proxy).config);
+      checkProxyConfig(translate({ ...snapshot }, proxy, FRESH).config);
     },
     SMOKE ? 1 : 3,
   );
-  checkProxyConfig(translate({ ...snapshot }, proxy).config);
+  checkProxyConfig(translate({ ...snapshot }, proxy, FRESH).config);
   const gateWarm = await timeRuns(
-    () => checkProxyConfig(translate({ ...snapshot }, proxy).config),
+    () => checkProxyConfig(translate({ ...snapshot }, proxy, FRESH).config),
     SMOKE ? 1 : 3,
   );
   report({
@@ -229,7 +231,10 @@ async function endpointChangeCase(snapshot: MeshSnapshot): Promise<void> {
     patchedOk &&= !!(changed && patchEndpoints(base, next.version, changed, cache));
   }, RUNS);
   if (!patchedOk) throw new Error("the endpoint change was not patched");
-  const again = await timeRuns(() => full(next, p2.proxy), RUNS);
+  const again = await timeRuns(() => {
+    const g = checkProxyConfig(translate(next, p2.proxy, FRESH).config);
+    prepareConfig(backend.cacheKey(next, p2.proxy), next.version, g.ok, g.diagnostics, cache);
+  }, RUNS);
   report({
     name: "translate.sidecar.endpoint_change_ms",
     ours: median(patch),
@@ -238,6 +243,58 @@ async function endpointChangeCase(snapshot: MeshSnapshot): Promise<void> {
     runs: RUNS,
     goal: "patching an endpoint change costs a fraction of translating again",
     extra: { services: SERVICES, endpoints: SERVICES * PER_SERVICE },
+  });
+}
+
+/**
+ * One VirtualService's route timeout changes (a config change that is not endpoint-only): what the
+ * server does per proxy class, translating with the previous translation of the class to reuse
+ * (clusters, inbound side, unchanged virtual hosts), gating and preparing; against translating the
+ * same snapshot from scratch, gated and prepared the same way. Both share warm caches.
+ */
+async function virtualServiceChangeCase(snapshot: MeshSnapshot): Promise<void> {
+  const objects = meshObjects();
+  const at = objects.findIndex((o) => (o as { kind: string }).kind === "VirtualService");
+  const vs = objects[at] as { spec: { http: Record<string, unknown>[] } };
+  const snapshots: MeshSnapshot[] = [snapshot];
+  for (let i = 1; i <= 2 * RUNS + 2; i++) {
+    const http = vs.spec.http.map((r, j) => (j === 0 ? { ...r, timeout: `${i}s` } : r));
+    const changed = objects.map((o, j) => (j === at ? { ...vs, spec: { ...vs.spec, http } } : o));
+    const prev = snapshots[i - 1] as MeshSnapshot;
+    snapshots.push(buildSnapshot(objectsToSnapshotInput(changed, defaultMeshConfig(), "bench"), prev));
+  }
+  const node = {
+    id: "sidecar~10.254.0.1~client-0.ns-0~ns-0.svc.cluster.local",
+    metadata: { NAMESPACE: "ns-0" },
+  };
+  const backend = meshBackend();
+  const cache = new ResourceCache(meshEncoder);
+  const proxyOf = (s: MeshSnapshot) => {
+    const p = parseProxy(node, s);
+    if (!p.ok) throw new Error(p.error);
+    return p.proxy;
+  };
+  const prepared = (s: MeshSnapshot, config: ProxyConfig) =>
+    prepareConfig("bench", s.version, config, [], cache, undefined, []);
+  let i = 0;
+  const step = () => snapshots[1 + (i++ % (snapshots.length - 1))] as MeshSnapshot;
+  // Ours: the backend's generate (memoised translation, serving gate) and preparing the result.
+  const ours = await timeRuns(() => {
+    const s = step();
+    prepared(s, backend.generate(s, proxyOf(s)).config);
+  }, RUNS);
+  const scratch = await timeRuns(() => {
+    const s = step();
+    prepared(s, checkProxyConfig(translate(s, proxyOf(s), FRESH).config).ok);
+  }, RUNS);
+  report({
+    name: "translate.sidecar.virtualservice_change_ms",
+    ours: median(ours),
+    baseline: median(scratch),
+    unit: "ms per proxy class",
+    runs: RUNS,
+    goal: "a one-VirtualService change costs a fraction of translating again",
+    extra: { services: SERVICES, virtual_services: SERVICES / 10 },
   });
 }
 
@@ -286,6 +343,7 @@ async function main(): Promise<void> {
     },
   );
   await endpointChangeCase(snapshot);
+  await virtualServiceChangeCase(snapshot);
 }
 
 await main();

@@ -4,15 +4,21 @@
 // the event loop. Change detection watches every directory the scan visited (inotify on
 // directories reports changes to the files in them; no blocking I/O, no recursive-watch
 // walking) plus a bounded mtime/size/inode poll as the safety net, because watches miss events
-// in some cases (editors that rename over files, network file systems).
+// in some cases (editors that rename over files, network file systems). A watch event that names
+// a file the tree already holds, still the same inode, re-reads that file alone; anything else
+// (a new or deleted entry, a directory, a replaced inode, an event without a name) scans the tree.
 //
 // One rule for what is served: a read that succeeds is served as it is (an empty directory means
 // no config, and says so), a read that fails changes nothing (a missing or unreadable directory
 // keeps what was read before). A bad file keeps its last good content in force and reports
 // diagnostics; a deleted file's objects go away.
 import { type FSWatcher, watch } from "node:fs";
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
 import {
   type FileContents,
+  fileStamp,
+  identity,
   type ObjectCheck,
   readConfigFile,
   scanConfigTree,
@@ -88,35 +94,40 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
     }
     for (const { path, stamp } of scan.files) {
       if (stopped) return;
-      const prev = files.get(path);
-      if (prev?.stamp === stamp) continue;
-      const r = await readConfigFile(path, {
-        check,
-        ...(opts.maxFileBytes ? { maxBytes: opts.maxFileBytes } : {}),
-      });
-      if (r.ok) {
-        for (const k of [...kindsOf(prev?.good), ...kindsOf(r.contents)]) changed.add(k);
-        files.set(path, { stamp, good: r.contents, diagnostics: r.diagnostics });
-        if (prev && !sameDiagnostics(prev.diagnostics, r.diagnostics)) changed.add("Diagnostics");
-        continue;
-      }
-      // Keep the last good content; only the diagnostics change.
-      const d: FileState = { stamp, diagnostics: r.diagnostics };
-      if (prev?.good) {
-        d.good = prev.good;
-        d.diagnostics = [
-          ...r.diagnostics,
-          {
-            code: "CFG0014",
-            severity: "warning",
-            message: `${path} has errors; its last good content (${prev.good.objects.length} objects) stays in force until the file is fixed`,
-            ref: { kind: "File", name: path },
-          },
-        ];
-      }
-      files.set(path, d);
-      changed.add("Diagnostics");
+      await readOne(path, stamp, changed);
     }
+  };
+
+  /** Reads one file whose stamp may have changed; a bad read keeps its last good content. */
+  const readOne = async (path: string, stamp: string, changed: Set<string>) => {
+    const prev = files.get(path);
+    if (prev?.stamp === stamp) return;
+    const r = await readConfigFile(path, {
+      check,
+      ...(opts.maxFileBytes ? { maxBytes: opts.maxFileBytes } : {}),
+    });
+    if (r.ok) {
+      for (const k of [...kindsOf(prev?.good), ...kindsOf(r.contents)]) changed.add(k);
+      files.set(path, { stamp, good: r.contents, diagnostics: r.diagnostics });
+      if (prev && !sameDiagnostics(prev.diagnostics, r.diagnostics)) changed.add("Diagnostics");
+      return;
+    }
+    // Keep the last good content; only the diagnostics change.
+    const d: FileState = { stamp, diagnostics: r.diagnostics };
+    if (prev?.good) {
+      d.good = prev.good;
+      d.diagnostics = [
+        ...r.diagnostics,
+        {
+          code: "CFG0014",
+          severity: "warning",
+          message: `${path} has errors; its last good content (${prev.good.objects.length} objects) stays in force until the file is fixed`,
+          ref: { kind: "File", name: path },
+        },
+      ];
+    }
+    files.set(path, d);
+    changed.add("Diagnostics");
   };
 
   const scanOnce = async () => {
@@ -149,18 +160,50 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
     emitter.emit(changed);
   };
 
-  /** Scans now; a request during a scan runs one more scan after it. */
-  const rescan = (): Promise<void> => {
+  /**
+   * Re-reads the named files alone, when each is a file the tree already holds and still the same
+   * inode (an edit in place): the tree around it is as the last scan found it, so what the scan
+   * would conclude differs only in that file's content. False, with nothing applied, when any of
+   * them needs the full scan (new, gone, replaced, not a regular file, unreadable).
+   */
+  const readNamed = async (paths: readonly string[]): Promise<boolean> => {
+    const t0 = performance.now();
+    const stamps: [string, string][] = [];
+    for (const path of paths) {
+      const known = files.get(path);
+      if (!known) return false;
+      const st = await stat(path).catch(() => undefined);
+      if (!st?.isFile() || !known.stamp.endsWith(`:${identity(st)}`)) return false;
+      stamps.push([path, fileStamp(st)]);
+    }
+    const changed = new Set<string>();
+    for (const [path, stamp] of stamps) {
+      if (stopped) return true;
+      await readOne(path, stamp, changed);
+    }
+    lastReadMs = performance.now() - t0;
+    if (changed.size > 0) emitter.emit(changed);
+    return true;
+  };
+
+  /**
+   * Scans now; a request during a scan runs one more scan after it. With `paths` (files named by
+   * watch events) only those are read when that is enough (see readNamed).
+   */
+  const rescan = (paths?: readonly string[]): Promise<void> => {
     if (running) {
       again = true;
       return running;
     }
     running = (async () => {
       try {
-        do {
+        again = false;
+        const done = paths !== undefined && attempted && !rootFailing && (await readNamed(paths));
+        if (!done) again = true;
+        while (again && !stopped) {
           again = false;
           await scanOnce();
-        } while (again && !stopped);
+        }
       } finally {
         running = undefined;
       }
@@ -168,12 +211,22 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
     return running;
   };
 
-  const scheduleScan = () => {
-    if (pendingScan || stopped) return;
+  // Watch events are gathered for a short while (a write arrives as a truncate and then its
+  // data, microseconds apart; reading in between would see an empty file), then handled in one go.
+  let namedPaths = new Set<string>();
+  let unnamed = false;
+  const scheduleScan = (path?: string) => {
+    if (stopped) return;
+    if (path === undefined) unnamed = true;
+    else namedPaths.add(path);
+    if (pendingScan) return;
     pendingScan = setTimeout(() => {
       pendingScan = undefined;
-      void rescan();
-    }, 20);
+      const paths = unnamed ? undefined : [...namedPaths];
+      namedPaths = new Set();
+      unnamed = false;
+      void rescan(paths);
+    }, 10);
   };
 
   // One non-recursive watch per directory read: cheap, and it never walks the tree itself. Keyed
@@ -188,7 +241,9 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
     for (const [key, dir] of want) {
       if (watchers.has(key)) continue;
       try {
-        const w = watch(dir, scheduleScan);
+        const w = watch(dir, (_event, name) =>
+          scheduleScan(typeof name === "string" && name !== "" ? join(dir, name) : undefined),
+        );
         w.on("error", () => {
           w.close();
           if (watchers.get(key) === w) watchers.delete(key);
@@ -253,6 +308,6 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
     // The directory's own problems are in contents().diagnostics (they reach the snapshot);
     // stale means the last read of the directory failed, so what is served may be outdated.
     status: () => ({ id: `file:${opts.dir}`, synced, stale: rootFailing, diagnostics: [] }),
-    rescan,
+    rescan: () => rescan(),
   };
 }

@@ -116,54 +116,86 @@ export function createKubeSource(opts: KubeSourceOptions): KubeSource {
     typeof o.apiVersion === "string" &&
     (o.apiVersion.startsWith("networking.istio.io/") || o.apiVersion.startsWith("telemetry.istio.io/"));
 
-  const contents = (): SourceContents => {
+  /** One kind's part of contents(), kept while its list is the same array (see ListWatch.list). */
+  interface Part {
+    list: readonly RawObject[];
+    objects: readonly RawObject[];
+    diagnostics: readonly Diagnostic[];
+    /** Istio objects present (their validation results are kept). */
+    keys: readonly string[];
+  }
+  const parts = new Map<ListWatch, Part>();
+  const partOf = (w: ListWatch): Part => {
+    const list = w.list();
+    const hit = parts.get(w);
+    if (hit && hit.list === list) return hit;
     const objects: RawObject[] = [];
     const diagnostics: Diagnostic[] = [];
-    const present = new Set<string>();
-    for (const w of all) {
-      for (const o of w.list()) {
-        if (!istio(o)) {
-          objects.push(o);
-          continue;
-        }
-        const k = objectKey(o);
-        present.add(k);
-        let c = checked.get(k);
-        if (!c || c.resourceVersion !== o.metadata?.resourceVersion) {
-          const diags = check(o, origin);
-          c = {
-            resourceVersion: o.metadata?.resourceVersion,
-            diagnostics: diags,
-            ok: !diags.some((d) => d.severity === "error"),
-          };
-          checked.set(k, c);
-          if (c.ok) lastGood.set(k, o);
-        }
-        diagnostics.push(...c.diagnostics);
-        if (c.ok) objects.push(o);
-        else {
-          const good = lastGood.get(k);
-          if (good) objects.push(good);
-          diagnostics.push({
-            code: "CFG0015",
-            severity: "warning",
-            message: `${k} (resourceVersion ${o.metadata?.resourceVersion ?? "?"}) is invalid; ${good ? `its last valid version (${good.metadata?.resourceVersion ?? "?"}) stays in force` : "it is ignored until fixed"}`,
-            ref: {
-              kind: String(o.kind),
-              namespace: o.metadata?.namespace ?? "",
-              name: o.metadata?.name ?? "",
-              source: origin,
-            },
-          });
-        }
+    const keys: string[] = [];
+    for (const o of list) {
+      if (!istio(o)) {
+        objects.push(o);
+        continue;
+      }
+      const k = objectKey(o);
+      keys.push(k);
+      let c = checked.get(k);
+      if (!c || c.resourceVersion !== o.metadata?.resourceVersion) {
+        const diags = check(o, origin);
+        c = {
+          resourceVersion: o.metadata?.resourceVersion,
+          diagnostics: diags,
+          ok: !diags.some((d) => d.severity === "error"),
+        };
+        checked.set(k, c);
+        if (c.ok) lastGood.set(k, o);
+      }
+      diagnostics.push(...c.diagnostics);
+      if (c.ok) objects.push(o);
+      else {
+        const good = lastGood.get(k);
+        if (good) objects.push(good);
+        diagnostics.push({
+          code: "CFG0015",
+          severity: "warning",
+          message: `${k} (resourceVersion ${o.metadata?.resourceVersion ?? "?"}) is invalid; ${good ? `its last valid version (${good.metadata?.resourceVersion ?? "?"}) stays in force` : "it is ignored until fixed"}`,
+          ref: {
+            kind: String(o.kind),
+            namespace: o.metadata?.namespace ?? "",
+            name: o.metadata?.name ?? "",
+            source: origin,
+          },
+        });
       }
     }
+    const part = {
+      list,
+      objects: list.length === objects.length && keys.length === 0 ? list : objects,
+      diagnostics,
+      keys,
+    };
+    parts.set(w, part);
     // Forget deleted objects, so a re-created one starts fresh.
-    for (const k of [...checked.keys()]) {
-      if (!present.has(k)) {
+    if (hit && hit.keys.length > 0) {
+      const present = new Set(keys);
+      for (const k of hit.keys) {
+        if (present.has(k)) continue;
         checked.delete(k);
         lastGood.delete(k);
       }
+    }
+    return part;
+  };
+
+  // Every object is visited here once per snapshot (the merge into the snapshot input reads the
+  // whole mesh); each kind's part is only worked out again when that kind changed.
+  const contents = (): SourceContents => {
+    const objects: RawObject[] = [];
+    const diagnostics: Diagnostic[] = [];
+    for (const w of all) {
+      const p = partOf(w);
+      for (const o of p.objects) objects.push(o);
+      for (const d of p.diagnostics) diagnostics.push(d);
     }
     return { objects, origins: objects.map(() => origin), diagnostics };
   };

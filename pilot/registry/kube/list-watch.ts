@@ -91,6 +91,8 @@ export interface ListWatchHealth {
 
 export class ListWatch {
   private readonly objects = new Map<string, RawObject>();
+  /** list() of the current objects; dropped whenever `objects` changes. */
+  private sorted: RawObject[] | undefined;
   private rv = "";
   private hasSynced = false;
   private stopped = true;
@@ -122,9 +124,15 @@ export class ListWatch {
     return this.rv;
   }
 
-  /** The current objects, sorted by namespace/name. */
-  list(): RawObject[] {
-    return [...this.objects.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, o]) => o);
+  /**
+   * The current objects, sorted by namespace/name: one array per state of the kind, so a change to
+   * another kind (an EndpointSlice while 10,000 Pods stand still) does not sort these again.
+   */
+  list(): readonly RawObject[] {
+    this.sorted ??= [...this.objects.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, o]) => o);
+    return this.sorted;
   }
 
   whenSynced(): Promise<void> {
@@ -231,6 +239,7 @@ export class ListWatch {
       if (this.objects.get(k)?.metadata?.resourceVersion !== o.metadata?.resourceVersion) changed = true;
     }
     this.objects.clear();
+    this.sorted = undefined;
     for (const [k, o] of fresh) this.objects.set(k, o);
     this.rv = rv;
     this.backoff.reset();
@@ -283,6 +292,7 @@ export class ListWatch {
       if (type !== "DELETED" && type !== "ADDED" && type !== "MODIFIED") return;
       const raw = { ...obj, apiVersion: this.opts.apiVersion, kind: this.opts.kind } as RawObject;
       const o = type === "DELETED" ? undefined : this.keep(raw);
+      this.sorted = undefined;
       if (o) this.objects.set(keyOf(o), o);
       else if (!this.objects.delete(keyOf(raw)) && this.opts.transform) {
         // An object that is not kept, before or after: nothing changed locally.
