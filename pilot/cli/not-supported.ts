@@ -6,7 +6,7 @@ export const NOT_SUPPORTED: readonly string[] = [
   "Sidecar egress listeners' port and bind: the union of their hosts is used",
   "merging application metrics",
   "multi-cluster: cross-network traffic through east-west gateways is configured but not tested end to end",
-  "telemetry.istio.io tracing and metrics, and access-log services (gRPC, OpenTelemetry): accepted, not applied; file access logging is",
+  "telemetry.istio.io tracing and metrics, and access-log services (gRPC, OpenTelemetry): accepted, not applied (file access logging is applied)",
   "installing next to an existing Istio: same CRDs and webhook names (docs/install.md)",
 ];
 
