@@ -53,24 +53,52 @@ let lastEndpointIndex:
     }
   | undefined;
 
+/**
+ * One host's part of the endpoint index, remembered on its endpoint list and services (both kept
+ * as the very same arrays by the snapshot while the host is unchanged), so an endpoint change
+ * rebuilds only its hosts' parts; the rest is assembled from remembered parts in the same order.
+ */
+interface HostPart {
+  services: readonly Service[];
+  byPort: Map<string, Endpoint[]>;
+  /** The host's targets in endpoint order. */
+  targets: ServiceTarget[];
+}
+
+const hostParts = new WeakMap<readonly Endpoint[], HostPart>();
+const NO_SERVICES: readonly Service[] = [];
+
+function hostPart(eps: readonly Endpoint[], services: readonly Service[]): HostPart {
+  const known = hostParts.get(eps);
+  if (known && known.services === services) return known;
+  const byPort = new Map<string, Endpoint[]>();
+  const targets: ServiceTarget[] = [];
+  for (const e of eps) {
+    const list = byPort.get(e.servicePortName);
+    if (list) list.push(e);
+    else byPort.set(e.servicePortName, [e]);
+    const service = serviceOf(services, e);
+    if (service) targets.push({ service, endpoint: e });
+  }
+  const part = { services, byPort, targets };
+  hostParts.set(eps, part);
+  return part;
+}
+
 function endpointIndex(snapshot: MeshSnapshot): Pick<SnapshotIndex, "targetsByIp" | "endpointsByPort"> {
   const last = lastEndpointIndex;
   if (last && last.services === snapshot.services && last.endpoints === snapshot.endpoints) return last.index;
   const targetsByIp = new Map<string, ServiceTarget[]>();
-  const endpointsByPort = new Map<string, Map<string, Endpoint[]>>();
+  const endpointsByPort = new Map<string, ReadonlyMap<string, readonly Endpoint[]>>();
+  // Still a pass over every endpoint of the mesh (the by-IP lists gather targets of many hosts),
+  // but for unchanged hosts it only files remembered targets.
   for (const [host, eps] of snapshot.endpoints) {
-    const services = snapshot.services.get(host) ?? [];
-    const byPort = new Map<string, Endpoint[]>();
-    endpointsByPort.set(host, byPort);
-    for (const e of eps) {
-      const list = byPort.get(e.servicePortName);
-      if (list) list.push(e);
-      else byPort.set(e.servicePortName, [e]);
-      const service = serviceOf(services, e);
-      if (!service) continue;
-      const list2 = targetsByIp.get(e.address);
-      if (list2) list2.push({ service, endpoint: e });
-      else targetsByIp.set(e.address, [{ service, endpoint: e }]);
+    const part = hostPart(eps, snapshot.services.get(host) ?? NO_SERVICES);
+    endpointsByPort.set(host, part.byPort);
+    for (const t of part.targets) {
+      const list = targetsByIp.get(t.endpoint.address);
+      if (list) list.push(t);
+      else targetsByIp.set(t.endpoint.address, [t]);
     }
   }
   const index = { targetsByIp, endpointsByPort };
