@@ -14,6 +14,7 @@
 //   certificate over SDS (`default`, `ROOTCA`).
 import { PORTS } from "./annotations.ts";
 import { PORTS as CONTROL_PLANE_PORTS, POD_IDENTITY, tokenExchangePathFor } from "./defaults.ts";
+import { HTTP_OPTIONS_TYPE, staticLoadAssignment } from "./envoy-static.ts";
 import { probeClusters, probeHttpFilters, probeRoutes } from "./probe-bootstrap.ts";
 import type { AppProbe } from "./probes.ts";
 
@@ -42,7 +43,6 @@ export interface BootstrapOptions {
 const HCM =
   "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 const ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
-const HTTP_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 
 /** Cluster pointing at Envoy's own admin interface (Istio names it `prometheus_stats`). */
 export const ADMIN_CLUSTER = "prometheus_stats";
@@ -112,7 +112,7 @@ export function buildEnvoyBootstrap(o: BootstrapOptions): EnvoyBootstrapJson {
           dns_lookup_family: "V4_PREFERRED",
           typed_extension_protocol_options: {
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-              "@type": HTTP_OPTIONS,
+              "@type": HTTP_OPTIONS_TYPE,
               explicit_http_config: {
                 http2_protocol_options: {
                   connection_keepalive: { interval: "30s", timeout: "10s" },
@@ -121,13 +121,13 @@ export function buildEnvoyBootstrap(o: BootstrapOptions): EnvoyBootstrapJson {
             },
           },
           upstream_connection_options: { tcp_keepalive: { keepalive_time: 300 } },
-          load_assignment: loadAssignment(XDS_CLUSTER, xdsHost, xdsPort),
+          load_assignment: staticLoadAssignment(XDS_CLUSTER, xdsHost, xdsPort),
         },
     {
       name: ADMIN_CLUSTER,
       type: "STATIC",
       connect_timeout: "0.250s",
-      load_assignment: loadAssignment(ADMIN_CLUSTER, "127.0.0.1", adminPort),
+      load_assignment: staticLoadAssignment(ADMIN_CLUSTER, "127.0.0.1", adminPort),
     },
     ...(o.statusPort !== 0 ? probeClusters(o.probes) : []),
   ];
@@ -177,15 +177,6 @@ export function buildEnvoyBootstrap(o: BootstrapOptions): EnvoyBootstrapJson {
       cds_config: { ads: {}, resource_api_version: "V3" },
       lds_config: { ads: {}, resource_api_version: "V3" },
     },
-  };
-}
-
-function loadAssignment(name: string, host: string, port: number) {
-  return {
-    cluster_name: name,
-    endpoints: [
-      { lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: port } } } }] },
-    ],
   };
 }
 

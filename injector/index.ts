@@ -16,6 +16,8 @@ export type { InjectionConfig, InjectionPolicy, InterceptionMode, ProxyResources
 export { defaultInjectionConfig, loadInjectionConfig } from "./config.ts";
 export type { Decision, ReasonCode } from "./decision.ts";
 export { decideInjection, REASONS, SYSTEM_NAMESPACES } from "./decision.ts";
+export type { ProbeCheckSpec } from "./envoy-static.ts";
+export { hostPort, probeHealthCheck, staticLoadAssignment, UPSTREAM_TLS_TYPE } from "./envoy-static.ts";
 export type { InjectContext, InjectOutcome } from "./inject.ts";
 export { inferWorkloadName, injectPod } from "./inject.ts";
 export type { KubeInjectOptions, KubeInjectResult, WorkloadOutcome, WorkloadReport } from "./kube-inject.ts";

@@ -7,10 +7,14 @@
 //   that answers 200 while that cluster's one host is healthy and 503 otherwise. Envoy checks on
 //   the probe's own period with thresholds of one, so kubelet reads the latest check, at most one
 //   period old, and the app sees no more connections than kubelet made before.
+import {
+  HTTP_OPTIONS_TYPE,
+  probeHealthCheck,
+  staticLoadAssignment,
+  UPSTREAM_TLS_TYPE,
+} from "./envoy-static.ts";
 import type { AppProbe } from "./probes.ts";
 
-const HTTP_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
-const UPSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
 const HEALTH_CHECK_FILTER = "type.googleapis.com/envoy.extensions.filters.http.health_check.v3.HealthCheck";
 
 type Json = Record<string, unknown>;
@@ -21,15 +25,6 @@ type HttpProbe = Extract<AppProbe, { kind: "http" }>;
 function clusterName(p: AppProbe): string {
   if (p.kind === "http") return `app-health|${p.host ?? "127.0.0.1"}|${p.port}|${p.scheme.toLowerCase()}`;
   return `app-health|${p.kind}|${p.path.slice("/app-health/".length)}`;
-}
-
-function loadAssignment(name: string, host: string, port: number): Json {
-  return {
-    cluster_name: name,
-    endpoints: [
-      { lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: port } } } }] },
-    ],
-  };
 }
 
 export function probeClusters(probes: readonly AppProbe[]): Json[] {
@@ -43,13 +38,13 @@ function httpCluster(name: string, p: HttpProbe): Json {
     name,
     type: "STATIC",
     connect_timeout: "1s",
-    load_assignment: loadAssignment(name, p.host ?? "127.0.0.1", p.port),
+    load_assignment: staticLoadAssignment(name, p.host ?? "127.0.0.1", p.port),
   };
   if (p.scheme === "HTTPS") {
     // Kubelet does not verify the app's certificate either.
     cluster.transport_socket = {
       name: "envoy.transport_sockets.tls",
-      typed_config: { "@type": UPSTREAM_TLS },
+      typed_config: { "@type": UPSTREAM_TLS_TYPE },
     };
   }
   return cluster;
@@ -57,31 +52,29 @@ function httpCluster(name: string, p: HttpProbe): Json {
 
 function checkedCluster(name: string, p: CheckedProbe): Json {
   const host = p.host ?? "127.0.0.1";
-  const period = `${Math.max(1, p.periodSeconds)}s`;
-  const check: Json = {
-    timeout: `${Math.max(1, p.timeoutSeconds)}s`,
-    interval: period,
-    // Nothing but the checks uses this cluster: without these Envoy would check every 60 s.
-    no_traffic_interval: period,
-    no_traffic_healthy_interval: period,
-    unhealthy_threshold: 1,
-    healthy_threshold: 1,
-  };
   const cluster: Json = {
     name,
     type: "STATIC",
     connect_timeout: `${Math.max(1, p.timeoutSeconds)}s`,
-    load_assignment: loadAssignment(name, host, p.port),
-    health_checks: [check],
+    load_assignment: staticLoadAssignment(name, host, p.port),
+    // Thresholds of one: kubelet applies the probe's own thresholds to what it reads here.
+    health_checks: [
+      probeHealthCheck({
+        kind: p.kind,
+        host,
+        port: p.port,
+        service: p.service ?? "",
+        timeoutSeconds: Math.max(1, p.timeoutSeconds),
+        periodSeconds: Math.max(1, p.periodSeconds),
+        healthyThreshold: 1,
+        unhealthyThreshold: 1,
+      }),
+    ],
   };
-  if (p.kind === "tcp") {
-    check.tcp_health_check = {};
-  } else {
-    const authority = host.includes(":") ? `[${host}]:${p.port}` : `${host}:${p.port}`;
-    check.grpc_health_check = { service_name: p.service ?? "", authority };
+  if (p.kind === "grpc") {
     cluster.typed_extension_protocol_options = {
       "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-        "@type": HTTP_OPTIONS,
+        "@type": HTTP_OPTIONS_TYPE,
         explicit_http_config: { http2_protocol_options: {} },
       },
     };

@@ -4,10 +4,10 @@
 // reports become the WorkloadEntry's `Healthy` condition. Pure functions; the stream lives in
 // pilot/server/vm-health.ts and the status writes in health-status.ts.
 import { isIP } from "node:net";
+import { hostPort, probeHealthCheck, UPSTREAM_TLS_TYPE } from "../../injector/index.ts";
 import { HEALTHY_CONDITION, type HealthCondition } from "../snapshot/workload-entry-endpoints.ts";
 import type { WorkloadGroupObject } from "./workload-entry.ts";
 
-const UPSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
 /** Longest initialDelaySeconds honoured (the specifier waits that long after the stream opens). */
 export const MAX_INITIAL_DELAY_SECONDS = 300;
 
@@ -135,10 +135,6 @@ export function healthClusterName(namespace: string, name: string): string {
   return `workload-health|${name}.${namespace}`;
 }
 
-function hostPort(host: string, p: number): string {
-  return host.includes(":") ? `[${host}]:${p}` : `${host}:${p}`;
-}
-
 /** Words for messages: `HTTP GET http://127.0.0.1:8080/ready`, `TCP 127.0.0.1:3306`, … */
 export function describeCheck(probe: GroupProbe): string {
   const c = probe.check;
@@ -154,16 +150,14 @@ export function describeCheck(probe: GroupProbe): string {
  */
 export function healthCheckSpecifier(clusterName: string, probe: GroupProbe | undefined): Json {
   if (!probe) return { cluster_health_checks: [], interval: "10s" };
-  const period = `${probe.periodSeconds}s`;
   const c = probe.check;
-  const check: Json = {
-    timeout: `${probe.timeoutSeconds}s`,
-    interval: period,
-    no_traffic_interval: period,
-    no_traffic_healthy_interval: period,
-    unhealthy_threshold: probe.failureThreshold,
-    healthy_threshold: probe.successThreshold,
-  };
+  const check = probeHealthCheck({
+    ...c,
+    timeoutSeconds: probe.timeoutSeconds,
+    periodSeconds: probe.periodSeconds,
+    healthyThreshold: probe.successThreshold,
+    unhealthyThreshold: probe.failureThreshold,
+  });
   const cluster: Json = {
     cluster_name: clusterName,
     health_checks: [check],
@@ -194,16 +188,15 @@ export function healthCheckSpecifier(clusterName: string, probe: GroupProbe | un
         {
           name: "https-probe",
           match: {},
-          transport_socket: { name: "envoy.transport_sockets.tls", typed_config: { "@type": UPSTREAM_TLS } },
+          transport_socket: {
+            name: "envoy.transport_sockets.tls",
+            typed_config: { "@type": UPSTREAM_TLS_TYPE },
+          },
         },
       ];
     }
-  } else if (c.kind === "tcp") {
-    check.tcp_health_check = {};
-  } else {
-    check.grpc_health_check = { service_name: c.service, authority: hostPort(c.host, c.port) };
   }
-  return { cluster_health_checks: [cluster], interval: period };
+  return { cluster_health_checks: [cluster], interval: `${probe.periodSeconds}s` };
 }
 
 export interface HealthVerdict {
