@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { until } from "../../test/helpers/wait.ts";
 import type { ProxyInfo } from "../model/proxy.ts";
 import { AutoRegistration, type RegistrationConn, type RegistrationError } from "./controller.ts";
 import type { EntryStore } from "./entry-store.ts";
@@ -226,8 +227,7 @@ describe("AutoRegistration", () => {
     assert.equal(e.metadata.annotations?.[ANNOTATIONS.controller], "p1");
     assert.ok(e.metadata.annotations?.[ANNOTATIONS.connectedAt]);
     ar.onDisconnect(b);
-    await sleep(150);
-    assert.equal(store.entries.has("shop/wg-10.0.0.7"), false, "deleted after the grace period");
+    await until(async () => !store.entries.has("shop/wg-10.0.0.7"), "deleted after the grace period", 5000);
     ar.close();
   });
 
@@ -245,8 +245,7 @@ describe("AutoRegistration", () => {
       undefined,
     );
     ar.onDisconnect(b);
-    await sleep(120);
-    assert.equal(store.entries.has("shop/wg-10.0.0.7"), false);
+    await until(async () => !store.entries.has("shop/wg-10.0.0.7"), "deleted after the last close", 5000);
     ar.close();
   });
 
@@ -286,7 +285,7 @@ describe("AutoRegistration", () => {
     const manual = mk("manual", { [ANNOTATIONS.disconnectedAt]: old });
     for (const e of [leaked, live, manual]) store.entries.set(`shop/${e.metadata.name}`, e);
     ar.sweep([leaked, live, manual]);
-    await sleep(30);
+    await until(async () => !store.entries.has("shop/leaked"), "leaked entry swept", 5000);
     assert.deepEqual([...store.entries.keys()].sort(), ["shop/live", "shop/manual"]);
   });
 });
