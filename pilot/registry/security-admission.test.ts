@@ -28,7 +28,7 @@ import type { ConfigSource } from "./source.ts";
 const NS = "shop";
 const meta = (name: string) => ({ name, namespace: NS });
 const selector = { matchLabels: { app: "orders" } };
-const policy = (kind: string, name: string, spec: object) => ({
+const policy = <S extends object>(kind: string, name: string, spec: S) => ({
   apiVersion: "security.istio.io/v1",
   kind,
   metadata: meta(name),
@@ -287,4 +287,57 @@ describe("invalid security objects fail closed", () => {
     const now = await served((o) => o !== undefined);
     assert.deepEqual(now.spec, first.spec, "the last valid version stays in force");
   });
+});
+
+test("a bad file still serves its new security objects (valid as written, invalid fail-closed)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "remora-secval-file-"));
+  const badVs = {
+    apiVersion: "networking.istio.io/v1",
+    kind: "VirtualService",
+    metadata: meta("vs"),
+    spec: {
+      hosts: ["orders"],
+      http: [{ route: [{ destination: { host: "orders" } }], redirect: { uri: "/x" } }],
+    },
+  };
+  const allow = policy("AuthorizationPolicy", "allow-ok", {
+    selector,
+    rules: [{ to: [{ operation: { paths: ["/a"] } }] }],
+  });
+  const deny = INVALID[1] as (typeof INVALID)[number];
+  const write = (objs: object[]) =>
+    writeFileSync(join(dir, "mixed.yaml"), objs.map((o) => stringifyKubeYaml(o)).join("---\n"));
+  write([badVs, allow, deny]);
+  const files = createFileSource({ dir, pollMs: 0, watch: false });
+  try {
+    await files.start();
+    await files.whenSynced();
+    const served = () =>
+      files.contents().objects.map((o) => {
+        const x = o as { kind: string; metadata: { name: string }; spec: { rules?: unknown[] } };
+        return `${x.kind}/${x.metadata.name} ${JSON.stringify(x.spec.rules)}`;
+      });
+    assert.deepEqual(served(), [
+      `AuthorizationPolicy/allow-ok ${JSON.stringify(allow.spec.rules)}`,
+      "AuthorizationPolicy/deny-bad [{}]",
+    ]);
+    const notes = files.contents().diagnostics.filter((d) => d.code === "CFG0023");
+    assert.deepEqual(
+      notes.map((d) => d.ref?.name),
+      ["allow-ok", "deny-bad"],
+    );
+    assert.match(notes[0]?.message ?? "", /is served although .*mixed\.yaml has errors/);
+    // Once the file is good, it becomes the last good content; a later bad edit keeps that
+    // content (the old ALLOW), not the edited policy.
+    write([allow]);
+    await files.rescan();
+    const edited = { ...allow, spec: { selector, rules: [{ to: [{ operation: { paths: ["/a{"] } }] }] } };
+    write([edited]);
+    await files.rescan();
+    assert.deepEqual(served(), [`AuthorizationPolicy/allow-ok ${JSON.stringify(allow.spec.rules)}`]);
+    assert.ok(files.contents().diagnostics.some((d) => d.code === "CFG0014"));
+  } finally {
+    await files.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
