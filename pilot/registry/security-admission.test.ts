@@ -1,6 +1,6 @@
 // Invalid security.istio.io objects that reach pilot past the webhook: the Kubernetes source (against
 // the in-repo fake API server) reports each with its findings and serves it in its fail-closed form,
-// the translation of that form fails closed (an invalid ALLOW allows nothing, DENY and CUSTOM refuse
+// the translation of that form fails closed (an invalid ALLOW rule allows nothing, DENY and CUSTOM refuse
 // what they cannot check, PeerAuthentication turns STRICT, RequestAuthentication refuses the
 // issuer's tokens), and the file source gives the same result for the same objects.
 import assert from "node:assert/strict";
@@ -195,7 +195,7 @@ describe("invalid security objects fail closed", () => {
     const allow = notes.find((d) => d.ref?.name === "allow-bad");
     assert.match(
       allow?.message ?? "",
-      /AuthorizationPolicy shop\/allow-bad .* rule \[0\] with errors allow nothing/,
+      /AuthorizationPolicy shop\/allow-bad .* rule \[0\] has errors and allows nothing/,
     );
     assert.equal(allow?.ref?.source, "cluster:Kubernetes");
   });
@@ -224,6 +224,7 @@ describe("invalid security objects fail closed", () => {
     assert.deepEqual(Object.keys(bad.policies as object), [
       "istio-ext-authz-ns[shop]-policy[custom-bad]-rule[0]-deny-due-to-bad-CUSTOM-action",
     ]);
+    assert.match(JSON.stringify(bad.policies), /"exact":"\/ext"/, "the rule as written is denied");
     // RequestAuthentication: the issuer's tokens are checked against keys nobody holds.
     const jwt = httpFilter(listener, "envoy.filters.http.jwt_authn") as EnvoyJson;
     const providers = Object.values(jwt.providers as object) as EnvoyJson[];

@@ -58,15 +58,18 @@ test("DENY and AUDIT: an invalid rule matches everything; DENY without rules den
   });
 });
 
-test("CUSTOM: an invalid rule sends everything to the provider; without a provider it stays unusable", () => {
+test("CUSTOM: an invalid rule or no rules send everything to the provider; a missing provider is left to the translation", () => {
   const rule = { from: [{ source: { principals: ["a"] } }] }; // principals: not with CUSTOM
   assert.deepEqual(
     specOf(obj("AuthorizationPolicy", { action: "CUSTOM", provider: { name: "ext" }, rules: [rule, good] })),
     { action: "CUSTOM", provider: { name: "ext" }, rules: [{}, good] },
   );
-  assert.deepEqual(specOf(obj("AuthorizationPolicy", { action: "CUSTOM", provider: {}, rules: [good] })), {
+  // Without a provider the rules stay: the translation denies what they match (bad CUSTOM action).
+  const noProvider = obj("AuthorizationPolicy", { action: "CUSTOM", provider: {}, rules: [good] });
+  assert.deepEqual(specOf(noProvider), noProvider.spec);
+  assert.deepEqual(specOf(obj("AuthorizationPolicy", { action: "CUSTOM", provider: { name: "ext" } })), {
     action: "CUSTOM",
-    provider: {},
+    provider: { name: "ext" },
     rules: [{}],
   });
 });

@@ -10,7 +10,8 @@
 // - AuthorizationPolicy: a rule with errors is left out of ALLOW (null: it allows nothing) and becomes
 //   the empty rule `{}` (every request in the policy's scope) for DENY, AUDIT and CUSTOM. Errors
 //   outside the rules leave an ALLOW policy without rules (it allows nothing, yet the workload
-//   still has an ALLOW policy) and give DENY, AUDIT and CUSTOM the single rule `{}`; an action
+//   still has an ALLOW policy) and give DENY, AUDIT and CUSTOM the single rule `{}` (a CUSTOM
+//   policy's missing provider excepted: the translation denies its rules then); an action
 //   that is not Istio's is enforced as a DENY of everything. A bad `istio.io/dry-run` value is
 //   dropped, so the policy is enforced (istiod reads it as false).
 // - PeerAuthentication: a mode that is not Istio's, or a port-level setting that cannot be
@@ -43,8 +44,11 @@ function itemOf(path: string, list: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-const plural = (n: number[], what: string) =>
-  `${what}${n.length === 1 ? "" : "s"} ${n.map((i) => `[${i}]`).join(", ")}`;
+/** "rule [1] has errors and allows" / "rules [0], [2] have errors and allow". */
+const badRules = (n: number[], one: string, many: string) =>
+  n.length === 1
+    ? `rule [${n[0]}] has errors and ${one}`
+    : `rules ${n.map((i) => `[${i}]`).join(", ")} have errors and ${many}`;
 
 function authorizationPolicy(spec: Json, paths: string[]): { spec: Json; summary: string } {
   const action = spec.action === undefined || spec.action === null ? "ALLOW" : spec.action;
@@ -53,12 +57,25 @@ function authorizationPolicy(spec: Json, paths: string[]): { spec: Json; summary
   let policyLevel = spec.rules !== undefined && spec.rules !== null && !Array.isArray(spec.rules);
   for (const p of paths) {
     if (p.startsWith("metadata.")) continue;
+    // A CUSTOM policy naming no usable provider is already refused by the translation: its rules
+    // become a DENY (istiod's "deny due to bad CUSTOM action"), so they stay as written.
+    if (action === "CUSTOM" && p.startsWith("spec.provider")) continue;
     const i = itemOf(p, "rules");
     if (i === undefined) policyLevel = true;
     else bad.add(i);
   }
   const badList = [...bad].filter((i) => i < rules.length).sort((a, b) => a - b);
-  if (action !== "ALLOW" && action !== "DENY" && action !== "AUDIT" && action !== "CUSTOM") {
+  const valid = ["ALLOW", "DENY", "AUDIT", "CUSTOM"].includes(action as string);
+  if (valid && !policyLevel && badList.length === 0) {
+    return {
+      spec,
+      summary:
+        action === "CUSTOM"
+          ? "it names no usable provider, so the requests its rules match are denied"
+          : "it is enforced as written",
+    };
+  }
+  if (!valid) {
     const { provider: _, ...rest } = spec;
     return {
       spec: { ...rest, action: "DENY", rules: [{}] },
@@ -75,7 +92,7 @@ function authorizationPolicy(spec: Json, paths: string[]): { spec: Json; summary
     // A null rule is skipped (as istiod skips one), so the other rules keep their names.
     return {
       spec: { ...spec, rules: rules.map((r, i) => (bad.has(i) ? null : r)) },
-      summary: `${plural(badList, "rule")} with errors allow nothing; its other rules apply`,
+      summary: `${badRules(badList, "allows", "allow")} nothing; its other rules apply`,
     };
   }
   const verb = action === "CUSTOM" ? "sends to its provider" : action === "DENY" ? "denies" : "audits";
@@ -83,7 +100,7 @@ function authorizationPolicy(spec: Json, paths: string[]): { spec: Json; summary
     return { spec: { ...spec, rules: [{}] }, summary: `it ${verb} every request in its scope` };
   return {
     spec: { ...spec, rules: rules.map((r, i) => (bad.has(i) ? {} : r)) },
-    summary: `${plural(badList, "rule")} with errors match every request in its scope, so it ${verb} more, never less`,
+    summary: `${badRules(badList, "matches", "match")} every request in its scope, so it ${verb} more, never less`,
   };
 }
 
