@@ -11,7 +11,8 @@
 // One rule for what is served: a read that succeeds is served as it is (an empty directory means
 // no config, and says so), a read that fails changes nothing (a missing or unreadable directory
 // keeps what was read before). A bad file keeps its last good content in force and reports
-// diagnostics; a deleted file's objects go away.
+// diagnostics, except that its new security.istio.io objects are admitted one by one (see
+// securityOfBadFile); a deleted file's objects go away.
 import { type FSWatcher, watch } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
