@@ -1,14 +1,14 @@
 // Probe rewriting. Kubelet's probes reach the pod IP and would be captured by the sidecar: an
 // HTTP probe fails under mTLS, a TCP probe succeeds as soon as Envoy accepts (whether or not the
-// app is up), a gRPC probe meets the inbound chain. So each app (and init) container's httpGet, tcpSocket and
-// grpc liveness/readiness/startup probe becomes an httpGet on the status port,
-// `/app-health/<container>/{livez,readyz,startupz}`, as Istio rewrites them. The bootstrap serves
-// that path from Envoy alone: an HTTP probe is forwarded to the app's port and path on 127.0.0.1;
-// a TCP or gRPC probe is answered from an Envoy active health check of the app's port (TCP
-// connect, or grpc.health.v1), see probe-bootstrap.ts. Exec probes run inside the container and are
-// left alone. httpGet lifecycle hooks (postStart, preStop) are captured the same way and go to
-// `/app-lifecycle/<container>/{poststartz,prestopz}`, forwarded to the app like HTTP probes.
-// The original handlers are returned so uninject restores the pod exactly.
+// app is up), a gRPC probe meets the inbound chain. So each app container's (and, as in Istio,
+// each native-sidecar init container's) httpGet, tcpSocket and grpc liveness/readiness/startup
+// probe becomes an httpGet on the status port, `/app-health/<container>/{livez,readyz,startupz}`.
+// The bootstrap serves that path from Envoy alone: an HTTP probe is forwarded to the app's port
+// and path on 127.0.0.1; a TCP or gRPC probe is answered from an Envoy active health check of the
+// app's port (TCP connect, or grpc.health.v1), see probe-bootstrap.ts. Exec probes run inside the
+// container and are left alone. httpGet lifecycle hooks (postStart, preStop) are captured the
+// same way and go to `/app-lifecycle/<container>/{poststartz,prestopz}`, forwarded to the app
+// like HTTP probes. The original handlers are returned so uninject restores the pod exactly.
 import type {
   Container,
   GRPCAction,
