@@ -1,6 +1,7 @@
 // The REST verbs over one resource: list, get, create, update (PUT), patch, delete,
 // deletecollection and watch, with the preconditions and error bodies kube-apiserver uses
 // (404, 409 AlreadyExists/Conflict, 422 Invalid, 400 for URL/body mismatches, 410 for expired watches).
+// Status follows the kind's status subresource (status-subresource.ts).
 import type { ServerResponse } from "node:http";
 import type { AdmissionChain, AdmissionOperation } from "./admission.ts";
 import { applyPatchBody, PATCH_TYPES } from "./patch.ts";
