@@ -47,7 +47,7 @@ export { loadInjectorServer, startInjector } from "./server/entry.ts";
 export { ListenError, type ListenerRole, listening } from "./server/listen-error.ts";
 export type { RunningInjector, StartInjectorOptions } from "./server/run-injector.ts";
 export type { InjectionError, InjectMeshConfig } from "./settings.ts";
-export { annotationErrors } from "./settings.ts";
+export { annotationErrors, parseGoBool } from "./settings.ts";
 export type { RestoreRecord, SidecarStatus } from "./uninject.ts";
 export { isInjected, uninjectPod } from "./uninject.ts";
 export { engineWithDefaults } from "./webhook/default-engine.ts";

@@ -7,7 +7,13 @@
 // permissions from `to` and the destination-side `when` keys, principals from `from` and the
 // source-side keys. On TCP chains HTTP-only fields cannot be evaluated: an ALLOW rule using one is
 // dropped (allows less), a DENY rule ignores them (denies more), as Istio does.
+// An ALLOW or DENY policy annotated `istio.io/dry-run: "true"` is never enforced: as istiod does,
+// its rules go to the `shadow_rules` of the same action's filter (stat prefix
+// `istio_dry_run_allow_` / `istio_dry_run_deny_`), beside the enforced `rules` of that action's
+// other policies, so Envoy only counts and logs what it would have decided. Proxyless gRPC
+// cannot evaluate shadow rules; there dry-run policies are left out (TR0609).
 
+import { parseGoBool } from "../../injector/index.ts";
 import { typed } from "../envoy/builders.ts";
 import type { ConfigObject } from "../model/config.ts";
 import type { ProxyInfo } from "../model/proxy.ts";
@@ -59,11 +65,33 @@ interface PolicySpec {
   provider?: { name?: string };
 }
 
+/** One action's RBAC: the enforced `rules` and the dry-run `shadow` (action + policies each). */
+interface ActionRbac {
+  rules?: EnvoyJson;
+  shadow?: EnvoyJson;
+}
+
 export interface RbacConfigs {
-  /** RBAC `rules` (action + policies) per action, in filter order; absent when no policy applies. */
-  deny?: EnvoyJson;
-  allow?: EnvoyJson;
-  audit?: EnvoyJson;
+  /** Per action, in filter order; absent when no policy of that action applies. */
+  deny?: ActionRbac;
+  allow?: ActionRbac;
+  audit?: ActionRbac;
+}
+
+const DRY_RUN = "istio.io/dry-run";
+/** istiod's stat prefixes for the shadow rules of dry-run policies, by action. */
+const DRY_RUN_STAT_PREFIX = { ALLOW: "istio_dry_run_allow_", DENY: "istio_dry_run_deny_" } as const;
+
+/**
+ * Whether an ALLOW or DENY policy is in dry run: its `istio.io/dry-run` parses as true with Go's
+ * ParseBool, as istiod reads it (any other value, e.g. "maybe", means enforced). Validation
+ * refuses the annotation on AUDIT and CUSTOM, and the fail-closed form drops it there, so those
+ * actions are always enforced here.
+ */
+export function isDryRun(c: ConfigObject<"AuthorizationPolicy">): boolean {
+  const action = spec(c).action ?? "ALLOW";
+  const v = c.meta.annotations[DRY_RUN];
+  return (action === "ALLOW" || action === "DENY") && v !== undefined && parseGoBool(v) === true;
 }
 
 /** A matcher that cannot be expressed for this client/chain; the rule is handled per action. */
@@ -385,10 +413,12 @@ export function addPolicyRules(
       if (!(err instanceof Unsupported)) throw err;
       // ALLOW: leaving the rule out allows less; DENY: a rule that cannot be checked is kept
       // as broad as what can be checked (done above for TCP), else dropped with a warning.
+      // A dry-run rule decides nothing either way.
+      const dryRun = isDryRun(c);
       diag(ctx, {
         code: "TR0605",
-        severity: action === "ALLOW" ? "info" : "warning",
-        message: `rule ${i} is not applied ${opts.tcp ? "on TCP ports" : ctx.proxyless ? "by proxyless gRPC" : "here"}: ${err.message}${action === "ALLOW" ? " (requests it would allow are refused)" : ""}`,
+        severity: action === "ALLOW" || dryRun ? "info" : "warning",
+        message: `rule ${i} is not applied ${opts.tcp ? "on TCP ports" : ctx.proxyless ? "by proxyless gRPC" : "here"}: ${err.message}${dryRun ? " (the policy is in dry run: only its shadow rules leave it out)" : action === "ALLOW" ? " (requests it would allow are refused)" : ""}`,
         ref: configRef(c),
         path: `spec.rules[${i}]`,
       });
@@ -428,12 +458,45 @@ export function rbacConfigs(ctx: Ctx, opts: { tcp: boolean }): RbacConfigs {
       continue;
     }
     if (action === "CUSTOM") continue;
+    const dryRun = isDryRun(c);
+    if (dryRun && proxyless) {
+      // gRPC has no shadow rules (grpc-js-xds reads `rules` only and refuses a filter without
+      // them), so a dry-run policy has nothing to run in; enforcing it would be the one thing
+      // dry run promises not to do.
+      diag(ctx, {
+        code: "TR0609",
+        severity: "info",
+        message: `dry-run (${DRY_RUN}) policies are not evaluated by proxyless gRPC servers, which have no shadow rules; it is neither enforced nor logged for them`,
+        ref: configRef(c),
+        path: `metadata.annotations["${DRY_RUN}"]`,
+      });
+      continue;
+    }
     const key = action === "DENY" ? "deny" : action === "AUDIT" ? "audit" : "allow";
-    if (!out[key]) out[key] = { action: action === "AUDIT" ? "LOG" : action, policies: {} };
-    const rbac = out[key] as { policies: Record<string, EnvoyJson> };
+    const entry = (out[key] ??= {});
+    const slot = dryRun ? "shadow" : "rules";
+    if (!entry[slot]) entry[slot] = { action: action === "AUDIT" ? "LOG" : action, policies: {} };
+    const rbac = entry[slot] as { policies: Record<string, EnvoyJson> };
     addPolicyRules(ctx, c, opts, rbac.policies);
   }
   return out;
+}
+
+/**
+ * The RBAC filter fields of one action: the enforced `rules`, and the dry-run policies as
+ * `shadow_rules` with istiod's stat prefix. Without `rules` the filter enforces nothing.
+ */
+function rbacFields(a: ActionRbac): EnvoyJson {
+  const shadowAction = (a.shadow as { action?: string } | undefined)?.action;
+  return {
+    ...(a.rules ? { rules: a.rules } : {}),
+    ...(a.shadow
+      ? {
+          shadow_rules: a.shadow,
+          shadow_rules_stat_prefix: DRY_RUN_STAT_PREFIX[shadowAction === "DENY" ? "DENY" : "ALLOW"],
+        }
+      : {}),
+  };
 }
 
 export const RBAC_HTTP = "envoy.extensions.filters.http.rbac.v3.RBAC";
@@ -455,9 +518,10 @@ export const RBAC_FILTER = {
 export function rbacHttpFilters(ctx: Ctx): EnvoyJson[] {
   const r = rbacConfigs(ctx, { tcp: false });
   const out: EnvoyJson[] = [];
-  if (r.audit) out.push({ name: RBAC_FILTER.audit, typed_config: typed(RBAC_HTTP, { rules: r.audit }) });
-  if (r.deny) out.push({ name: RBAC_FILTER.deny, typed_config: typed(RBAC_HTTP, { rules: r.deny }) });
-  if (r.allow) out.push({ name: RBAC_FILTER.allow, typed_config: typed(RBAC_HTTP, { rules: r.allow }) });
+  const f = (name: string, a: ActionRbac) => ({ name, typed_config: typed(RBAC_HTTP, rbacFields(a)) });
+  if (r.audit) out.push(f(RBAC_FILTER.audit, r.audit));
+  if (r.deny) out.push(f(RBAC_FILTER.deny, r.deny));
+  if (r.allow) out.push(f(RBAC_FILTER.allow, r.allow));
   return out;
 }
 
@@ -465,9 +529,9 @@ export function rbacHttpFilters(ctx: Ctx): EnvoyJson[] {
 export function rbacNetworkFilters(ctx: Ctx, statPrefix: string): EnvoyJson[] {
   const r = rbacConfigs(ctx, { tcp: true });
   const out: EnvoyJson[] = [];
-  const f = (name: string, rules: EnvoyJson) => ({
+  const f = (name: string, a: ActionRbac) => ({
     name,
-    typed_config: typed(RBAC_NETWORK, { rules, stat_prefix: statPrefix }),
+    typed_config: typed(RBAC_NETWORK, { ...rbacFields(a), stat_prefix: statPrefix }),
   });
   if (r.audit) out.push(f(RBAC_FILTER.networkAudit, r.audit));
   if (r.deny) out.push(f(RBAC_FILTER.networkDeny, r.deny));

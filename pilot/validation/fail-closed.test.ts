@@ -84,6 +84,19 @@ test("an action that is not Istio's denies everything; a bad dry-run value is en
   assert.deepEqual(f?.object.spec, { rules: [good] });
 });
 
+test("a valid dry-run value stays: the fail-closed form of a dry-run policy is still not enforced", () => {
+  const f = formOf(
+    obj("AuthorizationPolicy", { action: "DENY", rules: [badFrom] }, { "istio.io/dry-run": "true" }),
+  );
+  assert.deepEqual(f?.object.metadata, {
+    name: "p",
+    namespace: "shop",
+    annotations: { "istio.io/dry-run": "true" },
+  });
+  assert.deepEqual(f?.object.spec, { action: "DENY", rules: [{}] });
+  assert.match(f?.summary ?? "", /dry run .* only logged, never enforced/);
+});
+
 test("PeerAuthentication: an unknown mode or an unusable STRICT port setting makes it STRICT", () => {
   assert.deepEqual(specOf(obj("PeerAuthentication", { selector, mtls: { mode: "STRICTLY" } })), {
     selector,

@@ -13,7 +13,8 @@
 //   still has an ALLOW policy) and give DENY, AUDIT and CUSTOM the single rule `{}` (a CUSTOM
 //   policy's missing provider excepted: the translation denies its rules then); an action
 //   that is not Istio's is enforced as a DENY of everything. A bad `istio.io/dry-run` value is
-//   dropped, so the policy is enforced (istiod reads it as false).
+//   dropped, so the policy is enforced (istiod reads it as false); a valid one is kept, so a
+//   dry-run policy with errors stays in dry run (only logged, never enforced).
 // - PeerAuthentication: a mode that is not Istio's, or a port-level setting that cannot be
 //   applied as written while it asks for STRICT, makes the policy STRICT; other errors outside
 //   the selector and port-level settings make it STRICT too.
@@ -21,6 +22,7 @@
 //   locations but verifies with keys nobody holds, so its tokens are refused (401) rather than
 //   passed on unchecked.
 // Selectors are kept as written (istiod matches them literally).
+import { parseGoBool } from "../../injector/index.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
 import { UNUSABLE_JWKS } from "../model/jwks.ts";
 import { asArr, asObj, asStr, type Json } from "./findings.ts";
@@ -200,6 +202,10 @@ export function failClosedForm(raw: unknown, findings: readonly Diagnostic[]): F
     const { [DRY_RUN]: _, ...annotations } = asObj(meta.annotations);
     metadata = { ...meta, annotations };
   }
+  // A valid dry-run value stays: the rewritten policy is still only evaluated, never enforced,
+  // as istiod would build it (its rules go to shadow rules).
+  const dryRun = asStr(asObj(metadata.annotations)[DRY_RUN]);
+  const shadowOnly = o.kind === "AuthorizationPolicy" && dryRun !== undefined && parseGoBool(dryRun) === true;
   return {
     object: {
       ...o,
@@ -208,6 +214,8 @@ export function failClosedForm(raw: unknown, findings: readonly Diagnostic[]): F
       metadata,
       spec: r.spec,
     },
-    summary: r.summary,
+    summary: shadowOnly
+      ? `${r.summary}; it is in dry run (${DRY_RUN}), so this is only logged, never enforced`
+      : r.summary,
   };
 }

@@ -3,7 +3,7 @@
 // extensions) is checked against Istio's CRD schema (types, enums, unknown fields) and then by the
 // kind's semantic rules, which follow istiod's webhook. Objects of other groups are not validated
 // here (the API server's own schemas cover them).
-import { parseKubeYaml } from "../../injector/index.ts";
+import { parseGoBool, parseKubeYaml } from "../../injector/index.ts";
 import type { IstioKind } from "../model/config.ts";
 import { isIstioNetworking, toConfigObject } from "../model/convert.ts";
 import type { Diagnostic, ObjectRef } from "../model/diagnostic.ts";
@@ -63,7 +63,6 @@ export const UNKNOWN_KIND = "VAL0001";
 export const UNSERVED_VERSION = "VAL0002";
 export const BAD_ANNOTATION = "VAL0003";
 
-const GO_BOOLS = new Set(["1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"]);
 const INTERNAL_ANNOTATIONS = [
   "internal.istio.io/webhook-always-reject",
   "internal.istio.io/parent-namespace",
@@ -94,7 +93,7 @@ function checkAnnotations(f: Findings, kind: string, annotations: unknown, spec:
   const action = typeof spec.action === "string" ? spec.action : "ALLOW";
   if (action !== "ALLOW" && action !== "DENY")
     f.error(BAD_ANNOTATION, path, `istio.io/dry-run only supports the ALLOW and DENY actions, not ${action}`);
-  else if (!GO_BOOLS.has(String(a["istio.io/dry-run"])))
+  else if (parseGoBool(String(a["istio.io/dry-run"])) === undefined)
     f.error(
       BAD_ANNOTATION,
       path,

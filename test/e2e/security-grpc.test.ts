@@ -3,7 +3,8 @@
 // workload's certificate from the CSR API, a grpc-js-xds XdsServer (XdsServerCredentials, RBAC)
 // and XdsChannelCredentials clients with file_watcher certificate providers. The server sees the
 // client's SPIFFE id; plain text is refused under mTLS; AuthorizationPolicy ALLOW/DENY answer
-// PERMISSION_DENIED; policy changes apply live; PeerAuthentication DISABLE turns mTLS off.
+// PERMISSION_DENIED (a dry-run DENY does not); policy changes apply live; PeerAuthentication
+// DISABLE turns mTLS off.
 import assert from "node:assert/strict";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -152,6 +153,31 @@ describe("mTLS and authorization with grpc-js-xds peers through remora pilot", (
     remove("allow.yaml");
     remove("deny.yaml");
     await until(async () => (await call(echoClient, ADMIN)) === grpc.status.OK, "no policy: all allowed");
+  });
+
+  test("a dry-run DENY refuses nothing; an enforced one beside it does", async () => {
+    // Both in one file, so the enforced DENY shows when the server has the update.
+    write(
+      "deny.yaml",
+      `${DENY_ADMIN.replace("{name: echo-deny-admin, namespace: default}", '{name: echo-deny-admin, namespace: default, annotations: {istio.io/dry-run: "true"}}')}---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: echo-deny-call, namespace: default}
+spec:
+  selector: {matchLabels: {app: echo}}
+  action: DENY
+  rules:
+  - to:
+    - operation: {paths: [${CALL}]}
+`,
+    );
+    await until(
+      async () => (await call(echoClient, CALL)) === grpc.status.PERMISSION_DENIED,
+      "the enforced DENY applies",
+    );
+    assert.equal(await call(echoClient, ADMIN), grpc.status.OK, "the dry-run DENY is not enforced");
+    remove("deny.yaml");
+    await until(async () => (await call(echoClient, CALL)) === grpc.status.OK, "no policy: all allowed");
   });
 
   test("PeerAuthentication DISABLE: the server and its clients switch to plain text", async () => {
