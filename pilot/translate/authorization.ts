@@ -473,7 +473,8 @@ export function rbacConfigs(ctx: Ctx, opts: { tcp: boolean }): RbacConfigs {
       continue;
     }
     const key = action === "DENY" ? "deny" : action === "AUDIT" ? "audit" : "allow";
-    const entry = (out[key] ??= {});
+    const entry = out[key] ?? {};
+    out[key] = entry;
     const slot = dryRun ? "shadow" : "rules";
     if (!entry[slot]) entry[slot] = { action: action === "AUDIT" ? "LOG" : action, policies: {} };
     const rbac = entry[slot] as { policies: Record<string, EnvoyJson> };
