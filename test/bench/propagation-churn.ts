@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { encodeJson } from "../../pilot/envoy/proto.ts";
-import { TYPE_URLS, type XdsKind } from "../../pilot/model/proxy-config.ts";
+import type { XdsKind } from "../../pilot/model/proxy-config.ts";
 import { createDebouncer } from "../../pilot/registry/index.ts";
 import type { PreparedConfig } from "../../pilot/xds/resources.ts";
 import { anyAndSotwEntry } from "../../pilot/xds/wire.ts";

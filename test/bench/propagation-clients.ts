@@ -43,7 +43,7 @@ function nameId(name: string): number {
 }
 
 /** One simulated proxy and what it recorded since the last `forget`. */
-class Proxy {
+class SimProxy {
   client: AdsClient;
   /** (assignment id, receipt time) of every EDS resource received, in arrival order. */
   private ids = new Int32Array(256);
@@ -54,7 +54,7 @@ class Proxy {
   expect: { typeUrl: string; name: string; at: number } | undefined;
 
   constructor(
-    make: (p: Proxy) => AdsClient,
+    make: (p: SimProxy) => AdsClient,
     private readonly onExpected: () => void,
   ) {
     this.client = make(this);
@@ -128,7 +128,7 @@ class Proxy {
 }
 
 export function clientsMain(): void {
-  let proxies: Proxy[] = [];
+  let proxies: SimProxy[] = [];
   let nextId = Number(process.env.PROP_BENCH_ID_BASE ?? 0);
   let cmdCpu = process.cpuUsage();
   const send = (m: object) => {
@@ -141,7 +141,7 @@ export function clientsMain(): void {
     if (--expected.left === 0) expected.done();
   };
   // Clear of the mesh's addresses (10.0–10.3.x.x).
-  const make = (address: string, i: number, rds: string[]) => (p: Proxy) =>
+  const make = (address: string, i: number, rds: string[]) => (p: SimProxy) =>
     benchSidecar(address, i, 200, rds, { keepResponses: false, onResponse: (r) => p.received(r) });
   process.on("message", async (m: PropCmd) => {
     cmdCpu = process.cpuUsage();
@@ -150,7 +150,7 @@ export function clientsMain(): void {
         const t0 = now();
         const fresh = Array.from(
           { length: m.count },
-          () => new Proxy(make(m.address, nextId++, m.rds), onExpected),
+          () => new SimProxy(make(m.address, nextId++, m.rds), onExpected),
         );
         proxies.push(...fresh);
         const times = await Promise.all(
