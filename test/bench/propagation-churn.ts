@@ -25,6 +25,8 @@ export interface ChurnOptions {
 
 /** What a churn run drives: pilot (through a source) or the baseline server. */
 export interface ChurnTarget {
+  /** Told the time of the first change, just before it is made. */
+  started?(at: number): void;
   /** Makes change `i` (to service `i % services`); returns the assignment it changes and when. */
   change(i: number): Promise<{ name: string; at: number }>;
   /** Pushes waiting in the server (pilot's push queue; the baseline has none). */
@@ -89,6 +91,7 @@ export async function runChurn(
   }, 250);
   const total = Math.round(o.rate * o.seconds);
   const start = now();
+  target.started?.(start);
   for (let i = 0; i < total; i++) {
     const wait = start + (i * 1000) / o.rate - now();
     if (wait > 0) await sleep(wait);
@@ -193,7 +196,10 @@ function withAddresses(json: unknown, addresses: readonly string[]): unknown {
  * The baseline churn: the clients connect to a BaselineAdsServer serving `config`'s resources,
  * then change `i` moves service `i % services` to `addressesOf(s, generation)`; its assignment
  * (pilot's JSON with the new addresses) is encoded before the run, so the timed part is only
- * the debounce and the writes.
+ * the batching and the writes. Batching: `pushAt` replays pilot's pushes (ms after the first
+ * change; each sends what changed since the last), so the clients get as many responses as
+ * pilot sent them; without it, pilot's debounce as a server with no build time would apply it
+ * (a push at most debounceMs after a burst's first change), which sends more, smaller responses.
  */
 export async function baselineChurn(
   config: PreparedConfig,
@@ -202,8 +208,9 @@ export async function baselineChurn(
     rds: string[];
     nameOf: (s: number) => string;
     addressesOf: (s: number, gen: number) => string[];
+    pushAt?: number[];
   },
-): Promise<ChurnFigures & { pushes: number; convergedMs: number }> {
+): Promise<ChurnFigures & { pushes: number; convergedMs: number; batching: string }> {
   const resources = encodedResources(config);
   const eds = config.types.endpoint;
   const total = Math.round(o.rate * o.seconds);
@@ -232,32 +239,39 @@ export async function baselineChurn(
     const convergedMs = now() - t0;
     let pushes = 0;
     const latest = new Map<string, EncodedResource>();
+    const pending = new Set<string>();
+    const flush = () => {
+      if (pending.size === 0) return;
+      pushes++;
+      server.push([...pending].map((n) => latest.get(n) as EncodedResource));
+      pending.clear();
+    };
     // Pilot's debounce for endpoint-only changes: a burst is published at most debounceMs after
     // its first change, the next burst waiting for the previous publication.
-    const debouncer = createDebouncer<Set<string>>({
+    const debouncer = createDebouncer<true>({
       afterMs: o.debounceMs,
       maxMs: o.debounceMs,
-      merge: (a, b) => {
-        const out = a ?? new Set<string>();
-        for (const n of b) out.add(n);
-        return out;
-      },
-      flush: (names) => {
-        pushes++;
-        server.push([...names].map((n) => latest.get(n) as EncodedResource));
-      },
+      merge: () => true,
+      flush,
     });
+    const timers: NodeJS.Timeout[] = [];
     const target: ChurnTarget = {
+      started(t0) {
+        for (const at of o.pushAt ?? []) timers.push(setTimeout(flush, Math.max(0, t0 + at - now())));
+      },
       async change(i) {
         const r = encoded[i] as EncodedResource;
         const at = now();
         latest.set(r.name, r);
-        debouncer.push(new Set([r.name]));
+        pending.add(r.name);
+        if (!o.pushAt) debouncer.push(true);
         return { name: r.name, at };
       },
       queueSize: () => 0,
       unacked: () => server.unacked(),
       async drained(timeoutMs) {
+        // Whatever pilot's last push would have carried, if the replay ran out before it.
+        flush();
         const end = now() + timeoutMs;
         for (;;) {
           const n = server.unacked();
@@ -268,7 +282,9 @@ export async function baselineChurn(
     };
     const figures = await runChurn(target, clients, o);
     debouncer.cancel();
-    return { ...figures, pushes, convergedMs: round(convergedMs) };
+    for (const t of timers) clearTimeout(t);
+    const batching = o.pushAt ? "pilot's push times" : `${o.debounceMs} ms debounce`;
+    return { ...figures, pushes, convergedMs: round(convergedMs), batching };
   } finally {
     await clients.call({ cmd: "closeAll" });
     await server.close();

@@ -5,13 +5,16 @@
 //      p50/p99 over clients (median of runs), with the push's stage breakdown from
 //      /debug/push_status;
 //   4. churn: CHURN_RATE endpoint changes per second for CHURN_SECONDS over all services
-//      (a rolling deployment; Kubernetes source): p99 over (change, client) and whether the push
-//      queue or the propagation delay grows.
-// Baseline, measured in the same run: the debounce hold-off plus the same process writing the
-// same pushed bytes to the same streams (what any pilot would pay at least).
+//      (a rolling deployment; Kubernetes source): p50/p99 over (change, client) and whether the
+//      push queue or the unacknowledged streams grow (see propagation-churn.ts).
+// Baselines, measured in the same run: for 1–3 the debounce hold-off plus the same process
+// writing the same pushed bytes to the same streams (what any pilot would pay at least); for 4
+// the same churn served to the same clients by a minimal ADS server with no pilot behind it
+// (pilot's encoded resources, pilot's push times), i.e. what the client processes can absorb.
 // Sizes (env): PROP_BENCH_SERVICES (1000), PROP_BENCH_CLIENTS (1000), PROP_BENCH_RUNS (5),
 // PROP_BENCH_CLIENT_PROCS (2), PROP_BENCH_SOURCES (file,kube), PROP_BENCH_CHURN_RATE (100/s),
-// PROP_BENCH_CHURN_SECONDS (60, 0 skips it), PROP_BENCH_ENDPOINTS (10). BENCH_SMOKE=1: 20 × 10.
+// PROP_BENCH_CHURN_SECONDS (60, 0 skips it), PROP_BENCH_BASELINE_BATCHING (pilot | debounce),
+// PROP_BENCH_ENDPOINTS (10); PROP_BENCH_RUNS=0 runs the churn alone. BENCH_SMOKE=1: 20 × 10.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -42,6 +45,8 @@ const PROCS = SMOKE ? 1 : Math.max(1, env("PROP_BENCH_CLIENT_PROCS", 2));
 const SOURCES = (process.env.PROP_BENCH_SOURCES ?? "file,kube").split(",");
 const CHURN_RATE = SMOKE ? 20 : env("PROP_BENCH_CHURN_RATE", 100);
 const CHURN_SECONDS = SMOKE ? 2 : env("PROP_BENCH_CHURN_SECONDS", 60);
+/** The churn baseline's batching: `pilot` (replay pilot's push times) or `debounce`. */
+const BASELINE_BATCHING = process.env.PROP_BENCH_BASELINE_BATCHING ?? "pilot";
 /** One VirtualService per this many services (a VirtualService change is one of them). */
 const VS_EVERY = 10;
 const DEBOUNCE_MS = 100;
@@ -417,8 +422,12 @@ async function pilotChurn(sc: Scenario, pilot: Pilot, clients: ClientPool<PropCm
   };
   const before = new Set(pilot.xds.pushHistory().map((h) => h.version));
   const sampler = setInterval(collect, 250);
+  let startedAt = 0;
   const figures = await runChurn(
     {
+      started: (at) => {
+        startedAt = at;
+      },
       async change(i) {
         const s = i % SERVICES;
         return { name: clusterOf(sc.host(s)), at: await sc.endpointChange(s) };
@@ -439,6 +448,7 @@ async function pilotChurn(sc: Scenario, pilot: Pilot, clients: ClientPool<PropCm
   return {
     figures,
     config,
+    pushAt: pushes.map((h) => Date.parse(h.at) - startedAt),
     server: {
       snapshots: pushes.length,
       pushed: pushes.reduce((a, h) => a + h.proxies, 0),
@@ -459,6 +469,7 @@ async function churnRows(
     rds: [String(PORT)],
     nameOf: (s) => clusterOf(sc.host(s)),
     addressesOf: (s, gen) => Array.from({ length: ENDPOINTS }, (_, e) => ip(s, e, gen)),
+    ...(BASELINE_BATCHING === "pilot" ? { pushAt: ours.pushAt } : {}),
   });
   const { pushes, convergedMs, ...baseFigures } = base;
   const extra = {

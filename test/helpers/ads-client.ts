@@ -141,11 +141,10 @@ function deltaAck(typeUrl: string, nonce: string): Buffer {
   ]);
 }
 
-/**
- * Encodes string fields (as `[field, value]`, empty ones left out as proto3 does) and
- * already-encoded runs, in order, into one buffer.
- */
-function concatFields(parts: readonly (readonly [number, string] | Buffer)[]): Buffer {
+type Part = readonly [number, string] | Buffer;
+
+/** Length of string fields (as `[field, value]`, empty ones left out as proto3 does) and encoded runs. */
+function fieldsLength(parts: readonly Part[]): number {
   let len = 0;
   for (const p of parts) {
     if (Buffer.isBuffer(p)) len += p.length;
@@ -154,7 +153,11 @@ function concatFields(parts: readonly (readonly [number, string] | Buffer)[]): B
       len += varintLength((p[0] << 3) | 2) + varintLength(n) + n;
     }
   }
-  const out = Buffer.allocUnsafe(len);
+  return len;
+}
+
+/** Writes `parts` (see fieldsLength) in order at the start of `out`. */
+function writeFields(out: Buffer, parts: readonly Part[]): void {
   let pos = 0;
   for (const p of parts) {
     if (Buffer.isBuffer(p)) pos += p.copy(out, pos);
@@ -164,6 +167,11 @@ function concatFields(parts: readonly (readonly [number, string] | Buffer)[]): B
       pos += out.write(p[1], pos);
     }
   }
+}
+
+function concatFields(parts: readonly Part[]): Buffer {
+  const out = Buffer.allocUnsafe(fieldsLength(parts));
+  writeFields(out, parts);
   return out;
 }
 
@@ -328,7 +336,8 @@ export class AdsClient {
     const sub = this.subs.get(typeUrl) ?? new Set<string>();
     if (this.firstSent && !error && this.opts.decode === false && (this.opts.mode === "sotw" || !initial)) {
       // A plain ACK, as Envoy sends thousands of: hand-encoded (SotW around the cached names run).
-      this.write(this.opts.mode === "sotw" ? this.sotwAck(typeUrl, sub, nonce) : deltaAck(typeUrl, nonce));
+      if (this.opts.mode === "sotw") this.sotwAck(typeUrl, sub, nonce);
+      else this.write(deltaAck(typeUrl, nonce));
       return;
     }
     const node = this.firstSent ? undefined : this.node();
@@ -363,7 +372,16 @@ export class AdsClient {
   /** Encoded resource_names per type, rebuilt only when the subscription object changes. */
   private namesRun = new Map<string, { sub: Set<string> | "*"; bytes: Buffer }>();
 
-  private sotwAck(typeUrl: string, sub: Set<string> | "*", nonce: string): Buffer {
+  /**
+   * The buffer of the last SotW ACK once its write completed (grpc-js has framed it into a copy
+   * by then), for the next ACK to fill: an EDS ACK repeats every subscribed name, tens of KB at
+   * 1,000 clusters, and allocating that per ACK made allocation, copying and GC most of a busy
+   * client process's time.
+   */
+  private spareAck: Buffer | undefined;
+
+  /** Writes a plain SotW ACK: hand-encoded around the cached names run. */
+  private sotwAck(typeUrl: string, sub: Set<string> | "*", nonce: string): void {
     let run = this.namesRun.get(typeUrl);
     if (!run || run.sub !== sub) {
       run = {
@@ -372,9 +390,21 @@ export class AdsClient {
       };
       this.namesRun.set(typeUrl, run);
     }
-    // One allocation: an EDS ACK repeats every subscribed name (tens of KB at 1,000 clusters), and
-    // grpc-js copies it once more to frame it.
-    return concatFields([[1, this.lastVersion.get(typeUrl) ?? ""], run.bytes, [4, typeUrl], [5, nonce]]);
+    const parts: Part[] = [[1, this.lastVersion.get(typeUrl) ?? ""], run.bytes, [4, typeUrl], [5, nonce]];
+    const len = fieldsLength(parts);
+    const spare = this.spareAck;
+    this.spareAck = undefined;
+    // Some room to spare, as versions and nonces grow by a digit now and then.
+    const buf = spare && spare.length >= len ? spare : Buffer.allocUnsafe(len + 64);
+    writeFields(buf, parts);
+    const call = this.call;
+    if (!call) {
+      this.spareAck = buf;
+      return;
+    }
+    call.write(buf.subarray(0, len), () => {
+      this.spareAck = buf;
+    });
   }
 
   /** Changes an explicit subscription (EDS/RDS names). */
