@@ -69,14 +69,10 @@ export class BaselineAdsServer {
     return self;
   }
 
-  get streamCount(): number {
-    return this.streams.size;
-  }
-
-  /** Streams whose last EDS response is not acknowledged yet. */
-  unacked(): number {
-    let n = 0;
-    for (const s of this.streams) if (s.edsSent !== s.edsAcked) n++;
+  /** Of `clients`, those without a stream whose last EDS response was acknowledged. */
+  unacked(clients: number): number {
+    let n = Math.max(0, clients - this.streams.size);
+    for (const s of this.streams) if (s.edsSent === "" || s.edsSent !== s.edsAcked) n++;
     return n;
   }
 

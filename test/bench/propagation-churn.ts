@@ -31,9 +31,9 @@ export interface ChurnTarget {
   change(i: number): Promise<{ name: string; at: number }>;
   /** Pushes waiting in the server (pilot's push queue; the baseline has none). */
   queueSize(): number;
-  /** Streams whose last EDS response is not acknowledged yet. */
+  /** Clients without a stream whose last EDS response was acknowledged. */
   unacked(): number;
-  /** Waits until every stream is back and has acknowledged its last EDS response; returns how many had not. */
+  /** Waits until every client's stream is back and acknowledged its last EDS response; returns how many had not. */
   drained(timeoutMs: number): Promise<number>;
 }
 
@@ -268,14 +268,14 @@ export async function baselineChurn(
         return { name: r.name, at };
       },
       queueSize: () => 0,
-      unacked: () => server.unacked(),
+      unacked: () => server.unacked(o.clients),
       async drained(timeoutMs) {
         // Whatever pilot's last push would have carried, if the replay ran out before it.
         flush();
         const end = now() + timeoutMs;
         for (;;) {
-          const n = server.unacked();
-          if ((n === 0 && server.streamCount >= o.clients) || now() > end) return n;
+          const n = server.unacked(o.clients);
+          if (n === 0 || now() > end) return n;
           await sleep(100);
         }
       },
