@@ -265,6 +265,16 @@ export class AdsClient {
     )[method]?.call(this.client, md);
     if (!call) throw new Error(`no method ${method}`);
     this.call = call;
+    // Write callbacks come in write order; this stream's own list, so a cancelled stream's late
+    // callbacks never hand back a buffer the new stream is still writing.
+    const inFlight: Buffer[] = [];
+    this.acks = {
+      inFlight,
+      written: () => {
+        const buf = inFlight.shift();
+        if (this.call === call) this.spareAck = buf;
+      },
+    };
     this.firstSent = false;
     call.on("data", (b: Buffer) => this.onData(b));
     call.on("error", (e: grpc.ServiceError) => {
@@ -379,6 +389,8 @@ export class AdsClient {
    * client process's time.
    */
   private spareAck: Buffer | undefined;
+  /** The current stream's ACK buffers being written, and its one write callback. */
+  private acks: { inFlight: Buffer[]; written: () => void } | undefined;
 
   /** Writes a plain SotW ACK: hand-encoded around the cached names run. */
   private sotwAck(typeUrl: string, sub: Set<string> | "*", nonce: string): void {
@@ -398,13 +410,13 @@ export class AdsClient {
     const buf = spare && spare.length >= len ? spare : Buffer.allocUnsafe(len + 64);
     writeFields(buf, parts);
     const call = this.call;
-    if (!call) {
+    const acks = this.acks;
+    if (!call || !acks) {
       this.spareAck = buf;
       return;
     }
-    call.write(buf.subarray(0, len), () => {
-      this.spareAck = buf;
-    });
+    acks.inFlight.push(buf);
+    call.write(buf.subarray(0, len), acks.written);
   }
 
   /** Changes an explicit subscription (EDS/RDS names). */
