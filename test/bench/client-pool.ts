@@ -18,18 +18,25 @@ export function benchSidecar(
   i: number,
   firstOctet: number,
   rds: string[],
-  more: Pick<AdsClientOptions, "onResponse" | "keepResponses"> = {},
+  more: Pick<AdsClientOptions, "onResponse" | "keepResponses"> & { ownConnection?: boolean } = {},
 ): AdsClient {
+  const { ownConnection, ...opts } = more;
   const ip = `10.${firstOctet + ((i >> 16) & 31)}.${(i >> 8) & 255}.${i & 255}`;
   const c = new AdsClient(address, {
     mode: i % 2 === 0 ? "delta" : "sotw",
     nodeId: `sidecar~${ip}~app-${i}.default~default.svc.cluster.local`,
     decode: false,
-    channelOptions: { "grpc-node.flow_control_window": 256 * 1024 * 1024 },
+    channelOptions: {
+      "grpc-node.flow_control_window": 256 * 1024 * 1024,
+      // Its own HTTP/2 connection, as every Envoy has (by default the clients of a process share
+      // one: their requests, SotW ACKs of tens of KB included, then share the server's receive
+      // window, 64 KB per connection in Node, paced by WINDOW_UPDATE round trips).
+      ...(ownConnection ? { "grpc.use_local_subchannel_pool": 1 } : {}),
+    },
     // As Envoy retries its ADS stream (500 ms doubling to 30 s): a stream the server closes (its
     // first request not read in time under load) or that fails to connect is opened again.
     retry: { baseMs: 500, maxMs: 30_000 },
-    ...more,
+    ...opts,
   });
   c.start();
   c.setNames(RDS, rds);

@@ -142,7 +142,11 @@ export function clientsMain(): void {
   };
   // Clear of the mesh's addresses (10.0–10.3.x.x).
   const make = (address: string, i: number, rds: string[]) => (p: SimProxy) =>
-    benchSidecar(address, i, 200, rds, { keepResponses: false, onResponse: (r) => p.received(r) });
+    benchSidecar(address, i, 200, rds, {
+      keepResponses: false,
+      onResponse: (r) => p.received(r),
+      ownConnection: process.env.PROP_BENCH_CONNECTIONS === "own",
+    });
   process.on("message", async (m: PropCmd) => {
     cmdCpu = process.cpuUsage();
     try {

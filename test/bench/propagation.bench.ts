@@ -14,7 +14,9 @@
 // Sizes (env): PROP_BENCH_SERVICES (1000), PROP_BENCH_CLIENTS (1000), PROP_BENCH_RUNS (5),
 // PROP_BENCH_CLIENT_PROCS (2), PROP_BENCH_SOURCES (file,kube), PROP_BENCH_CHURN_RATE (100/s),
 // PROP_BENCH_CHURN_SECONDS (60, 0 skips it), PROP_BENCH_BASELINE_BATCHING (pilot | debounce),
-// PROP_BENCH_ENDPOINTS (10); PROP_BENCH_RUNS=0 runs the churn alone. BENCH_SMOKE=1: 20 × 10.
+// PROP_BENCH_ENDPOINTS (10), PROP_BENCH_CONNECTIONS (shared: one HTTP/2 connection per client
+// process; own: one per client, as Envoys have); PROP_BENCH_RUNS=0 runs the churn alone.
+// BENCH_SMOKE=1: 20 × 10.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
