@@ -3,6 +3,7 @@
 // snapshot then shares every unchanged part with the previous one (the very same objects), so
 // later stages can tell what is unchanged by identity.
 import { ISTIO_KINDS } from "../model/config.ts";
+import { recordDerivation } from "../model/map-derivation.ts";
 import type { ChangeSet, MeshSnapshot } from "../model/snapshot.ts";
 
 type SnapshotBody = Omit<MeshSnapshot, "changes">;
@@ -67,7 +68,10 @@ function changedKeys<V>(a: ReadonlyMap<string, V>, b: ReadonlyMap<string, V>): S
   return out;
 }
 
-/** `next` with the previous value for every key that did not change (same order as next). */
+/**
+ * `next` with the previous value for every key that did not change (same order as next),
+ * recorded as derived from `prev` at `changed` (see map-derivation.ts).
+ */
 function shared<V>(
   next: ReadonlyMap<string, V>,
   prev: ReadonlyMap<string, V>,
@@ -75,6 +79,7 @@ function shared<V>(
 ): Map<string, V> {
   const out = new Map<string, V>();
   for (const [k, v] of next) out.set(k, changed.has(k) ? v : (prev.get(k) as V));
+  recordDerivation(out, prev, changed);
   return out;
 }
 
