@@ -1,25 +1,33 @@
-// Where a snapshot map came from: the snapshot build makes each new services/endpoints/workloads
-// map from the previous one by replacing a few keys, and says so here, so a consumer that keeps
-// state per key (the translation's endpoint index) can update only those keys instead of
-// comparing every key of the mesh. The record is keyed on the very map objects, which are never
-// modified, so it cannot go stale.
+// Where a map came from: the snapshot build makes each new services/endpoints/workloads map (and
+// each cluster's pod index) from the previous one by replacing a few keys, and says so here, so
+// a consumer that keeps state per key (the translation's endpoint index, reused build results)
+// can look at only those keys instead of every key of the mesh. The record is keyed on the very
+// map objects, which are never modified, so it cannot go stale.
 
 export interface MapDerivation<K> {
   /** The map `derived` was made from. */
-  base: ReadonlyMap<K, unknown>;
+  base: object;
   /** Keys whose value may differ from `base`'s (added, replaced or removed); the rest are the same values. */
   changed: ReadonlySet<K>;
 }
 
-const derivations = new WeakMap<ReadonlyMap<unknown, unknown>, MapDerivation<unknown>>();
+const derivations = new WeakMap<object, MapDerivation<unknown>>();
 
-/** Records that `derived` equals `base` except at `changed` (by value identity). */
-export function recordDerivation<K>(
-  derived: ReadonlyMap<K, unknown>,
-  base: ReadonlyMap<K, unknown>,
-  changed: ReadonlySet<K>,
-): void {
-  derivations.set(derived, { base, changed } as MapDerivation<unknown>);
+/** Records that map `derived` equals map `base` except at `changed` (by value identity). */
+export function recordDerivation<K>(derived: object, base: object, changed: ReadonlySet<K>): void {
+  if (derived !== base) derivations.set(derived, { base, changed } as MapDerivation<unknown>);
+}
+
+/** The record of what `map` was made from, if it was made from another map by changing a few keys. */
+export function derivationOf<K>(map: object): MapDerivation<K> | undefined {
+  return derivations.get(map) as MapDerivation<K> | undefined;
+}
+
+/** True when `map` is known to hold at `key` the very value `base` holds there. */
+export function unchangedAt<K>(map: object, base: object, key: K): boolean {
+  if (map === base) return true;
+  const d = derivations.get(map) as MapDerivation<K> | undefined;
+  return d !== undefined && d.base === base && !d.changed.has(key);
 }
 
 /**

@@ -15,16 +15,9 @@ import { diffSnapshots, sameValue } from "./changes.ts";
 import { buildCredentials } from "./credentials.ts";
 import type { KubeIndex } from "./kube-services.ts";
 import { clusterNetworks, networkGateways, networkRules } from "./networks.ts";
-import {
-  autoAddressed,
-  BuildMemo,
-  hostEndpoints,
-  reusedEntryWorkload,
-  reusedPodWorkload,
-  reuseKubeService,
-  reuseServiceEntry,
-} from "./reuse.ts";
+import { autoAddressed, BuildMemo, hostEndpoints, reuseKubeService, reuseServiceEntry } from "./reuse.ts";
 import { telemetryDiagnostics } from "./telemetry.ts";
+import { buildWorkloadsByIp, patchWorkloadsByIp } from "./workloads-by-ip.ts";
 
 function byAge(a: ConfigObject, b: ConfigObject): number {
   const ta = a.meta.creationTimestamp ?? "";
@@ -183,21 +176,14 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
   for (const [i, c] of clusterInputs.entries()) {
     const index = indexes[i] as KubeIndex;
     const entries = c.primary ? configs.WorkloadEntry : [];
-    // Rebuilt over all of the cluster's pods when any pod changed (a Pod becoming ready): the
-    // per-pod workloads are reused and the rebuild is map insertions and a sort by address.
-    const own = memo.workloads(index, entries, () => {
-      const m = new Map<string, Workload>();
-      for (const we of entries) {
-        const w = reusedEntryWorkload(we, c.id);
-        for (const ip of w.addresses) m.set(ip, w);
-      }
-      for (const pod of c.kube.pods) {
-        if (pod.spec?.hostNetwork) continue;
-        const w = reusedPodWorkload(pod, index.nodes, c.id);
-        for (const ip of w.addresses) m.set(ip, w);
-      }
-      return sorted(m);
-    });
+    // Kept while the cluster's pods, nodes and entries are; patched at the IPs of a few changed
+    // pods; rebuilt over all of them otherwise (per-pod workloads are reused).
+    const own = memo.workloads(
+      index,
+      entries,
+      () => buildWorkloadsByIp(index, entries),
+      (last, changes) => patchWorkloadsByIp(last, index, entries, changes),
+    );
     // One cluster's map is the mesh's as it is (below); merging copies every workload.
     if (clusterInputs.length > 1) for (const [ip, w] of own) if (!merged.has(ip)) merged.set(ip, w);
     const view: ClusterView = {
