@@ -75,7 +75,7 @@ function pushTo(m: Map<string, Pod[]>, k: string, p: Pod): void {
 
 /** The pod index of a cluster's whole pod list. */
 export function indexPods(pods: readonly Pod[]): PodIndex {
-  const byKey = new Map<string, Pod>();
+  const byKey = PMap<string, Pod>().asMutable();
   const atIp = new Map<string, Pod[]>();
   const byNsLabel = new Map<string, Pod[]>();
   let keySorted = true;
@@ -88,23 +88,15 @@ export function indexPods(pods: readonly Pod[]): PodIndex {
     byKey.set(k.key, p);
     for (const ip of k.ips) pushTo(atIp, ip, p);
   }
-  const byIp = new Map<string, Pod>();
+  const byIp = PMap<string, Pod>().asMutable();
   for (const [ip, list] of atIp) byIp.set(ip, list[list.length - 1] as Pod);
-  const index: Kept = {
-    pods,
-    podsByKey: PMap(byKey),
-    podsByIp: PMap(byIp),
-    podsByNsLabel: PMap<string, readonly Pod[]>(byNsLabel),
-    podsAtIp: PMap<string, readonly Pod[]>(atIp),
-    keySorted,
-  };
   const out: PodIndex = {
     pods,
-    podsByKey: index.podsByKey,
-    podsByIp: index.podsByIp,
-    podsByNsLabel: index.podsByNsLabel,
+    podsByKey: byKey.asImmutable(),
+    podsByIp: byIp.asImmutable(),
+    podsByNsLabel: PMap<string, readonly Pod[]>(byNsLabel),
   };
-  kept.set(out, index);
+  kept.set(out, { ...out, podsAtIp: PMap<string, readonly Pod[]>(atIp), keySorted });
   return out;
 }
 
