@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
+import { prng } from "../../test/helpers/prng.ts";
 import { unchangedAt } from "../model/map-derivation.ts";
 import { indexPods, type PodIndex, podChangesSince, updatePods } from "./pod-index.ts";
 
@@ -51,17 +52,6 @@ function same(a: PodIndex, b: PodIndex, what: string): void {
       } else assert.equal(v, w, `${what}: ${field} ${k}`);
     }
   }
-}
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 type Op = (pods: Pod[], r: () => number) => string;
@@ -147,7 +137,7 @@ test("the pod index updated per pod equals a full build after every kind of chan
   const names = Object.keys(OPS);
   let updated = 0;
   for (const seed of [1, 2, 3, 4, 5, 6]) {
-    const r = rng(seed);
+    const r = prng(seed);
     let pods = startingPods();
     let index = indexPods(pods);
     for (let step = 0; step < 120; step++) {

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { loadConfigCase } from "../../test/helpers/config-case.ts";
 import { goldenCases } from "../../test/helpers/golden.ts";
+import { prng } from "../../test/helpers/prng.ts";
 import type { Endpoint, Service } from "../model/service.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
 import { buildSnapshot } from "../snapshot/build-snapshot.ts";
@@ -78,16 +79,9 @@ function hostChanges(s: MeshSnapshot, host: string, other: string | undefined): 
   return out;
 }
 
-/** A small deterministic shuffle (mulberry32). */
+/** `list` shuffled by a seeded generator. */
 function shuffled<T>(list: readonly T[], seed: number): T[] {
-  let a = seed >>> 0;
-  const rand = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = prng(seed);
   const out = [...list];
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
