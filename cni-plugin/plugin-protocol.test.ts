@@ -183,6 +183,24 @@ describe("answers", () => {
     assert.deepEqual([ok.code, ok.stdout], [0, ""]);
   });
 
+  test("a YAML kubeconfig is read by the YAML parser the executable compiles on first use", async () => {
+    const kc = join(tmp, "kubeconfig.yaml");
+    const yaml = [
+      "current-context: x",
+      "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:6443'}}]",
+      "users: [{name: u, user: {token: t}}]",
+      "contexts: [{name: x, context: {cluster: c, user: u}}]",
+    ];
+    writeFileSync(kc, `${yaml.join("\n")}\n`);
+    const ok = await plugin({ CNI_COMMAND: "STATUS" }, conf({ cniVersion: "1.1.0", kubeconfig: kc }));
+    assert.deepEqual([ok.code, ok.stdout, ok.stderr], [0, "", ""]);
+    // Broken YAML is a config error naming the file, not a crash of the lazily compiled parser.
+    writeFileSync(kc, "clusters: [\n");
+    const bad = await plugin({ CNI_COMMAND: "STATUS" }, conf({ cniVersion: "1.1.0", kubeconfig: kc }));
+    assert.equal(bad.code, 1, bad.stdout);
+    assert.match(String(bad.json?.details ?? bad.json?.msg), /kubeconfig\.yaml/);
+  });
+
   test("ADD outside Kubernetes passes prevResult through, in the config's version", async () => {
     const prev = {
       cniVersion: "1.0.0",

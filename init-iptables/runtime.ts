@@ -1,6 +1,6 @@
 // Runtime facts the planner needs but cannot discover itself: whether the pod has IPv6 (from its
 // interface addresses, as Istio decides it) and the DNS servers in resolv.conf.
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { networkInterfaces } from "node:os";
 import type { CaptureConfig } from "./config.ts";
@@ -85,7 +85,12 @@ export async function resolveRuntime(
         : localAddresses();
   const out = { ...cfg, ipv6: ipv6Enabled(addrs, cfg.dualStack) };
   if (cfg.redirectDns && !cfg.captureAllDns) {
-    const text = await readFile(resolvConf, "utf8").catch(() => "");
+    // Synchronously: a few hundred bytes, and node:fs/promises alone costs the CNI plugin's
+    // start-up more than a millisecond to load.
+    let text = "";
+    try {
+      text = readFileSync(resolvConf, "utf8");
+    } catch {}
     const servers = parseResolvConf(text);
     out.dnsServersV4 = servers.v4;
     out.dnsServersV6 = servers.v6;
