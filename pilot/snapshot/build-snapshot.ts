@@ -127,6 +127,9 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
     string,
     { service: Service; accounts: Set<string>; clusters: Map<string, readonly string[]> }
   >();
+  // Every Service and ServiceEntry is visited: the sources hand over whole lists, and a result is
+  // reused only after its recorded lookups are checked (reuse.ts), a pointer-level pass. Doing
+  // less needs the sources to say which objects changed.
   for (const [i, c] of clusterInputs.entries()) {
     const index = indexes[i] as KubeIndex;
     for (const svc of c.kube.services) {
@@ -204,6 +207,8 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
   for (const ns of input.kube.namespaces as Namespace[]) {
     if (ns.metadata?.name) namespaces.set(ns.metadata.name, ns.metadata.labels ?? {});
   }
+  // From every Service (a gateway is a Service labelled with its network); a pass over a list,
+  // no lookups, and gateways are few.
   const gateways = networkGateways(
     mesh,
     clusterInputs.map((c) => ({
@@ -214,6 +219,9 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
     diagnostics,
   );
 
+  // The snapshot's maps are plain Maps sorted by key (translation, debug output and the change set
+  // iterate them in order): assembling them is a pass over hosts and IPs; the change set then
+  // compares them with the previous ones by identity for every reused part.
   const base = {
     version: nextVersion(previous),
     meshConfig: mesh,
