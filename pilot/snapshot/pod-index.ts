@@ -2,8 +2,9 @@
 // kept from build to build: when the cluster's pod list differs from the last one by a few pods
 // (one added, deleted, becoming ready, relabelled, given a new IP), only those pods' entries are
 // refiled, in persistent maps (immutable's hash array mapped tries), so every other entry stays
-// the very same object and reuse checks skip it by identity. The result is what indexPods builds
-// from the whole list, lists in the same order.
+// the very same object and reuse checks skip it by identity; a list a changed pod joins or leaves
+// (its namespace's, each of its labels') is copied, pointers only. The result is what indexPods
+// builds from the whole list, lists in the same order.
 import { Map as PMap } from "immutable";
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
 import { recordDerivation } from "../model/map-derivation.ts";

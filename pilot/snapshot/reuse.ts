@@ -10,7 +10,8 @@
 // never modified afterwards: the build copies a service it has to change (merged across clusters,
 // an auto-allocated address). BuildMemo keeps, from one build to the next, the parts computed
 // over whole lists (each cluster's index, its workloads by IP, the auto-allocated addresses),
-// rebuilt only when their own input list changed.
+// rebuilt only when their own input list changed; the pod part of the index and the workloads
+// are updated per changed pod instead (pod-index.ts, workloads-by-ip.ts).
 import type { Node, Pod } from "kubernetes-types/core/v1.d.ts";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1.d.ts";
 import type { ConfigObject } from "../model/config.ts";
