@@ -3,17 +3,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
+import { deepFreeze } from "../test/helpers/deep-freeze.ts";
 import { defaultInjectionConfig } from "./config.ts";
 import { inferWorkloadName, injectPod } from "./inject.ts";
 import { uninjectPod } from "./uninject.ts";
-
-function deepFreeze<T>(v: T): T {
-  if (v && typeof v === "object") {
-    for (const x of Object.values(v)) deepFreeze(x);
-    Object.freeze(v);
-  }
-  return v;
-}
 
 const controllerPod = (): Pod => ({
   apiVersion: "v1",

@@ -8,7 +8,7 @@ import { assembleContainers } from "./assemble.ts";
 import { canonicalService } from "./canonical.ts";
 import type { InjectionConfig } from "./config.ts";
 import { type Decision, decideInjection } from "./decision.ts";
-import { type AppProbe, type OriginalProbes, rewriteProbes } from "./probes.ts";
+import { type AppProbe, rewriteProbes, START_GATES } from "./probes.ts";
 import { type InjectionError, type InjectMeshConfig, type PodSettings, resolveSettings } from "./settings.ts";
 import type { SidecarContext } from "./sidecar.ts";
 import { selectTemplate, TRAITS } from "./templates.ts";
@@ -89,7 +89,7 @@ export function injectPod(pod: Pod, ctx: InjectContext): InjectOutcome {
       overrides.push({ list, index, container: c });
       return false;
     });
-  const userInits = take("initContainers");
+  let userInits = take("initContainers");
   let apps = take("containers");
   if (overrides.length) record.overrides = overrides;
   const userProxy = overrides.find((o) => o.container.name === A.PROXY_CONTAINER)?.container;
@@ -97,12 +97,17 @@ export function injectPod(pod: Pod, ctx: InjectContext): InjectOutcome {
 
   let probes: AppProbe[] = [];
   if (settings.rewriteProbes && traits.rewriteProbes) {
-    const copies = apps.map((c) => ({ ...c }));
-    const r = rewriteProbes(copies, settings.statusPort);
-    if (r.probes.length) {
-      probes = r.probes;
-      record.probes = r.originals;
-      apps = copies.map((c, i) => (hasOriginals(r.originals, c) ? c : (apps[i] as Container)));
+    // As Istio, every container but the injected ones, init containers included (only native
+    // sidecars, restartPolicy: Always, may have probes and hooks), in pod order. In classic
+    // placement those start before istio-proxy; a startup probe or postStart hook sent to it
+    // would hold them, and the pod, forever, so those two stay as they are (docs/differences.md).
+    const inits = rewriteProbes(userInits, settings.statusPort, settings.native ? undefined : START_GATES);
+    const main = rewriteProbes(apps, settings.statusPort);
+    probes = [...inits.probes, ...main.probes];
+    if (probes.length) {
+      record.probes = { ...inits.originals, ...main.originals };
+      userInits = inits.containers;
+      apps = main.containers;
     }
   }
 
@@ -214,10 +219,6 @@ function allowLowPorts(spec: PodSpec, record: RestoreRecord): void {
   if (sc?.sysctls?.some((x) => x.name === sysctl)) return;
   record.securityContext = sc ?? null;
   spec.securityContext = { ...sc, sysctls: [...(sc?.sysctls ?? []), { name: sysctl, value: "0" }] };
-}
-
-function hasOriginals(originals: OriginalProbes, c: Container): boolean {
-  return originals[c.name] !== undefined;
 }
 
 // Under CNI the plugin reads the effective capture settings from the pod's annotations.

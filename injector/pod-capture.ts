@@ -6,7 +6,7 @@ import type { Container, Pod } from "kubernetes-types/core/v1.d.ts";
 import * as A from "./annotations.ts";
 import { captureArgs } from "./capture-args.ts";
 import { defaultInjectionConfig } from "./config.ts";
-import { type InjectionError, resolveSettings } from "./settings.ts";
+import { type InjectionError, parseGoBool, resolveSettings } from "./settings.ts";
 
 export type CaptureSkipReason =
   | "init_container"
@@ -32,13 +32,6 @@ export type PodCapture =
   | { kind: "capture"; args: string[] }
   | { kind: "error"; errors: InjectionError[] };
 
-/** Go's strconv.ParseBool, which Istio uses for these values. */
-function parseBool(v: string): boolean | undefined {
-  if (["1", "t", "T", "TRUE", "true", "True"].includes(v)) return true;
-  if (["0", "f", "F", "FALSE", "false", "False"].includes(v)) return false;
-  return undefined;
-}
-
 function skip(reason: CaptureSkipReason): PodCapture {
   return { kind: "skip", reason, message: CAPTURE_SKIP_REASONS[reason] };
 }
@@ -62,14 +55,14 @@ export function podCapture(pod: Pod): PodCapture {
   if (containers.some((c) => c.name === A.INIT_CONTAINER)) return skip("init_container");
   const proxy = containers.find((c) => c.name === A.PROXY_CONTAINER);
   const disabled = proxy?.env?.find((e) => e.name === "DISABLE_ENVOY")?.value;
-  if (disabled !== undefined && parseBool(disabled) === true) return skip("proxy_disabled");
+  if (disabled !== undefined && parseGoBool(disabled) === true) return skip("proxy_disabled");
   if (!proxy) return skip("no_proxy");
   const type = proxyType(proxy);
   if (type !== undefined && type !== "sidecar") return skip("not_sidecar");
   const labels = pod.metadata?.labels ?? {};
   const annotations = pod.metadata?.annotations ?? {};
   const inject = labels[A.INJECT] ?? annotations[A.INJECT];
-  if (inject !== undefined && parseBool(inject) === false) return skip("injection_disabled");
+  if (inject !== undefined && parseGoBool(inject) === false) return skip("injection_disabled");
   if (annotations[A.STATUS] === undefined) return skip("not_injected");
 
   // In CNI mode the injector wrote the effective capture settings into the annotations, so the

@@ -1,14 +1,14 @@
 // Probe rewriting. Kubelet's probes reach the pod IP and would be captured by the sidecar: an
 // HTTP probe fails under mTLS, a TCP probe succeeds as soon as Envoy accepts (whether or not the
-// app is up), a gRPC probe meets the inbound chain. So each app container's httpGet, tcpSocket and
-// grpc liveness/readiness/startup probe becomes an httpGet on the status port,
-// `/app-health/<container>/{livez,readyz,startupz}`, as Istio rewrites them. The bootstrap serves
-// that path from Envoy alone: an HTTP probe is forwarded to the app's port and path on 127.0.0.1;
-// a TCP or gRPC probe is answered from an Envoy active health check of the app's port (TCP
-// connect, or grpc.health.v1), see probe-bootstrap.ts. Exec probes run inside the container and are
-// left alone. httpGet lifecycle hooks (postStart, preStop) are captured the same way and go to
-// `/app-lifecycle/<container>/{poststartz,prestopz}`, forwarded to the app like HTTP probes.
-// The original handlers are returned so uninject restores the pod exactly.
+// app is up), a gRPC probe meets the inbound chain. So each app container's (and, as in Istio,
+// each native-sidecar init container's) httpGet, tcpSocket and grpc liveness/readiness/startup
+// probe becomes an httpGet on the status port, `/app-health/<container>/{livez,readyz,startupz}`.
+// The bootstrap serves that path from Envoy alone: an HTTP probe is forwarded to the app's port
+// and path on 127.0.0.1; a TCP or gRPC probe is answered from an Envoy active health check of the
+// app's port (TCP connect, or grpc.health.v1), see probe-bootstrap.ts. Exec probes run inside the
+// container and are left alone. httpGet lifecycle hooks (postStart, preStop) are captured the
+// same way and go to `/app-lifecycle/<container>/{poststartz,prestopz}`, forwarded to the app
+// like HTTP probes. The original handlers are returned so uninject restores the pod exactly.
 import type {
   Container,
   GRPCAction,
@@ -71,20 +71,32 @@ export type OriginalHandler = HTTPGetAction | { tcpSocket: TCPSocketAction } | {
 /** Original handlers by container name and probe kind (or lifecycle hook: always an httpGet). */
 export type OriginalProbes = Record<string, Partial<Record<ProbeKind | HookKind, OriginalHandler>>>;
 
+/** Probes and hooks that gate a container's start: kubelet waits on them before the next one. */
+export const START_GATES: ReadonlySet<ProbeKind | HookKind> = new Set(["startupProbe", "postStart"]);
+
+export interface RewriteResult {
+  /** The containers, rewritten ones copied; the others are the input's own objects. */
+  containers: Container[];
+  probes: AppProbe[];
+  originals: OriginalProbes;
+}
+
 /**
- * Rewrites the probes of `containers` in place (they must be copies) and returns what the
- * bootstrap needs plus the originals.
+ * Rewrites the probes and httpGet hooks of `containers` (copy-on-write) and returns what the
+ * bootstrap needs plus the originals. Handlers whose kind is in `keep` are left as they are.
  */
 export function rewriteProbes(
-  containers: Container[],
+  containers: readonly Container[],
   statusPort: number,
-): { probes: AppProbe[]; originals: OriginalProbes } {
+  keep: ReadonlySet<ProbeKind | HookKind> = new Set(),
+): RewriteResult {
   const probes: AppProbe[] = [];
   const originals: OriginalProbes = {};
-  for (const c of containers) {
+  const out = containers.map((original) => {
+    const c = { ...original };
     for (const [kind, suffix] of PROBE_KINDS) {
       const probe: Probe | undefined = c[kind];
-      if (!probe) continue;
+      if (!probe || keep.has(kind)) continue;
       const path = `/app-health/${c.name}/${suffix}`;
       const app = appProbe(probe, c, path, statusPort);
       if (!app) continue;
@@ -98,7 +110,7 @@ export function rewriteProbes(
     for (const [hook, suffix] of HOOK_KINDS) {
       // Only httpGet: kubelet does not run tcpSocket hooks (kept by Kubernetes for compatibility).
       const get = c.lifecycle?.[hook]?.httpGet;
-      if (!get) continue;
+      if (!get || keep.has(hook)) continue;
       const path = `/app-lifecycle/${c.name}/${suffix}`;
       const app = appProbe({ httpGet: get, timeoutSeconds: 0 }, c, path, statusPort);
       if (!app) continue;
@@ -108,8 +120,9 @@ export function rewriteProbes(
       originals[c.name] = saved;
       c.lifecycle = { ...c.lifecycle, [hook]: { httpGet: { path, port: statusPort } } } as Lifecycle;
     }
-  }
-  return { probes, originals };
+    return originals[c.name] ? c : original;
+  });
+  return { containers: out, probes, originals };
 }
 
 function appProbe(
@@ -164,24 +177,28 @@ function resolvePort(port: number | string, c: Container): number | undefined {
   return c.ports?.find((p) => p.name === port)?.containerPort;
 }
 
-/** Puts original handlers back (uninject). */
-export function restoreProbes(containers: Container[], originals: OriginalProbes): void {
-  for (const c of containers) {
-    const saved = originals[c.name];
-    if (!saved) continue;
+/** Puts original handlers back (uninject), copy-on-write: untouched containers are kept as they are. */
+export function restoreProbes(containers: readonly Container[], originals: OriginalProbes): Container[] {
+  return containers.map((original) => {
+    const saved = originals[original.name];
+    if (!saved) return original;
+    const c = { ...original };
     for (const [kind] of PROBE_KINDS) {
-      const original = saved[kind];
+      const handler = saved[kind];
       const probe = c[kind];
-      if (!original || !probe) continue;
+      if (!handler || !probe) continue;
       const { httpGet: _h, ...rest } = probe;
-      if ("tcpSocket" in original) c[kind] = { ...rest, tcpSocket: original.tcpSocket };
-      else if ("grpc" in original) c[kind] = { ...rest, grpc: original.grpc };
-      else c[kind] = { ...rest, httpGet: original };
+      if ("tcpSocket" in handler) c[kind] = { ...rest, tcpSocket: handler.tcpSocket };
+      else if ("grpc" in handler) c[kind] = { ...rest, grpc: handler.grpc };
+      else c[kind] = { ...rest, httpGet: handler };
     }
     for (const [hook] of HOOK_KINDS) {
-      const original = saved[hook];
-      if (!original || !c.lifecycle?.[hook] || "tcpSocket" in original || "grpc" in original) continue;
-      c.lifecycle = { ...c.lifecycle, [hook]: { httpGet: original } };
+      const handler = saved[hook];
+      if (!handler || !c.lifecycle?.[hook] || "grpc" in handler) continue;
+      // A tcpSocket hook comes only from Istio's table: its injector turns those into httpGet too.
+      const restored = "tcpSocket" in handler ? { tcpSocket: handler.tcpSocket } : { httpGet: handler };
+      c.lifecycle = { ...c.lifecycle, [hook]: restored };
     }
-  }
+    return c;
+  });
 }

@@ -104,6 +104,13 @@ const PROXY_CONFIG_FIELDS = new Set([
   "fileFlushMinSizeKb",
 ]);
 
+/** Go's strconv.ParseBool, which Istio uses for some annotation values. */
+export function parseGoBool(v: string): boolean | undefined {
+  if (["1", "t", "T", "TRUE", "true", "True"].includes(v)) return true;
+  if (["0", "f", "F", "FALSE", "false", "False"].includes(v)) return false;
+  return undefined;
+}
+
 export function resolveSettings(
   annotations: Readonly<Record<string, string>>,
   config: InjectionConfig,
@@ -235,8 +242,11 @@ export function resolveSettings(
   let rewriteProbes = config.rewriteAppHTTPProbes && statusPort !== 0;
   const rp = annotations[A.REWRITE_PROBES];
   if (rp !== undefined) {
-    if (rp === "true" || rp === "false") rewriteProbes = rp === "true" && statusPort !== 0;
-    else fail(A.REWRITE_PROBES, 'expected "true" or "false"');
+    // Istio reads this one with strconv.ParseBool (so "1", "True", "F"... count too).
+    const on = parseGoBool(rp);
+    if (on === undefined)
+      fail(A.REWRITE_PROBES, 'expected "true" or "false" (or 1, t, T, TRUE, True, 0, f, F, FALSE, False)');
+    else rewriteProbes = on && statusPort !== 0;
   }
 
   const readiness = { ...config.readiness };

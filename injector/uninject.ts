@@ -1,9 +1,10 @@
 // Uninject: the exact inverse of injection. The status annotation (Istio's shape) names the
 // containers, volumes and pull secrets that were added; Remora's restore annotation records the
-// labels and annotations it added or replaced, the original HTTP probes, the user's overriding
-// istio-* containers and which lists injection created. A pod injected by Istio (no restore
-// record) is stripped as Istio's re-injection does, with probes recovered from
-// ISTIO_KUBE_APP_PROBERS. Copy-on-write: the input is never mutated; unchanged parts are shared.
+// labels and annotations it added or replaced, the original probe and hook handlers (init
+// containers' too), the user's overriding istio-* containers and which lists injection created.
+// A pod injected by Istio (no restore record) is stripped as Istio's re-injection does, with
+// probes recovered from ISTIO_KUBE_APP_PROBERS. Copy-on-write: the input is never mutated;
+// unchanged parts are shared.
 import type { Container, Pod, PodSecurityContext, PodSpec } from "kubernetes-types/core/v1.d.ts";
 import * as A from "./annotations.ts";
 import { isObject } from "./config.ts";
@@ -128,12 +129,10 @@ export function uninjectPod(pod: Pod): Pod {
     else spec.securityContext = record.securityContext;
   }
   if (probes && Object.keys(probes).length) {
-    spec.containers = spec.containers.map((c) => {
-      if (!probes[c.name]) return c;
-      const copy = [{ ...c }];
-      restoreProbes(copy, probes);
-      return copy[0] as Container;
-    });
+    // Keyed by container name, which is unique across both lists (init containers' probes are
+    // those of native sidecars, restartPolicy: Always).
+    spec.containers = restoreProbes(spec.containers, probes);
+    if (spec.initContainers) spec.initContainers = restoreProbes(spec.initContainers, probes);
   }
 
   const metadata = { ...pod.metadata };

@@ -55,7 +55,7 @@ interface PolicySpec {
   targetRef?: unknown;
   targetRefs?: unknown[];
   action?: Action;
-  rules?: Rule[];
+  rules?: (Rule | null)[];
   provider?: { name?: string };
 }
 
@@ -375,6 +375,9 @@ export function addPolicyRules(
     return;
   }
   for (const [i, rule] of (s.rules ?? []).entries()) {
+    // A null rule matches nothing and is skipped, as istiod skips it (an invalid ALLOW rule is
+    // served as null by the sources, see pilot/validation/fail-closed.ts).
+    if (rule === null || rule === undefined) continue;
     const o: GenOptions = { tcp: opts.tcp, proxyless: ctx.proxyless, action };
     try {
       into[`${base}-rule[${i}]`] = rulePolicy(opts.tcp && action !== "ALLOW" ? withoutHttp(rule) : rule, o);

@@ -1,6 +1,7 @@
 // Public surface of validation: single objects, YAML streams and the admission entry point.
 export { DR } from "./destination-rule.ts";
 export { EF } from "./envoy-filter.ts";
+export { type FailClosedForm, failClosedForm } from "./fail-closed.ts";
 export { GW } from "./gateway.ts";
 export { parseDuration, re2Problem } from "./primitives.ts";
 export { PC } from "./proxy-config.ts";
@@ -10,6 +11,7 @@ export { SE } from "./service-entry.ts";
 export { SC } from "./sidecar.ts";
 export { TM } from "./telemetry.ts";
 export {
+  isIstioGroupObject,
   sortDiagnostics,
   type ValidateOptions,
   validateAdmissionObject,

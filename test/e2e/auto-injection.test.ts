@@ -17,8 +17,7 @@ import { defaultManifestOptions, generateManifests } from "../../injector/manife
 import { generateManifestYaml } from "../../injector/manifest/render.ts";
 import { type RunningInjector, startInjector } from "../../injector/server/run-injector.ts";
 import { installMutatingWebhooks, type WebhookCall } from "../fake-apiserver/admission-webhooks.ts";
-import { FakeApiServer, kubeconfigYaml } from "../fake-apiserver/index.ts";
-import type { ResourceType } from "../fake-apiserver/resources.ts";
+import { FakeApiServer, installManifestResources, kubeconfigYaml } from "../fake-apiserver/index.ts";
 import { collectionPath as collectionPathOf, rawRequest } from "../fake-apiserver/rest-client.ts";
 import { findCommand, requires } from "../helpers/privileged.ts";
 
@@ -30,26 +29,6 @@ type Json = { [key: string]: Json } & {
   metadata: { name: string; namespace?: string };
 } & Record<string, unknown>;
 const tmp = mkdtempSync(join(tmpdir(), "remora-e2e-inject-"));
-
-// The fake server serves core, admission, coordination and Istio kinds; the install manifests
-// also carry workload, RBAC and policy objects, so those are served too (storage only).
-const EXTRA: ResourceType[] = [
-  ["apps", "v1", "Deployment", "deployments", true],
-  ["rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false],
-  ["rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false],
-  ["rbac.authorization.k8s.io", "v1", "Role", "roles", true],
-  ["rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true],
-  ["policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true],
-].map(([group, version, kind, plural, namespaced]) => ({
-  group: group as string,
-  versions: [version as string],
-  kind: kind as string,
-  plural: plural as string,
-  singular: (kind as string).toLowerCase(),
-  listKind: `${kind}List`,
-  namespaced: namespaced as boolean,
-  builtin: true,
-}));
 
 let api: FakeApiServer;
 let plugin: ReturnType<typeof installMutatingWebhooks>;
@@ -137,7 +116,8 @@ function sidecarRevision(stored: Pod): string | undefined {
 describe("namespace-label auto-injection through the fake API server", () => {
   before(async () => {
     api = await FakeApiServer.start({ tls: true });
-    for (const r of EXTRA) api.registry.add(r);
+    // The install manifests also carry Deployments and PodDisruptionBudgets (storage only).
+    for (const r of installManifestResources()) api.registry.add(r);
     const kubeconfig = join(tmp, "kubeconfig");
     writeFileSync(kubeconfig, kubeconfigYaml(api));
 

@@ -16,6 +16,7 @@ import { type KubernetesObject, KubernetesObjectApi } from "@kubernetes/client-n
 import { remoteSecret } from "../../pilot/multicluster/index.ts";
 import { FakeApiServer, kubeConfigFor, kubeconfigYaml } from "../fake-apiserver/index.ts";
 import { type Backend, calls, startBackend, xdsClient } from "../helpers/echo-grpc.ts";
+import { createPodWithStatus, isPodWithStatus } from "../helpers/kube-objects.ts";
 import { getJson, type Pilot, startPrimaryPilot, stopPilot } from "../helpers/pilot-process.ts";
 import { until } from "../helpers/wait.ts";
 
@@ -81,7 +82,10 @@ async function seedCluster(
       ports: [{ name: "grpc", port: backend.port, protocol: "TCP" }],
     } as KubernetesObject,
   ];
-  for (const o of list) await objects.create(o);
+  for (const o of list) {
+    if (isPodWithStatus(o)) await createPodWithStatus(kubeConfigFor(api), o);
+    else await objects.create(o);
+  }
 }
 
 const DESTINATION_RULE = {

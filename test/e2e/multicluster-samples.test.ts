@@ -22,6 +22,7 @@ import {
   kubeconfigYaml,
 } from "../fake-apiserver/index.ts";
 import { REPO_ROOT } from "../helpers/cli.ts";
+import { createPodWithStatus } from "../helpers/kube-objects.ts";
 import { getJson, type Pilot, startPilotWith, stopPilot } from "../helpers/pilot-process.ts";
 import { requires } from "../helpers/privileged.ts";
 import { until } from "../helpers/wait.ts";
@@ -121,7 +122,7 @@ async function standInPod(api: FakeApiServer, name: string, labels: Record<strin
       conditions: [{ type: "Ready", status: "True" }],
     },
   };
-  await kubeConfigFor(api).makeApiClient(CoreV1Api).createNamespacedPod({ namespace: "sample", body: pod });
+  await createPodWithStatus(kubeConfigFor(api), pod);
 }
 
 /** `remora pilot` for a cluster, with the environment its generated Deployment gives it. */

@@ -52,6 +52,7 @@ export function apiResourceList(reg: ResourceRegistry, group: string, version: s
       verbs: VERBS_NS,
       ...(r.shortNames?.length ? { shortNames: r.shortNames } : {}),
     });
+    if (!r.statusVersions.includes(version)) continue;
     list.push({
       name: `${r.plural}/status`,
       singularName: "",

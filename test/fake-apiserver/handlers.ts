@@ -1,6 +1,7 @@
 // The REST verbs over one resource: list, get, create, update (PUT), patch, delete,
 // deletecollection and watch, with the preconditions and error bodies kube-apiserver uses
 // (404, 409 AlreadyExists/Conflict, 422 Invalid, 400 for URL/body mismatches, 410 for expired watches).
+// Status follows the kind's status subresource (status-subresource.ts).
 import type { ServerResponse } from "node:http";
 import type { AdmissionChain, AdmissionOperation } from "./admission.ts";
 import { applyPatchBody, PATCH_TYPES } from "./patch.ts";
@@ -14,6 +15,7 @@ import {
 import { prepareSecret } from "./secrets.ts";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.ts";
 import { ApiError, notFound, statusBody } from "./status.ts";
+import { statusOnCreate, statusOnUpdate } from "./status-subresource.ts";
 import type { KubeObject, Store } from "./store.ts";
 import { asVersion, type WatchHub } from "./watch-hub.ts";
 
@@ -180,10 +182,11 @@ async function admit(
 
 let nextClusterIp = 1;
 // Defaults the apiserver fills that clients commonly read.
-function applyDefaults(r: ResourceType, obj: KubeObject): void {
+function applyDefaults(t: Target, obj: KubeObject): void {
+  const r = t.resource;
+  statusOnCreate(r, t.version, obj);
   if (r.group === "" && r.plural === "namespaces") {
     obj.spec = { finalizers: ["kubernetes"], ...((obj.spec as object) ?? {}) };
-    obj.status = { phase: "Active" };
   }
   if (r.group === "" && r.plural === "services") {
     const spec = (obj.spec ?? {}) as Record<string, unknown>;
@@ -216,7 +219,7 @@ export async function createObject(
     });
   }
   delete obj.metadata.resourceVersion;
-  applyDefaults(t.resource, obj);
+  applyDefaults(t, obj);
   if (t.resource.group === "" && t.resource.plural === "secrets") prepareSecret(ctx.store, obj, ctx.caCert);
   obj = (await admit(ctx, t, "CREATE", obj, undefined, dryRun)) ?? obj;
   if (dryRun) return out(t, obj);
@@ -241,17 +244,9 @@ export async function updateObject(
   const rv = incoming.metadata.resourceVersion;
   if (rv !== undefined && rv !== "" && rv !== current.metadata.resourceVersion)
     throw conflict(t.resource, t.name ?? "");
-  let next: KubeObject;
-  if (t.subResource === "status") {
-    next = structuredClone(current);
-    if (incoming.status === undefined) delete next.status;
-    else next.status = incoming.status;
-  } else {
-    next = incoming;
-    if (current.status !== undefined) next.status = current.status;
-    else delete next.status;
-    if (t.resource.group === "" && t.resource.plural === "secrets")
-      prepareSecret(ctx.store, next, ctx.caCert);
+  let next = statusOnUpdate(t.resource, t.version, t.subResource, current, incoming);
+  if (t.subResource !== "status" && t.resource.group === "" && t.resource.plural === "secrets") {
+    prepareSecret(ctx.store, next, ctx.caCert);
   }
   next = (await admit(ctx, t, "UPDATE", next, current, dryRun)) ?? next;
   if (dryRun) return out(t, next);

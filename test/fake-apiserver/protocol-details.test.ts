@@ -128,7 +128,8 @@ test("pagination, dryRun, status subresource", async () => {
   ).body;
   const withStatus = { ...pod, status: { phase: "Running", podIP: "10.1.1.1" } };
   const main = (await call("PUT", "/api/v1/namespaces/page/pods/p", withStatus)).body;
-  assert.equal(main.status, undefined, "the main resource ignores status");
+  assert.deepEqual(main.status, pod.status, "the main resource ignores status");
+  assert.deepEqual(pod.status, { phase: "Pending", qosClass: "BestEffort" });
   const st = (
     await call("PUT", "/api/v1/namespaces/page/pods/p/status", { ...withStatus, metadata: main.metadata })
   ).body;

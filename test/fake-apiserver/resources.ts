@@ -15,6 +15,12 @@ export interface ResourceType {
   shortNames?: string[];
   /** Built-in (compiled-in) types omit kind/apiVersion on list items, as kube-apiserver does. */
   builtin: boolean;
+  /**
+   * Versions served with a `status` subresource (all of a built-in kind's, or a CRD version's
+   * `subresources.status`). There, status is written only through `/status`; elsewhere it is an
+   * ordinary field and `/status` is not found.
+   */
+  statusVersions: string[];
 }
 
 /** Storage key shared by all versions of a resource: `group/plural`. */
@@ -33,7 +39,7 @@ function builtin(
   kind: string,
   plural: string,
   namespaced: boolean,
-  shortNames?: string[],
+  opts: { shortNames?: string[]; status?: boolean } = {},
 ): ResourceType {
   return {
     group,
@@ -44,7 +50,8 @@ function builtin(
     listKind: `${kind}List`,
     namespaced,
     builtin: true,
-    ...(shortNames ? { shortNames } : {}),
+    statusVersions: opts.status ? [version] : [],
+    ...(opts.shortNames ? { shortNames: opts.shortNames } : {}),
   };
 }
 
@@ -55,14 +62,17 @@ function istio(
   shortNames: string[],
   group = "networking.istio.io",
 ): ResourceType {
+  const versions =
+    group === "networking.istio.io"
+      ? [...ISTIO_VERSIONS]
+      : group === "telemetry.istio.io"
+        ? ["v1", "v1alpha1"]
+        : ["v1", "v1beta1"];
   return {
     group,
-    versions:
-      group === "networking.istio.io"
-        ? [...ISTIO_VERSIONS]
-        : group === "telemetry.istio.io"
-          ? ["v1", "v1alpha1"]
-          : ["v1", "v1beta1"],
+    versions,
+    // Every version of Istio's CRDs declares `subresources: {status: {}}`.
+    statusVersions: [...versions],
     plural,
     singular: kind.toLowerCase(),
     kind,
@@ -76,14 +86,14 @@ function istio(
 /** What every fresh server serves before any CRD is created. */
 export function defaultResources(): ResourceType[] {
   return [
-    builtin("", "v1", "Namespace", "namespaces", false, ["ns"]),
-    builtin("", "v1", "Pod", "pods", true, ["po"]),
-    builtin("", "v1", "Service", "services", true, ["svc"]),
-    builtin("", "v1", "Node", "nodes", false, ["no"]),
+    builtin("", "v1", "Namespace", "namespaces", false, { shortNames: ["ns"], status: true }),
+    builtin("", "v1", "Pod", "pods", true, { shortNames: ["po"], status: true }),
+    builtin("", "v1", "Service", "services", true, { shortNames: ["svc"], status: true }),
+    builtin("", "v1", "Node", "nodes", false, { shortNames: ["no"], status: true }),
     builtin("", "v1", "Secret", "secrets", true),
-    builtin("", "v1", "ConfigMap", "configmaps", true, ["cm"]),
-    builtin("", "v1", "Endpoints", "endpoints", true, ["ep"]),
-    builtin("", "v1", "ServiceAccount", "serviceaccounts", true, ["sa"]),
+    builtin("", "v1", "ConfigMap", "configmaps", true, { shortNames: ["cm"] }),
+    builtin("", "v1", "Endpoints", "endpoints", true, { shortNames: ["ep"] }),
+    builtin("", "v1", "ServiceAccount", "serviceaccounts", true, { shortNames: ["sa"] }),
     builtin("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true),
     builtin("coordination.k8s.io", "v1", "Lease", "leases", true),
     builtin("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false),
@@ -104,9 +114,10 @@ export function defaultResources(): ResourceType[] {
       "validatingwebhookconfigurations",
       false,
     ),
-    builtin("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false, [
-      "crd",
-    ]),
+    builtin("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false, {
+      shortNames: ["crd"],
+      status: true,
+    }),
     istio("VirtualService", "virtualservices", ["vs"]),
     istio("DestinationRule", "destinationrules", ["dr"]),
     istio("ServiceEntry", "serviceentries", ["se"]),
@@ -127,8 +138,8 @@ export function defaultResources(): ResourceType[] {
  */
 export function installManifestResources(): ResourceType[] {
   return [
-    builtin("apps", "v1", "Deployment", "deployments", true),
-    builtin("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true),
+    builtin("apps", "v1", "Deployment", "deployments", true, { status: true }),
+    builtin("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true, { status: true }),
   ];
 }
 
@@ -144,9 +155,10 @@ export class ResourceRegistry {
     const existing = this.byKey.get(storageKey(r));
     if (existing) {
       for (const v of r.versions) if (!existing.versions.includes(v)) existing.versions.push(v);
+      existing.statusVersions = [...r.statusVersions];
       return;
     }
-    this.byKey.set(storageKey(r), { ...r, versions: [...r.versions] });
+    this.byKey.set(storageKey(r), { ...r, versions: [...r.versions], statusVersions: [...r.statusVersions] });
   }
 
   remove(group: string, plural: string): void {
@@ -181,12 +193,17 @@ export function resourceFromCrd(crd: Record<string, unknown>): ResourceType | un
   const names = spec?.names as Record<string, unknown> | undefined;
   if (!spec || !names || typeof spec.group !== "string" || typeof names.plural !== "string") return undefined;
   if (typeof names.kind !== "string") return undefined;
-  const versions = Array.isArray(spec.versions)
+  const served = Array.isArray(spec.versions)
     ? (spec.versions as Array<Record<string, unknown>>)
         .filter((v) => v.served !== false && typeof v.name === "string")
         .sort((a, b) => Number(b.storage === true) - Number(a.storage === true))
-        .map((v) => v.name as string)
     : [];
+  const versions = served.map((v) => v.name as string);
+  const hasStatus = (v: Record<string, unknown>) => {
+    const sub = v.subresources as Record<string, unknown> | undefined;
+    return !!sub && typeof sub === "object" && sub.status !== undefined && sub.status !== null;
+  };
+  const statusVersions = served.filter(hasStatus).map((v) => v.name as string);
   if (versions.length === 0) return undefined;
   return {
     group: spec.group,
@@ -197,6 +214,7 @@ export function resourceFromCrd(crd: Record<string, unknown>): ResourceType | un
     listKind: typeof names.listKind === "string" ? names.listKind : `${names.kind}List`,
     namespaced: spec.scope !== "Cluster",
     builtin: false,
+    statusVersions,
     ...(Array.isArray(names.shortNames) ? { shortNames: names.shortNames as string[] } : {}),
   };
 }

@@ -16,6 +16,7 @@ import {
   watchObjects,
 } from "./handlers.ts";
 import { ApiError, notFound } from "./status.ts";
+import { hasStatusSubresource } from "./status-subresource.ts";
 import { tokenRequest, tokenReview } from "./tokens.ts";
 
 /** kube-apiserver's request body limit (3 MiB). */
@@ -102,7 +103,8 @@ function resolveTarget(ctx: ApiContext, segs: string[]): Target | undefined {
   const resource = ctx.registry.find(group, version, plural);
   if (!resource) throw notFound(plural, name ?? "", group);
   if (namespace !== undefined && !resource.namespaced) throw notFound(plural, name ?? "", group);
-  if (subResource !== undefined && subResource !== "status")
+  // `/status` exists only where the kind (or the CRD version) declares the subresource.
+  if (subResource !== undefined && (subResource !== "status" || !hasStatusSubresource(resource, version)))
     throw notFound(`${plural}/${subResource}`, name ?? "", group);
   return {
     resource,

@@ -11,7 +11,8 @@
 // One rule for what is served: a read that succeeds is served as it is (an empty directory means
 // no config, and says so), a read that fails changes nothing (a missing or unreadable directory
 // keeps what was read before). A bad file keeps its last good content in force and reports
-// diagnostics; a deleted file's objects go away.
+// diagnostics, except that its new security.istio.io objects are admitted one by one (see
+// securityOfBadFile); a deleted file's objects go away.
 import { type FSWatcher, watch } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -26,6 +27,7 @@ import {
 } from "../../config-files/index.ts";
 import type { Diagnostic } from "../../model/diagnostic.ts";
 import { validateObject } from "../../validation/index.ts";
+import { admitObject, isSecurityObject, objectKey, servedDespiteFile } from "../admit.ts";
 import { ChangeEmitter, type ConfigSource, type SourceContents } from "../source.ts";
 
 export interface FileSourceOptions {
@@ -46,6 +48,8 @@ export interface FileSourceOptions {
 interface FileState {
   stamp: string;
   good?: FileContents;
+  /** Security objects of a bad file served beside its last good content (see securityOfBadFile). */
+  extra?: FileContents;
   diagnostics: Diagnostic[];
 }
 
@@ -61,6 +65,35 @@ const kindsOf = (c: FileContents | undefined): string[] =>
   (c?.objects ?? []).map((o) => String((o as { kind?: unknown })?.kind ?? "Unknown"));
 
 const under = (path: string, dir: string) => path.startsWith(`${dir}/`);
+
+/**
+ * The security.istio.io objects of a file that cannot be used and that its last good content does
+ * not hold: they are admitted one by one (valid ones as written, invalid ones in their fail-closed
+ * form), as the Kubernetes source admits objects, because withholding a new security policy
+ * with the rest of its file can open the workloads it covers.
+ */
+function securityOfBadFile(
+  path: string,
+  read: FileContents,
+  good: FileContents | undefined,
+  check: ObjectCheck,
+): { contents: FileContents; notes: Diagnostic[] } {
+  const held = new Set((good?.objects ?? []).map(objectKey));
+  const contents: FileContents = { objects: [], origins: [] };
+  const notes: Diagnostic[] = [];
+  read.objects.forEach((o, i) => {
+    const key = objectKey(o);
+    if (!isSecurityObject(o) || held.has(key)) return;
+    held.add(key);
+    const origin = read.origins[i] ?? `file:${path}`;
+    const a = admitObject(o, check(o, origin), undefined, origin);
+    if (a.object === undefined) return;
+    contents.objects.push(a.object);
+    contents.origins.push(origin);
+    notes.push(...(a.valid ? [servedDespiteFile(o, path, origin)] : a.notes));
+  });
+  return { contents, notes };
+}
 
 export function createFileSource(opts: FileSourceOptions): FileSource {
   const check = opts.check ?? validateFileObject;
@@ -89,7 +122,7 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
     const present = new Set(scan.files.map((f) => f.path));
     for (const path of [...files.keys()]) {
       if (present.has(path) || scan.unreadable.some((d) => under(path, d))) continue;
-      for (const k of kindsOf(files.get(path)?.good)) changed.add(k);
+      for (const k of [...kindsOf(files.get(path)?.good), ...kindsOf(files.get(path)?.extra)]) changed.add(k);
       files.delete(path);
     }
     for (const { path, stamp } of scan.files) {
@@ -107,17 +140,25 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
       ...(opts.maxFileBytes ? { maxBytes: opts.maxFileBytes } : {}),
     });
     if (r.ok) {
-      for (const k of [...kindsOf(prev?.good), ...kindsOf(r.contents)]) changed.add(k);
+      for (const k of [...kindsOf(prev?.good), ...kindsOf(prev?.extra), ...kindsOf(r.contents)])
+        changed.add(k);
       files.set(path, { stamp, good: r.contents, diagnostics: r.diagnostics });
       if (prev && !sameDiagnostics(prev.diagnostics, r.diagnostics)) changed.add("Diagnostics");
       return;
     }
-    // Keep the last good content; only the diagnostics change.
+    // Keep the last good content (plus the file's new security objects); only the diagnostics
+    // and those objects change.
     const d: FileState = { stamp, diagnostics: r.diagnostics };
+    const security = securityOfBadFile(path, r.contents, prev?.good, check);
+    if (security.contents.objects.length > 0) {
+      d.extra = security.contents;
+      d.diagnostics = [...d.diagnostics, ...security.notes];
+    }
+    for (const k of [...kindsOf(prev?.extra), ...kindsOf(d.extra)]) changed.add(k);
     if (prev?.good) {
       d.good = prev.good;
       d.diagnostics = [
-        ...r.diagnostics,
+        ...d.diagnostics,
         {
           code: "CFG0014",
           severity: "warning",
@@ -296,9 +337,10 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
       const diagnostics: Diagnostic[] = [...treeDiagnostics];
       for (const path of [...files.keys()].sort()) {
         const f = files.get(path) as FileState;
-        if (f.good) {
-          objects.push(...f.good.objects);
-          origins.push(...f.good.origins);
+        for (const c of [f.good, f.extra]) {
+          if (!c) continue;
+          objects.push(...c.objects);
+          origins.push(...c.origins);
         }
         diagnostics.push(...f.diagnostics);
       }

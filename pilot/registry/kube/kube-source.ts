@@ -1,10 +1,13 @@
 // The Kubernetes config source: one ListWatch per kind, ready when every kind has synced, and a
 // change signal naming the kinds that moved. Each object is tagged `cluster:<id>` as its origin.
+// Istio objects (networking, security, telemetry) are validated as the webhook validates them;
+// what is served for an invalid one is decided by ../admit.ts, as for the file source.
 
 import type { KubeConfig } from "@kubernetes/client-node";
 import { DEFAULT_NAMESPACE, MESH } from "../../../injector/defaults.ts";
 import type { Diagnostic } from "../../model/diagnostic.ts";
-import { validateObject } from "../../validation/index.ts";
+import { isIstioGroupObject, validateObject } from "../../validation/index.ts";
+import { admitObject, objectKey } from "../admit.ts";
 import { ChangeEmitter, type ConfigSource, type SourceContents, type SourceStatus } from "../source.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import {
@@ -43,15 +46,18 @@ export interface KubeSourceOptions {
   onError?: (kind: string, err: unknown) => void;
   /**
    * Per-object check for Istio objects (default: the validating webhook's rules). An object with
-   * error findings is replaced by its last good version (if the source saw one) and reported.
+   * error findings is replaced by its last good version (if the source saw one), or by its
+   * fail-closed form when it is a security policy, and reported (see ../admit.ts).
    */
   check?: (obj: RawObject, origin: string) => readonly Diagnostic[];
 }
 
 interface Checked {
   resourceVersion: string | undefined;
+  /** The findings and the source's notes on what it serves instead. */
   diagnostics: readonly Diagnostic[];
-  ok: boolean;
+  /** What is served for the object (see admitObject). */
+  served: RawObject | undefined;
 }
 
 export interface KubeSource extends ConfigSource {
@@ -111,10 +117,6 @@ export function createKubeSource(opts: KubeSourceOptions): KubeSource {
   // Validation results by object, and the last version of each object that passed.
   const checked = new Map<string, Checked>();
   const lastGood = new Map<string, RawObject>();
-  const objectKey = (o: RawObject) => `${o.kind}/${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
-  const istio = (o: RawObject) =>
-    typeof o.apiVersion === "string" &&
-    (o.apiVersion.startsWith("networking.istio.io/") || o.apiVersion.startsWith("telemetry.istio.io/"));
 
   /** One kind's part of contents(), kept while its list is the same array (see ListWatch.list). */
   interface Part {
@@ -133,7 +135,7 @@ export function createKubeSource(opts: KubeSourceOptions): KubeSource {
     const diagnostics: Diagnostic[] = [];
     const keys: string[] = [];
     for (const o of list) {
-      if (!istio(o)) {
+      if (!isIstioGroupObject(o)) {
         objects.push(o);
         continue;
       }
@@ -141,32 +143,18 @@ export function createKubeSource(opts: KubeSourceOptions): KubeSource {
       keys.push(k);
       let c = checked.get(k);
       if (!c || c.resourceVersion !== o.metadata?.resourceVersion) {
-        const diags = check(o, origin);
+        const findings = check(o, origin);
+        const a = admitObject(o, findings, lastGood.get(k), origin);
         c = {
           resourceVersion: o.metadata?.resourceVersion,
-          diagnostics: diags,
-          ok: !diags.some((d) => d.severity === "error"),
+          diagnostics: [...findings, ...a.notes],
+          served: a.object as RawObject | undefined,
         };
         checked.set(k, c);
-        if (c.ok) lastGood.set(k, o);
+        if (a.valid) lastGood.set(k, o);
       }
       diagnostics.push(...c.diagnostics);
-      if (c.ok) objects.push(o);
-      else {
-        const good = lastGood.get(k);
-        if (good) objects.push(good);
-        diagnostics.push({
-          code: "CFG0015",
-          severity: "warning",
-          message: `${k} (resourceVersion ${o.metadata?.resourceVersion ?? "?"}) is invalid; ${good ? `its last valid version (${good.metadata?.resourceVersion ?? "?"}) stays in force` : "it is ignored until fixed"}`,
-          ref: {
-            kind: String(o.kind),
-            namespace: o.metadata?.namespace ?? "",
-            name: o.metadata?.name ?? "",
-            source: origin,
-          },
-        });
-      }
+      if (c.served) objects.push(c.served);
     }
     const part = {
       list,
