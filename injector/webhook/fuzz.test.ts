@@ -11,6 +11,7 @@ import { Agent, request } from "node:https";
 import { after, describe, test } from "node:test";
 import type { Pod } from "kubernetes-types/core/v1.d.ts";
 import { applyPatch } from "rfc6902";
+import { prng } from "../../test/helpers/prng.ts";
 import { generateCa, generateServingCert } from "../certs/generate.ts";
 import { defaultInjectionConfig } from "../config.ts";
 import { defaultEngine } from "./default-engine.ts";
@@ -20,18 +21,6 @@ import { createInjectorServer } from "./server.ts";
 const SEED = Number(process.env.FUZZ_SEED ?? 20261125);
 const CASES = Number(process.env.FUZZ_CASES ?? 3000);
 const SOCKET_CASES = 300;
-
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rand = prng(SEED);
 const int = (n: number) => Math.floor(rand() * n);

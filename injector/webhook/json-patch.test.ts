@@ -4,18 +4,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { applyPatch } from "rfc6902";
+import { prng } from "../../test/helpers/prng.ts";
 import { diffJson } from "./json-patch.ts";
-
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test("applying the diff turns a into b for random documents", () => {
   const rand = prng(7);

@@ -62,7 +62,9 @@ export interface Aggregate {
  * wins; within a source, the first file) with a CFG0020 warning: for Istio objects across all
  * sources, for Kubernetes objects within one source (two clusters may each have their own).
  * Remote cluster sources that have not synced yet are left out; those that have become
- * `remoteClusters` (Istio config is read from the config cluster only).
+ * `remoteClusters` (Istio config is read from the config cluster only). Every object is visited on
+ * every snapshot: sources hand over what they hold, not what changed (conversion is remembered
+ * per object, so an unchanged one costs a lookup).
  */
 export function mergeSources(sources: readonly ConfigSource[], meshConfig: MeshConfig): SnapshotInput {
   const objects: unknown[] = [];

@@ -15,16 +15,9 @@ import { diffSnapshots, sameValue } from "./changes.ts";
 import { buildCredentials } from "./credentials.ts";
 import type { KubeIndex } from "./kube-services.ts";
 import { clusterNetworks, networkGateways, networkRules } from "./networks.ts";
-import {
-  autoAddressed,
-  BuildMemo,
-  hostEndpoints,
-  reusedEntryWorkload,
-  reusedPodWorkload,
-  reuseKubeService,
-  reuseServiceEntry,
-} from "./reuse.ts";
+import { autoAddressed, BuildMemo, hostEndpoints, reuseKubeService, reuseServiceEntry } from "./reuse.ts";
 import { telemetryDiagnostics } from "./telemetry.ts";
+import { buildWorkloadsByIp, patchWorkloadsByIp } from "./workloads-by-ip.ts";
 
 function byAge(a: ConfigObject, b: ConfigObject): number {
   const ta = a.meta.creationTimestamp ?? "";
@@ -134,6 +127,9 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
     string,
     { service: Service; accounts: Set<string>; clusters: Map<string, readonly string[]> }
   >();
+  // Every Service and ServiceEntry is visited: the sources hand over whole lists, and a result is
+  // reused only after its recorded lookups are checked (reuse.ts), a pointer-level pass. Doing
+  // less needs the sources to say which objects changed.
   for (const [i, c] of clusterInputs.entries()) {
     const index = indexes[i] as KubeIndex;
     for (const svc of c.kube.services) {
@@ -183,21 +179,14 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
   for (const [i, c] of clusterInputs.entries()) {
     const index = indexes[i] as KubeIndex;
     const entries = c.primary ? configs.WorkloadEntry : [];
-    // Rebuilt over all of the cluster's pods when any pod changed (a Pod becoming ready): the
-    // per-pod workloads are reused and the rebuild is map insertions and a sort by address.
-    const own = memo.workloads(index, entries, () => {
-      const m = new Map<string, Workload>();
-      for (const we of entries) {
-        const w = reusedEntryWorkload(we, c.id);
-        for (const ip of w.addresses) m.set(ip, w);
-      }
-      for (const pod of c.kube.pods) {
-        if (pod.spec?.hostNetwork) continue;
-        const w = reusedPodWorkload(pod, index.nodes, c.id);
-        for (const ip of w.addresses) m.set(ip, w);
-      }
-      return sorted(m);
-    });
+    // Kept while the cluster's pods, nodes and entries are; patched at the IPs of a few changed
+    // pods; rebuilt over all of them otherwise (per-pod workloads are reused).
+    const own = memo.workloads(
+      index,
+      entries,
+      () => buildWorkloadsByIp(index, entries),
+      (last, changes) => patchWorkloadsByIp(last, index, entries, changes),
+    );
     // One cluster's map is the mesh's as it is (below); merging copies every workload.
     if (clusterInputs.length > 1) for (const [ip, w] of own) if (!merged.has(ip)) merged.set(ip, w);
     const view: ClusterView = {
@@ -218,6 +207,8 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
   for (const ns of input.kube.namespaces as Namespace[]) {
     if (ns.metadata?.name) namespaces.set(ns.metadata.name, ns.metadata.labels ?? {});
   }
+  // From every Service (a gateway is a Service labelled with its network); a pass over a list,
+  // no lookups, and gateways are few.
   const gateways = networkGateways(
     mesh,
     clusterInputs.map((c) => ({
@@ -228,6 +219,9 @@ export function buildSnapshot(input: SnapshotInput, previous?: MeshSnapshot): Me
     diagnostics,
   );
 
+  // The snapshot's maps are plain Maps sorted by key (translation, debug output and the change set
+  // iterate them in order): assembling them is a pass over hosts and IPs; the change set then
+  // compares them with the previous ones by identity for every reused part.
   const base = {
     version: nextVersion(previous),
     meshConfig: mesh,

@@ -3,6 +3,7 @@
 // snapshot then shares every unchanged part with the previous one (the very same objects), so
 // later stages can tell what is unchanged by identity.
 import { ISTIO_KINDS } from "../model/config.ts";
+import { derivationOf, recordDerivation } from "../model/map-derivation.ts";
 import type { ChangeSet, MeshSnapshot } from "../model/snapshot.ts";
 
 type SnapshotBody = Omit<MeshSnapshot, "changes">;
@@ -62,19 +63,35 @@ export function sameValue(a: unknown, b: unknown): boolean {
 function changedKeys<V>(a: ReadonlyMap<string, V>, b: ReadonlyMap<string, V>): Set<string> {
   const out = new Set<string>();
   if (a === b) return out;
+  // A map the build made from the previous one (a cluster's workloads patched at a few IPs)
+  // differs at most at the keys it records.
+  const d = derivationOf<string>(a);
+  if (d?.base === b) {
+    for (const k of d.changed) {
+      if (a.has(k) !== b.has(k) || !sameValue(a.get(k), b.get(k))) out.add(k);
+    }
+    return out;
+  }
   for (const [k, v] of a) if (!b.has(k) || !sameValue(v, b.get(k))) out.add(k);
   for (const k of b.keys()) if (!a.has(k)) out.add(k);
   return out;
 }
 
-/** `next` with the previous value for every key that did not change (same order as next). */
+/**
+ * `next` with the previous value for every key that did not change (same order as next),
+ * recorded as derived from `prev` at `changed` (see map-derivation.ts).
+ */
 function shared<V>(
   next: ReadonlyMap<string, V>,
   prev: ReadonlyMap<string, V>,
   changed: Set<string>,
-): Map<string, V> {
+): ReadonlyMap<string, V> {
+  // Made from prev at exactly the changed keys: it already holds prev's values elsewhere.
+  const d = derivationOf<string>(next);
+  if (d?.base === prev && d.changed.size === changed.size) return next;
   const out = new Map<string, V>();
   for (const [k, v] of next) out.set(k, changed.has(k) ? v : (prev.get(k) as V));
+  recordDerivation(out, prev, changed);
   return out;
 }
 

@@ -10,6 +10,7 @@ import type { Diagnostic } from "../model/diagnostic.ts";
 import type { MeshConfig } from "../model/mesh-config.ts";
 import type { Endpoint, Service, ServicePort } from "../model/service.ts";
 import type { ClusterNetworks } from "./networks.ts";
+import { indexPods } from "./pod-index.ts";
 import { kubePortProtocol } from "./protocol.ts";
 import { selectedWorkloadEntryEndpoints } from "./workload-entry-endpoints.ts";
 import { labelsMatch, podAddresses, podLocality, podReady, podTlsMode } from "./workloads.ts";
@@ -22,12 +23,18 @@ export interface KubeIndex {
   clusterId: string;
   networks: ClusterNetworks;
   pods: readonly Pod[];
-  podsByKey: ReadonlyMap<string, Pod>;
-  podsByIp: ReadonlyMap<string, Pod>;
+  podsByKey: Lookup<Pod>;
+  /** The last pod in list order with each IP. */
+  podsByIp: Lookup<Pod>;
   nodes: ReadonlyMap<string, Node>;
   slicesByService: ReadonlyMap<string, EndpointSlice[]>;
   /** Pods by `namespace`, and by `namespace\0key=value` for each label, for selector lookups. */
-  podsByNsLabel: ReadonlyMap<string, Pod[]>;
+  podsByNsLabel: Lookup<readonly Pod[]>;
+}
+
+/** Read-only lookup by key: a native Map, or a persistent one kept from build to build (pod-index.ts). */
+export interface Lookup<V> {
+  get(key: string): V | undefined;
 }
 
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
@@ -36,63 +43,24 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
   else m.set(k, [v]);
 }
 
-/** Pods in `namespace` matching every label of `selector`, without scanning the whole mesh. */
+/**
+ * Pods in `namespace` matching every label of `selector`, without scanning the whole mesh: the
+ * shortest of the selector's label lists, filtered. The namespace's whole list is read only for
+ * a selector without labels, so a pod changing elsewhere in the namespace does not touch (and
+ * so does not invalidate) what a selector with labels found.
+ */
 export function selectPods(
   index: KubeIndex,
   namespace: string,
   selector: Readonly<Record<string, string>>,
 ): Pod[] {
-  let best = index.podsByNsLabel.get(namespace) ?? [];
+  let best: readonly Pod[] | undefined;
   for (const [k, v] of Object.entries(selector)) {
     const list = index.podsByNsLabel.get(`${namespace}\0${k}=${v}`) ?? [];
-    if (list.length < best.length) best = list;
+    if (!best || list.length < best.length) best = list;
   }
+  best ??= index.podsByNsLabel.get(namespace) ?? [];
   return best.filter((p) => labelsMatch(selector, p.metadata?.labels ?? {}));
-}
-
-/** The pod part of a KubeIndex. */
-export function indexPods(
-  pods: readonly Pod[],
-): Pick<KubeIndex, "pods" | "podsByKey" | "podsByIp" | "podsByNsLabel"> {
-  const podsByKey = new Map<string, Pod>();
-  const podsByIp = new Map<string, Pod>();
-  const podsByNsLabel = new Map<string, Pod[]>();
-  for (const p of pods) {
-    const k = podKeys(p);
-    for (const key of k.selectable) push(podsByNsLabel, key, p);
-    podsByKey.set(k.key, p);
-    for (const ip of k.ips) podsByIp.set(ip, p);
-  }
-  return { pods, podsByKey, podsByIp, podsByNsLabel };
-}
-
-interface PodKeys {
-  /** `namespace/name`. */
-  key: string;
-  /** The namespace, then `namespace\0label=value` for each label. */
-  selectable: readonly string[];
-  /** Its addresses (none for a hostNetwork pod). */
-  ips: readonly string[];
-}
-
-/**
- * A pod's index keys, worked out once per pod object (sources keep the very same object until it
- * changes, and it is never modified): a cluster's index is rebuilt over all its pods whenever one
- * of them changes, and this keeps that rebuild to map insertions.
- */
-const podKeyCache = new WeakMap<Pod, PodKeys>();
-
-function podKeys(p: Pod): PodKeys {
-  let k = podKeyCache.get(p);
-  if (k) return k;
-  const ns = p.metadata?.namespace ?? "default";
-  k = {
-    key: `${ns}/${p.metadata?.name ?? ""}`,
-    selectable: [ns, ...Object.entries(p.metadata?.labels ?? {}).map(([l, v]) => `${ns}\0${l}=${v}`)],
-    ips: p.spec?.hostNetwork ? [] : podAddresses(p),
-  };
-  podKeyCache.set(p, k);
-  return k;
 }
 
 export function indexNodes(nodes: readonly Node[]): ReadonlyMap<string, Node> {

@@ -10,17 +10,26 @@
 // never modified afterwards: the build copies a service it has to change (merged across clusters,
 // an auto-allocated address). BuildMemo keeps, from one build to the next, the parts computed
 // over whole lists (each cluster's index, its workloads by IP, the auto-allocated addresses),
-// rebuilt only when their own input list changed.
+// rebuilt only when their own input list changed; the pod part of the index and the workloads
+// are updated per changed pod instead (pod-index.ts, workloads-by-ip.ts).
 import type { Node, Pod } from "kubernetes-types/core/v1.d.ts";
 import type { EndpointSlice } from "kubernetes-types/discovery/v1.d.ts";
 import type { ConfigObject } from "../model/config.ts";
 import type { Diagnostic } from "../model/diagnostic.ts";
+import { unchangedAt } from "../model/map-derivation.ts";
 import type { MeshConfig } from "../model/mesh-config.ts";
 import type { Endpoint, Service, Workload } from "../model/service.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
 import { autoAllocate } from "./auto-allocate.ts";
-import { indexNodes, indexPods, indexSlices, type KubeIndex, kubeService } from "./kube-services.ts";
+import {
+  indexNodes,
+  indexSlices,
+  type Lookup as KeyLookup,
+  type KubeIndex,
+  kubeService,
+} from "./kube-services.ts";
 import type { ClusterNetworks } from "./networks.ts";
+import { indexPods, type PodChanges, type PodIndex, podChangesSince, updatePods } from "./pod-index.ts";
 import { serviceEntryServices } from "./service-entries.ts";
 import { podWorkload, workloadEntryWorkload } from "./workloads.ts";
 
@@ -38,7 +47,7 @@ interface Lookup {
    * build while their input list is unchanged (BuildMemo), so a lookup in the very same map
    * finds the same value and need not be made again.
    */
-  map: ReadonlyMap<string, unknown>;
+  map: KeyLookup<unknown>;
 }
 
 /** What a builder read besides its lookups: the clusters (id and network) in order, and a list. */
@@ -72,7 +81,7 @@ function recording(index: KubeIndex, cluster: number, lookups: Lookup[], whole: 
     },
   });
   for (const field of FIELDS) {
-    const map = index[field] as ReadonlyMap<string, unknown>;
+    const map = index[field] as KeyLookup<unknown>;
     out[field] = {
       get(key: string) {
         const value = map.get(key);
@@ -100,8 +109,13 @@ function stillValid<R>(
   }
   if (!sameFound(memo.extra, extra)) return false;
   for (const l of memo.lookups) {
-    const map = (indexes[l.cluster] as KubeIndex)[l.field] as ReadonlyMap<string, unknown>;
-    if (map !== l.map && !sameFound(map.get(l.key), l.value)) return false;
+    const map = (indexes[l.cluster] as KubeIndex)[l.field] as KeyLookup<unknown>;
+    if (map === l.map) continue;
+    // A map made from the one looked up in, not at this key, holds the same value there; else
+    // look again. Either way the lookup now stands for this map, so the next build compares
+    // against it (a pod index changes by a few keys per build).
+    if (!unchangedAt(map, l.map, l.key) && !sameFound(map.get(l.key), l.value)) return false;
+    l.map = map;
   }
   return true;
 }
@@ -220,8 +234,7 @@ export function autoAddressed(svc: Service, address: string): Service {
 
 /** The parts of a build that are kept for the next one (see BuildMemo). */
 interface ClusterParts {
-  pods: readonly Pod[];
-  podPart: ReturnType<typeof indexPods>;
+  podPart: PodIndex;
   nodes: readonly Node[];
   nodeMap: ReadonlyMap<string, Node>;
   slices: readonly EndpointSlice[];
@@ -260,8 +273,7 @@ export class BuildMemo {
   ): KubeIndex {
     const last = this.previous?.clusters.get(networks.clusterId);
     const parts: ClusterParts = {
-      pods,
-      podPart: last && sameFound(last.pods, pods) ? last.podPart : indexPods(pods),
+      podPart: last ? updatePods(last.podPart, pods) : indexPods(pods),
       nodes,
       nodeMap: last && sameFound(last.nodes, nodes) ? last.nodeMap : indexNodes(nodes),
       slices,
@@ -279,23 +291,31 @@ export class BuildMemo {
 
   /**
    * A cluster's workloads by IP (made by `make` from its pods, their nodes and `entries`), the
-   * previous build's map while those are unchanged.
+   * previous build's map while those are unchanged, patched at the changed pods' IPs when only
+   * a few pods changed.
    */
   workloads(
     index: KubeIndex,
     entries: readonly ConfigObject<"WorkloadEntry">[],
     make: () => ReadonlyMap<string, Workload>,
+    patch: (last: ReadonlyMap<string, Workload>, changes: PodChanges) => ReadonlyMap<string, Workload>,
   ): ReadonlyMap<string, Workload> {
     const parts = this.clusters.get(index.clusterId) as ClusterParts;
     const last = this.previous?.clusters.get(index.clusterId);
     parts.entries = entries;
+    const changes =
+      last?.workloads && last.nodeMap === parts.nodeMap && sameFound(last.entries, entries)
+        ? podChangesSince(parts.podPart, last.podPart)
+        : undefined;
     parts.workloads =
-      last?.workloads &&
-      last.podPart === parts.podPart &&
-      last.nodeMap === parts.nodeMap &&
-      sameFound(last.entries, entries)
-        ? last.workloads
-        : make();
+      last?.workloads && changes
+        ? patch(last.workloads, changes)
+        : last?.workloads &&
+            last.podPart === parts.podPart &&
+            last.nodeMap === parts.nodeMap &&
+            sameFound(last.entries, entries)
+          ? last.workloads
+          : make();
     return parts.workloads;
   }
 

@@ -6,7 +6,10 @@
 // snapshot built after the change from the previous one equals one built from fresh copies of
 // every object (nothing reusable). Changes are also applied one after another in several orders,
 // ending with the original input again, comparing at every step; and an unchanged rebuild shares
-// (and reuses) everything.
+// (and reuses) everything. Each case runs as read and with its pods in namespace/name order (as
+// the Kubernetes source hands them over), where the pod index and workloads are updated per pod
+// (pod-index.ts) rather than rebuilt: pods added, removed, becoming ready or not, relabelled,
+// given a new IP or another pod's IP, in the config cluster and a remote one.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -67,6 +70,56 @@ const podNetwork: KubeChange = (kube) => {
   return pods && { ...kube, pods: pods as never };
 };
 
+type PodObj = Obj & {
+  metadata?: { namespace?: string };
+  status?: { podIP?: string; podIPs?: { ip: string }[] };
+};
+
+const podKey = (p: PodObj) => `${p.metadata?.namespace ?? "default"}/${p.metadata?.name ?? ""}`;
+
+/** Pods in namespace/name order, as the Kubernetes source hands them over. */
+const keySorted = (pods: readonly PodObj[]): PodObj[] =>
+  [...pods].sort((a, b) => (podKey(a) < podKey(b) ? -1 : podKey(a) > podKey(b) ? 1 : 0));
+
+const withIp = (p: PodObj, ip: string): PodObj => ({
+  ...p,
+  status: { ...p.status, podIP: ip, podIPs: [{ ip }] },
+});
+
+const podIp = (p: PodObj) => p.status?.podIP;
+
+/** A new pod like the first with an IP, in key order (a replica scaled up). */
+const podAdded: KubeChange = (kube) => {
+  const pods = kube.pods as PodObj[];
+  const first = pods.find(podIp);
+  if (!first) return undefined;
+  const added = withIp(
+    { ...first, metadata: { ...first.metadata, name: `${first.metadata?.name}-b` } },
+    "10.251.0.9",
+  );
+  return { ...kube, pods: keySorted([...pods, added]) as never };
+};
+
+/** The first pod with an IP, given a new one (a pod replaced under the same name). */
+const podIpMoved: KubeChange = (kube) => {
+  const pods = mapFirst(
+    kube.pods as PodObj[],
+    (p) => !!podIp(p),
+    (p) => withIp(p, "10.251.0.10"),
+  );
+  return pods && { ...kube, pods: pods as never };
+};
+
+/** The last pod with an IP takes the first one's as well (a finished pod's IP handed on). */
+const podIpShared: KubeChange = (kube) => {
+  const pods = kube.pods as PodObj[];
+  const withIps = pods.filter(podIp);
+  const first = withIps[0];
+  const last = withIps[withIps.length - 1];
+  if (!first || !last || first === last) return undefined;
+  return { ...kube, pods: pods.map((p) => (p === last ? withIp(p, podIp(first) as string) : p)) as never };
+};
+
 const sliceAddresses: KubeChange = (kube) => {
   const slices = mapFirst(
     kube.endpointSlices as unknown as Obj[],
@@ -105,6 +158,26 @@ const CHANGES: Record<string, Change> = {
     );
     return pods && { ...input, kube: { ...input.kube, pods: pods as never } };
   },
+  "a pod becomes ready": (input) => {
+    const pods = mapFirst(
+      input.kube.pods as Obj[],
+      (p) => !!(p.status as { podIP?: string } | undefined)?.podIP,
+      (p) => ({
+        ...p,
+        status: {
+          ...(p.status as object),
+          phase: "Running",
+          conditions: [{ type: "Ready", status: "True" }],
+        },
+      }),
+    );
+    return pods && { ...input, kube: { ...input.kube, pods: pods as never } };
+  },
+  "a pod is added": inConfigCluster(podAdded),
+  "a pod's IP moves": inConfigCluster(podIpMoved),
+  "a pod takes another pod's IP": inConfigCluster(podIpShared),
+  "remote: a pod is added": inRemoteCluster(podAdded),
+  "remote: a pod's IP moves": inRemoteCluster(podIpMoved),
   "a pod goes away": (input) => {
     if (input.kube.pods.length === 0) return undefined;
     return { ...input, kube: { ...input.kube, pods: input.kube.pods.slice(1) } };
@@ -238,12 +311,40 @@ const view = (s: MeshSnapshot) =>
     },
   });
 
+/** The input with every cluster's pods in key order (the pod index is then updated, not rebuilt). */
+function podsSorted(input: SnapshotInput): SnapshotInput {
+  const sortKube = (kube: KubeObjects): KubeObjects => ({
+    ...kube,
+    pods: keySorted(kube.pods as PodObj[]) as never,
+  });
+  return {
+    ...input,
+    kube: sortKube(input.kube),
+    ...(input.remoteClusters
+      ? { remoteClusters: input.remoteClusters.map((r) => ({ ...r, kube: sortKube(r.kube) })) }
+      : {}),
+  };
+}
+
+/**
+ * Every golden case as read, and again with its pods in key order where it has two or more and
+ * they are not already in that order.
+ */
 function cases(): { name: string; input: SnapshotInput }[] {
   const out: { name: string; input: SnapshotInput }[] = [];
   for (const base of ["snapshot", "translate"]) {
     const dir = join(import.meta.dirname, "..", "testdata", base);
-    for (const name of goldenCases(dir))
-      out.push({ name: `${base}/${name}`, input: loadConfigCase(join(dir, name)) });
+    for (const name of goldenCases(dir)) {
+      const input = loadConfigCase(join(dir, name));
+      out.push({ name: `${base}/${name}`, input });
+      const sorted = podsSorted(input);
+      const moved = (a: KubeObjects, b: KubeObjects) => a.pods.some((p, i) => p !== b.pods[i]);
+      if (
+        moved(sorted.kube, input.kube) ||
+        sorted.remoteClusters?.some((r, i) => moved(r.kube, input.remoteClusters?.[i]?.kube as KubeObjects))
+      )
+        out.push({ name: `${base}/${name} (pods in key order)`, input: sorted });
+    }
   }
   return out;
 }

@@ -136,14 +136,29 @@ function outbound(
  * Every outbound cluster the proxy can reach (only those of the `only` hostnames when given).
  * UDP ports have no cluster (Envoy does not proxy them here).
  */
+/**
+ * The scope's services among `only` (an endpoint change's hosts), in scope order. A few hosts are
+ * looked up instead of passing over every service of the scope, whose order is hostname order
+ * (the snapshot's services map is sorted by host).
+ */
+function onlyServices(ctx: Ctx, only: ReadonlySet<string>): readonly Service[] {
+  const all = ctx.scope.services;
+  if (only.size * 8 >= all.length) return all.filter((s) => only.has(s.hostname));
+  const out: Service[] = [];
+  for (const host of [...only].sort()) {
+    const s = ctx.scope.byHost.get(host);
+    if (s) out.push(s);
+  }
+  return out;
+}
+
 export function outboundClusters(
   ctx: Ctx,
   only?: ReadonlySet<string>,
   naming: ClusterNaming = "outbound",
 ): ClusterOutput {
   const out: ClusterOutput = { clusters: [], endpoints: [] };
-  for (const service of ctx.scope.services) {
-    if (only && !only.has(service.hostname)) continue;
+  for (const service of only ? onlyServices(ctx, only) : ctx.scope.services) {
     // A service's clusters read its own endpoints and nothing a VirtualService decides: the
     // memo reuses them while the endpoint list is the same (the loop itself visits every
     // service because CDS lists them all).

@@ -51,6 +51,64 @@ export function sidecarFor(snapshot: MeshSnapshot, proxy: ProxyInfo): ConfigObje
   );
 }
 
+interface KeptScope {
+  mesh: MeshSnapshot["meshConfig"];
+  sidecars: MeshSnapshot["configs"]["Sidecar"];
+  virtualServices: MeshSnapshot["configs"]["VirtualService"];
+  destinationRules: MeshSnapshot["configs"]["DestinationRule"];
+  scope: Scope;
+}
+
+/** Scopes built, by the services map they were built from, then by the proxy's part of the key. */
+const kept = new WeakMap<MeshSnapshot["services"], Map<string, KeptScope>>();
+/** Bound on the scopes kept per services map (distinct proxy namespaces, labels, clusters). */
+const MAX_KEPT = 4096;
+
+/**
+ * The proxy's scope, the one built for an earlier snapshot while everything buildScope reads is
+ * the same objects: the services map (a snapshot keeps the previous one while no service changed,
+ * as for an endpoint change), the Sidecar, VirtualService and DestinationRule lists, the mesh
+ * config, and the proxy's type, namespace, labels, cluster and DNS capture. Building a scope is a
+ * pass over every service of the mesh; this keeps it off the path of an endpoint change (patched
+ * once per proxy class). Each caller gets its own DestinationRule memo.
+ */
+export function scopeFor(snapshot: MeshSnapshot, proxy: ProxyInfo): Scope {
+  let byProxy = kept.get(snapshot.services);
+  if (!byProxy) {
+    byProxy = new Map();
+    kept.set(snapshot.services, byProxy);
+  }
+  const labels = Object.entries(proxy.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const key = JSON.stringify([
+    proxy.type,
+    proxy.namespace,
+    proxy.clusterId ?? null,
+    proxy.dnsCapture,
+    labels,
+  ]);
+  const c = snapshot.configs;
+  const known = byProxy.get(key);
+  if (
+    known &&
+    known.mesh === snapshot.meshConfig &&
+    known.sidecars === c.Sidecar &&
+    known.virtualServices === c.VirtualService &&
+    known.destinationRules === c.DestinationRule
+  ) {
+    return { ...known.scope, drCache: new Map() };
+  }
+  const scope = buildScope(snapshot, proxy);
+  if (byProxy.size >= MAX_KEPT) byProxy.clear();
+  byProxy.set(key, {
+    mesh: snapshot.meshConfig,
+    sidecars: c.Sidecar,
+    virtualServices: c.VirtualService,
+    destinationRules: c.DestinationRule,
+    scope: { ...scope, drCache: new Map() },
+  });
+  return scope;
+}
+
 export function buildScope(snapshot: MeshSnapshot, proxy: ProxyInfo): Scope {
   const mesh = snapshot.meshConfig;
   const ns = proxy.namespace;

@@ -13,7 +13,7 @@ import { gatewayConfig } from "./gateway.ts";
 import { inboundClusters, inboundPorts, virtualInbound } from "./listeners-inbound.ts";
 import { outboundListeners } from "./listeners-outbound.ts";
 import { proxylessInboundListeners, proxylessListenersAndRoutes } from "./proxyless.ts";
-import { buildScope } from "./scope.ts";
+import { scopeFor } from "./scope.ts";
 import { openMemo } from "./translate-memo.ts";
 
 export interface TranslateResult {
@@ -41,7 +41,7 @@ function context(snapshot: MeshSnapshot, proxy: ProxyInfo): Ctx {
     snapshot,
     proxy,
     index: snapshotIndex(snapshot),
-    scope: buildScope(snapshot, proxy),
+    scope: scopeFor(snapshot, proxy),
     proxyless: proxy.generator === "grpc",
     diagnostics: new Map(),
   };

@@ -5,7 +5,7 @@
 // clients are spread out, and every reply carries the child's CPU time for the command so a
 // result shows which side was the limit.
 import { type ChildProcess, fork } from "node:child_process";
-import { AdsClient, RDS } from "../helpers/ads-client.ts";
+import { AdsClient, type AdsClientOptions, RDS } from "../helpers/ads-client.ts";
 
 /**
  * Simulated sidecar `i` (even ids delta, odd SotW): a distinct, valid address per id
@@ -13,20 +13,43 @@ import { AdsClient, RDS } from "../helpers/ads-client.ts";
  * only, and Envoy's default HTTP/2 stream and connection windows (256 MiB) so a full config is not
  * paced by WINDOW_UPDATE round trips between two busy event loops. Started, asking for `rds`.
  */
-export function benchSidecar(address: string, i: number, firstOctet: number, rds: string[]): AdsClient {
+export function benchSidecar(
+  address: string,
+  i: number,
+  firstOctet: number,
+  rds: string[],
+  more: Pick<AdsClientOptions, "onResponse" | "keepResponses"> & { ownConnection?: boolean } = {},
+): AdsClient {
+  const { ownConnection, ...opts } = more;
   const ip = `10.${firstOctet + ((i >> 16) & 31)}.${(i >> 8) & 255}.${i & 255}`;
   const c = new AdsClient(address, {
     mode: i % 2 === 0 ? "delta" : "sotw",
     nodeId: `sidecar~${ip}~app-${i}.default~default.svc.cluster.local`,
     decode: false,
-    channelOptions: { "grpc-node.flow_control_window": 256 * 1024 * 1024 },
+    channelOptions: {
+      "grpc-node.flow_control_window": 256 * 1024 * 1024,
+      // Its own HTTP/2 connection, as every Envoy has (by default the clients of a process share
+      // one: their requests, SotW ACKs of tens of KB included, then share the server's receive
+      // window, 64 KB per connection in Node, paced by WINDOW_UPDATE round trips).
+      ...(ownConnection ? { "grpc.use_local_subchannel_pool": 1 } : {}),
+    },
     // As Envoy retries its ADS stream (500 ms doubling to 30 s): a stream the server closes (its
     // first request not read in time under load) or that fails to connect is opened again.
     retry: { baseMs: 500, maxMs: 30_000 },
+    ...opts,
   });
   c.start();
   c.setNames(RDS, rds);
   return c;
+}
+
+/**
+ * BENCH_CLIENT_CPU_PROF=<dir> writes a V8 CPU profile of every client process into <dir> when it
+ * exits (kill() asks it to exit rather than killing it, so the profile is written).
+ */
+function profileArgs(): string[] {
+  const dir = process.env.BENCH_CLIENT_CPU_PROF;
+  return dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
 }
 
 export interface Reply {
@@ -57,7 +80,7 @@ export class ClientProcess<C extends { cmd: string }> {
   ): Promise<ClientProcess<C>> {
     const child = fork(script, [], {
       env: { ...process.env, ...env },
-      execArgv: ["--import", "tsx", "--expose-gc", "--max-old-space-size=16384"],
+      execArgv: ["--import", "tsx", "--expose-gc", "--max-old-space-size=16384", ...profileArgs()],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     await new Promise<void>((r) => child.once("message", () => r()));

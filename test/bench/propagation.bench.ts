@@ -5,17 +5,22 @@
 //      p50/p99 over clients (median of runs), with the push's stage breakdown from
 //      /debug/push_status;
 //   4. churn: CHURN_RATE endpoint changes per second for CHURN_SECONDS over all services
-//      (a rolling deployment; Kubernetes source): p99 over (change, client) and whether the push
-//      queue or the propagation delay grows.
-// Baseline, measured in the same run: the debounce hold-off plus the same process writing the
-// same pushed bytes to the same streams (what any pilot would pay at least).
+//      (a rolling deployment; Kubernetes source): p50/p99 over (change, client) and whether the
+//      push queue or the unacknowledged streams grow (see propagation-churn.ts).
+// Baselines, measured in the same run: for 1–3 the debounce hold-off plus the same process
+// writing the same pushed bytes to the same streams (what any pilot would pay at least); for 4
+// the same churn served to the same clients by a minimal ADS server with no pilot behind it
+// (pilot's encoded resources, pilot's push times), i.e. what the client processes can absorb.
 // Sizes (env): PROP_BENCH_SERVICES (1000), PROP_BENCH_CLIENTS (1000), PROP_BENCH_RUNS (5),
 // PROP_BENCH_CLIENT_PROCS (2), PROP_BENCH_SOURCES (file,kube), PROP_BENCH_CHURN_RATE (100/s),
-// PROP_BENCH_CHURN_SECONDS (60, 0 skips it), PROP_BENCH_ENDPOINTS (10). BENCH_SMOKE=1: 20 × 10.
+// PROP_BENCH_CHURN_SECONDS (60, 0 skips it), PROP_BENCH_BASELINE_BATCHING (pilot | debounce),
+// PROP_BENCH_ENDPOINTS (10), PROP_BENCH_CONNECTIONS (shared: one HTTP/2 connection per client
+// process; own: one per client, as Envoys have); PROP_BENCH_RUNS=0 runs the churn alone.
+// BENCH_SMOKE=1: 20 × 10.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import type { ProxyInfo } from "../../pilot/model/proxy.ts";
 import { TYPE_URLS } from "../../pilot/model/proxy-config.ts";
@@ -29,6 +34,7 @@ import { deltaEntry, deltaResponseFrame, sotwEntry, sotwResponseFrame } from "..
 import type { PushRecord } from "../../pilot/xds/xds-server.ts";
 import { FakeApiServer, type KubeObject, kubeConfigFor } from "../fake-apiserver/index.ts";
 import { ClientPool } from "./client-pool.ts";
+import { baselineChurn, type ChurnOptions, runChurn } from "./propagation-churn.ts";
 import type { PropCmd } from "./propagation-clients.ts";
 import { median, percentile, report, SMOKE } from "./report.ts";
 
@@ -41,6 +47,8 @@ const PROCS = SMOKE ? 1 : Math.max(1, env("PROP_BENCH_CLIENT_PROCS", 2));
 const SOURCES = (process.env.PROP_BENCH_SOURCES ?? "file,kube").split(",");
 const CHURN_RATE = SMOKE ? 20 : env("PROP_BENCH_CHURN_RATE", 100);
 const CHURN_SECONDS = SMOKE ? 2 : env("PROP_BENCH_CHURN_SECONDS", 60);
+/** The churn baseline's batching: `pilot` (replay pilot's push times) or `debounce`. */
+const BASELINE_BATCHING = process.env.PROP_BENCH_BASELINE_BATCHING ?? "pilot";
 /** One VirtualService per this many services (a VirtualService change is one of them). */
 const VS_EVERY = 10;
 const DEBOUNCE_MS = 100;
@@ -367,6 +375,22 @@ async function oneChange(
 }
 
 /**
+ * Clients without an acknowledged (or rejected) last endpoint response: streams still waiting
+ * for one or for its ACK, and clients whose stream is not back (a reopened stream has not been
+ * sent its assignments yet, and counting it as settled reported what it was about to receive
+ * as never received).
+ */
+function unackedStreams(pilot: Pilot): number {
+  const conns = pilot.xds.connections();
+  let n = Math.max(0, CLIENTS - conns.length);
+  for (const c of conns) {
+    const w = c.watches.get("endpoint");
+    if (!w || w.nonceSent === "" || (w.nonceAcked !== w.nonceSent && !w.lastError)) n++;
+  }
+  return n;
+}
+
+/**
  * Waits until nothing is queued and every stream's last endpoint response was acknowledged, or
  * `timeoutMs`; returns how many streams still had one outstanding.
  */
@@ -375,131 +399,110 @@ async function drained(pilot: Pilot, timeoutMs: number): Promise<number> {
   for (;;) {
     await pilot.xds.idle();
     // A stream the server closed (its client too slow to read) is opened again by its client.
-    if (pilot.xds.connections().length < CLIENTS && now() < end) {
-      await sleep(100);
-      continue;
-    }
-    const unacked = pilot.xds.connections().filter((c) => {
-      const w = c.watches.get("endpoint");
-      return w !== undefined && w.nonceSent !== "" && w.nonceAcked !== w.nonceSent && !w.lastError;
-    }).length;
+    const unacked = unackedStreams(pilot);
     if ((unacked === 0 && pilot.xds.queueSize === 0) || now() > end) return unacked;
     await sleep(100);
   }
 }
 
-/** CHURN_RATE endpoint changes per second for CHURN_SECONDS, round robin over the services. */
-async function churn(
-  sc: Scenario,
-  pilot: Pilot,
-  clients: ClientPool<PropCmd>,
-  baseline: number,
-): Promise<void> {
-  await clients.call({ cmd: "forget" });
-  await clients.call({ cmd: "gc" });
-  const retries = async () =>
-    (await clients.callAll({ cmd: "retries" })).reduce((n, r) => n + Number(r.retries ?? 0), 0);
-  const retriesBefore = await retries();
-  const changes: { name: string; at: number }[] = [];
-  const queue: number[] = [];
-  const lag = monitorEventLoopDelay({ resolution: 10 });
-  lag.enable();
-  const total = Math.round(CHURN_RATE * CHURN_SECONDS);
-  const start = now();
-  let next = 0;
+const CHURN: ChurnOptions = {
+  rate: CHURN_RATE,
+  seconds: CHURN_SECONDS,
+  services: SERVICES,
+  clients: CLIENTS,
+  debounceMs: DEBOUNCE_MS,
+};
+
+/**
+ * CHURN_RATE endpoint changes per second for CHURN_SECONDS, round robin over the services,
+ * through pilot; returns its figures, what the server recorded, and the config pilot pushed
+ * (the baseline serves the same encoded resources).
+ */
+async function pilotChurn(sc: Scenario, pilot: Pilot, clients: ClientPool<PropCmd>) {
   // The server keeps its last 50 push records; sampled often enough, none is missed.
   const records = new Map<string, PushRecord>();
   const collect = () => {
     for (const h of pilot.xds.pushHistory()) records.set(h.version, h);
   };
   const before = new Set(pilot.xds.pushHistory().map((h) => h.version));
-  const sampler = setInterval(() => {
-    queue.push(pilot.xds.queueSize);
-    collect();
-  }, 250);
-  while (next < total) {
-    const due = start + (next * 1000) / CHURN_RATE;
-    const wait = due - now();
-    if (wait > 0) await sleep(wait);
-    const s = next % SERVICES;
-    const at = await sc.endpointChange(s);
-    changes.push({ name: clusterOf(sc.host(s)), at });
-    next++;
-  }
-  const writtenFor = now() - start;
-  // Counted only once every change can have arrived: the last write published, pushed, and every
-  // client's latest endpoint response acknowledged (so it was read and recorded). Waiting for the
-  // server's queue alone counted responses still in the clients' sockets as never received.
-  await sleep(DEBOUNCE_MS * 3);
-  const drainStart = now();
-  const unacked = await drained(pilot, 120_000);
-  const drainMs = now() - drainStart;
+  const sampler = setInterval(collect, 250);
+  let startedAt = 0;
+  const figures = await runChurn(
+    {
+      started: (at) => {
+        startedAt = at;
+      },
+      async change(i) {
+        const s = i % SERVICES;
+        return { name: clusterOf(sc.host(s)), at: await sc.endpointChange(s) };
+      },
+      queueSize: () => pilot.xds.queueSize,
+      unacked: () => unackedStreams(pilot),
+      drained: (timeoutMs) => drained(pilot, timeoutMs),
+    },
+    clients,
+    CHURN,
+  );
   clearInterval(sampler);
   collect();
   for (const v of before) records.delete(v);
   const pushes = [...records.values()];
-  const streamsRetried = (await retries()) - retriesBefore;
-  lag.disable();
-  // A change is received by a client at its first response naming that assignment at or after
-  // the change: a change superseded before it was pushed (the same service changed again) is
-  // delivered by the push that carried the later version, which holds it.
-  const replies = await clients.callAll({ cmd: "latencies", typeUrl: TYPE_URLS.endpoint, changes });
-  const hist = new Map<number, number>();
-  let missing = 0;
-  let received = 0;
-  for (const r of replies) {
-    missing += Number(r.missing ?? 0);
-    received += Number(r.responses ?? 0);
-    for (const [k, v] of Object.entries((r.hist as Record<string, number>) ?? {}))
-      hist.set(Number(k), (hist.get(Number(k)) ?? 0) + v);
-  }
-  const pct = (p: number) => {
-    const n = [...hist.values()].reduce((a, b) => a + b, 0);
-    let seen = 0;
-    for (const k of [...hist.keys()].sort((a, b) => a - b)) {
-      seen += hist.get(k) ?? 0;
-      if (seen >= (p / 100) * n) return k;
-    }
-    return 0;
-  };
-  const third = Math.max(1, Math.floor(queue.length / 3));
-  const avg = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
-  report({
-    name: `propagation_${sc.name}_churn_p99`,
-    ours: pct(99),
-    baseline: round(baseline),
-    runs: 1,
-    unit: "ms from each EndpointSlice write to each client's receipt (p99 over changes × clients)",
-    goal: "ours <= 500 ms, queue not growing",
-    extra: {
-      services: SERVICES,
-      clients: CLIENTS,
-      rate: CHURN_RATE,
-      seconds: CHURN_SECONDS,
-      changes: changes.length,
-      writtenInMs: round(writtenFor),
-      p50: pct(50),
-      p90: pct(90),
-      missing,
-      unackedAfterDrain: unacked,
-      // Streams closed during the run (the server closes one its client does not read within
-      // sendTimeoutMs) and opened again: their clients miss what was pushed meanwhile.
-      streamsRetried,
-      drainMs: round(drainMs),
-      edsResponsesReceived: received,
-      pushQueueFirstThird: round(avg(queue.slice(0, third))),
-      pushQueueLastThird: round(avg(queue.slice(-third))),
-      pushQueueMax: Math.max(0, ...queue),
-      eventLoopLagP99Ms: round(lag.percentile(99) / 1e6),
+  const config = pilot.xds.connections()[0]?.config;
+  if (!config) throw new Error("no connection holds a config after the churn run");
+  return {
+    figures,
+    config,
+    pushAt: pushes.map((h) => Date.parse(h.at) - startedAt),
+    server: {
       snapshots: pushes.length,
       pushed: pushes.reduce((a, h) => a + h.proxies, 0),
       skipped: pushes.reduce((a, h) => a + h.skipped, 0),
       reasons: [...new Set(pushes.map((h) => h.reason))],
     },
+  };
+}
+
+/** The churn rows: pilot beside the baseline server feeding the same clients (p99 and p50). */
+async function churnRows(
+  sc: Scenario,
+  clients: ClientPool<PropCmd>,
+  ours: Awaited<ReturnType<typeof pilotChurn>>,
+): Promise<void> {
+  const base = await baselineChurn(ours.config, clients, {
+    ...CHURN,
+    rds: [String(PORT)],
+    nameOf: (s) => clusterOf(sc.host(s)),
+    addressesOf: (s, gen) => Array.from({ length: ENDPOINTS }, (_, e) => ip(s, e, gen)),
+    ...(BASELINE_BATCHING === "pilot" ? { pushAt: ours.pushAt } : {}),
   });
+  const { pushes, convergedMs, ...baseFigures } = base;
+  const extra = {
+    services: SERVICES,
+    clients: CLIENTS,
+    rate: CHURN_RATE,
+    seconds: CHURN_SECONDS,
+    loadAverage: loadavg().map(round),
+    ours: { ...ours.figures, ...ours.server },
+    baseline: { ...baseFigures, pushes, convergedMs },
+  };
+  for (const p of [99, 50] as const) {
+    report({
+      name: `propagation_${sc.name}_churn_p${p}`,
+      ours: ours.figures[`p${p}`],
+      baseline: base[`p${p}`],
+      runs: 1,
+      unit: `ms from each EndpointSlice write to each client's receipt (p${p} over changes × clients)`,
+      goal:
+        p === 99
+          ? "ours <= 500 ms, no growing backlog (push queue, unacknowledged streams)"
+          : "reported beside p99",
+      extra,
+    });
+  }
 }
 
 async function runScenario(sc: Scenario, clients: ClientPool<PropCmd>): Promise<void> {
+  let churned: Awaited<ReturnType<typeof pilotChurn>> | undefined;
   const pilot = await startPilot({
     backend: meshBackend(),
     encoder: meshEncoder,
@@ -526,15 +529,19 @@ async function runScenario(sc: Scenario, clients: ClientPool<PropCmd>): Promise<
       `# ${sc.name}: ${CLIENTS} clients × ${SERVICES} services converged, p99 ${round(percentile(conv, 99))} ms (${round(now() - t0)} ms), ${retries} streams retried\n`,
     );
     await pilot.xds.idle();
-    await oneChange("endpoint", sc, pilot, clients);
-    await oneChange("VirtualService", sc, pilot, clients);
-    if (sc.readyChange) await oneChange("podReady", sc, pilot, clients);
-    if (CHURN_SECONDS > 0 && sc.name === "kube") await churn(sc, pilot, clients, DEBOUNCE_MS);
+    if (RUNS > 0) {
+      await oneChange("endpoint", sc, pilot, clients);
+      await oneChange("VirtualService", sc, pilot, clients);
+      if (sc.readyChange) await oneChange("podReady", sc, pilot, clients);
+    }
+    if (CHURN_SECONDS > 0 && sc.name === "kube") churned = await pilotChurn(sc, pilot, clients);
   } finally {
     await clients.call({ cmd: "closeAll" });
     await pilot.close(0);
     await sc.close();
   }
+  // With pilot gone, the same clients in the same processes take the baseline's churn.
+  if (churned) await churnRows(sc, clients, churned);
 }
 
 const clients = await ClientPool.start<PropCmd>(

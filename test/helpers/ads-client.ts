@@ -5,6 +5,7 @@
 import http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import { decodeToJson } from "../../pilot/envoy/proto.ts";
+import { varintLength, writeVarint } from "../../pilot/envoy/varint.ts";
 import { TYPE_URLS } from "../../pilot/model/proxy-config.ts";
 import { ProtoFields } from "../../pilot/xds/proto-fields.ts";
 import {
@@ -16,7 +17,6 @@ import {
   encodeSotwRequest,
   lengthDelimited,
   SOTW_PATH,
-  stringField,
 } from "../../pilot/xds/wire.ts";
 
 export const CDS = TYPE_URLS.cluster;
@@ -61,6 +61,12 @@ export interface AdsClientOptions {
   followSecrets?: boolean;
   /** Called after each response is applied (and acked). */
   onResponse?: (r: ReceivedResponse) => void;
+  /**
+   * Keep every response in `responses` (default true). A benchmark's thousands of clients
+   * receiving for minutes record what they need in `onResponse` instead: a list of every
+   * response ever received makes each full GC of the client process slower as it grows.
+   */
+  keepResponses?: boolean;
   channelOptions?: grpc.ChannelOptions;
   /** Request headers (gRPC metadata) sent when the stream opens, e.g. `authorization`. */
   headers?: Record<string, string>;
@@ -124,6 +130,48 @@ function parseLight(buf: Buffer, mode: "sotw" | "delta"): LightResponse {
     }
   }
   for (const r of out.resources) if (mode === "sotw") r.version = out.version;
+  return out;
+}
+
+/** A DeltaDiscoveryRequest that only acknowledges: type_url (2) and response_nonce (6). */
+function deltaAck(typeUrl: string, nonce: string): Buffer {
+  return concatFields([
+    [2, typeUrl],
+    [6, nonce],
+  ]);
+}
+
+type Part = readonly [number, string] | Buffer;
+
+/** Length of string fields (as `[field, value]`, empty ones left out as proto3 does) and encoded runs. */
+function fieldsLength(parts: readonly Part[]): number {
+  let len = 0;
+  for (const p of parts) {
+    if (Buffer.isBuffer(p)) len += p.length;
+    else if (p[1]) {
+      const n = Buffer.byteLength(p[1]);
+      len += varintLength((p[0] << 3) | 2) + varintLength(n) + n;
+    }
+  }
+  return len;
+}
+
+/** Writes `parts` (see fieldsLength) in order at the start of `out`. */
+function writeFields(out: Buffer, parts: readonly Part[]): void {
+  let pos = 0;
+  for (const p of parts) {
+    if (Buffer.isBuffer(p)) pos += p.copy(out, pos);
+    else if (p[1]) {
+      pos = writeVarint(out, pos, (p[0] << 3) | 2);
+      pos = writeVarint(out, pos, Buffer.byteLength(p[1]));
+      pos += out.write(p[1], pos);
+    }
+  }
+}
+
+function concatFields(parts: readonly Part[]): Buffer {
+  const out = Buffer.allocUnsafe(fieldsLength(parts));
+  writeFields(out, parts);
   return out;
 }
 
@@ -217,6 +265,16 @@ export class AdsClient {
     )[method]?.call(this.client, md);
     if (!call) throw new Error(`no method ${method}`);
     this.call = call;
+    // Write callbacks come in write order; this stream's own list, so a cancelled stream's late
+    // callbacks never hand back a buffer the new stream is still writing.
+    const inFlight: Buffer[] = [];
+    this.acks = {
+      inFlight,
+      written: () => {
+        const buf = inFlight.shift();
+        if (this.call === call) this.spareAck = buf;
+      },
+    };
     this.firstSent = false;
     call.on("data", (b: Buffer) => this.onData(b));
     call.on("error", (e: grpc.ServiceError) => {
@@ -286,9 +344,10 @@ export class AdsClient {
 
   private request(typeUrl: string, initial: boolean, nonce = "", error?: string): void {
     const sub = this.subs.get(typeUrl) ?? new Set<string>();
-    if (this.opts.mode === "sotw" && this.firstSent && !error && this.opts.decode === false) {
-      // A plain SotW ACK, as Envoy sends thousands of: hand-encoded around the cached names run.
-      this.write(this.sotwAck(typeUrl, sub, nonce));
+    if (this.firstSent && !error && this.opts.decode === false && (this.opts.mode === "sotw" || !initial)) {
+      // A plain ACK, as Envoy sends thousands of: hand-encoded (SotW around the cached names run).
+      if (this.opts.mode === "sotw") this.sotwAck(typeUrl, sub, nonce);
+      else this.write(deltaAck(typeUrl, nonce));
       return;
     }
     const node = this.firstSent ? undefined : this.node();
@@ -323,7 +382,18 @@ export class AdsClient {
   /** Encoded resource_names per type, rebuilt only when the subscription object changes. */
   private namesRun = new Map<string, { sub: Set<string> | "*"; bytes: Buffer }>();
 
-  private sotwAck(typeUrl: string, sub: Set<string> | "*", nonce: string): Buffer {
+  /**
+   * The buffer of the last SotW ACK once its write completed (grpc-js has framed it into a copy
+   * by then), for the next ACK to fill: an EDS ACK repeats every subscribed name, tens of KB at
+   * 1,000 clusters, and allocating that per ACK made allocation, copying and GC most of a busy
+   * client process's time.
+   */
+  private spareAck: Buffer | undefined;
+  /** The current stream's ACK buffers being written, and its one write callback. */
+  private acks: { inFlight: Buffer[]; written: () => void } | undefined;
+
+  /** Writes a plain SotW ACK: hand-encoded around the cached names run. */
+  private sotwAck(typeUrl: string, sub: Set<string> | "*", nonce: string): void {
     let run = this.namesRun.get(typeUrl);
     if (!run || run.sub !== sub) {
       run = {
@@ -332,12 +402,21 @@ export class AdsClient {
       };
       this.namesRun.set(typeUrl, run);
     }
-    return Buffer.concat([
-      stringField(1, this.lastVersion.get(typeUrl) ?? ""),
-      run.bytes,
-      stringField(4, typeUrl),
-      stringField(5, nonce),
-    ]);
+    const parts: Part[] = [[1, this.lastVersion.get(typeUrl) ?? ""], run.bytes, [4, typeUrl], [5, nonce]];
+    const len = fieldsLength(parts);
+    const spare = this.spareAck;
+    this.spareAck = undefined;
+    // Some room to spare, as versions and nonces grow by a digit now and then.
+    const buf = spare && spare.length >= len ? spare : Buffer.allocUnsafe(len + 64);
+    writeFields(buf, parts);
+    const call = this.call;
+    const acks = this.acks;
+    if (!call || !acks) {
+      this.spareAck = buf;
+      return;
+    }
+    acks.inFlight.push(buf);
+    call.write(buf.subarray(0, len), acks.written);
   }
 
   /** Changes an explicit subscription (EDS/RDS names). */
@@ -451,7 +530,7 @@ export class AdsClient {
       removed,
       at: Date.now(),
     };
-    this.responses.push(r);
+    if (this.opts.keepResponses !== false) this.responses.push(r);
     this.opts.onResponse?.(r);
     this.notify();
   }

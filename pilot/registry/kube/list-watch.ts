@@ -126,7 +126,9 @@ export class ListWatch {
 
   /**
    * The current objects, sorted by namespace/name: one array per state of the kind, so a change to
-   * another kind (an EndpointSlice while 10,000 Pods stand still) does not sort these again.
+   * another kind (an EndpointSlice while 10,000 Pods stand still) does not sort these again. A
+   * change to one object of the kind sorts it again (a known cost in proportion to the kind; the
+   * snapshot's pod index relies on this order to update per pod instead of re-indexing).
    */
   list(): readonly RawObject[] {
     this.sorted ??= [...this.objects.entries()]
