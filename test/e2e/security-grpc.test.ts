@@ -50,16 +50,21 @@ spec:
 `;
 }
 
-const DENY_ADMIN = `apiVersion: security.istio.io/v1
+/** A DENY of one path; `dryRun` only evaluates it (istio.io/dry-run). */
+function deny(name: string, path: string, dryRun = false): string {
+  return `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
-metadata: {name: echo-deny-admin, namespace: default}
+metadata: {name: ${name}, namespace: default${dryRun ? ', annotations: {istio.io/dry-run: "true"}' : ""}}
 spec:
   selector: {matchLabels: {app: echo}}
   action: DENY
   rules:
   - to:
-    - operation: {paths: [${ADMIN}]}
+    - operation: {paths: [${path}]}
 `;
+}
+
+const DENY_ADMIN = deny("echo-deny-admin", ADMIN);
 
 const write = (name: string, text: string) => writeFileSync(join(mesh.dir, "config", name), text);
 const remove = (name: string) => rmSync(join(mesh.dir, "config", name), { force: true });
@@ -157,26 +162,16 @@ describe("mTLS and authorization with grpc-js-xds peers through remora pilot", (
 
   test("a dry-run DENY refuses nothing; an enforced one beside it does", async () => {
     // Both in one file, so the enforced DENY shows when the server has the update.
-    write(
-      "deny.yaml",
-      `${DENY_ADMIN.replace("{name: echo-deny-admin, namespace: default}", '{name: echo-deny-admin, namespace: default, annotations: {istio.io/dry-run: "true"}}')}---
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: echo-deny-call, namespace: default}
-spec:
-  selector: {matchLabels: {app: echo}}
-  action: DENY
-  rules:
-  - to:
-    - operation: {paths: [${CALL}]}
-`,
-    );
-    await until(
-      async () => (await call(echoClient, CALL)) === grpc.status.PERMISSION_DENIED,
-      "the enforced DENY applies",
-    );
-    assert.equal(await call(echoClient, ADMIN), grpc.status.OK, "the dry-run DENY is not enforced");
-    remove("deny.yaml");
+    write("deny.yaml", `${deny("echo-deny-admin", ADMIN, true)}---\n${deny("echo-deny-call", CALL)}`);
+    try {
+      await until(
+        async () => (await call(echoClient, CALL)) === grpc.status.PERMISSION_DENIED,
+        "the enforced DENY applies",
+      );
+      assert.equal(await call(echoClient, ADMIN), grpc.status.OK, "the dry-run DENY is not enforced");
+    } finally {
+      remove("deny.yaml");
+    }
     await until(async () => (await call(echoClient, CALL)) === grpc.status.OK, "no policy: all allowed");
   });
 
