@@ -95,6 +95,12 @@ test("a valid dry-run value stays: the fail-closed form of a dry-run policy is s
   });
   assert.deepEqual(f?.object.spec, { action: "DENY", rules: [{}] });
   assert.match(f?.summary ?? "", /dry run .* only logged, never enforced/);
+  // An action that is not Istio's is a DENY of everything, dry run or not.
+  const odd = formOf(
+    obj("AuthorizationPolicy", { action: 7, rules: [good] }, { "istio.io/dry-run": "true" }),
+  );
+  assert.deepEqual(odd?.object.metadata, { name: "p", namespace: "shop", annotations: {} });
+  assert.deepEqual(odd?.object.spec, { action: "DENY", rules: [{}] });
 });
 
 test("PeerAuthentication: an unknown mode or an unusable STRICT port setting makes it STRICT", () => {

@@ -196,9 +196,16 @@ export function failClosedForm(raw: unknown, findings: readonly Diagnostic[]): F
           : undefined;
   if (!rewrite) return undefined;
   const r = rewrite(spec, paths);
-  // A dry-run value istiod cannot parse counts as false: the policy is enforced.
+  // A dry-run value istiod cannot parse counts as false: the policy is enforced. So is a policy
+  // whose action is not Istio's (whatever its type): it becomes a DENY of everything.
+  const action = spec.action;
+  const unknownAction =
+    o.kind === "AuthorizationPolicy" &&
+    action !== undefined &&
+    action !== null &&
+    !["ALLOW", "DENY", "AUDIT", "CUSTOM"].includes(action as string);
   let metadata = meta;
-  if (paths.some((p) => p.includes(DRY_RUN))) {
+  if (unknownAction || paths.some((p) => p.includes(DRY_RUN))) {
     const { [DRY_RUN]: _, ...annotations } = asObj(meta.annotations);
     metadata = { ...meta, annotations };
   }
