@@ -3,6 +3,7 @@
 // port. Used by ServiceEntries (inline endpoints, workloadSelector) and by Kubernetes Services,
 // whose selectors pick WorkloadEntries of their namespace as Istio's do (VMs behind a Service).
 // An entry with health checks enabled is an unhealthy endpoint until its Healthy condition is True.
+import { parseGoBool } from "../../injector/index.ts";
 import type { ConfigObject } from "../model/config.ts";
 import type { Endpoint, ServicePort } from "../model/service.ts";
 import type { KubeIndex } from "./kube-services.ts";
@@ -41,7 +42,7 @@ export function entryHealthy(
   status: unknown,
 ): boolean {
   const v = annotations?.[HEALTH_CHECKS_ANNOTATION];
-  if (!v || !["1", "t", "T", "true", "TRUE", "True"].includes(v)) return true;
+  if (!v || parseGoBool(v) !== true) return true;
   return healthCondition(status)?.status === "True";
 }
 
