@@ -8,7 +8,11 @@
 // The baseline, in the same rounds and the same way (runtime exec inside the host namespace,
 // same stdin and environment, 20 at once), is an empty Node script bundled by esbuild: the floor
 // of any plugin written for Node. Reports p50 and p99 of both ways. The fake API server and the
-// agent run on threads of their own. Needs root; without it, says so and exits 0.
+// agent run on threads of their own, each in a CPU cgroup of its own beside the runtime's (this
+// process's main thread, whose children the plugins are), as on a node, where the agent is a
+// DaemonSet pod and the API server another machine (cpu-groups.ts; `agent_cgroup` in the report
+// says whether that was possible; BENCH_CNI_CGROUPS=0 keeps every thread in one group).
+// Needs root; without it, says so and exits 0.
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,6 +26,7 @@ import { kubeRequest } from "../../cni-plugin/kube-request.ts";
 import { must } from "../../init-iptables/netns-fixture.ts";
 import { defaultInjectionConfig, injectPod } from "../../injector/index.ts";
 import { missing } from "../helpers/privileged.ts";
+import { cpuGroups } from "./cpu-groups.ts";
 import { percentile, report, SMOKE } from "./report.ts";
 
 const reason = missing({
@@ -35,7 +40,7 @@ if (reason) {
 }
 
 const PODS = Number(process.env.BENCH_CNI_PODS ?? 20);
-const ROUNDS = SMOKE ? 1 : 4;
+const ROUNDS = SMOKE ? 1 : Number(process.env.BENCH_CNI_ROUNDS ?? 4);
 const id = randomBytes(3).toString("hex");
 const hostNs = `remora-bench-${id}-h`;
 const tmp = mkdtempSync(join(tmpdir(), "remora-cni-bench-"));
@@ -47,6 +52,14 @@ const bundle = await buildPluginBundle(join(tmp, "bin", "remora-cni"));
 writeFileSync(join(tmp, "bin", "empty-node"), '#!/usr/bin/env node\n"use strict";\n');
 chmodSync(join(tmp, "bin", "empty-node"), 0o755);
 
+const groups =
+  process.env.BENCH_CNI_CGROUPS === "0"
+    ? { mode: "none" as const, reason: "BENCH_CNI_CGROUPS=0", place() {}, close() {} }
+    : cpuGroups(id);
+process.on("exit", () => groups.close());
+if (groups.reason) process.stderr.write(`# cni: every thread in one CPU group (${groups.reason})\n`);
+// The runtime: this thread execs every plugin, and a child starts in its parent thread's group.
+groups.place("runtime", process.pid);
 await must("ip", ["netns", "add", hostNs]);
 await must("ip", ["-n", hostNs, "link", "set", "lo", "up"]);
 // Node 20 does not apply --import hooks to a worker's entry, so the worker registers tsx itself.
@@ -58,10 +71,11 @@ const tsWorker = (entry: string, workerData?: unknown) =>
     { eval: true, workerData },
   );
 const worker = tsWorker(threadEntry);
-const api = await new Promise<{ url: string; cert: string }>((resolve, reject) => {
+const api = await new Promise<{ url: string; cert: string; tid: number }>((resolve, reject) => {
   worker.once("message", resolve);
   worker.once("error", reject);
 });
+groups.place("apiserver", api.tid);
 const conn = { server: api.url, ca: Buffer.from(api.cert), token: "t", insecureSkipTlsVerify: false };
 const kubeconfig = join(tmp, "kubeconfig");
 writeFileSync(kubeconfig, kubeconfigText({ server: api.url, caPem: api.cert, token: "t" }));
@@ -74,10 +88,11 @@ const agentWorker = tsWorker(new URL("./cni-agent-thread.ts", import.meta.url).h
   nodeName: NODE_NAME,
   dir: tmp,
 });
-await new Promise((resolve, reject) => {
+const agentReady = await new Promise<{ tid: number }>((resolve, reject) => {
   agentWorker.once("message", resolve);
   agentWorker.once("error", reject);
 });
+groups.place("agent", agentReady.tid);
 const remoraEntry = { type: "remora-cni", kubeconfig, exclude_namespaces: ["kube-system"] };
 const runtime = new CniRuntime(
   {
@@ -212,10 +227,16 @@ try {
   await new Promise((r) => worker.once("exit", r));
   await must("ip", ["netns", "del", hostNs]).catch(() => {});
   rmSync(tmp, { recursive: true, force: true });
+  groups.close();
 }
 
 const r1 = (x: number) => Math.round(x * 10) / 10;
-const extra = { bundle_kib: Math.round(bundle.bytes / 1024), pods_at_once: PODS, rounds: ROUNDS };
+const extra = {
+  bundle_kib: Math.round(bundle.bytes / 1024),
+  pods_at_once: PODS,
+  rounds: ROUNDS,
+  agent_cgroup: groups.mode === "none" ? "shared" : "own",
+};
 const perAdd = (ms: number) => r1(ms / (ROUNDS * PODS));
 const ways = [
   { label: "", times: viaAgent, lookup: "node agent socket", cpu: cpu.agent },
