@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import type { XdsKind } from "../model/proxy-config.ts";
 import type { XdsMetrics } from "./metrics.ts";
+import { internRun } from "./names-run.ts";
 import { type PeerIdentity, parsePeer } from "./peer.ts";
 import {
   deltaBytes,
@@ -77,6 +78,8 @@ export class XdsConnection<P = unknown> {
   readonly id: string;
   readonly connectedAt = new Date();
   readonly watches = new Map<XdsKind, TypeWatch>();
+  /** The SotW watches' encoded name runs, for the request decoder to recognise a repeat. */
+  knownRuns: readonly Buffer[] = [];
   config: PreparedConfig | undefined;
   closed = false;
   /** The last full-config watermark: snapshot version the proxy was pushed. */
@@ -200,11 +203,11 @@ export class XdsConnection<P = unknown> {
             req.resource_names.filter((n) => n !== "*"),
           ),
         );
-        w.namesDigest = undefined;
+        w.namesRun = undefined;
       } else {
         w.wildcard = false;
         w.replace(this.canonical(kind, req.resource_names));
-        w.namesDigest = req.names_digest;
+        this.keepRun(w, req.names_run);
       }
       w.responded = false;
       this.hooks.respond(this, [kind]);
@@ -213,11 +216,11 @@ export class XdsConnection<P = unknown> {
     if (!this.handleAnswer(kind, w, req.response_nonce, req.error_detail)) return;
     if (req.error_detail) return; // NACK: recorded, never resent as is.
     if (w.wildcard) return;
-    // An ACK repeats the subscription: the digest of its encoded names settles that without
-    // decoding them, else compare before canonicalising a thousand names.
-    if (req.names_digest !== undefined && req.names_digest === w.namesDigest) return;
+    // An ACK repeats the subscription: the decoder found the watch's own run in it (identity),
+    // else compare before canonicalising a thousand names.
+    if (req.names_run !== undefined && req.names_run === w.namesRun) return;
     const same = w.sameNames(req.resource_names);
-    w.namesDigest = req.names_digest;
+    this.keepRun(w, req.names_run);
     if (same) return;
     const { changed, added } = w.replace(this.canonical(kind, req.resource_names));
     if (changed && added) this.hooks.respond(this, [kind]);
@@ -244,6 +247,14 @@ export class XdsConnection<P = unknown> {
       req.resource_names_unsubscribe,
     );
     if (added || respond) this.hooks.respond(this, [kind]);
+  }
+
+  /** Keeps a SotW watch's encoded names (interned), and the list the decoder compares with. */
+  private keepRun(w: TypeWatch, run: Buffer | undefined): void {
+    w.namesRun = run === undefined ? undefined : internRun(run);
+    const runs: Buffer[] = [];
+    for (const x of this.watches.values()) if (x.namesRun && x.namesRun.length > 0) runs.push(x.namesRun);
+    this.knownRuns = runs;
   }
 
   /**

@@ -50,8 +50,8 @@ test("an ACK carries no node or error, and empty fields decode to defaults", () 
     resource_names: [],
     type_url: "",
     response_nonce: "",
-    names_digest: "",
   });
+  assert.equal(r.names_run?.length, 0);
   assert.equal(r.node, undefined);
   assert.equal(r.error_detail, undefined);
   const d = decodeDeltaRequest(encodeDeltaRequest({ type_url: URL, response_nonce: "n1" }));
@@ -125,23 +125,42 @@ test("malformed requests are rejected with what is wrong", () => {
   assert.throws(() => decodeDeltaRequest(Buffer.from([0x00, 0x01])), /field number 0/);
 });
 
-test("equal name lists have equal digests; any difference changes it", () => {
-  const req = (names: string[], nonce: string) =>
-    decodeSotwRequest(encodeSotwRequest({ type_url: URL, resource_names: names, response_nonce: nonce }));
-  const a = req(["x", "y"], "n1");
-  const b = req(["x", "y"], "n2");
-  assert.ok(a.names_digest);
-  assert.equal(a.names_digest, b.names_digest, "the nonce is outside the names run");
-  assert.notEqual(req(["y", "x"], "n1").names_digest, a.names_digest);
-  assert.notEqual(req(["x", "yz"], "n1").names_digest, a.names_digest);
-  assert.deepEqual(b.resource_names, ["x", "y"], "names still decode on demand");
+test("a request repeating a known run hands back that very run; any difference does not", () => {
+  const req = (names: string[], nonce: string, known: Buffer[] = []) =>
+    decodeSotwRequest(
+      encodeSotwRequest({ version_info: "v1", type_url: URL, resource_names: names, response_nonce: nonce }),
+      known,
+    );
+  const first = req(["x", "y"], "n1");
+  const run = Buffer.from(first.names_run as Buffer);
+  const other = Buffer.from(req(["q"], "n1").names_run as Buffer);
+  const again = req(["x", "y"], "n2", [other, run]);
+  assert.equal(again.names_run, run, "the nonce is outside the names run");
+  assert.equal(again.response_nonce, "n2", "fields after the run still decode");
+  assert.equal(again.type_url, URL);
+  assert.deepEqual(again.resource_names, ["x", "y"], "names still decode on demand");
+  for (const names of [["y", "x"], ["x", "yz"], ["x"], ["x", "y", "z"], []]) {
+    const r = req(names, "n3", [run]);
+    assert.notEqual(r.names_run, run, JSON.stringify(names));
+    assert.deepEqual(r.resource_names, names);
+  }
 });
 
-test("names scattered between other fields are decoded eagerly and carry no digest", () => {
+test("a known run followed by a name in a longer encoding is not taken for the known run", () => {
+  const name = (s: string, tag: number[]) => Buffer.concat([Buffer.from([...tag, s.length]), Buffer.from(s)]);
+  const run = Buffer.concat([name("a", [0x1a]), name("b", [0x1a])]);
+  // Field 3, wire type 2, as a two-byte varint (0x9a 0x00): legal, if unusual.
+  const longer = Buffer.concat([run, name("c", [0x9a, 0x00])]);
+  const r = decodeSotwRequest(longer, [run]);
+  assert.notEqual(r.names_run, run);
+  assert.deepEqual(r.resource_names, ["a", "b", "c"]);
+});
+
+test("names scattered between other fields are decoded eagerly and carry no run", () => {
   const name = (s: string) => Buffer.concat([Buffer.from([0x1a, s.length]), Buffer.from(s)]);
   const typeUrl = Buffer.concat([Buffer.from([0x22, 1]), Buffer.from("t")]);
-  const r = decodeSotwRequest(Buffer.concat([name("a"), typeUrl, name("b")]));
-  assert.equal(r.names_digest, undefined);
+  const r = decodeSotwRequest(Buffer.concat([name("a"), typeUrl, name("b")]), [name("a")]);
+  assert.equal(r.names_run, undefined);
   assert.deepEqual(r.resource_names, ["a", "b"]);
   assert.equal(r.type_url, "t");
 });

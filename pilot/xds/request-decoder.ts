@@ -3,9 +3,9 @@
 // millions of names per push; native UTF-8 slicing gives flat strings that hash and compare fast,
 // where protobufjs builds them a character run at a time. Only the rare sub-messages (the node on
 // a stream's first request, error_detail on a NACK) go through the Envoy descriptor.
-import { hash } from "node:crypto";
 import type protobuf from "protobufjs";
 import { envoyRoot } from "../envoy/proto.ts";
+import { EMPTY_RUN } from "./names-run.ts";
 import { ProtoFields as Fields } from "./proto-fields.ts";
 import type { DeltaRequest, ErrorDetail, SotwRequest, XdsNode } from "./wire.ts";
 
@@ -82,8 +82,8 @@ function decodeError(f: Fields): ErrorDetail | undefined {
 
 /**
  * A decoded DiscoveryRequest whose resource_names are read only when asked for: when they are
- * one contiguous run (as every encoder writes them) the run's digest is enough to tell an ACK
- * that repeats its subscription, which is nearly every request a SotW proxy sends.
+ * one contiguous run (as every encoder writes them), comparing the run's bytes is enough to tell
+ * an ACK that repeats its subscription, which is nearly every request a SotW proxy sends.
  */
 class SotwRequestView implements SotwRequest {
   version_info = "";
@@ -91,7 +91,7 @@ class SotwRequestView implements SotwRequest {
   response_nonce = "";
   declare node?: XdsNode;
   declare error_detail?: ErrorDetail;
-  declare names_digest?: string;
+  declare names_run?: Buffer;
   #names: string[] | undefined;
   #run: Buffer | undefined;
 
@@ -118,12 +118,33 @@ class SotwRequestView implements SotwRequest {
   }
 
   toJSON(): SotwRequest {
-    return { ...this, resource_names: this.resource_names };
+    // The run is bytes of the request itself: logs and debug output read the names instead.
+    const { names_run: _run, ...fields } = this;
+    return { ...fields, resource_names: this.resource_names };
   }
 }
 
-/** envoy.service.discovery.v3.DiscoveryRequest (fields 1–6; resource_locators are ignored). */
-export function decodeSotwRequest(buf: Buffer): SotwRequest {
+/**
+ * The known run that `buf` holds at `at`, byte for byte, with no further name entry right after
+ * it; undefined if none. A match means the request repeats that subscription.
+ */
+function knownRunAt(buf: Buffer, at: number, known: readonly Buffer[]): Buffer | undefined {
+  for (const k of known) {
+    const end = at + k.length;
+    if (k.length === 0 || end > buf.length) continue;
+    // 0x1a: field 3, length-delimited. Another name right after means a longer list.
+    if (end < buf.length && buf[end] === 0x1a) continue;
+    if (buf.compare(k, 0, k.length, at, end) === 0) return k;
+  }
+  return undefined;
+}
+
+/**
+ * envoy.service.discovery.v3.DiscoveryRequest (fields 1–6; resource_locators are ignored).
+ * `known`: encoded name runs the stream's watches hold (names-run.ts). When the request's names
+ * are byte for byte one of them, `names_run` is that very Buffer and the names are not walked.
+ */
+export function decodeSotwRequest(buf: Buffer, known: readonly Buffer[] = []): SotwRequest {
   let version = "";
   let typeUrl = "";
   let nonce = "";
@@ -133,6 +154,7 @@ export function decodeSotwRequest(buf: Buffer): SotwRequest {
   let runStart = -1;
   let runEnd = -1;
   let contiguous = true;
+  let matched: Buffer | undefined;
   const f = new Fields(buf, 0, buf.length);
   for (let at = 0; f.next(); at = f.pos) {
     switch (f.field) {
@@ -144,8 +166,12 @@ export function decodeSotwRequest(buf: Buffer): SotwRequest {
         break;
       case 3:
         f.expectBytes();
-        if (runStart < 0) runStart = at;
-        else if (at !== runEnd) contiguous = false;
+        if (runStart < 0) {
+          runStart = at;
+          matched = known.length > 0 ? knownRunAt(buf, at, known) : undefined;
+          // The known run holds only complete name entries: skip to its end in one step.
+          if (matched) f.pos = at + matched.length;
+        } else if (at !== runEnd) contiguous = false;
         runEnd = f.pos;
         break;
       case 4:
@@ -162,11 +188,12 @@ export function decodeSotwRequest(buf: Buffer): SotwRequest {
   let req: SotwRequestView;
   if (runStart < 0) {
     req = new SotwRequestView(undefined, []);
-    req.names_digest = "";
+    req.names_run = EMPTY_RUN;
   } else if (contiguous) {
     const run = buf.subarray(runStart, runEnd);
     req = new SotwRequestView(run, undefined);
-    req.names_digest = hash("sha1", run, "base64");
+    // A name entry in a non-minimal encoding right after the known run would have extended it.
+    req.names_run = matched && runEnd - runStart === matched.length ? matched : run;
   } else {
     const names: string[] = [];
     const again = new Fields(buf, 0, buf.length);

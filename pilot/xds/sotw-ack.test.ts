@@ -1,5 +1,6 @@
-// SotW ACKs repeat the whole subscription: one whose encoded names match the watch's digest is
-// settled without decoding a name, and one that changes the names is answered.
+// SotW ACKs repeat the whole subscription: one whose encoded names are the watch's own run (the
+// decoder is given the connection's runs, as the server does) is settled without decoding a
+// name, and one that changes the names is answered.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { TYPE_URLS } from "../model/proxy-config.ts";
@@ -25,9 +26,10 @@ const cfg = prepareConfig(
 const EDS = TYPE_URLS.endpoint;
 const names = [...cfg.types.endpoint.versions.keys()];
 
-function eds(resourceNames: string[], nonce: string) {
+function eds(resourceNames: string[], nonce: string, conn?: XdsConnection) {
   return decodeSotwRequest(
     encodeSotwRequest({ type_url: EDS, resource_names: resourceNames, response_nonce: nonce }),
+    conn?.knownRuns,
   );
 }
 
@@ -47,9 +49,9 @@ function setup() {
   return { conn, written, nonce };
 }
 
-test("an ACK repeating the subscription is settled by digest, names never decoded", () => {
+test("an ACK repeating the subscription is settled by its known run, names never decoded", () => {
   const { conn, written, nonce } = setup();
-  const ack = eds(names, nonce);
+  const ack = eds(names, nonce, conn);
   Object.defineProperty(ack, "resource_names", {
     get() {
       throw new Error("names were decoded");
@@ -62,10 +64,24 @@ test("an ACK repeating the subscription is settled by digest, names never decode
 
 test("an ACK that narrows then widens the subscription is answered with what was added", () => {
   const { conn, written, nonce } = setup();
-  conn.onSotwRequest(eds(names.slice(0, 1), nonce));
+  conn.onSotwRequest(eds(names.slice(0, 1), nonce, conn));
   assert.equal(written.length, 1, "dropping names needs no response");
-  conn.onSotwRequest(eds(names, nonce));
+  conn.onSotwRequest(eds(names, nonce, conn));
   assert.equal(written.length, 2);
   const resp = decodeSotwResponse(written.at(-1) as Buffer);
   assert.equal(resp.resources.length, names.length - 1, "only the re-added clusters");
+});
+
+test("after the names change, the new run is the one an ACK is recognised by", () => {
+  const { conn, written, nonce } = setup();
+  conn.onSotwRequest(eds(names.slice(0, 2), nonce, conn));
+  const ack = eds(names.slice(0, 2), nonce, conn);
+  Object.defineProperty(ack, "resource_names", {
+    get() {
+      throw new Error("names were decoded");
+    },
+  });
+  conn.onSotwRequest(ack);
+  assert.equal(written.length, 1);
+  assert.equal(conn.knownRuns.length, 1, "the old run is no longer compared with");
 });

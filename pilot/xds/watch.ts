@@ -63,8 +63,8 @@ export class TypeWatch {
   responded = false;
   /** True once the proxy asked for this type. */
   requested = false;
-  /** SotW: digest of the encoded names of the request that set `names` (see request-decoder.ts). */
-  namesDigest: string | undefined;
+  /** SotW: the interned encoded names of the request that set `names` (names-run.ts). */
+  namesRun: Buffer | undefined;
   nonceSent = "";
   versionSent = "";
   sentAt = 0;

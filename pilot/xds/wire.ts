@@ -33,10 +33,11 @@ export interface SotwRequest {
   node?: XdsNode;
   resource_names: string[];
   /**
-   * Digest of the encoded resource_names, when the decoder computed one: equal digests mean
-   * equal name lists, so an ACK repeating its subscription is recognised without decoding it.
+   * The encoded resource_names when they are one contiguous run (as every encoder writes them):
+   * one of the runs the decoder was given when the bytes are the same, so identity tells an ACK
+   * that repeats its subscription without decoding it; otherwise a view into the request.
    */
-  names_digest?: string;
+  names_run?: Buffer;
   type_url: string;
   response_nonce: string;
   error_detail?: ErrorDetail;

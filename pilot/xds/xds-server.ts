@@ -653,14 +653,13 @@ export class XdsServer<S extends XdsSnapshot, P> {
       }
       backlog.push(req);
     };
-    const decode = mode === "sotw" ? decodeSotwRequest : decodeDeltaRequest;
     call.on("data", (bytes: Buffer) => {
       if (state === "closed") return;
       this.decodeBudget.submit(call, bytes.length, () => {
         if (state === "closed") return;
         let req: AnyRequest;
         try {
-          req = decode(bytes);
+          req = mode === "sotw" ? decodeSotwRequest(bytes, conn?.knownRuns) : decodeDeltaRequest(bytes);
         } catch (err) {
           fail(
             grpc.status.INVALID_ARGUMENT,
