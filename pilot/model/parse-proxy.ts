@@ -60,6 +60,50 @@ function nodeLocality(n: NodeLike["locality"]): Locality {
  * thrown: the xDS server answers them with InvalidArgument and the text as the reason.
  */
 export function parseProxy(node: NodeLike, snapshot?: MeshSnapshot): ParseProxyResult {
+  // The server asks again for every connection at every snapshot: what the node alone decides
+  // is worked out once per node object (a connection's node is one object for its life).
+  let fixed = fixedByNode.get(node);
+  if (!fixed) {
+    fixed = fixedParts(node);
+    fixedByNode.set(node, fixed);
+  }
+  if ("ok" in fixed) return fixed;
+  const { ip: ipAddresses, namespace, clusterId } = fixed;
+  let workload: ReturnType<NonNullable<MeshSnapshot["workloadsByIp"]>["get"]>;
+  if (snapshot) {
+    // Pod IPs may repeat across clusters of different networks: look in the proxy's own cluster.
+    const own = snapshot.clusters?.get(clusterId ?? snapshot.meshConfig?.clusterId ?? "")?.workloadsByIp;
+    const byIp = own ?? snapshot.workloadsByIp;
+    for (const a of ipAddresses) {
+      const w = byIp.get(a);
+      if (w && w.namespace === namespace) {
+        workload = w;
+        break;
+      }
+    }
+  }
+  // The result is a function of the node and the workload found: while its workload is the very
+  // same object (snapshots share unchanged workloads), the previous answer is this one, and
+  // keeping its identity lets per-proxy work downstream (translation keys) be remembered.
+  const prev = parsedByNode.get(node);
+  if (prev && prev.workload === workload) return prev.result;
+  const result = buildProxy(node, node.metadata ?? {}, fixed, workload);
+  parsedByNode.set(node, { workload, result });
+  return result;
+}
+
+interface FixedParts {
+  type: string;
+  ip: string[];
+  id: string;
+  podName: string;
+  namespace: string;
+  dnsDomain: string;
+  clusterId: string | undefined;
+}
+
+/** What the node alone decides: its id's parts and metadata addresses, or why it is refused. */
+function fixedParts(node: NodeLike): FixedParts | ParseProxyResult {
   const parts = node.id.split("~");
   if (parts.length !== 4) {
     return {
@@ -89,36 +133,10 @@ export function parseProxy(node: NodeLike, snapshot?: MeshSnapshot): ParseProxyR
     .map((s) => s.trim())
     .filter(Boolean);
   const ipAddresses = instanceIps && instanceIps.length > 0 ? instanceIps : ip ? [ip] : [];
-  const clusterId = str(md.CLUSTER_ID);
-  let workload: ReturnType<NonNullable<MeshSnapshot["workloadsByIp"]>["get"]>;
-  if (snapshot) {
-    // Pod IPs may repeat across clusters of different networks: look in the proxy's own cluster.
-    const own = snapshot.clusters?.get(clusterId ?? snapshot.meshConfig?.clusterId ?? "")?.workloadsByIp;
-    const byIp = own ?? snapshot.workloadsByIp;
-    for (const a of ipAddresses) {
-      const w = byIp.get(a);
-      if (w && w.namespace === namespace) {
-        workload = w;
-        break;
-      }
-    }
-  }
-  // The result is a function of the node and the workload found: a connection's node is one
-  // object for its life, so while its workload is the very same object (snapshots share unchanged
-  // workloads), the previous answer is this one, and keeping its identity lets per-proxy work
-  // downstream (translation keys) be remembered.
-  const prev = parsedByNode.get(node);
-  if (prev && prev.workload === workload) return prev.result;
-  const result = buildProxy(
-    node,
-    md,
-    { type, ip: ipAddresses, id, podName, namespace, dnsDomain, clusterId },
-    workload,
-  );
-  parsedByNode.set(node, { workload, result });
-  return result;
+  return { type, ip: ipAddresses, id, podName, namespace, dnsDomain, clusterId: str(md.CLUSTER_ID) };
 }
 
+const fixedByNode = new WeakMap<NodeLike, FixedParts | ParseProxyResult>();
 const parsedByNode = new WeakMap<NodeLike, { workload: Workload | undefined; result: ParseProxyResult }>();
 
 type Workload = NonNullable<ReturnType<NonNullable<MeshSnapshot["workloadsByIp"]>["get"]>>;
@@ -126,15 +144,7 @@ type Workload = NonNullable<ReturnType<NonNullable<MeshSnapshot["workloadsByIp"]
 function buildProxy(
   node: NodeLike,
   md: NonNullable<NodeLike["metadata"]>,
-  p: {
-    type: string;
-    ip: string[];
-    id: string;
-    podName: string;
-    namespace: string;
-    dnsDomain: string;
-    clusterId: string | undefined;
-  },
+  p: FixedParts,
   workload: Workload | undefined,
 ): ParseProxyResult {
   const { type, id, podName, namespace, dnsDomain, clusterId } = p;

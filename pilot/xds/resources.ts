@@ -326,3 +326,19 @@ export function diffTypeSets(from: TypeSet, to: TypeSet): TypeDiff {
   diffCache.set(from, { to, diff });
   return diff;
 }
+
+const diffResourcesCache = new WeakMap<TypeDiff, PreparedResource[]>();
+
+/**
+ * The resources of `diff.updated` in `to` (the set the diff leads to), one array per diff, so the
+ * streams of identical proxies send (and keep until acknowledged) the same array. Not to be
+ * modified.
+ */
+export function diffResources(diff: TypeDiff, to: TypeSet): PreparedResource[] {
+  let r = diffResourcesCache.get(diff);
+  if (!r) {
+    r = diff.updated.map((n) => to.byName.get(n) as PreparedResource);
+    diffResourcesCache.set(diff, r);
+  }
+  return r;
+}

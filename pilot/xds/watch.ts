@@ -2,7 +2,14 @@
 // what was sent, acked or rejected. The "holds" map is shared with the TypeSet it came from
 // whenever the proxy holds exactly that set, so a thousand identical proxies cost one map.
 import type { XdsKind } from "../model/proxy-config.ts";
-import { diffTypeSets, isWildcardKind, type PreparedResource, type TypeSet } from "./resources.ts";
+import {
+  diffResources,
+  diffTypeSets,
+  isWildcardKind,
+  type PreparedResource,
+  type TypeDiff,
+  type TypeSet,
+} from "./resources.ts";
 
 export interface NackRecord {
   /** The proxy's error_detail message. */
@@ -27,6 +34,8 @@ interface Outstanding {
 }
 
 const EMPTY: ReadonlyMap<string, string> = new Map();
+/** A SotW response removes nothing explicitly: one shared empty list (never written to). */
+const NONE_REMOVED: string[] = [];
 
 /** What to put in one response for a type. */
 export interface TypeResponse {
@@ -78,8 +87,10 @@ export class TypeWatch {
   /** Bumped on every subscription change (invalidates coverCache). */
   private namesGen = 0;
   private coverCache: { set: TypeSet; gen: number; result: boolean } | undefined;
-  /** Outstanding nonces (SotW keeps one; delta may have a few in flight). */
-  private outstanding = new Map<string, Outstanding>();
+  /** SotW: the response in flight (its nonce is `nonceSent`): a field, not a map, per push. */
+  private sotwOutstanding: Outstanding | undefined;
+  /** Delta: responses in flight by nonce (a few at most). */
+  private readonly outstanding = new Map<string, Outstanding>();
 
   constructor(
     readonly kind: XdsKind,
@@ -207,10 +218,11 @@ export class TypeWatch {
     let updated: readonly string[];
     let removed: readonly string[];
     let share: "all" | TypeSet | undefined;
+    let diff: TypeDiff | undefined;
     if (this.heldSet && covers) {
-      const d = diffTypeSets(this.heldSet, set);
-      updated = d.updated;
-      removed = d.removed;
+      diff = diffTypeSets(this.heldSet, set);
+      updated = diff.updated;
+      removed = diff.removed;
       share = this.heldSet;
     } else {
       const u: string[] = [];
@@ -234,13 +246,17 @@ export class TypeWatch {
     if (full) {
       resources = [];
       for (const [name, r] of set.byName) if (this.wants(name)) resources.push(r);
+    } else if (diff) {
+      // Every stream moving between the same two sets sends the same resources: one array.
+      resources = diffResources(diff, set);
     } else {
       resources = updated.map((n) => set.byName.get(n) as PreparedResource);
     }
     const resp: TypeResponse = {
       version: set.version,
       resources,
-      removed: this.mode === "delta" ? removed.filter((n) => this.wants(n) || this.held.has(n)) : [],
+      removed:
+        this.mode === "delta" ? removed.filter((n) => this.wants(n) || this.held.has(n)) : NONE_REMOVED,
     };
     // A SotW LDS/CDS response carries the whole wanted set whatever was held before.
     if (full && covers) resp.share = "all";
@@ -276,17 +292,21 @@ export class TypeWatch {
     this.versionSent = resp.version;
     this.sentAt = Date.now();
     this.pushes++;
-    if (this.mode === "sotw") this.outstanding.clear();
-    else if (this.outstanding.size >= 16) {
-      const first = this.outstanding.keys().next().value;
-      if (first !== undefined) this.outstanding.delete(first);
-    }
-    this.outstanding.set(nonce, {
+    const o: Outstanding = {
       version: resp.version,
       resources: resp.resources,
       removed: resp.removed,
       startedAt,
-    });
+    };
+    if (this.mode === "sotw") {
+      this.sotwOutstanding = o;
+      return;
+    }
+    if (this.outstanding.size >= 16) {
+      const first = this.outstanding.keys().next().value;
+      if (first !== undefined) this.outstanding.delete(first);
+    }
+    this.outstanding.set(nonce, o);
   }
 
   /**
@@ -301,10 +321,11 @@ export class TypeWatch {
     | { kind: "repeat" }
     | { kind: "ack" | "nack"; startedAt: number; record?: NackRecord } {
     if (this.mode === "sotw" && nonce !== this.nonceSent) return { kind: "stale" };
-    const o = this.outstanding.get(nonce);
+    const o = this.mode === "sotw" ? this.sotwOutstanding : this.outstanding.get(nonce);
     // SotW: the latest nonce again (already answered) carries a subscription change.
     if (!o) return this.mode === "sotw" ? { kind: "repeat" } : { kind: "stale" };
-    this.outstanding.delete(nonce);
+    if (this.mode === "sotw") this.sotwOutstanding = undefined;
+    else this.outstanding.delete(nonce);
     if (error) {
       const sources = new Set<string>();
       for (const r of o.resources) for (const s of r.sources) sources.add(s);
