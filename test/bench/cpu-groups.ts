@@ -15,8 +15,13 @@ export interface CpuGroups {
   readonly mode: "cgroup-v1" | "none";
   /** Why placing is off, when it is. */
   readonly reason?: string;
-  /** Moves thread `tid` into group `name` (created on first use, default weight). */
-  place(name: string, tid: number): void;
+  /**
+   * Moves thread `tid` into group `name` (created on first use, default weight); false (and the
+   * reason in `failures`) when the kernel refused.
+   */
+  place(name: string, tid: number): boolean;
+  /** Placements the kernel refused, as "name: error". */
+  readonly failures: string[];
   /** Moves every placed thread still alive back to the root group and removes the groups. */
   close(): void;
 }
@@ -33,7 +38,13 @@ export function currentThreadId(): number {
 
 export function cpuGroups(id: string): CpuGroups {
   const parent = join(V1_CPU, `remora-bench-${id}`);
-  const none = (reason: string): CpuGroups => ({ mode: "none", reason, place() {}, close() {} });
+  const none = (reason: string): CpuGroups => ({
+    mode: "none",
+    reason,
+    failures: [],
+    place: () => false,
+    close() {},
+  });
   if (!existsSync(join(V1_CPU, "tasks"))) return none("no cgroup v1 cpu controller");
   try {
     mkdirSync(parent);
@@ -42,15 +53,23 @@ export function cpuGroups(id: string): CpuGroups {
   }
   const groups = new Set<string>();
   let closed = false;
+  const failures: string[] = [];
   return {
     mode: "cgroup-v1",
+    failures,
     place(name, tid) {
       const dir = join(parent, name);
-      if (!groups.has(dir)) {
-        mkdirSync(dir, { recursive: true });
-        groups.add(dir);
+      try {
+        if (!groups.has(dir)) {
+          mkdirSync(dir, { recursive: true });
+          groups.add(dir);
+        }
+        writeFileSync(join(dir, "tasks"), `${tid}\n`);
+        return true;
+      } catch (e) {
+        failures.push(`${name}: ${(e as Error).message}`);
+        return false;
       }
-      writeFileSync(join(dir, "tasks"), `${tid}\n`);
     },
     close() {
       if (closed) return;
@@ -63,9 +82,18 @@ export function cpuGroups(id: string): CpuGroups {
             // The thread exited between the read and the move: nothing left to move.
           }
         }
-        rmdirSync(dir);
+        removeGroup(dir);
       }
-      rmdirSync(parent);
+      removeGroup(parent);
     },
   };
+}
+
+function removeGroup(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch (e) {
+    // Left behind (a thread still in it): say so rather than fail the run at exit.
+    process.stderr.write(`# cpu-groups: could not remove ${dir}: ${(e as Error).message}\n`);
+  }
 }
