@@ -203,7 +203,7 @@ export class XdsConnection<P = unknown> {
             req.resource_names.filter((n) => n !== "*"),
           ),
         );
-        w.namesRun = undefined;
+        this.keepRun(w, undefined);
       } else {
         w.wildcard = false;
         w.replace(this.canonical(kind, req.resource_names));
