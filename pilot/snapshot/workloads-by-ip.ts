@@ -2,6 +2,7 @@
 // taking an IP from an earlier one; sorted by IP), built from the whole pod list or updated from
 // the previous build's map at the IPs of the pods that changed.
 import type { ConfigObject } from "../model/config.ts";
+import { derivedPer } from "../model/derived.ts";
 import { recordDerivation } from "../model/map-derivation.ts";
 import type { Workload } from "../model/service.ts";
 import type { KubeIndex } from "./kube-services.ts";
@@ -30,27 +31,15 @@ export function buildWorkloadsByIp(
   return new Map([...m].sort(byKey));
 }
 
-const entriesByIp = new WeakMap<
-  readonly ConfigObject<"WorkloadEntry">[],
-  Map<string, ConfigObject<"WorkloadEntry">>
->();
-
 /** The last WorkloadEntry with each address, kept with the list (it changes with the list only). */
-function entryAt(
-  entries: readonly ConfigObject<"WorkloadEntry">[],
-  ip: string,
-): ConfigObject<"WorkloadEntry"> | undefined {
-  let m = entriesByIp.get(entries);
-  if (!m) {
-    m = new Map();
-    for (const we of entries) {
-      const address = (we.spec as { address?: string }).address;
-      if (address) m.set(address, we);
-    }
-    entriesByIp.set(entries, m);
+const entriesByIp = derivedPer((entries: readonly ConfigObject<"WorkloadEntry">[]) => {
+  const m = new Map<string, ConfigObject<"WorkloadEntry">>();
+  for (const we of entries) {
+    const address = (we.spec as { address?: string }).address;
+    if (address) m.set(address, we);
   }
-  return m.get(ip);
-}
+  return m;
+});
 
 /**
  * `last` (built from the same WorkloadEntries and Nodes) with the IPs of `changes`' pods worked
@@ -73,7 +62,7 @@ export function patchWorkloadsByIp(
     for (const ip of podIps(pod)) {
       if (updates.has(ip)) continue;
       const p = index.podsByIp.get(ip);
-      const we = p ? undefined : entryAt(entries, ip);
+      const we = p ? undefined : entriesByIp(entries).get(ip);
       const w = p
         ? reusedPodWorkload(p, index.nodes, index.clusterId)
         : we

@@ -3,6 +3,7 @@
 // so 1,000 proxies translated against one snapshot build them once; the endpoint part is kept
 // up to date from the previous snapshot's (endpoint-index.ts).
 import type { ConfigObject } from "../model/config.ts";
+import { derivedPer } from "../model/derived.ts";
 import type { Diagnostic, ObjectRef } from "../model/diagnostic.ts";
 import type { ProxyInfo } from "../model/proxy.ts";
 import type { MeshSnapshot } from "../model/snapshot.ts";
@@ -24,26 +25,17 @@ export interface SnapshotIndex extends EndpointIndex {
 }
 
 const indexes = new WeakMap<MeshSnapshot, SnapshotIndex>();
-const byKeyOf = new WeakMap<
-  readonly ConfigObject<"VirtualService">[],
-  Map<string, ConfigObject<"VirtualService">>
->();
 
 /**
  * VirtualServices by `namespace/name`, kept with their list: a snapshot whose VirtualServices did
  * not change holds the previous list itself. A change to one makes a new list (sorted by age in
  * the build, which visits every config), and this pass over it follows.
  */
-function virtualServicesIndex(
-  list: readonly ConfigObject<"VirtualService">[],
-): ReadonlyMap<string, ConfigObject<"VirtualService">> {
-  let m = byKeyOf.get(list);
-  if (m) return m;
-  m = new Map();
+const virtualServicesIndex = derivedPer((list: readonly ConfigObject<"VirtualService">[]) => {
+  const m = new Map<string, ConfigObject<"VirtualService">>();
   for (const vs of list) m.set(`${vs.meta.namespace}/${vs.meta.name}`, vs);
-  byKeyOf.set(list, m);
-  return m;
-}
+  return m as ReadonlyMap<string, ConfigObject<"VirtualService">>;
+});
 
 export function snapshotIndex(snapshot: MeshSnapshot): SnapshotIndex {
   const cached = indexes.get(snapshot);
