@@ -14,7 +14,7 @@ import { objectsToSnapshotInput } from "../../pilot/snapshot/objects-input.ts";
 import { indexPods, updatePods } from "../../pilot/snapshot/pod-index.ts";
 import { snapshotIndex } from "../../pilot/translate/context.ts";
 import { endpointIndex, freshEndpointIndex } from "../../pilot/translate/endpoint-index.ts";
-import { benchPod, benchService } from "./mesh-objects.ts";
+import { benchServiceWithPods } from "./mesh-objects.ts";
 import { median, report, SMOKE } from "./report.ts";
 
 const SIZES = SMOKE ? [50, 500] : [1000, 10_000];
@@ -27,13 +27,9 @@ const key = (p: Pod) => `${p.metadata?.namespace}/${p.metadata?.name}`;
 function meshInput(services: number): SnapshotInput {
   const objects: unknown[] = [];
   for (let s = 0; s < services; s++) {
-    const { ns, name, object } = benchService(s, NAMESPACES);
-    objects.push(object);
-    for (let e = 0; e < PER_SERVICE; e++) {
-      const i = s * PER_SERVICE + e;
-      const ip = `10.${1 + Math.floor(i / 65000)}.${Math.floor(i / 250) % 256}.${i % 250}`;
-      objects.push(benchPod(name, ns, e, ip, { labels: { version: `v${e % 2}` }, nodeName: "node-0" }));
-    }
+    objects.push(
+      ...benchServiceWithPods(s, { namespaces: NAMESPACES, perService: PER_SERVICE, nodes: 1 }).objects,
+    );
   }
   const input = objectsToSnapshotInput(objects, defaultMeshConfig(), "bench");
   const pods = [...input.kube.pods].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));

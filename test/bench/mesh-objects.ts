@@ -36,3 +36,23 @@ export function benchPod(
     status: { phase: "Running", podIP: ip, conditions: [{ type: "Ready", status: "True" }] },
   };
 }
+
+/**
+ * Service `s` and its `perService` Pods (labels `version: v0|v1` alternating), Pod `i` of the mesh
+ * at 10.<1 + i/65000>.<i/250 mod 256>.<i mod 250>, on node `node-<i mod nodes>`.
+ */
+export function benchServiceWithPods(
+  s: number,
+  o: { namespaces: number; perService: number; nodes: number },
+): { ns: string; name: string; objects: unknown[] } {
+  const { ns, name, object } = benchService(s, o.namespaces);
+  const objects = [object];
+  for (let e = 0; e < o.perService; e++) {
+    const i = s * o.perService + e;
+    const ip = `10.${1 + Math.floor(i / 65000)}.${Math.floor(i / 250) % 256}.${i % 250}`;
+    objects.push(
+      benchPod(name, ns, e, ip, { labels: { version: `v${e % 2}` }, nodeName: `node-${i % o.nodes}` }),
+    );
+  }
+  return { ns, name, objects };
+}

@@ -17,7 +17,7 @@ import { buildSnapshot } from "../../pilot/snapshot/build-snapshot.ts";
 import { objectsToSnapshotInput } from "../../pilot/snapshot/objects-input.ts";
 import { translate } from "../../pilot/translate/translate.ts";
 import { patchEndpoints, prepareConfig, ResourceCache } from "../../pilot/xds/resources.ts";
-import { benchPod, benchService } from "./mesh-objects.ts";
+import { benchServiceWithPods } from "./mesh-objects.ts";
 import { median, report, SMOKE, timeRuns } from "./report.ts";
 
 const SERVICES = SMOKE ? 50 : 1000;
@@ -30,13 +30,12 @@ const RUNS = SMOKE ? 3 : 7;
 function meshObjects(): unknown[] {
   const out: unknown[] = [];
   for (let s = 0; s < SERVICES; s++) {
-    const { ns, name, object } = benchService(s, NAMESPACES);
-    out.push(object);
-    for (let e = 0; e < PER_SERVICE; e++) {
-      const i = s * PER_SERVICE + e;
-      const ip = `10.${1 + Math.floor(i / 65000)}.${Math.floor(i / 250) % 256}.${i % 250}`;
-      out.push(benchPod(name, ns, e, ip, { labels: { version: `v${e % 2}` }, nodeName: `node-${i % 3}` }));
-    }
+    const { ns, name, objects } = benchServiceWithPods(s, {
+      namespaces: NAMESPACES,
+      perService: PER_SERVICE,
+      nodes: 3,
+    });
+    out.push(...objects);
     if (s % 10 === 0) {
       out.push({
         apiVersion: "networking.istio.io/v1",
