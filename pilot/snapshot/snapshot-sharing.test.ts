@@ -145,34 +145,25 @@ const systemNetwork =
     };
   };
 
+/** The first pod with an IP, its status merged with `status`. */
+const firstPodStatus =
+  (status: object): Change =>
+  (input) => {
+    const pods = mapFirst(
+      input.kube.pods as Obj[],
+      (p) => !!(p.status as { podIP?: string } | undefined)?.podIP,
+      (p) => ({ ...p, status: { ...(p.status as object), ...status } }),
+    );
+    return pods && { ...input, kube: { ...input.kube, pods: pods as never } };
+  };
+
 const CHANGES: Record<string, Change> = {
   "a pod's labels": inConfigCluster(podLabels),
-  "a pod becomes not ready": (input) => {
-    const pods = mapFirst(
-      input.kube.pods as Obj[],
-      (p) => !!(p.status as { podIP?: string } | undefined)?.podIP,
-      (p) => ({
-        ...p,
-        status: { ...(p.status as object), conditions: [{ type: "Ready", status: "False" }] },
-      }),
-    );
-    return pods && { ...input, kube: { ...input.kube, pods: pods as never } };
-  },
-  "a pod becomes ready": (input) => {
-    const pods = mapFirst(
-      input.kube.pods as Obj[],
-      (p) => !!(p.status as { podIP?: string } | undefined)?.podIP,
-      (p) => ({
-        ...p,
-        status: {
-          ...(p.status as object),
-          phase: "Running",
-          conditions: [{ type: "Ready", status: "True" }],
-        },
-      }),
-    );
-    return pods && { ...input, kube: { ...input.kube, pods: pods as never } };
-  },
+  "a pod becomes not ready": firstPodStatus({ conditions: [{ type: "Ready", status: "False" }] }),
+  "a pod becomes ready": firstPodStatus({
+    phase: "Running",
+    conditions: [{ type: "Ready", status: "True" }],
+  }),
   "a pod is added": inConfigCluster(podAdded),
   "a pod's IP moves": inConfigCluster(podIpMoved),
   "a pod takes another pod's IP": inConfigCluster(podIpShared),
