@@ -78,8 +78,6 @@ export class XdsConnection<P = unknown> {
   readonly id: string;
   readonly connectedAt = new Date();
   readonly watches = new Map<XdsKind, TypeWatch>();
-  /** The SotW watches' encoded name runs, for the request decoder to recognise a repeat. */
-  knownRuns: readonly Buffer[] = [];
   config: PreparedConfig | undefined;
   closed = false;
   /** The last full-config watermark: snapshot version the proxy was pushed. */
@@ -249,12 +247,16 @@ export class XdsConnection<P = unknown> {
     if (added || respond) this.hooks.respond(this, [kind]);
   }
 
-  /** Keeps a SotW watch's encoded names (interned), and the list the decoder compares with. */
+  /** Keeps a SotW watch's encoded names, interned (names-run.ts). */
   private keepRun(w: TypeWatch, run: Buffer | undefined): void {
     w.namesRun = run === undefined ? undefined : internRun(run);
+  }
+
+  /** The SotW watches' encoded name runs, for the request decoder to recognise a repeat. */
+  get knownRuns(): readonly Buffer[] {
     const runs: Buffer[] = [];
-    for (const x of this.watches.values()) if (x.namesRun && x.namesRun.length > 0) runs.push(x.namesRun);
-    this.knownRuns = runs;
+    for (const w of this.watches.values()) if (w.namesRun && w.namesRun.length > 0) runs.push(w.namesRun);
+    return runs;
   }
 
   /**
