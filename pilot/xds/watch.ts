@@ -1,6 +1,7 @@
 // Per-stream, per-type xDS state: what the proxy subscribed to, what it holds (name → version),
 // what was sent, acked or rejected. The "holds" map is shared with the TypeSet it came from
 // whenever the proxy holds exactly that set, so a thousand identical proxies cost one map.
+import { derivedPer } from "../model/derived.ts";
 import type { XdsKind } from "../model/proxy-config.ts";
 import {
   diffResources,
@@ -50,17 +51,8 @@ export interface TypeResponse {
   share?: "all" | TypeSet;
 }
 
-const allCache = new WeakMap<TypeSet, PreparedResource[]>();
-
 /** Every resource of a set, in set order; one shared, never-modified array per set. */
-function allResources(set: TypeSet): PreparedResource[] {
-  let all = allCache.get(set);
-  if (!all) {
-    all = [...set.byName.values()];
-    allCache.set(set, all);
-  }
-  return all;
-}
+const allResources = derivedPer((set: TypeSet): PreparedResource[] => [...set.byName.values()]);
 
 export class TypeWatch {
   wildcard = false;
